@@ -1,0 +1,478 @@
+//! Bearer tokens: picking the issuer, verifying the JWT with the key its `kid` names, and
+//! turning the claims into a [`Principal`] (directly, or through an identity pool).
+//!
+//! The token never chooses how it is verified: the issuer comes from configuration (matched by
+//! `iss`), the key from that issuer's JWKS, and the algorithm from the key. `none` and HMAC are
+//! refused before any key lookup.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Validation};
+use serde_json::{Map, Value};
+
+use super::config::{AuthConfig, ClaimFilter, IdentityPoolConfig, IssuerConfig, resolve};
+use super::jwks::{FETCH_TIMEOUT, JwksSource, KeyStore};
+use super::{AuthError, Mechanism, Principal, untrusted};
+
+/// Largest bearer token accepted. Real tokens are a few KiB; this bounds the work an
+/// unauthenticated client can cause.
+const MAX_TOKEN_BYTES: usize = 16 * 1024;
+
+/// A configured issuer with its keys.
+#[derive(Debug)]
+pub(crate) struct Issuer {
+    pub(crate) cfg: IssuerConfig,
+    pub(crate) keys: KeyStore,
+}
+
+/// All issuers and identity pools.
+pub(crate) struct JwtVerifier {
+    /// Keyed by `iss`.
+    issuers: HashMap<String, Arc<Issuer>>,
+    /// Keyed by pool id.
+    pools: HashMap<String, IdentityPoolConfig>,
+}
+
+impl fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtVerifier")
+            .field("issuers", &self.issuers.values().collect::<Vec<_>>())
+            .field("pools", &self.pools.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl JwtVerifier {
+    pub(crate) async fn build(cfg: &AuthConfig, base_dir: &Path) -> Result<Self, AuthError> {
+        let http = reqwest::Client::builder()
+            .timeout(FETCH_TIMEOUT)
+            .connect_timeout(FETCH_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("sqlgate/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AuthError::Internal(format!("cannot build the JWKS HTTP client: {e}")))?;
+        let mut issuers = HashMap::new();
+        for ic in &cfg.issuers {
+            let source = match (&ic.jwks_file, &ic.jwks_url) {
+                (Some(f), _) => JwksSource::File(resolve(base_dir, f)),
+                (None, Some(u)) => JwksSource::Url(u.clone()),
+                (None, None) => unreachable!("validated: one JWKS source per issuer"),
+            };
+            let keys = KeyStore::new(
+                ic.name.clone(),
+                source,
+                ic.jwks_cache_ttl,
+                ic.jwks_refresh_min_interval,
+                http.clone(),
+            );
+            keys.prime().await?;
+            issuers.insert(
+                ic.issuer.clone(),
+                Arc::new(Issuer {
+                    cfg: ic.clone(),
+                    keys,
+                }),
+            );
+        }
+        let pools = cfg
+            .identity_pools
+            .iter()
+            .map(|p| (p.id.clone(), p.clone()))
+            .collect();
+        Ok(Self { issuers, pools })
+    }
+
+    #[cfg(test)]
+    pub(crate) fn issuer(&self, iss: &str) -> Option<&Arc<Issuer>> {
+        self.issuers.get(iss)
+    }
+
+    pub(crate) async fn verify(
+        &self,
+        token: &str,
+        pool: Option<&str>,
+    ) -> Result<Principal, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::MalformedToken(format!(
+                "longer than {MAX_TOKEN_BYTES} bytes"
+            )));
+        }
+        // Resolve the pool first: a typo in the header is the more useful error.
+        let pool = match pool {
+            None => None,
+            Some(id) => Some(
+                self.pools
+                    .get(id)
+                    .ok_or_else(|| AuthError::UnknownIdentityPool(untrusted(id)))?,
+            ),
+        };
+        let header = TokenHeader::parse(token)?;
+        let iss = unverified_issuer(token)?;
+        let issuer = self
+            .issuers
+            .get(&iss)
+            .ok_or_else(|| AuthError::UnknownIssuer(untrusted(&iss)))?;
+        if let Some(p) = pool
+            && p.issuer != issuer.cfg.name
+        {
+            return Err(AuthError::PoolIssuerMismatch {
+                pool: p.id.clone(),
+                issuer: issuer.cfg.name.clone(),
+            });
+        }
+        let entry = issuer.keys.key(header.kid.as_deref()).await?;
+        let key = entry.as_ref().as_ref().map_err(|why| {
+            AuthError::UnsupportedAlgorithm(format!(
+                "the issuer's key `{}` is not usable: {why}",
+                header.kid.as_deref().map_or("(none)".into(), untrusted)
+            ))
+        })?;
+        if header.alg != key.alg {
+            return Err(AuthError::AlgorithmMismatch {
+                token: format!("{:?}", header.alg),
+                key: format!("{:?}", key.alg),
+            });
+        }
+        let claims = verify_with(token, &key.key, key.alg, &issuer.cfg)?;
+        principal(&claims, &issuer.cfg, pool)
+    }
+}
+
+/// The parts of the JOSE header we act on, parsed by hand so `none`, HMAC and unknown
+/// algorithms get a precise error rather than a JSON error.
+struct TokenHeader {
+    alg: Algorithm,
+    kid: Option<String>,
+}
+
+fn segment(token: &str, index: usize, what: &str) -> Result<Vec<u8>, AuthError> {
+    let parts: Vec<&str> = token.split('.').collect();
+    if parts.len() != 3 {
+        return Err(AuthError::MalformedToken(format!(
+            "expected 3 dot-separated parts, found {}",
+            parts.len()
+        )));
+    }
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(parts[index])
+        .map_err(|_| AuthError::MalformedToken(format!("the {what} is not base64url")))
+}
+
+impl TokenHeader {
+    fn parse(token: &str) -> Result<Self, AuthError> {
+        let bytes = segment(token, 0, "header")?;
+        let header: Map<String, Value> = serde_json::from_slice(&bytes)
+            .map_err(|_| AuthError::MalformedToken("the header is not a JSON object".into()))?;
+        let alg = match header.get("alg") {
+            Some(Value::String(s)) => s.as_str(),
+            _ => return Err(AuthError::MalformedToken("the header has no `alg`".into())),
+        };
+        let alg = match alg {
+            "RS256" => Algorithm::RS256,
+            "RS384" => Algorithm::RS384,
+            "RS512" => Algorithm::RS512,
+            "PS256" => Algorithm::PS256,
+            "PS384" => Algorithm::PS384,
+            "PS512" => Algorithm::PS512,
+            "ES256" => Algorithm::ES256,
+            "ES384" => Algorithm::ES384,
+            "EdDSA" => Algorithm::EdDSA,
+            "none" | "None" | "NONE" => {
+                return Err(AuthError::UnsupportedAlgorithm(
+                    "unsigned tokens (`alg: none`) are refused".into(),
+                ));
+            }
+            hs if hs.starts_with("HS") => {
+                return Err(AuthError::UnsupportedAlgorithm(format!(
+                    "`{}` (HMAC) is refused; tokens must be signed with the issuer's public-key algorithm",
+                    untrusted(hs)
+                )));
+            }
+            other => {
+                return Err(AuthError::UnsupportedAlgorithm(format!(
+                    "`{}`",
+                    untrusted(other)
+                )));
+            }
+        };
+        if header.contains_key("crit") {
+            return Err(AuthError::MalformedToken(
+                "critical header extensions (`crit`) are not supported".into(),
+            ));
+        }
+        let kid = match header.get("kid") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => return Err(AuthError::MalformedToken("`kid` is not a string".into())),
+        };
+        Ok(Self { alg, kid })
+    }
+}
+
+/// Reads `iss` before verification, only to choose which issuer's keys to verify with. The
+/// verification then requires `iss` to equal that issuer's value.
+fn unverified_issuer(token: &str) -> Result<String, AuthError> {
+    let bytes = segment(token, 1, "payload")?;
+    let claims: Map<String, Value> = serde_json::from_slice(&bytes)
+        .map_err(|_| AuthError::MalformedToken("the payload is not a JSON object".into()))?;
+    match claims.get("iss") {
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(AuthError::InvalidClaim {
+            claim: "iss".into(),
+            reason: "not a string".into(),
+        }),
+        None => Err(AuthError::MissingClaim("iss".into())),
+    }
+}
+
+/// Signature, `exp`, `nbf`, `iss`, `aud`, with the algorithm pinned to the key's.
+fn verify_with(
+    token: &str,
+    key: &jsonwebtoken::DecodingKey,
+    alg: Algorithm,
+    cfg: &IssuerConfig,
+) -> Result<Map<String, Value>, AuthError> {
+    let mut v = Validation::new(alg);
+    v.leeway = cfg.leeway.as_secs();
+    v.validate_exp = true;
+    v.validate_nbf = true;
+    v.validate_aud = true;
+    v.set_required_spec_claims(&["exp", "iss", "aud"]);
+    v.set_issuer(&[&cfg.issuer]);
+    v.set_audience(&[&cfg.audience]);
+    match jsonwebtoken::decode::<Map<String, Value>>(token, key, &v) {
+        Ok(data) => Ok(data.claims),
+        Err(e) => Err(match e.into_kind() {
+            ErrorKind::ExpiredSignature => AuthError::TokenExpired,
+            ErrorKind::ImmatureSignature => AuthError::TokenNotYetValid,
+            ErrorKind::InvalidSignature
+            | ErrorKind::InvalidEcdsaKey
+            | ErrorKind::InvalidEddsaKey
+            | ErrorKind::InvalidRsaKey(_)
+            | ErrorKind::InvalidKeyFormat => AuthError::BadSignature,
+            ErrorKind::InvalidAudience => AuthError::WrongAudience {
+                expected: cfg.audience.clone(),
+            },
+            ErrorKind::InvalidIssuer => AuthError::UnknownIssuer(cfg.issuer.clone()),
+            ErrorKind::MissingRequiredClaim(c) => AuthError::MissingClaim(c),
+            ErrorKind::InvalidClaimFormat(c) => AuthError::InvalidClaim {
+                claim: c,
+                reason: "wrong type".into(),
+            },
+            ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => {
+                AuthError::AlgorithmMismatch {
+                    token: "?".into(),
+                    key: format!("{alg:?}"),
+                }
+            }
+            ErrorKind::InvalidToken
+            | ErrorKind::Base64(_)
+            | ErrorKind::Json(_)
+            | ErrorKind::Utf8(_) => AuthError::MalformedToken("cannot decode".into()),
+            other => AuthError::Internal(format!("token verification: {other:?}")),
+        }),
+    }
+}
+
+/// Looks a claim up by exact name, then as a dotted path into nested objects.
+pub(crate) fn claim<'c>(claims: &'c Map<String, Value>, name: &str) -> Option<&'c Value> {
+    if let Some(v) = claims.get(name) {
+        return Some(v);
+    }
+    let mut parts = name.split('.');
+    let mut cur = claims.get(parts.next()?)?;
+    for part in parts {
+        cur = cur.as_object()?.get(part)?;
+    }
+    Some(cur)
+}
+
+fn identity(claims: &Map<String, Value>, name: &str) -> Result<String, AuthError> {
+    match claim(claims, name) {
+        None | Some(Value::Null) => Err(AuthError::MissingClaim(name.to_owned())),
+        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+        Some(Value::Number(n)) => Ok(n.to_string()),
+        Some(_) => Err(AuthError::InvalidClaim {
+            claim: name.to_owned(),
+            reason: "must be a non-empty string".into(),
+        }),
+    }
+}
+
+fn groups(claims: &Map<String, Value>, name: &str) -> Vec<String> {
+    match claim(claims, name) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
+/// Whether the claims satisfy a pool filter (see [`ClaimFilter`] for the semantics).
+pub(crate) fn matches(claims: &Map<String, Value>, filter: &ClaimFilter) -> bool {
+    let Some(value) = claim(claims, &filter.claim) else {
+        return false;
+    };
+    if let Some(want) = &filter.contains {
+        return match value {
+            Value::Array(items) => items.iter().any(|v| v.as_str() == Some(want.as_str())),
+            Value::String(s) => s.split(' ').any(|w| w == want),
+            _ => false,
+        };
+    }
+    if let Some(want) = &filter.equals {
+        return match value {
+            Value::String(s) => s == want,
+            Value::Number(n) => n.to_string() == want.as_str(),
+            Value::Bool(b) => (if *b { "true" } else { "false" }) == want,
+            _ => false,
+        };
+    }
+    false
+}
+
+fn principal(
+    claims: &Map<String, Value>,
+    cfg: &IssuerConfig,
+    pool: Option<&IdentityPoolConfig>,
+) -> Result<Principal, AuthError> {
+    let who = identity(claims, &cfg.identity_claim)?;
+    let groups = groups(claims, &cfg.groups_claim);
+    match pool {
+        Some(p) => {
+            if !matches(claims, &p.filter) {
+                return Err(AuthError::PoolFilterMismatch {
+                    pool: p.id.clone(),
+                    filter: p.filter.to_string(),
+                });
+            }
+            Ok(Principal {
+                id: format!("User:{}", p.id),
+                mechanism: Mechanism::IdentityPool,
+                identity: Some(who),
+                issuer: Some(cfg.issuer.clone()),
+                pool: Some(p.id.clone()),
+                groups,
+            })
+        }
+        None => Ok(Principal {
+            id: format!("User:{who}"),
+            mechanism: Mechanism::Jwt,
+            identity: Some(who),
+            issuer: Some(cfg.issuer.clone()),
+            pool: None,
+            groups,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn filter(claim: &str, contains: Option<&str>, equals: Option<&str>) -> ClaimFilter {
+        ClaimFilter {
+            claim: claim.into(),
+            contains: contains.map(Into::into),
+            equals: equals.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn contains_matches_arrays_and_space_separated_strings() {
+        let c = claims(json!({"groups": ["developers", "ops"], "scope": "read write", "n": 3}));
+        assert!(matches(&c, &filter("groups", Some("developers"), None)));
+        assert!(!matches(&c, &filter("groups", Some("admins"), None)));
+        assert!(!matches(&c, &filter("groups", Some("dev"), None)));
+        assert!(matches(&c, &filter("scope", Some("write"), None)));
+        assert!(!matches(&c, &filter("n", Some("3"), None)));
+        assert!(!matches(&c, &filter("missing", Some("x"), None)));
+    }
+
+    #[test]
+    fn equals_matches_strings_numbers_and_booleans() {
+        let c = claims(json!({"tenant": "acme", "email_verified": true, "level": 2}));
+        assert!(matches(&c, &filter("tenant", None, Some("acme"))));
+        assert!(!matches(&c, &filter("tenant", None, Some("acm"))));
+        assert!(matches(&c, &filter("email_verified", None, Some("true"))));
+        assert!(matches(&c, &filter("level", None, Some("2"))));
+    }
+
+    #[test]
+    fn claims_are_found_verbatim_then_by_dotted_path() {
+        let c = claims(json!({
+            "https://example.com/groups": ["a"],
+            "realm_access": {"roles": ["admins"]}
+        }));
+        assert!(matches(
+            &c,
+            &filter("https://example.com/groups", Some("a"), None)
+        ));
+        assert!(matches(
+            &c,
+            &filter("realm_access.roles", Some("admins"), None)
+        ));
+        assert!(claim(&c, "realm_access.nope").is_none());
+    }
+
+    #[test]
+    fn identity_must_be_a_non_empty_string_or_number() {
+        assert_eq!(
+            identity(&claims(json!({"sub": "alice"})), "sub").unwrap(),
+            "alice"
+        );
+        assert_eq!(identity(&claims(json!({"uid": 42})), "uid").unwrap(), "42");
+        assert!(matches!(
+            identity(&claims(json!({})), "sub"),
+            Err(AuthError::MissingClaim(c)) if c == "sub"
+        ));
+        assert!(matches!(
+            identity(&claims(json!({"sub": ""})), "sub"),
+            Err(AuthError::InvalidClaim { .. })
+        ));
+        assert!(matches!(
+            identity(&claims(json!({"sub": ["a"]})), "sub"),
+            Err(AuthError::InvalidClaim { .. })
+        ));
+    }
+
+    #[test]
+    fn none_and_hmac_headers_are_refused_before_any_key_lookup() {
+        let b64 = |v: Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        for alg in ["none", "HS256", "HS512", "XX1"] {
+            let token = format!("{}.{}.", b64(json!({"alg": alg})), b64(json!({})));
+            assert!(
+                matches!(
+                    TokenHeader::parse(&token),
+                    Err(AuthError::UnsupportedAlgorithm(_))
+                ),
+                "{alg}"
+            );
+        }
+        let token = format!("{}.e30.sig", b64(json!({"alg": "ES256", "crit": ["x"]})));
+        assert!(matches!(
+            TokenHeader::parse(&token),
+            Err(AuthError::MalformedToken(_))
+        ));
+        assert!(matches!(
+            TokenHeader::parse("a.b"),
+            Err(AuthError::MalformedToken(_))
+        ));
+        assert!(matches!(
+            TokenHeader::parse("!!.b.c"),
+            Err(AuthError::MalformedToken(_))
+        ));
+    }
+}

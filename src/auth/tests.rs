@@ -1,0 +1,821 @@
+//! End-to-end tests of [`Authenticator`]: headers in, [`Principal`] or [`AuthError`] out.
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use hyper::HeaderMap;
+use hyper::header::{AUTHORIZATION, HeaderValue};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::json;
+use tempfile::TempDir;
+
+use super::testutil::{AUD, ISS, JwksServer, TestKey, claims, jwks, now};
+use super::*;
+
+fn config(jwks_file: &str) -> AuthConfig {
+    let mut issuer = IssuerConfig::with_jwks_file("idp", ISS, AUD, jwks_file);
+    issuer.leeway = Duration::from_secs(30);
+    let pool = |id: &str, group: &str| IdentityPoolConfig {
+        id: id.into(),
+        issuer: "idp".into(),
+        filter: ClaimFilter {
+            claim: "groups".into(),
+            contains: Some(group.into()),
+            equals: None,
+        },
+    };
+    AuthConfig {
+        issuers: vec![issuer],
+        identity_pools: vec![pool("pool-dev", "developers"), pool("pool-admin", "admins")],
+        ..AuthConfig::default()
+    }
+}
+
+async fn setup(keys: &[&TestKey]) -> (TempDir, Authenticator) {
+    setup_with(keys, |_| {}).await
+}
+
+async fn setup_with(
+    keys: &[&TestKey],
+    tweak: impl FnOnce(&mut AuthConfig),
+) -> (TempDir, Authenticator) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jwks.json"), jwks(keys)).unwrap();
+    let mut cfg = config("jwks.json");
+    tweak(&mut cfg);
+    let auth = Authenticator::build(&cfg, dir.path()).await.unwrap();
+    (dir, auth)
+}
+
+fn bearer(token: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+    );
+    h
+}
+
+fn with_pool(mut h: HeaderMap, pool: &str) -> HeaderMap {
+    h.insert(IDENTITY_POOL_HEADER, HeaderValue::from_str(pool).unwrap());
+    h
+}
+
+fn basic(key: &str, secret: &str) -> HeaderMap {
+    let cred = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"));
+    raw(&format!("Basic {cred}"))
+}
+
+fn raw(value: &str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+    h
+}
+
+fn loads(auth: &Authenticator) -> u64 {
+    auth.inner.jwt.issuer(ISS).unwrap().keys.loads()
+}
+
+// === bearer tokens ===
+
+#[tokio::test]
+async fn valid_tokens_of_every_key_type_authenticate_as_the_subject() {
+    let keys = [TestKey::rsa("r"), TestKey::ec("e"), TestKey::ed("d")];
+    let (_dir, auth) = setup(&keys.iter().collect::<Vec<_>>()).await;
+    for key in &keys {
+        let token = key.sign(&claims("alice", &["developers", "ops"]));
+        let p = auth.authenticate(&bearer(&token)).await.unwrap();
+        assert_eq!(
+            p,
+            Principal {
+                id: "User:alice".into(),
+                mechanism: Mechanism::Jwt,
+                identity: Some("alice".into()),
+                issuer: Some(ISS.into()),
+                pool: None,
+                groups: vec!["developers".into(), "ops".into()],
+            },
+            "{:?}",
+            key.alg
+        );
+    }
+}
+
+#[tokio::test]
+async fn expired_token_is_refused_but_leeway_covers_small_skew() {
+    let key = TestKey::ec("k");
+    let (_dir, auth) = setup(&[&key]).await;
+    let mut c = claims("alice", &[]);
+    c["exp"] = json!(now() - 3600);
+    let err = auth.authenticate(&bearer(&key.sign(&c))).await.unwrap_err();
+    assert!(matches!(err, AuthError::TokenExpired), "{err:?}");
+    assert_eq!(err.code(), "auth.token_expired");
+    assert!(err.www_authenticate().contains("error=\"invalid_token\""));
+    c["exp"] = json!(now() - 10);
+    auth.authenticate(&bearer(&key.sign(&c))).await.unwrap();
+}
+
+#[tokio::test]
+async fn token_with_nbf_in_the_future_is_not_yet_valid() {
+    let key = TestKey::ed("k");
+    let (_dir, auth) = setup(&[&key]).await;
+    let mut c = claims("alice", &[]);
+    c["nbf"] = json!(now() + 600);
+    let err = auth.authenticate(&bearer(&key.sign(&c))).await.unwrap_err();
+    assert!(matches!(err, AuthError::TokenNotYetValid), "{err:?}");
+    c["nbf"] = json!(now() + 5);
+    auth.authenticate(&bearer(&key.sign(&c))).await.unwrap();
+}
+
+#[tokio::test]
+async fn wrong_audience_is_refused() {
+    let key = TestKey::rsa("k");
+    let (_dir, auth) = setup(&[&key]).await;
+    let mut c = claims("alice", &[]);
+    c["aud"] = json!("another-service");
+    let err = auth.authenticate(&bearer(&key.sign(&c))).await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::WrongAudience { expected } if expected == AUD),
+        "{err:?}"
+    );
+    c["aud"] = json!(["another-service", AUD]);
+    auth.authenticate(&bearer(&key.sign(&c))).await.unwrap();
+    c.as_object_mut().unwrap().remove("aud");
+    let err = auth.authenticate(&bearer(&key.sign(&c))).await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::MissingClaim(c) if c == "aud"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn unknown_issuer_is_refused() {
+    let key = TestKey::ec("k");
+    let (_dir, auth) = setup(&[&key]).await;
+    let mut c = claims("alice", &[]);
+    c["iss"] = json!("https://evil.example");
+    let err = auth.authenticate(&bearer(&key.sign(&c))).await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::UnknownIssuer(i) if i == "https://evil.example"),
+        "{err:?}"
+    );
+    c.as_object_mut().unwrap().remove("iss");
+    let err = auth.authenticate(&bearer(&key.sign(&c))).await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::MissingClaim(c) if c == "iss"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn token_signed_by_another_key_with_the_same_kid_has_a_bad_signature() {
+    let keys = [TestKey::rsa("r"), TestKey::ec("e"), TestKey::ed("d")];
+    let (_dir, auth) = setup(&keys.iter().collect::<Vec<_>>()).await;
+    for key in &keys {
+        let token = key.impostor().sign(&claims("alice", &[]));
+        let err = auth.authenticate(&bearer(&token)).await.unwrap_err();
+        assert!(
+            matches!(err, AuthError::BadSignature),
+            "{:?}: {err:?}",
+            key.alg
+        );
+    }
+    // A tampered payload with the genuine signature fails the same way.
+    let token = keys[1].sign(&claims("alice", &[]));
+    let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+    parts[1] = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(claims("admin", &["admins"]).to_string());
+    let err = auth
+        .authenticate(&bearer(&parts.join(".")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::BadSignature), "{err:?}");
+}
+
+#[tokio::test]
+async fn the_algorithm_comes_from_the_key_not_the_token() {
+    let ec = TestKey::ec("k");
+    let (dir, auth) = setup(&[&ec]).await;
+    let c = claims("alice", &[]);
+
+    // Signed with a real RSA key under the EC key's kid.
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("k".into());
+    let token = TestKey::rsa("k").sign_with(header, &c);
+    let err = auth.authenticate(&bearer(&token)).await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::AlgorithmMismatch { token, key } if token == "RS256" && key == "ES256"),
+        "{err:?}"
+    );
+
+    // HMAC keyed with the published public key (the classic confusion attack).
+    let jwks_text = std::fs::read(dir.path().join("jwks.json")).unwrap();
+    let mut header = Header::new(Algorithm::HS256);
+    header.kid = Some("k".into());
+    let token = jsonwebtoken::encode(&header, &c, &EncodingKey::from_secret(&jwks_text)).unwrap();
+    let err = auth.authenticate(&bearer(&token)).await.unwrap_err();
+    assert!(matches!(err, AuthError::UnsupportedAlgorithm(_)), "{err:?}");
+    assert_eq!(err.code(), "auth.unsupported_algorithm");
+
+    // `alg: none`.
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let token = format!(
+        "{}.{}.",
+        b64(json!({"alg": "none", "kid": "k"})),
+        b64(c.clone())
+    );
+    let err = auth.authenticate(&bearer(&token)).await.unwrap_err();
+    assert!(matches!(err, AuthError::UnsupportedAlgorithm(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_jwk_without_alg_pins_the_algorithm_from_its_curve() {
+    let ec = TestKey::ec("k");
+    let mut jwk = serde_json::to_value(ec.jwk()).unwrap();
+    jwk.as_object_mut().unwrap().remove("alg");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("jwks.json"),
+        json!({"keys": [jwk]}).to_string(),
+    )
+    .unwrap();
+    let auth = Authenticator::build(&config("jwks.json"), dir.path())
+        .await
+        .unwrap();
+    auth.authenticate(&bearer(&ec.sign(&claims("alice", &[]))))
+        .await
+        .unwrap();
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some("k".into());
+    let token = TestKey::ed("k").sign_with(header, &claims("alice", &[]));
+    let err = auth.authenticate(&bearer(&token)).await.unwrap_err();
+    assert!(
+        matches!(err, AuthError::AlgorithmMismatch { .. }),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn tokens_without_kid_need_an_unambiguous_key() {
+    let key = TestKey::ed("k");
+    let header = Header::new(Algorithm::EdDSA);
+    let token = key.sign_with(header, &claims("alice", &[]));
+    let (_dir, auth) = setup(&[&key]).await;
+    auth.authenticate(&bearer(&token)).await.unwrap();
+    let (_dir, auth) = setup(&[&key, &TestKey::ed("other")]).await;
+    let err = auth.authenticate(&bearer(&token)).await.unwrap_err();
+    assert!(
+        matches!(&err, AuthError::UnknownKey { kid, .. } if kid == "(none)"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn required_claims_must_be_present() {
+    let key = TestKey::ec("k");
+    let (_dir, auth) = setup(&[&key]).await;
+    for (claim, code) in [("sub", "auth.missing_claim"), ("exp", "auth.missing_claim")] {
+        let mut c = claims("alice", &[]);
+        c.as_object_mut().unwrap().remove(claim);
+        let err = auth.authenticate(&bearer(&key.sign(&c))).await.unwrap_err();
+        assert!(
+            matches!(&err, AuthError::MissingClaim(c) if c == claim),
+            "{err:?}"
+        );
+        assert_eq!(err.code(), code);
+    }
+}
+
+// === JWKS reloads ===
+
+#[tokio::test]
+async fn unknown_kid_reloads_a_jwks_file_at_most_once_per_interval() {
+    let a = TestKey::ed("a");
+    let (b, c) = (TestKey::ed("b"), TestKey::ec("c"));
+    let interval = Duration::from_millis(400);
+    let (dir, auth) = setup_with(&[&a], |cfg| {
+        cfg.issuers[0].jwks_refresh_min_interval = interval
+    })
+    .await;
+    let file = dir.path().join("jwks.json");
+    assert_eq!(loads(&auth), 1);
+    tokio::time::sleep(interval).await;
+
+    std::fs::write(&file, jwks(&[&a, &b])).unwrap();
+    auth.authenticate(&bearer(&b.sign(&claims("bob", &[]))))
+        .await
+        .unwrap();
+    assert_eq!(loads(&auth), 2, "the unknown kid `b` caused one reload");
+
+    std::fs::write(&file, jwks(&[&a, &b, &c])).unwrap();
+    for kid_key in [&c, &TestKey::ed("zzz"), &c] {
+        let err = auth
+            .authenticate(&bearer(&kid_key.sign(&claims("carol", &[]))))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, AuthError::UnknownKey { .. }), "{err:?}");
+    }
+    assert_eq!(loads(&auth), 2, "no reload within the minimum interval");
+    // Known keys keep working without reloads.
+    auth.authenticate(&bearer(&a.sign(&claims("alice", &[]))))
+        .await
+        .unwrap();
+    assert_eq!(loads(&auth), 2);
+
+    tokio::time::sleep(interval).await;
+    auth.authenticate(&bearer(&c.sign(&claims("carol", &[]))))
+        .await
+        .unwrap();
+    assert_eq!(loads(&auth), 3);
+}
+
+#[tokio::test]
+async fn unknown_kid_triggers_exactly_one_fetch_of_a_jwks_url() {
+    let a = TestKey::rsa("a");
+    let b = TestKey::ed("b");
+    let server = JwksServer::start(jwks(&[&a])).await;
+    let interval = Duration::from_millis(400);
+    let mut cfg = config("unused");
+    cfg.issuers[0].jwks_file = None;
+    cfg.issuers[0].jwks_url = Some(server.url.clone());
+    cfg.issuers[0].jwks_refresh_min_interval = interval;
+    let dir = tempfile::tempdir().unwrap();
+    let auth = Authenticator::build(&cfg, dir.path()).await.unwrap();
+    assert_eq!(server.hits(), 1, "fetched once at startup");
+    auth.authenticate(&bearer(&a.sign(&claims("alice", &[]))))
+        .await
+        .unwrap();
+    assert_eq!(server.hits(), 1, "served from the cache");
+
+    tokio::time::sleep(interval).await;
+    server.set(jwks(&[&a, &b]));
+    // Many concurrent requests with unknown kids: one fetch between them.
+    let tokens: Vec<String> = (0..8)
+        .map(|i| {
+            if i % 2 == 0 {
+                b.sign(&claims("bob", &[]))
+            } else {
+                TestKey::ed(&format!("nope{i}")).sign(&claims("x", &[]))
+            }
+        })
+        .collect();
+    let results = futures::future::join_all(tokens.iter().map(|t| {
+        let auth = auth.clone();
+        async move { auth.authenticate(&bearer(t)).await }
+    }))
+    .await;
+    assert_eq!(server.hits(), 2, "exactly one reload");
+    for (i, r) in results.iter().enumerate() {
+        if i % 2 == 0 {
+            assert_eq!(r.as_ref().unwrap().id, "User:bob");
+        } else {
+            assert!(matches!(r, Err(AuthError::UnknownKey { .. })), "{r:?}");
+        }
+    }
+    let err = auth
+        .authenticate(&bearer(&TestKey::ed("c").sign(&claims("c", &[]))))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::UnknownKey { .. }));
+    assert_eq!(server.hits(), 2, "rate-limited");
+}
+
+#[tokio::test]
+async fn an_unreachable_jwks_url_does_not_stop_startup_but_fails_tokens() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cfg = config("unused");
+    cfg.issuers[0].jwks_file = None;
+    cfg.issuers[0].jwks_url = Some(format!("http://127.0.0.1:{port}/jwks"));
+    let dir = tempfile::tempdir().unwrap();
+    let auth = Authenticator::build(&cfg, dir.path()).await.unwrap();
+    let err = auth
+        .authenticate(&bearer(&TestKey::ed("k").sign(&claims("a", &[]))))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::JwksUnavailable { .. }), "{err:?}");
+    assert!(!err.is_credential_failure());
+}
+
+#[tokio::test]
+async fn an_unreadable_or_empty_jwks_file_fails_the_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Authenticator::build(&config("missing.json"), dir.path())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("missing.json"), "{err}");
+    std::fs::write(
+        dir.path().join("hmac.json"),
+        r#"{"keys":[{"kty":"oct","kid":"h","k":"c2VjcmV0"}]}"#,
+    )
+    .unwrap();
+    let err = Authenticator::build(&config("hmac.json"), dir.path())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no usable signing key"), "{err}");
+}
+
+// === identity pools ===
+
+#[tokio::test]
+async fn identity_pool_header_selects_a_pool_whose_filter_matches() {
+    let key = TestKey::ec("k");
+    let (_dir, auth) = setup(&[&key]).await;
+    let token = key.sign(&claims("alice", &["developers"]));
+    let p = auth
+        .authenticate(&with_pool(bearer(&token), "pool-dev"))
+        .await
+        .unwrap();
+    assert_eq!(
+        p,
+        Principal {
+            id: "User:pool-dev".into(),
+            mechanism: Mechanism::IdentityPool,
+            identity: Some("alice".into()),
+            issuer: Some(ISS.into()),
+            pool: Some("pool-dev".into()),
+            groups: vec!["developers".into()],
+        }
+    );
+    assert_eq!(p.mechanism.as_str(), "IDENTITY_POOL");
+
+    let err = auth
+        .authenticate(&with_pool(bearer(&token), "pool-admin"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AuthError::PoolFilterMismatch { pool, .. } if pool == "pool-admin"),
+        "{err:?}"
+    );
+    assert_eq!(err.code(), "auth.pool_filter_mismatch");
+    assert!(
+        err.detail().contains("pool-admin") && err.detail().contains("admins"),
+        "{}",
+        err.detail()
+    );
+
+    let err = auth
+        .authenticate(&with_pool(bearer(&token), "pool-nope"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AuthError::UnknownIdentityPool(p) if p == "pool-nope"),
+        "{err:?}"
+    );
+
+    let p = auth.authenticate(&bearer(&token)).await.unwrap();
+    assert_eq!(
+        (p.id.as_str(), p.mechanism, p.pool),
+        ("User:alice", Mechanism::Jwt, None)
+    );
+}
+
+#[tokio::test]
+async fn a_pool_only_accepts_tokens_of_its_issuer() {
+    let key = TestKey::ec("k");
+    let other = TestKey::ed("o");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jwks.json"), jwks(&[&key])).unwrap();
+    std::fs::write(dir.path().join("other.json"), jwks(&[&other])).unwrap();
+    let mut cfg = config("jwks.json");
+    cfg.issuers.push(IssuerConfig::with_jwks_file(
+        "other",
+        "https://other.test",
+        AUD,
+        "other.json",
+    ));
+    let auth = Authenticator::build(&cfg, dir.path()).await.unwrap();
+    let mut c = claims("alice", &["developers"]);
+    c["iss"] = json!("https://other.test");
+    let err = auth
+        .authenticate(&with_pool(bearer(&other.sign(&c)), "pool-dev"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AuthError::PoolIssuerMismatch { issuer, .. } if issuer == "other"),
+        "{err:?}"
+    );
+    let p = auth.authenticate(&bearer(&other.sign(&c))).await.unwrap();
+    assert_eq!(p.issuer.as_deref(), Some("https://other.test"));
+}
+
+// === API keys ===
+
+#[tokio::test]
+async fn api_keys_created_on_a_running_gateway_are_picked_up_and_verified() {
+    let (dir, auth) = setup(&[&TestKey::ed("k")]).await;
+    let file = dir.path().join("policies/api-keys.toml");
+    let err = auth
+        .authenticate(&basic("NOKEYSYET0000000", "x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::InvalidApiKey), "{err:?}");
+
+    let (id, secret) = create_api_key(&file, "User:sa-ci", Some("CI")).unwrap();
+    let p = auth.authenticate(&basic(&id, &secret)).await.unwrap();
+    assert_eq!(
+        p,
+        Principal {
+            id: "User:sa-ci".into(),
+            mechanism: Mechanism::ApiKey,
+            identity: Some(id.clone()),
+            issuer: None,
+            pool: None,
+            groups: vec![],
+        }
+    );
+    // Cached path gives the same answer.
+    assert_eq!(auth.authenticate(&basic(&id, &secret)).await.unwrap(), p);
+
+    let err = auth
+        .authenticate(&basic(&id, &format!("{secret}x")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::InvalidApiKey), "{err:?}");
+    assert_eq!(
+        err.www_authenticate(),
+        "Basic realm=\"sqlgate\", charset=\"UTF-8\""
+    );
+    let err = auth
+        .authenticate(&basic("UNKNOWNKEY000000", &secret))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::InvalidApiKey), "{err:?}");
+    assert!(!format!("{err:?}{}{err}", err.detail()).contains(&secret));
+
+    // A second key added later works too; removing the first revokes it despite the cache.
+    let (id2, secret2) = create_api_key(&file, "User:sa-two", None).unwrap();
+    auth.authenticate(&basic(&id2, &secret2)).await.unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let kept: Vec<&str> = text
+        .split("\n\n")
+        .filter(|block| !block.contains(&id))
+        .collect();
+    std::fs::write(&file, kept.join("\n\n")).unwrap();
+    let err = auth.authenticate(&basic(&id, &secret)).await.unwrap_err();
+    assert!(matches!(err, AuthError::InvalidApiKey), "{err:?}");
+    auth.authenticate(&basic(&id2, &secret2)).await.unwrap();
+}
+
+#[tokio::test]
+async fn an_invalid_api_key_file_edit_keeps_the_previous_keys() {
+    let (dir, auth) = setup(&[&TestKey::ed("k")]).await;
+    let file = dir.path().join("policies/api-keys.toml");
+    let (id, secret) = create_api_key(&file, "User:sa-ci", None).unwrap();
+    auth.authenticate(&basic(&id, &secret)).await.unwrap();
+    std::fs::write(&file, "[[keys]\nbroken").unwrap();
+    auth.inner.api_keys.clear_cache();
+    auth.authenticate(&basic(&id, &secret)).await.unwrap();
+}
+
+#[tokio::test]
+async fn identity_pool_header_is_refused_with_basic() {
+    let (_dir, auth) = setup(&[&TestKey::ed("k")]).await;
+    let err = auth
+        .authenticate(&with_pool(basic("K", "s"), "pool-dev"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::MalformedHeader(_)), "{err:?}");
+}
+
+// === headers ===
+
+#[tokio::test]
+async fn malformed_authorization_headers_are_reported_as_such() {
+    let (_dir, auth) = setup(&[&TestKey::ed("k")]).await;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    for value in [
+        "Bearer".to_owned(),
+        "Bearer ".to_owned(),
+        "Bearer a b".to_owned(),
+        "Basic".to_owned(),
+        "Basic !!!not-base64".to_owned(),
+        format!("Basic {}", b64("no-colon")),
+        format!("Basic {}", b64(":secret")),
+        format!("Basic {}", b64("key:")),
+        "Digest username=x".to_owned(),
+    ] {
+        let err = auth.authenticate(&raw(&value)).await.unwrap_err();
+        assert!(
+            matches!(err, AuthError::MalformedHeader(_)),
+            "{value}: {err:?}"
+        );
+        assert_eq!(err.code(), "auth.malformed_header");
+        assert!(err.www_authenticate().contains("Basic realm"));
+    }
+    let mut twice = raw("Bearer a.b.c");
+    twice.append(AUTHORIZATION, HeaderValue::from_static("Basic eDp5"));
+    let err = auth.authenticate(&twice).await.unwrap_err();
+    assert!(matches!(err, AuthError::MalformedHeader(_)), "{err:?}");
+    let mut non_ascii = HeaderMap::new();
+    non_ascii.insert(
+        AUTHORIZATION,
+        HeaderValue::from_bytes(b"Bearer \xff").unwrap(),
+    );
+    let err = auth.authenticate(&non_ascii).await.unwrap_err();
+    assert!(matches!(err, AuthError::MalformedHeader(_)), "{err:?}");
+
+    let err = auth
+        .authenticate(&raw("bearer not-a-jwt"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::MalformedToken(_)), "{err:?}");
+    assert!(!err.detail().contains("not-a-jwt"));
+
+    let err = auth.authenticate(&HeaderMap::new()).await.unwrap_err();
+    assert!(matches!(err, AuthError::MissingCredentials), "{err:?}");
+    assert_eq!(
+        err.www_authenticate(),
+        "Bearer realm=\"sqlgate\", Basic realm=\"sqlgate\", charset=\"UTF-8\""
+    );
+}
+
+// === dev issuer ===
+
+#[tokio::test]
+async fn minted_dev_tokens_verify_through_the_default_style_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = DevIssuerConfig::default();
+    let cfg: AuthConfig = toml::from_str(
+        r#"
+        [dev_issuer]
+        [[issuers]]
+        name = "dev"
+        issuer = "https://sqlgate.dev"
+        audience = "sqlgate"
+        jwks_file = "certs/dev-issuer.jwks.json"
+        [[identity_pools]]
+        id = "pool-dev"
+        issuer = "dev"
+        filter = { claim = "groups", contains = "developers" }
+        [[identity_pools]]
+        id = "pool-admin"
+        issuer = "dev"
+        filter = { claim = "groups", contains = "admins" }
+        "#,
+    )
+    .unwrap();
+    // The build generates the dev key on first run.
+    let auth = Authenticator::build(&cfg, dir.path()).await.unwrap();
+    assert!(dir.path().join("certs/dev-issuer.key").exists());
+    let token = mint_token(
+        &dev,
+        dir.path(),
+        "alice",
+        &["developers".into()],
+        Duration::from_secs(3600),
+    )
+    .unwrap();
+    let p = auth.authenticate(&bearer(&token)).await.unwrap();
+    assert_eq!(p.id, "User:alice");
+    assert_eq!(p.issuer.as_deref(), Some("https://sqlgate.dev"));
+    assert_eq!(p.groups, ["developers"]);
+    let p = auth
+        .authenticate(&with_pool(bearer(&token), "pool-dev"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (p.id.as_str(), p.identity.as_deref()),
+        ("User:pool-dev", Some("alice"))
+    );
+    let err = auth
+        .authenticate(&with_pool(bearer(&token), "pool-admin"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, AuthError::PoolFilterMismatch { .. }),
+        "{err:?}"
+    );
+
+    // A second build reuses the key, so earlier tokens stay valid.
+    let again = Authenticator::build(&cfg, dir.path()).await.unwrap();
+    again.authenticate(&bearer(&token)).await.unwrap();
+}
+
+// === errors ===
+
+#[test]
+fn error_codes_are_stable_and_challenges_well_formed() {
+    let all = [
+        (AuthError::MissingCredentials, "auth.missing_credentials"),
+        (
+            AuthError::MalformedHeader("x".into()),
+            "auth.malformed_header",
+        ),
+        (
+            AuthError::MalformedToken("x".into()),
+            "auth.malformed_token",
+        ),
+        (AuthError::TokenExpired, "auth.token_expired"),
+        (AuthError::TokenNotYetValid, "auth.token_not_yet_valid"),
+        (AuthError::BadSignature, "auth.bad_signature"),
+        (AuthError::UnknownIssuer("i".into()), "auth.unknown_issuer"),
+        (
+            AuthError::WrongAudience {
+                expected: "a".into(),
+            },
+            "auth.wrong_audience",
+        ),
+        (
+            AuthError::UnknownKey {
+                issuer: "i".into(),
+                kid: "k".into(),
+            },
+            "auth.unknown_key",
+        ),
+        (
+            AuthError::UnsupportedAlgorithm("x".into()),
+            "auth.unsupported_algorithm",
+        ),
+        (
+            AuthError::AlgorithmMismatch {
+                token: "a".into(),
+                key: "b".into(),
+            },
+            "auth.algorithm_mismatch",
+        ),
+        (
+            AuthError::UnknownIdentityPool("p".into()),
+            "auth.unknown_identity_pool",
+        ),
+        (
+            AuthError::PoolIssuerMismatch {
+                pool: "p".into(),
+                issuer: "i".into(),
+            },
+            "auth.pool_issuer_mismatch",
+        ),
+        (
+            AuthError::PoolFilterMismatch {
+                pool: "p".into(),
+                filter: "f".into(),
+            },
+            "auth.pool_filter_mismatch",
+        ),
+        (AuthError::MissingClaim("sub".into()), "auth.missing_claim"),
+        (
+            AuthError::InvalidClaim {
+                claim: "c".into(),
+                reason: "r".into(),
+            },
+            "auth.invalid_claim",
+        ),
+        (AuthError::InvalidApiKey, "auth.invalid_api_key"),
+        (
+            AuthError::JwksUnavailable {
+                issuer: "i".into(),
+                reason: "r".into(),
+            },
+            "auth.jwks_unavailable",
+        ),
+        (
+            AuthError::Config(AuthConfigError {
+                path: "p".into(),
+                message: "m".into(),
+            }),
+            "auth.config",
+        ),
+        (
+            AuthError::io(Path::new("f"), std::io::Error::other("x")),
+            "auth.io",
+        ),
+        (
+            AuthError::invalid_file(Path::new("f"), "x"),
+            "auth.invalid_file",
+        ),
+        (
+            AuthError::InvalidArgument("x".into()),
+            "auth.invalid_argument",
+        ),
+        (AuthError::Internal("x".into()), "auth.internal"),
+    ];
+    let mut seen = std::collections::HashSet::new();
+    for (err, code) in &all {
+        assert_eq!(err.code(), *code);
+        assert!(seen.insert(*code), "duplicate {code}");
+        let challenge = err.www_authenticate();
+        assert!(
+            challenge.starts_with("Bearer realm=\"sqlgate\"")
+                || challenge.starts_with("Basic realm=\"sqlgate\""),
+            "{challenge}"
+        );
+        assert!(!err.detail().is_empty());
+    }
+    let quoted = AuthError::MalformedHeader("a \"quoted\" \\ thing\n".into()).www_authenticate();
+    assert!(
+        quoted.contains("error_description=\"a 'quoted' ' thing?\""),
+        "{quoted}"
+    );
+}
+
+#[test]
+fn caller_supplied_values_are_truncated_and_defanged() {
+    let long = "x".repeat(500);
+    assert_eq!(untrusted(&long).chars().count(), 97);
+    assert_eq!(untrusted("a\nb\u{7}"), "a?b?");
+}

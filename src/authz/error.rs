@@ -1,0 +1,114 @@
+//! Authorization refusals and policy-loading failures.
+
+use hyper::StatusCode;
+
+use crate::catalog::ObjectRef;
+use crate::sql::Action;
+
+/// Why a statement (or the policy) was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthzError {
+    /// The principal lacks the role an access needs.
+    #[error("{principal} may not {action} {object}: requires {missing_role} on {crn}")]
+    Denied {
+        /// Who asked.
+        principal: String,
+        /// What they asked for (boxed to keep the error small).
+        object: Box<ObjectRef>,
+        /// What they wanted to do with it.
+        action: Action,
+        /// The least role that would allow it.
+        missing_role: String,
+        /// The object's CRN (where the role would have to be bound).
+        crn: String,
+    },
+    /// The principal may not run statements in the environment at all.
+    #[error("{principal} may not run statements in environment {environment}")]
+    NotAllowedToRun {
+        /// Who asked.
+        principal: String,
+        /// The environment of the statement (from the URL).
+        environment: String,
+        /// The environment's CRN.
+        crn: String,
+    },
+    /// A write or DDL on a read-only catalog (`examples`).
+    #[error("{object} is read-only")]
+    ReadOnly {
+        /// The object (boxed to keep the error small).
+        object: Box<ObjectRef>,
+        /// What was attempted.
+        action: Action,
+    },
+    /// The object lives in another region than the statement's compute pool.
+    #[error("{object} is in region {object_region}, the statement runs in {statement_region}")]
+    WrongRegion {
+        /// The object (boxed to keep the error small).
+        object: Box<ObjectRef>,
+        /// Its region.
+        object_region: String,
+        /// The statement's region.
+        statement_region: String,
+    },
+    /// The policy files could not be loaded or are invalid.
+    #[error("policy: {0}")]
+    Policy(String),
+}
+
+impl AuthzError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AuthzError::Denied { .. } => "authz.denied",
+            AuthzError::NotAllowedToRun { .. } => "authz.not_allowed_to_run",
+            AuthzError::ReadOnly { .. } => "authz.read_only",
+            AuthzError::WrongRegion { .. } => "authz.region",
+            AuthzError::Policy(_) => "authz.policy",
+        }
+    }
+
+    /// HTTP status: refusals are 403, a cross-region statement is a 400 (no role can fix it),
+    /// a broken policy is a server error.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AuthzError::Denied { .. }
+            | AuthzError::NotAllowedToRun { .. }
+            | AuthzError::ReadOnly { .. } => StatusCode::FORBIDDEN,
+            AuthzError::WrongRegion { .. } => StatusCode::BAD_REQUEST,
+            AuthzError::Policy(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// Message for the client: who, what, which action, and what is missing.
+    pub fn detail(&self) -> String {
+        match self {
+            AuthzError::Denied {
+                principal,
+                object,
+                action,
+                missing_role,
+                crn,
+            } => format!(
+                "{principal} may not {action} {object}: requires {missing_role} (or a role that implies it) on {crn}"
+            ),
+            AuthzError::NotAllowedToRun {
+                principal,
+                environment,
+                crn,
+            } => format!(
+                "{principal} may not run statements in environment {environment}: requires FlinkDeveloper (or FlinkAdmin, EnvironmentAdmin, OrganizationAdmin) on {crn}"
+            ),
+            AuthzError::ReadOnly { object, action } => {
+                format!("{object} is read-only: it cannot be the target of {action}")
+            }
+            AuthzError::WrongRegion {
+                object,
+                object_region,
+                statement_region,
+            } => format!(
+                "{object} is in region {object_region}, but the statement runs in region {statement_region}; use a compute pool in {object_region}"
+            ),
+            AuthzError::Policy(msg) => format!("The authorization policy is invalid: {msg}"),
+        }
+    }
+}

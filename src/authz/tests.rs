@@ -1,0 +1,452 @@
+//! Tests of authorization: each role allows what it should and nothing else, pattern kinds,
+//! implied roles, region, read-only `examples`, the run permission and refusal details.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::catalog::{ClusterConfig, EnvironmentConfig};
+use crate::sql::{self, ParseLimits, SessionNames};
+
+const MODEL: &str = include_str!("../../policies/model.conf");
+const ROLES: &str = include_str!("../../policies/roles.csv");
+const BINDINGS: &str = include_str!("../../policies/bindings.csv");
+const ENV: &str = "crn://confluent.cloud/organization=org-dev/environment=env-dev";
+const CLUSTER: &str = "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev";
+const REGION: &str = "aws.us-east-2";
+
+fn catalogs() -> Arc<Catalogs> {
+    Arc::new(Catalogs::new(
+        "org-dev",
+        REGION,
+        vec![EnvironmentConfig {
+            id: "env-dev".into(),
+            display_name: "dev".into(),
+            clusters: vec![
+                ClusterConfig {
+                    id: "lkc-dev".into(),
+                    display_name: "main".into(),
+                    region: REGION.into(),
+                },
+                ClusterConfig {
+                    id: "lkc-eu".into(),
+                    display_name: "eu".into(),
+                    region: "aws.eu-west-1".into(),
+                },
+            ],
+        }],
+    ))
+}
+
+/// The shipped policy plus extra bindings.
+async fn authorizer(extra: &str) -> Authorizer {
+    let bindings = format!("{BINDINGS}\n{extra}");
+    Authorizer::from_texts(MODEL, ROLES, &bindings, catalogs())
+        .await
+        .unwrap()
+}
+
+fn resolved(sql: &str) -> ResolvedStatement {
+    let parsed = sql::parse(sql, &ParseLimits::default()).unwrap();
+    let session = SessionNames {
+        catalog: Some("env-dev".into()),
+        database: Some("lkc-dev".into()),
+    };
+    sql::resolve(parsed, &catalogs(), &session).unwrap()
+}
+
+fn check(a: &Authorizer, principal: &str, sql: &str) -> Result<AuthorizedStatement, AuthzError> {
+    a.authorize(principal, resolved(sql), "env-dev", REGION)
+}
+
+/// `Ok(())` or the error code.
+fn outcome(a: &Authorizer, principal: &str, sql: &str) -> Result<(), &'static str> {
+    check(a, principal, sql).map(|_| ()).map_err(|e| e.code())
+}
+
+#[tokio::test]
+async fn each_role_allows_its_actions_and_nothing_more() {
+    let runs = format!("FlinkDeveloper, {ENV}");
+    let topic = |name: &str| format!("{CLUSTER}/topic={name}");
+    let extra = [
+        format!("User:reader, {runs}"),
+        format!("User:reader, DeveloperRead, {}", topic("orders")),
+        format!("User:writer, {runs}"),
+        format!("User:writer, DeveloperWrite, {}", topic("orders")),
+        format!("User:manager, {runs}"),
+        format!("User:manager, DeveloperManage, {}", topic("orders")),
+        format!("User:owner, {runs}"),
+        format!("User:owner, ResourceOwner, {}", topic("orders")),
+        format!("User:operator, {runs}"),
+        format!("User:operator, Operator, {CLUSTER}"),
+        format!("User:clusteradmin, {runs}"),
+        format!("User:clusteradmin, CloudClusterAdmin, {CLUSTER}"),
+        format!("User:envadmin, EnvironmentAdmin, {ENV}"),
+        format!("User:flinkadmin, FlinkAdmin, {ENV}"),
+        format!("User:runner, {runs}"),
+    ]
+    .join("\n");
+    let a = authorizer(&extra).await;
+    let read = "SELECT * FROM orders";
+    let write = "INSERT INTO orders VALUES (1)";
+    let create = "CREATE TABLE orders (a INT)";
+    let drop = "DROP TABLE orders";
+    let describe = "DESCRIBE orders";
+    let list = "SHOW TABLES";
+    let ok = Ok(());
+    let denied = Err("authz.denied");
+    #[rustfmt::skip]
+    let cases: &[(&str, [Result<(), &str>; 6])] = &[
+        //                      read    write   create  drop    describe list
+        ("User:reader",        [ok,     denied, denied, denied, ok,     ok]),
+        ("User:writer",        [denied, ok,     denied, denied, ok,     ok]),
+        ("User:manager",       [denied, denied, ok,     ok,     ok,     ok]),
+        ("User:owner",         [ok,     ok,     ok,     ok,     ok,     ok]),
+        ("User:operator",      [denied, denied, denied, denied, ok,     ok]),
+        ("User:clusteradmin",  [ok,     ok,     ok,     ok,     ok,     ok]),
+        ("User:envadmin",      [ok,     ok,     ok,     ok,     ok,     ok]),
+        ("User:pool-admin",    [ok,     ok,     ok,     ok,     ok,     ok]),
+        ("User:pool-dev",      [ok,     ok,     ok,     ok,     ok,     ok]),
+        ("User:flinkadmin",    [denied, denied, denied, denied, denied, ok]),
+        ("User:runner",        [denied, denied, denied, denied, denied, ok]),
+    ];
+    for (principal, want) in cases {
+        for (sql, want) in [read, write, create, drop, describe, list].iter().zip(want) {
+            assert_eq!(outcome(&a, principal, sql), *want, "{principal}: {sql}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn no_flink_role_on_the_environment_means_not_allowed_to_run() {
+    let extra = format!(
+        "User:dataonly, ResourceOwner, {CLUSTER}/topic=*\nUser:other-env, FlinkDeveloper, crn://confluent.cloud/organization=org-dev/environment=env-other"
+    );
+    let a = authorizer(&extra).await;
+    for principal in ["User:nobody", "User:dataonly", "User:other-env"] {
+        let err = check(&a, principal, "SELECT 1").unwrap_err();
+        assert_eq!(err.code(), "authz.not_allowed_to_run", "{principal}");
+        let detail = err.detail();
+        assert!(
+            detail.contains(principal) && detail.contains("FlinkDeveloper") && detail.contains(ENV),
+            "{detail}"
+        );
+    }
+    // Even examples need the run permission.
+    assert_eq!(
+        outcome(
+            &a,
+            "User:nobody",
+            "SELECT * FROM examples.marketplace.orders"
+        ),
+        Err("authz.not_allowed_to_run")
+    );
+}
+
+#[tokio::test]
+async fn literal_and_prefixed_patterns() {
+    let extra = [
+        format!("User:lit, FlinkDeveloper, {ENV}"),
+        format!("User:lit, DeveloperRead, {CLUSTER}/topic=orders"),
+        format!("User:pre, FlinkDeveloper, {ENV}"),
+        format!("User:pre, DeveloperRead, {CLUSTER}/topic=orders-*"),
+        format!("User:cluster, FlinkDeveloper, {ENV}"),
+        format!("User:cluster, DeveloperRead, {CLUSTER}"),
+    ]
+    .join("\n");
+    let a = authorizer(&extra).await;
+    let cases: &[(&str, &str, Result<(), &str>)] = &[
+        ("User:lit", "SELECT * FROM orders", Ok(())),
+        ("User:lit", "SELECT * FROM `orders-eu`", Err("authz.denied")),
+        ("User:lit", "SELECT * FROM `Orders`", Err("authz.denied")),
+        ("User:lit", "SELECT * FROM orders2", Err("authz.denied")),
+        ("User:pre", "SELECT * FROM `orders-eu`", Ok(())),
+        ("User:pre", "SELECT * FROM `orders-`", Ok(())),
+        ("User:pre", "SELECT * FROM orders", Err("authz.denied")),
+        (
+            "User:pre",
+            "SELECT * FROM `orders-eu` JOIN clicks ON true",
+            Err("authz.denied"),
+        ),
+        (
+            "User:cluster",
+            "SELECT * FROM anything JOIN `Any.Thing` ON true",
+            Ok(()),
+        ),
+    ];
+    for (principal, sql, want) in cases {
+        assert_eq!(outcome(&a, principal, sql), *want, "{principal}: {sql}");
+    }
+}
+
+#[tokio::test]
+async fn denial_detail_names_principal_object_action_and_role() {
+    let a = authorizer(&format!("User:alice, FlinkDeveloper, {ENV}")).await;
+    let err = check(&a, "User:alice", "SELECT * FROM orders").unwrap_err();
+    assert_eq!(err.code(), "authz.denied");
+    assert_eq!(err.status(), hyper::StatusCode::FORBIDDEN);
+    assert_eq!(
+        err.detail(),
+        "User:alice may not read table `env-dev`.`lkc-dev`.`orders`: requires DeveloperRead \
+         (or a role that implies it) on crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev/topic=orders"
+    );
+    let err = check(&a, "User:alice", "INSERT INTO sink VALUES (1)").unwrap_err();
+    assert!(
+        err.detail()
+            .contains("may not write table `env-dev`.`lkc-dev`.`sink`: requires DeveloperWrite"),
+        "{}",
+        err.detail()
+    );
+    let err = check(&a, "User:alice", "DROP TABLE t").unwrap_err();
+    assert!(
+        err.detail().contains("may not drop table") && err.detail().contains("DeveloperManage"),
+        "{}",
+        err.detail()
+    );
+}
+
+#[tokio::test]
+async fn region_is_refused_whatever_the_roles() {
+    let a = authorizer("").await;
+    for principal in ["User:pool-admin", "User:pool-dev"] {
+        let err = check(&a, principal, "SELECT * FROM eu.orders").unwrap_err();
+        assert_eq!(err.code(), "authz.region", "{principal}");
+        assert!(err.detail().contains("aws.eu-west-1") && err.detail().contains(REGION));
+        assert_eq!(
+            outcome(&a, principal, "SHOW TABLES FROM eu"),
+            Err("authz.region")
+        );
+    }
+    // The same statement from a pool in the cluster's region is fine for the admin.
+    let ok = a.authorize(
+        "User:pool-admin",
+        resolved("SELECT * FROM eu.orders"),
+        "env-dev",
+        "aws.eu-west-1",
+    );
+    assert!(ok.is_ok());
+    // examples has no region: fine from anywhere.
+    let ok = a.authorize(
+        "User:pool-dev",
+        resolved("SELECT * FROM examples.marketplace.orders"),
+        "env-dev",
+        "gcp.us-central1",
+    );
+    assert!(ok.is_ok());
+}
+
+#[tokio::test]
+async fn examples_are_readable_by_runners_and_read_only_for_everyone() {
+    let a = authorizer(&format!("User:runner, FlinkDeveloper, {ENV}")).await;
+    for principal in ["User:runner", "User:pool-dev", "User:pool-admin"] {
+        for sql in [
+            "SELECT * FROM examples.marketplace.orders",
+            "DESCRIBE examples.marketplace.orders",
+            "SHOW TABLES FROM examples.marketplace",
+            "SHOW DATABASES FROM examples",
+        ] {
+            assert_eq!(outcome(&a, principal, sql), Ok(()), "{principal}: {sql}");
+        }
+        for sql in [
+            "INSERT INTO examples.marketplace.orders VALUES (1)",
+            "CREATE TABLE examples.marketplace.t (a INT)",
+            "DROP TABLE examples.marketplace.orders",
+            "CREATE VIEW examples.marketplace.v AS SELECT 1",
+            "INSERT INTO examples.marketplace.orders SELECT * FROM orders",
+        ] {
+            assert_eq!(
+                outcome(&a, principal, sql),
+                Err("authz.read_only"),
+                "{principal}: {sql}"
+            );
+        }
+    }
+    // Copying examples into one's own table is fine.
+    assert_eq!(
+        outcome(
+            &a,
+            "User:pool-dev",
+            "INSERT INTO mine SELECT * FROM examples.marketplace.orders"
+        ),
+        Ok(())
+    );
+    assert_eq!(
+        outcome(
+            &a,
+            "User:runner",
+            "INSERT INTO mine SELECT * FROM examples.marketplace.orders"
+        ),
+        Err("authz.denied")
+    );
+}
+
+#[tokio::test]
+async fn every_access_of_a_statement_is_checked() {
+    let extra = [
+        format!("User:r, FlinkDeveloper, {ENV}"),
+        format!("User:r, DeveloperRead, {CLUSTER}/topic=a"),
+        format!("User:r, DeveloperWrite, {CLUSTER}/topic=sink"),
+    ]
+    .join("\n");
+    let a = authorizer(&extra).await;
+    let cases: &[(&str, Result<(), &str>)] = &[
+        ("INSERT INTO sink SELECT * FROM a", Ok(())),
+        (
+            "INSERT INTO sink SELECT * FROM a WHERE x IN (SELECT x FROM secret)",
+            Err("authz.denied"),
+        ),
+        (
+            "SELECT * FROM a WHERE EXISTS (SELECT 1 FROM secret)",
+            Err("authz.denied"),
+        ),
+        (
+            "WITH secret AS (SELECT * FROM a) SELECT * FROM secret",
+            Ok(()),
+        ),
+        (
+            "SELECT * FROM a UNION SELECT * FROM secret",
+            Err("authz.denied"),
+        ),
+        ("EXPLAIN SELECT * FROM secret", Err("authz.denied")),
+        ("CREATE VIEW v AS SELECT * FROM a", Err("authz.denied")),
+        (
+            "SELECT * FROM TABLE(TUMBLE(TABLE secret, DESCRIPTOR(ts), INTERVAL '1' MINUTE))",
+            Err("authz.denied"),
+        ),
+    ];
+    for (sql, want) in cases {
+        assert_eq!(outcome(&a, "User:r", sql), *want, "{sql}");
+    }
+    let ok = check(&a, "User:r", "INSERT INTO sink SELECT * FROM a").unwrap();
+    let d = ok.decisions();
+    assert_eq!(d.len(), 2);
+    assert_eq!(
+        (d[0].action, d[0].role.as_deref()),
+        (Action::Write, Some("DeveloperWrite"))
+    );
+    assert_eq!(
+        (d[1].action, d[1].role.as_deref()),
+        (Action::Read, Some("DeveloperRead"))
+    );
+    assert_eq!(
+        d[1].binding.as_deref(),
+        Some(format!("{CLUSTER}/topic=a").as_str())
+    );
+    assert!(d.iter().all(|d| d.granted && d.missing.is_none()));
+}
+
+#[tokio::test]
+async fn admin_and_visibility() {
+    let a = authorizer(&format!(
+        "User:envadmin, EnvironmentAdmin, {ENV}\nUser:reader, FlinkDeveloper, {ENV}\nUser:reader, DeveloperRead, {CLUSTER}/topic=orders\nUser:dataonly, DeveloperRead, {CLUSTER}/topic=orders"
+    ))
+    .await;
+    assert!(a.is_admin("User:pool-admin"));
+    assert!(!a.is_admin("User:envadmin"));
+    assert!(!a.is_admin("User:pool-dev"));
+    assert!(!a.is_admin("User:nobody"));
+    let orders = TableRef::new("env-dev", "lkc-dev", "orders");
+    let examples = TableRef::new("examples", "marketplace", "orders");
+    assert!(a.can_see_table("User:reader", &orders));
+    assert!(a.can_see_table("User:dataonly", &orders));
+    assert!(!a.can_see_table("User:nobody", &orders));
+    assert!(a.can_see_table("User:reader", &examples));
+    assert!(!a.can_see_table("User:dataonly", &examples));
+    assert!(!a.can_see_table("User:nobody", &examples));
+    let other = TableRef::new("env-dev", "lkc-dev", "other");
+    assert!(!a.can_see_table("User:dataonly", &other));
+}
+
+#[tokio::test]
+async fn invalid_policies_are_refused_with_a_location() {
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            ROLES,
+            "User:x, NoSuchRole, crn://confluent.cloud/organization=org-dev",
+            "unknown role `NoSuchRole`",
+        ),
+        (
+            ROLES,
+            "User:x, _any_role, crn://confluent.cloud/organization=org-dev",
+            "unknown role `_any_role`",
+        ),
+        (
+            ROLES,
+            "User:x, DeveloperRead, crn://confluent.cloud/organization=org-dev/topic=a*b",
+            "bindings.csv:1",
+        ),
+        (
+            ROLES,
+            "User:x, DeveloperRead, https://example.com",
+            "bindings.csv:1",
+        ),
+        (
+            ROLES,
+            "User:x, DeveloperRead",
+            "expected `principal, role, crn_pattern`",
+        ),
+        (
+            ROLES,
+            "User:x, DeveloperRead, crn://confluent.cloud/organization=org-other",
+            "organization `org-other`",
+        ),
+        ("q, a, b", "", "roles.csv:1"),
+        ("# nothing", "", "defines no roles"),
+    ];
+    for (roles, bindings, want) in cases {
+        let err = Authorizer::from_texts(MODEL, roles, bindings, catalogs())
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "authz.policy");
+        assert!(
+            err.to_string().contains(want),
+            "{err} should contain {want}"
+        );
+    }
+    assert!(
+        Authorizer::from_texts("not a model", ROLES, "", catalogs())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn shipped_policy_files_load_and_reload() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let a = Authorizer::load(&dir, catalogs()).await.unwrap();
+    assert_eq!(outcome(&a, "User:pool-dev", "SELECT * FROM orders"), Ok(()));
+    assert_eq!(
+        outcome(&a, "User:stranger", "SELECT 1"),
+        Err("authz.not_allowed_to_run")
+    );
+    a.reload().await.unwrap();
+    assert_eq!(outcome(&a, "User:pool-dev", "SELECT * FROM orders"), Ok(()));
+    assert!(
+        Authorizer::load(std::path::Path::new("/nonexistent"), catalogs())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn reload_swaps_policy_and_drops_memoized_decisions() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("model.conf"), MODEL).unwrap();
+    std::fs::write(tmp.path().join("roles.csv"), ROLES).unwrap();
+    std::fs::write(tmp.path().join("bindings.csv"), BINDINGS).unwrap();
+    let a = Authorizer::load(tmp.path(), catalogs()).await.unwrap();
+    assert_eq!(outcome(&a, "User:pool-dev", "SELECT * FROM orders"), Ok(()));
+    std::fs::write(
+        tmp.path().join("bindings.csv"),
+        format!("User:pool-dev, FlinkDeveloper, {ENV}\n"),
+    )
+    .unwrap();
+    a.reload().await.unwrap();
+    assert_eq!(
+        outcome(&a, "User:pool-dev", "SELECT * FROM orders"),
+        Err("authz.denied")
+    );
+    // A broken file keeps the old policy.
+    std::fs::write(tmp.path().join("bindings.csv"), "garbage").unwrap();
+    assert!(a.reload().await.is_err());
+    assert_eq!(outcome(&a, "User:pool-dev", "SELECT 1"), Ok(()));
+}

@@ -1,0 +1,14 @@
+//! The resource model: organization → environments (catalogs) → clusters (databases) → tables.
+//!
+//! Owns name lookup (by id or display name), canonical ids, regions and CRNs of every object a
+//! statement can name. It does not know who may see what (that is `authz`) nor what rows a
+//! table holds (that is `engine`).
+
+mod crn;
+mod model;
+
+pub use crn::{Crn, CrnError, CrnPattern};
+pub use model::{
+    Catalogs, ClusterInfo, EnvironmentInfo, EnvironmentConfig, ClusterConfig, ObjectRef, TableRef,
+    EXAMPLES_CATALOG, EXAMPLES_DATABASE,
+};

@@ -1,0 +1,190 @@
+//! The `sqlgate` command line: `serve`, `token`, `api-key create`.
+//!
+//! Owns argument parsing and turning each subcommand into library calls. `main.rs` only calls
+//! [`main`].
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{Config, ProcessEnv};
+
+/// RBAC-aware SQL gateway for Confluent's Flink SQL statements API.
+#[derive(Debug, Parser)]
+#[command(name = "sqlgate", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway (TLS on 127.0.0.1:8443 with the built-in defaults).
+    Serve {
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Listen address, overriding the config (e.g. 127.0.0.1:9443).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Print a JWT signed by the development issuer that the default config trusts.
+    Token {
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The token's `sub`.
+        #[arg(long)]
+        subject: String,
+        /// Comma-separated `groups` claim (e.g. developers,admins).
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// Lifetime (humantime, e.g. 1h, 30m).
+        #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+    /// Manage API keys.
+    ApiKey {
+        /// The action.
+        #[command(subcommand)]
+        action: ApiKeyAction,
+    },
+}
+
+/// `api-key` actions.
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyAction {
+    /// Create a key for a principal; prints the key and secret once and stores only a hash.
+    Create {
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Principal the key authenticates as, e.g. User:sa-ci.
+        #[arg(long)]
+        principal: String,
+        /// Free text kept beside the hash.
+        #[arg(long)]
+        description: Option<String>,
+    },
+}
+
+/// `--config PATH`, shared by every subcommand.
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// Config file (TOML). Without it the built-in defaults are used, with relative paths
+    /// resolved against the working directory.
+    #[arg(long, short = 'c', env = "SQLGATE_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+impl ConfigArg {
+    /// Loads, applies environment overrides and validates.
+    pub fn load(&self) -> anyhow::Result<(Config, PathBuf)> {
+        let (cfg, base) = match &self.config {
+            Some(p) => Config::load(p)?,
+            None => (Config::default_config()?, PathBuf::from(".")),
+        };
+        let cfg = cfg.apply_env(&ProcessEnv)?.validate()?;
+        Ok((cfg, base))
+    }
+}
+
+/// Runs the command line; the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Serve { config, listen } => serve(&config, listen),
+        Command::Token { config, subject, groups, ttl } => token(&config, &subject, &groups, ttl),
+        Command::ApiKey {
+            action: ApiKeyAction::Create { config, principal, description },
+        } => api_key_create(&config, &principal, description.as_deref()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("SQLGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+fn serve(config: &ConfigArg, listen: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+    let (mut cfg, base) = config.load()?;
+    if let Some(l) = listen {
+        cfg.server.listen = l;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let result = rt.block_on(async move {
+        let gateway = crate::gateway::Gateway::build(cfg.clone(), &base).await?;
+        let listener = tokio::net::TcpListener::bind(cfg.server.listen).await?;
+        tracing::info!(addr = %listener.local_addr()?, "sqlgate listening (https, HTTP/1.1 and HTTP/2)");
+        crate::server::run(listener, gateway, shutdown_signal()).await;
+        anyhow::Ok(())
+    });
+    // Work still running after the drain (cancelled statements unwinding) gets a moment, then
+    // the process exits regardless.
+    rt.shutdown_timeout(Duration::from_secs(5));
+    tracing::info!("sqlgate stopped");
+    result
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+fn token(config: &ConfigArg, subject: &str, groups: &[String], ttl: Duration) -> anyhow::Result<()> {
+    let (cfg, base) = config.load()?;
+    let dev = cfg
+        .auth
+        .dev_issuer
+        .as_ref()
+        .ok_or_else(|| anyhow::anyhow!("the configuration has no [auth.dev_issuer]; tokens must come from your identity provider"))?;
+    crate::auth::dev::ensure_dev_issuer(dev, &base)?;
+    println!("{}", crate::auth::dev::mint_token(dev, &base, subject, groups, ttl)?);
+    Ok(())
+}
+
+fn api_key_create(config: &ConfigArg, principal: &str, description: Option<&str>) -> anyhow::Result<()> {
+    let (cfg, base) = config.load()?;
+    let file = resolve(&base, &cfg.auth.api_keys_file);
+    let (key, secret) = crate::auth::api_key::create_api_key(&file, principal, description)?;
+    println!("API key:    {key}\nAPI secret: {secret}\n");
+    eprintln!("The secret is shown only now; {} stores only its hash.", file.display());
+    Ok(())
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+}

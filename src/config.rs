@@ -1,0 +1,335 @@
+//! The configuration tree: file (TOML) → environment overrides → command-line flags.
+//!
+//! Owns loading, unknown-key rejection with the key's path, defaults, and validation with
+//! field paths. Startup turns the validated tree into runtime objects ([`crate::gateway`]);
+//! request code never reads raw configuration.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::auth::AuthConfig;
+use crate::authz::PolicyConfig;
+use crate::catalog::EnvironmentConfig;
+use crate::engine::EngineConfig;
+use crate::server::ServerConfig;
+use crate::tls::TlsConfig;
+
+/// The configuration used when `--config` is not given; kept in the repository at
+/// `src/config/default.toml`. Relative paths in it resolve against the working directory.
+pub const DEFAULT_CONFIG: &str = include_str!("config/default.toml");
+
+/// Environment variable overriding `server.listen`.
+pub const ENV_LISTEN: &str = "SQLGATE_LISTEN";
+/// Environment variable overriding `engine.data_dir`.
+pub const ENV_DATA_DIR: &str = "SQLGATE_DATA_DIR";
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Listener, limits, drain.
+    pub server: ServerConfig,
+    /// Certificates and TLS settings.
+    pub tls: TlsConfig,
+    /// Organization, region, statements API settings.
+    pub gateway: GatewayConfig,
+    /// Environments (catalogs) and their clusters (databases).
+    pub environments: Vec<EnvironmentConfig>,
+    /// Compute pools, each bound to one environment and region.
+    pub compute_pools: Vec<ComputePoolConfig>,
+    /// Credential verification.
+    pub auth: AuthConfig,
+    /// Where the RBAC policy lives.
+    pub policy: PolicyConfig,
+    /// The embedded engine.
+    pub engine: EngineConfig,
+    /// SQL parsing limits.
+    pub sql: SqlConfig,
+}
+
+/// The `[gateway]` section.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewayConfig {
+    /// The one organization this gateway serves; other organization ids in URLs get 404.
+    pub organization_id: String,
+    /// The gateway's region: where statements without a compute pool run.
+    pub region: String,
+    /// Pool used when a statement names none.
+    pub default_compute_pool: String,
+    /// Statements kept per principal at most (finished ones count until deleted), so one
+    /// caller cannot exhaust memory.
+    pub max_statements_per_principal: usize,
+    /// Rows buffered per statement before the engine waits for the client to read.
+    pub result_buffer_rows: usize,
+    /// Rows per results page.
+    pub page_rows: usize,
+    /// How long a create request waits for the statement to finish before answering with
+    /// RUNNING (saves clients a polling round for quick statements). Clients time out at 10 s.
+    #[serde(with = "humantime_serde")]
+    pub create_wait: Duration,
+    /// How long a results request waits for rows of a running statement before answering
+    /// with an empty page.
+    #[serde(with = "humantime_serde")]
+    pub results_wait: Duration,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            organization_id: "org-dev".into(),
+            region: "aws.us-east-2".into(),
+            default_compute_pool: "lfcp-dev".into(),
+            max_statements_per_principal: 1000,
+            result_buffer_rows: 10_000,
+            page_rows: 1000,
+            create_wait: Duration::from_secs(2),
+            results_wait: Duration::from_secs(1),
+        }
+    }
+}
+
+/// One compute pool.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ComputePoolConfig {
+    /// Pool id, e.g. `lfcp-dev`.
+    pub id: String,
+    /// Environment id the pool belongs to.
+    pub environment: String,
+    /// Region the pool runs in; its statements may only touch data of this region.
+    pub region: String,
+}
+
+/// The `[sql]` section.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SqlConfig {
+    /// Longest SQL text accepted.
+    pub max_sql_bytes: usize,
+    /// Deepest expression nesting the parser follows (stack safety).
+    pub recursion_limit: usize,
+}
+
+impl Default for SqlConfig {
+    fn default() -> Self {
+        Self {
+            max_sql_bytes: 1024 * 1024,
+            recursion_limit: 64,
+        }
+    }
+}
+
+/// Why the configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// TOML syntax, an unknown key or a wrong type; `path` is the key's dotted path.
+    #[error("invalid config at `{path}`: {message}")]
+    Parse {
+        /// Dotted key path, e.g. `server.lisen`.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A value is inconsistent with the rest.
+    #[error("invalid config at `{path}`: {message}")]
+    Invalid {
+        /// Dotted key path.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+fn invalid(path: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        path: path.into(),
+        message: message.into(),
+    }
+}
+
+/// Where environment overrides come from (a trait so tests need not touch the process env).
+pub trait EnvSource {
+    /// The variable's value, if set.
+    fn get(&self, key: &str) -> Option<String>;
+}
+
+/// The process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessEnv;
+
+impl EnvSource for ProcessEnv {
+    fn get(&self, key: &str) -> Option<String> {
+        std::env::var(key).ok()
+    }
+}
+
+impl EnvSource for std::collections::HashMap<String, String> {
+    fn get(&self, key: &str) -> Option<String> {
+        std::collections::HashMap::get(self, key).cloned()
+    }
+}
+
+impl Config {
+    /// Parses TOML, rejecting unknown keys with their path. Pure: no I/O, no validation.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::Parse {
+            path: String::new(),
+            message: e.to_string(),
+        })?;
+        serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Parse {
+            path: e.path().to_string(),
+            message: e.inner().message().to_string(),
+        })
+    }
+
+    /// Reads a config file. Returns the config and the directory its relative paths resolve
+    /// against (the file's directory).
+    pub fn load(path: &Path) -> Result<(Self, PathBuf), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let cfg = Self::from_toml(&text)?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok((cfg, base))
+    }
+
+    /// The built-in default configuration.
+    pub fn default_config() -> Result<Self, ConfigError> {
+        Self::from_toml(DEFAULT_CONFIG)
+    }
+
+    /// Applies `SQLGATE_*` environment overrides.
+    pub fn apply_env(mut self, env: &impl EnvSource) -> Result<Self, ConfigError> {
+        if let Some(v) = env.get(ENV_LISTEN) {
+            self.server.listen = v
+                .parse::<SocketAddr>()
+                .map_err(|e| invalid(format!("{ENV_LISTEN} (server.listen)"), e.to_string()))?;
+        }
+        if let Some(v) = env.get(ENV_DATA_DIR) {
+            self.engine.data_dir = PathBuf::from(v);
+        }
+        Ok(self)
+    }
+
+    /// Checks cross-field consistency, naming the offending key.
+    pub fn validate(self) -> Result<Self, ConfigError> {
+        let g = &self.gateway;
+        if g.organization_id.is_empty() {
+            return Err(invalid("gateway.organization_id", "must not be empty"));
+        }
+        if g.region.is_empty() {
+            return Err(invalid("gateway.region", "must not be empty"));
+        }
+        for (name, v) in [
+            ("gateway.page_rows", g.page_rows),
+            ("gateway.result_buffer_rows", g.result_buffer_rows),
+            ("gateway.max_statements_per_principal", g.max_statements_per_principal),
+            ("server.max_connections", self.server.max_connections),
+            ("server.max_body_bytes", self.server.max_body_bytes),
+        ] {
+            if v == 0 {
+                return Err(invalid(name, "must be greater than 0"));
+            }
+        }
+        let mut env_names = HashSet::new();
+        for (i, e) in self.environments.iter().enumerate() {
+            let at = format!("environments[{i}]");
+            if e.id.is_empty() || e.id == crate::catalog::EXAMPLES_CATALOG {
+                return Err(invalid(format!("{at}.id"), "must be non-empty and not `examples`"));
+            }
+            for n in [&e.id, &e.display_name] {
+                if !env_names.insert(n.clone()) && !(n == &e.display_name && e.display_name == e.id) {
+                    return Err(invalid(at.clone(), format!("name `{n}` is used twice")));
+                }
+            }
+            let mut cl = HashSet::new();
+            for (j, c) in e.clusters.iter().enumerate() {
+                let cat = format!("{at}.clusters[{j}]");
+                if c.id.is_empty() || c.region.is_empty() {
+                    return Err(invalid(cat, "id and region must not be empty"));
+                }
+                if !cl.insert(c.id.clone()) || (c.display_name != c.id && !cl.insert(c.display_name.clone())) {
+                    return Err(invalid(cat, format!("cluster `{}` is named twice", c.id)));
+                }
+            }
+        }
+        for (i, p) in self.compute_pools.iter().enumerate() {
+            if !self.environments.iter().any(|e| e.id == p.environment) {
+                return Err(invalid(
+                    format!("compute_pools[{i}].environment"),
+                    format!("unknown environment `{}`", p.environment),
+                ));
+            }
+        }
+        if !self.compute_pools.iter().any(|p| p.id == g.default_compute_pool) {
+            return Err(invalid(
+                "gateway.default_compute_pool",
+                format!("no compute pool `{}` is configured", g.default_compute_pool),
+            ));
+        }
+        self.auth
+            .validate()
+            .map_err(|m| invalid("auth", m.to_string()))?;
+        Ok(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_config_is_valid() {
+        let cfg = Config::default_config().unwrap().validate().unwrap();
+        assert_eq!(cfg.server.listen.to_string(), "127.0.0.1:8443");
+        assert_eq!(cfg.gateway.organization_id, "org-dev");
+        assert_eq!(cfg.environments[0].id, "env-dev");
+        assert_eq!(cfg.environments[0].clusters[0].region, "aws.us-east-2");
+    }
+
+    #[test]
+    fn unknown_keys_are_refused_with_their_path() {
+        let err = Config::from_toml("[server]\nlisen = \"127.0.0.1:1\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("server.lisen"), "{msg}");
+        let err = Config::from_toml("[[environments]]\nid='e'\ndisplay_name='d'\nregoin='x'\n").unwrap_err();
+        assert!(err.to_string().contains("environments[0].regoin"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_win_over_the_file() {
+        let env: std::collections::HashMap<String, String> =
+            [(ENV_LISTEN.to_string(), "127.0.0.1:9999".to_string())].into();
+        let cfg = Config::default_config().unwrap().apply_env(&env).unwrap();
+        assert_eq!(cfg.server.listen.port(), 9999);
+        let bad: std::collections::HashMap<String, String> =
+            [(ENV_LISTEN.to_string(), "nope".to_string())].into();
+        assert!(Config::default_config().unwrap().apply_env(&bad).is_err());
+    }
+
+    #[test]
+    fn a_pool_in_an_unknown_environment_is_refused() {
+        let mut cfg = Config::default_config().unwrap();
+        cfg.compute_pools[0].environment = "env-nope".into();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("compute_pools[0].environment"), "{err}");
+    }
+}

@@ -1,0 +1,485 @@
+//! DDL and metadata statements the engine implements itself (not DataFusion's): CREATE TABLE
+//! with Flink types, DROP TABLE, SHOW CATALOGS / DATABASES / TABLES and DESCRIBE.
+//!
+//! Owns the Flink column-definition rules (types, NOT NULL, PRIMARY KEY … NOT ENFORCED) and
+//! the shape of metadata results. Listing goes through the caller's visibility predicate.
+
+use std::sync::Arc;
+
+use datafusion::sql::sqlparser::ast::{
+    ColumnOption, CreateTable, Expr, ObjectName, ShowStatementFilter, ShowStatementFilterPosition,
+    ShowStatementOptions, Statement, TableConstraint,
+};
+use futures::StreamExt;
+use futures::stream;
+use serde_json::Value;
+
+use super::exec::{UserTable, completion, table_ref_of, traits};
+use super::storage::{ColumnMeta, TableMeta};
+use super::types::{FlinkType, parse_flink_type};
+use super::{Column, EngineError, ExecContext, Execution, Inner, ResultRow, Schema};
+use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, TableRef};
+
+/// Column names with their Flink types, in table order.
+type Columns = Vec<(String, FlinkType)>;
+
+/// `schema.json` layout version written by this build.
+const META_FORMAT: u32 = 1;
+
+fn rows_execution(
+    kind: &str,
+    names: &[&str],
+    types: Vec<FlinkType>,
+    rows: Vec<Vec<Value>>,
+) -> Execution {
+    let columns = names
+        .iter()
+        .zip(types)
+        .map(|(n, t)| Column {
+            name: (*n).to_string(),
+            data_type: t,
+        })
+        .collect();
+    let rows: Vec<ResultRow> = rows
+        .into_iter()
+        .map(|row| ResultRow { op: 0, row })
+        .collect();
+    let stream = if rows.is_empty() {
+        stream::empty().boxed()
+    } else {
+        stream::once(async move { Ok(rows) }).boxed()
+    };
+    Execution {
+        traits: traits(kind, Some(Schema { columns })),
+        rows: stream,
+    }
+}
+
+fn text(s: &str) -> Value {
+    Value::String(s.to_string())
+}
+
+/// SQL `LIKE` with `%` and `_` (no escapes), as SHOW … LIKE uses it.
+fn like(pattern: &str, s: &str) -> bool {
+    fn go(p: &[char], s: &[char]) -> bool {
+        match p.split_first() {
+            None => s.is_empty(),
+            Some(('%', rest)) => (0..=s.len()).any(|i| go(rest, &s[i..])),
+            Some(('_', rest)) => !s.is_empty() && go(rest, &s[1..]),
+            Some((c, rest)) => s.first() == Some(c) && go(rest, &s[1..]),
+        }
+    }
+    go(
+        &pattern.chars().collect::<Vec<_>>(),
+        &s.chars().collect::<Vec<_>>(),
+    )
+}
+
+/// The LIKE pattern of a SHOW statement, if any (other filters are refused).
+fn like_filter(opts: &ShowStatementOptions) -> Result<Option<String>, EngineError> {
+    let filter = match &opts.filter_position {
+        None => return Ok(None),
+        Some(ShowStatementFilterPosition::Infix(f) | ShowStatementFilterPosition::Suffix(f)) => f,
+    };
+    match filter {
+        ShowStatementFilter::Like(p) => Ok(Some(p.clone())),
+        other => Err(EngineError::Unsupported(format!("SHOW … {other}"))),
+    }
+}
+
+impl Inner {
+    /// Resolves an optional `[catalog.]database` to canonical ids, defaulting to the
+    /// statement's `sql.current-catalog` / `sql.current-database`.
+    fn resolve_database(
+        &self,
+        name: Option<&ObjectName>,
+        ctx: &ExecContext,
+    ) -> Result<(String, String), EngineError> {
+        let parts: Vec<String> = match name {
+            Some(n) => {
+                n.0.iter()
+                    .filter_map(|p| p.as_ident().map(|i| i.value.clone()))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let current_catalog = ctx.properties.get("sql.current-catalog").cloned();
+        let current_db = ctx.properties.get("sql.current-database").cloned();
+        let (catalog, database) = match parts.as_slice() {
+            [] => (current_catalog, current_db),
+            [d] => (current_catalog, Some(d.clone())),
+            [c, d] => (Some(c.clone()), Some(d.clone())),
+            _ => {
+                return Err(EngineError::Plan(format!(
+                    "Invalid database name {}",
+                    parts.join(".")
+                )));
+            }
+        };
+        let (Some(catalog), Some(database)) = (catalog, database) else {
+            return Err(EngineError::Plan(
+                "No current catalog/database is set; name one: SHOW TABLES FROM `catalog`.`database`".into(),
+            ));
+        };
+        let not_found = || EngineError::DatabaseNotFound {
+            catalog: catalog.clone(),
+            database: database.clone(),
+        };
+        let cat = self.catalogs.catalog_id(&catalog).ok_or_else(not_found)?;
+        let db = self
+            .catalogs
+            .database_id(&cat, &database)
+            .ok_or_else(not_found)?;
+        Ok((cat, db))
+    }
+
+    /// Parses column definitions and constraints of a CREATE TABLE into Flink columns and
+    /// primary key (whose columns become NOT NULL, as in Flink).
+    fn columns_of_ddl(ct: &CreateTable) -> Result<(Columns, Vec<String>), EngineError> {
+        let mut primary_key = Vec::new();
+        let mut columns = Vec::new();
+        for col in &ct.columns {
+            let name = col.name.value.clone();
+            if columns
+                .iter()
+                .any(|(n, _): &(String, FlinkType)| *n == name)
+            {
+                return Err(EngineError::Plan(format!("Duplicate column name '{name}'")));
+            }
+            let mut t = parse_flink_type(&col.data_type.to_string())
+                .map_err(|e| EngineError::Plan(format!("Invalid type of column '{name}': {e}")))?;
+            for opt in &col.options {
+                match &opt.option {
+                    ColumnOption::NotNull => t = t.with_nullable(false),
+                    ColumnOption::Null => {}
+                    ColumnOption::PrimaryKey(_) => primary_key.push(name.clone()),
+                    ColumnOption::Comment(_) => {}
+                    other => {
+                        return Err(EngineError::Unsupported(format!("column option {other}")));
+                    }
+                }
+            }
+            columns.push((name, t));
+        }
+        for c in &ct.constraints {
+            match c {
+                TableConstraint::PrimaryKey(pk) => {
+                    for ic in &pk.columns {
+                        match &ic.column.expr {
+                            Expr::Identifier(id) => primary_key.push(id.value.clone()),
+                            other => {
+                                return Err(EngineError::Plan(format!(
+                                    "Invalid primary key column {other}"
+                                )));
+                            }
+                        }
+                    }
+                }
+                other => {
+                    return Err(EngineError::Unsupported(format!(
+                        "table constraint {other}"
+                    )));
+                }
+            }
+        }
+        for k in &primary_key {
+            let Some((_, t)) = columns.iter_mut().find(|(n, _)| n == k) else {
+                return Err(EngineError::Plan(format!(
+                    "Primary key column '{k}' is not a column of the table"
+                )));
+            };
+            *t = t.clone().with_nullable(false);
+        }
+        Ok((columns, primary_key))
+    }
+
+    pub(crate) async fn create_table(
+        self: &Arc<Self>,
+        ct: &CreateTable,
+        stmt: &Statement,
+    ) -> Result<Execution, EngineError> {
+        if ct.or_replace || ct.like.is_some() || ct.clone.is_some() {
+            return Err(EngineError::Unsupported(
+                "CREATE OR REPLACE / LIKE / CLONE".into(),
+            ));
+        }
+        let target = table_ref_of(&ct.name)?;
+        let (columns, primary_key) = Self::columns_of_ddl(ct)?;
+        if columns.is_empty() {
+            return Err(EngineError::Plan(
+                "A table needs at least one column".into(),
+            ));
+        }
+        self.create_user_table(
+            &target,
+            columns,
+            primary_key,
+            stmt.to_string(),
+            ct.if_not_exists,
+        )
+        .await?;
+        Ok(Execution {
+            traits: traits("CREATE_TABLE", None),
+            rows: completion(async { Ok(()) }),
+        })
+    }
+
+    /// Creates, persists and registers a table. `Ok(None)` when it exists and `if_not_exists`.
+    pub(crate) async fn create_user_table(
+        &self,
+        target: &TableRef,
+        columns: Vec<(String, FlinkType)>,
+        primary_key: Vec<String>,
+        ddl: String,
+        if_not_exists: bool,
+    ) -> Result<Option<Arc<UserTable>>, EngineError> {
+        if Catalogs::is_examples(&target.catalog) {
+            return Err(EngineError::ReadOnly(target.catalog.clone()));
+        }
+        let Some(schema) = self.schema_provider(&target.catalog, &target.database) else {
+            return Err(EngineError::DatabaseNotFound {
+                catalog: target.catalog.clone(),
+                database: target.database.clone(),
+            });
+        };
+        let _ddl = self.ddl.lock().await;
+        if schema.table_exist(&target.table) {
+            return if if_not_exists {
+                Ok(None)
+            } else {
+                Err(EngineError::TableExists(target.clone()))
+            };
+        }
+        let meta = TableMeta {
+            format: META_FORMAT,
+            catalog: target.catalog.clone(),
+            database: target.database.clone(),
+            table: target.table.clone(),
+            columns: columns
+                .iter()
+                .map(|(n, t)| ColumnMeta {
+                    name: n.clone(),
+                    data_type: t.to_sql(),
+                })
+                .collect(),
+            primary_key,
+            ddl,
+        };
+        // Validate the types before anything touches the disk.
+        let probe = UserTable::new(meta.clone(), std::path::PathBuf::new(), Vec::new(), 1)?;
+        drop(probe);
+        let store = self.store.clone();
+        let on_disk = meta.clone();
+        let dir = tokio::task::spawn_blocking(move || store.create(&on_disk))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => EngineError::TableExists(target.clone()),
+                _ => EngineError::Storage(e),
+            })?;
+        let table = Arc::new(UserTable::new(meta, dir, Vec::new(), 1)?);
+        schema
+            .register_table(target.table.clone(), table.mem.clone())
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.tables
+            .write()
+            .map_err(|_| EngineError::Internal("table registry poisoned".into()))?
+            .insert(target.clone(), table.clone());
+        Ok(Some(table))
+    }
+
+    pub(crate) async fn drop_tables(
+        &self,
+        names: &[ObjectName],
+        if_exists: bool,
+    ) -> Result<Execution, EngineError> {
+        let targets = names
+            .iter()
+            .map(table_ref_of)
+            .collect::<Result<Vec<_>, _>>()?;
+        let _ddl = self.ddl.lock().await;
+        for target in targets {
+            if Catalogs::is_examples(&target.catalog) {
+                return Err(EngineError::ReadOnly(target.catalog));
+            }
+            let table = match self.user_table(&target) {
+                Ok(t) => t,
+                Err(EngineError::TableNotFound(_)) if if_exists => continue,
+                Err(e) => return Err(e),
+            };
+            table.remove(&self.store).await?;
+            if let Some(schema) = self.schema_provider(&target.catalog, &target.database) {
+                schema
+                    .deregister_table(&target.table)
+                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+            }
+            self.tables
+                .write()
+                .map_err(|_| EngineError::Internal("table registry poisoned".into()))?
+                .remove(&target);
+        }
+        Ok(Execution {
+            traits: traits("DROP_TABLE", None),
+            rows: completion(async { Ok(()) }),
+        })
+    }
+
+    pub(crate) fn show_tables(
+        &self,
+        opts: &ShowStatementOptions,
+        ctx: &ExecContext,
+    ) -> Result<Execution, EngineError> {
+        let parent = opts.show_in.as_ref().and_then(|i| i.parent_name.as_ref());
+        let (catalog, database) = self.resolve_database(parent, ctx)?;
+        let pattern = like_filter(opts)?;
+        let schema = self.schema_provider(&catalog, &database).ok_or_else(|| {
+            EngineError::DatabaseNotFound {
+                catalog: catalog.clone(),
+                database: database.clone(),
+            }
+        })?;
+        let mut names = schema.table_names();
+        names.sort();
+        let rows = names
+            .into_iter()
+            .filter(|t| pattern.as_deref().is_none_or(|p| like(p, t)))
+            .filter(|t| (ctx.visible)(&TableRef::new(&catalog, &database, t)))
+            .map(|t| vec![text(&t)])
+            .collect();
+        Ok(rows_execution(
+            "SHOW_TABLES",
+            &["table name"],
+            vec![FlinkType::string(false)],
+            rows,
+        ))
+    }
+
+    pub(crate) fn show_catalogs(&self) -> Result<Execution, EngineError> {
+        let mut rows: Vec<Vec<Value>> = self
+            .catalogs
+            .environments()
+            .iter()
+            .map(|e| vec![text(&e.display_name), text(&e.id)])
+            .collect();
+        rows.push(vec![text(EXAMPLES_CATALOG), text(EXAMPLES_CATALOG)]);
+        Ok(rows_execution(
+            "SHOW_CATALOGS",
+            &["catalog name", "catalog id"],
+            vec![FlinkType::string(false), FlinkType::string(false)],
+            rows,
+        ))
+    }
+
+    pub(crate) fn show_databases(
+        &self,
+        opts: &ShowStatementOptions,
+        ctx: &ExecContext,
+    ) -> Result<Execution, EngineError> {
+        let named = opts
+            .show_in
+            .as_ref()
+            .and_then(|i| i.parent_name.as_ref())
+            .and_then(|n| n.0.first())
+            .and_then(|p| p.as_ident())
+            .map(|i| i.value.clone());
+        let Some(catalog) = named.or_else(|| ctx.properties.get("sql.current-catalog").cloned())
+        else {
+            return Err(EngineError::Plan(
+                "No current catalog is set; name one: SHOW DATABASES FROM `catalog`".into(),
+            ));
+        };
+        let pattern = like_filter(opts)?;
+        let id =
+            self.catalogs
+                .catalog_id(&catalog)
+                .ok_or_else(|| EngineError::DatabaseNotFound {
+                    catalog: catalog.clone(),
+                    database: "*".into(),
+                })?;
+        let dbs: Vec<(String, String)> = if Catalogs::is_examples(&id) {
+            vec![(EXAMPLES_DATABASE.into(), EXAMPLES_DATABASE.into())]
+        } else {
+            self.catalogs
+                .environment(&id)
+                .map(|e| {
+                    e.clusters
+                        .iter()
+                        .map(|c| (c.display_name.clone(), c.id.clone()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let rows = dbs
+            .into_iter()
+            .filter(|(n, i)| pattern.as_deref().is_none_or(|p| like(p, n) || like(p, i)))
+            .map(|(n, i)| vec![text(&n), text(&i)])
+            .collect();
+        Ok(rows_execution(
+            "SHOW_DATABASES",
+            &["database name", "database id"],
+            vec![FlinkType::string(false), FlinkType::string(false)],
+            rows,
+        ))
+    }
+
+    /// DESCRIBE: Flink's columns `name, type, null, key, extras, watermark`.
+    pub(crate) async fn describe(&self, name: &ObjectName) -> Result<Execution, EngineError> {
+        let target = table_ref_of(name)?;
+        let provider = match self.schema_provider(&target.catalog, &target.database) {
+            Some(s) => s
+                .table(&target.table)
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))?,
+            None => None,
+        };
+        let Some(provider) = provider else {
+            return Err(EngineError::TableNotFound(target));
+        };
+        let primary_key = self
+            .user_table(&target)
+            .map(|t| t.meta.primary_key.clone())
+            .unwrap_or_default();
+        let examples = Catalogs::is_examples(&target.catalog);
+        let mut rows = Vec::new();
+        for field in provider.schema().fields() {
+            let t = FlinkType::from_field(field).map_err(EngineError::Internal)?;
+            let key = if primary_key.contains(field.name()) {
+                text(&format!("PRI({})", primary_key.join(", ")))
+            } else {
+                Value::Null
+            };
+            let system = examples && field.name() == "$rowtime";
+            rows.push(vec![
+                text(field.name()),
+                text(&t.clone().with_nullable(true).to_sql()),
+                text(if t.nullable() { "TRUE" } else { "FALSE" }),
+                key,
+                if system {
+                    text("METADATA VIRTUAL, SYSTEM")
+                } else {
+                    Value::Null
+                },
+                if system {
+                    text("`SOURCE_WATERMARK`()")
+                } else {
+                    Value::Null
+                },
+            ]);
+        }
+        let s = || FlinkType::string(false);
+        let n = || FlinkType::string(true);
+        Ok(rows_execution(
+            "DESCRIBE",
+            &["name", "type", "null", "key", "extras", "watermark"],
+            vec![
+                s(),
+                s(),
+                FlinkType::new(super::types::Kind::Boolean, false),
+                n(),
+                n(),
+                n(),
+            ],
+            rows,
+        ))
+    }
+}

@@ -1,0 +1,421 @@
+//! Queries and writes: SELECT, INSERT INTO, CREATE TABLE AS, and the user-table handle that
+//! makes an INSERT durable before it is acknowledged.
+//!
+//! Owns planning through DataFusion, the result row limit and the write path
+//! (persist first, then publish to readers). It does not parse Flink DDL (that is `ddl`).
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{Schema as ArrowSchema, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::error::DataFusionError;
+use datafusion::execution::context::SQLOptions;
+use datafusion::logical_expr::dml::InsertOp;
+use datafusion::logical_expr::{LogicalPlan, WriteOp};
+use datafusion::physical_plan::{ExecutionPlan, collect, execute_stream};
+use datafusion::sql::parser::Statement as DfStatement;
+use datafusion::sql::sqlparser::ast::{
+    CreateTable, ObjectName, Statement, TableObject, Visit, Visitor,
+};
+use futures::stream::{self, BoxStream, StreamExt};
+
+use super::storage::{LoadedTable, TableMeta, TableStore};
+use super::types::{FlinkType, parse_flink_type};
+use super::{Column, EngineError, Execution, Inner, ResultRow, Schema, Traits, encode, rewrite};
+use crate::catalog::{Catalogs, TableRef};
+
+/// A user table: its definition, the rows readers see, and where its files live.
+#[derive(Debug)]
+pub(crate) struct UserTable {
+    pub(crate) meta: TableMeta,
+    pub(crate) schema: SchemaRef,
+    pub(crate) mem: Arc<MemTable>,
+    pub(crate) dir: PathBuf,
+    next_seq: AtomicU64,
+    /// Serializes writers of this table (INSERTs and DROP) so data files are numbered in
+    /// commit order and a DROP never races an INSERT's file.
+    write: tokio::sync::Mutex<()>,
+    /// Set by DROP under `write`; later writers fail instead of writing into a removed table.
+    dropped: AtomicBool,
+}
+
+impl UserTable {
+    /// Builds the handle from a definition and existing rows.
+    pub(crate) fn new(
+        meta: TableMeta,
+        dir: PathBuf,
+        batches: Vec<RecordBatch>,
+        next_seq: u64,
+    ) -> Result<Self, EngineError> {
+        let columns = meta
+            .columns
+            .iter()
+            .map(|c| {
+                parse_flink_type(&c.data_type)
+                    .map(|t| (c.name.clone(), t))
+                    .map_err(|e| EngineError::Internal(format!("stored type of {}: {e}", c.name)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let fields = columns
+            .iter()
+            .map(|(n, t)| t.to_field(n))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(EngineError::Internal)?;
+        let schema = Arc::new(ArrowSchema::new(fields));
+        let batches = batches
+            .into_iter()
+            .map(|b| conform(b, &schema))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mem = MemTable::try_new(schema.clone(), vec![batches])
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        Ok(Self {
+            meta,
+            schema,
+            mem: Arc::new(mem),
+            dir,
+            next_seq: AtomicU64::new(next_seq),
+            write: tokio::sync::Mutex::new(()),
+            dropped: AtomicBool::new(false),
+        })
+    }
+
+    pub(crate) fn from_loaded(t: LoadedTable) -> Result<Self, EngineError> {
+        Self::new(t.meta, t.dir, t.batches, t.next_seq)
+    }
+
+    /// Persists `batches` as one data file, then makes them visible. Runs to completion even
+    /// if the caller goes away, so what is on disk and what readers see never diverge.
+    pub(crate) async fn append(
+        self: &Arc<Self>,
+        batches: Vec<RecordBatch>,
+    ) -> Result<u64, EngineError> {
+        let batches = batches
+            .into_iter()
+            .filter(|b| b.num_rows() > 0)
+            .map(|b| conform(b, &self.schema))
+            .collect::<Result<Vec<_>, _>>()?;
+        let rows: u64 = batches.iter().map(|b| b.num_rows() as u64).sum();
+        if rows == 0 {
+            return Ok(0);
+        }
+        let table = self.clone();
+        tokio::spawn(async move {
+            let _writer = table.write.lock().await;
+            if table.dropped.load(Ordering::SeqCst) {
+                return Err(EngineError::TableNotFound(table.meta.table_ref()));
+            }
+            let seq = table.next_seq.fetch_add(1, Ordering::SeqCst);
+            let (dir, schema, on_disk) = (table.dir.clone(), table.schema.clone(), batches.clone());
+            tokio::task::spawn_blocking(move || TableStore::append(&dir, seq, &schema, &on_disk))
+                .await
+                .map_err(|e| EngineError::Internal(e.to_string()))??;
+            table.mem.batches[0].write().await.extend(batches);
+            Ok(rows)
+        })
+        .await
+        .map_err(|e| EngineError::Internal(e.to_string()))?
+    }
+
+    /// Marks the table dropped and removes its files; waits for in-flight writers.
+    pub(crate) async fn remove(&self, store: &TableStore) -> Result<(), EngineError> {
+        let _writer = self.write.lock().await;
+        let (store, dir) = (store.clone(), self.dir.clone());
+        tokio::task::spawn_blocking(move || store.remove(&dir))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        self.dropped.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Casts a batch's columns to the table's types and checks NOT NULL columns.
+fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, EngineError> {
+    if batch.num_columns() != schema.fields().len() {
+        return Err(EngineError::Plan(format!(
+            "Column count mismatch: the table has {} columns, the query produces {}",
+            schema.fields().len(),
+            batch.num_columns()
+        )));
+    }
+    let mut columns = Vec::with_capacity(batch.num_columns());
+    for (field, col) in schema.fields().iter().zip(batch.columns()) {
+        if !field.is_nullable() && col.null_count() > 0 {
+            return Err(EngineError::Execution(format!(
+                "Column '{}' is NOT NULL, however, a null value is being written into it",
+                field.name()
+            )));
+        }
+        columns.push(if col.data_type() == field.data_type() {
+            col.clone()
+        } else {
+            cast(col, field.data_type()).map_err(|e| EngineError::Execution(e.to_string()))?
+        });
+    }
+    RecordBatch::try_new(schema.clone(), columns).map_err(|e| EngineError::Execution(e.to_string()))
+}
+
+/// Maps a DataFusion error raised while planning.
+pub(crate) fn plan_error(e: DataFusionError) -> EngineError {
+    match e.find_root() {
+        DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => {
+            EngineError::Execution(e.message().into_owned())
+        }
+        DataFusionError::Internal(m) => EngineError::Internal(m.clone()),
+        root => EngineError::Plan(root.message().into_owned()),
+    }
+}
+
+/// Maps a DataFusion error raised while running.
+pub(crate) fn exec_error(e: DataFusionError) -> EngineError {
+    EngineError::Execution(e.find_root().message().into_owned())
+}
+
+/// A canonical 3-part name, as the gateway writes every table reference.
+pub(crate) fn table_ref_of(name: &ObjectName) -> Result<TableRef, EngineError> {
+    let parts: Vec<String> = name
+        .0
+        .iter()
+        .map(|p| p.as_ident().map(|i| i.value.clone()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| EngineError::Plan(format!("Invalid table name {name}")))?;
+    match parts.as_slice() {
+        [c, d, t] => Ok(TableRef::new(c, d, t)),
+        _ => Err(EngineError::Plan(format!(
+            "Table name {name} must be fully qualified as `catalog`.`database`.`table`"
+        ))),
+    }
+}
+
+pub(crate) fn traits(sql_kind: &str, schema: Option<Schema>) -> Traits {
+    Traits {
+        sql_kind: sql_kind.into(),
+        is_bounded: true,
+        is_append_only: true,
+        upsert_columns: None,
+        schema,
+    }
+}
+
+/// The result columns of an Arrow schema.
+pub(crate) fn columns_of(schema: &ArrowSchema) -> Result<Schema, EngineError> {
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            Ok(Column {
+                name: f.name().clone(),
+                data_type: FlinkType::from_field(f).map_err(EngineError::Unsupported)?,
+            })
+        })
+        .collect::<Result<_, EngineError>>()?;
+    Ok(Schema { columns })
+}
+
+/// A stream that yields nothing and ends when `work` has succeeded.
+pub(crate) fn completion<F>(work: F) -> BoxStream<'static, Result<Vec<ResultRow>, EngineError>>
+where
+    F: Future<Output = Result<(), EngineError>> + Send + 'static,
+{
+    stream::once(work)
+        .filter_map(|r| async move { r.err().map(Err) })
+        .boxed()
+}
+
+impl Inner {
+    /// Fails with `TableNotFound` for the first 3-part table name that does not exist
+    /// (names with fewer parts are CTEs or errors DataFusion reports).
+    fn check_tables_exist(&self, stmt: &Statement) -> Result<(), EngineError> {
+        struct Names(Vec<ObjectName>);
+        impl Visitor for Names {
+            type Break = ();
+            fn pre_visit_relation(&mut self, r: &ObjectName) -> ControlFlow<()> {
+                self.0.push(r.clone());
+                ControlFlow::Continue(())
+            }
+        }
+        let mut names = Names(Vec::new());
+        let _ = stmt.visit(&mut names);
+        for name in &names.0 {
+            if name.0.len() != 3 {
+                continue;
+            }
+            let t = table_ref_of(name)?;
+            let exists = self
+                .schema_provider(&t.catalog, &t.database)
+                .is_some_and(|s| s.table_exist(&t.table));
+            if !exists {
+                return Err(EngineError::TableNotFound(t));
+            }
+        }
+        Ok(())
+    }
+
+    /// Rewrites Flink dialect and plans through DataFusion.
+    async fn plan(&self, mut stmt: Statement) -> Result<LogicalPlan, EngineError> {
+        self.check_tables_exist(&stmt)?;
+        rewrite::rewrite(&mut stmt)?;
+        let state = self.ctx.state();
+        state
+            .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
+            .await
+            .map_err(plan_error)
+    }
+
+    /// Plans a query (never DDL, DML or session statements) down to a physical plan.
+    async fn plan_query(&self, stmt: Statement) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
+        let plan = self.plan(stmt).await?;
+        SQLOptions::new()
+            .with_allow_ddl(false)
+            .with_allow_dml(false)
+            .with_allow_statements(false)
+            .verify_plan(&plan)
+            .map_err(|e| EngineError::Unsupported(e.message().into_owned()))?;
+        self.physical(plan).await
+    }
+
+    async fn physical(&self, plan: LogicalPlan) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
+        let df = self
+            .ctx
+            .execute_logical_plan(plan)
+            .await
+            .map_err(plan_error)?;
+        df.create_physical_plan().await.map_err(plan_error)
+    }
+
+    pub(crate) async fn select(&self, stmt: Statement) -> Result<Execution, EngineError> {
+        let physical = self.plan_query(stmt).await?;
+        let schema = columns_of(&physical.schema())?;
+        let batches = execute_stream(physical, self.ctx.task_ctx()).map_err(exec_error)?;
+        let limit = self.cfg.max_result_rows;
+        let rows = stream::unfold(
+            (batches, 0u64, false),
+            move |(mut batches, seen, done)| async move {
+                if done {
+                    return None;
+                }
+                let batch = match batches.next().await? {
+                    Ok(b) => b,
+                    Err(e) => return Some((Err(exec_error(e)), (batches, seen, true))),
+                };
+                let seen = seen + batch.num_rows() as u64;
+                if seen > limit {
+                    return Some((
+                        Err(EngineError::ResultTooLarge { limit }),
+                        (batches, seen, true),
+                    ));
+                }
+                Some((encode::encode_batch(&batch), (batches, seen, false)))
+            },
+        )
+        .filter(|r| std::future::ready(!matches!(r, Ok(rows) if rows.is_empty())))
+        .boxed();
+        Ok(Execution {
+            traits: traits("SELECT", Some(schema)),
+            rows,
+        })
+    }
+
+    pub(crate) async fn insert(&self, stmt: Statement) -> Result<Execution, EngineError> {
+        let Statement::Insert(ins) = &stmt else {
+            return Err(EngineError::Internal(
+                "insert() called with another statement".into(),
+            ));
+        };
+        let TableObject::TableName(name) = &ins.table else {
+            return Err(EngineError::Unsupported(
+                "INSERT INTO a table function".into(),
+            ));
+        };
+        if ins.overwrite {
+            return Err(EngineError::Unsupported("INSERT OVERWRITE".into()));
+        }
+        let target = table_ref_of(name)?;
+        if Catalogs::is_examples(&target.catalog) {
+            return Err(EngineError::ReadOnly(target.catalog));
+        }
+        let table = self.user_table(&target)?;
+        let plan = self.plan(stmt).await?;
+        let LogicalPlan::Dml(dml) = plan else {
+            return Err(EngineError::Internal(
+                "INSERT did not plan to a DML statement".into(),
+            ));
+        };
+        if dml.op != WriteOp::Insert(InsertOp::Append) {
+            return Err(EngineError::Unsupported(format!("{}", dml.op)));
+        }
+        let physical = self.physical(Arc::unwrap_or_clone(dml.input)).await?;
+        let task = self.ctx.task_ctx();
+        let rows = completion(async move {
+            let batches = collect(physical, task).await.map_err(exec_error)?;
+            table.append(batches).await.map(|_| ())
+        });
+        Ok(Execution {
+            traits: traits("INSERT_INTO", None),
+            rows,
+        })
+    }
+
+    /// CREATE TABLE t AS SELECT: the table takes the query's columns and types, is created
+    /// (durably) before this returns, and the stream ends once its rows are durable.
+    pub(crate) async fn create_table_as(
+        self: &Arc<Self>,
+        ct: &CreateTable,
+    ) -> Result<Execution, EngineError> {
+        let Some(query) = &ct.query else {
+            return Err(EngineError::Internal("CTAS without a query".into()));
+        };
+        if !ct.columns.is_empty() || !ct.constraints.is_empty() {
+            return Err(EngineError::Unsupported(
+                "column definitions in CREATE TABLE AS".into(),
+            ));
+        }
+        let target = table_ref_of(&ct.name)?;
+        let physical = self.plan_query(Statement::Query(query.clone())).await?;
+        let schema = physical.schema();
+        let columns = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                Ok((
+                    f.name().clone(),
+                    FlinkType::from_field(f).map_err(EngineError::Unsupported)?,
+                ))
+            })
+            .collect::<Result<Vec<_>, EngineError>>()?;
+        let ddl = Statement::CreateTable(ct.clone()).to_string();
+        let Some(table) = self
+            .create_user_table(&target, columns, Vec::new(), ddl, ct.if_not_exists)
+            .await?
+        else {
+            // IF NOT EXISTS and the table exists: nothing to do.
+            return Ok(Execution {
+                traits: traits("CREATE_TABLE_AS", None),
+                rows: completion(async { Ok(()) }),
+            });
+        };
+        let task = self.ctx.task_ctx();
+        let rows = completion(async move {
+            let batches = collect(physical, task).await.map_err(exec_error)?;
+            table.append(batches).await.map(|_| ())
+        });
+        Ok(Execution {
+            traits: traits("CREATE_TABLE_AS", None),
+            rows,
+        })
+    }
+
+    /// The user table behind a canonical name.
+    pub(crate) fn user_table(&self, t: &TableRef) -> Result<Arc<UserTable>, EngineError> {
+        self.tables
+            .read()
+            .map_err(|_| EngineError::Internal("table registry poisoned".into()))?
+            .get(t)
+            .cloned()
+            .ok_or_else(|| EngineError::TableNotFound(t.clone()))
+    }
+}

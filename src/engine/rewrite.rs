@@ -1,0 +1,246 @@
+//! Engine-local AST rewrites that make Flink SQL plan in DataFusion with Flink's semantics:
+//!
+//! * Flink-only type spellings in casts (`STRING` is fine, but `BYTES`, `TIMESTAMP_LTZ(3)`,
+//!   `TIME(3)`, `ARRAY<INT>`, `ROW<..>`, …) become `arrow_cast(x, '<arrow type>')`;
+//! * Flink interval literals with a range (`INTERVAL '1 02:03:04.5' DAY TO SECOND`,
+//!   `INTERVAL '1-6' YEAR TO MONTH`, `INTERVAL '2' YEAR`) become DataFusion intervals
+//!   (year-month ones typed `Interval(YearMonth)`);
+//! * unnamed select-list expressions get Flink's names `EXPR$<position>`.
+//!
+//! These rewrites never change which objects a statement touches (that was settled by the
+//! gateway's resolve/authorize/rewrite stages); they only translate dialect.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    CastKind, DataType as SqlType, DateTimeField, ExactNumberInfo, Expr, FunctionArg,
+    FunctionArgExpr, FunctionArguments, Ident, Interval, Query, SelectItem, SetExpr, Statement,
+    TimezoneInfo, Value, VisitMut, VisitorMut,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+
+use super::EngineError;
+use super::types::parse_flink_type;
+
+/// Applies every rewrite to `stmt` in place.
+pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), EngineError> {
+    match stmt.visit(&mut FlinkToDataFusion) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(e) => Err(*e),
+    }
+}
+
+struct FlinkToDataFusion;
+
+impl VisitorMut for FlinkToDataFusion {
+    type Break = Box<EngineError>;
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<Self::Break> {
+        name_projections(&mut query.body);
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Self::Break> {
+        match rewrite_expr(expr) {
+            Ok(Some(new)) => *expr = new,
+            Ok(None) => {}
+            Err(e) => return ControlFlow::Break(Box::new(e)),
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Gives `EXPR$<i>` to every unnamed, non-column select item of this query level (set
+/// operations included; nested queries are reached by the visitor itself).
+fn name_projections(body: &mut SetExpr) {
+    match body {
+        SetExpr::Select(select) => {
+            for (i, item) in select.projection.iter_mut().enumerate() {
+                if let SelectItem::UnnamedExpr(e) = item
+                    && !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
+                {
+                    let expr = std::mem::replace(e, Expr::Value(Value::Null.into()));
+                    *item = SelectItem::ExprWithAlias {
+                        expr,
+                        alias: Ident::new(format!("EXPR${i}")),
+                    };
+                }
+            }
+        }
+        SetExpr::SetOperation { left, right, .. } => {
+            name_projections(left);
+            name_projections(right);
+        }
+        _ => {}
+    }
+}
+
+/// Types DataFusion's SQL planner converts itself with the same meaning as Flink.
+fn df_native(t: &SqlType) -> bool {
+    match t {
+        SqlType::Boolean
+        | SqlType::Bool
+        | SqlType::TinyInt(_)
+        | SqlType::SmallInt(_)
+        | SqlType::Int(_)
+        | SqlType::Integer(_)
+        | SqlType::BigInt(_)
+        | SqlType::Varchar(_)
+        | SqlType::Char(_)
+        | SqlType::String(_)
+        | SqlType::Text
+        | SqlType::Float(_)
+        | SqlType::Real
+        | SqlType::Double(ExactNumberInfo::None)
+        | SqlType::DoublePrecision
+        | SqlType::Decimal(_)
+        | SqlType::Numeric(_)
+        | SqlType::Date => true,
+        SqlType::Interval { fields, precision } => fields.is_none() && precision.is_none(),
+        // Flink's bare TIMESTAMP means TIMESTAMP(6); DataFusion's would be nanoseconds.
+        SqlType::Timestamp(Some(p), tz) => {
+            [0, 3, 6, 9].contains(p)
+                && matches!(tz, TimezoneInfo::None | TimezoneInfo::WithoutTimeZone)
+        }
+        _ => false,
+    }
+}
+
+/// Builds `name(<expr>, '<text>')`.
+fn call_with_type(name: &str, expr: Expr, text: &str) -> Result<Expr, EngineError> {
+    let template = format!("{name}(NULL, '{}')", text.replace('\'', "''"));
+    let mut call = Parser::new(&GenericDialect {})
+        .try_with_sql(&template)
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| EngineError::Internal(format!("building {name}: {e}")))?;
+    if let Expr::Function(f) = &mut call
+        && let FunctionArguments::List(list) = &mut f.args
+        && let Some(first) = list.args.first_mut()
+    {
+        *first = FunctionArg::Unnamed(FunctionArgExpr::Expr(expr));
+        return Ok(call);
+    }
+    Err(EngineError::Internal(format!(
+        "unexpected shape of {name} call"
+    )))
+}
+
+fn rewrite_expr(expr: &mut Expr) -> Result<Option<Expr>, EngineError> {
+    match expr {
+        Expr::Cast {
+            kind,
+            expr: inner,
+            data_type,
+            format: None,
+            array: false,
+        } if !df_native(data_type) => {
+            let Ok(flink) = parse_flink_type(&data_type.to_string()) else {
+                return Ok(None); // let DataFusion report the unknown type
+            };
+            let arrow = flink
+                .to_arrow()
+                .map_err(|e| EngineError::Plan(format!("Cannot cast to {data_type}: {e}")))?;
+            let func = match kind {
+                CastKind::TryCast | CastKind::SafeCast => "arrow_try_cast",
+                _ => "arrow_cast",
+            };
+            let inner = std::mem::replace(inner.as_mut(), Expr::Value(Value::Null.into()));
+            call_with_type(func, inner, &arrow.to_string()).map(Some)
+        }
+        Expr::Interval(iv) => rewrite_interval(iv),
+        _ => Ok(None),
+    }
+}
+
+fn field_rank(f: &DateTimeField) -> Option<u8> {
+    Some(match f {
+        DateTimeField::Year | DateTimeField::Years => 0,
+        DateTimeField::Month | DateTimeField::Months => 1,
+        DateTimeField::Day | DateTimeField::Days => 2,
+        DateTimeField::Hour | DateTimeField::Hours => 3,
+        DateTimeField::Minute | DateTimeField::Minutes => 4,
+        DateTimeField::Second | DateTimeField::Seconds => 5,
+        _ => return None,
+    })
+}
+
+fn bad_interval(text: &str) -> EngineError {
+    EngineError::Plan(format!("Invalid interval literal '{text}'"))
+}
+
+/// Flink interval literals DataFusion does not accept, or types differently.
+fn rewrite_interval(iv: &Interval) -> Result<Option<Expr>, EngineError> {
+    let Expr::Value(v) = iv.value.as_ref() else {
+        return Ok(None);
+    };
+    let Value::SingleQuotedString(text) = &v.value else {
+        return Ok(None);
+    };
+    let Some(lead) = iv.leading_field.as_ref().and_then(field_rank) else {
+        return Ok(None);
+    };
+    let last = iv.last_field.as_ref().and_then(field_rank);
+    let (neg, body) = match text.trim().strip_prefix('-') {
+        Some(rest) => (true, rest.trim()),
+        None => (false, text.trim().trim_start_matches('+').trim()),
+    };
+    let num = |s: &str| s.trim().parse::<i64>().map_err(|_| bad_interval(text));
+    if lead <= 1 {
+        // Year-month: `'2' YEAR`, `'18' MONTH`, `'1-6' YEAR TO MONTH`.
+        let months = match (lead, last) {
+            (0, None) => num(body)? * 12,
+            (1, None) => num(body)?,
+            (0, Some(1)) => {
+                let (y, m) = body.split_once('-').ok_or_else(|| bad_interval(text))?;
+                num(y)? * 12 + num(m)?
+            }
+            _ => return Err(bad_interval(text)),
+        };
+        let months = if neg { -months } else { months };
+        let lit = Expr::Value(Value::SingleQuotedString(format!("{months} months")).into());
+        return call_with_type("arrow_cast", lit, "Interval(YearMonth)").map(Some);
+    }
+    let Some(last) = last else { return Ok(None) }; // single-field day-time: DataFusion's own
+    if last <= lead {
+        return Err(bad_interval(text));
+    }
+    // Day-time ranges: `[D ]H[:M[:S[.f]]]` starting at the leading field.
+    let mut parts: Vec<&str> = Vec::new();
+    let mut rest = body;
+    if lead == 2 {
+        let (d, r) = match body.split_once(' ') {
+            Some((d, r)) => (d, r.trim()),
+            None => (body, ""),
+        };
+        parts.push(d);
+        rest = r;
+    }
+    if !rest.is_empty() {
+        parts.extend(rest.split(':'));
+    }
+    let expected = usize::from(last - lead) + 1;
+    if parts.len() != expected {
+        return Err(bad_interval(text));
+    }
+    let units = ["days", "hours", "minutes", "seconds"];
+    let sign = if neg { "-" } else { "" };
+    let mut out = Vec::new();
+    for (i, p) in parts.iter().enumerate() {
+        let unit = units[usize::from(lead - 2) + i];
+        if unit == "seconds" {
+            p.trim().parse::<f64>().map_err(|_| bad_interval(text))?;
+        } else {
+            num(p)?;
+        }
+        out.push(format!("{sign}{} {unit}", p.trim()));
+    }
+    let value = Expr::Value(Value::SingleQuotedString(out.join(" ")).into());
+    Ok(Some(Expr::Interval(Interval {
+        value: Box::new(value),
+        leading_field: None,
+        leading_precision: None,
+        last_field: None,
+        fractional_seconds_precision: None,
+    })))
+}

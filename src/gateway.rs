@@ -1,0 +1,199 @@
+//! The running gateway: every runtime object built from the configuration at startup.
+//!
+//! Owns startup (fail fast: certificates, keys, policy and engine are loaded before the port
+//! opens), the shared handles request code uses, and readiness. Request code never sees raw
+//! configuration.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tracing::info;
+
+use crate::auth::Authenticator;
+use crate::authz::Authorizer;
+use crate::catalog::{Catalogs, TableRef};
+use crate::config::{ComputePoolConfig, Config, GatewayConfig};
+use crate::engine::EmbeddedEngine;
+use crate::error::ApiError;
+use crate::server::ServerConfig;
+use crate::sql::ParseLimits;
+use crate::statements::store::StatementStore;
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// TLS material.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    /// Credentials configuration.
+    #[error("authentication setup failed: {0}")]
+    Auth(#[from] crate::auth::AuthError),
+    /// Policy files.
+    #[error("policy could not be loaded: {0}")]
+    Policy(#[from] crate::authz::AuthzError),
+    /// Engine and data directory.
+    #[error("engine could not start: {0}")]
+    Engine(#[from] crate::engine::EngineError),
+}
+
+/// Everything request handlers share.
+#[derive(Debug)]
+pub struct Gateway {
+    server: ServerConfig,
+    gateway: GatewayConfig,
+    pools: Vec<ComputePoolConfig>,
+    handshake_timeout: Duration,
+    tls: Arc<rustls::ServerConfig>,
+    catalogs: Arc<Catalogs>,
+    authenticator: Authenticator,
+    authorizer: Authorizer,
+    engine: EmbeddedEngine,
+    statements: StatementStore,
+    parse_limits: ParseLimits,
+    ready: AtomicBool,
+    /// Statements handed to the engine; tests use it to prove refused statements never were.
+    engine_calls: AtomicU64,
+    base_dir: PathBuf,
+}
+
+impl Gateway {
+    /// Builds every runtime object; relative paths resolve against `base_dir`. Generates dev
+    /// certificates and the dev token issuer when configured and missing, and says so.
+    pub async fn build(cfg: Config, base_dir: &Path) -> Result<Arc<Self>, StartupError> {
+        if let Some(outcome) = cfg.tls.prepare_dev_certs(base_dir)? {
+            if outcome != crate::certs::DevCertOutcome::Present {
+                info!(
+                    ca = %base_dir.join(&cfg.tls.dev_ca_file).display(),
+                    cert = %base_dir.join(&cfg.tls.cert_file).display(),
+                    "generated a development CA and server certificate (SANs localhost, 127.0.0.1, ::1); clients trust it with SSL_CERT_FILE"
+                );
+            }
+        }
+        if let Some(dev) = &cfg.auth.dev_issuer {
+            if crate::auth::dev::ensure_dev_issuer(dev, base_dir)? {
+                info!("generated the development token issuer key; mint tokens with `sqlgate token`");
+            }
+        }
+        let tls = cfg.tls.build(base_dir)?;
+        let catalogs = Arc::new(Catalogs::new(
+            &cfg.gateway.organization_id,
+            &cfg.gateway.region,
+            cfg.environments.clone(),
+        ));
+        let authenticator = Authenticator::build(&cfg.auth, base_dir).await?;
+        let policy_dir = resolve(base_dir, &cfg.policy.dir);
+        let authorizer = Authorizer::load(&policy_dir, catalogs.clone()).await?;
+        let engine = EmbeddedEngine::open(&cfg.engine, base_dir, catalogs.clone()).await?;
+        Ok(Arc::new(Self {
+            server: cfg.server,
+            handshake_timeout: cfg.tls.handshake_timeout,
+            statements: StatementStore::new(cfg.gateway.max_statements_per_principal),
+            gateway: cfg.gateway,
+            pools: cfg.compute_pools,
+            tls,
+            catalogs,
+            authenticator,
+            authorizer,
+            engine,
+            parse_limits: ParseLimits {
+                max_sql_bytes: cfg.sql.max_sql_bytes,
+                recursion_limit: cfg.sql.recursion_limit,
+            },
+            ready: AtomicBool::new(false),
+            engine_calls: AtomicU64::new(0),
+            base_dir: base_dir.to_path_buf(),
+        }))
+    }
+
+    /// Listener settings.
+    pub fn server_config(&self) -> &ServerConfig {
+        &self.server
+    }
+    /// Statements API settings.
+    pub fn gateway_config(&self) -> &GatewayConfig {
+        &self.gateway
+    }
+    /// The rustls configuration.
+    pub fn tls_config(&self) -> Arc<rustls::ServerConfig> {
+        self.tls.clone()
+    }
+    /// Handshake deadline.
+    pub fn tls_handshake_timeout(&self) -> Duration {
+        self.handshake_timeout
+    }
+    /// The resource model.
+    pub fn catalogs(&self) -> &Catalogs {
+        &self.catalogs
+    }
+    /// Credential verification.
+    pub fn authenticator(&self) -> &Authenticator {
+        &self.authenticator
+    }
+    /// RBAC decisions.
+    pub fn authorizer(&self) -> &Authorizer {
+        &self.authorizer
+    }
+    /// Runs an authorized, rewritten statement on the engine (and counts it).
+    pub async fn execute(
+        &self,
+        stmt: &crate::sql::RewrittenStatement,
+        ctx: &crate::engine::ExecContext,
+    ) -> Result<crate::engine::Execution, crate::engine::EngineError> {
+        self.engine_calls.fetch_add(1, Ordering::Relaxed);
+        self.engine.execute(stmt, ctx).await
+    }
+
+    /// How many statements were handed to the engine since startup.
+    pub fn engine_calls(&self) -> u64 {
+        self.engine_calls.load(Ordering::Relaxed)
+    }
+    /// Statements.
+    pub fn statements(&self) -> &StatementStore {
+        &self.statements
+    }
+    /// SQL parsing limits.
+    pub fn parse_limits(&self) -> &ParseLimits {
+        &self.parse_limits
+    }
+    /// Directory relative paths resolve against.
+    pub fn base_dir(&self) -> &Path {
+        &self.base_dir
+    }
+
+    /// The compute pool a statement runs in: the named one (which must belong to `env`) or
+    /// the default. Unknown pools are 404, like Confluent.
+    pub fn compute_pool(&self, env: &str, id: Option<&str>) -> Result<&ComputePoolConfig, ApiError> {
+        let id = id.unwrap_or(&self.gateway.default_compute_pool);
+        self.pools
+            .iter()
+            .find(|p| p.id == id && (p.environment == env || id == self.gateway.default_compute_pool))
+            .ok_or_else(|| ApiError::not_found(format!("compute pool `{id}` not found in environment `{env}`")))
+    }
+
+    /// The predicate SHOW statements filter tables with, for one principal.
+    pub fn visibility(self: &Arc<Self>, principal: &str) -> Arc<dyn Fn(&TableRef) -> bool + Send + Sync> {
+        let gw = self.clone();
+        let principal = principal.to_string();
+        Arc::new(move |t: &TableRef| gw.authorizer.can_see_table(&principal, t))
+    }
+
+    /// Whether statements are accepted.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+    /// Flips readiness (on when serving, off while draining).
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Ordering::SeqCst);
+    }
+
+    /// Stops every statement's work; called after the drain.
+    pub async fn shutdown(&self) {
+        self.statements.cancel_all();
+    }
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+}

@@ -1,0 +1,120 @@
+//! Entry point for every HTTP request: request id, routing, authentication, and rendering
+//! of errors through [`ApiError::into_response`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, HOST};
+use hyper::{Request, Response, StatusCode};
+use serde_json::json;
+use tracing::Instrument;
+
+use crate::context::RequestCtx;
+use crate::error::ApiError;
+use crate::gateway::Gateway;
+use crate::statements::handlers::{self, Call};
+
+use super::response::{self, Body};
+use super::route::{match_route, EnvPath, NoRoute, Route};
+
+/// Serves one request; never fails (errors become error responses).
+pub async fn handle(gw: Arc<Gateway>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
+    let ctx = RequestCtx::new(peer);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %ctx.request_id,
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    let request_id = ctx.request_id.clone();
+    let mut resp = match dispatch(&gw, &ctx, req).instrument(span).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(&request_id),
+    };
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+async fn dispatch(gw: &Arc<Gateway>, ctx: &RequestCtx, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+    let route = match match_route(req.method(), req.uri().path()) {
+        Ok(r) => r,
+        Err(NoRoute::NotFound) => {
+            return Err(ApiError::not_found(format!("no route for {} {}", req.method(), req.uri().path())));
+        }
+        Err(NoRoute::MethodNotAllowed(allow)) => return Err(ApiError::MethodNotAllowed(allow)),
+    };
+    match &route {
+        Route::Health => return Ok(response::json(StatusCode::OK, &json!({"status": "ok"}))),
+        Route::Ready => {
+            return Ok(if gw.is_ready() {
+                response::json(StatusCode::OK, &json!({"status": "ready"}))
+            } else {
+                response::json(StatusCode::SERVICE_UNAVAILABLE, &json!({"status": "not ready", "detail": "the gateway is starting or draining"}))
+            });
+        }
+        _ => {}
+    }
+    let principal = gw.authenticator().authenticate(req.headers()).await?;
+    tracing::Span::current().record("principal", principal.id.as_str());
+    let query = req.uri().query().map(str::to_string);
+    let (path, name) = match &route {
+        Route::CreateStatement(p) | Route::ListStatements(p) => (p, None),
+        Route::GetStatement(p, n) | Route::DeleteStatement(p, n) | Route::PatchStatement(p, n) | Route::Results(p, n) => {
+            (p, Some(n.as_str()))
+        }
+        Route::Health | Route::Ready => unreachable_route()?,
+    };
+    check_env(gw, path)?;
+    if !gw.is_ready() && matches!(route, Route::CreateStatement(_)) {
+        return Err(ApiError::Unavailable("the gateway is shutting down; retry on another instance".into()));
+    }
+    let call = Call {
+        gw,
+        ctx,
+        principal: &principal,
+        path,
+        base: base_url(gw, &req, path),
+    };
+    let name = name.unwrap_or_default();
+    match &route {
+        Route::CreateStatement(_) => handlers::create(call, req).await,
+        Route::ListStatements(_) => handlers::list(call, query.as_deref()).await,
+        Route::GetStatement(..) => handlers::get(call, name).await,
+        Route::DeleteStatement(..) => handlers::delete(call, name).await,
+        Route::PatchStatement(..) => handlers::patch(call, name, req).await,
+        Route::Results(..) => handlers::results(call, name, query.as_deref()).await,
+        Route::Health | Route::Ready => unreachable_route(),
+    }
+}
+
+fn unreachable_route<T>() -> Result<T, ApiError> {
+    Err(ApiError::Internal("health routes are answered before authentication".into()))
+}
+
+/// The organization must be ours and the environment configured; both are 404 otherwise.
+fn check_env(gw: &Gateway, p: &EnvPath) -> Result<(), ApiError> {
+    if p.org != gw.catalogs().organization_id() {
+        return Err(ApiError::not_found(format!("organization `{}` not found", p.org)));
+    }
+    if !gw.catalogs().environments().iter().any(|e| e.id == p.env) {
+        return Err(ApiError::not_found(format!("environment `{}` not found", p.env)));
+    }
+    Ok(())
+}
+
+/// `https://<authority>/sql/v1/organizations/o/environments/e` as the client addressed us
+/// (clients follow `metadata.next` verbatim, so it must be absolute). A Host header with
+/// characters no host name has is replaced by the listen address.
+fn base_url(gw: &Gateway, req: &Request<Incoming>, p: &EnvPath) -> String {
+    let host = req
+        .uri()
+        .authority()
+        .map(|a| a.as_str().to_string())
+        .or_else(|| req.headers().get(HOST).and_then(|h| h.to_str().ok()).map(str::to_string))
+        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+        .unwrap_or_else(|| gw.server_config().listen.to_string());
+    format!("https://{host}/sql/v1/organizations/{}/environments/{}", p.org, p.env)
+}

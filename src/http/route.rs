@@ -1,0 +1,121 @@
+//! Path and method matching: turns a request line into a [`Route`].
+//!
+//! Owns the URL layout of the API and nothing else; handlers receive the extracted segments.
+
+use hyper::Method;
+
+/// Every route the gateway serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `GET /healthz`: the process is up.
+    Health,
+    /// `GET /readyz`: the gateway accepts statements.
+    Ready,
+    /// `POST …/statements`.
+    CreateStatement(EnvPath),
+    /// `GET …/statements`.
+    ListStatements(EnvPath),
+    /// `GET …/statements/{name}`.
+    GetStatement(EnvPath, String),
+    /// `DELETE …/statements/{name}`.
+    DeleteStatement(EnvPath, String),
+    /// `PATCH …/statements/{name}`.
+    PatchStatement(EnvPath, String),
+    /// `GET …/statements/{name}/results`.
+    Results(EnvPath, String),
+}
+
+/// The `/sql/v1/organizations/{org}/environments/{env}` prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvPath {
+    /// Organization id from the path.
+    pub org: String,
+    /// Environment id from the path.
+    pub env: String,
+}
+
+/// Why no route matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoRoute {
+    /// Nothing at this path.
+    NotFound,
+    /// The path exists but not with this method; carries the allowed methods.
+    MethodNotAllowed(&'static str),
+}
+
+/// Matches a method and path (without query string).
+///
+/// ```
+/// use sqlgate::http::route::{match_route, Route};
+/// use hyper::Method;
+/// let r = match_route(&Method::GET, "/sql/v1/organizations/o/environments/e/statements/s/results");
+/// assert!(matches!(r, Ok(Route::Results(_, name)) if name == "s"));
+/// ```
+pub fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute> {
+    let segs: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+    match segs.as_slice() {
+        ["healthz"] => only(method, Method::GET, "GET", Route::Health),
+        ["readyz"] => only(method, Method::GET, "GET", Route::Ready),
+        ["sql", "v1", "organizations", org, "environments", env, "statements", rest @ ..]
+            if !org.is_empty() && !env.is_empty() =>
+        {
+            let p = EnvPath {
+                org: (*org).to_string(),
+                env: (*env).to_string(),
+            };
+            match (rest, method) {
+                ([], &Method::POST) => Ok(Route::CreateStatement(p)),
+                ([], &Method::GET) => Ok(Route::ListStatements(p)),
+                ([], _) => Err(NoRoute::MethodNotAllowed("GET, POST")),
+                ([name], m) if !name.is_empty() => {
+                    let n = (*name).to_string();
+                    match *m {
+                        Method::GET => Ok(Route::GetStatement(p, n)),
+                        Method::DELETE => Ok(Route::DeleteStatement(p, n)),
+                        Method::PATCH => Ok(Route::PatchStatement(p, n)),
+                        _ => Err(NoRoute::MethodNotAllowed("GET, DELETE, PATCH")),
+                    }
+                }
+                ([name, "results"], m) if !name.is_empty() => {
+                    only(m, Method::GET, "GET", Route::Results(p, (*name).to_string()))
+                }
+                _ => Err(NoRoute::NotFound),
+            }
+        }
+        _ => Err(NoRoute::NotFound),
+    }
+}
+
+fn only(method: &Method, want: Method, allow: &'static str, route: Route) -> Result<Route, NoRoute> {
+    if *method == want {
+        Ok(route)
+    } else {
+        Err(NoRoute::MethodNotAllowed(allow))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "/sql/v1/organizations/org-dev/environments/env-dev";
+
+    #[test]
+    fn statement_routes_match() {
+        let p = EnvPath { org: "org-dev".into(), env: "env-dev".into() };
+        let s = format!("{BASE}/statements");
+        assert_eq!(match_route(&Method::POST, &s), Ok(Route::CreateStatement(p.clone())));
+        assert_eq!(match_route(&Method::GET, &s), Ok(Route::ListStatements(p.clone())));
+        let one = format!("{BASE}/statements/x");
+        assert_eq!(match_route(&Method::DELETE, &one), Ok(Route::DeleteStatement(p.clone(), "x".into())));
+        assert_eq!(match_route(&Method::PATCH, &one), Ok(Route::PatchStatement(p.clone(), "x".into())));
+        assert_eq!(match_route(&Method::PUT, &one), Err(NoRoute::MethodNotAllowed("GET, DELETE, PATCH")));
+    }
+
+    #[test]
+    fn unknown_paths_do_not_match() {
+        for path in ["/", "/sql/v1", "/sql/v1/organizations//environments/e/statements", "/statements", "/healthz/x"] {
+            assert_eq!(match_route(&Method::GET, path), Err(NoRoute::NotFound), "{path}");
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! # sqlgate
+//!
+//! An RBAC-aware SQL gateway that speaks Confluent Cloud's Flink SQL statements API (`sql/v1`).
+//!
+//! ```text
+//!  client ──TLS──▶ server ─▶ http::router ─▶ statements (sql/v1 handlers)
+//!                                             │
+//!                                             ▼
+//!                         pipeline::submit(ctx, request)
+//!                           1. auth::Authenticator::authenticate   → Principal
+//!                           2. sql::parse                          → ParsedStatement
+//!                           3. sql::resolve                        → ResolvedStatement
+//!                           4. authz::Authorizer::authorize        → AuthorizedStatement (proof)
+//!                           5. sql::rewrite                        → RewrittenStatement
+//!                           6. engine::Engine::execute             → Execution (row stream)
+//!                           7. audit (always)
+//! ```
+//!
+//! Deny is the default: a statement that cannot be parsed, resolved or authorized is refused
+//! and never reaches the engine; the engine only accepts a [`sql::RewrittenStatement`], which
+//! only [`sql::rewrite`] can build, from an [`authz::AuthorizedStatement`], which only
+//! [`authz::Authorizer`] can build.
+#![forbid(unsafe_code)]
+
+pub mod auth;
+pub mod authz;
+pub mod catalog;
+pub mod certs;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod engine;
+pub mod error;
+pub mod gateway;
+pub mod http;
+pub mod pipeline;
+pub mod server;
+pub mod sql;
+pub mod statements;
+pub mod tls;

@@ -1,0 +1,221 @@
+//! Flink SQL in the gateway: parse (one statement, bounded), resolve (every relation to a
+//! canonical `catalog`.`database`.`table` plus the action taken on it) and rewrite (render the
+//! canonical statement the engine runs).
+//!
+//! Owns the dialect, the size and recursion limits, the statement-kind allow-list, CTE scoping,
+//! session defaults for catalog and database, and the canonical form of names. It does not
+//! decide who may do what (that is [`crate::authz`]) and it never checks that a table exists
+//! (any name in a known database is a table name: existence is the engine's job).
+//!
+//! The stages hand each other new types:
+//! [`parse`] → [`ParsedStatement`] → [`resolve`] → [`ResolvedStatement`] →
+//! [`crate::authz::Authorizer::authorize`] → [`crate::authz::AuthorizedStatement`] →
+//! [`rewrite`] → [`RewrittenStatement`], which only [`rewrite`] can build.
+//!
+//! Resolution canonicalizes names in the same pass that records the accesses, so the names that
+//! were checked are, by construction, the names the engine gets; [`rewrite`] re-walks the
+//! canonical statement and refuses it if any relation escaped that pass.
+//!
+//! ```
+//! use sqlgate::catalog::{Catalogs, ClusterConfig, EnvironmentConfig};
+//! use sqlgate::sql::{self, Action, ParseLimits, SessionNames};
+//!
+//! let catalogs = Catalogs::new("org-dev", "aws.us-east-2", vec![EnvironmentConfig {
+//!     id: "env-dev".into(),
+//!     display_name: "dev".into(),
+//!     clusters: vec![ClusterConfig {
+//!         id: "lkc-dev".into(),
+//!         display_name: "main".into(),
+//!         region: "aws.us-east-2".into(),
+//!     }],
+//! }]);
+//! let parsed = sql::parse("SELECT * FROM orders", &ParseLimits::default()).unwrap();
+//! let session = SessionNames { catalog: Some("dev".into()), database: Some("main".into()) };
+//! let resolved = sql::resolve(parsed, &catalogs, &session).unwrap();
+//! assert_eq!(resolved.sql_kind(), "SELECT");
+//! assert_eq!(resolved.accesses()[0].action, Action::Read);
+//! assert_eq!(resolved.canonical_sql(), "SELECT * FROM `env-dev`.`lkc-dev`.`orders`");
+//! ```
+
+mod dialect;
+mod error;
+mod parse;
+mod resolve;
+mod rewrite;
+mod scope;
+
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use datafusion::sql::sqlparser::ast::Statement;
+use serde::Serialize;
+
+use crate::catalog::ObjectRef;
+
+pub use dialect::FlinkDialect;
+pub use error::{ResolveError, RewriteError, SqlError};
+pub use parse::{ParseLimits, parse};
+pub use resolve::resolve;
+pub use rewrite::rewrite;
+
+/// What a statement does to one object. Authorization decides each one separately.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Read rows (SELECT sources, INSERT/CTAS/VIEW sources, EXPLAIN of a query, `LIKE` source).
+    Read,
+    /// Write rows (INSERT target).
+    Write,
+    /// Create the object (CREATE TABLE / CREATE VIEW).
+    Create,
+    /// Change the object's definition (ALTER; not produced by this slice's allow-list).
+    Alter,
+    /// Delete the object (DROP TABLE / DROP VIEW).
+    Drop,
+    /// Read the object's schema (DESCRIBE).
+    Describe,
+    /// List the object's children (SHOW TABLES / DATABASES / CATALOGS).
+    List,
+}
+
+impl Action {
+    /// Lower-case name, used in policy files, logs and audit records (`"read"`, `"write"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Read => "read",
+            Action::Write => "write",
+            Action::Create => "create",
+            Action::Alter => "alter",
+            Action::Drop => "drop",
+            Action::Describe => "describe",
+            Action::List => "list",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One (object, action) pair a statement needs permission for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Access {
+    /// The canonical object.
+    pub object: ObjectRef,
+    /// What the statement does to it.
+    pub action: Action,
+}
+
+/// Session defaults for unqualified names, from the statement's `sql.current-catalog` and
+/// `sql.current-database` properties (each a canonical id or a display name).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionNames {
+    /// Default catalog (environment) for 1- and 2-part names.
+    pub catalog: Option<String>,
+    /// Default database (Kafka cluster) for 1-part names.
+    pub database: Option<String>,
+}
+
+/// Exactly one allowed statement, as parsed, with its original text.
+#[derive(Debug, Clone)]
+pub struct ParsedStatement {
+    statement: Statement,
+    text: String,
+}
+
+impl ParsedStatement {
+    /// The parsed statement.
+    pub fn statement(&self) -> &Statement {
+        &self.statement
+    }
+
+    /// The text it was parsed from.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}
+
+/// A statement whose every relation is bound to a canonical object, with the accesses it needs.
+#[derive(Debug, Clone)]
+pub struct ResolvedStatement {
+    /// As parsed (what the client wrote).
+    original: Statement,
+    /// The same statement with every table reference replaced by its canonical, backtick-quoted,
+    /// fully qualified name (built in the pass that recorded `accesses`).
+    canonical: Statement,
+    text: String,
+    kind: &'static str,
+    accesses: Vec<Access>,
+}
+
+impl ResolvedStatement {
+    /// The statement as the client wrote it.
+    pub fn statement(&self) -> &Statement {
+        &self.original
+    }
+
+    /// The original SQL text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// Flink's statement kind: `SELECT`, `INSERT_INTO`, `CREATE_TABLE`, `CREATE_TABLE_AS`,
+    /// `CREATE_VIEW`, `DROP_TABLE`, `DROP_VIEW`, `SHOW_TABLES`, `SHOW_CATALOGS`,
+    /// `SHOW_DATABASES`, `DESCRIBE` or `EXPLAIN`.
+    pub fn sql_kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// Every (object, action) the statement needs, deduplicated, in order of first appearance.
+    pub fn accesses(&self) -> &[Access] {
+        &self.accesses
+    }
+
+    /// The canonical statement as SQL (what [`rewrite`] will hand to the engine).
+    pub fn canonical_sql(&self) -> String {
+        self.canonical.to_string()
+    }
+}
+
+/// The statement the engine runs: canonical names only, built by [`rewrite`] from an
+/// [`crate::authz::AuthorizedStatement`]. The private field keeps other modules from building one.
+#[derive(Debug, Clone)]
+pub struct RewrittenStatement {
+    statement: Statement,
+    kind: &'static str,
+    accesses: Vec<Access>,
+    decisions: Vec<crate::authz::Decision>,
+    _proof: (),
+}
+
+impl RewrittenStatement {
+    /// The canonical statement: every table reference is `` `catalog`.`database`.`table` ``;
+    /// CTE names and aliases are as written.
+    pub fn statement(&self) -> &Statement {
+        &self.statement
+    }
+
+    /// The canonical statement rendered as SQL.
+    pub fn sql(&self) -> String {
+        self.statement.to_string()
+    }
+
+    /// Flink's statement kind (see [`ResolvedStatement::sql_kind`]).
+    pub fn sql_kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// The accesses that were authorized.
+    pub fn accesses(&self) -> &[Access] {
+        &self.accesses
+    }
+
+    /// The authorization decisions, one per access.
+    pub fn decisions(&self) -> &[crate::authz::Decision] {
+        &self.decisions
+    }
+}

@@ -1,0 +1,156 @@
+//! The Flink SQL dialect for sqlparser.
+//!
+//! Flink (Calcite with Flink's conformance) differs from sqlparser's `GenericDialect` where it
+//! matters for authorization:
+//! * identifiers are quoted with backticks only, and a dot inside backticks is part of the name;
+//! * double-quoted text is a string literal, never an identifier (so `"orders"` can't name a table);
+//! * `$` may appear in identifiers (`$rowtime`);
+//! * `TABLE name` is a table argument of a table function (`TUMBLE(TABLE orders, ...)`). It is
+//!   parsed into `Expr::Prefixed { prefix: TABLE, value: <name> }`, which renders back as written
+//!   and which resolution treats as a relation.
+//!
+//! Everything else follows `GenericDialect`: [`Dialect::dialect`] reports the generic dialect's
+//! type id so that sqlparser's `dialect_of!(.. GenericDialect ..)` grammar branches (Flink's
+//! `WITH (...)` options, `ARRAY<..>` types, …) apply here too, and the generic feature flags
+//! that Flink's grammar shares are forwarded below. Unknown type names (`BYTES`,
+//! `TIMESTAMP_LTZ(3)`) parse as `DataType::Custom`.
+
+use std::any::TypeId;
+
+use datafusion::sql::sqlparser::ast::{Expr, Ident};
+use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect};
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::tokenizer::Token;
+
+/// Flink SQL as Confluent Cloud for Apache Flink accepts it (see the module doc).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FlinkDialect;
+
+impl Dialect for FlinkDialect {
+    fn dialect(&self) -> TypeId {
+        TypeId::of::<GenericDialect>()
+    }
+
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        ch == '`'
+    }
+
+    fn identifier_quote_style(&self, _identifier: &str) -> Option<char> {
+        Some('`')
+    }
+
+    fn is_identifier_start(&self, ch: char) -> bool {
+        ch.is_alphabetic() || ch == '_' || ch == '$'
+    }
+
+    fn is_identifier_part(&self, ch: char) -> bool {
+        ch.is_alphanumeric() || ch == '_' || ch == '$'
+    }
+
+    fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        parse_table_argument(parser)
+    }
+
+    // --- the GenericDialect features that Flink's grammar has too
+    fn supports_filter_during_aggregation(&self) -> bool {
+        true
+    }
+    fn supports_group_by_expr(&self) -> bool {
+        true
+    }
+    fn supports_match_recognize(&self) -> bool {
+        true
+    }
+    fn supports_window_function_null_treatment_arg(&self) -> bool {
+        true
+    }
+    fn supports_window_clause_named_window_reference(&self) -> bool {
+        true
+    }
+    fn supports_left_associative_joins_without_parens(&self) -> bool {
+        true
+    }
+    fn supports_parens_around_table_factor(&self) -> bool {
+        true
+    }
+    fn supports_values_as_table_factor(&self) -> bool {
+        true
+    }
+    fn supports_create_view_comment_syntax(&self) -> bool {
+        true
+    }
+    fn supports_nested_comments(&self) -> bool {
+        true
+    }
+    fn supports_multiline_comment_hints(&self) -> bool {
+        true
+    }
+    fn allow_extract_custom(&self) -> bool {
+        true
+    }
+    fn allow_extract_single_quotes(&self) -> bool {
+        true
+    }
+    fn supports_asc_desc_in_column_definition(&self) -> bool {
+        true
+    }
+    fn supports_comment_on(&self) -> bool {
+        true
+    }
+    fn supports_array_typedef_with_brackets(&self) -> bool {
+        true
+    }
+    fn supports_interval_options(&self) -> bool {
+        true
+    }
+    fn supports_constraint_keyword_without_name(&self) -> bool {
+        true
+    }
+    fn supports_data_type_signed_suffix(&self) -> bool {
+        true
+    }
+    fn supports_string_escape_constant(&self) -> bool {
+        true
+    }
+}
+
+/// `TABLE <name>` in expression position (only valid as a table function's argument, followed
+/// by `,` or `)`). Returns `None` (the parser's own rules apply) for anything else, such as a
+/// column that happens to be called `table`.
+fn parse_table_argument(parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+    let is_table = matches!(&parser.peek_token_ref().token, Token::Word(w) if w.keyword == Keyword::TABLE && w.quote_style.is_none());
+    if !is_table {
+        return None;
+    }
+    // Look ahead without consuming: TABLE ident (. ident)* followed by `,` or `)`.
+    let mut n = 1;
+    let mut parts = Vec::new();
+    loop {
+        match parser.peek_nth_token_ref(n).token.clone() {
+            Token::Word(w) => parts.push(match w.quote_style {
+                Some(q) => Ident::with_quote(q, w.value),
+                None => Ident::new(w.value),
+            }),
+            _ => return None,
+        }
+        match &parser.peek_nth_token_ref(n + 1).token {
+            Token::Period => n += 2,
+            Token::Comma | Token::RParen => break,
+            _ => return None,
+        }
+    }
+    // Consume what we looked at: TABLE, then each part and its period.
+    for _ in 0..(n + 1) {
+        parser.next_token();
+    }
+    let value = if parts.len() == 1 {
+        Expr::Identifier(parts.remove(0))
+    } else {
+        Expr::CompoundIdentifier(parts)
+    };
+    Some(Ok(Expr::Prefixed {
+        prefix: Ident::new("TABLE"),
+        value: Box::new(value),
+    }))
+}

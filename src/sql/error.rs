@@ -1,0 +1,186 @@
+//! Errors of the SQL stages, each with a stable dotted `code()` and a `detail()` for people.
+
+use hyper::StatusCode;
+
+/// Why a statement text was refused before name resolution.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SqlError {
+    /// Nothing but whitespace, comments and semicolons.
+    #[error("empty statement")]
+    Empty,
+    /// Longer than the configured limit.
+    #[error("statement larger than {limit} bytes")]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// More than one statement in one request (statement smuggling).
+    #[error("more than one statement")]
+    MultipleStatements,
+    /// Nested deeper than the parser's recursion limit.
+    #[error("statement nested deeper than {limit} levels")]
+    TooDeep {
+        /// The recursion limit.
+        limit: usize,
+    },
+    /// Not valid SQL for the Flink dialect.
+    #[error("parse error: {message} (line {line:?}, column {column:?})")]
+    Parse {
+        /// The parser's message without its location suffix.
+        message: String,
+        /// 1-based line, when the parser reported one.
+        line: Option<u64>,
+        /// 1-based column, when the parser reported one.
+        column: Option<u64>,
+    },
+    /// A statement kind (or clause) the gateway does not know how to authorize.
+    #[error("unsupported statement: {0}")]
+    Unsupported(String),
+}
+
+impl SqlError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SqlError::Empty => "sql.empty",
+            SqlError::TooLarge { .. } => "sql.too_large",
+            SqlError::MultipleStatements => "sql.multiple_statements",
+            SqlError::TooDeep { .. } => "sql.too_deep",
+            SqlError::Parse { .. } => "sql.parse_error",
+            SqlError::Unsupported(_) => "sql.unsupported",
+        }
+    }
+
+    /// Message for the client.
+    pub fn detail(&self) -> String {
+        match self {
+            SqlError::Empty => "The statement is empty.".into(),
+            SqlError::TooLarge { limit } => {
+                format!("The statement is larger than the limit of {limit} bytes.")
+            }
+            SqlError::MultipleStatements => {
+                "Only one SQL statement per request is allowed; submit each statement separately."
+                    .into()
+            }
+            SqlError::TooDeep { limit } => {
+                format!("The statement is nested more deeply than the limit of {limit} levels.")
+            }
+            SqlError::Parse {
+                message,
+                line: Some(line),
+                column: Some(column),
+            } => format!("SQL parse error at line {line}, column {column}: {message}"),
+            SqlError::Parse { message, .. } => format!("SQL parse error: {message}"),
+            SqlError::Unsupported(what) => {
+                format!("{what} is not supported by this gateway.")
+            }
+        }
+    }
+}
+
+/// Why a name could not be bound to a canonical object.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    /// No such catalog (or not one this gateway serves).
+    #[error("unknown catalog `{0}`")]
+    UnknownCatalog(String),
+    /// No such database in the (known) catalog.
+    #[error("unknown database `{database}` in catalog `{catalog}`")]
+    UnknownDatabase {
+        /// Canonical id of the catalog searched.
+        catalog: String,
+        /// The database name as written.
+        database: String,
+    },
+    /// A 1- or 2-part name, and no current catalog in the session.
+    #[error("no current catalog for `{0}`")]
+    NoCurrentCatalog(String),
+    /// A 1-part name, and no current database in the session.
+    #[error("no current database for `{0}`")]
+    NoCurrentDatabase(String),
+    /// More parts than `catalog.database.table`.
+    #[error("too many name parts in `{0}`")]
+    TooManyNameParts(String),
+    /// A name part that is not an identifier (e.g. a dialect's identifier function).
+    #[error("invalid name `{0}`")]
+    InvalidName(String),
+}
+
+impl ResolveError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ResolveError::UnknownCatalog(_) => "resolve.unknown_catalog",
+            ResolveError::UnknownDatabase { .. } => "resolve.unknown_database",
+            ResolveError::NoCurrentCatalog(_) => "resolve.no_current_catalog",
+            ResolveError::NoCurrentDatabase(_) => "resolve.no_current_database",
+            ResolveError::TooManyNameParts(_) => "resolve.too_many_name_parts",
+            ResolveError::InvalidName(_) => "resolve.invalid_name",
+        }
+    }
+
+    /// HTTP status: unknown objects are 404, malformed or unqualified names 400.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ResolveError::UnknownCatalog(_) | ResolveError::UnknownDatabase { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            ResolveError::NoCurrentCatalog(_)
+            | ResolveError::NoCurrentDatabase(_)
+            | ResolveError::TooManyNameParts(_)
+            | ResolveError::InvalidName(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// Message for the client. Unknown names read the same whether or not the object exists in
+    /// some other catalog, so the message reveals nothing beyond what was written.
+    pub fn detail(&self) -> String {
+        match self {
+            ResolveError::UnknownCatalog(c) => {
+                format!("Catalog `{c}` was not found (it does not exist or is not available here).")
+            }
+            ResolveError::UnknownDatabase { catalog, database } => format!(
+                "Database `{database}` was not found in catalog `{catalog}` (it does not exist or is not available here)."
+            ),
+            ResolveError::NoCurrentCatalog(name) => format!(
+                "`{name}` is not fully qualified and no current catalog is set; use `catalog`.`database`.`table` or set sql.current-catalog."
+            ),
+            ResolveError::NoCurrentDatabase(name) => format!(
+                "`{name}` is not qualified by a database and no current database is set; use `database`.`table` or set sql.current-database."
+            ),
+            ResolveError::TooManyNameParts(name) => format!(
+                "`{name}` has too many parts; a table is named `catalog`.`database`.`table` at most."
+            ),
+            ResolveError::InvalidName(name) => {
+                format!("`{name}` is not a valid object name.")
+            }
+        }
+    }
+}
+
+/// Why an authorized statement could not be turned into what the engine runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RewriteError {
+    /// A relation of the canonical statement is not canonical or was not authorized: a bug in
+    /// resolution, refused rather than run.
+    #[error("relation `{0}` was not resolved and authorized")]
+    Unresolved(String),
+}
+
+impl RewriteError {
+    /// Stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            RewriteError::Unresolved(_) => "rewrite.unresolved_relation",
+        }
+    }
+
+    /// Message for the client.
+    pub fn detail(&self) -> String {
+        match self {
+            RewriteError::Unresolved(name) => format!(
+                "The gateway could not account for the relation `{name}` and refused the statement."
+            ),
+        }
+    }
+}

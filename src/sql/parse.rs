@@ -1,0 +1,275 @@
+//! Parsing: size limit, tokenization, one statement only, recursion limit, allow-list of
+//! statement kinds and clauses the resolver knows how to account for.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    ObjectName, ObjectType, Query, Select, SetExpr, Statement, TableFactor, TableObject, Visit,
+    Visitor,
+};
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+use serde::{Deserialize, Serialize};
+
+use super::{FlinkDialect, ParsedStatement, SqlError};
+
+/// Bounds on what the parser will accept; both protect the gateway from hostile input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ParseLimits {
+    /// Largest statement text in bytes (default 1 MiB). Checked before tokenizing, so a huge
+    /// body costs one length comparison.
+    pub max_sql_bytes: usize,
+    /// Deepest nesting of expressions and queries (default 64). sqlparser recurses once per
+    /// level; the limit keeps a deeply nested statement from exhausting the stack.
+    pub recursion_limit: usize,
+}
+
+impl Default for ParseLimits {
+    fn default() -> Self {
+        Self {
+            max_sql_bytes: 1024 * 1024,
+            recursion_limit: 64,
+        }
+    }
+}
+
+/// Parses exactly one statement of an allowed kind.
+///
+/// Leading comments and one trailing `;` are fine (dbt sends both); a second statement is
+/// refused as [`SqlError::MultipleStatements`] even when it would not parse, so nothing can be
+/// smuggled behind a first statement.
+///
+/// ```
+/// use sqlgate::sql::{parse, ParseLimits, SqlError};
+/// let limits = ParseLimits::default();
+/// assert!(parse("/* dbt */ SELECT 1;", &limits).is_ok());
+/// assert_eq!(parse("SELECT 1; DROP TABLE x", &limits).unwrap_err(), SqlError::MultipleStatements);
+/// let err = parse("SELECT FROM", &limits).unwrap_err();
+/// assert_eq!(err.code(), "sql.parse_error");
+/// ```
+pub fn parse(sql: &str, limits: &ParseLimits) -> Result<ParsedStatement, SqlError> {
+    if sql.len() > limits.max_sql_bytes {
+        return Err(SqlError::TooLarge {
+            limit: limits.max_sql_bytes,
+        });
+    }
+    let dialect = FlinkDialect;
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize_with_location()
+        .map_err(|e| SqlError::Parse {
+            message: e.message.clone(),
+            line: Some(e.location.line),
+            column: Some(e.location.column),
+        })?;
+    check_one_statement(&tokens)?;
+    let mut statements = Parser::new(&dialect)
+        .with_recursion_limit(limits.recursion_limit)
+        .with_tokens_with_locations(tokens)
+        .parse_statements()
+        .map_err(|e| parser_error(e, sql, limits))?;
+    let statement = match statements.len() {
+        0 => return Err(SqlError::Empty),
+        1 => statements.remove(0),
+        _ => return Err(SqlError::MultipleStatements),
+    };
+    check_allowed(&statement)?;
+    Ok(ParsedStatement {
+        statement,
+        text: sql.to_string(),
+    })
+}
+
+/// Refuses empty input and anything but trivia after the first `;`.
+fn check_one_statement(tokens: &[TokenWithSpan]) -> Result<(), SqlError> {
+    let mut significant = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF));
+    let mut seen_statement = false;
+    let mut seen_semicolon = false;
+    for token in significant.by_ref() {
+        match token {
+            Token::SemiColon if seen_statement => seen_semicolon = true,
+            Token::SemiColon => {}
+            _ if seen_semicolon => return Err(SqlError::MultipleStatements),
+            _ => seen_statement = true,
+        }
+    }
+    if seen_statement {
+        Ok(())
+    } else {
+        Err(SqlError::Empty)
+    }
+}
+
+fn parser_error(e: ParserError, sql: &str, limits: &ParseLimits) -> SqlError {
+    let message = match e {
+        ParserError::RecursionLimitExceeded => {
+            return SqlError::TooDeep {
+                limit: limits.recursion_limit,
+            };
+        }
+        ParserError::TokenizerError(m) | ParserError::ParserError(m) => m,
+    };
+    let (message, mut line, mut column) = split_location(&message);
+    if line.is_none() && message.ends_with("found: EOF") {
+        // sqlparser reports no location for the end of input; point just past the last character.
+        let last = sql.rsplit('\n').next().unwrap_or("");
+        line = Some(sql.lines().count().max(1) as u64 + u64::from(sql.ends_with('\n')));
+        column = Some(last.chars().count() as u64 + 1);
+    }
+    SqlError::Parse {
+        message,
+        line,
+        column,
+    }
+}
+
+/// Splits sqlparser's `"<message> at Line: X, Column: Y"` into its parts.
+fn split_location(message: &str) -> (String, Option<u64>, Option<u64>) {
+    const MARK: &str = " at Line: ";
+    if let Some(pos) = message.rfind(MARK) {
+        let rest = &message[pos + MARK.len()..];
+        if let Some((line, column)) = rest.split_once(", Column: ")
+            && let (Ok(line), Ok(column)) = (line.trim().parse(), column.trim().parse())
+        {
+            return (message[..pos].to_string(), Some(line), Some(column));
+        }
+    }
+    (message.to_string(), None, None)
+}
+
+/// The statement-kind allow-list: only what `resolve` knows how to account for.
+fn check_allowed(statement: &Statement) -> Result<(), SqlError> {
+    let unsupported = |what: &str| Err(SqlError::Unsupported(what.to_string()));
+    match statement {
+        Statement::Query(_) | Statement::ShowTables { .. } => {}
+        Statement::ShowCatalogs { .. } | Statement::ShowDatabases { .. } => {}
+        Statement::ExplainTable { .. } => {}
+        Statement::Insert(insert) => {
+            if !matches!(insert.table, TableObject::TableName(_)) {
+                return unsupported("INSERT INTO a table function");
+            }
+        }
+        Statement::CreateTable(ct) => {
+            if ct.clone.is_some() {
+                return unsupported("CREATE TABLE ... CLONE");
+            }
+        }
+        Statement::CreateView(cv) => {
+            if cv.materialized {
+                return unsupported("CREATE MATERIALIZED VIEW");
+            }
+        }
+        Statement::Drop { object_type, .. } => {
+            if !matches!(object_type, ObjectType::Table | ObjectType::View) {
+                return unsupported(&format!("DROP {object_type}"));
+            }
+        }
+        Statement::Explain { statement, .. } => {
+            if !matches!(**statement, Statement::Query(_)) {
+                return unsupported(&format!("EXPLAIN of {}", kind_words(statement)));
+            }
+        }
+        other => return unsupported(&kind_words(other)),
+    }
+    match statement.visit(&mut Clauses) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(e) => Err(e),
+    }
+}
+
+/// The leading keywords of a statement (`ALTER TABLE`, `DELETE FROM`), to name its kind.
+fn kind_words(statement: &Statement) -> String {
+    let text = statement.to_string();
+    let words: Vec<&str> = text
+        .split_whitespace()
+        .take_while(|w| w.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        .take(2)
+        .collect();
+    if words.is_empty() {
+        "this statement".to_string()
+    } else {
+        words.join(" ")
+    }
+}
+
+/// Refuses clauses inside an allowed statement that would hide a write or a table reference
+/// from resolution.
+struct Clauses;
+
+impl Visitor for Clauses {
+    type Break = SqlError;
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<SqlError> {
+        if query.with.as_ref().is_some_and(|w| w.recursive) {
+            return unsupported("WITH RECURSIVE");
+        }
+        check_set_expr(&query.body)
+    }
+
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<SqlError> {
+        // sqlparser accepts 'x' and "x" where it expects an identifier; in Flink those are
+        // string literals and cannot name anything.
+        let quoted = relation
+            .0
+            .iter()
+            .filter_map(|p| p.as_ident())
+            .find(|i| matches!(i.quote_style, Some('"' | '\'')));
+        match quoted {
+            Some(ident) => ControlFlow::Break(SqlError::Parse {
+                message: format!(
+                    "a string literal cannot name a table: quote identifiers with backticks (`{}`)",
+                    ident.value
+                ),
+                line: Some(ident.span.start.line).filter(|l| *l > 0),
+                column: Some(ident.span.start.column).filter(|c| *c > 0),
+            }),
+            None => ControlFlow::Continue(()),
+        }
+    }
+
+    fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<SqlError> {
+        if select.into.is_some() {
+            return unsupported("SELECT ... INTO");
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<SqlError> {
+        match factor {
+            TableFactor::Table { args: Some(_), .. } => {
+                unsupported("a table function without TABLE(...)")
+            }
+            TableFactor::Table { .. }
+            | TableFactor::Derived { .. }
+            | TableFactor::TableFunction { .. }
+            | TableFactor::Function { .. }
+            | TableFactor::UNNEST { .. }
+            | TableFactor::NestedJoin { .. }
+            | TableFactor::MatchRecognize { .. } => ControlFlow::Continue(()),
+            _ => unsupported("this kind of FROM item"),
+        }
+    }
+}
+
+/// A query body may be a SELECT, VALUES, a nested query or a set operation of those; DML
+/// (`WITH .. INSERT`) and `TABLE t` bodies are refused.
+fn check_set_expr(body: &SetExpr) -> ControlFlow<SqlError> {
+    match body {
+        SetExpr::Select(_) | SetExpr::Query(_) | SetExpr::Values(_) => ControlFlow::Continue(()),
+        SetExpr::SetOperation { left, right, .. } => {
+            check_set_expr(left)?;
+            check_set_expr(right)
+        }
+        SetExpr::Insert(_) | SetExpr::Update(_) | SetExpr::Delete(_) | SetExpr::Merge(_) => {
+            unsupported("a data-changing statement inside a query")
+        }
+        SetExpr::Table(_) => unsupported("TABLE <name> as a query"),
+    }
+}
+
+fn unsupported(what: &str) -> ControlFlow<SqlError> {
+    ControlFlow::Break(SqlError::Unsupported(what.to_string()))
+}

@@ -1,0 +1,383 @@
+//! Name resolution: binds every relation to a canonical object, records the action taken on
+//! it, and replaces the name in place by its canonical form, all in one pass.
+//!
+//! Names follow Flink: `table` uses the session's catalog and database, `db.table` the
+//! session's catalog, `cat.db.table` nothing. Catalogs and databases are found by canonical id
+//! or display name, case-sensitively; a table name is taken verbatim (whether it exists is the
+//! engine's business, and `CREATE TABLE` must resolve a table that does not exist yet).
+//!
+//! The statement's own targets (INSERT target, created/dropped/described object, SHOW scope)
+//! are bound explicitly with their action; every other relation anywhere in the statement
+//! (FROM, JOIN, subqueries in any expression, set operations, CTE bodies, LATERAL, `TABLE t`
+//! arguments of table functions) is reached by sqlparser's `VisitorMut` and is a `Read`.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    CreateTableLikeKind, Expr, Ident, ObjectName, ObjectNamePart, ObjectType, Query,
+    ShowStatementIn, ShowStatementInClause, ShowStatementOptions, Statement, TableObject, VisitMut,
+    VisitorMut,
+};
+
+use super::scope::CteScopes;
+use super::{Access, Action, ParsedStatement, ResolveError, ResolvedStatement, SessionNames};
+use crate::catalog::{Catalogs, ObjectRef, TableRef};
+
+/// Binds every name of `parsed` (see the module doc).
+///
+/// ```
+/// use sqlgate::catalog::{Catalogs, ObjectRef, TableRef};
+/// use sqlgate::sql::{parse, resolve, Action, ParseLimits, SessionNames};
+/// let catalogs = Catalogs::new("org-dev", "aws.us-east-2", vec![]);
+/// let parsed = parse("SELECT * FROM examples.marketplace.orders", &ParseLimits::default()).unwrap();
+/// let r = resolve(parsed, &catalogs, &SessionNames::default()).unwrap();
+/// assert_eq!(r.accesses()[0].object, ObjectRef::Table(TableRef::new("examples", "marketplace", "orders")));
+/// ```
+pub fn resolve(
+    parsed: ParsedStatement,
+    catalogs: &Catalogs,
+    session: &SessionNames,
+) -> Result<ResolvedStatement, ResolveError> {
+    let ParsedStatement {
+        statement: original,
+        text,
+    } = parsed;
+    let mut canonical = original.clone();
+    let mut binder = Binder {
+        names: Names { catalogs, session },
+        scopes: CteScopes::default(),
+        skip: Vec::new(),
+        accesses: Vec::new(),
+    };
+    let kind = binder.bind_targets(&mut canonical)?;
+    if let ControlFlow::Break(e) = canonical.visit(&mut binder) {
+        return Err(e);
+    }
+    let mut accesses: Vec<Access> = Vec::with_capacity(binder.accesses.len());
+    for a in binder.accesses {
+        if !accesses.contains(&a) {
+            accesses.push(a);
+        }
+    }
+    Ok(ResolvedStatement {
+        original,
+        canonical,
+        text,
+        kind,
+        accesses,
+    })
+}
+
+/// The canonical, backtick-quoted name of a table.
+pub(super) fn canonical_name(t: &TableRef) -> ObjectName {
+    ObjectName::from(vec![
+        Ident::with_quote('`', t.catalog.as_str()),
+        Ident::with_quote('`', t.database.as_str()),
+        Ident::with_quote('`', t.table.as_str()),
+    ])
+}
+
+/// Looks names up against the catalogs and the session defaults.
+struct Names<'a> {
+    catalogs: &'a Catalogs,
+    session: &'a SessionNames,
+}
+
+impl Names<'_> {
+    fn catalog(&self, name: &str) -> Result<String, ResolveError> {
+        self.catalogs
+            .catalog_id(name)
+            .ok_or_else(|| ResolveError::UnknownCatalog(name.to_string()))
+    }
+
+    fn database(&self, catalog_id: &str, name: &str) -> Result<String, ResolveError> {
+        self.catalogs
+            .database_id(catalog_id, name)
+            .ok_or_else(|| ResolveError::UnknownDatabase {
+                catalog: catalog_id.to_string(),
+                database: name.to_string(),
+            })
+    }
+
+    fn session_catalog(&self, written: &ObjectName) -> Result<String, ResolveError> {
+        let name = self
+            .session
+            .catalog
+            .as_deref()
+            .ok_or_else(|| ResolveError::NoCurrentCatalog(written.to_string()))?;
+        self.catalog(name)
+    }
+
+    fn session_database(
+        &self,
+        catalog_id: &str,
+        written: &ObjectName,
+    ) -> Result<String, ResolveError> {
+        let name = self
+            .session
+            .database
+            .as_deref()
+            .ok_or_else(|| ResolveError::NoCurrentDatabase(written.to_string()))?;
+        self.database(catalog_id, name)
+    }
+
+    /// `table`, `db.table` or `cat.db.table`.
+    fn table(&self, name: &ObjectName) -> Result<TableRef, ResolveError> {
+        match parts(name)?.as_slice() {
+            [t] => {
+                let c = self.session_catalog(name)?;
+                let d = self.session_database(&c, name)?;
+                Ok(TableRef::new(&c, &d, t))
+            }
+            [d, t] => {
+                let c = self.session_catalog(name)?;
+                let d = self.database(&c, d)?;
+                Ok(TableRef::new(&c, &d, t))
+            }
+            [c, d, t] => {
+                let c = self.catalog(c)?;
+                let d = self.database(&c, d)?;
+                Ok(TableRef::new(&c, &d, t))
+            }
+            _ => Err(ResolveError::TooManyNameParts(name.to_string())),
+        }
+    }
+
+    /// `db` or `cat.db` (SHOW TABLES FROM), or the session's database.
+    fn database_ref(&self, name: Option<&ObjectName>) -> Result<(String, String), ResolveError> {
+        let Some(name) = name else {
+            let written = ObjectName::from(Vec::<Ident>::new());
+            let c = self.session_catalog(&written)?;
+            let d = self.session_database(&c, &written)?;
+            return Ok((c, d));
+        };
+        match parts(name)?.as_slice() {
+            [d] => {
+                let c = self.session_catalog(name)?;
+                let d = self.database(&c, d)?;
+                Ok((c, d))
+            }
+            [c, d] => {
+                let c = self.catalog(c)?;
+                let d = self.database(&c, d)?;
+                Ok((c, d))
+            }
+            _ => Err(ResolveError::TooManyNameParts(name.to_string())),
+        }
+    }
+
+    /// `cat` (SHOW DATABASES FROM), or the session's catalog.
+    fn catalog_ref(&self, name: Option<&ObjectName>) -> Result<String, ResolveError> {
+        let Some(name) = name else {
+            return self.session_catalog(&ObjectName::from(Vec::<Ident>::new()));
+        };
+        match parts(name)?.as_slice() {
+            [c] => self.catalog(c),
+            _ => Err(ResolveError::TooManyNameParts(name.to_string())),
+        }
+    }
+}
+
+/// The identifier values of a name (verbatim: quoting only decides what may be written).
+fn parts(name: &ObjectName) -> Result<Vec<&str>, ResolveError> {
+    name.0
+        .iter()
+        .map(|p| match p {
+            ObjectNamePart::Identifier(i) => Ok(i.value.as_str()),
+            ObjectNamePart::Function(_) => Err(ResolveError::InvalidName(name.to_string())),
+        })
+        .collect()
+}
+
+/// The resolving visitor.
+struct Binder<'a> {
+    names: Names<'a>,
+    scopes: CteScopes,
+    /// Names already bound as the statement's targets; the visitor leaves them alone. Compared
+    /// by address only.
+    skip: Vec<*const ObjectName>,
+    accesses: Vec<Access>,
+}
+
+impl Binder<'_> {
+    /// Binds a table target in place and records `action` on it.
+    fn bind_table(&mut self, name: &mut ObjectName, action: Action) -> Result<(), ResolveError> {
+        let t = self.names.table(name)?;
+        *name = canonical_name(&t);
+        self.skip.push(name as *const ObjectName);
+        self.accesses.push(Access {
+            object: ObjectRef::Table(t),
+            action,
+        });
+        Ok(())
+    }
+
+    /// Binds the statement's own targets and returns Flink's statement kind. Relations inside
+    /// the statement's queries are left to the visitor.
+    fn bind_targets(&mut self, statement: &mut Statement) -> Result<&'static str, ResolveError> {
+        Ok(match statement {
+            Statement::Query(_) => "SELECT",
+            Statement::Explain { .. } => "EXPLAIN",
+            Statement::Insert(insert) => {
+                if let TableObject::TableName(name) = &mut insert.table {
+                    self.bind_table(name, Action::Write)?;
+                }
+                "INSERT_INTO"
+            }
+            Statement::CreateTable(ct) => {
+                self.bind_table(&mut ct.name, Action::Create)?;
+                if let Some(
+                    CreateTableLikeKind::Plain(like) | CreateTableLikeKind::Parenthesized(like),
+                ) = &mut ct.like
+                {
+                    self.bind_table(&mut like.name, Action::Read)?;
+                }
+                if ct.query.is_some() {
+                    "CREATE_TABLE_AS"
+                } else {
+                    "CREATE_TABLE"
+                }
+            }
+            Statement::CreateView(cv) => {
+                self.bind_table(&mut cv.name, Action::Create)?;
+                "CREATE_VIEW"
+            }
+            Statement::Drop {
+                object_type, names, ..
+            } => {
+                for name in names.iter_mut() {
+                    self.bind_table(name, Action::Drop)?;
+                }
+                if *object_type == ObjectType::View {
+                    "DROP_VIEW"
+                } else {
+                    "DROP_TABLE"
+                }
+            }
+            Statement::ExplainTable { table_name, .. } => {
+                self.bind_table(table_name, Action::Describe)?;
+                "DESCRIBE"
+            }
+            Statement::ShowTables { show_options, .. } => {
+                let name = show_parent(show_options);
+                let (c, d) = self.names.database_ref(name.as_ref())?;
+                let canonical = ObjectName::from(vec![
+                    Ident::with_quote('`', c.as_str()),
+                    Ident::with_quote('`', d.as_str()),
+                ]);
+                self.set_show_parent(show_options, canonical);
+                self.accesses.push(Access {
+                    object: ObjectRef::Database(c, d),
+                    action: Action::List,
+                });
+                "SHOW_TABLES"
+            }
+            Statement::ShowDatabases { show_options, .. } => {
+                let name = show_parent(show_options);
+                let c = self.names.catalog_ref(name.as_ref())?;
+                let canonical = ObjectName::from(vec![Ident::with_quote('`', c.as_str())]);
+                self.set_show_parent(show_options, canonical);
+                self.accesses.push(Access {
+                    object: ObjectRef::Catalog(c),
+                    action: Action::List,
+                });
+                "SHOW_DATABASES"
+            }
+            Statement::ShowCatalogs { .. } => {
+                self.accesses.push(Access {
+                    object: ObjectRef::Organization,
+                    action: Action::List,
+                });
+                "SHOW_CATALOGS"
+            }
+            // `parse` admits nothing else; refuse rather than guess if that ever changes.
+            other => return Err(ResolveError::InvalidName(other.to_string())),
+        })
+    }
+
+    /// Makes the SHOW scope explicit (`FROM <canonical>`), so the engine does not fall back
+    /// on a session default of its own.
+    fn set_show_parent(&mut self, options: &mut ShowStatementOptions, canonical: ObjectName) {
+        let show_in = options.show_in.get_or_insert(ShowStatementIn {
+            clause: ShowStatementInClause::FROM,
+            parent_type: None,
+            parent_name: None,
+        });
+        let name = show_in.parent_name.insert(canonical);
+        self.skip.push(name as *const ObjectName);
+    }
+}
+
+fn show_parent(options: &ShowStatementOptions) -> Option<ObjectName> {
+    options.show_in.as_ref().and_then(|s| s.parent_name.clone())
+}
+
+impl VisitorMut for Binder<'_> {
+    type Break = ResolveError;
+
+    fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<ResolveError> {
+        self.scopes.enter(query);
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<ResolveError> {
+        self.scopes.exit(query);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_relation(&mut self, relation: &mut ObjectName) -> ControlFlow<ResolveError> {
+        let addr = relation as *const ObjectName;
+        if self.skip.iter().any(|s| std::ptr::eq(*s, addr)) || self.scopes.is_cte(relation) {
+            return ControlFlow::Continue(());
+        }
+        match self.bind_table(relation, Action::Read) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(e),
+        }
+    }
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<ResolveError> {
+        let Some(idents) = table_argument(expr) else {
+            return ControlFlow::Continue(());
+        };
+        let name = ObjectName::from(idents);
+        if self.scopes.is_cte(&name) {
+            return ControlFlow::Continue(());
+        }
+        match self.names.table(&name) {
+            Ok(t) => {
+                let canonical = canonical_name(&t);
+                if let Expr::Prefixed { value, .. } = expr {
+                    **value = Expr::CompoundIdentifier(
+                        canonical
+                            .0
+                            .into_iter()
+                            .filter_map(|p| p.as_ident().cloned())
+                            .collect(),
+                    );
+                }
+                self.accesses.push(Access {
+                    object: ObjectRef::Table(t),
+                    action: Action::Read,
+                });
+                ControlFlow::Continue(())
+            }
+            Err(e) => ControlFlow::Break(e),
+        }
+    }
+}
+
+/// The name of a `TABLE t` table-function argument (see `dialect.rs`), if `expr` is one.
+pub(super) fn table_argument(expr: &Expr) -> Option<Vec<Ident>> {
+    let Expr::Prefixed { prefix, value } = expr else {
+        return None;
+    };
+    if prefix.quote_style.is_some() || !prefix.value.eq_ignore_ascii_case("TABLE") {
+        return None;
+    }
+    match &**value {
+        Expr::Identifier(i) => Some(vec![i.clone()]),
+        Expr::CompoundIdentifier(is) => Some(is.clone()),
+        _ => None,
+    }
+}

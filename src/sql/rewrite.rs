@@ -1,0 +1,117 @@
+//! Rewrite: turns an authorized statement into what the engine runs.
+//!
+//! Names were canonicalized by `resolve` in the pass that recorded the accesses; here the
+//! canonical statement is walked once more and refused if any relation in it is not a
+//! canonical, backtick-quoted name that was authorized (defense in depth: a relation position
+//! that resolution missed must not reach the engine). Row filters, column masks and limits
+//! belong here when they come.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Query, Statement, Visit, Visitor};
+
+use super::resolve::table_argument;
+use super::scope::CteScopes;
+use super::{Access, ResolvedStatement, RewriteError, RewrittenStatement};
+use crate::authz::AuthorizedStatement;
+use crate::catalog::{ObjectRef, TableRef};
+
+/// Builds the engine's statement from an authorized one.
+pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, RewriteError> {
+    let (resolved, decisions) = authorized.into_parts();
+    let ResolvedStatement {
+        canonical,
+        kind,
+        accesses,
+        ..
+    } = resolved;
+    check_canonical(&canonical, &accesses)?;
+    Ok(RewrittenStatement {
+        statement: canonical,
+        kind,
+        accesses,
+        decisions,
+        _proof: (),
+    })
+}
+
+/// Every relation of `statement` outside CTE references is canonical and among `accesses`.
+pub(super) fn check_canonical(
+    statement: &Statement,
+    accesses: &[Access],
+) -> Result<(), RewriteError> {
+    let mut checker = Checker {
+        scopes: CteScopes::default(),
+        accesses,
+    };
+    match statement.visit(&mut checker) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(e) => Err(e),
+    }
+}
+
+struct Checker<'a> {
+    scopes: CteScopes,
+    accesses: &'a [Access],
+}
+
+impl Checker<'_> {
+    fn check(
+        &self,
+        idents: &[&Ident],
+        written: &dyn std::fmt::Display,
+    ) -> ControlFlow<RewriteError> {
+        let refuse = || ControlFlow::Break(RewriteError::Unresolved(written.to_string()));
+        if idents.iter().any(|i| i.quote_style != Some('`')) {
+            return refuse();
+        }
+        let v: Vec<&str> = idents.iter().map(|i| i.value.as_str()).collect();
+        let object = match v.as_slice() {
+            [c, d, t] => ObjectRef::Table(TableRef::new(c, d, t)),
+            [c, d] => ObjectRef::Database(c.to_string(), d.to_string()),
+            [c] => ObjectRef::Catalog(c.to_string()),
+            _ => return refuse(),
+        };
+        if self.accesses.iter().any(|a| a.object == object) {
+            ControlFlow::Continue(())
+        } else {
+            refuse()
+        }
+    }
+}
+
+impl Visitor for Checker<'_> {
+    type Break = RewriteError;
+
+    fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<RewriteError> {
+        self.scopes.enter(query);
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, query: &Query) -> ControlFlow<RewriteError> {
+        self.scopes.exit(query);
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<RewriteError> {
+        if self.scopes.is_cte(relation) {
+            return ControlFlow::Continue(());
+        }
+        let idents: Option<Vec<&Ident>> = relation.0.iter().map(|p| p.as_ident()).collect();
+        match idents {
+            Some(idents) => self.check(&idents, relation),
+            None => ControlFlow::Break(RewriteError::Unresolved(relation.to_string())),
+        }
+    }
+
+    fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<RewriteError> {
+        let Some(idents) = table_argument(expr) else {
+            return ControlFlow::Continue(());
+        };
+        let name = ObjectName::from(idents.clone());
+        if self.scopes.is_cte(&name) {
+            return ControlFlow::Continue(());
+        }
+        self.check(&idents.iter().collect::<Vec<_>>(), &name)
+    }
+}

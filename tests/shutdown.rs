@@ -1,0 +1,92 @@
+//! The real binary: first start on a fresh directory generates dev certificates and the dev
+//! issuer; SIGTERM drains an in-flight request and then exits cleanly.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_requests_then_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_policies(&dir.path().join("policies"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sqlgate"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("SQLGATE_LOG", "info")
+        .env_remove("SQLGATE_CONFIG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
+    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            log.push(line.clone());
+            if line.contains("sqlgate listening") {
+                let at = line.find("addr=").unwrap() + 5;
+                return line[at..].split_whitespace().next().unwrap().to_string();
+            }
+        }
+        panic!("the gateway exited before listening: {log:#?}");
+    })
+    .await
+    .expect("the gateway did not start listening");
+    assert!(log.iter().any(|l| l.contains("generated a development CA")), "first start must say it generated certificates: {log:#?}");
+    for f in ["certs/dev-ca.pem", "certs/server.pem", "certs/server.key", "certs/dev-issuer.key"] {
+        assert!(dir.path().join(f).exists(), "{f} was not generated");
+    }
+    // Keep draining stderr so the child never blocks on a full pipe.
+    let drain = tokio::spawn(async move {
+        let mut rest = Vec::new();
+        while let Ok(Some(l)) = lines.next_line().await {
+            rest.push(l);
+        }
+        rest
+    });
+
+    let cfg = sqlgate::config::Config::default_config().unwrap();
+    let dev = cfg.auth.dev_issuer.clone().unwrap();
+    let token = sqlgate::auth::dev::mint_token(&dev, dir.path(), "alice", &["developers".into()], Duration::from_secs(600)).unwrap();
+    let pem = std::fs::read(dir.path().join("certs/dev-ca.pem")).unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .build()
+        .unwrap();
+    let base = format!("https://{addr}/sql/v1/organizations/org-dev/environments/env-dev");
+    // A statement that runs for a long time: the create request waits for it (create_wait),
+    // so the request is in flight when SIGTERM arrives.
+    let slow = "SELECT COUNT(*) FROM examples.marketplace.orders a, examples.marketplace.orders b, examples.marketplace.clicks c WHERE a.price + b.price + c.view_time > -1";
+    let req = client
+        .post(format!("{base}/statements"))
+        .bearer_auth(&token)
+        .header("Confluent-Identity-Pool-Id", "pool-dev")
+        .json(&json!({"name": "slow", "spec": {"statement": slow, "properties": {"sql.current-catalog": "env-dev", "sql.current-database": "lkc-dev"}}}))
+        .send();
+    let in_flight = tokio::spawn(req);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = child.id().unwrap().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    assert!(killed.success());
+    let resp = in_flight.await.unwrap().expect("the in-flight request was cut off");
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    let phase = body["status"]["phase"].as_str().unwrap_or_default().to_string();
+    // The statement was still running when the drain began: it is reported running, or
+    // stopped by the shutdown, never failed.
+    assert!(["RUNNING", "STOPPED"].contains(&phase.as_str()), "{body}");
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .expect("the gateway did not exit after SIGTERM")
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    let rest = drain.await.unwrap();
+    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:#?}");
+    assert!(client.get(format!("https://{addr}/healthz")).send().await.is_err(), "still accepting after exit");
+}
