@@ -36,7 +36,7 @@ impl CteScopes {
             && let Some(i) = top.ctes.iter().position(|(_, q)| std::ptr::eq(*q, addr))
         {
             // Entering the body of the i-th CTE: it sees the ones before it.
-            top.visible = top.ctes.len();
+            top.visible = i;
         }
         let ctes = query
             .with

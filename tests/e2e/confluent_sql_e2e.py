@@ -2,8 +2,9 @@
 
 Run by tests/e2e_confluent_sql.rs, which starts the gateway and passes:
   SQLGATE_ENDPOINT, SQLGATE_TOKEN (a pool-dev token), SQLGATE_API_KEY / SQLGATE_API_SECRET
-  (an API key whose principal has the developer bindings), SQLGATE_DENIED_TOKEN (a token of a
-  principal without access), SSL_CERT_FILE (the dev CA).
+  (an API key whose principal has the developer bindings), SQLGATE_DENIED_KEY /
+  SQLGATE_DENIED_SECRET (User:sa-denied: may run statements, has no table roles),
+  SSL_CERT_FILE (the dev CA).
 Every check raises on failure; the script exits non-zero on the first one.
 """
 
@@ -40,7 +41,9 @@ def connect(mode):
         )
     if mode == "denied":
         return cs.connect(
-            external_access_token=os.environ["SQLGATE_DENIED_TOKEN"], **COMMON
+            flink_api_key=os.environ["SQLGATE_DENIED_KEY"],
+            flink_api_secret=os.environ["SQLGATE_DENIED_SECRET"],
+            **COMMON,
         )
     raise ValueError(mode)
 
@@ -117,16 +120,20 @@ def examples_query(conn):
     cur.close()
 
 
-def refused(mode_conn, denied_conn):
+def refused(denied_conn, table):
+    # The denied principal may run statements (FlinkDeveloper) but has no role on the table.
     cur = denied_conn.cursor()
     try:
-        cur.execute("SELECT * FROM examples.marketplace.orders")
+        cur.execute(f"SELECT * FROM {table}")
     except cs.OperationalError as e:
         msg = str(e)
-        check("403" in msg, f"refusal is a 403 ({msg[:120]})")
-        check("User:" in msg and "FlinkDeveloper" in msg, "the client's error carries our detail")
+        check("403" in msg, f"refusal is a 403 ({msg[:160]})")
+        check(
+            "User:sa-denied" in msg and "DeveloperRead" in msg and table in msg,
+            "the client's error names the principal, the table and the missing role",
+        )
     else:
-        raise AssertionError("a principal without roles was allowed to run a statement")
+        raise AssertionError("a principal without a role on the table read it")
 
 
 def ddl_dml(conn, tag):
@@ -195,8 +202,8 @@ def main():
         conn = connect(mode)
         scalar_types(conn)
         examples_query(conn)
-        refused(conn, denied)
         table = ddl_dml(conn, mode)
+        refused(denied, table)
         streaming_bounded(conn, table)
         list_stop_delete(conn, mode)
         med = latency(conn)
