@@ -70,11 +70,14 @@ SELECT
   TIMESTAMP '2024-01-02 03:04:05.123' AS ts,
   CAST(TIMESTAMP '2024-01-02 03:04:05.123' AS TIMESTAMP_LTZ(3)) AS ltz,
   INTERVAL '1' DAY AS ids,
-  INTERVAL '14' MONTH AS iym,
+  INTERVAL '1-6' YEAR TO MONTH AS iym,
   CAST('ab' AS CHAR(2)) AS c,
   CAST('xyz' AS VARCHAR(10)) AS vc,
   CAST('hello' AS STRING) AS s,
-  X'7f02' AS by
+  X'7f02' AS by,
+  CAST(X'7f02' AS BINARY(2)) AS bin,
+  CAST(X'0a0b0c' AS VARBINARY(8)) AS vbin,
+  NULL AS untyped
 """
 
 
@@ -82,8 +85,13 @@ def scalar_types(conn):
     cur = conn.cursor()
     cur.execute(TYPES_SQL)
     names = [d[0] for d in cur.description]
+    types = dict((d[0], d[1]) for d in cur.description)
     row = cur.fetchall()[0]
     got = dict(zip(names, row))
+    check(types["i"] == "INTEGER" and types["bi"] == "BIGINT", "integer type names")
+    check(types["ts"] == "TIMESTAMP_WITHOUT_TIME_ZONE", "timestamp uses the long type name")
+    check(types["ltz"] == "TIMESTAMP_WITH_LOCAL_TIME_ZONE", "timestamp_ltz uses the long type name")
+    check(types["iym"] == "INTERVAL_YEAR_MONTH", "year-month interval type")
     check(got["n"] is None, "NULL decodes to None")
     check(got["b"] is True, "BOOLEAN decodes to True")
     check(got["ti"] == -42, "TINYINT")
@@ -101,11 +109,14 @@ def scalar_types(conn):
         "TIMESTAMP_LTZ(3) in UTC",
     )
     check(got["ids"] == datetime.timedelta(days=1), "INTERVAL DAY TO SECOND")
-    check(str(got["iym"]) != "" and got["iym"] is not None, "INTERVAL YEAR TO MONTH decodes")
+    check((got["iym"].years, got["iym"].months) == (1, 6), "INTERVAL YEAR TO MONTH")
     check(got["c"] == "ab", "CHAR")
     check(got["vc"] == "xyz", "VARCHAR")
     check(got["s"] == "hello", "STRING")
     check(got["by"] == b"\x7f\x02", "BYTES")
+    check(got["bin"] == b"\x7f\x02", "BINARY(2)")
+    check(got["vbin"] == b"\x0a\x0b\x0c", "VARBINARY(8)")
+    check(got["untyped"] is None, "untyped NULL")
     cur.close()
 
 
