@@ -9,6 +9,6 @@ mod model;
 
 pub use crn::{Crn, CrnError, CrnPattern};
 pub use model::{
-    Catalogs, ClusterInfo, EnvironmentInfo, EnvironmentConfig, ClusterConfig, ObjectRef, TableRef,
-    EXAMPLES_CATALOG, EXAMPLES_DATABASE,
+    Catalogs, ClusterConfig, ClusterInfo, EXAMPLES_CATALOG, EXAMPLES_DATABASE, EnvironmentConfig,
+    EnvironmentInfo, ObjectRef, TableRef,
 };

@@ -68,7 +68,11 @@ pub fn ensure_dev_certs(paths: &DevCertPaths) -> Result<DevCertOutcome, CertGenE
             // The CA's subject is fixed by `ca_params`, and the authority key identifier
             // comes from the key, so the same key and parameters reproduce the issuer.
             let key = KeyPair::from_pem(&key)?;
-            (Issuer::new(ca_params(), key), cert, DevCertOutcome::GeneratedServer)
+            (
+                Issuer::new(ca_params(), key),
+                cert,
+                DevCertOutcome::GeneratedServer,
+            )
         }
         _ => {
             let key = KeyPair::generate()?;
@@ -93,7 +97,11 @@ pub fn ensure_dev_certs(paths: &DevCertPaths) -> Result<DevCertOutcome, CertGenE
     params.use_authority_key_identifier_extension = true;
     let cert = params.signed_by(&key, &issuer)?;
     write(&paths.server_key, &key.serialize_pem(), true)?;
-    write(&paths.server_cert, &format!("{}{}", cert.pem(), ca_pem), false)?;
+    write(
+        &paths.server_cert,
+        &format!("{}{}", cert.pem(), ca_pem),
+        false,
+    )?;
     Ok(outcome)
 }
 
@@ -156,7 +164,10 @@ mod tests {
     fn generates_once_then_leaves_files_alone() {
         let dir = tempfile::tempdir().unwrap();
         let p = paths(dir.path());
-        assert_eq!(ensure_dev_certs(&p).unwrap(), DevCertOutcome::GeneratedCaAndServer);
+        assert_eq!(
+            ensure_dev_certs(&p).unwrap(),
+            DevCertOutcome::GeneratedCaAndServer
+        );
         let before = fs::read(&p.server_cert).unwrap();
         assert_eq!(ensure_dev_certs(&p).unwrap(), DevCertOutcome::Present);
         assert_eq!(fs::read(&p.server_cert).unwrap(), before);
@@ -169,7 +180,10 @@ mod tests {
         ensure_dev_certs(&p).unwrap();
         let ca = fs::read(&p.ca_cert).unwrap();
         fs::remove_file(&p.server_cert).unwrap();
-        assert_eq!(ensure_dev_certs(&p).unwrap(), DevCertOutcome::GeneratedServer);
+        assert_eq!(
+            ensure_dev_certs(&p).unwrap(),
+            DevCertOutcome::GeneratedServer
+        );
         assert_eq!(fs::read(&p.ca_cert).unwrap(), ca);
     }
 

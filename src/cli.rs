@@ -99,9 +99,19 @@ pub fn main() -> ExitCode {
     init_tracing();
     let result = match cli.command {
         Command::Serve { config, listen } => serve(&config, listen),
-        Command::Token { config, subject, groups, ttl } => token(&config, &subject, &groups, ttl),
+        Command::Token {
+            config,
+            subject,
+            groups,
+            ttl,
+        } => token(&config, &subject, &groups, ttl),
         Command::ApiKey {
-            action: ApiKeyAction::Create { config, principal, description },
+            action:
+                ApiKeyAction::Create {
+                    config,
+                    principal,
+                    description,
+                },
         } => api_key_create(&config, &principal, description.as_deref()),
     };
     match result {
@@ -128,7 +138,9 @@ fn serve(config: &ConfigArg, listen: Option<std::net::SocketAddr>) -> anyhow::Re
     if let Some(l) = listen {
         cfg.server.listen = l;
     }
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let result = rt.block_on(async move {
         let gateway = crate::gateway::Gateway::build(cfg.clone(), &base).await?;
         let listener = tokio::net::TcpListener::bind(cfg.server.listen).await?;
@@ -148,13 +160,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -164,7 +177,12 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn token(config: &ConfigArg, subject: &str, groups: &[String], ttl: Duration) -> anyhow::Result<()> {
+fn token(
+    config: &ConfigArg,
+    subject: &str,
+    groups: &[String],
+    ttl: Duration,
+) -> anyhow::Result<()> {
     let (cfg, base) = config.load()?;
     let dev = cfg
         .auth
@@ -172,19 +190,33 @@ fn token(config: &ConfigArg, subject: &str, groups: &[String], ttl: Duration) ->
         .as_ref()
         .ok_or_else(|| anyhow::anyhow!("the configuration has no [auth.dev_issuer]; tokens must come from your identity provider"))?;
     crate::auth::dev::ensure_dev_issuer(dev, &base)?;
-    println!("{}", crate::auth::dev::mint_token(dev, &base, subject, groups, ttl)?);
+    println!(
+        "{}",
+        crate::auth::dev::mint_token(dev, &base, subject, groups, ttl)?
+    );
     Ok(())
 }
 
-fn api_key_create(config: &ConfigArg, principal: &str, description: Option<&str>) -> anyhow::Result<()> {
+fn api_key_create(
+    config: &ConfigArg,
+    principal: &str,
+    description: Option<&str>,
+) -> anyhow::Result<()> {
     let (cfg, base) = config.load()?;
     let file = resolve(&base, &cfg.auth.api_keys_file);
     let (key, secret) = crate::auth::api_key::create_api_key(&file, principal, description)?;
     println!("API key:    {key}\nAPI secret: {secret}\n");
-    eprintln!("The secret is shown only now; {} stores only its hash.", file.display());
+    eprintln!(
+        "The secret is shown only now; {} stores only its hash.",
+        file.display()
+    );
     Ok(())
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
 }

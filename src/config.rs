@@ -241,7 +241,10 @@ impl Config {
         for (name, v) in [
             ("gateway.page_rows", g.page_rows),
             ("gateway.result_buffer_rows", g.result_buffer_rows),
-            ("gateway.max_statements_per_principal", g.max_statements_per_principal),
+            (
+                "gateway.max_statements_per_principal",
+                g.max_statements_per_principal,
+            ),
             ("server.max_connections", self.server.max_connections),
             ("server.max_body_bytes", self.server.max_body_bytes),
         ] {
@@ -253,11 +256,18 @@ impl Config {
         for (i, e) in self.environments.iter().enumerate() {
             let at = format!("environments[{i}]");
             if e.id.is_empty() || e.id == crate::catalog::EXAMPLES_CATALOG {
-                return Err(invalid(format!("{at}.id"), "must be non-empty and not `examples`"));
+                return Err(invalid(
+                    format!("{at}.id"),
+                    "must be non-empty and not `examples`",
+                ));
             }
-            for n in [&e.id, &e.display_name] {
-                if !env_names.insert(n.clone()) && !(n == &e.display_name && e.display_name == e.id) {
-                    return Err(invalid(at.clone(), format!("name `{n}` is used twice")));
+            let own: HashSet<&String> = [&e.id, &e.display_name].into_iter().collect();
+            for n in own {
+                if !env_names.insert(n.clone()) {
+                    return Err(invalid(
+                        at.clone(),
+                        format!("environment name `{n}` is used twice"),
+                    ));
                 }
             }
             let mut cl = HashSet::new();
@@ -266,7 +276,9 @@ impl Config {
                 if c.id.is_empty() || c.region.is_empty() {
                     return Err(invalid(cat, "id and region must not be empty"));
                 }
-                if !cl.insert(c.id.clone()) || (c.display_name != c.id && !cl.insert(c.display_name.clone())) {
+                if !cl.insert(c.id.clone())
+                    || (c.display_name != c.id && !cl.insert(c.display_name.clone()))
+                {
                     return Err(invalid(cat, format!("cluster `{}` is named twice", c.id)));
                 }
             }
@@ -279,7 +291,11 @@ impl Config {
                 ));
             }
         }
-        if !self.compute_pools.iter().any(|p| p.id == g.default_compute_pool) {
+        if !self
+            .compute_pools
+            .iter()
+            .any(|p| p.id == g.default_compute_pool)
+        {
             return Err(invalid(
                 "gateway.default_compute_pool",
                 format!("no compute pool `{}` is configured", g.default_compute_pool),
@@ -310,7 +326,8 @@ mod tests {
         let err = Config::from_toml("[server]\nlisen = \"127.0.0.1:1\"\n").unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("server.lisen"), "{msg}");
-        let err = Config::from_toml("[[environments]]\nid='e'\ndisplay_name='d'\nregoin='x'\n").unwrap_err();
+        let err = Config::from_toml("[[environments]]\nid='e'\ndisplay_name='d'\nregoin='x'\n")
+            .unwrap_err();
         assert!(err.to_string().contains("environments[0].regoin"), "{err}");
     }
 

@@ -4,7 +4,7 @@
 //! Client errors carry a detail a person can act on (what was refused, for whom, why).
 //! Server errors are logged in full and answered with a generic message.
 
-use hyper::header::{HeaderValue, ALLOW, RETRY_AFTER, WWW_AUTHENTICATE};
+use hyper::header::{ALLOW, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 use tracing::warn;
 
@@ -137,7 +137,9 @@ impl ApiError {
             ApiError::Rewrite(e) => e.detail(),
             ApiError::Engine(e) if !engine_status(e).is_server_error() => e.detail(),
             ApiError::Engine(_) => "the engine is unavailable; try again shortly".into(),
-            ApiError::Internal(_) => "internal error; the gateway log has details (see the request id)".into(),
+            ApiError::Internal(_) => {
+                "internal error; the gateway log has details (see the request id)".into()
+            }
             other => other.to_string(),
         }
     }

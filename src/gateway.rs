@@ -5,8 +5,8 @@
 //! configuration.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tracing::info;
@@ -62,19 +62,19 @@ impl Gateway {
     /// Builds every runtime object; relative paths resolve against `base_dir`. Generates dev
     /// certificates and the dev token issuer when configured and missing, and says so.
     pub async fn build(cfg: Config, base_dir: &Path) -> Result<Arc<Self>, StartupError> {
-        if let Some(outcome) = cfg.tls.prepare_dev_certs(base_dir)? {
-            if outcome != crate::certs::DevCertOutcome::Present {
-                info!(
-                    ca = %base_dir.join(&cfg.tls.dev_ca_file).display(),
-                    cert = %base_dir.join(&cfg.tls.cert_file).display(),
-                    "generated a development CA and server certificate (SANs localhost, 127.0.0.1, ::1); clients trust it with SSL_CERT_FILE"
-                );
-            }
+        if let Some(outcome) = cfg.tls.prepare_dev_certs(base_dir)?
+            && outcome != crate::certs::DevCertOutcome::Present
+        {
+            info!(
+                ca = %base_dir.join(&cfg.tls.dev_ca_file).display(),
+                cert = %base_dir.join(&cfg.tls.cert_file).display(),
+                "generated a development CA and server certificate (SANs localhost, 127.0.0.1, ::1); clients trust it with SSL_CERT_FILE"
+            );
         }
-        if let Some(dev) = &cfg.auth.dev_issuer {
-            if crate::auth::dev::ensure_dev_issuer(dev, base_dir)? {
-                info!("generated the development token issuer key; mint tokens with `sqlgate token`");
-            }
+        if let Some(dev) = &cfg.auth.dev_issuer
+            && crate::auth::dev::ensure_dev_issuer(dev, base_dir)?
+        {
+            info!("generated the development token issuer key; mint tokens with `sqlgate token`");
         }
         let tls = cfg.tls.build(base_dir)?;
         let catalogs = Arc::new(Catalogs::new(
@@ -164,16 +164,29 @@ impl Gateway {
 
     /// The compute pool a statement runs in: the named one (which must belong to `env`) or
     /// the default. Unknown pools are 404, like Confluent.
-    pub fn compute_pool(&self, env: &str, id: Option<&str>) -> Result<&ComputePoolConfig, ApiError> {
+    pub fn compute_pool(
+        &self,
+        env: &str,
+        id: Option<&str>,
+    ) -> Result<&ComputePoolConfig, ApiError> {
         let id = id.unwrap_or(&self.gateway.default_compute_pool);
         self.pools
             .iter()
-            .find(|p| p.id == id && (p.environment == env || id == self.gateway.default_compute_pool))
-            .ok_or_else(|| ApiError::not_found(format!("compute pool `{id}` not found in environment `{env}`")))
+            .find(|p| {
+                p.id == id && (p.environment == env || id == self.gateway.default_compute_pool)
+            })
+            .ok_or_else(|| {
+                ApiError::not_found(format!(
+                    "compute pool `{id}` not found in environment `{env}`"
+                ))
+            })
     }
 
     /// The predicate SHOW statements filter tables with, for one principal.
-    pub fn visibility(self: &Arc<Self>, principal: &str) -> Arc<dyn Fn(&TableRef) -> bool + Send + Sync> {
+    pub fn visibility(
+        self: &Arc<Self>,
+        principal: &str,
+    ) -> Arc<dyn Fn(&TableRef) -> bool + Send + Sync> {
         let gw = self.clone();
         let principal = principal.to_string();
         Arc::new(move |t: &TableRef| gw.authorizer.can_see_table(&principal, t))
@@ -195,5 +208,9 @@ impl Gateway {
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {
-    if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
 }

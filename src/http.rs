@@ -5,8 +5,8 @@
 //! [`crate::pipeline`].
 
 pub mod body;
+pub mod dispatch;
 pub mod response;
 pub mod route;
-pub mod dispatch;
 
 pub use dispatch::handle;

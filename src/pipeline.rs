@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use futures::StreamExt;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::auth::Principal;
@@ -44,7 +44,10 @@ pub async fn create_statement(
 ) -> Result<Created, ApiError> {
     // --- request checks (nothing is decided or run yet)
     wire::validate_name(&req.name).map_err(ApiError::invalid)?;
-    if req.organization_id.as_deref().is_some_and(|o| o != gw.catalogs().organization_id())
+    if req
+        .organization_id
+        .as_deref()
+        .is_some_and(|o| o != gw.catalogs().organization_id())
         || req.environment_id.as_deref().is_some_and(|e| e != env)
     {
         return Err(ApiError::invalid(
@@ -52,11 +55,15 @@ pub async fn create_statement(
         ));
     }
     if req.spec.stopped {
-        return Err(ApiError::invalid("a statement cannot be created stopped (spec.stopped must be false)"));
+        return Err(ApiError::invalid(
+            "a statement cannot be created stopped (spec.stopped must be false)",
+        ));
     }
     let properties = wire::stringify_properties(req.spec.properties).map_err(ApiError::invalid)?;
     let labels = req.metadata.map(|m| m.labels).unwrap_or_default();
-    let dry_run = properties.get(DRY_RUN).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let dry_run = properties
+        .get(DRY_RUN)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if !dry_run {
         gw.statements().check_free(env, &req.name, &principal.id)?;
     }
@@ -103,22 +110,38 @@ pub async fn create_statement(
         .authorizer()
         .authorize(&principal.id, resolved, env, &pool.region)
         .inspect_err(|e| log_decision(ctx, principal, &entry, "deny", e.code(), &e.detail()))?;
-    log_decision(ctx, principal, &entry, "allow", "authz.granted", &describe(&authorized));
+    log_decision(
+        ctx,
+        principal,
+        &entry,
+        "allow",
+        "authz.granted",
+        &describe(&authorized),
+    );
 
     // --- 4. rewrite to canonical names
     let rewritten = sql::rewrite(authorized)?;
 
     // --- dry run of anything but a query: nothing may run, so the engine is not called
-    let is_query = matches!(sql_kind, "SELECT" | "SHOW_TABLES" | "SHOW_CATALOGS" | "SHOW_DATABASES" | "DESCRIBE" | "EXPLAIN");
+    let is_query = matches!(
+        sql_kind,
+        "SELECT" | "SHOW_TABLES" | "SHOW_CATALOGS" | "SHOW_DATABASES" | "DESCRIBE" | "EXPLAIN"
+    );
     if dry_run && !is_query {
         let traits = json!({"sql_kind": sql_kind, "is_bounded": true, "is_append_only": true, "schema": null});
         entry.transition(Phase::Completed, "Dry run passed", Some(traits));
-        return Ok(Created { statement: entry.to_json(base) });
+        return Ok(Created {
+            statement: entry.to_json(base),
+        });
     }
 
     // --- 5. engine: planning errors are reported as a FAILED statement, as Confluent does
     let exec_ctx = ExecContext {
-        snapshot: entry.spec.properties.get(SNAPSHOT_MODE).is_some_and(|v| v == "now"),
+        snapshot: entry
+            .spec
+            .properties
+            .get(SNAPSHOT_MODE)
+            .is_some_and(|v| v == "now"),
         properties: entry.spec.properties.clone(),
         visible: gw.visibility(&principal.id),
     };
@@ -129,15 +152,20 @@ pub async fn create_statement(
             if !dry_run {
                 gw.statements().insert(entry.clone())?;
             }
-            return Ok(Created { statement: entry.to_json(base) });
+            return Ok(Created {
+                statement: entry.to_json(base),
+            });
         }
     };
-    let traits = serde_json::to_value(&execution.traits).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let traits =
+        serde_json::to_value(&execution.traits).map_err(|e| ApiError::Internal(e.to_string()))?;
     if dry_run {
         // Dropping the execution's stream cancels it before any row is produced.
         drop(execution);
         entry.transition(Phase::Completed, "Dry run passed", Some(traits));
-        return Ok(Created { statement: entry.to_json(base) });
+        return Ok(Created {
+            statement: entry.to_json(base),
+        });
     }
     entry.transition(Phase::Running, "Statement is running", Some(traits));
     gw.statements().insert(entry.clone())?;
@@ -145,17 +173,25 @@ pub async fn create_statement(
 
     // Quick statements finish within the wait, which saves the client a polling round.
     entry.wait_terminal(gw.gateway_config().create_wait).await;
-    Ok(Created { statement: entry.to_json(base) })
+    Ok(Created {
+        statement: entry.to_json(base),
+    })
 }
 
-fn parse_and_resolve(gw: &Gateway, text: &str, session: &SessionNames) -> Result<ResolvedStatement, ApiError> {
+fn parse_and_resolve(
+    gw: &Gateway,
+    text: &str,
+    session: &SessionNames,
+) -> Result<ResolvedStatement, ApiError> {
     let parsed = sql::parse(text, gw.parse_limits())?;
     Ok(sql::resolve(parsed, gw.catalogs(), session)?)
 }
 
 fn failed_dry_run(entry: &StatementEntry, base: &str, e: &ApiError) -> Created {
     entry.transition(Phase::Failed, e.detail(), None);
-    Created { statement: entry.to_json(base) }
+    Created {
+        statement: entry.to_json(base),
+    }
 }
 
 /// Drives the engine's row stream into the statement's buffer until it ends, fails, or the
@@ -201,12 +237,26 @@ async fn drive(entry: Arc<StatementEntry>, execution: Execution) {
 fn describe(a: &AuthorizedStatement) -> String {
     a.decisions()
         .iter()
-        .map(|d| format!("{} {} via {}", d.action.as_str(), d.object, d.role.as_deref().unwrap_or("-")))
+        .map(|d| {
+            format!(
+                "{} {} via {}",
+                d.action.as_str(),
+                d.object,
+                d.role.as_deref().unwrap_or("-")
+            )
+        })
         .collect::<Vec<_>>()
         .join("; ")
 }
 
-fn log_decision(ctx: &RequestCtx, principal: &Principal, entry: &StatementEntry, decision: &str, code: &str, detail: &str) {
+fn log_decision(
+    ctx: &RequestCtx,
+    principal: &Principal,
+    entry: &StatementEntry,
+    decision: &str,
+    code: &str,
+    detail: &str,
+) {
     info!(
         target: "sqlgate::decision",
         request_id = %ctx.request_id,

@@ -19,7 +19,7 @@ use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn, Instrument};
+use tracing::{Instrument, debug, info, warn};
 
 use crate::gateway::Gateway;
 
@@ -102,7 +102,10 @@ pub async fn run(listener: TcpListener, gateway: Arc<Gateway>, shutdown: impl Fu
     gateway.set_ready(false);
     stop.cancel();
     tracker.close();
-    if tokio::time::timeout(cfg.shutdown_grace, tracker.wait()).await.is_err() {
+    if tokio::time::timeout(cfg.shutdown_grace, tracker.wait())
+        .await
+        .is_err()
+    {
         warn!(grace = ?cfg.shutdown_grace, "grace period over; closing remaining connections");
     }
     gateway.shutdown().await;
@@ -147,7 +150,9 @@ impl Connection {
         let peer = self.peer;
         let service = service_fn(move |req| {
             let gateway = gateway.clone();
-            async move { Ok::<_, std::convert::Infallible>(crate::http::handle(gateway, peer, req).await) }
+            async move {
+                Ok::<_, std::convert::Infallible>(crate::http::handle(gateway, peer, req).await)
+            }
         });
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder

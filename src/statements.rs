@@ -4,7 +4,7 @@
 //! the bounded result buffers ([`results`]). The HTTP handlers live in [`handlers`]; the
 //! security decisions are not made here but in [`crate::pipeline`].
 
+pub mod handlers;
 pub mod results;
 pub mod store;
 pub mod wire;
-pub mod handlers;

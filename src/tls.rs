@@ -78,7 +78,11 @@ pub enum TlsError {
 impl TlsConfig {
     /// Resolves relative paths against `base`.
     fn path(base: &Path, p: &Path) -> PathBuf {
-        if p.is_absolute() { p.to_path_buf() } else { base.join(p) }
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
     }
 
     /// Generates dev certificates when enabled and missing; returns what happened.
@@ -115,9 +119,7 @@ impl TlsConfig {
                 let ca_path = Self::path(base, ca);
                 let mut roots = RootCertStore::empty();
                 for c in load_certs(&ca_path, "client CA")? {
-                    roots
-                        .add(c)
-                        .map_err(|e| TlsError::Rustls(e.to_string()))?;
+                    roots.add(c).map_err(|e| TlsError::Rustls(e.to_string()))?;
                 }
                 let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
                     .build()

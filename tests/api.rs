@@ -4,8 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{admin, detail, developer, get, post_statement, run_query, Cred, TestGateway};
-use serde_json::{json, Value};
+use common::{Cred, TestGateway, admin, detail, developer, get, post_statement, run_query};
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[tokio::test]
@@ -13,7 +13,11 @@ async fn health_and_readiness_answer_without_credentials() {
     let gw = TestGateway::start().await;
     let c = gw.client();
     for path in ["/healthz", "/readyz"] {
-        let r = c.get(format!("{}{path}", gw.endpoint())).send().await.unwrap();
+        let r = c
+            .get(format!("{}{path}", gw.endpoint()))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200, "{path}");
     }
     gw.stop().await;
@@ -28,7 +32,11 @@ async fn select_one_runs_and_reports_flink_shapes() {
     assert_eq!(body["name"], "s1");
     assert_eq!(body["spec"]["principal"], "User:pool-dev");
     assert_eq!(body["spec"]["compute_pool_id"], "lfcp-dev");
-    assert!(body["metadata"]["uid"].as_str().is_some_and(|u| !u.is_empty()));
+    assert!(
+        body["metadata"]["uid"]
+            .as_str()
+            .is_some_and(|u| !u.is_empty())
+    );
     let phase = body["status"]["phase"].as_str().unwrap();
     assert!(["RUNNING", "COMPLETED"].contains(&phase), "{phase}");
     let traits = &body["status"]["traits"];
@@ -44,14 +52,31 @@ async fn select_one_runs_and_reports_flink_shapes() {
 async fn results_pages_link_with_absolute_urls_until_done() {
     let gw = TestGateway::start_with(|c| c.gateway.page_rows = 7).await;
     let dev = developer(&gw);
-    let (status, _) = post_statement(&gw, &dev, "pages", "SELECT order_id FROM examples.marketplace.orders LIMIT 20", json!({})).await;
+    let (status, _) = post_statement(
+        &gw,
+        &dev,
+        "pages",
+        "SELECT order_id FROM examples.marketplace.orders LIMIT 20",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 200);
     let (s, first) = get(&gw, &dev, "/statements/pages/results").await;
     assert_eq!(s, 200);
     assert_eq!(first["results"]["data"].as_array().unwrap().len(), 7);
     let next = first["metadata"]["next"].as_str().unwrap();
-    assert!(next.starts_with(&gw.base()), "next must be absolute: {next}");
-    let rows = run_query(&gw, &dev, "pages2", "SELECT order_id FROM examples.marketplace.orders LIMIT 20").await.unwrap();
+    assert!(
+        next.starts_with(&gw.base()),
+        "next must be absolute: {next}"
+    );
+    let rows = run_query(
+        &gw,
+        &dev,
+        "pages2",
+        "SELECT order_id FROM examples.marketplace.orders LIMIT 20",
+    )
+    .await
+    .unwrap();
     assert_eq!(rows.len(), 20);
     gw.stop().await;
 }
@@ -60,7 +85,12 @@ async fn results_pages_link_with_absolute_urls_until_done() {
 async fn duplicate_names_get_409() {
     let gw = TestGateway::start().await;
     let dev = developer(&gw);
-    assert_eq!(post_statement(&gw, &dev, "dup", "SELECT 1", json!({})).await.0, 200);
+    assert_eq!(
+        post_statement(&gw, &dev, "dup", "SELECT 1", json!({}))
+            .await
+            .0,
+        200
+    );
     let (status, body) = post_statement(&gw, &dev, "dup", "SELECT 2", json!({})).await;
     assert_eq!(status, 409, "{body}");
     assert!(detail(&body).contains("already in use"));
@@ -72,12 +102,23 @@ async fn a_principal_without_roles_is_refused_and_nothing_reaches_the_engine() {
     let gw = TestGateway::start().await;
     let before = gw.engine_calls();
     let nobody = Cred::Bearer(gw.token("mallory", &[]));
-    let (status, body) = post_statement(&gw, &nobody, "x", "SELECT * FROM examples.marketplace.orders", json!({})).await;
+    let (status, body) = post_statement(
+        &gw,
+        &nobody,
+        "x",
+        "SELECT * FROM examples.marketplace.orders",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
     let d = detail(&body);
     assert!(d.contains("User:mallory"), "{d}");
     assert!(d.contains("FlinkDeveloper"), "{d}");
-    assert_eq!(gw.engine_calls(), before, "a refused statement reached the engine");
+    assert_eq!(
+        gw.engine_calls(),
+        before,
+        "a refused statement reached the engine"
+    );
     // Nor was a statement created.
     assert_eq!(get(&gw, &nobody, "/statements/x").await.0, 404);
     gw.stop().await;
@@ -87,7 +128,14 @@ async fn a_principal_without_roles_is_refused_and_nothing_reaches_the_engine() {
 async fn writes_to_the_read_only_examples_catalog_are_refused() {
     let gw = TestGateway::start().await;
     let before = gw.engine_calls();
-    let (status, body) = post_statement(&gw, &developer(&gw), "w", "INSERT INTO examples.marketplace.orders SELECT * FROM examples.marketplace.orders", json!({})).await;
+    let (status, body) = post_statement(
+        &gw,
+        &developer(&gw),
+        "w",
+        "INSERT INTO examples.marketplace.orders SELECT * FROM examples.marketplace.orders",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
     assert!(detail(&body).contains("examples"), "{body}");
     assert_eq!(gw.engine_calls(), before);
@@ -98,12 +146,20 @@ async fn writes_to_the_read_only_examples_catalog_are_refused() {
 async fn sql_that_does_not_parse_gets_400_with_line_and_column() {
     let gw = TestGateway::start().await;
     let before = gw.engine_calls();
-    let (status, body) = post_statement(&gw, &developer(&gw), "bad", "SELECT a\nFROM t WHERE ((", json!({})).await;
+    let (status, body) = post_statement(
+        &gw,
+        &developer(&gw),
+        "bad",
+        "SELECT a\nFROM t WHERE ((",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 400, "{body}");
     let d = detail(&body);
     assert!(d.contains("line 2"), "{d}");
     assert!(d.contains("column"), "{d}");
-    let (status, body) = post_statement(&gw, &developer(&gw), "two", "SELECT 1; SELECT 2", json!({})).await;
+    let (status, body) =
+        post_statement(&gw, &developer(&gw), "two", "SELECT 1; SELECT 2", json!({})).await;
     assert_eq!(status, 400, "{body}");
     assert_eq!(gw.engine_calls(), before);
     gw.stop().await;
@@ -112,10 +168,23 @@ async fn sql_that_does_not_parse_gets_400_with_line_and_column() {
 #[tokio::test]
 async fn unknown_tables_fail_the_statement_with_a_detail() {
     let gw = TestGateway::start().await;
-    let (status, body) = post_statement(&gw, &developer(&gw), "nt", "SELECT * FROM no_such_table", json!({})).await;
+    let (status, body) = post_statement(
+        &gw,
+        &developer(&gw),
+        "nt",
+        "SELECT * FROM no_such_table",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"]["phase"], "FAILED");
-    assert!(body["status"]["detail"].as_str().unwrap().contains("no_such_table"), "{body}");
+    assert!(
+        body["status"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("no_such_table"),
+        "{body}"
+    );
     gw.stop().await;
 }
 
@@ -123,7 +192,12 @@ async fn unknown_tables_fail_the_statement_with_a_detail() {
 async fn statements_belong_to_their_principal_except_for_admins() {
     let gw = TestGateway::start().await;
     let dev = developer(&gw);
-    assert_eq!(post_statement(&gw, &dev, "mine", "SELECT 1", json!({})).await.0, 200);
+    assert_eq!(
+        post_statement(&gw, &dev, "mine", "SELECT 1", json!({}))
+            .await
+            .0,
+        200
+    );
     let other = Cred::Bearer(gw.token("eve", &["developers"]));
     assert_eq!(get(&gw, &other, "/statements/mine").await.0, 404);
     let (s, list) = get(&gw, &other, "/statements").await;
@@ -143,7 +217,12 @@ async fn list_pages_and_filters_by_label() {
         if i % 2 == 0 {
             body["metadata"] = json!({"labels": {"user.confluent.io/even": "true"}});
         }
-        let r = dev.apply(c.post(format!("{}/statements", gw.base()))).json(&body).send().await.unwrap();
+        let r = dev
+            .apply(c.post(format!("{}/statements", gw.base())))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
     }
     let (_, page) = get(&gw, &dev, "/statements?page_size=2").await;
@@ -153,16 +232,39 @@ async fn list_pages_and_filters_by_label() {
     let mut names = Vec::new();
     let mut url = format!("{}/statements?page_size=2", gw.base());
     loop {
-        let p: Value = dev.apply(c.get(&url)).send().await.unwrap().json().await.unwrap();
-        names.extend(p["data"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap().to_string()));
+        let p: Value = dev
+            .apply(c.get(&url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        names.extend(
+            p["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s["name"].as_str().unwrap().to_string()),
+        );
         match p["metadata"]["next"].as_str() {
             Some(n) if !n.is_empty() => url = n.to_string(),
             _ => break,
         }
     }
     assert_eq!(names, ["l0", "l1", "l2", "l3", "l4"]);
-    let (_, even) = get(&gw, &dev, "/statements?page_size=100&label_selector=user.confluent.io/even=true").await;
-    let even: Vec<_> = even["data"].as_array().unwrap().iter().map(|s| s["name"].clone()).collect();
+    let (_, even) = get(
+        &gw,
+        &dev,
+        "/statements?page_size=100&label_selector=user.confluent.io/even=true",
+    )
+    .await;
+    let even: Vec<_> = even["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].clone())
+        .collect();
     assert_eq!(even, [json!("l0"), json!("l2"), json!("l4")]);
     gw.stop().await;
 }
@@ -172,7 +274,12 @@ async fn stop_and_delete_follow_the_contract() {
     let gw = TestGateway::start().await;
     let dev = developer(&gw);
     let c = gw.client();
-    assert_eq!(post_statement(&gw, &dev, "st", "SELECT 1", json!({})).await.0, 200);
+    assert_eq!(
+        post_statement(&gw, &dev, "st", "SELECT 1", json!({}))
+            .await
+            .0,
+        200
+    );
     let r = dev
         .apply(c.patch(format!("{}/statements/st", gw.base())))
         .header("content-type", "application/json-patch+json")
@@ -183,11 +290,19 @@ async fn stop_and_delete_follow_the_contract() {
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["spec"]["stopped"], true);
-    let r = dev.apply(c.delete(format!("{}/statements/st", gw.base()))).send().await.unwrap();
+    let r = dev
+        .apply(c.delete(format!("{}/statements/st", gw.base())))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 202);
     assert_eq!(get(&gw, &dev, "/statements/st").await.0, 404);
     assert_eq!(get(&gw, &dev, "/statements/st/results").await.0, 404);
-    let r = dev.apply(c.delete(format!("{}/statements/st", gw.base()))).send().await.unwrap();
+    let r = dev
+        .apply(c.delete(format!("{}/statements/st", gw.base())))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     gw.stop().await;
 }
@@ -196,16 +311,28 @@ async fn stop_and_delete_follow_the_contract() {
 async fn dry_run_answers_terminal_without_storing() {
     let gw = TestGateway::start().await;
     let dev = developer(&gw);
-    let (status, body) = post_statement(&gw, &dev, "dry", "SELECT 1", json!({"sql.dry-run": "true"})).await;
+    let (status, body) =
+        post_statement(&gw, &dev, "dry", "SELECT 1", json!({"sql.dry-run": "true"})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"]["phase"], "COMPLETED");
-    assert_eq!(body["status"]["traits"]["schema"]["columns"][0]["name"], "EXPR$0");
-    let (status, body) = post_statement(&gw, &dev, "dry2", "SELEC 1", json!({"sql.dry-run": true})).await;
+    assert_eq!(
+        body["status"]["traits"]["schema"]["columns"][0]["name"],
+        "EXPR$0"
+    );
+    let (status, body) =
+        post_statement(&gw, &dev, "dry2", "SELEC 1", json!({"sql.dry-run": true})).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["status"]["phase"], "FAILED");
     assert_eq!(get(&gw, &dev, "/statements/dry").await.0, 404);
     // A dry-run CREATE TABLE creates nothing.
-    let (status, _) = post_statement(&gw, &dev, "dry3", "CREATE TABLE dry_t (a INT)", json!({"sql.dry-run": "true"})).await;
+    let (status, _) = post_statement(
+        &gw,
+        &dev,
+        "dry3",
+        "CREATE TABLE dry_t (a INT)",
+        json!({"sql.dry-run": "true"}),
+    )
+    .await;
     assert_eq!(status, 200);
     let (_, body) = post_statement(&gw, &dev, "q", "SELECT * FROM dry_t", json!({})).await;
     assert_eq!(body["status"]["phase"], "FAILED", "{body}");
@@ -216,12 +343,23 @@ async fn dry_run_answers_terminal_without_storing() {
 async fn tables_and_rows_survive_a_restart() {
     let gw = TestGateway::start().await;
     let dev = developer(&gw);
-    run_query(&gw, &dev, "c", "CREATE TABLE kept (id INT, v STRING)").await.unwrap();
-    run_query(&gw, &dev, "i", "INSERT INTO kept VALUES (1, 'one'), (2, 'two')").await.unwrap();
+    run_query(&gw, &dev, "c", "CREATE TABLE kept (id INT, v STRING)")
+        .await
+        .unwrap();
+    run_query(
+        &gw,
+        &dev,
+        "i",
+        "INSERT INTO kept VALUES (1, 'one'), (2, 'two')",
+    )
+    .await
+    .unwrap();
     let dir = gw.stop().await;
     let gw = TestGateway::start_in(dir, |_| {}).await;
     let dev = developer(&gw);
-    let rows = run_query(&gw, &dev, "s", "SELECT id, v FROM kept ORDER BY id").await.unwrap();
+    let rows = run_query(&gw, &dev, "s", "SELECT id, v FROM kept ORDER BY id")
+        .await
+        .unwrap();
     assert_eq!(rows, vec![json!(["1", "one"]), json!(["2", "two"])]);
     gw.stop().await;
 }
@@ -229,7 +367,12 @@ async fn tables_and_rows_survive_a_restart() {
 #[tokio::test]
 async fn http2_and_http1_are_both_served() {
     let gw = TestGateway::start().await;
-    let r = gw.client().get(format!("{}/healthz", gw.endpoint())).send().await.unwrap();
+    let r = gw
+        .client()
+        .get(format!("{}/healthz", gw.endpoint()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.version(), reqwest::Version::HTTP_2);
     let pem = std::fs::read(gw.ca_file()).unwrap();
     let h1 = reqwest::Client::builder()
@@ -237,7 +380,11 @@ async fn http2_and_http1_are_both_served() {
         .http1_only()
         .build()
         .unwrap();
-    let r = h1.get(format!("{}/healthz", gw.endpoint())).send().await.unwrap();
+    let r = h1
+        .get(format!("{}/healthz", gw.endpoint()))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.version(), reqwest::Version::HTTP_11);
     gw.stop().await;
 }
@@ -273,7 +420,15 @@ async fn a_ten_megabyte_body_gets_413_and_the_server_stays_up() {
         .await
         .unwrap();
     assert_eq!(r.status(), 413);
-    assert_eq!(gw.client().get(format!("{}/healthz", gw.endpoint())).send().await.unwrap().status(), 200);
+    assert_eq!(
+        gw.client()
+            .get(format!("{}/healthz", gw.endpoint()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     gw.stop().await;
 }
 
@@ -281,17 +436,28 @@ async fn a_ten_megabyte_body_gets_413_and_the_server_stays_up() {
 async fn unknown_routes_get_404_and_wrong_methods_405() {
     let gw = TestGateway::start().await;
     let dev = developer(&gw);
-    let r = dev.apply(gw.client().get(format!("{}/nope", gw.endpoint()))).send().await.unwrap();
+    let r = dev
+        .apply(gw.client().get(format!("{}/nope", gw.endpoint())))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     let body: Value = r.json().await.unwrap();
     assert!(detail(&body).contains("no route"), "{body}");
-    let r = dev.apply(gw.client().put(format!("{}/statements", gw.base()))).send().await.unwrap();
+    let r = dev
+        .apply(gw.client().put(format!("{}/statements", gw.base())))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 405);
     assert!(r.headers().get("allow").is_some());
     let (s, _) = get(&gw, &dev, "/statements/none").await;
     assert_eq!(s, 404);
     let r = dev
-        .apply(gw.client().get(format!("{}/sql/v1/organizations/org-other/environments/env-dev/statements", gw.endpoint())))
+        .apply(gw.client().get(format!(
+            "{}/sql/v1/organizations/org-other/environments/env-dev/statements",
+            gw.endpoint()
+        )))
         .send()
         .await
         .unwrap();
@@ -308,8 +474,14 @@ async fn bad_credentials_get_401_with_www_authenticate() {
         None,
         Some(Cred::Bearer("garbage.not.ajwt".into())),
         Some(Cred::Basic("NOKEY".into(), "nosecret".into())),
-        Some(Cred::Pool(gw.token("alice", &["developers"]), "pool-nope".into())),
-        Some(Cred::Pool(gw.token("alice", &["interns"]), "pool-dev".into())),
+        Some(Cred::Pool(
+            gw.token("alice", &["developers"]),
+            "pool-nope".into(),
+        )),
+        Some(Cred::Pool(
+            gw.token("alice", &["interns"]),
+            "pool-dev".into(),
+        )),
     ] {
         let rb = c.get(&url);
         let rb = match &cred {
@@ -329,33 +501,62 @@ async fn bad_credentials_get_401_with_www_authenticate() {
 async fn plain_http_on_the_tls_port_gets_a_clear_answer() {
     let gw = TestGateway::start().await;
     let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = String::new();
-    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut buf)).await.unwrap().unwrap();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert!(buf.starts_with("HTTP/1.1 400"), "{buf}");
     assert!(buf.contains("HTTPS"), "{buf}");
-    assert_eq!(gw.client().get(format!("{}/healthz", gw.endpoint())).send().await.unwrap().status(), 200);
+    assert_eq!(
+        gw.client()
+            .get(format!("{}/healthz", gw.endpoint()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     gw.stop().await;
 }
 
 #[tokio::test]
 async fn a_client_that_never_finishes_its_headers_is_cut_off() {
-    let gw = TestGateway::start_with(|c| c.server.header_read_timeout = Duration::from_millis(500)).await;
+    let gw = TestGateway::start_with(|c| c.server.header_read_timeout = Duration::from_millis(500))
+        .await;
     // A real TLS client that sends half a request line and then nothing.
     let pem = std::fs::read(gw.ca_file()).unwrap();
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls_pki_types::pem::PemObject::pem_slice_iter(&pem) {
         roots.add(c.unwrap()).unwrap();
     }
-    let cfg = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let cfg = rustls::ClientConfig::builder()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(cfg));
     let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let name = rustls_pki_types::ServerName::try_from("localhost").unwrap();
     let mut tls = connector.connect(name, tcp).await.unwrap();
-    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc").await.unwrap();
+    tls.write_all(b"GET /healthz HTTP/1.1\r\nHost: loc")
+        .await
+        .unwrap();
     let mut buf = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(5), tls.read_to_end(&mut buf)).await;
-    assert!(read.is_ok(), "the server kept a slow client's connection open");
-    assert_eq!(gw.client().get(format!("{}/healthz", gw.endpoint())).send().await.unwrap().status(), 200);
+    assert!(
+        read.is_ok(),
+        "the server kept a slow client's connection open"
+    );
+    assert_eq!(
+        gw.client()
+            .get(format!("{}/healthz", gw.endpoint()))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     gw.stop().await;
 }

@@ -19,10 +19,21 @@ fn venv_python() -> PathBuf {
         return python;
     }
     let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let status = Command::new(&py).args(["-m", "venv"]).arg(&dir).status().expect("python3 is needed for the e2e test");
+    let status = Command::new(&py)
+        .args(["-m", "venv"])
+        .arg(&dir)
+        .status()
+        .expect("python3 is needed for the e2e test");
     assert!(status.success(), "creating the venv failed");
     let status = Command::new(&python)
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", DRIVER])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            DRIVER,
+        ])
         .status()
         .unwrap();
     assert!(status.success(), "pip install {DRIVER} failed");
@@ -36,7 +47,10 @@ async fn confluent_sql_driver_runs_the_walkthrough_with_token_and_api_key() {
     let dir = tempfile::tempdir().unwrap();
     common::copy_policies(&dir.path().join("policies"));
     common::grant_developer(&dir.path().join("policies"), "User:sa-e2e");
-    common::bind(&dir.path().join("policies"), &[("User:sa-denied", "FlinkDeveloper", common::ENV_CRN)]);
+    common::bind(
+        &dir.path().join("policies"),
+        &[("User:sa-denied", "FlinkDeveloper", common::ENV_CRN)],
+    );
     let gw = TestGateway::start_in(dir, |_| {}).await;
     let (key, secret) = gw.api_key("User:sa-e2e");
     let (denied_key, denied_secret) = gw.api_key("User:sa-denied");
@@ -59,7 +73,10 @@ async fn confluent_sql_driver_runs_the_walkthrough_with_token_and_api_key() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     println!("{stdout}");
     eprintln!("{stderr}");
-    assert!(out.status.success(), "confluent-sql e2e failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "confluent-sql e2e failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("e2e: all checks passed"));
     gw.stop().await;
 }

@@ -38,8 +38,16 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
     })
     .await
     .expect("the gateway did not start listening");
-    assert!(log.iter().any(|l| l.contains("generated a development CA")), "first start must say it generated certificates: {log:#?}");
-    for f in ["certs/dev-ca.pem", "certs/server.pem", "certs/server.key", "certs/dev-issuer.key"] {
+    assert!(
+        log.iter().any(|l| l.contains("generated a development CA")),
+        "first start must say it generated certificates: {log:#?}"
+    );
+    for f in [
+        "certs/dev-ca.pem",
+        "certs/server.pem",
+        "certs/server.key",
+        "certs/dev-issuer.key",
+    ] {
         assert!(dir.path().join(f).exists(), "{f} was not generated");
     }
     // Keep draining stderr so the child never blocks on a full pipe.
@@ -53,7 +61,14 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
 
     let cfg = sqlgate::config::Config::default_config().unwrap();
     let dev = cfg.auth.dev_issuer.clone().unwrap();
-    let token = sqlgate::auth::dev::mint_token(&dev, dir.path(), "alice", &["developers".into()], Duration::from_secs(600)).unwrap();
+    let token = sqlgate::auth::dev::mint_token(
+        &dev,
+        dir.path(),
+        "alice",
+        &["developers".into()],
+        Duration::from_secs(600),
+    )
+    .unwrap();
     let pem = std::fs::read(dir.path().join("certs/dev-ca.pem")).unwrap();
     let client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
@@ -72,12 +87,22 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
     let in_flight = tokio::spawn(req);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = child.id().unwrap().to_string();
-    let killed = Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
     assert!(killed.success());
-    let resp = in_flight.await.unwrap().expect("the in-flight request was cut off");
+    let resp = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request was cut off");
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
-    let phase = body["status"]["phase"].as_str().unwrap_or_default().to_string();
+    let phase = body["status"]["phase"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     // The statement was still running when the drain began: it is reported running, or
     // stopped by the shutdown, never failed.
     assert!(["RUNNING", "STOPPED"].contains(&phase.as_str()), "{body}");
@@ -87,6 +112,16 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
         .unwrap();
     assert!(status.success(), "exit status {status}");
     let rest = drain.await.unwrap();
-    assert!(rest.iter().any(|l| l.contains("shutting down")), "{rest:#?}");
-    assert!(client.get(format!("https://{addr}/healthz")).send().await.is_err(), "still accepting after exit");
+    assert!(
+        rest.iter().any(|l| l.contains("shutting down")),
+        "{rest:#?}"
+    );
+    assert!(
+        client
+            .get(format!("https://{addr}/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "still accepting after exit"
+    );
 }

@@ -134,9 +134,18 @@ impl CrnPattern {
             return false;
         }
         let last = self.segments.len().saturating_sub(1);
-        self.segments.iter().zip(target).enumerate().all(|(i, ((pk, pv), (tk, tv)))| {
-            pk == tk && if i == last && self.prefixed { tv.starts_with(pv.as_str()) } else { pv == tv }
-        })
+        self.segments
+            .iter()
+            .zip(target)
+            .enumerate()
+            .all(|(i, ((pk, pv), (tk, tv)))| {
+                pk == tk
+                    && if i == last && self.prefixed {
+                        tv.starts_with(pv.as_str())
+                    } else {
+                        pv == tv
+                    }
+            })
     }
 
     /// The depth-th segment value of the pattern when it is literal up to there.
@@ -223,7 +232,10 @@ mod tests {
 
     #[test]
     fn literal_pattern_covers_itself_and_descendants_only() {
-        let topic = Crn::organization("o").environment("e").cluster("k").topic("orders");
+        let topic = Crn::organization("o")
+            .environment("e")
+            .cluster("k")
+            .topic("orders");
         assert!(p("crn://confluent.cloud/organization=o").covers(&topic));
         assert!(p("crn://confluent.cloud/organization=o/environment=e/cloud-cluster=k/kafka=k/topic=orders").covers(&topic));
         assert!(!p("crn://confluent.cloud/organization=o/environment=e/cloud-cluster=k/kafka=k/topic=order").covers(&topic));
@@ -232,9 +244,15 @@ mod tests {
 
     #[test]
     fn prefixed_pattern_matches_by_prefix_at_its_depth() {
-        let topic = Crn::organization("o").environment("e").cluster("k").topic("orders-eu");
+        let topic = Crn::organization("o")
+            .environment("e")
+            .cluster("k")
+            .topic("orders-eu");
         assert!(p("crn://confluent.cloud/organization=o/environment=e/cloud-cluster=k/kafka=k/topic=orders-*").covers(&topic));
-        assert!(p("crn://confluent.cloud/organization=o/environment=e/cloud-cluster=k/kafka=k/topic=*").covers(&topic));
+        assert!(
+            p("crn://confluent.cloud/organization=o/environment=e/cloud-cluster=k/kafka=k/topic=*")
+                .covers(&topic)
+        );
         assert!(!p("crn://confluent.cloud/organization=o/environment=e/cloud-cluster=k/kafka=k/topic=clicks-*").covers(&topic));
         assert!(p("crn://confluent.cloud/organization=o/environment=e*").covers(&topic));
     }
@@ -242,10 +260,26 @@ mod tests {
     #[test]
     fn malformed_patterns_are_refused() {
         assert!("crn://x/organization=o".parse::<CrnPattern>().is_err());
-        assert!("crn://confluent.cloud/organization=o/environment".parse::<CrnPattern>().is_err());
-        assert!("crn://confluent.cloud/organization=o*/environment=e".parse::<CrnPattern>().is_err());
-        assert!("crn://confluent.cloud/organization=o/topic=a*b".parse::<CrnPattern>().is_err());
-        assert!("crn://confluent.cloud/environment=e".parse::<CrnPattern>().is_err());
+        assert!(
+            "crn://confluent.cloud/organization=o/environment"
+                .parse::<CrnPattern>()
+                .is_err()
+        );
+        assert!(
+            "crn://confluent.cloud/organization=o*/environment=e"
+                .parse::<CrnPattern>()
+                .is_err()
+        );
+        assert!(
+            "crn://confluent.cloud/organization=o/topic=a*b"
+                .parse::<CrnPattern>()
+                .is_err()
+        );
+        assert!(
+            "crn://confluent.cloud/environment=e"
+                .parse::<CrnPattern>()
+                .is_err()
+        );
     }
 
     #[test]

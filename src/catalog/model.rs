@@ -120,7 +120,8 @@ impl Catalogs {
     /// Region of a (canonical) database. `examples` lives in every region (it is generated
     /// locally by whichever region runs the statement), so it reports `None`.
     pub fn region_of(&self, catalog_id: &str, database_id: &str) -> Option<&str> {
-        self.cluster(catalog_id, database_id).map(|c| c.region.as_str())
+        self.cluster(catalog_id, database_id)
+            .map(|c| c.region.as_str())
     }
 
     /// Whether a catalog is the built-in read-only one.
@@ -135,7 +136,10 @@ impl Catalogs {
             ObjectRef::Organization => org,
             ObjectRef::Catalog(c) => org.environment(c),
             ObjectRef::Database(c, d) => org.environment(c).cluster(d),
-            ObjectRef::Table(t) => org.environment(&t.catalog).cluster(&t.database).topic(&t.table),
+            ObjectRef::Table(t) => org
+                .environment(&t.catalog)
+                .cluster(&t.database)
+                .topic(&t.table),
         }
     }
 }
@@ -232,8 +236,14 @@ mod tests {
         assert_eq!(m.catalog_id("env-dev").as_deref(), Some("env-dev"));
         assert_eq!(m.catalog_id("DEV"), None, "names are case-sensitive");
         assert_eq!(m.database_id("env-dev", "main").as_deref(), Some("lkc-dev"));
-        assert_eq!(m.database_id("env-dev", "lkc-dev").as_deref(), Some("lkc-dev"));
-        assert_eq!(m.database_id("examples", "marketplace").as_deref(), Some("marketplace"));
+        assert_eq!(
+            m.database_id("env-dev", "lkc-dev").as_deref(),
+            Some("lkc-dev")
+        );
+        assert_eq!(
+            m.database_id("examples", "marketplace").as_deref(),
+            Some("marketplace")
+        );
         assert_eq!(m.database_id("examples", "main"), None);
     }
 
@@ -246,7 +256,9 @@ mod tests {
     #[test]
     fn crn_of_a_table_walks_the_hierarchy() {
         let m = model();
-        let crn = m.crn(&ObjectRef::Table(TableRef::new("env-dev", "lkc-dev", "orders")));
+        let crn = m.crn(&ObjectRef::Table(TableRef::new(
+            "env-dev", "lkc-dev", "orders",
+        )));
         assert_eq!(
             crn.to_string(),
             "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev/topic=orders"

@@ -2,9 +2,9 @@
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
+use hyper::HeaderMap;
 use hyper::body::Incoming;
 use hyper::header::CONTENT_LENGTH;
-use hyper::HeaderMap;
 use serde::de::DeserializeOwned;
 
 /// Why a body was refused.
@@ -26,7 +26,11 @@ pub enum BodyError {
 
 /// Reads the whole body, refusing more than `limit` bytes (by `Content-Length` up front,
 /// or while streaming for chunked bodies).
-pub async fn read_limited(headers: &HeaderMap, body: Incoming, limit: usize) -> Result<Bytes, BodyError> {
+pub async fn read_limited(
+    headers: &HeaderMap,
+    body: Incoming,
+    limit: usize,
+) -> Result<Bytes, BodyError> {
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -36,7 +40,10 @@ pub async fn read_limited(headers: &HeaderMap, body: Incoming, limit: usize) -> 
     }
     match Limited::new(body, limit).collect().await {
         Ok(c) => Ok(c.to_bytes()),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
             Err(BodyError::TooLarge { limit })
         }
         Err(e) => Err(BodyError::Read(e.to_string())),
@@ -46,7 +53,9 @@ pub async fn read_limited(headers: &HeaderMap, body: Incoming, limit: usize) -> 
 /// Decodes JSON, reporting where it went wrong (line and column from serde).
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, BodyError> {
     if bytes.is_empty() {
-        return Err(BodyError::Json("the body is empty; a JSON object is expected".into()));
+        return Err(BodyError::Json(
+            "the body is empty; a JSON object is expected".into(),
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| BodyError::Json(e.to_string()))
 }

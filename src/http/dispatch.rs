@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
-use hyper::header::{HeaderValue, HOST};
+use hyper::header::{HOST, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 use tracing::Instrument;
@@ -16,7 +16,7 @@ use crate::gateway::Gateway;
 use crate::statements::handlers::{self, Call};
 
 use super::response::{self, Body};
-use super::route::{match_route, EnvPath, NoRoute, Route};
+use super::route::{EnvPath, NoRoute, Route, match_route};
 
 /// Serves one request; never fails (errors become error responses).
 pub async fn handle(gw: Arc<Gateway>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
@@ -38,11 +38,19 @@ pub async fn handle(gw: Arc<Gateway>, peer: SocketAddr, req: Request<Incoming>) 
     resp
 }
 
-async fn dispatch(gw: &Arc<Gateway>, ctx: &RequestCtx, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+async fn dispatch(
+    gw: &Arc<Gateway>,
+    ctx: &RequestCtx,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let route = match match_route(req.method(), req.uri().path()) {
         Ok(r) => r,
         Err(NoRoute::NotFound) => {
-            return Err(ApiError::not_found(format!("no route for {} {}", req.method(), req.uri().path())));
+            return Err(ApiError::not_found(format!(
+                "no route for {} {}",
+                req.method(),
+                req.uri().path()
+            )));
         }
         Err(NoRoute::MethodNotAllowed(allow)) => return Err(ApiError::MethodNotAllowed(allow)),
     };
@@ -52,7 +60,10 @@ async fn dispatch(gw: &Arc<Gateway>, ctx: &RequestCtx, req: Request<Incoming>) -
             return Ok(if gw.is_ready() {
                 response::json(StatusCode::OK, &json!({"status": "ready"}))
             } else {
-                response::json(StatusCode::SERVICE_UNAVAILABLE, &json!({"status": "not ready", "detail": "the gateway is starting or draining"}))
+                response::json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({"status": "not ready", "detail": "the gateway is starting or draining"}),
+                )
             });
         }
         _ => {}
@@ -62,14 +73,17 @@ async fn dispatch(gw: &Arc<Gateway>, ctx: &RequestCtx, req: Request<Incoming>) -
     let query = req.uri().query().map(str::to_string);
     let (path, name) = match &route {
         Route::CreateStatement(p) | Route::ListStatements(p) => (p, None),
-        Route::GetStatement(p, n) | Route::DeleteStatement(p, n) | Route::PatchStatement(p, n) | Route::Results(p, n) => {
-            (p, Some(n.as_str()))
-        }
+        Route::GetStatement(p, n)
+        | Route::DeleteStatement(p, n)
+        | Route::PatchStatement(p, n)
+        | Route::Results(p, n) => (p, Some(n.as_str())),
         Route::Health | Route::Ready => unreachable_route()?,
     };
     check_env(gw, path)?;
     if !gw.is_ready() && matches!(route, Route::CreateStatement(_)) {
-        return Err(ApiError::Unavailable("the gateway is shutting down; retry on another instance".into()));
+        return Err(ApiError::Unavailable(
+            "the gateway is shutting down; retry on another instance".into(),
+        ));
     }
     let call = Call {
         gw,
@@ -91,16 +105,24 @@ async fn dispatch(gw: &Arc<Gateway>, ctx: &RequestCtx, req: Request<Incoming>) -
 }
 
 fn unreachable_route<T>() -> Result<T, ApiError> {
-    Err(ApiError::Internal("health routes are answered before authentication".into()))
+    Err(ApiError::Internal(
+        "health routes are answered before authentication".into(),
+    ))
 }
 
 /// The organization must be ours and the environment configured; both are 404 otherwise.
 fn check_env(gw: &Gateway, p: &EnvPath) -> Result<(), ApiError> {
     if p.org != gw.catalogs().organization_id() {
-        return Err(ApiError::not_found(format!("organization `{}` not found", p.org)));
+        return Err(ApiError::not_found(format!(
+            "organization `{}` not found",
+            p.org
+        )));
     }
     if !gw.catalogs().environments().iter().any(|e| e.id == p.env) {
-        return Err(ApiError::not_found(format!("environment `{}` not found", p.env)));
+        return Err(ApiError::not_found(format!(
+            "environment `{}` not found",
+            p.env
+        )));
     }
     Ok(())
 }
@@ -113,8 +135,20 @@ fn base_url(gw: &Gateway, req: &Request<Incoming>, p: &EnvPath) -> String {
         .uri()
         .authority()
         .map(|a| a.as_str().to_string())
-        .or_else(|| req.headers().get(HOST).and_then(|h| h.to_str().ok()).map(str::to_string))
-        .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c)))
+        .or_else(|| {
+            req.headers()
+                .get(HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_string)
+        })
+        .filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        })
         .unwrap_or_else(|| gw.server_config().listen.to_string());
-    format!("https://{host}/sql/v1/organizations/{}/environments/{}", p.org, p.env)
+    format!(
+        "https://{host}/sql/v1/organizations/{}/environments/{}",
+        p.org, p.env
+    )
 }

@@ -56,9 +56,16 @@ pub fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute> {
     match segs.as_slice() {
         ["healthz"] => only(method, Method::GET, "GET", Route::Health),
         ["readyz"] => only(method, Method::GET, "GET", Route::Ready),
-        ["sql", "v1", "organizations", org, "environments", env, "statements", rest @ ..]
-            if !org.is_empty() && !env.is_empty() =>
-        {
+        [
+            "sql",
+            "v1",
+            "organizations",
+            org,
+            "environments",
+            env,
+            "statements",
+            rest @ ..,
+        ] if !org.is_empty() && !env.is_empty() => {
             let p = EnvPath {
                 org: (*org).to_string(),
                 env: (*env).to_string(),
@@ -76,9 +83,12 @@ pub fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute> {
                         _ => Err(NoRoute::MethodNotAllowed("GET, DELETE, PATCH")),
                     }
                 }
-                ([name, "results"], m) if !name.is_empty() => {
-                    only(m, Method::GET, "GET", Route::Results(p, (*name).to_string()))
-                }
+                ([name, "results"], m) if !name.is_empty() => only(
+                    m,
+                    Method::GET,
+                    "GET",
+                    Route::Results(p, (*name).to_string()),
+                ),
                 _ => Err(NoRoute::NotFound),
             }
         }
@@ -86,7 +96,12 @@ pub fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute> {
     }
 }
 
-fn only(method: &Method, want: Method, allow: &'static str, route: Route) -> Result<Route, NoRoute> {
+fn only(
+    method: &Method,
+    want: Method,
+    allow: &'static str,
+    route: Route,
+) -> Result<Route, NoRoute> {
     if *method == want {
         Ok(route)
     } else {
@@ -102,20 +117,48 @@ mod tests {
 
     #[test]
     fn statement_routes_match() {
-        let p = EnvPath { org: "org-dev".into(), env: "env-dev".into() };
+        let p = EnvPath {
+            org: "org-dev".into(),
+            env: "env-dev".into(),
+        };
         let s = format!("{BASE}/statements");
-        assert_eq!(match_route(&Method::POST, &s), Ok(Route::CreateStatement(p.clone())));
-        assert_eq!(match_route(&Method::GET, &s), Ok(Route::ListStatements(p.clone())));
+        assert_eq!(
+            match_route(&Method::POST, &s),
+            Ok(Route::CreateStatement(p.clone()))
+        );
+        assert_eq!(
+            match_route(&Method::GET, &s),
+            Ok(Route::ListStatements(p.clone()))
+        );
         let one = format!("{BASE}/statements/x");
-        assert_eq!(match_route(&Method::DELETE, &one), Ok(Route::DeleteStatement(p.clone(), "x".into())));
-        assert_eq!(match_route(&Method::PATCH, &one), Ok(Route::PatchStatement(p.clone(), "x".into())));
-        assert_eq!(match_route(&Method::PUT, &one), Err(NoRoute::MethodNotAllowed("GET, DELETE, PATCH")));
+        assert_eq!(
+            match_route(&Method::DELETE, &one),
+            Ok(Route::DeleteStatement(p.clone(), "x".into()))
+        );
+        assert_eq!(
+            match_route(&Method::PATCH, &one),
+            Ok(Route::PatchStatement(p.clone(), "x".into()))
+        );
+        assert_eq!(
+            match_route(&Method::PUT, &one),
+            Err(NoRoute::MethodNotAllowed("GET, DELETE, PATCH"))
+        );
     }
 
     #[test]
     fn unknown_paths_do_not_match() {
-        for path in ["/", "/sql/v1", "/sql/v1/organizations//environments/e/statements", "/statements", "/healthz/x"] {
-            assert_eq!(match_route(&Method::GET, path), Err(NoRoute::NotFound), "{path}");
+        for path in [
+            "/",
+            "/sql/v1",
+            "/sql/v1/organizations//environments/e/statements",
+            "/statements",
+            "/healthz/x",
+        ] {
+            assert_eq!(
+                match_route(&Method::GET, path),
+                Err(NoRoute::NotFound),
+                "{path}"
+            );
         }
     }
 }

@@ -39,7 +39,15 @@ pub async fn create(call: Call<'_>, req: Request<Incoming>) -> Result<Response<B
     let (parts, body) = req.into_parts();
     let bytes = read_limited(&parts.headers, body, call.gw.server_config().max_body_bytes).await?;
     let create: CreateStatementRequest = decode_json(&bytes)?;
-    let created = pipeline::create_statement(call.gw, call.ctx, call.principal, &call.path.env, &call.base, create).await?;
+    let created = pipeline::create_statement(
+        call.gw,
+        call.ctx,
+        call.principal,
+        &call.path.env,
+        &call.base,
+        create,
+    )
+    .await?;
     Ok(response::json(StatusCode::OK, &created.statement))
 }
 
@@ -48,7 +56,9 @@ fn visible(call: &Call<'_>, name: &str) -> Result<Arc<StatementEntry>, ApiError>
     call.gw
         .statements()
         .get(&call.path.env, name)
-        .filter(|e| e.owner == call.principal.id || call.gw.authorizer().is_admin(&call.principal.id))
+        .filter(|e| {
+            e.owner == call.principal.id || call.gw.authorizer().is_admin(&call.principal.id)
+        })
         .ok_or_else(|| ApiError::not_found(format!("statement `{name}` not found")))
 }
 
@@ -66,7 +76,11 @@ pub async fn delete(call: Call<'_>, name: &str) -> Result<Response<Body>, ApiErr
 }
 
 /// `PATCH …/statements/{name}` with `[{"op":"replace","path":"/spec/stopped","value":true}]`.
-pub async fn patch(call: Call<'_>, name: &str, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
+pub async fn patch(
+    call: Call<'_>,
+    name: &str,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
     let e = visible(&call, name)?;
     let (parts, body) = req.into_parts();
     let bytes = read_limited(&parts.headers, body, call.gw.server_config().max_body_bytes).await?;
@@ -120,22 +134,36 @@ pub async fn list(call: Call<'_>, query: Option<&str>) -> Result<Response<Body>,
     };
     let label = param("label_selector").map(|l| {
         let l = l.split('=').next().unwrap_or(l);
-        if l.starts_with("user.confluent.io/") { l.to_string() } else { format!("user.confluent.io/{l}") }
+        if l.starts_with("user.confluent.io/") {
+            l.to_string()
+        } else {
+            format!("user.confluent.io/{l}")
+        }
     });
     let pool = param("spec.compute_pool_id");
     let search = param("statement_name_search_query");
     let admin = call.gw.authorizer().is_admin(&call.principal.id);
     let all = call.gw.statements().list(&call.path.env, |e| {
         (admin || e.owner == call.principal.id)
-            && label.as_ref().is_none_or(|l| e.labels.get(l).is_some_and(|v| v == "true"))
+            && label
+                .as_ref()
+                .is_none_or(|l| e.labels.get(l).is_some_and(|v| v == "true"))
             && pool.is_none_or(|p| e.spec.compute_pool_id == p)
             && search.is_none_or(|s| e.name.contains(s))
     });
-    let data: Vec<_> = all.iter().skip(offset).take(page_size).map(|e| e.to_json(&call.base)).collect();
+    let data: Vec<_> = all
+        .iter()
+        .skip(offset)
+        .take(page_size)
+        .map(|e| e.to_json(&call.base))
+        .collect();
     let next = if offset + page_size < all.len() {
-        let mut keep: Vec<(String, String)> = q.into_iter().filter(|(k, _)| k != "page_token").collect();
+        let mut keep: Vec<(String, String)> =
+            q.into_iter().filter(|(k, _)| k != "page_token").collect();
         keep.push(("page_token".into(), (offset + page_size).to_string()));
-        let qs = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(keep).finish();
+        let qs = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(keep)
+            .finish();
         format!("{}/statements?{qs}", call.base)
     } else {
         String::new()
@@ -147,7 +175,11 @@ pub async fn list(call: Call<'_>, query: Option<&str>) -> Result<Response<Body>,
 }
 
 /// `GET …/statements/{name}/results[?page_token=n]`.
-pub async fn results(call: Call<'_>, name: &str, query: Option<&str>) -> Result<Response<Body>, ApiError> {
+pub async fn results(
+    call: Call<'_>,
+    name: &str,
+    query: Option<&str>,
+) -> Result<Response<Body>, ApiError> {
     let e = visible(&call, name)?;
     let token = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .find(|(k, _)| k == "page_token")
@@ -159,7 +191,10 @@ pub async fn results(call: Call<'_>, name: &str, query: Option<&str>) -> Result<
             .map_err(|_| ApiError::invalid("page_token is not one this gateway issued"))?,
     };
     let cfg = call.gw.gateway_config();
-    let page = e.results.page(from, cfg.page_rows, cfg.results_wait).await?;
+    let page = e
+        .results
+        .page(from, cfg.page_rows, cfg.results_wait)
+        .await?;
     let results_url = format!("{}/statements/{}/results", call.base, e.name);
     let self_url = match token {
         Some(t) => format!("{results_url}?page_token={t}"),

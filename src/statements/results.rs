@@ -91,7 +91,12 @@ impl ResultBuffer {
 
     /// Serves up to `max_rows` rows from offset `from`, waiting up to `wait` for rows when none
     /// are buffered yet and the producer is still running.
-    pub async fn page(&self, from: u64, max_rows: usize, wait: Duration) -> Result<Page, PageError> {
+    pub async fn page(
+        &self,
+        from: u64,
+        max_rows: usize,
+        wait: Duration,
+    ) -> Result<Page, PageError> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let produced = self.produced.notified();
@@ -129,7 +134,9 @@ mod tests {
     use std::sync::Arc;
 
     fn rows(range: std::ops::Range<u64>) -> Vec<Value> {
-        range.map(|i| json!({"op": 0, "row": [i.to_string()]})).collect()
+        range
+            .map(|i| json!({"op": 0, "row": [i.to_string()]}))
+            .collect()
     }
 
     #[tokio::test]
@@ -153,8 +160,14 @@ mod tests {
         assert_eq!(b.page(0, 2, Duration::ZERO).await.unwrap().rows, rows(0..2));
         assert_eq!(b.page(0, 2, Duration::ZERO).await.unwrap().rows, rows(0..2));
         assert_eq!(b.page(2, 2, Duration::ZERO).await.unwrap().rows, rows(2..4));
-        assert_eq!(b.page(0, 2, Duration::ZERO).await, Err(PageError::BadToken(0)));
-        assert_eq!(b.page(9, 2, Duration::ZERO).await, Err(PageError::BadToken(9)));
+        assert_eq!(
+            b.page(0, 2, Duration::ZERO).await,
+            Err(PageError::BadToken(0))
+        );
+        assert_eq!(
+            b.page(9, 2, Duration::ZERO).await,
+            Err(PageError::BadToken(9))
+        );
     }
 
     #[tokio::test]

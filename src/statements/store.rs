@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -161,7 +161,12 @@ impl StatementEntry {
 
     /// Moves to `phase` unless the statement is already terminal (a stop racing a completion
     /// keeps whichever came first). Returns whether it changed.
-    pub fn transition(&self, phase: Phase, detail: impl Into<String>, traits: Option<Value>) -> bool {
+    pub fn transition(
+        &self,
+        phase: Phase,
+        detail: impl Into<String>,
+        traits: Option<Value>,
+    ) -> bool {
         let mut s = self.lock();
         if s.phase.is_terminal() {
             return false;
@@ -190,8 +195,7 @@ impl StatementEntry {
     pub async fn wait_terminal(&self, timeout: std::time::Duration) -> Phase {
         let mut rx = self.phase_tx.subscribe();
         let _ = tokio::time::timeout(timeout, rx.wait_for(|p| p.is_terminal())).await;
-        let phase = *rx.borrow();
-        phase
+        *rx.borrow()
     }
 
     /// The wire Statement object. `base` is the absolute environment URL
@@ -269,11 +273,15 @@ impl StatementStore {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), Arc<StatementEntry>>> {
+    fn read(
+        &self,
+    ) -> std::sync::RwLockReadGuard<'_, HashMap<(String, String), Arc<StatementEntry>>> {
         self.map.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), Arc<StatementEntry>>> {
+    fn write(
+        &self,
+    ) -> std::sync::RwLockWriteGuard<'_, HashMap<(String, String), Arc<StatementEntry>>> {
         self.map.write().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -313,7 +321,9 @@ impl StatementStore {
 
     /// Looks a statement up.
     pub fn get(&self, env: &str, name: &str) -> Option<Arc<StatementEntry>> {
-        self.read().get(&(env.to_string(), name.to_string())).cloned()
+        self.read()
+            .get(&(env.to_string(), name.to_string()))
+            .cloned()
     }
 
     /// Removes a statement, cancelling its work.
@@ -326,14 +336,22 @@ impl StatementStore {
     }
 
     /// Statements of an environment, oldest first (then by name), filtered by `keep`.
-    pub fn list(&self, env: &str, keep: impl Fn(&StatementEntry) -> bool) -> Vec<Arc<StatementEntry>> {
+    pub fn list(
+        &self,
+        env: &str,
+        keep: impl Fn(&StatementEntry) -> bool,
+    ) -> Vec<Arc<StatementEntry>> {
         let mut v: Vec<_> = self
             .read()
             .values()
             .filter(|e| e.environment_id == env && keep(e))
             .cloned()
             .collect();
-        v.sort_by(|a, b| a.created_at.cmp(&b.created_at).then_with(|| a.name.cmp(&b.name)));
+        v.sort_by(|a, b| {
+            a.created_at
+                .cmp(&b.created_at)
+                .then_with(|| a.name.cmp(&b.name))
+        });
         v
     }
 
@@ -369,7 +387,10 @@ mod tests {
     fn duplicate_names_are_refused() {
         let s = StatementStore::new(10);
         s.insert(entry("a", "User:x")).unwrap();
-        assert_eq!(s.insert(entry("a", "User:y")), Err(StoreError::AlreadyExists("a".into())));
+        assert_eq!(
+            s.insert(entry("a", "User:y")),
+            Err(StoreError::AlreadyExists("a".into()))
+        );
     }
 
     #[test]
@@ -377,7 +398,10 @@ mod tests {
         let s = StatementStore::new(2);
         s.insert(entry("a", "User:x")).unwrap();
         s.insert(entry("b", "User:x")).unwrap();
-        assert!(matches!(s.insert(entry("c", "User:x")), Err(StoreError::TooMany { .. })));
+        assert!(matches!(
+            s.insert(entry("c", "User:x")),
+            Err(StoreError::TooMany { .. })
+        ));
         s.insert(entry("c", "User:y")).unwrap();
     }
 
@@ -393,9 +417,19 @@ mod tests {
     fn wire_object_has_what_clients_require() {
         let e = entry("a", "User:x");
         let v = e.to_json("https://h/sql/v1/organizations/org/environments/env");
-        for path in ["/name", "/metadata/uid", "/spec/principal", "/spec/compute_pool_id", "/status/phase", "/status/detail"] {
+        for path in [
+            "/name",
+            "/metadata/uid",
+            "/spec/principal",
+            "/spec/compute_pool_id",
+            "/status/phase",
+            "/status/detail",
+        ] {
             assert!(v.pointer(path).is_some(), "{path} missing");
         }
-        assert_eq!(v["metadata"]["self"], "https://h/sql/v1/organizations/org/environments/env/statements/a");
+        assert_eq!(
+            v["metadata"]["self"],
+            "https://h/sql/v1/organizations/org/environments/env/statements/a"
+        );
     }
 }

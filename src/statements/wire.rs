@@ -52,7 +52,9 @@ pub struct CreateMetadata {
 }
 
 /// Turns property values into the strings the API models them as.
-pub fn stringify_properties(props: BTreeMap<String, Value>) -> Result<BTreeMap<String, String>, String> {
+pub fn stringify_properties(
+    props: BTreeMap<String, Value>,
+) -> Result<BTreeMap<String, String>, String> {
     props
         .into_iter()
         .map(|(k, v)| {
@@ -171,6 +173,10 @@ mod tests {
         assert_eq!(s["b"], "3");
         assert_eq!(s["c"], "true");
         let bad: BTreeMap<String, Value> = serde_json::from_value(json!({"d": {"x": 1}})).unwrap();
-        assert!(stringify_properties(bad).unwrap_err().contains("property `d`"));
+        assert!(
+            stringify_properties(bad)
+                .unwrap_err()
+                .contains("property `d`")
+        );
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use sqlgate::config::Config;
 use sqlgate::gateway::Gateway;
 use tokio::sync::oneshot;
@@ -60,7 +60,9 @@ impl TestGateway {
         tweak(&mut config);
         let config = config.validate().unwrap();
         let gateway = Gateway::build(config.clone(), dir.path()).await.unwrap();
-        let listener = tokio::net::TcpListener::bind(config.server.listen).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(config.server.listen)
+            .await
+            .unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
         let gw = gateway.clone();
@@ -103,14 +105,24 @@ impl TestGateway {
     }
 
     pub fn base(&self) -> String {
-        format!("{}/sql/v1/organizations/{ORG}/environments/{ENV}", self.endpoint())
+        format!(
+            "{}/sql/v1/organizations/{ORG}/environments/{ENV}",
+            self.endpoint()
+        )
     }
 
     /// A JWT from the dev issuer.
     pub fn token(&self, subject: &str, groups: &[&str]) -> String {
         let dev = self.config.auth.dev_issuer.as_ref().unwrap();
         let groups: Vec<String> = groups.iter().map(|s| s.to_string()).collect();
-        sqlgate::auth::dev::mint_token(dev, self.dir.path(), subject, &groups, Duration::from_secs(3600)).unwrap()
+        sqlgate::auth::dev::mint_token(
+            dev,
+            self.dir.path(),
+            subject,
+            &groups,
+            Duration::from_secs(3600),
+        )
+        .unwrap()
     }
 
     /// Creates an API key for `principal`; returns (key, secret).
@@ -168,7 +180,13 @@ pub fn admin(gw: &TestGateway) -> Cred {
 }
 
 /// POSTs a statement; returns (status, body).
-pub async fn post_statement(gw: &TestGateway, cred: &Cred, name: &str, sql: &str, props: Value) -> (u16, Value) {
+pub async fn post_statement(
+    gw: &TestGateway,
+    cred: &Cred,
+    name: &str,
+    sql: &str,
+    props: Value,
+) -> (u16, Value) {
     let mut properties = json!({"sql.current-catalog": ENV, "sql.current-database": "lkc-dev", "sql.snapshot.mode": "now"});
     if let (Some(p), Some(extra)) = (properties.as_object_mut(), props.as_object()) {
         for (k, v) in extra {
@@ -184,11 +202,19 @@ pub async fn post_statement(gw: &TestGateway, cred: &Cred, name: &str, sql: &str
         .unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// Runs a statement to completion and returns its rows (each the `row` array).
-pub async fn run_query(gw: &TestGateway, cred: &Cred, name: &str, sql: &str) -> Result<Vec<Value>, (u16, Value)> {
+pub async fn run_query(
+    gw: &TestGateway,
+    cred: &Cred,
+    name: &str,
+    sql: &str,
+) -> Result<Vec<Value>, (u16, Value)> {
     let (status, body) = post_statement(gw, cred, name, sql, json!({})).await;
     if status != 200 || body["status"]["phase"] == "FAILED" {
         return Err((status, body));
@@ -217,15 +243,25 @@ pub async fn run_query(gw: &TestGateway, cred: &Cred, name: &str, sql: &str) -> 
 
 /// GETs a path under the environment base.
 pub async fn get(gw: &TestGateway, cred: &Cred, path: &str) -> (u16, Value) {
-    let resp = cred.apply(gw.client().get(format!("{}{path}", gw.base()))).send().await.unwrap();
+    let resp = cred
+        .apply(gw.client().get(format!("{}{path}", gw.base())))
+        .send()
+        .await
+        .unwrap();
     let status = resp.status().as_u16();
     let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// The `detail` of the first error in an error body.
 pub fn detail(body: &Value) -> String {
-    body["errors"][0]["detail"].as_str().unwrap_or_default().to_string()
+    body["errors"][0]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// Appends role bindings to a policy directory's `bindings.csv`.
@@ -243,5 +279,11 @@ pub const TOPICS_CRN: &str = "crn://confluent.cloud/organization=org-dev/environ
 
 /// Gives `principal` what `pool-dev` has: FlinkDeveloper on env-dev and every topic of lkc-dev.
 pub fn grant_developer(policies: &Path, principal: &str) {
-    bind(policies, &[(principal, "FlinkDeveloper", ENV_CRN), (principal, "ResourceOwner", TOPICS_CRN)]);
+    bind(
+        policies,
+        &[
+            (principal, "FlinkDeveloper", ENV_CRN),
+            (principal, "ResourceOwner", TOPICS_CRN),
+        ],
+    );
 }
