@@ -37,6 +37,7 @@
 //! assert_eq!(resolved.canonical_sql(), "SELECT * FROM `env-dev`.`lkc-dev`.`orders`");
 //! ```
 
+pub mod corpus;
 mod dialect;
 mod error;
 mod parse;

@@ -560,3 +560,31 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     );
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn show_tables_lists_only_tables_the_caller_has_a_role_on() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_policies(&dir.path().join("policies"));
+    let orders_crn = "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev/topic=orders-*";
+    common::bind(
+        &dir.path().join("policies"),
+        &[("User:sa-limited", "FlinkDeveloper", common::ENV_CRN), ("User:sa-limited", "DeveloperRead", orders_crn)],
+    );
+    let gw = TestGateway::start_in(dir, |_| {}).await;
+    let dev = developer(&gw);
+    for (i, t) in ["orders-eu", "orders-us", "secrets"].iter().enumerate() {
+        run_query(&gw, &dev, &format!("c{i}"), &format!("CREATE TABLE `{t}` (id INT)")).await.unwrap();
+    }
+    let all = run_query(&gw, &dev, "all", "SHOW TABLES").await.unwrap();
+    assert_eq!(all, vec![json!(["orders-eu"]), json!(["orders-us"]), json!(["secrets"])]);
+    let (key, secret) = gw.api_key("User:sa-limited");
+    let limited = Cred::Basic(key, secret);
+    let seen = run_query(&gw, &limited, "some", "SHOW TABLES").await.unwrap();
+    assert_eq!(seen, vec![json!(["orders-eu"]), json!(["orders-us"])]);
+    // Reading is granted by the prefixed binding, and refused elsewhere without naming rows.
+    assert!(run_query(&gw, &limited, "r1", "SELECT * FROM `orders-eu`").await.is_ok());
+    let (status, body) = run_query(&gw, &limited, "r2", "SELECT * FROM secrets").await.unwrap_err();
+    assert_eq!(status, 403);
+    assert!(detail(&body).contains("DeveloperRead"), "{body}");
+    gw.stop().await;
+}

@@ -1,0 +1,184 @@
+//! Audit: who did what, when, and why it was allowed or refused, in records that cannot be
+//! altered unnoticed and that are durable before the gateway acts on them.
+//!
+//! Owns the record shape (CloudEvents 1.0, after Confluent Cloud's audit records; JSON Schema in
+//! `src/audit/audit-record.schema.json`), SQL literal redaction, the append-only hash-chained
+//! file sink with group commit and rotation, and the auditor's tools (`verify`, `query`,
+//! `render`). It must never record tokens, secrets or result rows, and it does not decide
+//! anything: callers pass plain facts (strings and vectors) through the builders in [`record`].
+//!
+//! ```text
+//! pipeline ──AuditRecord──▶ Auditor::record ──▶ FileSink::append ──mpsc──▶ writer thread
+//!                                                  ▲                        │ drain queue (batch)
+//!                                                  └──── Durable ◀── ack ───┤ chain + write
+//!                                                                           │ fsync once
+//! audit.log.000001 → audit.log.000002 → … → audit.log   (one hash chain across all files)
+//! ```
+//!
+//! ## The chain
+//! Every line carries three CloudEvents extension attributes: `sqlgateseq` (1, 2, 3, … with no
+//! gap across files), `sqlgateprevhash` (the previous record's `sqlgatehash`; 64 zeros for the
+//! first record) and `sqlgatehash` = hex SHA-256 of the record's canonical JSON (keys sorted,
+//! no whitespace, see [`canonical_json`]) without `sqlgatehash`. The first record of a file
+//! also carries `sqlgatecontinues`, the name of the file it continues. Editing, deleting,
+//! inserting or reordering any record, or deleting a whole file other than the newest, breaks
+//! the chain at a record [`verify`] names. Cutting records off the *end* of the newest file
+//! cannot be detected from the files alone; the last `seq`/hash must be witnessed elsewhere
+//! (the metrics exported from [`SinkStats`], or a second sink such as Kafka).
+//!
+//! ## Startup
+//! [`FileSink::open`] reads the tail of the newest file and continues its chain. A torn final
+//! line (a crash in the middle of a write that was therefore never acknowledged) is cut off,
+//! and the chain continues with a `sqlgate.ChainRecovered` record that states how many bytes
+//! were dropped and their SHA-256. A complete final line that does not verify is **not**
+//! repaired: `open` fails with [`AuditError::CorruptTail`] so that an operator investigates
+//! (run `verify`), instead of silently starting a new chain over evidence of tampering.
+
+mod convert;
+mod file;
+mod query;
+mod record;
+mod redact;
+mod verify;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use file::{Durable, FileSink, SinkStats};
+pub use query::{Decision, Filter, OutputFormat, query, render};
+pub use record::{
+    AuditRecord, AuthenticationInfo, AuthnFailure, AuthorizationInfo, AuthzOutcome, AuditData,
+    ChainFields, ObjectDecision, PrincipalInfo, RbacAuthorization, RbacScope, RequestInfo,
+    RequestMetadata, ResultInfo, ResultStatus, SqlgateInfo, StatementEvent, StatementInfo,
+    canonical_json, record_hash,
+};
+pub use redact::{SqlForAudit, redact_sql};
+pub use verify::{Problem, VerifyError, VerifyReport, log_files, verify};
+
+/// The `[audit]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The active log file; rotated files are this path plus `.000001`, `.000002`, … (oldest
+    /// first). Default `data/audit/audit.log`; the directory is created if missing.
+    pub file: PathBuf,
+    /// Rotate when the active file would grow past this many bytes (default 64 MiB). Bounds the
+    /// work of reading a tail at startup and of shipping one file; a single record larger than
+    /// this still goes into a file of its own.
+    pub max_file_bytes: u64,
+    /// When the log cannot be written, refuse the request (503) rather than run it unaudited
+    /// (default `true`). With `false`, [`Auditor::record`] logs the error, counts the record
+    /// as dropped and lets the request proceed.
+    pub fail_closed: bool,
+    /// Replace string and number literals in recorded SQL with `?` (default `true`): literals
+    /// are where personal data and secrets appear in SQL text.
+    pub redact_sql_literals: bool,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        Self {
+            file: PathBuf::from("data/audit/audit.log"),
+            max_file_bytes: 64 * 1024 * 1024,
+            fail_closed: true,
+            redact_sql_literals: true,
+        }
+    }
+}
+
+/// Why an audit record could not be made durable, or the log could not be opened.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AuditError {
+    /// An I/O operation on the log failed; says which and on what.
+    #[error("audit log {op} `{path}`: {reason}")]
+    Io {
+        /// What was attempted (`write`, `fsync`, `rotate`, …).
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        reason: String,
+    },
+    /// The newest file's last complete record does not verify; the sink will not continue a
+    /// chain it cannot trust. Run `verify` and move the damaged file aside to start over.
+    #[error("audit log `{path}` line {line}: corrupt tail ({reason}); run `sqlgate audit verify`")]
+    CorruptTail {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line number of the bad record.
+        line: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The active file was deleted or replaced while the gateway was running, so records
+    /// written to it would be lost.
+    #[error("audit log `{0}` was removed or replaced while in use")]
+    Unlinked(PathBuf),
+    /// An earlier failure left the file in an unknown state; nothing more is written until the
+    /// gateway restarts (which repairs a torn tail or refuses a corrupt one).
+    #[error("audit log is unusable after an earlier failure: {0}")]
+    Poisoned(String),
+    /// The sink's writer is gone (the gateway is shutting down).
+    #[error("audit sink is closed")]
+    Closed,
+    /// A record could not be serialized (a bug).
+    #[error("audit record serialization: {0}")]
+    Serialize(String),
+}
+
+impl AuditError {
+    /// Stable error code (`audit.unavailable` for all variants: to the client every one of them
+    /// means "the request could not be audited", a 503).
+    pub fn code(&self) -> &'static str {
+        "audit.unavailable"
+    }
+}
+
+/// What the pipeline holds: the sink plus the policy of what to do when it fails. Cheap to
+/// clone and share.
+#[derive(Debug, Clone)]
+pub struct Auditor {
+    sink: FileSink,
+    fail_closed: bool,
+    redact_sql_literals: bool,
+}
+
+impl Auditor {
+    /// Opens (or creates) the log named by `config` and continues its chain.
+    pub fn open(config: &AuditConfig) -> Result<Self, AuditError> {
+        Ok(Self {
+            sink: FileSink::open(&config.file, config.max_file_bytes)?,
+            fail_closed: config.fail_closed,
+            redact_sql_literals: config.redact_sql_literals,
+        })
+    }
+
+    /// Appends `record` and waits until it is on disk. On failure: with `fail_closed`
+    /// (the default) returns the error, and the caller must refuse the request (503); otherwise
+    /// logs it, counts the record as dropped and returns `Ok(None)`.
+    pub async fn record(&self, record: AuditRecord) -> Result<Option<Durable>, AuditError> {
+        match self.sink.append(record).await {
+            Ok(d) => Ok(Some(d)),
+            Err(e) if self.fail_closed => Err(e),
+            Err(e) => {
+                tracing::error!(target: "sqlgate::audit", error = %e, "audit record dropped (fail_closed = false)");
+                self.sink.count_dropped();
+                Ok(None)
+            }
+        }
+    }
+
+    /// The SQL text to put in a record, per `redact_sql_literals`.
+    pub fn sql_for_audit(&self, sql: &str) -> SqlForAudit {
+        redact_sql(sql, self.redact_sql_literals)
+    }
+
+    /// The underlying sink (stats, tests).
+    pub fn sink(&self) -> &FileSink {
+        &self.sink
+    }
+}
