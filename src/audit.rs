@@ -42,6 +42,8 @@ mod redact;
 mod verify;
 
 #[cfg(test)]
+mod schema_check;
+#[cfg(test)]
 mod tests;
 
 use std::path::PathBuf;
@@ -51,13 +53,16 @@ use serde::{Deserialize, Serialize};
 pub use file::{Durable, FileSink, SinkStats};
 pub use query::{Decision, Filter, OutputFormat, query, render};
 pub use record::{
-    AuditRecord, AuthenticationInfo, AuthnFailure, AuthorizationInfo, AuthzOutcome, AuditData,
-    ChainFields, ObjectDecision, PrincipalInfo, RbacAuthorization, RbacScope, RequestInfo,
-    RequestMetadata, ResultInfo, ResultStatus, SqlgateInfo, StatementEvent, StatementInfo,
-    canonical_json, record_hash,
+    AuditData, AuditRecord, AuthenticationInfo, AuthnFailure, AuthorizationInfo, AuthzOutcome,
+    ObjectDecision, PrincipalInfo, RbacAuthorization, RbacScope, RequestInfo, RequestMetadata,
+    ResultInfo, ResultStatus, SqlgateInfo, StatementEvent, StatementInfo, canonical_json,
+    record_hash,
 };
 pub use redact::{SqlForAudit, redact_sql};
 pub use verify::{Problem, VerifyError, VerifyReport, log_files, verify};
+
+/// The JSON Schema (draft 2020-12) of one log line, for auditors' tools and the CLI.
+pub const RECORD_SCHEMA: &str = include_str!("audit/audit-record.schema.json");
 
 /// The `[audit]` section.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tracing::info;
@@ -17,6 +17,7 @@ use crate::catalog::{Catalogs, TableRef};
 use crate::config::{ComputePoolConfig, Config, GatewayConfig};
 use crate::engine::EmbeddedEngine;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::server::ServerConfig;
 use crate::sql::ParseLimits;
 use crate::statements::store::StatementStore;
@@ -53,8 +54,7 @@ pub struct Gateway {
     statements: StatementStore,
     parse_limits: ParseLimits,
     ready: AtomicBool,
-    /// Statements handed to the engine; tests use it to prove refused statements never were.
-    engine_calls: AtomicU64,
+    metrics: Metrics,
     base_dir: PathBuf,
 }
 
@@ -102,7 +102,7 @@ impl Gateway {
                 recursion_limit: cfg.sql.recursion_limit,
             },
             ready: AtomicBool::new(false),
-            engine_calls: AtomicU64::new(0),
+            metrics: Metrics::new(),
             base_dir: base_dir.to_path_buf(),
         }))
     }
@@ -141,13 +141,19 @@ impl Gateway {
         stmt: &crate::sql::RewrittenStatement,
         ctx: &crate::engine::ExecContext,
     ) -> Result<crate::engine::Execution, crate::engine::EngineError> {
-        self.engine_calls.fetch_add(1, Ordering::Relaxed);
+        self.metrics.engine_statements.inc();
         self.engine.execute(stmt, ctx).await
     }
 
-    /// How many statements were handed to the engine since startup.
+    /// How many statements were handed to the engine since startup (tests use it to prove
+    /// that refused statements never were).
     pub fn engine_calls(&self) -> u64 {
-        self.engine_calls.load(Ordering::Relaxed)
+        self.metrics.engine_statements.get()
+    }
+
+    /// The metrics registry.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
     /// Statements.
     pub fn statements(&self) -> &StatementStore {

@@ -22,6 +22,7 @@
 //! [`authz::Authorizer`] can build.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod auth;
 pub mod authz;
 pub mod catalog;
@@ -33,6 +34,7 @@ pub mod engine;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod metrics;
 pub mod pipeline;
 pub mod server;
 pub mod sql;

@@ -99,6 +99,14 @@ pub async fn create_statement(
         Ok(r) => r,
         Err(e) if dry_run => return Ok(failed_dry_run(&entry, base, &e)),
         Err(e) => {
+            gw.metrics().decision(
+                false,
+                if matches!(e, ApiError::Sql(_)) {
+                    "parse"
+                } else {
+                    "resolve"
+                },
+            );
             log_decision(ctx, principal, &entry, "deny", e.code(), &e.detail());
             return Err(e);
         }
@@ -109,7 +117,15 @@ pub async fn create_statement(
     let authorized: AuthorizedStatement = gw
         .authorizer()
         .authorize(&principal.id, resolved, env, &pool.region)
-        .inspect_err(|e| log_decision(ctx, principal, &entry, "deny", e.code(), &e.detail()))?;
+        .inspect_err(|e| {
+            let stage = match e {
+                crate::authz::AuthzError::WrongRegion { .. } => "region",
+                _ => "authorize",
+            };
+            gw.metrics().decision(false, stage);
+            log_decision(ctx, principal, &entry, "deny", e.code(), &e.detail());
+        })?;
+    gw.metrics().decision(true, "authorize");
     log_decision(
         ctx,
         principal,

@@ -40,6 +40,7 @@
 pub mod corpus;
 mod dialect;
 mod error;
+mod flink;
 mod parse;
 mod resolve;
 mod rewrite;
@@ -124,14 +125,29 @@ pub struct SessionNames {
 /// Exactly one allowed statement, as parsed, with its original text.
 #[derive(Debug, Clone)]
 pub struct ParsedStatement {
+    /// For a Flink-only statement, a stand-in (see [`ParsedStatement::is_flink_only`]).
     statement: Statement,
+    /// A statement sqlparser's AST cannot hold, kept as text and name sites.
+    flink: Option<flink::FlinkStatement>,
     text: String,
 }
 
 impl ParsedStatement {
-    /// The parsed statement.
+    /// The parsed statement. For a Flink-only statement (see [`Self::is_flink_only`]) this is a
+    /// stand-in, `ASSERT false, 'Flink statement <KIND> has no sqlparser form'`.
     pub fn statement(&self) -> &Statement {
         &self.statement
+    }
+
+    /// Whether sqlparser's AST cannot hold the statement (Flink-only DDL, SHOW, SET, …): it is
+    /// then carried as text whose names resolution rewrites.
+    pub fn is_flink_only(&self) -> bool {
+        self.flink.is_some()
+    }
+
+    /// Flink's statement kind when it is Flink-only (`ALTER_TABLE`, `SHOW_VIEWS`, …).
+    pub fn flink_kind(&self) -> Option<&'static str> {
+        self.flink.as_ref().map(|f| f.kind())
     }
 
     /// The text it was parsed from.
@@ -151,12 +167,20 @@ pub struct ResolvedStatement {
     text: String,
     kind: &'static str,
     accesses: Vec<Access>,
+    /// Set for a Flink-only statement: `original` and `canonical` are then stand-ins and the
+    /// canonical text is here.
+    flink: Option<flink::ResolvedFlink>,
 }
 
 impl ResolvedStatement {
-    /// The statement as the client wrote it.
+    /// The statement as the client wrote it (a stand-in when [`Self::is_flink_only`]).
     pub fn statement(&self) -> &Statement {
         &self.original
+    }
+
+    /// Whether the statement is Flink-only (see [`ParsedStatement::is_flink_only`]).
+    pub fn is_flink_only(&self) -> bool {
+        self.flink.is_some()
     }
 
     /// The original SQL text.
@@ -178,7 +202,10 @@ impl ResolvedStatement {
 
     /// The canonical statement as SQL (what [`rewrite`] will hand to the engine).
     pub fn canonical_sql(&self) -> String {
-        self.canonical.to_string()
+        match &self.flink {
+            Some(f) => f.canonical_text.clone(),
+            None => self.canonical.to_string(),
+        }
     }
 }
 
@@ -187,6 +214,8 @@ impl ResolvedStatement {
 #[derive(Debug, Clone)]
 pub struct RewrittenStatement {
     statement: Statement,
+    /// The canonical text of a Flink-only statement (then `statement` is a stand-in).
+    flink_sql: Option<String>,
     kind: &'static str,
     accesses: Vec<Access>,
     decisions: Vec<crate::authz::Decision>,
@@ -200,9 +229,19 @@ impl RewrittenStatement {
         &self.statement
     }
 
-    /// The canonical statement rendered as SQL.
+    /// Whether the statement is Flink-only: [`Self::statement`] is then a stand-in that an
+    /// engine running sqlparser statements must refuse, and [`Self::sql`] is the statement.
+    pub fn is_flink_only(&self) -> bool {
+        self.flink_sql.is_some()
+    }
+
+    /// The canonical statement rendered as SQL (for a Flink-only statement, the client's text
+    /// with every name canonical).
     pub fn sql(&self) -> String {
-        self.statement.to_string()
+        match &self.flink_sql {
+            Some(sql) => sql.clone(),
+            None => self.statement.to_string(),
+        }
     }
 
     /// Flink's statement kind (see [`ResolvedStatement::sql_kind`]).

@@ -588,3 +588,19 @@ async fn show_tables_lists_only_tables_the_caller_has_a_role_on() {
     assert!(detail(&body).contains("DeveloperRead"), "{body}");
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn metrics_count_requests_decisions_and_engine_statements() {
+    let gw = TestGateway::start().await;
+    let dev = developer(&gw);
+    run_query(&gw, &dev, "m1", "SELECT 1").await.unwrap();
+    let nobody = Cred::Bearer(gw.token("mallory", &[]));
+    assert_eq!(post_statement(&gw, &nobody, "m2", "SELECT 1", json!({})).await.0, 403);
+    let text = gw.client().get(format!("{}/metrics", gw.endpoint())).send().await.unwrap().text().await.unwrap();
+    assert!(text.contains("sqlgate_engine_statements_total 1"), "{text}");
+    assert!(text.contains("sqlgate_decisions_total{decision=\"allow\",stage=\"authorize\"} 1"), "{text}");
+    assert!(text.contains("sqlgate_decisions_total{decision=\"deny\",stage=\"authorize\"} 1"), "{text}");
+    assert!(text.contains("sqlgate_http_requests_total{route=\"create_statement\",status=\"403\"} 1"), "{text}");
+    assert!(!text.contains("mallory"), "no principal in metric labels");
+    gw.stop().await;
+}

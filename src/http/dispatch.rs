@@ -26,12 +26,15 @@ pub async fn handle(gw: Arc<Gateway>, peer: SocketAddr, req: Request<Incoming>) 
         request_id = %ctx.request_id,
         method = %req.method(),
         path = %req.uri().path(),
+        principal = tracing::field::Empty,
     );
     let request_id = ctx.request_id.clone();
+    let route_name = match_route(req.method(), req.uri().path()).map_or("unmatched", |r| r.name());
     let mut resp = match dispatch(&gw, &ctx, req).instrument(span).await {
         Ok(r) => r,
         Err(e) => e.into_response(&request_id),
     };
+    gw.metrics().request(route_name, resp.status().as_u16());
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert("x-request-id", v);
     }
@@ -56,6 +59,15 @@ async fn dispatch(
     };
     match &route {
         Route::Health => return Ok(response::json(StatusCode::OK, &json!({"status": "ok"}))),
+        Route::Metrics => {
+            gw.metrics().statements.set(gw.statements().len() as i64);
+            let mut r = response::text(StatusCode::OK, gw.metrics().render());
+            r.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            );
+            return Ok(r);
+        }
         Route::Ready => {
             return Ok(if gw.is_ready() {
                 response::json(StatusCode::OK, &json!({"status": "ready"}))
@@ -77,7 +89,7 @@ async fn dispatch(
         | Route::DeleteStatement(p, n)
         | Route::PatchStatement(p, n)
         | Route::Results(p, n) => (p, Some(n.as_str())),
-        Route::Health | Route::Ready => unreachable_route()?,
+        Route::Health | Route::Ready | Route::Metrics => unreachable_route()?,
     };
     check_env(gw, path)?;
     if !gw.is_ready() && matches!(route, Route::CreateStatement(_)) {
@@ -100,7 +112,7 @@ async fn dispatch(
         Route::DeleteStatement(..) => handlers::delete(call, name).await,
         Route::PatchStatement(..) => handlers::patch(call, name, req).await,
         Route::Results(..) => handlers::results(call, name, query.as_deref()).await,
-        Route::Health | Route::Ready => unreachable_route(),
+        Route::Health | Route::Ready | Route::Metrics => unreachable_route(),
     }
 }
 

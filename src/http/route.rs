@@ -11,6 +11,8 @@ pub enum Route {
     Health,
     /// `GET /readyz`: the gateway accepts statements.
     Ready,
+    /// `GET /metrics`: Prometheus/OpenMetrics exposition.
+    Metrics,
     /// `POST …/statements`.
     CreateStatement(EnvPath),
     /// `GET …/statements`.
@@ -56,6 +58,7 @@ pub fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute> {
     match segs.as_slice() {
         ["healthz"] => only(method, Method::GET, "GET", Route::Health),
         ["readyz"] => only(method, Method::GET, "GET", Route::Ready),
+        ["metrics"] => only(method, Method::GET, "GET", Route::Metrics),
         [
             "sql",
             "v1",
@@ -93,6 +96,23 @@ pub fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute> {
             }
         }
         _ => Err(NoRoute::NotFound),
+    }
+}
+
+impl Route {
+    /// A short name for logs and metrics (never the path: it carries ids).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::Health => "healthz",
+            Route::Ready => "readyz",
+            Route::Metrics => "metrics",
+            Route::CreateStatement(_) => "create_statement",
+            Route::ListStatements(_) => "list_statements",
+            Route::GetStatement(..) => "get_statement",
+            Route::DeleteStatement(..) => "delete_statement",
+            Route::PatchStatement(..) => "patch_statement",
+            Route::Results(..) => "results",
+        }
     }
 }
 

@@ -62,6 +62,11 @@ impl Dialect for FlinkDialect {
     fn supports_match_recognize(&self) -> bool {
         true
     }
+    /// Temporal joins: `JOIN t FOR SYSTEM_TIME AS OF o.ts`. sqlparser's flag also admits other
+    /// dialects' versioning clauses; `parse` refuses all but `FOR SYSTEM_TIME AS OF`.
+    fn supports_table_versioning(&self) -> bool {
+        true
+    }
     fn supports_window_function_null_treatment_arg(&self) -> bool {
         true
     }

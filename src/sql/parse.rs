@@ -4,14 +4,14 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    ObjectName, ObjectType, Query, Select, SetExpr, Statement, TableFactor, TableObject, Visit,
+    ObjectName, ObjectType, Query, Select, SetExpr, Statement, TableFactor, TableObject, TableVersion, Visit,
     Visitor,
 };
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use serde::{Deserialize, Serialize};
 
-use super::{FlinkDialect, ParsedStatement, SqlError};
+use super::{FlinkDialect, ParsedStatement, SqlError, flink};
 
 /// Bounds on what the parser will accept; both protect the gateway from hostile input.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,21 +62,66 @@ pub fn parse(sql: &str, limits: &ParseLimits) -> Result<ParsedStatement, SqlErro
             line: Some(e.location.line),
             column: Some(e.location.column),
         })?;
-    check_one_statement(&tokens)?;
-    let mut statements = Parser::new(&dialect)
-        .with_recursion_limit(limits.recursion_limit)
-        .with_tokens_with_locations(tokens)
-        .parse_statements()
-        .map_err(|e| parser_error(e, sql, limits))?;
-    let statement = match statements.len() {
-        0 => return Err(SqlError::Empty),
-        1 => statements.remove(0),
-        _ => return Err(SqlError::MultipleStatements),
+    let statement_set = starts_with_statement_set(&tokens);
+    if !statement_set {
+        check_one_statement(&tokens)?;
+    }
+    let flink_tokens = tokens.clone();
+    let refusal = if statement_set {
+        SqlError::Unsupported("EXECUTE STATEMENT SET".into())
+    } else {
+        let parsed = Parser::new(&dialect)
+            .with_recursion_limit(limits.recursion_limit)
+            .with_tokens_with_locations(tokens)
+            .parse_statements();
+        match parsed {
+            Ok(mut statements) => {
+                let statement = match statements.len() {
+                    0 => return Err(SqlError::Empty),
+                    1 => statements.remove(0),
+                    _ => return Err(SqlError::MultipleStatements),
+                };
+                match check_kind(&statement) {
+                    Ok(()) => {
+                        check_clauses(&statement)?;
+                        return Ok(ParsedStatement {
+                            statement,
+                            flink: None,
+                            text: sql.to_string(),
+                        });
+                    }
+                    Err(e) => e,
+                }
+            }
+            Err(ParserError::RecursionLimitExceeded) => {
+                return Err(SqlError::TooDeep {
+                    limit: limits.recursion_limit,
+                });
+            }
+            Err(e) => parser_error(e, sql, limits),
+        }
     };
-    check_allowed(&statement)?;
-    Ok(ParsedStatement {
-        statement,
-        text: sql.to_string(),
+    // sqlparser's AST cannot hold it: a Flink-only form, or sqlparser's refusal stands.
+    match flink::parse(sql, flink_tokens, limits) {
+        None => Err(refusal),
+        Some(Err(e)) => Err(e),
+        Some(Ok(flink)) => Ok(ParsedStatement {
+            statement: flink.stand_in(),
+            flink: Some(flink),
+            text: sql.to_string(),
+        }),
+    }
+}
+
+/// `EXECUTE STATEMENT SET BEGIN ...; ...; END` carries `;` inside; its grammar checks that
+/// nothing follows `END`.
+fn starts_with_statement_set(tokens: &[TokenWithSpan]) -> bool {
+    let mut words = tokens
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_)));
+    ["EXECUTE", "STATEMENT", "SET"].iter().all(|w| {
+        matches!(words.next(), Some(Token::Word(word)) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w))
     })
 }
 
@@ -103,7 +148,7 @@ fn check_one_statement(tokens: &[TokenWithSpan]) -> Result<(), SqlError> {
     }
 }
 
-fn parser_error(e: ParserError, sql: &str, limits: &ParseLimits) -> SqlError {
+pub(super) fn parser_error(e: ParserError, sql: &str, limits: &ParseLimits) -> SqlError {
     let message = match e {
         ParserError::RecursionLimitExceeded => {
             return SqlError::TooDeep {
@@ -140,8 +185,14 @@ fn split_location(message: &str) -> (String, Option<u64>, Option<u64>) {
     (message.to_string(), None, None)
 }
 
+/// The allow-list for a statement sqlparser parsed: its kind, then its clauses.
+pub(super) fn check_allowed(statement: &Statement) -> Result<(), SqlError> {
+    check_kind(statement)?;
+    check_clauses(statement)
+}
+
 /// The statement-kind allow-list: only what `resolve` knows how to account for.
-fn check_allowed(statement: &Statement) -> Result<(), SqlError> {
+fn check_kind(statement: &Statement) -> Result<(), SqlError> {
     let unsupported = |what: &str| Err(SqlError::Unsupported(what.to_string()));
     match statement {
         Statement::Query(_) | Statement::ShowTables { .. } => {}
@@ -174,6 +225,11 @@ fn check_allowed(statement: &Statement) -> Result<(), SqlError> {
         }
         other => return unsupported(&kind_words(other)),
     }
+    Ok(())
+}
+
+/// Clauses inside an allowed statement (see [`Clauses`]).
+fn check_clauses(statement: &Statement) -> Result<(), SqlError> {
     match statement.visit(&mut Clauses) {
         ControlFlow::Continue(()) => Ok(()),
         ControlFlow::Break(e) => Err(e),
@@ -241,6 +297,11 @@ impl Visitor for Clauses {
         match factor {
             TableFactor::Table { args: Some(_), .. } => {
                 unsupported("a table function without TABLE(...)")
+            }
+            TableFactor::Table {
+                version: Some(v), ..
+            } if !matches!(v, TableVersion::ForSystemTimeAsOf(_)) => {
+                unsupported("a table version other than FOR SYSTEM_TIME AS OF")
             }
             TableFactor::Table { .. }
             | TableFactor::Derived { .. }

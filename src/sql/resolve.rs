@@ -40,32 +40,64 @@ pub fn resolve(
 ) -> Result<ResolvedStatement, ResolveError> {
     let ParsedStatement {
         statement: original,
+        flink,
         text,
     } = parsed;
+    let names = Names { catalogs, session };
+    if let Some(flink) = flink {
+        let resolved = super::flink::resolve(flink, &names)?;
+        return Ok(ResolvedStatement {
+            canonical: original.clone(),
+            original,
+            text,
+            kind: resolved.kind,
+            accesses: dedup(resolved.accesses.clone()),
+            flink: Some(resolved),
+        });
+    }
     let mut canonical = original.clone();
-    let mut binder = Binder {
-        names: Names { catalogs, session },
-        scopes: CteScopes::default(),
-        skip: Vec::new(),
-        accesses: Vec::new(),
-    };
-    let kind = binder.bind_targets(&mut canonical)?;
-    if let ControlFlow::Break(e) = canonical.visit(&mut binder) {
-        return Err(e);
-    }
-    let mut accesses: Vec<Access> = Vec::with_capacity(binder.accesses.len());
-    for a in binder.accesses {
-        if !accesses.contains(&a) {
-            accesses.push(a);
-        }
-    }
+    let (kind, accesses) = bind_statement(&mut canonical, &names)?;
     Ok(ResolvedStatement {
         original,
         canonical,
         text,
         kind,
-        accesses,
+        accesses: dedup(accesses),
+        flink: None,
     })
+}
+
+/// Binds one sqlparser statement in place (targets, then every relation) and returns its kind
+/// and accesses in order of appearance.
+pub(super) fn bind_statement(
+    statement: &mut Statement,
+    names: &Names<'_>,
+) -> Result<(&'static str, Vec<Access>), ResolveError> {
+    let mut binder = Binder {
+        names: Names {
+            catalogs: names.catalogs,
+            session: names.session,
+        },
+        scopes: CteScopes::default(),
+        skip: Vec::new(),
+        accesses: Vec::new(),
+    };
+    let kind = binder.bind_targets(statement)?;
+    if let ControlFlow::Break(e) = statement.visit(&mut binder) {
+        return Err(e);
+    }
+    Ok((kind, binder.accesses))
+}
+
+/// Keeps the first of equal accesses.
+fn dedup(all: Vec<Access>) -> Vec<Access> {
+    let mut accesses: Vec<Access> = Vec::with_capacity(all.len());
+    for a in all {
+        if !accesses.contains(&a) {
+            accesses.push(a);
+        }
+    }
+    accesses
 }
 
 /// The canonical, backtick-quoted name of a table.
@@ -78,19 +110,19 @@ pub(super) fn canonical_name(t: &TableRef) -> ObjectName {
 }
 
 /// Looks names up against the catalogs and the session defaults.
-struct Names<'a> {
-    catalogs: &'a Catalogs,
-    session: &'a SessionNames,
+pub(super) struct Names<'a> {
+    pub(super) catalogs: &'a Catalogs,
+    pub(super) session: &'a SessionNames,
 }
 
 impl Names<'_> {
-    fn catalog(&self, name: &str) -> Result<String, ResolveError> {
+    pub(super) fn catalog(&self, name: &str) -> Result<String, ResolveError> {
         self.catalogs
             .catalog_id(name)
             .ok_or_else(|| ResolveError::UnknownCatalog(name.to_string()))
     }
 
-    fn database(&self, catalog_id: &str, name: &str) -> Result<String, ResolveError> {
+    pub(super) fn database(&self, catalog_id: &str, name: &str) -> Result<String, ResolveError> {
         self.catalogs
             .database_id(catalog_id, name)
             .ok_or_else(|| ResolveError::UnknownDatabase {
@@ -99,7 +131,7 @@ impl Names<'_> {
             })
     }
 
-    fn session_catalog(&self, written: &ObjectName) -> Result<String, ResolveError> {
+    pub(super) fn session_catalog(&self, written: &ObjectName) -> Result<String, ResolveError> {
         let name = self
             .session
             .catalog
@@ -108,7 +140,7 @@ impl Names<'_> {
         self.catalog(name)
     }
 
-    fn session_database(
+    pub(super) fn session_database(
         &self,
         catalog_id: &str,
         written: &ObjectName,
@@ -122,7 +154,7 @@ impl Names<'_> {
     }
 
     /// `table`, `db.table` or `cat.db.table`.
-    fn table(&self, name: &ObjectName) -> Result<TableRef, ResolveError> {
+    pub(super) fn table(&self, name: &ObjectName) -> Result<TableRef, ResolveError> {
         match parts(name)?.as_slice() {
             [t] => {
                 let c = self.session_catalog(name)?;
@@ -144,7 +176,7 @@ impl Names<'_> {
     }
 
     /// `db` or `cat.db` (SHOW TABLES FROM), or the session's database.
-    fn database_ref(&self, name: Option<&ObjectName>) -> Result<(String, String), ResolveError> {
+    pub(super) fn database_ref(&self, name: Option<&ObjectName>) -> Result<(String, String), ResolveError> {
         let Some(name) = name else {
             let written = ObjectName::from(Vec::<Ident>::new());
             let c = self.session_catalog(&written)?;
@@ -167,7 +199,7 @@ impl Names<'_> {
     }
 
     /// `cat` (SHOW DATABASES FROM), or the session's catalog.
-    fn catalog_ref(&self, name: Option<&ObjectName>) -> Result<String, ResolveError> {
+    pub(super) fn catalog_ref(&self, name: Option<&ObjectName>) -> Result<String, ResolveError> {
         let Some(name) = name else {
             return self.session_catalog(&ObjectName::from(Vec::<Ident>::new()));
         };
@@ -179,7 +211,7 @@ impl Names<'_> {
 }
 
 /// The identifier values of a name (verbatim: quoting only decides what may be written).
-fn parts(name: &ObjectName) -> Result<Vec<&str>, ResolveError> {
+pub(super) fn parts(name: &ObjectName) -> Result<Vec<&str>, ResolveError> {
     name.0
         .iter()
         .map(|p| match p {

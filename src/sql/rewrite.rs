@@ -23,11 +23,27 @@ pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, Re
         canonical,
         kind,
         accesses,
+        flink,
         ..
     } = resolved;
-    check_canonical(&canonical, &accesses)?;
+    let flink_sql = match flink {
+        Some(f) => {
+            for statement in &f.statements {
+                check_canonical(statement, &accesses)?;
+            }
+            if let Some(o) = f.objects.iter().find(|o| !accesses.iter().any(|a| a.object == **o)) {
+                return Err(RewriteError::Unresolved(o.to_string()));
+            }
+            Some(f.canonical_text)
+        }
+        None => {
+            check_canonical(&canonical, &accesses)?;
+            None
+        }
+    };
     Ok(RewrittenStatement {
         statement: canonical,
+        flink_sql,
         kind,
         accesses,
         decisions,

@@ -355,6 +355,16 @@ impl StatementStore {
         v
     }
 
+    /// Number of stored statements.
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    /// Whether no statement is stored.
+    pub fn is_empty(&self) -> bool {
+        self.read().is_empty()
+    }
+
     /// Cancels every statement's work (gateway shutdown).
     pub fn cancel_all(&self) {
         for e in self.read().values() {

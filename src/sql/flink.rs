@@ -1,0 +1,276 @@
+//! Flink-only statements: the Flink SQL that sqlparser's AST cannot hold (CREATE TABLE with
+//! watermarks, computed and metadata columns or `DISTRIBUTED BY`; ALTER TABLE; SHOW/DESCRIBE
+//! forms; USE, SET, RESET; EXPLAIN with detail options; catalogs, databases and functions;
+//! ANALYZE, TRUNCATE; `EXECUTE STATEMENT SET`).
+//!
+//! Such a statement is recognized by a grammar of our own (`flink/grammar.rs`) that runs
+//! sqlparser's parser for every expression, data type, name and embedded query, and must consume
+//! the whole text: what it does not know is a parse error, never a guess. Instead of an AST it
+//! keeps the text and the *sites* in it that name something (each with what the statement does
+//! to it) plus the embedded sqlparser statements (CTAS and view bodies, EXPLAINed queries, the
+//! INSERTs of a statement set). Resolution binds every site and splices its canonical name (or
+//! the embedded statement's canonical rendering) into the text, so what the engine receives is
+//! the client's text with exactly the checked names in it. Expressions in DDL (computed columns,
+//! watermarks) may not contain queries or table arguments, so no relation hides there.
+
+mod grammar;
+
+#[cfg(test)]
+mod tests;
+
+use std::ops::Range;
+
+use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Statement, Value};
+
+pub(super) use grammar::parse;
+
+use super::resolve::{Names, bind_statement, canonical_name, parts};
+use super::{Access, Action, ResolveError};
+use crate::catalog::{ObjectRef, TableRef};
+
+/// A recognized Flink-only statement (see the module doc).
+#[derive(Debug, Clone)]
+pub(crate) struct FlinkStatement {
+    kind: &'static str,
+    text: String,
+    sites: Vec<Site>,
+}
+
+/// One place in the text that resolution must account for.
+#[derive(Debug, Clone)]
+enum Site {
+    /// A written name (byte range in the text) and what it names.
+    Name {
+        range: Range<usize>,
+        name: ObjectName,
+        target: Target,
+    },
+    /// A statement sqlparser parsed (query, INSERT), replaced by its canonical rendering.
+    Statement {
+        range: Range<usize>,
+        statement: Box<Statement>,
+    },
+    /// No name written where the statement acts on the session's database or catalog:
+    /// ` FROM <canonical>` is inserted at the byte offset so the engine does not fall back on a
+    /// default of its own.
+    SessionScope { at: usize, scope: Scope },
+    /// An access with nothing to rewrite.
+    Implicit(Scope),
+}
+
+/// What a written name is and what is done to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Target {
+    /// A 1- to 3-part table (or view) name; each action is recorded.
+    Table(&'static [Action]),
+    /// An existing 1- or 2-part database name.
+    Database(Action),
+    /// CREATE DATABASE: a database in a known catalog, by id, display name or (new) verbatim.
+    NewDatabase,
+    /// An existing catalog.
+    Catalog(Action),
+    /// CREATE CATALOG: a catalog by id, display name or (new) verbatim; creating one is an
+    /// action on the organization's child of that name.
+    NewCatalog,
+    /// A 1- to 3-part function name: the action is checked on the function's database (the
+    /// resource model has no function objects).
+    Function(Action),
+}
+
+/// The session's database or catalog, acted on implicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Organization(Action),
+    Database(Action),
+    Catalog(Action),
+}
+
+/// A Flink-only statement with every site bound.
+#[derive(Debug, Clone)]
+pub(crate) struct ResolvedFlink {
+    pub(super) kind: &'static str,
+    pub(super) accesses: Vec<Access>,
+    /// The text with every site replaced by its canonical form.
+    pub(super) canonical_text: String,
+    /// The canonical embedded statements (re-checked by `rewrite`).
+    pub(super) statements: Vec<Statement>,
+    /// The objects whose canonical names were spliced in (re-checked by `rewrite`).
+    pub(super) objects: Vec<ObjectRef>,
+}
+
+impl FlinkStatement {
+    /// Flink's statement kind (`CREATE_TABLE`, `ALTER_TABLE`, `SHOW_VIEWS`, …).
+    pub(super) fn kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// What `ParsedStatement::statement` reports for a Flink-only statement: sqlparser's AST
+    /// cannot hold it, so it is an `ASSERT false` that names the kind. An engine that runs
+    /// sqlparser statements refuses it, and running it would fail harmlessly.
+    pub(super) fn stand_in(&self) -> Statement {
+        Statement::Assert {
+            condition: Expr::Value(Value::Boolean(false).into()),
+            message: Some(Expr::Value(
+                Value::SingleQuotedString(format!(
+                    "Flink statement {} has no sqlparser form",
+                    self.kind
+                ))
+                .into(),
+            )),
+        }
+    }
+}
+
+/// Binds every site of `statement` (see the module doc).
+pub(super) fn resolve(
+    statement: FlinkStatement,
+    names: &Names<'_>,
+) -> Result<ResolvedFlink, ResolveError> {
+    let FlinkStatement { kind, text, sites } = statement;
+    let mut accesses = Vec::new();
+    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    let mut statements = Vec::new();
+    let mut objects = Vec::new();
+    for site in sites {
+        match site {
+            Site::Name {
+                range,
+                name,
+                target,
+            } => {
+                let (object, actions, canonical) = bind_name(&name, target, names)?;
+                for action in actions {
+                    accesses.push(Access {
+                        object: object.clone(),
+                        action: *action,
+                    });
+                }
+                objects.push(object);
+                edits.push((range, canonical));
+            }
+            Site::Statement {
+                range,
+                mut statement,
+            } => {
+                let (_, inner) = bind_statement(&mut statement, names)?;
+                accesses.extend(inner);
+                edits.push((range, statement.to_string()));
+                statements.push(*statement);
+            }
+            Site::SessionScope { at, scope } => {
+                let access = bind_scope(scope, names)?;
+                edits.push((at..at, format!(" FROM {}", render(&access.object))));
+                objects.push(access.object.clone());
+                accesses.push(access);
+            }
+            Site::Implicit(scope) => accesses.push(bind_scope(scope, names)?),
+        }
+    }
+    edits.sort_by_key(|(r, _)| r.start);
+    let mut canonical_text = String::with_capacity(text.len() + 64);
+    let mut pos = 0;
+    for (range, replacement) in edits {
+        canonical_text.push_str(&text[pos..range.start]);
+        canonical_text.push_str(&replacement);
+        pos = range.end;
+    }
+    canonical_text.push_str(&text[pos..]);
+    let canonical_text = canonical_text
+        .trim()
+        .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
+        .to_string();
+    Ok(ResolvedFlink {
+        kind,
+        accesses,
+        canonical_text,
+        statements,
+        objects,
+    })
+}
+
+/// The canonical, backtick-quoted rendering of an object.
+pub(super) fn render(object: &ObjectRef) -> String {
+    let q = |s: &str| Ident::with_quote('`', s).to_string();
+    match object {
+        ObjectRef::Organization => String::new(),
+        ObjectRef::Catalog(c) => q(c),
+        ObjectRef::Database(c, d) => format!("{}.{}", q(c), q(d)),
+        ObjectRef::Table(t) => canonical_name(t).to_string(),
+    }
+}
+
+fn bind_scope(scope: Scope, names: &Names<'_>) -> Result<Access, ResolveError> {
+    Ok(match scope {
+        Scope::Organization(action) => Access {
+            object: ObjectRef::Organization,
+            action,
+        },
+        Scope::Database(action) => {
+            let (c, d) = names.database_ref(None)?;
+            Access {
+                object: ObjectRef::Database(c, d),
+                action,
+            }
+        }
+        Scope::Catalog(action) => Access {
+            object: ObjectRef::Catalog(names.catalog_ref(None)?),
+            action,
+        },
+    })
+}
+
+/// The object a written name binds to, the actions on it, and the canonical text to splice.
+fn bind_name(
+    name: &ObjectName,
+    target: Target,
+    names: &Names<'_>,
+) -> Result<(ObjectRef, &'static [Action], String), ResolveError> {
+    const CREATE: &[Action] = &[Action::Create];
+    let (object, actions) = match target {
+        Target::Table(actions) => (ObjectRef::Table(names.table(name)?), actions),
+        Target::Database(action) => {
+            let (c, d) = names.database_ref(Some(name))?;
+            (ObjectRef::Database(c, d), one(action))
+        }
+        Target::Catalog(action) => (ObjectRef::Catalog(names.catalog_ref(Some(name))?), one(action)),
+        Target::NewDatabase => {
+            let (c, d) = match parts(name)?.as_slice() {
+                [d] => (names.session_catalog(name)?, d.to_string()),
+                [c, d] => (names.catalog(c)?, d.to_string()),
+                _ => return Err(ResolveError::TooManyNameParts(name.to_string())),
+            };
+            let d = names.catalogs.database_id(&c, &d).unwrap_or(d);
+            (ObjectRef::Database(c, d), CREATE)
+        }
+        Target::NewCatalog => match parts(name)?.as_slice() {
+            [c] => {
+                let c = names.catalogs.catalog_id(c).unwrap_or_else(|| c.to_string());
+                (ObjectRef::Catalog(c), CREATE)
+            }
+            _ => return Err(ResolveError::TooManyNameParts(name.to_string())),
+        },
+        Target::Function(action) => {
+            // A function is named like a table; the database is what the action is checked on.
+            let f = names.table(name)?;
+            let canonical = render(&ObjectRef::Table(f.clone()));
+            let TableRef {
+                catalog, database, ..
+            } = f;
+            return Ok((ObjectRef::Database(catalog, database), one(action), canonical));
+        }
+    };
+    let canonical = render(&object);
+    Ok((object, actions, canonical))
+}
+
+fn one(action: Action) -> &'static [Action] {
+    match action {
+        Action::Read => &[Action::Read],
+        Action::Write => &[Action::Write],
+        Action::Create => &[Action::Create],
+        Action::Alter => &[Action::Alter],
+        Action::Drop => &[Action::Drop],
+        Action::Describe => &[Action::Describe],
+        Action::List => &[Action::List],
+    }
+}

@@ -1,0 +1,297 @@
+//! Tests of the Flink-only grammar: parse, resolved accesses and canonical text, each case a
+//! row of (SQL, kind, accesses, canonical SQL), plus refusals.
+
+use crate::catalog::{Catalogs, ClusterConfig, EnvironmentConfig, ObjectRef};
+use crate::sql::{Access, ParseLimits, ResolvedStatement, SessionNames, parse, resolve};
+
+fn catalogs() -> Catalogs {
+    let cluster = |id: &str, name: &str| ClusterConfig {
+        id: id.into(),
+        display_name: name.into(),
+        region: "aws.us-east-2".into(),
+    };
+    Catalogs::new(
+        "org-dev",
+        "aws.us-east-2",
+        vec![
+            EnvironmentConfig {
+                id: "env-dev".into(),
+                display_name: "dev".into(),
+                clusters: vec![cluster("lkc-dev", "main")],
+            },
+            EnvironmentConfig {
+                id: "env-prod".into(),
+                display_name: "prod".into(),
+                clusters: vec![cluster("lkc-prod", "main")],
+            },
+        ],
+    )
+}
+
+fn session() -> SessionNames {
+    SessionNames {
+        catalog: Some("dev".into()),
+        database: Some("main".into()),
+    }
+}
+
+fn try_resolve(sql: &str, session: &SessionNames) -> Result<ResolvedStatement, String> {
+    let parsed = parse(sql, &ParseLimits::default()).map_err(|e| format!("{}: {}", e.code(), e.detail()))?;
+    resolve(parsed, &catalogs(), session).map_err(|e| e.code().to_string())
+}
+
+fn show(accesses: &[Access]) -> Vec<String> {
+    accesses
+        .iter()
+        .map(|a| {
+            let o = match &a.object {
+                ObjectRef::Organization => "organization".to_string(),
+                ObjectRef::Catalog(c) => format!("catalog {c}"),
+                ObjectRef::Database(c, d) => format!("database {c}.{d}"),
+                ObjectRef::Table(t) => format!("{}.{}.{}", t.catalog, t.database, t.table),
+            };
+            format!("{} {o}", a.action.as_str())
+        })
+        .collect()
+}
+
+/// (sql, kind, accesses, canonical sql)
+type Case = (&'static str, &'static str, &'static [&'static str], &'static str);
+
+fn check(cases: &[Case]) {
+    for (sql, kind, want, canonical) in cases {
+        let r = try_resolve(sql, &session()).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        assert_eq!(r.sql_kind(), *kind, "{sql}");
+        assert_eq!(show(r.accesses()), *want, "{sql}");
+        assert_eq!(r.canonical_sql(), *canonical, "{sql}");
+        // Round trip: the canonical text needs no session and binds the same accesses.
+        let again = try_resolve(canonical, &SessionNames::default())
+            .unwrap_or_else(|e| panic!("{sql} → {canonical}: {e}"));
+        assert_eq!(again.accesses(), r.accesses(), "{canonical}");
+        assert_eq!(again.canonical_sql(), *canonical, "{canonical}");
+    }
+}
+
+#[test]
+fn create_table_with_flink_columns_and_clauses() {
+    check(&[
+        (
+            "CREATE TABLE t (a INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)",
+            "CREATE_TABLE",
+            &["create env-dev.lkc-dev.t"],
+            "CREATE TABLE `env-dev`.`lkc-dev`.`t` (a INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '5' SECOND)",
+        ),
+        (
+            "CREATE TABLE t (price DOUBLE, q DOUBLE, `cost` AS price * q COMMENT 'c', p AS PROCTIME())",
+            "CREATE_TABLE",
+            &["create env-dev.lkc-dev.t"],
+            "CREATE TABLE `env-dev`.`lkc-dev`.`t` (price DOUBLE, q DOUBLE, `cost` AS price * q COMMENT 'c', p AS PROCTIME())",
+        ),
+        (
+            "CREATE TEMPORARY TABLE IF NOT EXISTS prod.main.t (ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL, `offset` BIGINT METADATA, id BIGINT NOT NULL PRIMARY KEY NOT ENFORCED)",
+            "CREATE_TABLE",
+            &["create env-prod.lkc-prod.t"],
+            "CREATE TEMPORARY TABLE IF NOT EXISTS `env-prod`.`lkc-prod`.`t` (ts TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL, `offset` BIGINT METADATA, id BIGINT NOT NULL PRIMARY KEY NOT ENFORCED)",
+        ),
+        (
+            "CREATE TABLE t (id INT, CONSTRAINT pk PRIMARY KEY (id) NOT ENFORCED) COMMENT 'x' DISTRIBUTED BY HASH(id) INTO 4 BUCKETS PARTITIONED BY (id) WITH ('connector' = 'kafka')",
+            "CREATE_TABLE",
+            &["create env-dev.lkc-dev.t"],
+            "CREATE TABLE `env-dev`.`lkc-dev`.`t` (id INT, CONSTRAINT pk PRIMARY KEY (id) NOT ENFORCED) COMMENT 'x' DISTRIBUTED BY HASH(id) INTO 4 BUCKETS PARTITIONED BY (id) WITH ('connector' = 'kafka')",
+        ),
+        (
+            "CREATE TABLE t (uid BIGINT) DISTRIBUTED INTO 4 BUCKETS",
+            "CREATE_TABLE",
+            &["create env-dev.lkc-dev.t"],
+            "CREATE TABLE `env-dev`.`lkc-dev`.`t` (uid BIGINT) DISTRIBUTED INTO 4 BUCKETS",
+        ),
+        (
+            "CREATE TABLE t2 (WATERMARK FOR ts AS ts) WITH ('a' = 'b') LIKE main.t1 (EXCLUDING ALL INCLUDING GENERATED)",
+            "CREATE_TABLE",
+            &["create env-dev.lkc-dev.t2", "read env-dev.lkc-dev.t1"],
+            "CREATE TABLE `env-dev`.`lkc-dev`.`t2` (WATERMARK FOR ts AS ts) WITH ('a' = 'b') LIKE `env-dev`.`lkc-dev`.`t1` (EXCLUDING ALL INCLUDING GENERATED)",
+        ),
+        (
+            "CREATE TABLE c (PRIMARY KEY (id) NOT ENFORCED) DISTRIBUTED BY (id) INTO 4 buckets AS SELECT id FROM src",
+            "CREATE_TABLE_AS",
+            &["create env-dev.lkc-dev.c", "read env-dev.lkc-dev.src"],
+            "CREATE TABLE `env-dev`.`lkc-dev`.`c` (PRIMARY KEY (id) NOT ENFORCED) DISTRIBUTED BY (id) INTO 4 buckets AS SELECT id FROM `env-dev`.`lkc-dev`.`src`",
+        ),
+        (
+            "REPLACE TABLE r WITH ('k' = 'v') AS SELECT * FROM src",
+            "REPLACE_TABLE_AS",
+            &["create env-dev.lkc-dev.r", "drop env-dev.lkc-dev.r", "read env-dev.lkc-dev.src"],
+            "REPLACE TABLE `env-dev`.`lkc-dev`.`r` WITH ('k' = 'v') AS SELECT * FROM `env-dev`.`lkc-dev`.`src`",
+        ),
+    ]);
+}
+
+#[test]
+fn alter_table_forms() {
+    let t = &["alter env-dev.lkc-dev.t"][..];
+    check(&[
+        ("ALTER TABLE t ADD `order` INT COMMENT 'o' FIRST", "ALTER_TABLE", t, "ALTER TABLE `env-dev`.`lkc-dev`.`t` ADD `order` INT COMMENT 'o' FIRST"),
+        (
+            "ALTER TABLE t ADD (ts TIMESTAMP(3), c STRING AFTER p, PRIMARY KEY(`order`) NOT ENFORCED, WATERMARK FOR ts AS ts - INTERVAL '1' HOUR)",
+            "ALTER_TABLE",
+            t,
+            "ALTER TABLE `env-dev`.`lkc-dev`.`t` ADD (ts TIMESTAMP(3), c STRING AFTER p, PRIMARY KEY(`order`) NOT ENFORCED, WATERMARK FOR ts AS ts - INTERVAL '1' HOUR)",
+        ),
+        ("ALTER TABLE t MODIFY (ts AS TO_TIMESTAMP(l) AFTER l, WATERMARK FOR ts AS ts)", "ALTER_TABLE", t, "ALTER TABLE `env-dev`.`lkc-dev`.`t` MODIFY (ts AS TO_TIMESTAMP(l) AFTER l, WATERMARK FOR ts AS ts)"),
+        ("ALTER TABLE t DROP WATERMARK", "ALTER_TABLE", t, "ALTER TABLE `env-dev`.`lkc-dev`.`t` DROP WATERMARK"),
+        ("ALTER TABLE t DROP (a, b)", "ALTER_TABLE", t, "ALTER TABLE `env-dev`.`lkc-dev`.`t` DROP (a, b)"),
+        ("ALTER TABLE t DROP PRIMARY KEY", "ALTER_TABLE", t, "ALTER TABLE `env-dev`.`lkc-dev`.`t` DROP PRIMARY KEY"),
+        ("ALTER TABLE t RENAME `data` TO payload", "ALTER_TABLE", t, "ALTER TABLE `env-dev`.`lkc-dev`.`t` RENAME `data` TO payload"),
+        ("ALTER TABLE t SET ('a' = 'b')", "ALTER_TABLE", t, "ALTER TABLE `env-dev`.`lkc-dev`.`t` SET ('a' = 'b')"),
+        ("ALTER TABLE t RESET ('a')", "ALTER_TABLE", t, "ALTER TABLE `env-dev`.`lkc-dev`.`t` RESET ('a')"),
+        (
+            "ALTER TABLE t RENAME TO prod.main.u",
+            "ALTER_TABLE",
+            &["alter env-dev.lkc-dev.t", "create env-prod.lkc-prod.u"],
+            "ALTER TABLE `env-dev`.`lkc-dev`.`t` RENAME TO `env-prod`.`lkc-prod`.`u`",
+        ),
+    ]);
+}
+
+#[test]
+fn show_describe_use_set_reset() {
+    check(&[
+        ("SHOW FUNCTIONS", "SHOW_FUNCTIONS", &["list database env-dev.lkc-dev"], "SHOW FUNCTIONS FROM `env-dev`.`lkc-dev`"),
+        ("SHOW USER FUNCTIONS", "SHOW_FUNCTIONS", &["list database env-dev.lkc-dev"], "SHOW USER FUNCTIONS FROM `env-dev`.`lkc-dev`"),
+        ("SHOW VIEWS", "SHOW_VIEWS", &["list database env-dev.lkc-dev"], "SHOW VIEWS FROM `env-dev`.`lkc-dev`"),
+        (
+            "show tables in prod.main not like '%n'",
+            "SHOW_TABLES",
+            &["list database env-prod.lkc-prod"],
+            "show tables in `env-prod`.`lkc-prod` not like '%n'",
+        ),
+        ("SHOW TABLES NOT LIKE 'a%'", "SHOW_TABLES", &["list database env-dev.lkc-dev"], "SHOW TABLES FROM `env-dev`.`lkc-dev` NOT LIKE 'a%'"),
+        ("show columns from orders like '%r'", "SHOW_COLUMNS", &["describe env-dev.lkc-dev.orders"], "show columns from `env-dev`.`lkc-dev`.`orders` like '%r'"),
+        ("SHOW CREATE TABLE t", "SHOW_CREATE_TABLE", &["describe env-dev.lkc-dev.t"], "SHOW CREATE TABLE `env-dev`.`lkc-dev`.`t`"),
+        ("SHOW CREATE VIEW v", "SHOW_CREATE_VIEW", &["describe env-dev.lkc-dev.v"], "SHOW CREATE VIEW `env-dev`.`lkc-dev`.`v`"),
+        ("show partitions t partition (id=1002)", "SHOW_PARTITIONS", &["describe env-dev.lkc-dev.t"], "show partitions `env-dev`.`lkc-dev`.`t` partition (id=1002)"),
+        ("SHOW JARS", "SHOW_JARS", &[], "SHOW JARS"),
+        ("SHOW MODULES", "SHOW_MODULES", &[], "SHOW MODULES"),
+        ("SHOW CURRENT DATABASE", "SHOW_CURRENT_DATABASE", &[], "SHOW CURRENT DATABASE"),
+        ("SHOW DATABASES LIKE 'm%'", "SHOW_DATABASES", &["list catalog env-dev"], "SHOW DATABASES FROM `env-dev` LIKE 'm%'"),
+        ("DESCRIBE CATALOG prod", "DESCRIBE_CATALOG", &["describe catalog env-prod"], "DESCRIBE CATALOG `env-prod`"),
+        ("DESC CATALOG EXTENDED dev", "DESCRIBE_CATALOG", &["describe catalog env-dev"], "DESC CATALOG EXTENDED `env-dev`"),
+        ("DESCRIBE EXTENDED t", "DESCRIBE", &["describe env-dev.lkc-dev.t"], "DESCRIBE EXTENDED `env-dev`.`lkc-dev`.`t`"),
+        ("USE CATALOG prod", "USE_CATALOG", &["describe catalog env-prod"], "USE CATALOG `env-prod`"),
+        ("USE main", "USE", &["describe database env-dev.lkc-dev"], "USE `env-dev`.`lkc-dev`"),
+        ("SET 'table.planner' = 'blink';", "SET", &[], "SET 'table.planner' = 'blink'"),
+        ("SET", "SET", &[], "SET"),
+        ("RESET", "RESET", &[], "RESET"),
+        ("RESET 'a.b'", "RESET", &[], "RESET 'a.b'"),
+    ]);
+}
+
+#[test]
+fn explain_catalogs_databases_functions_and_others() {
+    check(&[
+        (
+            "EXPLAIN PLAN FOR SELECT * FROM a UNION ALL SELECT * FROM b",
+            "EXPLAIN",
+            &["read env-dev.lkc-dev.a", "read env-dev.lkc-dev.b"],
+            "EXPLAIN PLAN FOR SELECT * FROM `env-dev`.`lkc-dev`.`a` UNION ALL SELECT * FROM `env-dev`.`lkc-dev`.`b`",
+        ),
+        (
+            "EXPLAIN ESTIMATED_COST, CHANGELOG_MODE SELECT * FROM a",
+            "EXPLAIN",
+            &["read env-dev.lkc-dev.a"],
+            "EXPLAIN ESTIMATED_COST, CHANGELOG_MODE SELECT * FROM `env-dev`.`lkc-dev`.`a`",
+        ),
+        (
+            "EXPLAIN INSERT INTO s SELECT * FROM a",
+            "EXPLAIN",
+            &["write env-dev.lkc-dev.s", "read env-dev.lkc-dev.a"],
+            "EXPLAIN INSERT INTO `env-dev`.`lkc-dev`.`s` SELECT * FROM `env-dev`.`lkc-dev`.`a`",
+        ),
+        (
+            "EXECUTE STATEMENT SET BEGIN INSERT INTO s1 SELECT * FROM a; INSERT INTO prod.main.s2 SELECT * FROM b; END;",
+            "STATEMENT_SET",
+            &["write env-dev.lkc-dev.s1", "read env-dev.lkc-dev.a", "write env-prod.lkc-prod.s2", "read env-dev.lkc-dev.b"],
+            "EXECUTE STATEMENT SET BEGIN INSERT INTO `env-dev`.`lkc-dev`.`s1` SELECT * FROM `env-dev`.`lkc-dev`.`a`; INSERT INTO `env-prod`.`lkc-prod`.`s2` SELECT * FROM `env-dev`.`lkc-dev`.`b`; END",
+        ),
+        ("CREATE CATALOG cat2 WITH ('type'='generic_in_memory')", "CREATE_CATALOG", &["create catalog cat2"], "CREATE CATALOG `cat2` WITH ('type'='generic_in_memory')"),
+        ("DROP CATALOG IF EXISTS prod", "DROP_CATALOG", &["drop catalog env-prod"], "DROP CATALOG IF EXISTS `env-prod`"),
+        ("CREATE DATABASE db1 COMMENT 'x' WITH ('a'='b')", "CREATE_DATABASE", &["create database env-dev.db1"], "CREATE DATABASE `env-dev`.`db1` COMMENT 'x' WITH ('a'='b')"),
+        ("DROP DATABASE prod.main CASCADE", "DROP_DATABASE", &["drop database env-prod.lkc-prod"], "DROP DATABASE `env-prod`.`lkc-prod` CASCADE"),
+        ("ALTER DATABASE main SET ('a'='b')", "ALTER_DATABASE", &["alter database env-dev.lkc-dev"], "ALTER DATABASE `env-dev`.`lkc-dev` SET ('a'='b')"),
+        (
+            "CREATE TEMPORARY FUNCTION IF NOT EXISTS f1 AS 'com.x.F' LANGUAGE JAVA USING JAR 'a.jar'",
+            "CREATE_FUNCTION",
+            &["create database env-dev.lkc-dev"],
+            "CREATE TEMPORARY FUNCTION IF NOT EXISTS `env-dev`.`lkc-dev`.`f1` AS 'com.x.F' LANGUAGE JAVA USING JAR 'a.jar'",
+        ),
+        ("DROP FUNCTION prod.main.f", "DROP_FUNCTION", &["drop database env-prod.lkc-prod"], "DROP FUNCTION `env-prod`.`lkc-prod`.`f`"),
+        (
+            "CREATE TEMPORARY VIEW v (a) COMMENT 'c' AS SELECT x FROM t",
+            "CREATE_VIEW",
+            &["create env-dev.lkc-dev.v", "read env-dev.lkc-dev.t"],
+            "CREATE TEMPORARY VIEW `env-dev`.`lkc-dev`.`v` (a) COMMENT 'c' AS SELECT x FROM `env-dev`.`lkc-dev`.`t`",
+        ),
+        (
+            "ANALYZE TABLE t PARTITION (y='2022', m) COMPUTE STATISTICS FOR COLUMNS(a, b)",
+            "ANALYZE_TABLE",
+            &["read env-dev.lkc-dev.t", "alter env-dev.lkc-dev.t"],
+            "ANALYZE TABLE `env-dev`.`lkc-dev`.`t` PARTITION (y='2022', m) COMPUTE STATISTICS FOR COLUMNS(a, b)",
+        ),
+        ("ANALYZE TABLE t COMPUTE STATISTICS FOR ALL COLUMNS", "ANALYZE_TABLE", &["read env-dev.lkc-dev.t", "alter env-dev.lkc-dev.t"], "ANALYZE TABLE `env-dev`.`lkc-dev`.`t` COMPUTE STATISTICS FOR ALL COLUMNS"),
+        ("TRUNCATE TABLE t", "TRUNCATE_TABLE", &["write env-dev.lkc-dev.t", "drop env-dev.lkc-dev.t"], "TRUNCATE TABLE `env-dev`.`lkc-dev`.`t`"),
+    ]);
+}
+
+#[test]
+fn flink_only_statements_are_refused_when_malformed_or_unsafe() {
+    let cases: &[(&str, &str)] = &[
+        ("CREATE TABLE t (a INT) WITH (...)", "sql.parse_error"),
+        ("CREATE TABLE t (a INT) WITH ('connector' = 'kafka', ...)", "sql.parse_error"),
+        ("CREATE FUNCTION f1 AS ...", "sql.parse_error"),
+        ("CREATE TABLE t (a INT, b AS (SELECT max(x) FROM secret))", "sql.parse_error"),
+        ("CREATE TABLE t (a INT, WATERMARK FOR a AS a - (SELECT 1 FROM secret))", "sql.parse_error"),
+        ("CREATE TABLE \"t\" (a INT, WATERMARK FOR a AS a)", "sql.parse_error"),
+        ("ALTER TABLE t ADD COLUMN b INT", "sql.parse_error"),
+        ("ALTER TABLE t RESET ('a') garbage", "sql.parse_error"),
+        ("SHOW TABLES NOT 'x'", "sql.parse_error"),
+        ("SHOW NONSENSE", "sql.parse_error"),
+        ("ADD JAR '/tmp/x.jar'", "sql.unsupported"),
+        ("REMOVE JAR '/tmp/x.jar'", "sql.unsupported"),
+        ("CREATE TEMPORARY SYSTEM FUNCTION f AS 'x'", "sql.unsupported"),
+        ("USE MODULES hive", "sql.unsupported"),
+        ("SHOW JOBS", "sql.unsupported"),
+        ("CREATE TABLE t (a INT) WITH ('path' = '...')", "sql.parse_error"),
+        ("DROP SCHEMA s", "sql.unsupported"),
+        ("EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT 1; END; DROP TABLE x", "sql.parse_error"),
+        ("EXECUTE STATEMENT SET BEGIN DROP TABLE x; END", "sql.parse_error"),
+        ("EXECUTE STATEMENT SET BEGIN INSERT INTO a SELECT * FROM \"b\"; END", "sql.parse_error"),
+        ("SET 'a' = 'b'; SET 'c' = 'd'", "sql.multiple_statements"),
+        ("ANALYZE TABLE t PARTITION (y = (SELECT 1)) COMPUTE STATISTICS", "sql.parse_error"),
+    ];
+    for (sql, code) in cases {
+        let got = parse(sql, &ParseLimits::default()).map(|_| ()).map_err(|e| e.code());
+        assert_eq!(got, Err(*code), "{sql:?}");
+    }
+}
+
+#[test]
+fn flink_only_statements_report_a_stand_in_and_names_resolve_or_fail() {
+    let parsed = parse("ALTER TABLE t DROP WATERMARK", &ParseLimits::default()).unwrap();
+    assert!(parsed.is_flink_only());
+    assert_eq!(parsed.flink_kind(), Some("ALTER_TABLE"));
+    assert!(parsed.statement().to_string().starts_with("ASSERT false"));
+    assert!(!parse("SELECT 1", &ParseLimits::default()).unwrap().is_flink_only());
+    for (sql, code) in [
+        ("ALTER TABLE nope.main.t DROP WATERMARK", "resolve.unknown_catalog"),
+        ("SHOW COLUMNS FROM dev.nope.t", "resolve.unknown_database"),
+        ("USE CATALOG nope", "resolve.unknown_catalog"),
+        ("DROP DATABASE nope", "resolve.unknown_database"),
+        ("CREATE DATABASE nope.db", "resolve.unknown_catalog"),
+    ] {
+        assert_eq!(try_resolve(sql, &session()).map(|_| ()), Err(code.to_string()), "{sql}");
+    }
+    assert_eq!(
+        try_resolve("SHOW VIEWS", &SessionNames::default()).map(|_| ()),
+        Err("resolve.no_current_catalog".to_string())
+    );
+}
