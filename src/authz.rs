@@ -18,11 +18,30 @@
 //!    DeveloperWrite to write, DeveloperManage to create/alter/drop (ResourceOwner and the admin
 //!    roles imply them), any role to describe or list. Else [`AuthzError::Denied`].
 //!
-//! Decisions are memoized in a moka cache keyed by policy generation, so reloading the policy
+//! Decisions are memoized in a moka cache keyed by policy version, so reloading the policy
 //! never serves a stale decision.
+//!
+//! Policy administration (this module also owns it):
+//! * Versions: the policy in force is one immutable snapshot with a version number (1 at
+//!   startup, +1 per change). Each decision takes one snapshot and uses it throughout, so a
+//!   decision is never made against a half-loaded policy; the version is recorded in
+//!   [`AuthorizedStatement::policy_version`], [`Decision::policy_version`] and
+//!   [`DecisionEvent`].
+//! * Reload ([`Authorizer::reload`], the watcher in `watch.rs`): the three files are read and
+//!   validated whole, then swapped in atomically; an invalid policy is refused and the last good
+//!   one stays in force ([`Authorizer::status`] shows the refusal). Reloads, API writes and
+//!   swaps are serialized by one async lock; unchanged content is a no-op.
+//! * Role bindings ([`Authorizer::create_binding`], [`Authorizer::delete_binding`]): delegated
+//!   administration (`bindings.rs`), written back to `bindings.csv` atomically.
+//! * Tools for admins (`tools.rs`): validate, diff, decision tables.
 
+mod bindings;
 mod error;
+mod hooks;
 mod policy;
+mod scope;
+mod tools;
+mod watch;
 
 #[cfg(test)]
 mod tests;
@@ -32,8 +51,17 @@ use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+pub use bindings::{BindingError, BindingFilter};
 pub use error::AuthzError;
+pub use hooks::{AUDIT_TARGET, binding_changed, binding_refused, report_reload};
 use policy::Policy;
+pub use policy::{BindingRecord, PolicyTexts};
+pub use scope::pattern_covers;
+pub use tools::{
+    CaseOutcome, DecisionCase, DecisionTable, Expect, PolicyDiff, TableDefaults, TestReport,
+    diff_policies, load_table, run_tables, validate_dir,
+};
+pub use watch::{WatchConfig, spawn_watcher};
 
 use crate::catalog::{Catalogs, Crn, ObjectRef, TableRef};
 use crate::sql::{Action, ResolvedStatement};
@@ -74,6 +102,46 @@ pub struct Decision {
     pub binding: Option<String>,
     /// The role that was missing, when refused.
     pub missing: Option<String>,
+    /// The version of the policy the decision was made against.
+    pub policy_version: u64,
+}
+
+/// One decision on a statement, granted or refused, for observers (tests, audit): the policy
+/// version it was made against and what it was about. Sent to [`Authorizer::subscribe`]rs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DecisionEvent {
+    /// Version of the policy the decision used.
+    pub policy_version: u64,
+    /// Who asked.
+    pub principal: String,
+    /// The statement's environment.
+    pub environment: String,
+    /// Whether every access was granted.
+    pub granted: bool,
+    /// `authz.granted` or the refusal's error code.
+    pub code: &'static str,
+    /// Each access as `action object` (e.g. `read env-dev.lkc-dev.orders`).
+    pub accesses: Vec<String>,
+}
+
+/// The policy in force and the outcome of the last reload attempt (for `/readyz`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PolicyStatus {
+    /// Version in force.
+    pub version: u64,
+    /// Why the last reload was refused; `None` when the files on disk are in force.
+    pub last_error: Option<String>,
+}
+
+/// What a reload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReloadOutcome {
+    /// A new policy is in force, with this version.
+    Applied(u64),
+    /// The files hold the policy already in force (this version).
+    Unchanged(u64),
+    /// The files hold the same invalid content that was refused before; still this version.
+    AlreadyRejected(u64),
 }
 
 /// A statement every access of which was allowed. Only [`Authorizer::authorize`] builds one.
@@ -81,6 +149,7 @@ pub struct Decision {
 pub struct AuthorizedStatement {
     resolved: ResolvedStatement,
     decisions: Vec<Decision>,
+    policy_version: u64,
     _proof: (),
 }
 
@@ -100,6 +169,11 @@ impl AuthorizedStatement {
         self.resolved.sql_kind()
     }
 
+    /// The version of the policy every decision of this statement was made against.
+    pub fn policy_version(&self) -> u64 {
+        self.policy_version
+    }
+
     /// Takes the statement apart (for `sql::rewrite`).
     pub fn into_parts(self) -> (ResolvedStatement, Vec<Decision>) {
         (self.resolved, self.decisions)
@@ -109,14 +183,27 @@ impl AuthorizedStatement {
 /// A role and binding that granted something.
 type Grant = Option<(String, String)>;
 
-/// Memo key: policy generation, principal, object CRN, action.
+/// Memo key: policy version, principal, object CRN, action.
 type Key = (u64, String, String, &'static str);
 
-/// One loaded policy and its generation number.
+/// How many decision events are buffered for a slow subscriber before it starts missing some.
+const DECISION_EVENTS_CAPACITY: usize = 16_384;
+
+/// One loaded policy, immutable, with its version and the texts it was built from.
 #[derive(Debug)]
 struct State {
-    generation: u64,
+    version: u64,
     policy: Policy,
+    texts: PolicyTexts,
+    digest: [u8; 32],
+}
+
+/// Serialized by [`Inner::admin`]: what reloads and API writes need to remember.
+#[derive(Debug, Default)]
+struct AdminState {
+    /// Digest of the last content refused, so a content refused once is not reported again
+    /// by every watcher event or poll.
+    rejected: Option<[u8; 32]>,
 }
 
 /// Decides statements against the policy. Cheap to clone and share.
@@ -128,8 +215,17 @@ pub struct Authorizer {
 struct Inner {
     dir: PathBuf,
     catalogs: Arc<Catalogs>,
+    /// The policy in force. Readers clone the `Arc` and drop the lock at once, so a decision
+    /// never waits for a reload and always sees one whole policy.
     state: RwLock<Arc<State>>,
     cache: moka::sync::Cache<Key, Grant>,
+    /// Serializes reloads and role-binding writes (read files → validate → write → swap), so
+    /// concurrent API writes lose nothing and the watcher never races an API write.
+    admin: tokio::sync::Mutex<AdminState>,
+    /// Why the last reload was refused (cleared when the files on disk are in force).
+    last_error: RwLock<Option<String>>,
+    /// Decision events for observers; sending without subscribers costs nothing.
+    events: tokio::sync::broadcast::Sender<DecisionEvent>,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -142,10 +238,13 @@ impl std::fmt::Debug for Authorizer {
 }
 
 impl Authorizer {
-    /// Loads and validates `model.conf`, `roles.csv` and `bindings.csv` from `dir`.
+    /// Loads and validates `model.conf`, `roles.csv` and `bindings.csv` from `dir`
+    /// (version 1).
     pub async fn load(dir: &Path, catalogs: Arc<Catalogs>) -> Result<Self, AuthzError> {
-        let policy = Policy::load(dir, catalogs.organization_id()).await?;
-        Ok(Self::with_policy(dir, catalogs, policy))
+        let texts = PolicyTexts::read(dir).await?;
+        let policy =
+            Policy::from_texts(&texts, catalogs.organization_id(), Some(&catalogs)).await?;
+        Ok(Self::with_policy(dir, catalogs, policy, texts))
     }
 
     /// Builds an authorizer from policy texts instead of files (tests, embedding).
@@ -155,39 +254,147 @@ impl Authorizer {
         bindings: &str,
         catalogs: Arc<Catalogs>,
     ) -> Result<Self, AuthzError> {
-        let policy = Policy::from_texts(model, roles, bindings, catalogs.organization_id()).await?;
-        Ok(Self::with_policy(Path::new(""), catalogs, policy))
+        let texts = PolicyTexts {
+            model: model.to_string(),
+            roles: roles.to_string(),
+            bindings: bindings.to_string(),
+        };
+        let policy =
+            Policy::from_texts(&texts, catalogs.organization_id(), Some(&catalogs)).await?;
+        Ok(Self::with_policy(Path::new(""), catalogs, policy, texts))
     }
 
-    fn with_policy(dir: &Path, catalogs: Arc<Catalogs>, policy: Policy) -> Self {
+    fn with_policy(
+        dir: &Path,
+        catalogs: Arc<Catalogs>,
+        policy: Policy,
+        texts: PolicyTexts,
+    ) -> Self {
+        let digest = texts.digest();
         Self {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 catalogs,
                 state: RwLock::new(Arc::new(State {
-                    generation: 0,
+                    version: 1,
                     policy,
+                    texts,
+                    digest,
                 })),
                 cache: moka::sync::Cache::new(DECISION_CACHE_CAPACITY),
+                admin: tokio::sync::Mutex::new(AdminState::default()),
+                last_error: RwLock::new(None),
+                events: tokio::sync::broadcast::channel(DECISION_EVENTS_CAPACITY).0,
             }),
         }
     }
 
-    /// Re-reads the policy directory and swaps the policy in atomically; on error the old
-    /// policy stays. Memoized decisions of the old policy are dropped.
-    pub async fn reload(&self) -> Result<(), AuthzError> {
-        let policy = Policy::load(&self.inner.dir, self.inner.catalogs.organization_id()).await?;
-        {
+    /// The policy directory.
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    /// The resource model bindings are checked against.
+    pub fn catalogs(&self) -> &Arc<Catalogs> {
+        &self.inner.catalogs
+    }
+
+    /// The version of the policy in force.
+    pub fn version(&self) -> u64 {
+        self.state().version
+    }
+
+    /// Same as [`Authorizer::version`] (name used by the audit pipeline). To know the version
+    /// a given decision used, prefer [`AuthorizedStatement::policy_version`] or
+    /// [`Authorizer::authorize_versioned`]: the policy may change between two calls.
+    pub fn policy_version(&self) -> u64 {
+        self.version()
+    }
+
+    /// Version in force and the last reload refusal, for `/readyz`.
+    pub fn status(&self) -> PolicyStatus {
+        PolicyStatus {
+            version: self.version(),
+            last_error: self
+                .inner
+                .last_error
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+        }
+    }
+
+    /// Every decision from now on, with the policy version it used.
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<DecisionEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Re-reads the policy directory, validates it whole and swaps it in atomically. On error
+    /// the old policy stays in force and [`Authorizer::status`] reports the error. Reading the
+    /// same content as the policy in force (or as the last refused one) changes nothing.
+    pub async fn reload(&self) -> Result<ReloadOutcome, AuthzError> {
+        let mut admin = self.inner.admin.lock().await;
+        let texts = match PolicyTexts::read(&self.inner.dir).await {
+            Ok(t) => t,
+            Err(e) => {
+                self.set_last_error(Some(e.to_string()));
+                return Err(e);
+            }
+        };
+        let digest = texts.digest();
+        let current = self.state();
+        if digest == current.digest {
+            admin.rejected = None;
+            self.set_last_error(None);
+            return Ok(ReloadOutcome::Unchanged(current.version));
+        }
+        if admin.rejected == Some(digest) {
+            return Ok(ReloadOutcome::AlreadyRejected(current.version));
+        }
+        let catalogs = &self.inner.catalogs;
+        match Policy::from_texts(&texts, catalogs.organization_id(), Some(catalogs)).await {
+            Ok(policy) => {
+                admin.rejected = None;
+                self.set_last_error(None);
+                Ok(ReloadOutcome::Applied(self.swap(policy, texts)))
+            }
+            Err(e) => {
+                admin.rejected = Some(digest);
+                self.set_last_error(Some(e.to_string()));
+                Err(e)
+            }
+        }
+    }
+
+    /// Puts `policy` in force as the next version; memoized decisions of the old one are
+    /// dropped. Callers hold [`Inner::admin`].
+    fn swap(&self, policy: Policy, texts: PolicyTexts) -> u64 {
+        let digest = texts.digest();
+        let version = {
             let mut guard = self
                 .inner
                 .state
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let generation = guard.generation + 1;
-            *guard = Arc::new(State { generation, policy });
-        }
+            let version = guard.version + 1;
+            *guard = Arc::new(State {
+                version,
+                policy,
+                texts,
+                digest,
+            });
+            version
+        };
         self.inner.cache.invalidate_all();
-        Ok(())
+        version
+    }
+
+    fn set_last_error(&self, e: Option<String>) {
+        *self
+            .inner
+            .last_error
+            .write()
+            .unwrap_or_else(|p| p.into_inner()) = e;
     }
 
     fn state(&self) -> Arc<State> {
@@ -201,7 +408,7 @@ impl Authorizer {
     /// The first binding of `principal` that covers `crn` and whose role permits `action`.
     fn grant(&self, state: &State, principal: &str, crn: &Crn, action: &'static str) -> Grant {
         let key = (
-            state.generation,
+            state.version,
             principal.to_string(),
             crn.to_string(),
             action,
@@ -222,6 +429,28 @@ impl Authorizer {
 
     /// Checks every access of `resolved` for `principal_id`, for a statement submitted to
     /// environment `statement_env` and running in `statement_region` (see the module doc).
+    /// [`Authorizer::authorize`], also returning the policy version the decision (granted or
+    /// refused) was made against.
+    pub fn authorize_versioned(
+        &self,
+        principal_id: &str,
+        resolved: ResolvedStatement,
+        statement_env: &str,
+        statement_region: &str,
+    ) -> (u64, Result<AuthorizedStatement, AuthzError>) {
+        let state = self.state();
+        let result = self.authorize_snapshot(
+            &state,
+            principal_id,
+            resolved,
+            statement_env,
+            statement_region,
+        );
+        (state.version, result)
+    }
+
+    /// Every decision uses one policy snapshot; its version is recorded in the result and in
+    /// the [`DecisionEvent`] sent to subscribers.
     pub fn authorize(
         &self,
         principal_id: &str,
@@ -230,9 +459,64 @@ impl Authorizer {
         statement_region: &str,
     ) -> Result<AuthorizedStatement, AuthzError> {
         let state = self.state();
+        self.authorize_snapshot(
+            &state,
+            principal_id,
+            resolved,
+            statement_env,
+            statement_region,
+        )
+    }
+
+    fn authorize_snapshot(
+        &self,
+        state: &State,
+        principal_id: &str,
+        resolved: ResolvedStatement,
+        statement_env: &str,
+        statement_region: &str,
+    ) -> Result<AuthorizedStatement, AuthzError> {
+        let accesses = (self.inner.events.receiver_count() > 0).then(|| {
+            resolved
+                .accesses()
+                .iter()
+                .map(|a| format!("{} {}", a.action.as_str(), a.object))
+                .collect::<Vec<_>>()
+        });
+        let result = self.authorize_in(
+            state,
+            principal_id,
+            resolved,
+            statement_env,
+            statement_region,
+        );
+        if let Some(accesses) = accesses {
+            let _ = self.inner.events.send(DecisionEvent {
+                policy_version: state.version,
+                principal: principal_id.to_string(),
+                environment: statement_env.to_string(),
+                granted: result.is_ok(),
+                code: result
+                    .as_ref()
+                    .map_or_else(|e| e.code(), |_| "authz.granted"),
+                accesses,
+            });
+        }
+        result
+    }
+
+    fn authorize_in(
+        &self,
+        state: &State,
+        principal_id: &str,
+        resolved: ResolvedStatement,
+        statement_env: &str,
+        statement_region: &str,
+    ) -> Result<AuthorizedStatement, AuthzError> {
+        let version = state.version;
         let catalogs = &self.inner.catalogs;
         let env_crn = catalogs.crn(&ObjectRef::Catalog(statement_env.to_string()));
-        let Some(run) = self.grant(&state, principal_id, &env_crn, "run") else {
+        let Some(run) = self.grant(state, principal_id, &env_crn, "run") else {
             return Err(AuthzError::NotAllowedToRun {
                 principal: principal_id.to_string(),
                 environment: statement_env.to_string(),
@@ -259,6 +543,7 @@ impl Authorizer {
                 role: Some(run.0.clone()),
                 binding: Some(run.1.clone()),
                 missing: None,
+                policy_version: version,
             };
             if is_examples(object) {
                 if !matches!(action, Action::Read | Action::Describe | Action::List) {
@@ -271,7 +556,7 @@ impl Authorizer {
                 continue;
             }
             let crn = catalogs.crn(object);
-            if let Some((role, binding)) = self.grant(&state, principal_id, &crn, action.as_str()) {
+            if let Some((role, binding)) = self.grant(state, principal_id, &crn, action.as_str()) {
                 decisions.push(Decision {
                     object: object.clone(),
                     action,
@@ -279,6 +564,7 @@ impl Authorizer {
                     role: Some(role),
                     binding: Some(binding),
                     missing: None,
+                    policy_version: version,
                 });
             } else if *object == ObjectRef::Organization && action == Action::List {
                 // Listing catalogs is part of running statements; what is listed is filtered
@@ -297,6 +583,7 @@ impl Authorizer {
         Ok(AuthorizedStatement {
             resolved,
             decisions,
+            policy_version: version,
             _proof: (),
         })
     }

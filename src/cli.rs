@@ -47,11 +47,60 @@ pub enum Command {
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+    /// Read the audit log: verify its hash chain, or query it.
+    Audit {
+        /// The action.
+        #[command(subcommand)]
+        action: AuditAction,
+    },
+    /// Check, compare and test the authorization policy (security admins).
+    Policy {
+        /// The action.
+        #[command(subcommand)]
+        action: PolicyAction,
+    },
     /// Manage API keys.
     ApiKey {
         /// The action.
         #[command(subcommand)]
         action: ApiKeyAction,
+    },
+}
+
+/// `audit` actions.
+#[derive(Debug, Subcommand)]
+pub enum AuditAction {
+    /// Check the hash chain; exit 0 when intact, 1 naming the first bad record.
+    Verify {
+        /// Configuration (for the log's location when no files are given).
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Log files in chain order (default: every file of the configured log).
+        files: Vec<PathBuf>,
+    },
+    /// Print records matching every given filter.
+    Query {
+        /// Configuration (for the log's location).
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Principal (`User:alice`), identity or key id.
+        #[arg(long)]
+        principal: Option<String>,
+        /// Table: `orders`, `env-dev.lkc-dev.orders` or a CRN.
+        #[arg(long)]
+        table: Option<String>,
+        /// Only authorization decisions with this outcome.
+        #[arg(long, value_parser = ["allow", "deny"])]
+        decision: Option<String>,
+        /// Records at or after this time (RFC 3339).
+        #[arg(long)]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Records before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<chrono::DateTime<chrono::Utc>>,
+        /// Output format.
+        #[arg(long, default_value = "table", value_parser = ["table", "json"])]
+        format: String,
     },
 }
 
@@ -105,6 +154,8 @@ pub fn main() -> ExitCode {
             groups,
             ttl,
         } => token(&config, &subject, &groups, ttl),
+        Command::Audit { action } => return audit(action),
+        Command::Policy { action } => return policy(action),
         Command::ApiKey {
             action:
                 ApiKeyAction::Create {
@@ -219,4 +270,181 @@ fn resolve(base: &Path, p: &Path) -> PathBuf {
     } else {
         base.join(p)
     }
+}
+
+fn audit_files(config: &ConfigArg, files: Vec<PathBuf>) -> anyhow::Result<Vec<PathBuf>> {
+    if !files.is_empty() {
+        return Ok(files);
+    }
+    let (cfg, base) = config.load()?;
+    let files = crate::audit::log_files(&resolve(&base, &cfg.audit.file));
+    if files.is_empty() {
+        anyhow::bail!(
+            "no audit log at {}",
+            resolve(&base, &cfg.audit.file).display()
+        );
+    }
+    Ok(files)
+}
+
+/// `audit verify` exits 1 on a broken chain (not 1-for-any-error): auditors script on it.
+fn audit(action: AuditAction) -> ExitCode {
+    let result = match action {
+        AuditAction::Verify { config, files } => {
+            audit_files(&config, files).map(|files| match crate::audit::verify(&files) {
+                Ok(report) => {
+                    println!(
+                        "ok: {} records in {} files; chain intact up to seq {}",
+                        report.records, report.files, report.last_seq
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    println!("BROKEN: {e}");
+                    ExitCode::from(1)
+                }
+            })
+        }
+        AuditAction::Query {
+            config,
+            principal,
+            table,
+            decision,
+            since,
+            until,
+            format,
+        } => audit_files(&config, Vec::new()).and_then(|files| {
+            let filter = crate::audit::Filter {
+                principal,
+                table,
+                decision: decision.map(|d| {
+                    if d == "allow" {
+                        crate::audit::Decision::Allow
+                    } else {
+                        crate::audit::Decision::Deny
+                    }
+                }),
+                since,
+                until,
+            };
+            let records = crate::audit::query(&files, &filter).collect::<Result<Vec<_>, _>>()?;
+            let format = if format == "json" {
+                crate::audit::OutputFormat::Json
+            } else {
+                crate::audit::OutputFormat::Table
+            };
+            print!("{}", crate::audit::render(&records, format));
+            Ok(ExitCode::SUCCESS)
+        }),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(2)
+    })
+}
+
+/// `policy` actions.
+#[derive(Debug, Subcommand)]
+pub enum PolicyAction {
+    /// Validate a policy directory whole (exit 0 valid, 1 invalid with file:line messages).
+    Validate {
+        /// Configuration (organization, environments and clusters bindings are checked against).
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Policy directory (default: the configured one).
+        dir: Option<PathBuf>,
+    },
+    /// Print which principals gain or lose which access (role on pattern) from OLD to NEW.
+    Diff {
+        /// Configuration (for the organization id).
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The policy directory before the change.
+        old: PathBuf,
+        /// The policy directory after the change.
+        new: PathBuf,
+    },
+    /// Run decision tables (TOML) against a policy; exit 1 if any case fails.
+    Test {
+        /// Configuration (environments, compute pools, SQL limits).
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Policy directory to test.
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+        /// Decision-table files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+/// `policy` exits 1 when the policy is invalid or a case fails, 2 when it could not run.
+fn policy(action: PolicyAction) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result: anyhow::Result<ExitCode> = rt.block_on(async move {
+        match action {
+            PolicyAction::Validate { config, dir } => {
+                let (cfg, base) = config.load()?;
+                let dir = dir.unwrap_or_else(|| resolve(&base, &cfg.policy.dir));
+                let catalogs = crate::catalog::Catalogs::new(
+                    &cfg.gateway.organization_id,
+                    &cfg.gateway.region,
+                    cfg.environments.clone(),
+                );
+                match crate::authz::validate_dir(&dir, &cfg.gateway.organization_id, Some(&catalogs)).await {
+                    Ok(summary) => {
+                        println!("{summary}");
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(problems) => {
+                        for p in problems {
+                            println!("{p}");
+                        }
+                        Ok(ExitCode::from(1))
+                    }
+                }
+            }
+            PolicyAction::Diff { config, old, new } => {
+                let (cfg, _) = config.load()?;
+                match crate::authz::diff_policies(&old, &new, &cfg.gateway.organization_id).await {
+                    Ok(diff) => {
+                        print!("{diff}");
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(problems) => {
+                        for p in problems {
+                            println!("{p}");
+                        }
+                        Ok(ExitCode::from(1))
+                    }
+                }
+            }
+            PolicyAction::Test {
+                config,
+                policies,
+                files,
+            } => {
+                let (cfg, _) = config.load()?;
+                let report = crate::authz::run_tables(&files, &policies, &cfg)
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                print!("{report}");
+                Ok(if report.failed() == 0 {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                })
+            }
+        }
+    });
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::from(2)
+    })
 }

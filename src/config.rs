@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditConfig;
 use crate::auth::AuthConfig;
 use crate::authz::PolicyConfig;
 use crate::catalog::EnvironmentConfig;
@@ -49,6 +50,8 @@ pub struct Config {
     pub engine: EngineConfig,
     /// SQL parsing limits.
     pub sql: SqlConfig,
+    /// The audit log.
+    pub audit: AuditConfig,
 }
 
 /// The `[gateway]` section.

@@ -186,6 +186,9 @@ pub enum EngineError {
         /// The configured limit.
         limit: u64,
     },
+    /// The plan scans a table the gateway did not check: refused before running.
+    #[error("the plan reads {0}, which was not authorized")]
+    UncheckedTable(TableRef),
     /// A bug: something the engine relies on did not hold.
     #[error("internal error: {0}")]
     Internal(String),
@@ -204,6 +207,7 @@ impl EngineError {
             EngineError::Unsupported(_) => "engine.unsupported",
             EngineError::Storage(_) => "engine.storage_error",
             EngineError::ResultTooLarge { .. } => "engine.result_too_large",
+            EngineError::UncheckedTable(_) => "engine.unchecked_table",
             EngineError::Internal(_) => "engine.internal",
         }
     }
@@ -226,6 +230,9 @@ impl EngineError {
                 "The result has more than {limit} rows, the maximum this gateway returns; \
                  add a LIMIT or a more selective WHERE clause."
             ),
+            EngineError::UncheckedTable(_) => {
+                "Refused: the statement's plan reads a table that was not authorized.".to_string()
+            }
             EngineError::Internal(_) => "Internal engine error.".to_string(),
         }
     }
@@ -328,20 +335,51 @@ impl EmbeddedEngine {
         stmt: &crate::sql::RewrittenStatement,
         ctx: &ExecContext,
     ) -> Result<Execution, EngineError> {
-        self.execute_statement(stmt.statement(), ctx).await
+        if stmt.is_flink_only() {
+            // Flink-only grammar (ALTER, SET, statement sets, …) has no DataFusion form.
+            return Err(EngineError::Unsupported(format!(
+                "the embedded engine does not run {} statements; a Flink SQL Gateway engine does",
+                stmt.sql_kind()
+            )));
+        }
+        // Defence in depth: the tables the plan actually scans must be ones the gateway
+        // checked (any action), else the statement is refused before it runs.
+        let checked: std::collections::HashSet<TableRef> = stmt
+            .accesses()
+            .iter()
+            .filter_map(|a| match &a.object {
+                crate::catalog::ObjectRef::Table(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect();
+        self.execute_guarded(stmt.statement(), ctx, Some(&checked))
+            .await
     }
 
-    /// Executes one statement whose table names are canonical 3-part names.
+    /// Executes one statement whose table names are canonical 3-part names, unguarded
+    /// (engine tests only).
+    #[cfg(test)]
     async fn execute_statement(
         &self,
         stmt: &Statement,
         ctx: &ExecContext,
     ) -> Result<Execution, EngineError> {
+        self.execute_guarded(stmt, ctx, None).await
+    }
+
+    async fn execute_guarded(
+        &self,
+        stmt: &Statement,
+        ctx: &ExecContext,
+        guard: exec::Guard<'_>,
+    ) -> Result<Execution, EngineError> {
         let inner = &self.inner;
         match stmt {
-            Statement::Query(_) => inner.select(stmt.clone()).await,
-            Statement::Insert(_) => inner.insert(stmt.clone()).await,
-            Statement::CreateTable(ct) if ct.query.is_some() => inner.create_table_as(ct).await,
+            Statement::Query(_) => inner.select(stmt.clone(), guard).await,
+            Statement::Insert(_) => inner.insert(stmt.clone(), guard).await,
+            Statement::CreateTable(ct) if ct.query.is_some() => {
+                inner.create_table_as(ct, guard).await
+            }
             Statement::CreateTable(ct) => inner.create_table(ct, stmt).await,
             Statement::Drop {
                 object_type: ObjectType::Table,

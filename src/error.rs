@@ -8,6 +8,7 @@ use hyper::header::{ALLOW, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 use tracing::warn;
 
+use crate::audit::AuditError;
 use crate::auth::AuthError;
 use crate::authz::AuthzError;
 use crate::engine::EngineError;
@@ -59,9 +60,15 @@ pub enum ApiError {
     /// The statement failed while its results were being read.
     #[error("{0}")]
     StatementFailed(String),
+    /// The audit log cannot be written; nothing runs unaudited.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
     /// Not accepting statements (starting or draining).
     #[error("{0}")]
     Unavailable(String),
+    /// A refused or failed iam/v2 role-binding change.
+    #[error(transparent)]
+    Binding(#[from] crate::authz::BindingError),
     /// A bug or an unexpected failure; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -98,7 +105,8 @@ impl ApiError {
             ApiError::Store(StoreError::TooMany { .. }) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Page(_) => StatusCode::BAD_REQUEST,
             ApiError::StatementFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Audit(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Binding(e) => e.status(),
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -123,6 +131,8 @@ impl ApiError {
             ApiError::Page(_) => "results.bad_page_token",
             ApiError::StatementFailed(_) => "statement.failed",
             ApiError::Unavailable(_) => "gateway.unavailable",
+            ApiError::Audit(e) => e.code(),
+            ApiError::Binding(e) => e.code(),
             ApiError::Internal(_) => "internal",
         }
     }
@@ -137,6 +147,14 @@ impl ApiError {
             ApiError::Rewrite(e) => e.detail(),
             ApiError::Engine(e) if !engine_status(e).is_server_error() => e.detail(),
             ApiError::Engine(_) => "the engine is unavailable; try again shortly".into(),
+            ApiError::Audit(_) => {
+                "the audit log cannot be written, so requests are refused rather than run unaudited; \
+                 the gateway log has details"
+                    .into()
+            }
+            ApiError::Binding(e) if e.status().is_server_error() => {
+                "internal error; the gateway log has details (see the request id)".into()
+            }
             ApiError::Internal(_) => {
                 "internal error; the gateway log has details (see the request id)".into()
             }
@@ -161,7 +179,9 @@ impl ApiError {
             ApiError::MethodNotAllowed(allow) => {
                 h.insert(ALLOW, HeaderValue::from_static(allow));
             }
-            ApiError::Unavailable(_) | ApiError::Store(StoreError::TooMany { .. }) => {
+            ApiError::Unavailable(_)
+            | ApiError::Audit(_)
+            | ApiError::Store(StoreError::TooMany { .. }) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}
@@ -181,7 +201,7 @@ fn engine_status(e: &EngineError) -> StatusCode {
         | EngineError::DatabaseNotFound { .. }
         | EngineError::Unsupported(_)
         | EngineError::ResultTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        EngineError::ReadOnly(_) => StatusCode::FORBIDDEN,
+        EngineError::ReadOnly(_) | EngineError::UncheckedTable(_) => StatusCode::FORBIDDEN,
         EngineError::Storage(_) | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

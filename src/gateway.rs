@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use tracing::info;
 
+use crate::audit::Auditor;
 use crate::auth::Authenticator;
 use crate::authz::Authorizer;
 use crate::catalog::{Catalogs, TableRef};
@@ -37,6 +38,9 @@ pub enum StartupError {
     /// Engine and data directory.
     #[error("engine could not start: {0}")]
     Engine(#[from] crate::engine::EngineError),
+    /// The audit log.
+    #[error("audit log could not be opened: {0}")]
+    Audit(#[from] crate::audit::AuditError),
 }
 
 /// Everything request handlers share.
@@ -51,6 +55,7 @@ pub struct Gateway {
     authenticator: Authenticator,
     authorizer: Authorizer,
     engine: EmbeddedEngine,
+    auditor: Auditor,
     statements: StatementStore,
     parse_limits: ParseLimits,
     ready: AtomicBool,
@@ -86,7 +91,10 @@ impl Gateway {
         let policy_dir = resolve(base_dir, &cfg.policy.dir);
         let authorizer = Authorizer::load(&policy_dir, catalogs.clone()).await?;
         let engine = EmbeddedEngine::open(&cfg.engine, base_dir, catalogs.clone()).await?;
-        Ok(Arc::new(Self {
+        let mut audit = cfg.audit.clone();
+        audit.file = resolve(base_dir, &audit.file);
+        let auditor = Auditor::open(&audit)?;
+        let gw = Arc::new(Self {
             server: cfg.server,
             handshake_timeout: cfg.tls.handshake_timeout,
             statements: StatementStore::new(cfg.gateway.max_statements_per_principal),
@@ -97,6 +105,7 @@ impl Gateway {
             authenticator,
             authorizer,
             engine,
+            auditor,
             parse_limits: ParseLimits {
                 max_sql_bytes: cfg.sql.max_sql_bytes,
                 recursion_limit: cfg.sql.recursion_limit,
@@ -104,7 +113,9 @@ impl Gateway {
             ready: AtomicBool::new(false),
             metrics: Metrics::new(),
             base_dir: base_dir.to_path_buf(),
-        }))
+        });
+        gw.start_policy_watcher();
+        Ok(gw)
     }
 
     /// Listener settings.
@@ -155,6 +166,16 @@ impl Gateway {
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
+    /// Version of the policy in force (recorded with every decision).
+    pub fn policy_version(&self) -> String {
+        self.authorizer.policy_version().to_string()
+    }
+
+    /// The audit log.
+    pub fn auditor(&self) -> &Auditor {
+        &self.auditor
+    }
+
     /// Statements.
     pub fn statements(&self) -> &StatementStore {
         &self.statements
@@ -196,6 +217,26 @@ impl Gateway {
         let gw = self.clone();
         let principal = principal.to_string();
         Arc::new(move |t: &TableRef| gw.authorizer.can_see_table(&principal, t))
+    }
+
+    /// Starts hot reload of the policy directory (see `authz::spawn_watcher`): each reload
+    /// is counted in the metrics, logged and audited; the watcher ends with the gateway.
+    fn start_policy_watcher(self: &Arc<Self>) {
+        self.metrics
+            .policy_version
+            .set(self.authorizer.version() as i64);
+        let weak = Arc::downgrade(self);
+        crate::authz::spawn_watcher(
+            self.authorizer.clone(),
+            crate::authz::WatchConfig::default(),
+            move |trigger, result| {
+                let Some(gw) = weak.upgrade() else {
+                    return false;
+                };
+                crate::authz::report_reload(gw.metrics(), trigger, result);
+                true
+            },
+        );
     }
 
     /// Whether statements are accepted.

@@ -34,6 +34,7 @@ pub mod engine;
 pub mod error;
 pub mod gateway;
 pub mod http;
+pub mod iam;
 pub mod metrics;
 pub mod pipeline;
 pub mod server;

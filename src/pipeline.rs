@@ -11,8 +11,12 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
+use crate::audit::{
+    AuditRecord, Auditor, AuthzOutcome, ObjectDecision, PrincipalInfo, RequestInfo, StatementEvent,
+    StatementInfo,
+};
 use crate::auth::Principal;
-use crate::authz::AuthorizedStatement;
+use crate::authz::{AuthorizedStatement, AuthzError};
 use crate::context::RequestCtx;
 use crate::engine::{ExecContext, Execution};
 use crate::error::ApiError;
@@ -95,36 +99,60 @@ pub async fn create_statement(
         ),
         database: entry.spec.properties.get("sql.current-database").cloned(),
     };
+    let mut info = StatementInfo::new(
+        gw.catalogs().organization_id(),
+        env,
+        &pool.region,
+        &entry.name,
+    );
+    info.compute_pool = Some(pool.id.clone());
+    info.sql = Some(gw.auditor().sql_for_audit(&entry.spec.statement));
+    let trail = AuditTrail {
+        auditor: gw.auditor().clone(),
+        req: ctx.into(),
+        principal: principal.into(),
+        stmt: info,
+    };
     let resolved = match parse_and_resolve(gw, &entry.spec.statement, &session) {
         Ok(r) => r,
         Err(e) if dry_run => return Ok(failed_dry_run(&entry, base, &e)),
         Err(e) => {
-            gw.metrics().decision(
-                false,
-                if matches!(e, ApiError::Sql(_)) {
-                    "parse"
-                } else {
-                    "resolve"
-                },
-            );
+            let stage = if matches!(e, ApiError::Sql(_)) {
+                "parse"
+            } else {
+                "resolve"
+            };
+            gw.metrics().decision(false, stage);
             log_decision(ctx, principal, &entry, "deny", e.code(), &e.detail());
+            trail.event(StatementEvent::Failed, &e.detail()).await?;
             return Err(e);
         }
     };
     let sql_kind = resolved.sql_kind();
+    let mut trail = trail;
+    trail.stmt.sql_kind = Some(sql_kind.to_string());
 
-    // --- 3. authorize (region included): refusals are never turned into a FAILED statement
-    let authorized: AuthorizedStatement = gw
-        .authorizer()
-        .authorize(&principal.id, resolved, env, &pool.region)
-        .inspect_err(|e| {
-            let stage = match e {
-                crate::authz::AuthzError::WrongRegion { .. } => "region",
-                _ => "authorize",
-            };
-            gw.metrics().decision(false, stage);
-            log_decision(ctx, principal, &entry, "deny", e.code(), &e.detail());
-        })?;
+    // --- 3. authorize (region included): refusals are never turned into a FAILED statement.
+    // The decision is durable in the audit log before anything else happens.
+    let policy_version = gw.policy_version();
+    let authorized: AuthorizedStatement =
+        match gw
+            .authorizer()
+            .authorize(&principal.id, resolved, env, &pool.region)
+        {
+            Ok(a) => a,
+            Err(e) => {
+                let stage = match e {
+                    AuthzError::WrongRegion { .. } => "region",
+                    _ => "authorize",
+                };
+                gw.metrics().decision(false, stage);
+                log_decision(ctx, principal, &entry, "deny", e.code(), &e.detail());
+                let outcome = AuthzOutcome::refused(&e, gw.catalogs(), &policy_version);
+                trail.decision(&outcome).await?;
+                return Err(e.into());
+            }
+        };
     gw.metrics().decision(true, "authorize");
     log_decision(
         ctx,
@@ -134,15 +162,28 @@ pub async fn create_statement(
         "authz.granted",
         &describe(&authorized),
     );
+    let mut outcome = AuthzOutcome::granted(authorized.decisions(), gw.catalogs(), &policy_version);
+    let environment = crate::catalog::ObjectRef::Catalog(env.to_string());
+    outcome.run = Some(ObjectDecision {
+        object: environment.to_string(),
+        crn: gw.catalogs().crn(&environment).to_string(),
+        action: "run".into(),
+        granted: true,
+        role: None,
+        binding: None,
+        missing_role: None,
+    });
+    trail.decision(&outcome).await?;
 
     // --- 4. rewrite to canonical names
     let rewritten = sql::rewrite(authorized)?;
 
     // --- dry run of anything but a query: nothing may run, so the engine is not called
-    let is_query = matches!(
-        sql_kind,
-        "SELECT" | "SHOW_TABLES" | "SHOW_CATALOGS" | "SHOW_DATABASES" | "DESCRIBE" | "EXPLAIN"
-    );
+    // Only statements that change nothing may reach the engine in a dry run (it plans them;
+    // dropping the row stream unpolled runs nothing).
+    let is_query = matches!(sql_kind, "SELECT" | "EXPLAIN")
+        || sql_kind.starts_with("SHOW_")
+        || sql_kind.starts_with("DESCRIBE");
     if dry_run && !is_query {
         let traits = json!({"sql_kind": sql_kind, "is_bounded": true, "is_append_only": true, "schema": null});
         entry.transition(Phase::Completed, "Dry run passed", Some(traits));
@@ -167,6 +208,7 @@ pub async fn create_statement(
             entry.transition(Phase::Failed, e.detail(), None);
             if !dry_run {
                 gw.statements().insert(entry.clone())?;
+                trail.event(StatementEvent::Failed, &e.detail()).await?;
             }
             return Ok(Created {
                 statement: entry.to_json(base),
@@ -183,15 +225,72 @@ pub async fn create_statement(
             statement: entry.to_json(base),
         });
     }
-    entry.transition(Phase::Running, "Statement is running", Some(traits));
     gw.statements().insert(entry.clone())?;
-    tokio::spawn(drive(entry.clone(), execution));
+    trail.event(StatementEvent::Created, "").await?;
+    entry.transition(Phase::Running, "Statement is running", Some(traits));
+    trail.event(StatementEvent::Running, "").await?;
+    tokio::spawn(drive(entry.clone(), execution, trail));
 
     // Quick statements finish within the wait, which saves the client a polling round.
     entry.wait_terminal(gw.gateway_config().create_wait).await;
     Ok(Created {
         statement: entry.to_json(base),
     })
+}
+
+/// Who, what and where, for the audit records of one statement.
+#[derive(Debug, Clone)]
+pub(crate) struct AuditTrail {
+    auditor: Auditor,
+    req: RequestInfo,
+    principal: PrincipalInfo,
+    stmt: StatementInfo,
+}
+
+impl AuditTrail {
+    /// Records a lifecycle event and waits until it is durable.
+    async fn event(&self, event: StatementEvent, message: &str) -> Result<(), ApiError> {
+        let record =
+            AuditRecord::statement(Some(&self.req), &self.principal, &self.stmt, event, message);
+        self.auditor.record(record).await?;
+        Ok(())
+    }
+
+    /// Records an authorization decision and waits until it is durable.
+    async fn decision(&self, outcome: &AuthzOutcome) -> Result<(), ApiError> {
+        let record = AuditRecord::authorization(&self.req, &self.principal, &self.stmt, outcome);
+        self.auditor.record(record).await?;
+        Ok(())
+    }
+}
+
+/// Records a statement's deletion (the request that deleted it is the one in `ctx`).
+pub async fn audit_deleted(
+    gw: &Gateway,
+    ctx: &RequestCtx,
+    principal: &Principal,
+    entry: &StatementEntry,
+) -> Result<(), ApiError> {
+    let region = gw
+        .compute_pool(&entry.environment_id, Some(&entry.spec.compute_pool_id))
+        .map(|p| p.region.clone())
+        .unwrap_or_else(|_| gw.gateway_config().region.clone());
+    let mut info = StatementInfo::new(
+        &entry.organization_id,
+        &entry.environment_id,
+        &region,
+        &entry.name,
+    );
+    info.compute_pool = Some(entry.spec.compute_pool_id.clone());
+    let record = AuditRecord::statement(
+        Some(&ctx.into()),
+        &principal.into(),
+        &info,
+        StatementEvent::Deleted,
+        "",
+    );
+    gw.auditor().record(record).await?;
+    Ok(())
 }
 
 fn parse_and_resolve(
@@ -211,8 +310,8 @@ fn failed_dry_run(entry: &StatementEntry, base: &str, e: &ApiError) -> Created {
 }
 
 /// Drives the engine's row stream into the statement's buffer until it ends, fails, or the
-/// statement is stopped or deleted (cancel), and records the final phase.
-async fn drive(entry: Arc<StatementEntry>, execution: Execution) {
+/// statement is stopped or deleted (cancel), then records the final phase and audits it.
+async fn drive(entry: Arc<StatementEntry>, execution: Execution, trail: AuditTrail) {
     let mut rows = execution.rows;
     let outcome: Result<(), String> = loop {
         tokio::select! {
@@ -236,17 +335,24 @@ async fn drive(entry: Arc<StatementEntry>, execution: Execution) {
     };
     drop(rows);
     entry.results.finish().await;
-    match outcome {
-        _ if entry.cancel.is_cancelled() => {
-            entry.transition(Phase::Stopped, "Statement was stopped", None);
-        }
-        Ok(()) => {
-            entry.transition(Phase::Completed, "", None);
-        }
+    let (phase, event, detail) = match outcome {
+        _ if entry.cancel.is_cancelled() => (
+            Phase::Stopped,
+            StatementEvent::Stopped,
+            "Statement was stopped".to_string(),
+        ),
+        Ok(()) => (Phase::Completed, StatementEvent::Completed, String::new()),
         Err(detail) => {
             warn!(statement = %entry.name, %detail, "statement failed");
-            entry.transition(Phase::Failed, detail, None);
+            (Phase::Failed, StatementEvent::Failed, detail)
         }
+    };
+    if entry.transition(phase, detail.clone(), None)
+        && let Err(e) = trail.event(event, &detail).await
+    {
+        // The response went out long ago; the sink now refuses further writes, so later
+        // requests get 503 until the log is repaired.
+        warn!(statement = %entry.name, error = %e, "could not audit the statement's end");
     }
 }
 

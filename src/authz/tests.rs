@@ -18,22 +18,29 @@ fn catalogs() -> Arc<Catalogs> {
     Arc::new(Catalogs::new(
         "org-dev",
         REGION,
-        vec![EnvironmentConfig {
-            id: "env-dev".into(),
-            display_name: "dev".into(),
-            clusters: vec![
-                ClusterConfig {
-                    id: "lkc-dev".into(),
-                    display_name: "main".into(),
-                    region: REGION.into(),
-                },
-                ClusterConfig {
-                    id: "lkc-eu".into(),
-                    display_name: "eu".into(),
-                    region: "aws.eu-west-1".into(),
-                },
-            ],
-        }],
+        vec![
+            EnvironmentConfig {
+                id: "env-dev".into(),
+                display_name: "dev".into(),
+                clusters: vec![
+                    ClusterConfig {
+                        id: "lkc-dev".into(),
+                        display_name: "main".into(),
+                        region: REGION.into(),
+                    },
+                    ClusterConfig {
+                        id: "lkc-eu".into(),
+                        display_name: "eu".into(),
+                        region: "aws.eu-west-1".into(),
+                    },
+                ],
+            },
+            EnvironmentConfig {
+                id: "env-other".into(),
+                display_name: "other".into(),
+                clusters: vec![],
+            },
+        ],
     ))
 }
 
@@ -440,7 +447,7 @@ async fn reload_swaps_policy_and_drops_memoized_decisions() {
         format!("User:pool-dev, FlinkDeveloper, {ENV}\n"),
     )
     .unwrap();
-    a.reload().await.unwrap();
+    assert_eq!(a.reload().await.unwrap(), ReloadOutcome::Applied(2));
     assert_eq!(
         outcome(&a, "User:pool-dev", "SELECT * FROM orders"),
         Err("authz.denied")
@@ -449,4 +456,69 @@ async fn reload_swaps_policy_and_drops_memoized_decisions() {
     std::fs::write(tmp.path().join("bindings.csv"), "garbage").unwrap();
     assert!(a.reload().await.is_err());
     assert_eq!(outcome(&a, "User:pool-dev", "SELECT 1"), Ok(()));
+    assert_eq!(a.version(), 2);
+    let status = a.status();
+    assert!(
+        status
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("bindings.csv:1")),
+        "{status:?}"
+    );
+    // The same broken content is not refused (and reported) twice.
+    assert_eq!(a.reload().await.unwrap(), ReloadOutcome::AlreadyRejected(2));
+    // Restoring the content in force clears the error without a new version.
+    std::fs::write(
+        tmp.path().join("bindings.csv"),
+        format!("User:pool-dev, FlinkDeveloper, {ENV}\n"),
+    )
+    .unwrap();
+    assert_eq!(a.reload().await.unwrap(), ReloadOutcome::Unchanged(2));
+    assert_eq!(a.status().last_error, None);
+}
+
+#[tokio::test]
+async fn unknown_environments_and_clusters_are_refused_and_all_problems_reported() {
+    let bindings = format!(
+        "User:a, FlinkDeveloper, crn://confluent.cloud/organization=org-dev/environment=env-typo\n\
+         User:b, DeveloperRead, crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-nope/kafka=lkc-nope/topic=x\n\
+         User:c, DeveloperRead, crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-eu\n\
+         User:d, NoSuchRole, {ENV}\n\
+         User:e, FlinkDeveloper, crn://confluent.cloud/organization=org-dev/environment=env-*\n"
+    );
+    let err = Authorizer::from_texts(MODEL, ROLES, &bindings, catalogs())
+        .await
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "bindings.csv:1: unknown environment `env-typo`",
+        "bindings.csv:2: unknown cluster `lkc-nope`",
+        "bindings.csv:3: cloud-cluster `lkc-dev` and kafka `lkc-eu` differ",
+        "bindings.csv:4: unknown role `NoSuchRole`",
+    ] {
+        assert!(err.contains(want), "{err} should contain {want}");
+    }
+    assert!(
+        !err.contains("bindings.csv:5"),
+        "prefixed environments are not checked: {err}"
+    );
+}
+
+#[tokio::test]
+async fn decisions_record_the_policy_version_they_used() {
+    let a = authorizer("").await;
+    let mut events = a.subscribe();
+    let ok = check(&a, "User:pool-dev", "SELECT * FROM orders").unwrap();
+    assert_eq!(ok.policy_version(), 1);
+    assert!(ok.decisions().iter().all(|d| d.policy_version == 1));
+    let (v, denied) = a.authorize_versioned("User:nobody", resolved("SELECT 1"), "env-dev", REGION);
+    assert_eq!(v, 1);
+    assert!(denied.is_err());
+    let e1 = events.try_recv().unwrap();
+    assert!(
+        e1.granted && e1.policy_version == 1 && e1.accesses[0].contains("orders"),
+        "{e1:?}"
+    );
+    let e2 = events.try_recv().unwrap();
+    assert_eq!((e2.granted, e2.code), (false, "authz.not_allowed_to_run"));
 }

@@ -255,20 +255,37 @@ impl Inner {
         Ok(())
     }
 
-    /// Rewrites Flink dialect and plans through DataFusion.
-    async fn plan(&self, mut stmt: Statement) -> Result<LogicalPlan, EngineError> {
+    /// Rewrites Flink dialect and plans through DataFusion. With a `guard`, every table the
+    /// plan scans (subqueries included) must be one the gateway checked, or nothing runs.
+    async fn plan(
+        &self,
+        mut stmt: Statement,
+        guard: Guard<'_>,
+    ) -> Result<LogicalPlan, EngineError> {
         self.check_tables_exist(&stmt)?;
         rewrite::rewrite(&mut stmt)?;
         let state = self.ctx.state();
-        state
+        let plan = state
             .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
             .await
-            .map_err(plan_error)
+            .map_err(plan_error)?;
+        if let Some(checked) = guard {
+            for scanned in scanned_tables(&plan)? {
+                if !checked.contains(&scanned) {
+                    return Err(EngineError::UncheckedTable(scanned));
+                }
+            }
+        }
+        Ok(plan)
     }
 
     /// Plans a query (never DDL, DML or session statements) down to a physical plan.
-    async fn plan_query(&self, stmt: Statement) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
-        let plan = self.plan(stmt).await?;
+    async fn plan_query(
+        &self,
+        stmt: Statement,
+        guard: Guard<'_>,
+    ) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
+        let plan = self.plan(stmt, guard).await?;
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -287,8 +304,12 @@ impl Inner {
         df.create_physical_plan().await.map_err(plan_error)
     }
 
-    pub(crate) async fn select(&self, stmt: Statement) -> Result<Execution, EngineError> {
-        let physical = self.plan_query(stmt).await?;
+    pub(crate) async fn select(
+        &self,
+        stmt: Statement,
+        guard: Guard<'_>,
+    ) -> Result<Execution, EngineError> {
+        let physical = self.plan_query(stmt, guard).await?;
         let schema = columns_of(&physical.schema())?;
         let batches = execute_stream(physical, self.ctx.task_ctx()).map_err(exec_error)?;
         let limit = self.cfg.max_result_rows;
@@ -320,7 +341,11 @@ impl Inner {
         })
     }
 
-    pub(crate) async fn insert(&self, stmt: Statement) -> Result<Execution, EngineError> {
+    pub(crate) async fn insert(
+        &self,
+        stmt: Statement,
+        guard: Guard<'_>,
+    ) -> Result<Execution, EngineError> {
         let Statement::Insert(ins) = &stmt else {
             return Err(EngineError::Internal(
                 "insert() called with another statement".into(),
@@ -339,7 +364,7 @@ impl Inner {
             return Err(EngineError::ReadOnly(target.catalog));
         }
         let table = self.user_table(&target)?;
-        let plan = self.plan(stmt).await?;
+        let plan = self.plan(stmt, guard).await?;
         let LogicalPlan::Dml(dml) = plan else {
             return Err(EngineError::Internal(
                 "INSERT did not plan to a DML statement".into(),
@@ -365,6 +390,7 @@ impl Inner {
     pub(crate) async fn create_table_as(
         self: &Arc<Self>,
         ct: &CreateTable,
+        guard: Guard<'_>,
     ) -> Result<Execution, EngineError> {
         let Some(query) = &ct.query else {
             return Err(EngineError::Internal("CTAS without a query".into()));
@@ -375,7 +401,9 @@ impl Inner {
             ));
         }
         let target = table_ref_of(&ct.name)?;
-        let physical = self.plan_query(Statement::Query(query.clone())).await?;
+        let physical = self
+            .plan_query(Statement::Query(query.clone()), guard)
+            .await?;
         let schema = physical.schema();
         let columns = schema
             .fields()
@@ -417,5 +445,39 @@ impl Inner {
             .get(t)
             .cloned()
             .ok_or_else(|| EngineError::TableNotFound(t.clone()))
+    }
+}
+
+/// The tables the gateway checked for this statement, when it came through the gateway.
+pub(crate) type Guard<'a> = Option<&'a std::collections::HashSet<TableRef>>;
+
+/// Every table a logical plan scans, including inside subqueries.
+fn scanned_tables(plan: &LogicalPlan) -> Result<Vec<TableRef>, EngineError> {
+    use datafusion::common::TableReference;
+    use datafusion::common::tree_node::TreeNodeRecursion;
+    let mut out = Vec::new();
+    let mut partial = None;
+    plan.apply_with_subqueries(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            match &scan.table_name {
+                TableReference::Full {
+                    catalog,
+                    schema,
+                    table,
+                } => {
+                    out.push(TableRef::new(catalog, schema, table));
+                }
+                other => partial = Some(other.to_string()),
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    })
+    .map_err(|e| EngineError::Internal(e.to_string()))?;
+    match partial {
+        // Every name reaching the engine is fully qualified; anything else is refused.
+        Some(name) => Err(EngineError::Internal(format!(
+            "scan of a table not fully qualified: {name}"
+        ))),
+        None => Ok(out),
     }
 }

@@ -812,3 +812,30 @@ fn config_defaults_and_error_codes_are_stable() {
         assert_eq!(e.code(), code);
     }
 }
+
+#[tokio::test]
+async fn a_plan_reading_an_unchecked_table_is_refused_before_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).await;
+    let sql = "SELECT o.order_id FROM examples.marketplace.orders o \
+               WHERE o.customer_id IN (SELECT customer_id FROM examples.marketplace.customers)";
+    let orders = TableRef::new("examples", "marketplace", "orders");
+    let customers = TableRef::new("examples", "marketplace", "customers");
+    let only_orders: std::collections::HashSet<TableRef> = [orders.clone()].into();
+    let err = engine
+        .execute_guarded(&parse(sql), &ctx(), Some(&only_orders))
+        .await
+        .err()
+        .expect("the subquery's table was not checked");
+    assert!(
+        matches!(&err, EngineError::UncheckedTable(t) if *t == customers),
+        "{err:?}"
+    );
+    let both: std::collections::HashSet<TableRef> = [orders, customers].into();
+    assert!(
+        engine
+            .execute_guarded(&parse(sql), &ctx(), Some(&both))
+            .await
+            .is_ok()
+    );
+}

@@ -64,13 +64,20 @@ async fn dispatch(
             let mut r = response::text(StatusCode::OK, gw.metrics().render());
             r.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
-                HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                HeaderValue::from_static(
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                ),
             );
             return Ok(r);
         }
         Route::Ready => {
             return Ok(if gw.is_ready() {
-                response::json(StatusCode::OK, &json!({"status": "ready"}))
+                // The policy's version and last reload refusal are detail: the gateway
+                // keeps serving with the last good policy, so it stays ready.
+                response::json(
+                    StatusCode::OK,
+                    &json!({"status": "ready", "policy": gw.authorizer().status()}),
+                )
             } else {
                 response::json(
                     StatusCode::SERVICE_UNAVAILABLE,
@@ -80,8 +87,16 @@ async fn dispatch(
         }
         _ => {}
     }
-    let principal = gw.authenticator().authenticate(req.headers()).await?;
+    let principal = authenticate(gw, ctx, &route, req.headers()).await?;
     tracing::Span::current().record("principal", principal.id.as_str());
+    // iam/v2 role bindings: not under an environment.
+    match &route {
+        Route::CreateRoleBinding => return crate::iam::create(gw, &principal, req).await,
+        Route::ListRoleBindings => return crate::iam::list(gw, &principal, &req).await,
+        Route::GetRoleBinding(id) => return crate::iam::get(gw, &principal, &req, id).await,
+        Route::DeleteRoleBinding(id) => return crate::iam::delete(gw, &principal, id).await,
+        _ => {}
+    }
     let query = req.uri().query().map(str::to_string);
     let (path, name) = match &route {
         Route::CreateStatement(p) | Route::ListStatements(p) => (p, None),
@@ -90,6 +105,10 @@ async fn dispatch(
         | Route::PatchStatement(p, n)
         | Route::Results(p, n) => (p, Some(n.as_str())),
         Route::Health | Route::Ready | Route::Metrics => unreachable_route()?,
+        Route::CreateRoleBinding
+        | Route::ListRoleBindings
+        | Route::GetRoleBinding(_)
+        | Route::DeleteRoleBinding(_) => unreachable_route()?,
     };
     check_env(gw, path)?;
     if !gw.is_ready() && matches!(route, Route::CreateStatement(_)) {
@@ -113,6 +132,52 @@ async fn dispatch(
         Route::PatchStatement(..) => handlers::patch(call, name, req).await,
         Route::Results(..) => handlers::results(call, name, query.as_deref()).await,
         Route::Health | Route::Ready | Route::Metrics => unreachable_route(),
+        Route::CreateRoleBinding
+        | Route::ListRoleBindings
+        | Route::GetRoleBinding(_)
+        | Route::DeleteRoleBinding(_) => unreachable_route(),
+    }
+}
+
+/// Authenticates the caller and writes the authentication record (success or failure) to
+/// the audit log before anything else happens.
+async fn authenticate(
+    gw: &Gateway,
+    ctx: &RequestCtx,
+    route: &Route,
+    headers: &hyper::HeaderMap,
+) -> Result<crate::auth::Principal, ApiError> {
+    use crate::audit::{AuditRecord, AuthnFailure};
+    let org = gw.catalogs().organization_id();
+    let env = route.env().map_or("", |p| p.env.as_str());
+    let region = gw.gateway_config().region.as_str();
+    match gw.authenticator().authenticate(headers).await {
+        Ok(p) => {
+            let record = AuditRecord::authenticated(&ctx.into(), &(&p).into(), org, env, region);
+            gw.auditor().record(record).await?;
+            Ok(p)
+        }
+        Err(e) => {
+            let failure = AuthnFailure::from_auth_error(&e, mechanism(headers));
+            let record =
+                AuditRecord::authentication_failed(&ctx.into(), &failure, org, env, region);
+            gw.auditor().record(record).await?;
+            Err(e.into())
+        }
+    }
+}
+
+/// The credential kind a request presented, for the audit of a failed authentication.
+fn mechanism(headers: &hyper::HeaderMap) -> Option<&'static str> {
+    let auth = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
+    let scheme = auth.split_whitespace().next()?.to_ascii_lowercase();
+    match scheme.as_str() {
+        "bearer" if headers.contains_key(crate::auth::IDENTITY_POOL_HEADER) => {
+            Some("IDENTITY_POOL")
+        }
+        "bearer" => Some("JWT"),
+        "basic" => Some("API_KEY"),
+        _ => None,
     }
 }
 

@@ -25,6 +25,14 @@ pub enum Route {
     PatchStatement(EnvPath, String),
     /// `GET …/statements/{name}/results`.
     Results(EnvPath, String),
+    /// `POST /iam/v2/role-bindings`.
+    CreateRoleBinding,
+    /// `GET /iam/v2/role-bindings`.
+    ListRoleBindings,
+    /// `GET /iam/v2/role-bindings/{id}`.
+    GetRoleBinding(String),
+    /// `DELETE /iam/v2/role-bindings/{id}`.
+    DeleteRoleBinding(String),
 }
 
 /// The `/sql/v1/organizations/{org}/environments/{env}` prefix.
@@ -59,6 +67,16 @@ pub fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute> {
         ["healthz"] => only(method, Method::GET, "GET", Route::Health),
         ["readyz"] => only(method, Method::GET, "GET", Route::Ready),
         ["metrics"] => only(method, Method::GET, "GET", Route::Metrics),
+        ["iam", "v2", "role-bindings"] => match *method {
+            Method::POST => Ok(Route::CreateRoleBinding),
+            Method::GET => Ok(Route::ListRoleBindings),
+            _ => Err(NoRoute::MethodNotAllowed("GET, POST")),
+        },
+        ["iam", "v2", "role-bindings", id] if !id.is_empty() => match *method {
+            Method::GET => Ok(Route::GetRoleBinding((*id).to_string())),
+            Method::DELETE => Ok(Route::DeleteRoleBinding((*id).to_string())),
+            _ => Err(NoRoute::MethodNotAllowed("GET, DELETE")),
+        },
         [
             "sql",
             "v1",
@@ -100,6 +118,22 @@ pub fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute> {
 }
 
 impl Route {
+    /// The organization/environment prefix of statement routes.
+    pub fn env(&self) -> Option<&EnvPath> {
+        match self {
+            Route::CreateStatement(p) | Route::ListStatements(p) => Some(p),
+            Route::GetStatement(p, _)
+            | Route::DeleteStatement(p, _)
+            | Route::PatchStatement(p, _)
+            | Route::Results(p, _) => Some(p),
+            Route::Health | Route::Ready | Route::Metrics => None,
+            Route::CreateRoleBinding
+            | Route::ListRoleBindings
+            | Route::GetRoleBinding(_)
+            | Route::DeleteRoleBinding(_) => None,
+        }
+    }
+
     /// A short name for logs and metrics (never the path: it carries ids).
     pub fn name(&self) -> &'static str {
         match self {
@@ -112,6 +146,10 @@ impl Route {
             Route::DeleteStatement(..) => "delete_statement",
             Route::PatchStatement(..) => "patch_statement",
             Route::Results(..) => "results",
+            Route::CreateRoleBinding => "create_role_binding",
+            Route::ListRoleBindings => "list_role_bindings",
+            Route::GetRoleBinding(_) => "get_role_binding",
+            Route::DeleteRoleBinding(_) => "delete_role_binding",
         }
     }
 }

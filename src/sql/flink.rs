@@ -232,7 +232,10 @@ fn bind_name(
             let (c, d) = names.database_ref(Some(name))?;
             (ObjectRef::Database(c, d), one(action))
         }
-        Target::Catalog(action) => (ObjectRef::Catalog(names.catalog_ref(Some(name))?), one(action)),
+        Target::Catalog(action) => (
+            ObjectRef::Catalog(names.catalog_ref(Some(name))?),
+            one(action),
+        ),
         Target::NewDatabase => {
             let (c, d) = match parts(name)?.as_slice() {
                 [d] => (names.session_catalog(name)?, d.to_string()),
@@ -244,7 +247,10 @@ fn bind_name(
         }
         Target::NewCatalog => match parts(name)?.as_slice() {
             [c] => {
-                let c = names.catalogs.catalog_id(c).unwrap_or_else(|| c.to_string());
+                let c = names
+                    .catalogs
+                    .catalog_id(c)
+                    .unwrap_or_else(|| c.to_string());
                 (ObjectRef::Catalog(c), CREATE)
             }
             _ => return Err(ResolveError::TooManyNameParts(name.to_string())),
@@ -256,7 +262,11 @@ fn bind_name(
             let TableRef {
                 catalog, database, ..
             } = f;
-            return Ok((ObjectRef::Database(catalog, database), one(action), canonical));
+            return Ok((
+                ObjectRef::Database(catalog, database),
+                one(action),
+                canonical,
+            ));
         }
     };
     let canonical = render(&object);

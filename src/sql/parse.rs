@@ -4,8 +4,8 @@
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    ObjectName, ObjectType, Query, Select, SetExpr, Statement, TableFactor, TableObject, TableVersion, Visit,
-    Visitor,
+    CreateTableOptions, Expr, ObjectName, ObjectType, Query, Select, SetExpr, SqlOption, Statement,
+    TableFactor, TableObject, TableVersion, Value, Visit, Visitor,
 };
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
@@ -207,6 +207,7 @@ fn check_kind(statement: &Statement) -> Result<(), SqlError> {
             if ct.clone.is_some() {
                 return unsupported("CREATE TABLE ... CLONE");
             }
+            check_no_placeholder(&ct.table_options)?;
         }
         Statement::CreateView(cv) => {
             if cv.materialized {
@@ -234,6 +235,32 @@ fn check_clauses(statement: &Statement) -> Result<(), SqlError> {
         ControlFlow::Continue(()) => Ok(()),
         ControlFlow::Break(e) => Err(e),
     }
+}
+
+/// The value `'...'` in `WITH (...)` is the documentation's placeholder (see the Flink grammar's
+/// `options`): refused as a parse error so a pasted template is not run.
+fn check_no_placeholder(options: &CreateTableOptions) -> Result<(), SqlError> {
+    let (CreateTableOptions::With(options)
+    | CreateTableOptions::Options(options)
+    | CreateTableOptions::Plain(options)
+    | CreateTableOptions::TableProperties(options)) = options
+    else {
+        return Ok(());
+    };
+    for option in options {
+        if let SqlOption::KeyValue { value, .. } = option
+            && let Expr::Value(v) = value
+            && let Value::SingleQuotedString(s) = &v.value
+            && s.trim() == "..."
+        {
+            return Err(SqlError::Parse {
+                message: "Expected: an option value, not the placeholder '...'".into(),
+                line: Some(v.span.start.line).filter(|l| *l > 0),
+                column: Some(v.span.start.column).filter(|c| *c > 0),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The leading keywords of a statement (`ALTER TABLE`, `DELETE FROM`), to name its kind.

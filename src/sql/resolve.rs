@@ -15,8 +15,8 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     CreateTableLikeKind, Expr, Ident, ObjectName, ObjectNamePart, ObjectType, Query,
-    ShowStatementIn, ShowStatementInClause, ShowStatementOptions, Statement, TableObject, VisitMut,
-    VisitorMut,
+    ShowStatementIn, ShowStatementInClause, ShowStatementOptions, Statement, TableFactor,
+    TableObject, TableVersion, Value, VisitMut, VisitorMut,
 };
 
 use super::scope::CteScopes;
@@ -86,7 +86,46 @@ pub(super) fn bind_statement(
     if let ControlFlow::Break(e) = statement.visit(&mut binder) {
         return Err(e);
     }
+    if let ControlFlow::Break(e) = statement.visit(&mut TemporalAlias) {
+        return Err(e);
+    }
     Ok((kind, binder.accesses))
+}
+
+/// Flink (Calcite) writes a temporal table's alias after its version clause,
+/// `t FOR SYSTEM_TIME AS OF o.ts AS r`, but sqlparser renders `t AS r FOR SYSTEM_TIME AS OF
+/// o.ts`, which Flink refuses. In the canonical statement the alias is therefore carried as
+/// `Expr::Named` around the version's expression, which renders in Flink's order (and re-parses
+/// to the same table, alias and version).
+struct TemporalAlias;
+
+impl VisitorMut for TemporalAlias {
+    type Break = ResolveError;
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<ResolveError> {
+        let TableFactor::Table {
+            alias,
+            version: Some(TableVersion::ForSystemTimeAsOf(expr)),
+            ..
+        } = factor
+        else {
+            return ControlFlow::Continue(());
+        };
+        let Some(a) = alias.take() else {
+            return ControlFlow::Continue(());
+        };
+        if !a.columns.is_empty() {
+            return ControlFlow::Break(ResolveError::InvalidName(format!(
+                "{a} (column aliases on a FOR SYSTEM_TIME AS OF table)"
+            )));
+        }
+        let inner = std::mem::replace(expr, Expr::Value(Value::Null.into()));
+        *expr = Expr::Named {
+            expr: Box::new(inner),
+            name: a.name,
+        };
+        ControlFlow::Continue(())
+    }
 }
 
 /// Keeps the first of equal accesses.
@@ -176,7 +215,10 @@ impl Names<'_> {
     }
 
     /// `db` or `cat.db` (SHOW TABLES FROM), or the session's database.
-    pub(super) fn database_ref(&self, name: Option<&ObjectName>) -> Result<(String, String), ResolveError> {
+    pub(super) fn database_ref(
+        &self,
+        name: Option<&ObjectName>,
+    ) -> Result<(String, String), ResolveError> {
         let Some(name) = name else {
             let written = ObjectName::from(Vec::<Ident>::new());
             let c = self.session_catalog(&written)?;

@@ -31,7 +31,11 @@ pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, Re
             for statement in &f.statements {
                 check_canonical(statement, &accesses)?;
             }
-            if let Some(o) = f.objects.iter().find(|o| !accesses.iter().any(|a| a.object == **o)) {
+            if let Some(o) = f
+                .objects
+                .iter()
+                .find(|o| !accesses.iter().any(|a| a.object == **o))
+            {
                 return Err(RewriteError::Unresolved(o.to_string()));
             }
             Some(f.canonical_text)

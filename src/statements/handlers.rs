@@ -70,8 +70,10 @@ pub async fn get(call: Call<'_>, name: &str) -> Result<Response<Body>, ApiError>
 
 /// `DELETE …/statements/{name}`: stops the statement if running, then forgets it.
 pub async fn delete(call: Call<'_>, name: &str) -> Result<Response<Body>, ApiError> {
-    visible(&call, name)?;
-    call.gw.statements().remove(&call.path.env, name);
+    let entry = visible(&call, name)?;
+    if call.gw.statements().remove(&call.path.env, name).is_some() {
+        pipeline::audit_deleted(call.gw, call.ctx, call.principal, &entry).await?;
+    }
     Ok(response::empty(StatusCode::ACCEPTED))
 }
 

@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{Expr, ObjectName, Query, Statement, Visit, Visitor};
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
-use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan};
+use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Whitespace};
 
 use super::{FlinkStatement, Scope, Site, Target};
 use crate::sql::parse::{check_allowed, parser_error};
@@ -32,6 +32,11 @@ pub(crate) fn parse(
     tokens: Vec<TokenWithSpan>,
     limits: &ParseLimits,
 ) -> Option<Result<FlinkStatement, SqlError>> {
+    let hints: Vec<Location> = tokens
+        .iter()
+        .filter(|t| matches!(&t.token, Token::Whitespace(Whitespace::MultiLineComment(c)) if c.starts_with('+')))
+        .map(|t| t.span.start)
+        .collect();
     let dialect = FlinkDialect;
     let parser = Parser::new(&dialect)
         .with_recursion_limit(limits.recursion_limit)
@@ -53,6 +58,18 @@ pub(crate) fn parse(
     let end = g.end_of_statement();
     if let Err(e) = end {
         return Some(Err(parser_error(e, sql, limits)));
+    }
+    // A hint is kept verbatim in the text, so only a query's own hints (which are re-rendered
+    // from sqlparser's AST, where they do not survive) are acceptable.
+    let in_statement = |at: usize| {
+        g.sites
+            .iter()
+            .any(|s| matches!(s, Site::Statement { range, .. } if range.contains(&at)))
+    };
+    if hints.iter().any(|h| !in_statement(g.offset(*h))) {
+        return Some(Err(SqlError::Unsupported(
+            "An optimizer hint (/*+ ... */) outside a query".into(),
+        )));
     }
     for site in &g.sites {
         if let Site::Statement { statement, .. } = site
@@ -208,12 +225,10 @@ impl Grammar<'_> {
             self.words(&["IF", "NOT", "EXISTS"]);
         }
         self.name(Target::Table(if replace { CREATE_DROP } else { CREATE }))?;
-        if self.p.consume_token(&Token::LParen) {
-            if !self.p.consume_token(&Token::RParen) {
-                self.p
-                    .parse_comma_separated(|p| Reborrow(p).table_element(false))?;
-                self.p.expect_token(&Token::RParen)?;
-            }
+        if self.p.consume_token(&Token::LParen) && !self.p.consume_token(&Token::RParen) {
+            self.p
+                .parse_comma_separated(|p| Reborrow(p).table_element(false))?;
+            self.p.expect_token(&Token::RParen)?;
         }
         self.optional_comment()?;
         self.optional_distribution()?;
@@ -351,7 +366,8 @@ impl Grammar<'_> {
             if self.word("DISTRIBUTION") {
                 self.distribution_body()?;
             } else if self.p.consume_token(&Token::LParen) {
-                self.p.parse_comma_separated(|p| Reborrow(p).table_element(true))?;
+                self.p
+                    .parse_comma_separated(|p| Reborrow(p).table_element(true))?;
                 self.p.expect_token(&Token::RParen)?;
             } else {
                 Reborrow(&mut self.p).table_element(true)?;
@@ -377,7 +393,8 @@ impl Grammar<'_> {
     fn show(&mut self) -> Result<Option<&'static str>, Refusal> {
         let kind = if self.word("CATALOGS") {
             self.optional_like()?;
-            self.sites.push(Site::Implicit(Scope::Organization(Action::List)));
+            self.sites
+                .push(Site::Implicit(Scope::Organization(Action::List)));
             "SHOW_CATALOGS"
         } else if self.words(&["CURRENT", "CATALOG"]) {
             "SHOW_CURRENT_CATALOG"
@@ -509,7 +526,9 @@ impl Grammar<'_> {
         let statement = self.p.parse_statement()?;
         let range = start..self.end_offset();
         if !matches!(statement, Statement::Insert(_)) {
-            return Err(unsupported("a statement other than INSERT in a statement set"));
+            return Err(unsupported(
+                "a statement other than INSERT in a statement set",
+            ));
         }
         self.sites.push(Site::Statement {
             range,
@@ -563,10 +582,10 @@ impl Grammar<'_> {
     fn function_body(&mut self) -> Result<(), Refusal> {
         self.expect_word("AS")?;
         self.p.parse_literal_string()?;
-        if self.word("LANGUAGE") {
-            if !(self.word("JAVA") || self.word("SCALA") || self.word("PYTHON")) {
-                return Err(self.expected("JAVA, SCALA or PYTHON")?);
-            }
+        if self.word("LANGUAGE")
+            && !(self.word("JAVA") || self.word("SCALA") || self.word("PYTHON"))
+        {
+            return Err(self.expected("JAVA, SCALA or PYTHON")?);
         }
         if self.word("USING") {
             loop {
@@ -878,7 +897,10 @@ fn like_option(p: &mut Parser) -> R<()> {
         }
     }
     let found = p.peek_token_ref().clone();
-    p.expected("a LIKE option (ALL, CONSTRAINTS, GENERATED, OPTIONS, …)", found)
+    p.expected(
+        "a LIKE option (ALL, CONSTRAINTS, GENERATED, OPTIONS, …)",
+        found,
+    )
 }
 
 /// An expression that names no relation: computed columns and watermarks may not query.
