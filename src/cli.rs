@@ -380,7 +380,10 @@ pub enum PolicyAction {
 
 /// `policy` exits 1 when the policy is invalid or a case fails, 2 when it could not run.
 fn policy(action: PolicyAction) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: {e}");
@@ -397,7 +400,13 @@ fn policy(action: PolicyAction) -> ExitCode {
                     &cfg.gateway.region,
                     cfg.environments.clone(),
                 );
-                match crate::authz::validate_dir(&dir, &cfg.gateway.organization_id, Some(&catalogs)).await {
+                match crate::authz::validate_dir(
+                    &dir,
+                    &cfg.gateway.organization_id,
+                    Some(&catalogs),
+                )
+                .await
+                {
                     Ok(summary) => {
                         println!("{summary}");
                         Ok(ExitCode::SUCCESS)

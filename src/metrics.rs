@@ -4,8 +4,8 @@
 //! nothing here reads request data beyond the labels given, and no label carries a principal,
 //! a table name or SQL (cardinality and privacy).
 
-use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -65,17 +65,41 @@ impl Metrics {
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("sqlgate");
         let requests = Family::<RequestLabels, Counter>::default();
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
         let decisions = Family::<DecisionLabels, Counter>::default();
-        registry.register("decisions", "Access decisions by outcome and stage", decisions.clone());
+        registry.register(
+            "decisions",
+            "Access decisions by outcome and stage",
+            decisions.clone(),
+        );
         let engine_statements = Counter::default();
-        registry.register("engine_statements", "Statements handed to the engine", engine_statements.clone());
+        registry.register(
+            "engine_statements",
+            "Statements handed to the engine",
+            engine_statements.clone(),
+        );
         let policy_reloads = Family::<ReloadLabels, Counter>::default();
-        registry.register("policy_reloads", "Policy reloads by outcome", policy_reloads.clone());
+        registry.register(
+            "policy_reloads",
+            "Policy reloads by outcome",
+            policy_reloads.clone(),
+        );
         let policy_version = Gauge::default();
-        registry.register("policy_version", "Version of the policy in force", policy_version.clone());
+        registry.register(
+            "policy_version",
+            "Version of the policy in force",
+            policy_version.clone(),
+        );
         let statements = Gauge::default();
-        registry.register("statements", "Statements currently stored", statements.clone());
+        registry.register(
+            "statements",
+            "Statements currently stored",
+            statements.clone(),
+        );
         Self {
             registry,
             requests,
@@ -127,8 +151,16 @@ mod tests {
         m.request("create_statement", 403);
         m.engine_statements.inc();
         let text = m.render();
-        assert!(text.contains("sqlgate_decisions_total{decision=\"deny\",stage=\"authorize\"} 1"), "{text}");
-        assert!(text.contains("sqlgate_http_requests_total{route=\"create_statement\",status=\"403\"} 1"), "{text}");
+        assert!(
+            text.contains("sqlgate_decisions_total{decision=\"deny\",stage=\"authorize\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "sqlgate_http_requests_total{route=\"create_statement\",status=\"403\"} 1"
+            ),
+            "{text}"
+        );
         assert!(text.contains("sqlgate_engine_statements_total 1"), "{text}");
         assert!(text.ends_with("# EOF\n"));
     }

@@ -134,25 +134,25 @@ pub async fn create_statement(
 
     // --- 3. authorize (region included): refusals are never turned into a FAILED statement.
     // The decision is durable in the audit log before anything else happens.
-    let policy_version = gw.policy_version();
-    let authorized: AuthorizedStatement =
-        match gw
-            .authorizer()
-            .authorize(&principal.id, resolved, env, &pool.region)
-        {
-            Ok(a) => a,
-            Err(e) => {
-                let stage = match e {
-                    AuthzError::WrongRegion { .. } => "region",
-                    _ => "authorize",
-                };
-                gw.metrics().decision(false, stage);
-                log_decision(ctx, principal, &entry, "deny", e.code(), &e.detail());
-                let outcome = AuthzOutcome::refused(&e, gw.catalogs(), &policy_version);
-                trail.decision(&outcome).await?;
-                return Err(e.into());
-            }
-        };
+    // One policy snapshot decides, and its version is what the audit records.
+    let (version, decided) =
+        gw.authorizer()
+            .authorize_versioned(&principal.id, resolved, env, &pool.region);
+    let policy_version = version.to_string();
+    let authorized: AuthorizedStatement = match decided {
+        Ok(a) => a,
+        Err(e) => {
+            let stage = match e {
+                AuthzError::WrongRegion { .. } => "region",
+                _ => "authorize",
+            };
+            gw.metrics().decision(false, stage);
+            log_decision(ctx, principal, &entry, "deny", e.code(), &e.detail());
+            let outcome = AuthzOutcome::refused(&e, gw.catalogs(), &policy_version);
+            trail.decision(&outcome).await?;
+            return Err(e.into());
+        }
+    };
     gw.metrics().decision(true, "authorize");
     log_decision(
         ctx,

@@ -568,22 +568,47 @@ async fn show_tables_lists_only_tables_the_caller_has_a_role_on() {
     let orders_crn = "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev/topic=orders-*";
     common::bind(
         &dir.path().join("policies"),
-        &[("User:sa-limited", "FlinkDeveloper", common::ENV_CRN), ("User:sa-limited", "DeveloperRead", orders_crn)],
+        &[
+            ("User:sa-limited", "FlinkDeveloper", common::ENV_CRN),
+            ("User:sa-limited", "DeveloperRead", orders_crn),
+        ],
     );
     let gw = TestGateway::start_in(dir, |_| {}).await;
     let dev = developer(&gw);
     for (i, t) in ["orders-eu", "orders-us", "secrets"].iter().enumerate() {
-        run_query(&gw, &dev, &format!("c{i}"), &format!("CREATE TABLE `{t}` (id INT)")).await.unwrap();
+        run_query(
+            &gw,
+            &dev,
+            &format!("c{i}"),
+            &format!("CREATE TABLE `{t}` (id INT)"),
+        )
+        .await
+        .unwrap();
     }
     let all = run_query(&gw, &dev, "all", "SHOW TABLES").await.unwrap();
-    assert_eq!(all, vec![json!(["orders-eu"]), json!(["orders-us"]), json!(["secrets"])]);
+    assert_eq!(
+        all,
+        vec![
+            json!(["orders-eu"]),
+            json!(["orders-us"]),
+            json!(["secrets"])
+        ]
+    );
     let (key, secret) = gw.api_key("User:sa-limited");
     let limited = Cred::Basic(key, secret);
-    let seen = run_query(&gw, &limited, "some", "SHOW TABLES").await.unwrap();
+    let seen = run_query(&gw, &limited, "some", "SHOW TABLES")
+        .await
+        .unwrap();
     assert_eq!(seen, vec![json!(["orders-eu"]), json!(["orders-us"])]);
     // Reading is granted by the prefixed binding, and refused elsewhere without naming rows.
-    assert!(run_query(&gw, &limited, "r1", "SELECT * FROM `orders-eu`").await.is_ok());
-    let (status, body) = run_query(&gw, &limited, "r2", "SELECT * FROM secrets").await.unwrap_err();
+    assert!(
+        run_query(&gw, &limited, "r1", "SELECT * FROM `orders-eu`")
+            .await
+            .is_ok()
+    );
+    let (status, body) = run_query(&gw, &limited, "r2", "SELECT * FROM secrets")
+        .await
+        .unwrap_err();
     assert_eq!(status, 403);
     assert!(detail(&body).contains("DeveloperRead"), "{body}");
     gw.stop().await;
@@ -595,12 +620,34 @@ async fn metrics_count_requests_decisions_and_engine_statements() {
     let dev = developer(&gw);
     run_query(&gw, &dev, "m1", "SELECT 1").await.unwrap();
     let nobody = Cred::Bearer(gw.token("mallory", &[]));
-    assert_eq!(post_statement(&gw, &nobody, "m2", "SELECT 1", json!({})).await.0, 403);
-    let text = gw.client().get(format!("{}/metrics", gw.endpoint())).send().await.unwrap().text().await.unwrap();
+    assert_eq!(
+        post_statement(&gw, &nobody, "m2", "SELECT 1", json!({}))
+            .await
+            .0,
+        403
+    );
+    let text = gw
+        .client()
+        .get(format!("{}/metrics", gw.endpoint()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(text.contains("sqlgate_engine_statements_total 1"), "{text}");
-    assert!(text.contains("sqlgate_decisions_total{decision=\"allow\",stage=\"authorize\"} 1"), "{text}");
-    assert!(text.contains("sqlgate_decisions_total{decision=\"deny\",stage=\"authorize\"} 1"), "{text}");
-    assert!(text.contains("sqlgate_http_requests_total{route=\"create_statement\",status=\"403\"} 1"), "{text}");
+    assert!(
+        text.contains("sqlgate_decisions_total{decision=\"allow\",stage=\"authorize\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sqlgate_decisions_total{decision=\"deny\",stage=\"authorize\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("sqlgate_http_requests_total{route=\"create_statement\",status=\"403\"} 1"),
+        "{text}"
+    );
     assert!(!text.contains("mallory"), "no principal in metric labels");
     gw.stop().await;
 }

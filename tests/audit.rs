@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{developer, post_statement, run_query, Cred, TestGateway};
-use serde_json::{json, Value};
+use common::{Cred, TestGateway, developer, post_statement, run_query};
+use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn records(log: &Path) -> Vec<Value> {
@@ -40,27 +40,56 @@ fn method(r: &Value) -> &str {
 async fn an_allowed_statement_leaves_one_decision_and_its_lifecycle() {
     let gw = TestGateway::start().await;
     let dev = developer(&gw);
-    run_query(&gw, &dev, "audited", "SELECT order_id FROM examples.marketplace.orders WHERE price > 100 LIMIT 1")
-        .await
-        .unwrap();
+    run_query(
+        &gw,
+        &dev,
+        "audited",
+        "SELECT order_id FROM examples.marketplace.orders WHERE price > 100 LIMIT 1",
+    )
+    .await
+    .unwrap();
     let recs = records(&log_path(&gw));
     let mine = of_statement(&recs, "audited");
-    let authz: Vec<_> = mine.iter().filter(|r| r["type"] == "io.confluent.flink.server/authorization").collect();
+    let authz: Vec<_> = mine
+        .iter()
+        .filter(|r| r["type"] == "io.confluent.flink.server/authorization")
+        .collect();
     assert_eq!(authz.len(), 1, "exactly one decision record: {mine:#?}");
     let d = &authz[0]["data"];
     assert_eq!(d["authorizationInfo"]["granted"], true);
     assert_eq!(d["authenticationInfo"]["principal"], "User:pool-dev");
-    assert_eq!(d["authenticationInfo"]["identity"], "alice", "the token identity behind the pool");
+    assert_eq!(
+        d["authenticationInfo"]["identity"], "alice",
+        "the token identity behind the pool"
+    );
     let objects = d["sqlgate"]["objects"].as_array().unwrap();
-    assert!(objects.iter().any(|o| o["action"] == "read" && o["granted"] == true), "{objects:#?}");
-    assert!(d["sqlgate"]["policyVersion"].as_str().is_some_and(|v| !v.is_empty()), "{d:#}");
+    assert!(
+        objects
+            .iter()
+            .any(|o| o["action"] == "read" && o["granted"] == true),
+        "{objects:#?}"
+    );
+    assert!(
+        d["sqlgate"]["policyVersion"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty()),
+        "{d:#}"
+    );
     let sql = d["sqlgate"]["sql"].as_str().unwrap();
     assert!(!sql.contains("100"), "literals are redacted: {sql}");
-    assert!(d["requestMetadata"]["clientAddress"][0]["ip"] == "127.0.0.1", "{d:#}");
+    assert!(
+        d["requestMetadata"]["clientAddress"][0]["ip"] == "127.0.0.1",
+        "{d:#}"
+    );
     let phases: Vec<_> = mine
         .iter()
         .filter(|r| r["type"] == "io.confluent.flink.server/statement")
-        .map(|r| r["data"]["sqlgate"]["phase"].as_str().unwrap_or_default().to_string())
+        .map(|r| {
+            r["data"]["sqlgate"]["phase"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
         .collect();
     assert_eq!(phases, ["PENDING", "RUNNING", "COMPLETED"], "{mine:#?}");
     // Never a token in the log.
@@ -77,25 +106,55 @@ async fn an_allowed_statement_leaves_one_decision_and_its_lifecycle() {
 async fn refusals_and_failed_logins_are_recorded_once_each() {
     let gw = TestGateway::start().await;
     let nobody = Cred::Bearer(gw.token("mallory", &[]));
-    assert_eq!(post_statement(&gw, &nobody, "refused", "SELECT * FROM examples.marketplace.orders", json!({})).await.0, 403);
+    assert_eq!(
+        post_statement(
+            &gw,
+            &nobody,
+            "refused",
+            "SELECT * FROM examples.marketplace.orders",
+            json!({})
+        )
+        .await
+        .0,
+        403
+    );
     let bad = Cred::Bearer("not-a-token".into());
-    assert_eq!(post_statement(&gw, &bad, "nologin", "SELECT 1", json!({})).await.0, 401);
+    assert_eq!(
+        post_statement(&gw, &bad, "nologin", "SELECT 1", json!({}))
+            .await
+            .0,
+        401
+    );
     let dev = developer(&gw);
-    assert_eq!(post_statement(&gw, &dev, "garbled", "SELEC 1", json!({})).await.0, 400);
+    assert_eq!(
+        post_statement(&gw, &dev, "garbled", "SELEC 1", json!({}))
+            .await
+            .0,
+        400
+    );
     let recs = records(&log_path(&gw));
     let refused = of_statement(&recs, "refused");
     assert_eq!(refused.len(), 1, "{refused:#?}");
     assert_eq!(refused[0]["data"]["authorizationInfo"]["granted"], false);
-    assert_eq!(refused[0]["data"]["authenticationInfo"]["principal"], "User:mallory");
+    assert_eq!(
+        refused[0]["data"]["authenticationInfo"]["principal"],
+        "User:mallory"
+    );
     let failed_logins: Vec<_> = recs
         .iter()
-        .filter(|r| r["type"] == "io.confluent.flink.server/authentication" && r["data"]["result"]["status"] != "SUCCESS")
+        .filter(|r| {
+            r["type"] == "io.confluent.flink.server/authentication"
+                && r["data"]["result"]["status"] != "SUCCESS"
+        })
         .collect();
     assert_eq!(failed_logins.len(), 1, "{failed_logins:#?}");
     let garbled = of_statement(&recs, "garbled");
     assert_eq!(garbled.len(), 1);
     assert_eq!(garbled[0]["data"]["sqlgate"]["phase"], "FAILED");
-    assert!(recs.iter().all(|r| method(r) != "" ), "every record names its method");
+    assert!(
+        recs.iter().all(|r| !method(r).is_empty()),
+        "every record names its method"
+    );
     gw.stop().await;
 }
 
@@ -110,13 +169,18 @@ async fn an_unwritable_log_refuses_statements_with_503() {
     let before = gw.engine_calls();
     let mut status = 0;
     for i in 0..3 {
-        status = post_statement(&gw, &dev, &format!("after{i}"), "SELECT 1", json!({})).await.0;
+        status = post_statement(&gw, &dev, &format!("after{i}"), "SELECT 1", json!({}))
+            .await
+            .0;
         if status == 503 {
             break;
         }
     }
     assert_eq!(status, 503);
-    assert!(gw.engine_calls() <= before + 1, "statements kept running unaudited");
+    assert!(
+        gw.engine_calls() <= before + 1,
+        "statements kept running unaudited"
+    );
     gw.stop().await;
 }
 
@@ -136,7 +200,11 @@ async fn spawn_gateway(dir: &Path) -> (tokio::process::Child, String) {
     let addr = tokio::time::timeout(Duration::from_secs(60), async {
         while let Some(line) = lines.next_line().await.unwrap() {
             if let Some(at) = line.find("addr=") {
-                let addr = line[at + 5..].split_whitespace().next().unwrap().to_string();
+                let addr = line[at + 5..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .to_string();
                 tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
                 return addr;
             }
@@ -157,18 +225,27 @@ async fn kill_9_during_concurrent_statements_loses_no_acknowledged_record() {
     for round in 0..10 {
         let (mut child, addr) = spawn_gateway(dir.path()).await;
         let dev = cfg.auth.dev_issuer.clone().unwrap();
-        let token = sqlgate::auth::dev::mint_token(&dev, dir.path(), "alice", &["developers".into()], Duration::from_secs(600)).unwrap();
+        let token = sqlgate::auth::dev::mint_token(
+            &dev,
+            dir.path(),
+            "alice",
+            &["developers".into()],
+            Duration::from_secs(600),
+        )
+        .unwrap();
         let pem = std::fs::read(dir.path().join("certs/dev-ca.pem")).unwrap();
         let client = reqwest::Client::builder()
             .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
             .build()
             .unwrap();
-        let base = format!("https://{addr}/sql/v1/organizations/org-dev/environments/env-dev/statements");
+        let base =
+            format!("https://{addr}/sql/v1/organizations/org-dev/environments/env-dev/statements");
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
         // Eight clients submit statements back to back until the gateway dies under them.
         let mut workers = Vec::new();
         for w in 0..8 {
-            let (client, base, token, tx) = (client.clone(), base.clone(), token.clone(), tx.clone());
+            let (client, base, token, tx) =
+                (client.clone(), base.clone(), token.clone(), tx.clone());
             workers.push(tokio::spawn(async move {
                 for i in 0.. {
                     let name = format!("r{round}-w{w}-s{i}");
@@ -210,15 +287,19 @@ async fn kill_9_during_concurrent_statements_loses_no_acknowledged_record() {
             acknowledged.push(name);
         }
     }
-    assert!(!acknowledged.is_empty(), "no statement was acknowledged in ten rounds");
+    assert!(
+        !acknowledged.is_empty(),
+        "no statement was acknowledged in ten rounds"
+    );
     let log = dir.path().join("data/audit/audit.log");
     let files = sqlgate::audit::log_files(&log);
     sqlgate::audit::verify(&files).expect("the chain must verify after ten kill -9s");
     let recs = records(&log);
     for name in &acknowledged {
-        let granted = of_statement(&recs, name)
-            .iter()
-            .any(|r| r["type"] == "io.confluent.flink.server/authorization" && r["data"]["result"]["status"] == "SUCCESS");
+        let granted = of_statement(&recs, name).iter().any(|r| {
+            r["type"] == "io.confluent.flink.server/authorization"
+                && r["data"]["result"]["status"] == "SUCCESS"
+        });
         assert!(
             granted,
             "statement {name} was acknowledged but its decision is not in the log: {:#?}",
@@ -248,8 +329,22 @@ async fn audit_cli_verifies_and_names_the_first_tampered_record() {
             .unwrap()
     };
     let out = cli(&["audit", "verify"]);
-    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    let out = cli(&["audit", "query", "--principal", "User:pool-dev", "--decision", "allow", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&[
+        "audit",
+        "query",
+        "--principal",
+        "User:pool-dev",
+        "--decision",
+        "allow",
+        "--format",
+        "json",
+    ]);
     assert!(out.status.success());
     let lines = String::from_utf8(out.stdout).unwrap();
     assert_eq!(lines.lines().count(), 2, "two allowed decisions: {lines}");

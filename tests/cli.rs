@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Command;
 
-use common::{detail, post_statement, Cred, TestGateway};
+use common::{Cred, TestGateway, detail, post_statement};
 use serde_json::json;
 
 fn sqlgate(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
@@ -20,13 +20,35 @@ fn sqlgate(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
 async fn token_and_api_key_commands_produce_working_credentials() {
     let dir = tempfile::tempdir().unwrap();
     common::copy_policies(&dir.path().join("policies"));
-    let out = sqlgate(dir.path(), &["token", "--subject", "alice", "--groups", "developers", "--ttl", "10m"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sqlgate(
+        dir.path(),
+        &[
+            "token",
+            "--subject",
+            "alice",
+            "--groups",
+            "developers",
+            "--ttl",
+            "10m",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let token = String::from_utf8(out.stdout).unwrap().trim().to_string();
     assert_eq!(token.split('.').count(), 3, "not a JWT: {token}");
 
-    let out = sqlgate(dir.path(), &["api-key", "create", "--principal", "User:sa-ci"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = sqlgate(
+        dir.path(),
+        &["api-key", "create", "--principal", "User:sa-ci"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let field = |name: &str| {
         text.lines()
@@ -37,7 +59,10 @@ async fn token_and_api_key_commands_produce_working_credentials() {
     let (key, secret) = (field("API key:"), field("API secret:"));
     let stored = std::fs::read_to_string(dir.path().join("policies/api-keys.toml")).unwrap();
     assert!(stored.contains(&key), "the key id is stored");
-    assert!(!stored.contains(&secret), "the secret itself must never be stored");
+    assert!(
+        !stored.contains(&secret),
+        "the secret itself must never be stored"
+    );
 
     let gw = TestGateway::start_in(dir, |_| {}).await;
     let dev = Cred::Pool(token, "pool-dev".into());
@@ -49,7 +74,12 @@ async fn token_and_api_key_commands_produce_working_credentials() {
     assert_eq!(status, 403, "{body}");
     assert!(detail(&body).contains("User:sa-ci"), "{body}");
     let wrong = Cred::Basic("X".repeat(16), secret);
-    assert_eq!(post_statement(&gw, &wrong, "t3", "SELECT 1", json!({})).await.0, 401);
+    assert_eq!(
+        post_statement(&gw, &wrong, "t3", "SELECT 1", json!({}))
+            .await
+            .0,
+        401
+    );
     gw.stop().await;
 }
 

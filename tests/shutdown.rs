@@ -84,7 +84,10 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
         .header("Confluent-Identity-Pool-Id", "pool-dev")
         .json(&json!({"name": "slow", "spec": {"statement": slow, "properties": {"sql.current-catalog": "env-dev", "sql.current-database": "lkc-dev"}}}))
         .send();
-    let in_flight = tokio::spawn(req);
+    let in_flight = tokio::spawn(async move {
+        let r = req.await;
+        (std::time::Instant::now(), r)
+    });
     tokio::time::sleep(Duration::from_millis(500)).await;
     let pid = child.id().unwrap().to_string();
     let killed = Command::new("kill")
@@ -93,19 +96,25 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
         .await
         .unwrap();
     assert!(killed.success());
-    let resp = in_flight
-        .await
-        .unwrap()
-        .expect("the in-flight request was cut off");
+    let killed_at = std::time::Instant::now();
+    let (answered_at, resp) = in_flight.await.unwrap();
+    let resp = resp.expect("the in-flight request was cut off");
+    assert!(
+        answered_at > killed_at,
+        "the request was not in flight when SIGTERM arrived"
+    );
     assert_eq!(resp.status(), 200);
     let body: serde_json::Value = resp.json().await.unwrap();
     let phase = body["status"]["phase"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    // The statement was still running when the drain began: it is reported running, or
-    // stopped by the shutdown, never failed.
-    assert!(["RUNNING", "STOPPED"].contains(&phase.as_str()), "{body}");
+    // Drained, not cut: the statement is reported as it stood (running, stopped by the
+    // shutdown, or completed within the create wait), never failed.
+    assert!(
+        ["RUNNING", "STOPPED", "COMPLETED"].contains(&phase.as_str()),
+        "{body}"
+    );
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .expect("the gateway did not exit after SIGTERM")

@@ -822,11 +822,12 @@ async fn a_plan_reading_an_unchecked_table_is_refused_before_running() {
     let orders = TableRef::new("examples", "marketplace", "orders");
     let customers = TableRef::new("examples", "marketplace", "customers");
     let only_orders: std::collections::HashSet<TableRef> = [orders.clone()].into();
-    let err = engine
+    let Err(err) = engine
         .execute_guarded(&parse(sql), &ctx(), Some(&only_orders))
         .await
-        .err()
-        .expect("the subquery's table was not checked");
+    else {
+        panic!("the subquery's table was not checked");
+    };
     assert!(
         matches!(&err, EngineError::UncheckedTable(t) if *t == customers),
         "{err:?}"
