@@ -234,9 +234,55 @@ impl Gateway {
                     return false;
                 };
                 crate::authz::report_reload(gw.metrics(), trigger, result);
+                gw.audit_reload(trigger, result);
                 true
             },
         );
+    }
+
+    /// Writes a policy reload (applied or refused) to the audit log. Called from the
+    /// watcher, which must not block: the record is appended by a task of its own.
+    fn audit_reload(
+        &self,
+        trigger: &str,
+        result: &Result<crate::authz::ReloadOutcome, crate::authz::AuthzError>,
+    ) {
+        use crate::authz::ReloadOutcome;
+        let org = self
+            .catalogs
+            .crn(&crate::catalog::ObjectRef::Organization)
+            .to_string();
+        let record = match result {
+            Ok(ReloadOutcome::Applied(v)) => crate::audit::AuditRecord::policy(
+                None,
+                None,
+                &org,
+                "sqlgate.PolicyReload",
+                true,
+                "policy.reloaded",
+                &format!("policy files changed ({trigger}); version {v} in force"),
+                Some(*v),
+            ),
+            Ok(ReloadOutcome::Unchanged(_) | ReloadOutcome::AlreadyRejected(_)) => return,
+            Err(e) => crate::audit::AuditRecord::policy(
+                None,
+                None,
+                &org,
+                "sqlgate.PolicyReloadRejected",
+                false,
+                e.code(),
+                &format!("{e}; the last good policy stays in force"),
+                Some(self.authorizer.version()),
+            ),
+        };
+        let auditor = self.auditor.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                if let Err(e) = auditor.record(record).await {
+                    tracing::error!(error = %e, "could not audit a policy reload");
+                }
+            });
+        }
     }
 
     /// Whether statements are accepted.

@@ -65,11 +65,36 @@ pub async fn create(
     match result {
         Ok((record, version)) => {
             authz::binding_changed(gw.metrics(), &principal.id, "create", &record, version);
+            audit_change(
+                gw,
+                principal,
+                "iam.CreateRoleBinding",
+                &record.pattern.to_string(),
+                true,
+                "iam.created",
+                &format!(
+                    "{} {} {} ({})",
+                    record.principal, record.role, record.pattern, record.id
+                ),
+                Some(version),
+            )
+            .await;
             let rb = RoleBinding::new(&record, &base, gw.catalogs().organization_id());
             Ok(response::json(StatusCode::CREATED, &rb))
         }
         Err(e) => {
             authz::binding_refused(&principal.id, "create", e.code(), &e.to_string());
+            audit_change(
+                gw,
+                principal,
+                "iam.CreateRoleBinding",
+                &organization_crn(gw),
+                false,
+                e.code(),
+                &e.to_string(),
+                None,
+            )
+            .await;
             Err(e.into())
         }
     }
@@ -185,10 +210,35 @@ pub async fn delete(
     match gw.authorizer().delete_binding(&principal.id, id).await {
         Ok((record, version)) => {
             authz::binding_changed(gw.metrics(), &principal.id, "delete", &record, version);
+            audit_change(
+                gw,
+                principal,
+                "iam.DeleteRoleBinding",
+                &record.pattern.to_string(),
+                true,
+                "iam.deleted",
+                &format!(
+                    "{} {} {} ({})",
+                    record.principal, record.role, record.pattern, record.id
+                ),
+                Some(version),
+            )
+            .await;
             Ok(response::empty(StatusCode::NO_CONTENT))
         }
         Err(e) => {
             authz::binding_refused(&principal.id, "delete", e.code(), &e.to_string());
+            audit_change(
+                gw,
+                principal,
+                "iam.DeleteRoleBinding",
+                &organization_crn(gw),
+                false,
+                e.code(),
+                &e.to_string(),
+                None,
+            )
+            .await;
             Err(e.into())
         }
     }
@@ -214,4 +264,38 @@ fn base_url(gw: &Gateway, req: &Request<Incoming>) -> String {
         })
         .unwrap_or_else(|| gw.server_config().listen.to_string());
     format!("https://{host}")
+}
+
+fn organization_crn(gw: &Gateway) -> String {
+    gw.catalogs()
+        .crn(&crate::catalog::ObjectRef::Organization)
+        .to_string()
+}
+
+/// Writes a role-binding change (or its refusal) to the audit log. The change is already in
+/// force when this runs, so a failing log is reported, not undone.
+#[allow(clippy::too_many_arguments)]
+async fn audit_change(
+    gw: &Gateway,
+    actor: &Principal,
+    method: &str,
+    subject: &str,
+    ok: bool,
+    code: &str,
+    message: &str,
+    version: Option<u64>,
+) {
+    let record = crate::audit::AuditRecord::policy(
+        None,
+        Some(&actor.into()),
+        subject,
+        method,
+        ok,
+        code,
+        message,
+        version,
+    );
+    if let Err(e) = gw.auditor().record(record).await {
+        tracing::error!(error = %e, "could not audit a role-binding change");
+    }
 }

@@ -358,3 +358,45 @@ async fn audit_cli_verifies_and_names_the_first_tampered_record() {
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("line 3"), "{said}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_changes_and_refusals_are_audited() {
+    let gw = TestGateway::start().await;
+    let c = gw.client();
+    let url = format!("{}/iam/v2/role-bindings", gw.endpoint());
+    let body = json!({"principal": "User:sa-new", "role_name": "DeveloperRead",
+        "crn_pattern": "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev/topic=orders"});
+    let r = common::admin(&gw).apply(c.post(&url)).json(&body).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    let r = developer(&gw)
+        .apply(c.post(&url))
+        .json(&json!({"principal": "User:pool-dev", "role_name": "OrganizationAdmin", "crn_pattern": "crn://confluent.cloud/organization=org-dev"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // A broken hand edit is refused, and the refusal is audited.
+    let bindings = gw.dir.path().join("policies/bindings.csv");
+    let mut text = std::fs::read_to_string(&bindings).unwrap();
+    text.push_str("\nUser:x, NoSuchRole, crn://confluent.cloud/organization=org-dev\n");
+    std::fs::write(&bindings, text).unwrap();
+    let log = log_path(&gw);
+    let mut rejected = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if records(&log).iter().any(|r| method(r) == "sqlgate.PolicyReloadRejected") {
+            rejected = true;
+            break;
+        }
+    }
+    assert!(rejected, "a refused reload must reach the audit log");
+    let recs = records(&log);
+    let created: Vec<_> = recs.iter().filter(|r| method(r) == "iam.CreateRoleBinding").collect();
+    assert_eq!(created.len(), 2, "{created:#?}");
+    assert_eq!(created[0]["data"]["result"]["status"], "SUCCESS");
+    assert_eq!(created[0]["data"]["authenticationInfo"]["principal"], "User:pool-admin");
+    assert_eq!(created[1]["data"]["result"]["status"], "FAILURE");
+    assert_eq!(created[1]["data"]["authenticationInfo"]["principal"], "User:pool-dev");
+    sqlgate::audit::verify(&sqlgate::audit::log_files(&log)).unwrap();
+    gw.stop().await;
+}

@@ -27,6 +27,8 @@ pub(crate) const TYPE_AUTHORIZATION: &str = "io.confluent.flink.server/authoriza
 pub(crate) const TYPE_STATEMENT: &str = "io.confluent.flink.server/statement";
 /// Records the gateway writes about its own log (chain recovery).
 pub(crate) const TYPE_CHAIN: &str = "io.sqlgate.audit/chain";
+/// Control-plane changes (policy reloads, role bindings), as Confluent types its own.
+pub(crate) const TYPE_REQUEST: &str = "io.confluent.cloud/request";
 /// The principal Kafka uses for a caller that did not authenticate.
 pub(crate) const ANONYMOUS: &str = "User:ANONYMOUS";
 
@@ -662,6 +664,58 @@ impl AuditRecord {
                     code: failed.then(|| "statement.failed".to_string()),
                 },
                 sqlgate,
+            },
+        )
+    }
+
+    /// A policy-administration event: a reload of the policy files (applied or refused), or
+    /// a role binding created, deleted or refused through the iam/v2 API. `actor` is who asked
+    /// (`None` for a reload the file watcher made); `subject` the CRN it is about.
+    #[allow(clippy::too_many_arguments)]
+    pub fn policy(
+        req: Option<&RequestInfo>,
+        actor: Option<&PrincipalInfo>,
+        subject: &str,
+        method: &str,
+        ok: bool,
+        code: &str,
+        message: &str,
+        policy_version: Option<u64>,
+    ) -> Self {
+        let authentication_info = match actor {
+            Some(p) => p.authentication_info(),
+            None => AuthenticationInfo {
+                principal: "User:sqlgate".into(),
+                identity: None,
+                metadata: AuthnMetadata {
+                    mechanism: "INTERNAL".into(),
+                    identifier: None,
+                },
+            },
+        };
+        Self::envelope(
+            TYPE_REQUEST,
+            subject.into(),
+            AuditData {
+                service_name: SOURCE.into(),
+                method_name: method.into(),
+                resource_name: subject.into(),
+                authentication_info,
+                authorization_info: None,
+                request_metadata: req.map(RequestInfo::metadata),
+                result: ResultInfo {
+                    status: if ok {
+                        ResultStatus::Success
+                    } else {
+                        ResultStatus::Failure
+                    },
+                    message: message.into(),
+                    code: Some(code.into()),
+                },
+                sqlgate: SqlgateInfo {
+                    policy_version: policy_version.map(|v| v.to_string()),
+                    ..SqlgateInfo::default()
+                },
             },
         )
     }
