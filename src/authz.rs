@@ -37,6 +37,7 @@
 
 mod bindings;
 mod error;
+mod evaluate;
 mod hooks;
 mod policy;
 mod scope;
@@ -53,6 +54,7 @@ use serde::{Deserialize, Serialize};
 
 pub use bindings::{BindingError, BindingFilter};
 pub use error::AuthzError;
+pub use evaluate::{Evaluated, Evaluation, Outcome};
 pub use hooks::{AUDIT_TARGET, binding_changed, binding_refused, report_reload};
 use policy::Policy;
 pub use policy::{BindingRecord, PolicyTexts};
@@ -513,77 +515,66 @@ impl Authorizer {
         statement_env: &str,
         statement_region: &str,
     ) -> Result<AuthorizedStatement, AuthzError> {
-        let version = state.version;
-        let catalogs = &self.inner.catalogs;
-        let env_crn = catalogs.crn(&ObjectRef::Catalog(statement_env.to_string()));
-        let Some(run) = self.grant(state, principal_id, &env_crn, "run") else {
+        let ev = self.evaluate(
+            state,
+            principal_id,
+            &resolved,
+            statement_env,
+            statement_region,
+        );
+        if ev.run.is_none() {
             return Err(AuthzError::NotAllowedToRun {
                 principal: principal_id.to_string(),
                 environment: statement_env.to_string(),
-                crn: env_crn.to_string(),
+                crn: ev.environment_crn,
             });
-        };
-        let mut decisions = Vec::with_capacity(resolved.accesses().len());
-        for access in resolved.accesses() {
-            let object = &access.object;
-            let action = access.action;
-            if let Some(region) = region_of(catalogs, object)
-                && !region.eq_ignore_ascii_case(statement_region)
-            {
-                return Err(AuthzError::WrongRegion {
-                    object: Box::new(object.clone()),
-                    object_region: region.to_string(),
-                    statement_region: statement_region.to_string(),
-                });
-            }
-            let by_run_role = || Decision {
-                object: object.clone(),
+        }
+        let mut decisions = Vec::with_capacity(ev.accesses.len());
+        // The first access that is not granted is the refusal (statement order).
+        for item in ev.accesses {
+            let Evaluated {
+                object,
                 action,
-                granted: true,
-                role: Some(run.0.clone()),
-                binding: Some(run.1.clone()),
-                missing: None,
-                policy_version: version,
-            };
-            if is_examples(object) {
-                if !matches!(action, Action::Read | Action::Describe | Action::List) {
-                    return Err(AuthzError::ReadOnly {
-                        object: Box::new(object.clone()),
-                        action,
-                    });
-                }
-                decisions.push(by_run_role());
-                continue;
-            }
-            let crn = catalogs.crn(object);
-            if let Some((role, binding)) = self.grant(state, principal_id, &crn, action.as_str()) {
-                decisions.push(Decision {
-                    object: object.clone(),
+                outcome,
+            } = item;
+            match outcome {
+                Outcome::Granted { role, binding } => decisions.push(Decision {
+                    object,
                     action,
                     granted: true,
                     role: Some(role),
                     binding: Some(binding),
                     missing: None,
-                    policy_version: version,
-                });
-            } else if *object == ObjectRef::Organization && action == Action::List {
-                // Listing catalogs is part of running statements; what is listed is filtered
-                // with `can_see`.
-                decisions.push(by_run_role());
-            } else {
-                return Err(AuthzError::Denied {
-                    principal: principal_id.to_string(),
-                    object: Box::new(object.clone()),
-                    action,
-                    missing_role: missing_role(action).to_string(),
-                    crn: crn.to_string(),
-                });
+                    policy_version: ev.version,
+                }),
+                Outcome::WrongRegion { object_region } => {
+                    return Err(AuthzError::WrongRegion {
+                        object: Box::new(object),
+                        object_region,
+                        statement_region: statement_region.to_string(),
+                    });
+                }
+                Outcome::ReadOnly => {
+                    return Err(AuthzError::ReadOnly {
+                        object: Box::new(object),
+                        action,
+                    });
+                }
+                Outcome::Denied { missing_role, crn } => {
+                    return Err(AuthzError::Denied {
+                        principal: principal_id.to_string(),
+                        object: Box::new(object),
+                        action,
+                        missing_role,
+                        crn,
+                    });
+                }
             }
         }
         Ok(AuthorizedStatement {
             resolved,
             decisions,
-            policy_version: version,
+            policy_version: ev.version,
             _proof: (),
         })
     }

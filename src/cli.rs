@@ -47,6 +47,31 @@ pub enum Command {
         #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
         ttl: Duration,
     },
+    /// Decide about a statement without running it, and explain the decision: exit 0 allow,
+    /// 1 deny, 2 usage error.
+    Check {
+        /// Configuration.
+        #[command(flatten)]
+        config: ConfigArg,
+        /// The principal, e.g. User:pool-dev.
+        #[arg(long)]
+        principal: String,
+        /// Current catalog (id or display name).
+        #[arg(long)]
+        catalog: String,
+        /// Current database (id or display name).
+        #[arg(long)]
+        database: Option<String>,
+        /// The SQL text.
+        #[arg(long)]
+        sql: String,
+        /// Compute pool the statement would run in (default: the configured default).
+        #[arg(long)]
+        compute_pool: Option<String>,
+        /// Output format.
+        #[arg(long, default_value = "text", value_parser = ["text", "json"])]
+        format: String,
+    },
     /// Read the audit log: verify its hash chain, or query it.
     Audit {
         /// The action.
@@ -155,6 +180,23 @@ pub fn main() -> ExitCode {
             ttl,
         } => token(&config, &subject, &groups, ttl),
         Command::Audit { action } => return audit(action),
+        Command::Check {
+            config,
+            principal,
+            catalog,
+            database,
+            sql,
+            compute_pool,
+            format,
+        } => {
+            let req = crate::explain::CheckRequest {
+                principal,
+                catalog,
+                database,
+                sql,
+            };
+            return check(&config, &req, compute_pool.as_deref(), &format);
+        }
         Command::Policy { action } => return policy(action),
         Command::ApiKey {
             action:
@@ -456,4 +498,72 @@ fn policy(action: PolicyAction) -> ExitCode {
         eprintln!("error: {e:#}");
         ExitCode::from(2)
     })
+}
+
+/// `check`: 0 allow, 1 deny, 2 when the question itself cannot be answered (bad config,
+/// unknown pool, unreadable policy).
+fn check(
+    config: &ConfigArg,
+    req: &crate::explain::CheckRequest,
+    pool: Option<&str>,
+    format: &str,
+) -> ExitCode {
+    let run = || -> anyhow::Result<crate::explain::CheckReport> {
+        let (cfg, base) = config.load()?;
+        let catalogs = std::sync::Arc::new(crate::catalog::Catalogs::new(
+            &cfg.gateway.organization_id,
+            &cfg.gateway.region,
+            cfg.environments.clone(),
+        ));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let authorizer = rt.block_on(crate::authz::Authorizer::load(
+            &resolve(&base, &cfg.policy.dir),
+            catalogs.clone(),
+        ))?;
+        let placement = crate::explain::placement(
+            &catalogs,
+            &cfg.compute_pools,
+            &cfg.gateway.default_compute_pool,
+            &req.catalog,
+            pool,
+        )
+        .map_err(anyhow::Error::msg)?;
+        let limits = crate::sql::ParseLimits {
+            max_sql_bytes: cfg.sql.max_sql_bytes,
+            recursion_limit: cfg.sql.recursion_limit,
+        };
+        Ok(crate::explain::check(
+            &authorizer,
+            &catalogs,
+            &limits,
+            &placement,
+            req,
+        ))
+    };
+    match run() {
+        Ok(report) => {
+            if format == "json" {
+                match serde_json::to_string_pretty(&report) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return ExitCode::from(2);
+                    }
+                }
+            } else {
+                print!("{report}");
+            }
+            if report.allowed() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
 }

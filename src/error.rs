@@ -36,6 +36,9 @@ pub enum ApiError {
     /// The path exists, the method does not.
     #[error("method not allowed; allowed: {0}")]
     MethodNotAllowed(&'static str),
+    /// The caller may not use this administrative route.
+    #[error("{0}")]
+    Forbidden(String),
     /// SQL could not be parsed or is not allowed.
     #[error(transparent)]
     Sql(#[from] SqlError),
@@ -96,6 +99,7 @@ impl ApiError {
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Sql(_) => StatusCode::BAD_REQUEST,
             ApiError::Resolve(e) => e.status(),
             ApiError::Authz(e) => e.status(),
@@ -121,6 +125,7 @@ impl ApiError {
             ApiError::Invalid(_) => "request.invalid",
             ApiError::NotFound(_) => "request.not_found",
             ApiError::MethodNotAllowed(_) => "request.method_not_allowed",
+            ApiError::Forbidden(_) => "authz.admin_required",
             ApiError::Sql(e) => e.code(),
             ApiError::Resolve(e) => e.code(),
             ApiError::Authz(e) => e.code(),

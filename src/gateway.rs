@@ -166,6 +166,11 @@ impl Gateway {
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
     }
+    /// The configured compute pools.
+    pub fn compute_pools(&self) -> &[ComputePoolConfig] {
+        &self.pools
+    }
+
     /// Version of the policy in force (recorded with every decision).
     pub fn policy_version(&self) -> String {
         self.authorizer.policy_version().to_string()

@@ -651,3 +651,47 @@ async fn metrics_count_requests_decisions_and_engine_statements() {
     assert!(!text.contains("mallory"), "no principal in metric labels");
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn a_statement_touching_another_region_is_refused_whatever_the_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_policies(&dir.path().join("policies"));
+    common::bind(
+        &dir.path().join("policies"),
+        &[("User:pool-dev", "ResourceOwner", "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-eu/kafka=lkc-eu/topic=*")],
+    );
+    let gw = TestGateway::start_in(dir, |c| {
+        c.environments[0].clusters.push(sqlgate::catalog::ClusterConfig {
+            id: "lkc-eu".into(),
+            display_name: "europe".into(),
+            region: "aws.eu-central-1".into(),
+        });
+    })
+    .await;
+    let before = gw.engine_calls();
+    let (status, body) = post_statement(&gw, &admin(&gw), "eu", "SELECT * FROM `env-dev`.europe.payments", json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    let d = detail(&body);
+    assert!(d.contains("aws.eu-central-1") && d.contains("aws.us-east-2"), "{d}");
+    assert_eq!(gw.engine_calls(), before);
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn admins_can_ask_the_gateway_to_explain_a_decision() {
+    let gw = TestGateway::start().await;
+    let url = format!("{}/sqlgate/v1/check", gw.endpoint());
+    let ask = json!({"principal": "User:pool-dev", "catalog": "dev", "database": "main", "sql": "SELECT * FROM orders"});
+    let r = admin(&gw).apply(gw.client().post(&url)).json(&ask).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["decision"], "allow");
+    assert_eq!(report["rewritten"], "SELECT * FROM `env-dev`.`lkc-dev`.`orders`");
+    assert_eq!(report["objects"][1]["action"], "read");
+    assert!(report["objects"][1]["by"].as_str().unwrap().starts_with("ResourceOwner on "));
+    let before = gw.engine_calls();
+    let r = developer(&gw).apply(gw.client().post(&url)).json(&ask).send().await.unwrap();
+    assert_eq!(r.status(), 403, "developers may not explain others' access");
+    assert_eq!(gw.engine_calls(), before, "explaining runs nothing");
+    gw.stop().await;
+}

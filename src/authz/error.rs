@@ -74,7 +74,7 @@ impl AuthzError {
             AuthzError::Denied { .. }
             | AuthzError::NotAllowedToRun { .. }
             | AuthzError::ReadOnly { .. } => StatusCode::FORBIDDEN,
-            AuthzError::WrongRegion { .. } => StatusCode::BAD_REQUEST,
+            AuthzError::WrongRegion { .. } => StatusCode::FORBIDDEN,
             AuthzError::Policy(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

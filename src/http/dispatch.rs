@@ -92,6 +92,7 @@ async fn dispatch(
     // iam/v2 role bindings: not under an environment.
     match &route {
         Route::CreateRoleBinding => return crate::iam::create(gw, &principal, req).await,
+        Route::Check => return check(gw, &principal, req).await,
         Route::ListRoleBindings => return crate::iam::list(gw, &principal, &req).await,
         Route::GetRoleBinding(id) => return crate::iam::get(gw, &principal, &req, id).await,
         Route::DeleteRoleBinding(id) => return crate::iam::delete(gw, &principal, id).await,
@@ -108,7 +109,8 @@ async fn dispatch(
         Route::CreateRoleBinding
         | Route::ListRoleBindings
         | Route::GetRoleBinding(_)
-        | Route::DeleteRoleBinding(_) => unreachable_route()?,
+        | Route::DeleteRoleBinding(_)
+        | Route::Check => unreachable_route()?,
     };
     check_env(gw, path)?;
     if !gw.is_ready() && matches!(route, Route::CreateStatement(_)) {
@@ -135,7 +137,8 @@ async fn dispatch(
         Route::CreateRoleBinding
         | Route::ListRoleBindings
         | Route::GetRoleBinding(_)
-        | Route::DeleteRoleBinding(_) => unreachable_route(),
+        | Route::DeleteRoleBinding(_)
+        | Route::Check => unreachable_route(),
     }
 }
 
@@ -179,6 +182,47 @@ fn mechanism(headers: &hyper::HeaderMap) -> Option<&'static str> {
         "basic" => Some("API_KEY"),
         _ => None,
     }
+}
+
+/// `POST /sqlgate/v1/check`: what `sqlgate check` answers, for OrganizationAdmin only (the
+/// answer reveals other principals' access).
+async fn check(
+    gw: &Gateway,
+    principal: &crate::auth::Principal,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, ApiError> {
+    if !gw.authorizer().is_admin(&principal.id) {
+        return Err(ApiError::Forbidden(format!(
+            "{} may not explain decisions: requires OrganizationAdmin on {}",
+            principal.id,
+            gw.catalogs().crn(&crate::catalog::ObjectRef::Organization)
+        )));
+    }
+    let (parts, body) = req.into_parts();
+    let bytes =
+        super::body::read_limited(&parts.headers, body, gw.server_config().max_body_bytes).await?;
+    let ask: crate::explain::CheckRequest = super::body::decode_json(&bytes)?;
+    let pool = parts
+        .uri
+        .query()
+        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "compute_pool"))
+        .map(|(_, v)| v.into_owned());
+    let placement = crate::explain::placement(
+        gw.catalogs(),
+        gw.compute_pools(),
+        &gw.gateway_config().default_compute_pool,
+        &ask.catalog,
+        pool.as_deref(),
+    )
+    .map_err(ApiError::NotFound)?;
+    let report = crate::explain::check(
+        gw.authorizer(),
+        gw.catalogs(),
+        gw.parse_limits(),
+        &placement,
+        &ask,
+    );
+    Ok(response::json(StatusCode::OK, &report))
 }
 
 fn unreachable_route<T>() -> Result<T, ApiError> {

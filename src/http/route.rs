@@ -33,6 +33,8 @@ pub enum Route {
     GetRoleBinding(String),
     /// `DELETE /iam/v2/role-bindings/{id}`.
     DeleteRoleBinding(String),
+    /// `POST /sqlgate/v1/check`: explain a decision without running anything (admins).
+    Check,
 }
 
 /// The `/sql/v1/organizations/{org}/environments/{env}` prefix.
@@ -67,6 +69,7 @@ pub fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute> {
         ["healthz"] => only(method, Method::GET, "GET", Route::Health),
         ["readyz"] => only(method, Method::GET, "GET", Route::Ready),
         ["metrics"] => only(method, Method::GET, "GET", Route::Metrics),
+        ["sqlgate", "v1", "check"] => only(method, Method::POST, "POST", Route::Check),
         ["iam", "v2", "role-bindings"] => match *method {
             Method::POST => Ok(Route::CreateRoleBinding),
             Method::GET => Ok(Route::ListRoleBindings),
@@ -130,7 +133,8 @@ impl Route {
             Route::CreateRoleBinding
             | Route::ListRoleBindings
             | Route::GetRoleBinding(_)
-            | Route::DeleteRoleBinding(_) => None,
+            | Route::DeleteRoleBinding(_)
+            | Route::Check => None,
         }
     }
 
@@ -147,6 +151,7 @@ impl Route {
             Route::PatchStatement(..) => "patch_statement",
             Route::Results(..) => "results",
             Route::CreateRoleBinding => "create_role_binding",
+            Route::Check => "check",
             Route::ListRoleBindings => "list_role_bindings",
             Route::GetRoleBinding(_) => "get_role_binding",
             Route::DeleteRoleBinding(_) => "delete_role_binding",

@@ -12,8 +12,19 @@
 //! the embedded statement's canonical rendering) into the text, so what the engine receives is
 //! the client's text with exactly the checked names in it. Expressions in DDL (computed columns,
 //! watermarks) may not contain queries or table arguments, so no relation hides there.
+//!
+//! A query with `MATCH_RECOGNIZE … WITHIN <interval>` is Flink-only too, whatever statement
+//! holds it (`within.rs`): sqlparser parses it without the clause, and the clause is put back
+//! into the canonical text.
+//!
+//! `ADD JAR` / `REMOVE JAR` load code into (or unload it from) the session's classpath. They
+//! name no table; the gateway checks them as `alter` on the session's catalog (environment),
+//! a permission only administrators are meant to hold, so a FlinkDeveloper is refused by
+//! authorization with `authz.denied`. The embedded engine refuses them like every Flink-only
+//! statement; only a Flink SQL Gateway engine runs them.
 
 mod grammar;
+pub(super) mod within;
 
 #[cfg(test)]
 mod tests;
@@ -34,6 +45,8 @@ pub(crate) struct FlinkStatement {
     kind: &'static str,
     text: String,
     sites: Vec<Site>,
+    /// `MATCH_RECOGNIZE … WITHIN` clauses taken out before parsing, put back after rendering.
+    within: Vec<within::Within>,
 }
 
 /// One place in the text that resolution must account for.
@@ -126,7 +139,12 @@ pub(super) fn resolve(
     statement: FlinkStatement,
     names: &Names<'_>,
 ) -> Result<ResolvedFlink, ResolveError> {
-    let FlinkStatement { kind, text, sites } = statement;
+    let FlinkStatement {
+        kind,
+        text,
+        sites,
+        within,
+    } = statement;
     let mut accesses = Vec::new();
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
     let mut statements = Vec::new();
@@ -179,6 +197,7 @@ pub(super) fn resolve(
         .trim()
         .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
         .to_string();
+    let canonical_text = within::restore(canonical_text, &within)?;
     Ok(ResolvedFlink {
         kind,
         accesses,

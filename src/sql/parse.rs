@@ -62,6 +62,22 @@ pub fn parse(sql: &str, limits: &ParseLimits) -> Result<ParsedStatement, SqlErro
             line: Some(e.location.line),
             column: Some(e.location.column),
         })?;
+    let (tokens, within) = flink::within::extract(sql, tokens, limits)?;
+    let parsed = parse_tokens(sql, tokens, limits)?;
+    if within.is_empty() {
+        Ok(parsed)
+    } else {
+        flink::within::attach(parsed, within)
+    }
+}
+
+/// [`parse`] after tokenizing (and after `MATCH_RECOGNIZE … WITHIN` clauses were taken out).
+fn parse_tokens(
+    sql: &str,
+    tokens: Vec<TokenWithSpan>,
+    limits: &ParseLimits,
+) -> Result<ParsedStatement, SqlError> {
+    let dialect = FlinkDialect;
     let statement_set = starts_with_statement_set(&tokens);
     if !statement_set {
         check_one_statement(&tokens)?;

@@ -128,6 +128,29 @@ impl VisitorMut for TemporalAlias {
     }
 }
 
+/// Flink's statement kind of a statement `parse` admits (see
+/// [`super::ResolvedStatement::sql_kind`]); `None` for any other.
+pub(super) fn statement_kind(statement: &Statement) -> Option<&'static str> {
+    Some(match statement {
+        Statement::Query(_) => "SELECT",
+        Statement::Explain { .. } => "EXPLAIN",
+        Statement::Insert(_) => "INSERT_INTO",
+        Statement::CreateTable(ct) if ct.query.is_some() => "CREATE_TABLE_AS",
+        Statement::CreateTable(_) => "CREATE_TABLE",
+        Statement::CreateView(_) => "CREATE_VIEW",
+        Statement::Drop {
+            object_type: ObjectType::View,
+            ..
+        } => "DROP_VIEW",
+        Statement::Drop { .. } => "DROP_TABLE",
+        Statement::ExplainTable { .. } => "DESCRIBE",
+        Statement::ShowTables { .. } => "SHOW_TABLES",
+        Statement::ShowDatabases { .. } => "SHOW_DATABASES",
+        Statement::ShowCatalogs { .. } => "SHOW_CATALOGS",
+        _ => return None,
+    })
+}
+
 /// Keeps the first of equal accesses.
 fn dedup(all: Vec<Access>) -> Vec<Access> {
     let mut accesses: Vec<Access> = Vec::with_capacity(all.len());
@@ -289,14 +312,14 @@ impl Binder<'_> {
     /// Binds the statement's own targets and returns Flink's statement kind. Relations inside
     /// the statement's queries are left to the visitor.
     fn bind_targets(&mut self, statement: &mut Statement) -> Result<&'static str, ResolveError> {
-        Ok(match statement {
-            Statement::Query(_) => "SELECT",
-            Statement::Explain { .. } => "EXPLAIN",
+        // `parse` admits nothing else; refuse rather than guess if that ever changes.
+        let kind = statement_kind(statement)
+            .ok_or_else(|| ResolveError::InvalidName(statement.to_string()))?;
+        match statement {
             Statement::Insert(insert) => {
                 if let TableObject::TableName(name) = &mut insert.table {
                     self.bind_table(name, Action::Write)?;
                 }
-                "INSERT_INTO"
             }
             Statement::CreateTable(ct) => {
                 self.bind_table(&mut ct.name, Action::Create)?;
@@ -306,31 +329,15 @@ impl Binder<'_> {
                 {
                     self.bind_table(&mut like.name, Action::Read)?;
                 }
-                if ct.query.is_some() {
-                    "CREATE_TABLE_AS"
-                } else {
-                    "CREATE_TABLE"
-                }
             }
-            Statement::CreateView(cv) => {
-                self.bind_table(&mut cv.name, Action::Create)?;
-                "CREATE_VIEW"
-            }
-            Statement::Drop {
-                object_type, names, ..
-            } => {
+            Statement::CreateView(cv) => self.bind_table(&mut cv.name, Action::Create)?,
+            Statement::Drop { names, .. } => {
                 for name in names.iter_mut() {
                     self.bind_table(name, Action::Drop)?;
-                }
-                if *object_type == ObjectType::View {
-                    "DROP_VIEW"
-                } else {
-                    "DROP_TABLE"
                 }
             }
             Statement::ExplainTable { table_name, .. } => {
                 self.bind_table(table_name, Action::Describe)?;
-                "DESCRIBE"
             }
             Statement::ShowTables { show_options, .. } => {
                 let name = show_parent(show_options);
@@ -344,7 +351,6 @@ impl Binder<'_> {
                     object: ObjectRef::Database(c, d),
                     action: Action::List,
                 });
-                "SHOW_TABLES"
             }
             Statement::ShowDatabases { show_options, .. } => {
                 let name = show_parent(show_options);
@@ -355,18 +361,17 @@ impl Binder<'_> {
                     object: ObjectRef::Catalog(c),
                     action: Action::List,
                 });
-                "SHOW_DATABASES"
             }
             Statement::ShowCatalogs { .. } => {
                 self.accesses.push(Access {
                     object: ObjectRef::Organization,
                     action: Action::List,
                 });
-                "SHOW_CATALOGS"
             }
-            // `parse` admits nothing else; refuse rather than guess if that ever changes.
-            other => return Err(ResolveError::InvalidName(other.to_string())),
-        })
+            // No target of its own: every relation is a read, found by the visitor.
+            _ => {}
+        }
+        Ok(kind)
     }
 
     /// Makes the SHOW scope explicit (`FROM <canonical>`), so the engine does not fall back

@@ -82,6 +82,7 @@ pub(crate) fn parse(
         kind,
         text: sql.to_string(),
         sites: g.sites,
+        within: Vec::new(),
     }))
 }
 
@@ -209,14 +210,25 @@ impl Grammar<'_> {
         } else if self.words(&["EXECUTE", "STATEMENT", "SET"]) {
             self.statement_set()?;
             "STATEMENT_SET"
-        } else if self.words(&["ADD", "JAR"]) || self.words(&["REMOVE", "JAR"]) {
-            return Err(unsupported(
-                "Loading code with ADD JAR / REMOVE JAR (use CREATE FUNCTION ... USING JAR)",
-            ));
+        } else if self.words(&["ADD", "JAR"]) {
+            self.jar()?;
+            "ADD_JAR"
+        } else if self.words(&["REMOVE", "JAR"]) {
+            self.jar()?;
+            "REMOVE_JAR"
         } else {
             return Ok(None);
         };
         Ok(Some(kind))
+    }
+
+    /// `'path'` of `ADD JAR` / `REMOVE JAR`: loading or unloading code in the session is an
+    /// administrator's change to the session's catalog (see `flink.rs`).
+    fn jar(&mut self) -> R<()> {
+        self.p.parse_literal_string()?;
+        self.sites
+            .push(Site::Implicit(Scope::Catalog(Action::Alter)));
+        Ok(())
     }
 
     /// `CREATE [OR REPLACE] [TEMPORARY] TABLE` after `TABLE`, or `REPLACE TABLE`.

@@ -1,0 +1,222 @@
+//! `MATCH_RECOGNIZE ( … PATTERN ( … ) WITHIN INTERVAL '1' HOUR … )`: Flink's time bound on a
+//! match (Calcite's `[WITHIN IntervalLiteral]` after the pattern), which sqlparser's
+//! `TableFactor::MatchRecognize` has no field for.
+//!
+//! Before parsing, each such `WITHIN <interval literal>` is cut out of the token stream and a
+//! marker pattern variable (`__sqlgate_within_<n>__`) is put just before the pattern's closing
+//! parenthesis, so sqlparser (or the Flink grammar, for a view or a statement set) parses the
+//! rest as usual and resolution binds every relation exactly as without WITHIN. The statement
+//! is then Flink-only (its canonical form is text): it is rendered from the canonical AST and
+//! each ` <marker>)` is replaced by `) WITHIN <interval>`.
+//!
+//! Nothing can hide in the clause: the interval must be a quoted literal with a unit (as in
+//! Calcite), so it names no relation, and a pattern variable names nothing. A text that
+//! already contains the marker prefix is refused, so a marker is only ever one we put there.
+
+use datafusion::sql::sqlparser::ast::{Expr, Value};
+use datafusion::sql::sqlparser::keywords::Keyword;
+use datafusion::sql::sqlparser::parser::{Parser, ParserError};
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Whitespace};
+
+use super::{FlinkStatement, Site};
+use crate::sql::parse::parser_error;
+use crate::sql::resolve::statement_kind;
+use crate::sql::{FlinkDialect, ParseLimits, ParsedStatement, ResolveError, SqlError};
+
+/// Prefix of the marker variables; no client text may contain it.
+const MARKER: &str = "__sqlgate_within_";
+
+/// One `WITHIN` clause taken out of the text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Within {
+    /// The pattern variable that stands in for the clause in the parsed statement.
+    marker: String,
+    /// The interval as sqlparser renders it (`INTERVAL '1' HOUR`).
+    interval: String,
+}
+
+/// Takes every `WITHIN <interval>` that follows the `PATTERN (…)` of a `MATCH_RECOGNIZE` out of
+/// `tokens` (see the module doc). Without one, `tokens` come back untouched and the list is
+/// empty; that check is one pass over the tokens.
+pub(crate) fn extract(
+    sql: &str,
+    tokens: Vec<TokenWithSpan>,
+    limits: &ParseLimits,
+) -> Result<(Vec<TokenWithSpan>, Vec<Within>), SqlError> {
+    if !tokens.iter().any(|t| is_word(&t.token, "WITHIN")) {
+        return Ok((tokens, Vec::new()));
+    }
+    let mut clauses = Vec::new();
+    // Indices into `tokens` of significant tokens only.
+    let sig: Vec<usize> = (0..tokens.len())
+        .filter(|&i| !matches!(tokens[i].token, Token::Whitespace(_) | Token::EOF))
+        .collect();
+    // Open parentheses: whether each opens a MATCH_RECOGNIZE body.
+    let mut stack: Vec<bool> = Vec::new();
+    let mut n = 0;
+    while n < sig.len() {
+        let token = &tokens[sig[n]].token;
+        match token {
+            Token::LParen => {
+                let after_mr = n > 0 && is_word(&tokens[sig[n - 1]].token, "MATCH_RECOGNIZE");
+                stack.push(after_mr);
+            }
+            Token::RParen => {
+                stack.pop();
+            }
+            _ if stack.last() == Some(&true)
+                && is_word(token, "PATTERN")
+                && sig.get(n + 1).is_some_and(|&i| tokens[i].token == Token::LParen) =>
+            {
+                let close = matching_paren(&tokens, &sig, n + 1);
+                if let Some(close) = close
+                    && sig
+                        .get(close + 1)
+                        .is_some_and(|&i| is_word(&tokens[i].token, "WITHIN"))
+                {
+                    clauses.push((sig[close], sig[close + 1]));
+                    n = close + 1;
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        n += 1;
+    }
+    if clauses.is_empty() {
+        return Ok((tokens, Vec::new()));
+    }
+    if sql.to_ascii_lowercase().contains(MARKER) {
+        return Err(SqlError::Unsupported(format!(
+            "An identifier starting with {MARKER} in a statement with MATCH_RECOGNIZE ... WITHIN"
+        )));
+    }
+    let mut out = Vec::with_capacity(tokens.len() + clauses.len());
+    let mut within = Vec::with_capacity(clauses.len());
+    let mut pos = 0;
+    for (close, at) in clauses {
+        let (interval, len) = interval_at(&tokens[at..], sql, limits)?;
+        let marker = format!("{MARKER}{}__", within.len());
+        out.extend_from_slice(&tokens[pos..close]);
+        out.push(TokenWithSpan {
+            token: Token::Whitespace(Whitespace::Space),
+            span: tokens[close].span,
+        });
+        out.push(TokenWithSpan {
+            token: Token::make_word(&marker, None),
+            span: tokens[close].span,
+        });
+        out.push(tokens[close].clone());
+        within.push(Within { marker, interval });
+        pos = at + len;
+    }
+    out.extend_from_slice(&tokens[pos..]);
+    Ok((out, within))
+}
+
+/// Index into `sig` of the `)` matching the `(` at `sig[open]`.
+fn matching_paren(tokens: &[TokenWithSpan], sig: &[usize], open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for (n, &i) in sig.iter().enumerate().skip(open) {
+        match tokens[i].token {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(n);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Parses `WITHIN INTERVAL '<n>' <unit> [TO <unit>]` at the start of `tokens`; returns the
+/// interval's rendering and how many tokens the clause takes.
+fn interval_at(
+    tokens: &[TokenWithSpan],
+    sql: &str,
+    limits: &ParseLimits,
+) -> Result<(String, usize), SqlError> {
+    let dialect = FlinkDialect;
+    let mut p = Parser::new(&dialect)
+        .with_recursion_limit(limits.recursion_limit)
+        .with_tokens_with_locations(tokens.to_vec());
+    let parsed = (|| {
+        p.expect_keyword_is(Keyword::WITHIN)?;
+        let at = p.peek_token_ref().clone();
+        if !p.parse_keyword(Keyword::INTERVAL) {
+            return p.expected("an INTERVAL literal after WITHIN", at);
+        }
+        let interval = p.parse_interval()?;
+        let Expr::Interval(i) = &interval else {
+            return p.expected("an INTERVAL literal after WITHIN", at);
+        };
+        let literal = matches!(&*i.value, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
+        if !literal || i.leading_field.is_none() {
+            return Err(ParserError::ParserError(format!(
+                "Expected: an interval literal such as INTERVAL '1' HOUR after WITHIN, found: {interval}"
+            )));
+        }
+        Ok(interval)
+    })()
+    .map_err(|e| parser_error(e, sql, limits))?;
+    Ok((parsed.to_string(), p.index()))
+}
+
+fn is_word(token: &Token, w: &str) -> bool {
+    matches!(token, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w))
+}
+
+/// Makes `parsed` (which was parsed from the tokens [`extract`] returned) Flink-only and
+/// remembers its clauses: a sqlparser statement becomes one whose single site is the whole
+/// statement.
+pub(crate) fn attach(parsed: ParsedStatement, within: Vec<Within>) -> Result<ParsedStatement, SqlError> {
+    let ParsedStatement {
+        statement,
+        flink,
+        text,
+    } = parsed;
+    let flink = match flink {
+        Some(mut f) => {
+            f.within = within;
+            f
+        }
+        None => FlinkStatement {
+            kind: statement_kind(&statement)
+                .ok_or_else(|| SqlError::Unsupported(format!("WITHIN in {statement}")))?,
+            sites: vec![Site::Statement {
+                range: 0..text.len(),
+                statement: Box::new(statement),
+            }],
+            text: text.clone(),
+            within,
+        },
+    };
+    Ok(ParsedStatement {
+        statement: flink.stand_in(),
+        flink: Some(flink),
+        text,
+    })
+}
+
+/// Puts each clause back after its pattern in the rendered, canonical text.
+pub(crate) fn restore(mut text: String, within: &[Within]) -> Result<String, ResolveError> {
+    for w in within {
+        let placeholder = format!(" {})", w.marker);
+        if text.matches(&placeholder).count() != 1 {
+            return Err(ResolveError::InvalidName(format!(
+                "MATCH_RECOGNIZE ... WITHIN {} (the clause could not be placed back)",
+                w.interval
+            )));
+        }
+        text = text.replacen(&placeholder, &format!(") WITHIN {}", w.interval), 1);
+    }
+    if text.contains(MARKER) {
+        return Err(ResolveError::InvalidName(
+            "MATCH_RECOGNIZE ... WITHIN (a clause was left unplaced)".into(),
+        ));
+    }
+    Ok(text)
+}
