@@ -36,6 +36,7 @@
 
 mod convert;
 mod file;
+mod kafka;
 mod query;
 mod record;
 mod redact;
@@ -51,6 +52,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use file::{Durable, FileSink, SinkStats};
+pub use kafka::{KafkaAuditConfig, KafkaSink, KafkaStats};
 pub use query::{Decision, Filter, OutputFormat, query, render};
 pub use record::{
     AuditData, AuditRecord, AuthenticationInfo, AuthnFailure, AuthorizationInfo, AuthzOutcome,
@@ -82,6 +84,10 @@ pub struct AuditConfig {
     /// Replace string and number literals in recorded SQL with `?` (default `true`): literals
     /// are where personal data and secrets appear in SQL text.
     pub redact_sql_literals: bool,
+    /// A replica of the log on a Kafka topic (`[audit.kafka]`, absent by default). The file
+    /// stays the durability point; see [`KafkaSink`] for what the replica guarantees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<KafkaAuditConfig>,
 }
 
 impl Default for AuditConfig {
@@ -91,6 +97,7 @@ impl Default for AuditConfig {
             max_file_bytes: 64 * 1024 * 1024,
             fail_closed: true,
             redact_sql_literals: true,
+            kafka: None,
         }
     }
 }
@@ -133,6 +140,10 @@ pub enum AuditError {
     /// A record could not be serialized (a bug).
     #[error("audit record serialization: {0}")]
     Serialize(String),
+    /// The Kafka replica is misconfigured, or (with `audit.kafka.required = true`) Kafka did
+    /// not acknowledge a record in time or could not be reached at startup.
+    #[error("audit Kafka replica: {0}")]
+    Replica(String),
 }
 
 impl AuditError {
@@ -148,18 +159,37 @@ impl AuditError {
 #[derive(Debug, Clone)]
 pub struct Auditor {
     sink: FileSink,
+    /// The Kafka replica, fed after each durable append.
+    kafka: Option<KafkaSink>,
     fail_closed: bool,
     redact_sql_literals: bool,
 }
 
 impl Auditor {
-    /// Opens (or creates) the log named by `config` and continues its chain.
+    /// Opens (or creates) the log named by `config` and continues its chain, and starts the
+    /// Kafka replica if one is configured (without waiting for Kafka: see [`Auditor::start`]).
     pub fn open(config: &AuditConfig) -> Result<Self, AuditError> {
+        let sink = FileSink::open(&config.file, config.max_file_bytes)?;
+        let kafka = match &config.kafka {
+            Some(k) => Some(KafkaSink::start(k, &sink)?),
+            None => None,
+        };
         Ok(Self {
-            sink: FileSink::open(&config.file, config.max_file_bytes)?,
+            sink,
+            kafka,
             fail_closed: config.fail_closed,
             redact_sql_literals: config.redact_sql_literals,
         })
+    }
+
+    /// [`Auditor::open`], then, when the Kafka replica is `required`, waits until Kafka is
+    /// reachable and the topic exists (fail fast, like an unwritable file).
+    pub async fn start(config: &AuditConfig) -> Result<Self, AuditError> {
+        let auditor = Self::open(config)?;
+        if let Some(k) = auditor.kafka.as_ref().filter(|k| k.required()) {
+            k.wait_connected().await?;
+        }
+        Ok(auditor)
     }
 
     /// Appends `record` and waits until it is on disk. On failure: with `fail_closed`
@@ -167,7 +197,17 @@ impl Auditor {
     /// logs it, counts the record as dropped and returns `Ok(None)`.
     pub async fn record(&self, record: AuditRecord) -> Result<Option<Durable>, AuditError> {
         match self.sink.append(record).await {
-            Ok(d) => Ok(Some(d)),
+            Ok(d) => {
+                if let Some(k) = &self.kafka {
+                    k.notify_durable(d.seq);
+                    if k.required() {
+                        // The record is in the file either way; `required` only decides
+                        // whether the statement may go ahead without Kafka's copy.
+                        k.wait_delivered(d.seq).await?;
+                    }
+                }
+                Ok(Some(d))
+            }
             Err(e) if self.fail_closed => Err(e),
             Err(e) => {
                 tracing::error!(target: "sqlgate::audit", error = %e, "audit record dropped (fail_closed = false)");
@@ -185,5 +225,10 @@ impl Auditor {
     /// The underlying sink (stats, tests).
     pub fn sink(&self) -> &FileSink {
         &self.sink
+    }
+
+    /// The Kafka replica, if configured (stats, tests).
+    pub fn kafka(&self) -> Option<&KafkaSink> {
+        self.kafka.as_ref()
     }
 }

@@ -36,7 +36,7 @@ use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, TableRef};
+use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, ObjectRef, TableRef};
 
 pub use types::FlinkType;
 
@@ -77,7 +77,7 @@ pub struct ExecContext {
     pub properties: BTreeMap<String, String>,
     /// SHOW TABLES lists only tables for which this is true, so listing never reveals a
     /// table the caller may not see.
-    pub visible: Arc<dyn Fn(&TableRef) -> bool + Send + Sync>,
+    pub visible: Arc<dyn Fn(&ObjectRef) -> bool + Send + Sync>,
 }
 
 impl fmt::Debug for ExecContext {
@@ -388,7 +388,7 @@ impl EmbeddedEngine {
                 ..
             } => inner.drop_tables(names, *if_exists).await,
             Statement::ShowTables { show_options, .. } => inner.show_tables(show_options, ctx),
-            Statement::ShowCatalogs { .. } => inner.show_catalogs(),
+            Statement::ShowCatalogs { .. } => inner.show_catalogs(ctx),
             Statement::ShowDatabases { show_options, .. }
             | Statement::ShowSchemas { show_options, .. } => {
                 inner.show_databases(show_options, ctx)

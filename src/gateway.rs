@@ -14,7 +14,7 @@ use tracing::info;
 use crate::audit::Auditor;
 use crate::auth::Authenticator;
 use crate::authz::Authorizer;
-use crate::catalog::{Catalogs, TableRef};
+use crate::catalog::Catalogs;
 use crate::config::{ComputePoolConfig, Config, GatewayConfig};
 use crate::engine::EmbeddedEngine;
 use crate::error::ApiError;
@@ -93,7 +93,7 @@ impl Gateway {
         let engine = EmbeddedEngine::open(&cfg.engine, base_dir, catalogs.clone()).await?;
         let mut audit = cfg.audit.clone();
         audit.file = resolve(base_dir, &audit.file);
-        let auditor = Auditor::open(&audit)?;
+        let auditor = Auditor::start(&audit).await?;
         let gw = Arc::new(Self {
             server: cfg.server,
             handshake_timeout: cfg.tls.handshake_timeout,
@@ -214,14 +214,15 @@ impl Gateway {
             })
     }
 
-    /// The predicate SHOW statements filter tables with, for one principal.
+    /// The predicate SHOW CATALOGS / DATABASES / TABLES filter with, for one principal:
+    /// nothing is listed that the principal has no role on.
     pub fn visibility(
         self: &Arc<Self>,
         principal: &str,
-    ) -> Arc<dyn Fn(&TableRef) -> bool + Send + Sync> {
+    ) -> Arc<dyn Fn(&crate::catalog::ObjectRef) -> bool + Send + Sync> {
         let gw = self.clone();
         let principal = principal.to_string();
-        Arc::new(move |t: &TableRef| gw.authorizer.can_see_table(&principal, t))
+        Arc::new(move |o: &crate::catalog::ObjectRef| gw.authorizer.can_see(&principal, o))
     }
 
     /// Starts hot reload of the policy directory (see `authz::spawn_watcher`): each reload

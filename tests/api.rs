@@ -695,3 +695,29 @@ async fn admins_can_ask_the_gateway_to_explain_a_decision() {
     assert_eq!(gw.engine_calls(), before, "explaining runs nothing");
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn show_catalogs_and_databases_list_only_what_the_caller_may_see() {
+    let gw = TestGateway::start_with(|c| {
+        c.environments.push(sqlgate::catalog::EnvironmentConfig {
+            id: "env-prod".into(),
+            display_name: "prod".into(),
+            clusters: vec![sqlgate::catalog::ClusterConfig {
+                id: "lkc-prod".into(),
+                display_name: "payments".into(),
+                region: "aws.us-east-2".into(),
+            }],
+        });
+    })
+    .await;
+    let dev = developer(&gw);
+    let catalogs = run_query(&gw, &dev, "c", "SHOW CATALOGS").await.unwrap();
+    assert_eq!(catalogs, vec![json!(["dev", "env-dev"]), json!(["examples", "examples"])]);
+    let (status, body) = run_query(&gw, &dev, "d", "SHOW DATABASES FROM prod").await.unwrap_err();
+    assert!(status == 403 || status == 404, "{status} {body}");
+    let dbs = run_query(&gw, &dev, "d2", "SHOW DATABASES").await.unwrap();
+    assert_eq!(dbs, vec![json!(["main", "lkc-dev"])]);
+    let all = run_query(&gw, &admin(&gw), "c3", "SHOW CATALOGS").await.unwrap();
+    assert_eq!(all.len(), 3, "{all:?}");
+    gw.stop().await;
+}

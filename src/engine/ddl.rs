@@ -18,7 +18,7 @@ use super::exec::{UserTable, completion, table_ref_of, traits};
 use super::storage::{ColumnMeta, TableMeta};
 use super::types::{FlinkType, parse_flink_type};
 use super::{Column, EngineError, ExecContext, Execution, Inner, ResultRow, Schema};
-use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, TableRef};
+use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, ObjectRef, TableRef};
 
 /// Column names with their Flink types, in table order.
 type Columns = Vec<(String, FlinkType)>;
@@ -343,7 +343,7 @@ impl Inner {
         let rows = names
             .into_iter()
             .filter(|t| pattern.as_deref().is_none_or(|p| like(p, t)))
-            .filter(|t| (ctx.visible)(&TableRef::new(&catalog, &database, t)))
+            .filter(|t| (ctx.visible)(&ObjectRef::Table(TableRef::new(&catalog, &database, t))))
             .map(|t| vec![text(&t)])
             .collect();
         Ok(rows_execution(
@@ -354,14 +354,17 @@ impl Inner {
         ))
     }
 
-    pub(crate) fn show_catalogs(&self) -> Result<Execution, EngineError> {
+    pub(crate) fn show_catalogs(&self, ctx: &ExecContext) -> Result<Execution, EngineError> {
         let mut rows: Vec<Vec<Value>> = self
             .catalogs
             .environments()
             .iter()
+            .filter(|e| (ctx.visible)(&ObjectRef::Catalog(e.id.clone())))
             .map(|e| vec![text(&e.display_name), text(&e.id)])
             .collect();
-        rows.push(vec![text(EXAMPLES_CATALOG), text(EXAMPLES_CATALOG)]);
+        if (ctx.visible)(&ObjectRef::Catalog(EXAMPLES_CATALOG.into())) {
+            rows.push(vec![text(EXAMPLES_CATALOG), text(EXAMPLES_CATALOG)]);
+        }
         Ok(rows_execution(
             "SHOW_CATALOGS",
             &["catalog name", "catalog id"],
@@ -412,6 +415,7 @@ impl Inner {
         let rows = dbs
             .into_iter()
             .filter(|(n, i)| pattern.as_deref().is_none_or(|p| like(p, n) || like(p, i)))
+            .filter(|(_, i)| (ctx.visible)(&ObjectRef::Database(id.clone(), i.clone())))
             .map(|(n, i)| vec![text(&n), text(&i)])
             .collect();
         Ok(rows_execution(

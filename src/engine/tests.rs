@@ -45,6 +45,10 @@ fn parse(sql: &str) -> Statement {
 }
 
 fn ctx_with(visible: impl Fn(&TableRef) -> bool + Send + Sync + 'static) -> ExecContext {
+    let visible = move |o: &ObjectRef| match o {
+        ObjectRef::Table(t) => visible(t),
+        _ => true,
+    };
     ExecContext {
         snapshot: true,
         properties: BTreeMap::from([

@@ -2,6 +2,8 @@
 //! ephemeral loopback port, plus clients that talk to it.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod broker;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -660,7 +660,7 @@ fn match_recognize_within_resolves_its_input_and_keeps_the_clause() {
                 "read env-dev.lkc-dev.a",
                 "read env-prod.lkc-prod.b",
             ],
-            "CREATE TEMPORARY VIEW `env-dev`.`lkc-dev`.`v` AS SELECT * FROM `env-dev`.`lkc-dev`.`a` MATCH_RECOGNIZE(ORDER BY ts PATTERN (x) WITHIN INTERVAL '1:30' HOUR TO MINUTE DEFINE x AS x.v > 0) UNION ALL SELECT * FROM `env-prod`.`lkc-prod`.`b` MATCH_RECOGNIZE(ORDER BY ts PATTERN ((x y){2,}) WITHIN INTERVAL '5' SECOND DEFINE x AS x.v > 0)",
+            "CREATE TEMPORARY VIEW `env-dev`.`lkc-dev`.`v` AS SELECT * FROM `env-dev`.`lkc-dev`.`a` MATCH_RECOGNIZE(ORDER BY ts PATTERN (x) WITHIN INTERVAL '1:30' HOUR TO MINUTE DEFINE x AS x.v > 0) UNION ALL SELECT * FROM `env-prod`.`lkc-prod`.`b` MATCH_RECOGNIZE(ORDER BY ts PATTERN (( x y ){2,}) WITHIN INTERVAL '5' SECOND DEFINE x AS x.v > 0)",
         ),
     ]);
     // Without WITHIN, and with WITHIN GROUP, nothing changes: sqlparser's statement stands.
@@ -717,6 +717,9 @@ fn match_recognize_within_is_refused_when_malformed() {
             .map_err(|e| e.code());
         assert_eq!(got, Err(*code), "{sql:?}");
     }
+    // The location is the clause's, in the text as written.
+    let err = parse(&mr("WITHIN\n  INTERVAL 1 HOUR"), &ParseLimits::default()).unwrap_err();
+    assert!(err.detail().contains("line 2, column 3"), "{}", err.detail());
 }
 
 #[tokio::test]

@@ -156,7 +156,8 @@ fn interval_at(
         let literal = matches!(&*i.value, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_)));
         if !literal || i.leading_field.is_none() {
             return Err(ParserError::ParserError(format!(
-                "Expected: an interval literal such as INTERVAL '1' HOUR after WITHIN, found: {interval}"
+                "Expected: an interval literal such as INTERVAL '1' HOUR after WITHIN, found: {interval} at Line: {}, Column: {}",
+                at.span.start.line, at.span.start.column
             )));
         }
         Ok(interval)

@@ -1,0 +1,925 @@
+//! The Kafka replica of the audit log: ships every line of the hash-chained files, byte for
+//! byte and in chain order, to one partition of a Kafka topic.
+//!
+//! Owns the `[audit.kafka]` settings, topic creation, the idempotent producer, finding where
+//! the topic's copy ends, and tailing the files from there. It must not change, reorder or
+//! re-serialize a record, and it never decides whether a statement runs: [`super::Auditor`]
+//! does, from [`KafkaSink::wait_delivered`] when `required = true`.
+//!
+//! ## Semantics
+//! - **The file is the durability point.** A record reaches Kafka only after it was fsynced
+//!   to the file, so the Kafka copy carries the same `sqlgateseq`/`sqlgateprevhash`/
+//!   `sqlgatehash` and can be verified as a chain on its own, and it witnesses the end of the
+//!   file chain (which the files alone cannot, see [`crate::audit`]).
+//! - **Shipped from the files, not from memory.** A thread tails the log files (following
+//!   rotation) and produces each durable line. The backlog while Kafka is unreachable *is*
+//!   the files: memory stays bounded (at most [`MAX_IN_FLIGHT`] records in the producer), and
+//!   a backlog survives a gateway restart. On every (re)connection the sink reads the last
+//!   record in the topic and continues after it, once it has checked that record's hash
+//!   against the file. An empty topic (new, or a broker that lost its data) gets everything
+//!   the retained files still hold.
+//! - **Message shape.** Partition 0 always, so the topic's order is the chain's order,
+//!   whatever the partition count. Key: the record id. Value: the canonical JSON line exactly
+//!   as in the file, without its `\n` (CloudEvents structured mode, header
+//!   `content-type: application/cloudevents+json; charset=UTF-8`); header `sqlgateseq`.
+//! - **Delivery.** Idempotent producer (`enable.idempotence=true`, `acks=all`), so retries
+//!   inside one producer session neither reorder nor duplicate. After a delivery failure the
+//!   sink waits for everything in flight to settle, reconnects and resumes after the last
+//!   record the topic holds; a record is duplicated only if the broker lost data it had
+//!   acknowledged. Consumers can deduplicate on `sqlgateseq`.
+//! - **Kafka down.** Statements keep being served (the file has every record); the sink logs
+//!   a warning when delivery stalls and every 30 s while it stays down, and
+//!   [`KafkaStats::backlog`] counts the records waiting. With `required = true` the gateway
+//!   fails closed instead, like it does for the file: a statement is refused (503) when its
+//!   record is not acknowledged by Kafka within `required_timeout`, and startup fails when
+//!   Kafka cannot be reached.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+
+use super::AuditError;
+use super::file::FileSink;
+use super::verify::log_files;
+
+/// Records handed to the producer and not yet acknowledged, at most. Bounds the memory the
+/// replica uses however long Kafka is away (the backlog itself stays in the files), while
+/// being far more than one linger interval of statements.
+const MAX_IN_FLIGHT: usize = 1000;
+/// The one partition written: a single partition is what keeps the topic in chain order.
+const PARTITION: i32 = 0;
+/// How long a front record may wait for its acknowledgement before the replica counts as
+/// stalled (and says so), well before librdkafka gives up on it (`message.timeout.ms`).
+const STALL_AFTER: Duration = Duration::from_secs(5);
+/// While stalled or disconnected, how often the backlog is logged again.
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+/// Re-reads the files at least this often, for records appended without a wake-up.
+const TICK: Duration = Duration::from_millis(500);
+/// Reconnection backoff bounds.
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+/// Timeout of each metadata, topic-creation and end-of-topic lookup.
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// With `required = true`, how long startup waits for the first connection.
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+/// When the gateway stops, how long queued records still get to reach Kafka.
+const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// CloudEvents Kafka protocol binding, structured content mode.
+const CONTENT_TYPE: &str = "application/cloudevents+json; charset=UTF-8";
+
+// === KafkaAuditConfig ===
+
+/// The `[audit.kafka]` section: where the replica goes. Absent means no Kafka replica.
+#[derive(Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaAuditConfig {
+    /// `host:port[,host:port…]` of the brokers.
+    pub bootstrap_servers: String,
+    /// Topic of the replica (default `confluent-audit-log-events`, the name Confluent Cloud
+    /// uses for its audit log, so existing consumers find it).
+    #[serde(default = "default_topic")]
+    pub topic: String,
+    /// Fail closed on Kafka as on the file (default `false`): refuse a statement whose record
+    /// Kafka has not acknowledged within `required_timeout`, and refuse to start without
+    /// Kafka. With `false`, records queue (in the files) while Kafka is away.
+    #[serde(default)]
+    pub required: bool,
+    /// With `required = true`, how long a statement waits for Kafka's acknowledgement of its
+    /// record before it is refused (default 5 s; clients give up after 10 s).
+    #[serde(default = "default_required_timeout", with = "humantime_serde")]
+    pub required_timeout: Duration,
+    /// Create the topic (one partition) at startup if it is missing (default `true`; turn it
+    /// off where the gateway's principal may not create topics).
+    #[serde(default = "default_true")]
+    pub create_topic: bool,
+    /// Replication factor of a created topic (default `-1`: the broker's
+    /// `default.replication.factor`).
+    #[serde(default = "default_replication_factor")]
+    pub replication_factor: i32,
+    /// librdkafka properties passed through (`security.protocol`, `sasl.*`, `ssl.*`,
+    /// `message.timeout.ms`, …). `bootstrap.servers`, `enable.idempotence` and `acks` are
+    /// set by the sink and cannot be overridden.
+    #[serde(default)]
+    pub client: BTreeMap<String, String>,
+}
+
+fn default_topic() -> String {
+    "confluent-audit-log-events".into()
+}
+fn default_required_timeout() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_true() -> bool {
+    true
+}
+fn default_replication_factor() -> i32 {
+    -1
+}
+
+impl KafkaAuditConfig {
+    /// The defaults, for the brokers at `bootstrap_servers`.
+    ///
+    /// ```
+    /// let c = sqlgate::audit::KafkaAuditConfig::new("127.0.0.1:9092");
+    /// assert_eq!(c.topic, "confluent-audit-log-events");
+    /// assert!(!c.required);
+    /// ```
+    pub fn new(bootstrap_servers: impl Into<String>) -> Self {
+        Self {
+            bootstrap_servers: bootstrap_servers.into(),
+            topic: default_topic(),
+            required: false,
+            required_timeout: default_required_timeout(),
+            create_topic: true,
+            replication_factor: default_replication_factor(),
+            client: BTreeMap::new(),
+        }
+    }
+
+    /// The librdkafka configuration shared by producer, admin client and consumer.
+    fn client_config(&self) -> ClientConfig {
+        let mut c = ClientConfig::new();
+        c.set("message.timeout.ms", "60000")
+            .set("linger.ms", "5")
+            .set("socket.connection.setup.timeout.ms", "10000");
+        for (k, v) in &self.client {
+            c.set(k, v);
+        }
+        c.set("bootstrap.servers", &self.bootstrap_servers);
+        c
+    }
+
+    fn validate(&self) -> Result<(), AuditError> {
+        let bad = |what: &str| Err(replica_error(format!("audit.kafka.{what}")));
+        if self.bootstrap_servers.trim().is_empty() {
+            return bad("bootstrap_servers is empty");
+        }
+        if self.topic.trim().is_empty() {
+            return bad("topic is empty");
+        }
+        for k in ["bootstrap.servers", "enable.idempotence", "acks"] {
+            if self.client.contains_key(k) {
+                return bad(&format!(
+                    "client.\"{k}\" is set by the sink and cannot be overridden"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for KafkaAuditConfig {
+    /// Redacts passthrough values that may be secrets (`sasl.password`, `ssl.key.password`,
+    /// `sasl.oauthbearer.client.secret`, …).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let client: BTreeMap<&str, &str> = self
+            .client
+            .iter()
+            .map(|(k, v)| {
+                let secret = [
+                    "password",
+                    "secret",
+                    "key.pem",
+                    "jaas",
+                    "oauthbearer.config",
+                ]
+                .iter()
+                .any(|s| k.contains(s));
+                (k.as_str(), if secret { "<redacted>" } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("KafkaAuditConfig")
+            .field("bootstrap_servers", &self.bootstrap_servers)
+            .field("topic", &self.topic)
+            .field("required", &self.required)
+            .field("required_timeout", &self.required_timeout)
+            .field("create_topic", &self.create_topic)
+            .field("replication_factor", &self.replication_factor)
+            .field("client", &client)
+            .finish()
+    }
+}
+
+fn replica_error(reason: impl Into<String>) -> AuditError {
+    AuditError::Replica(reason.into())
+}
+
+// === KafkaSink ===
+
+/// A snapshot of the replica's progress, for metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KafkaStats {
+    /// `sqlgateseq` of the last record the topic is known to hold.
+    pub acked_seq: u64,
+    /// Durable records not yet in the topic (the file's last seq minus `acked_seq`).
+    pub backlog: u64,
+    /// Records acknowledged by Kafka since startup (re-deliveries included).
+    pub delivered: u64,
+    /// Delivery failures and failed connection attempts since startup.
+    pub failures: u64,
+    /// Whether the last attempt succeeded and nothing is stalled.
+    pub healthy: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    acked_seq: AtomicU64,
+    delivered: AtomicU64,
+    failures: AtomicU64,
+    healthy: AtomicBool,
+    last_error: Mutex<Option<String>>,
+}
+
+/// The Kafka replica: a shipper thread plus the handles to wake it and wait for it. Cheap to
+/// clone; the shipper stops (after a short grace to deliver what is queued) when the last
+/// clone is dropped.
+#[derive(Clone)]
+pub struct KafkaSink {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    topic: String,
+    required: bool,
+    required_timeout: Duration,
+    file: FileSink,
+    shared: Arc<Shared>,
+    /// Wakes the shipper: the highest seq known durable.
+    durable: watch::Sender<u64>,
+    /// Highest seq Kafka acknowledged (monotonic); `required` waits on it.
+    delivered: watch::Receiver<u64>,
+    /// Becomes `true` at the first successful connection.
+    connected: watch::Receiver<bool>,
+}
+
+impl std::fmt::Debug for KafkaSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSink")
+            .field("topic", &self.inner.topic)
+            .field("required", &self.inner.required)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+impl KafkaSink {
+    /// Starts the shipper for the log behind `file`. Does not wait for Kafka: see
+    /// [`KafkaSink::wait_connected`].
+    pub fn start(config: &KafkaAuditConfig, file: &FileSink) -> Result<Self, AuditError> {
+        config.validate()?;
+        let shared = Arc::new(Shared::default());
+        let (durable_tx, durable_rx) = watch::channel(file.stats().last_seq);
+        let (delivered_tx, delivered_rx) = watch::channel(0);
+        let (connected_tx, connected_rx) = watch::channel(false);
+        let shipper = Shipper {
+            config: config.clone(),
+            file: file.clone(),
+            shared: shared.clone(),
+            durable: durable_rx,
+            delivered: delivered_tx,
+            connected: connected_tx,
+        };
+        std::thread::Builder::new()
+            .name("sqlgate-audit-kafka".into())
+            .spawn(move || shipper.run())
+            .map_err(|e| replica_error(format!("spawn the Kafka shipper: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                topic: config.topic.clone(),
+                required: config.required,
+                required_timeout: config.required_timeout,
+                file: file.clone(),
+                shared,
+                durable: durable_tx,
+                delivered: delivered_rx,
+                connected: connected_rx,
+            }),
+        })
+    }
+
+    /// Waits (at most 30 s) until the topic exists and its end was read; used at startup when
+    /// `required = true`.
+    pub async fn wait_connected(&self) -> Result<(), AuditError> {
+        let mut rx = self.inner.connected.clone();
+        match tokio::time::timeout(STARTUP_WAIT, rx.wait_for(|c| *c)).await {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(replica_error(format!(
+                "Kafka audit topic `{}` not reachable within {STARTUP_WAIT:?}: {}",
+                self.inner.topic,
+                self.last_error()
+            ))),
+        }
+    }
+
+    /// Tells the shipper that records up to `seq` are durable in the file.
+    pub fn notify_durable(&self, seq: u64) {
+        self.inner.durable.send_if_modified(|v| {
+            let newer = seq > *v;
+            if newer {
+                *v = seq;
+            }
+            newer
+        });
+    }
+
+    /// Whether statements wait for Kafka (`required = true`).
+    pub fn required(&self) -> bool {
+        self.inner.required
+    }
+
+    /// Waits until Kafka acknowledged the record `seq` (at most `required_timeout`).
+    pub async fn wait_delivered(&self, seq: u64) -> Result<(), AuditError> {
+        let mut rx = self.inner.delivered.clone();
+        match tokio::time::timeout(self.inner.required_timeout, rx.wait_for(|d| *d >= seq)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_)) => Err(AuditError::Closed),
+            Err(_) => Err(replica_error(format!(
+                "record {seq} not acknowledged by Kafka within {:?} (audit.kafka.required = true): {}",
+                self.inner.required_timeout,
+                self.last_error()
+            ))),
+        }
+    }
+
+    /// A snapshot of the replica's progress.
+    pub fn stats(&self) -> KafkaStats {
+        let s = &self.inner.shared;
+        let acked_seq = s.acked_seq.load(Ordering::Relaxed);
+        KafkaStats {
+            acked_seq,
+            backlog: self.inner.file.stats().last_seq.saturating_sub(acked_seq),
+            delivered: s.delivered.load(Ordering::Relaxed),
+            failures: s.failures.load(Ordering::Relaxed),
+            healthy: s.healthy.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The topic written.
+    pub fn topic(&self) -> &str {
+        &self.inner.topic
+    }
+
+    fn last_error(&self) -> String {
+        self.inner
+            .shared
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+            .unwrap_or_else(|| "no error reported yet".into())
+    }
+}
+
+// === Shipper ===
+
+/// One line of the log, as shipped.
+#[derive(Debug)]
+struct Line {
+    seq: u64,
+    id: String,
+    bytes: Vec<u8>,
+}
+
+#[derive(Deserialize)]
+struct LineHead {
+    id: String,
+    sqlgateseq: u64,
+    sqlgatehash: String,
+}
+
+struct InFlight {
+    line: Line,
+    delivery: DeliveryFuture,
+    sent: Instant,
+}
+
+/// Why a delivery session ended.
+enum SessionEnd {
+    /// The gateway is gone and the backlog was delivered (or the grace ran out).
+    Closed,
+    /// Kafka refused or timed out a record: reconnect and resume from the topic's end.
+    Failed(String),
+}
+
+struct Shipper {
+    config: KafkaAuditConfig,
+    file: FileSink,
+    shared: Arc<Shared>,
+    durable: watch::Receiver<u64>,
+    delivered: watch::Sender<u64>,
+    connected: watch::Sender<bool>,
+}
+
+impl Shipper {
+    fn run(mut self) {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+        {
+            Ok(rt) => rt,
+            Err(e) => {
+                self.fail(&format!("cannot start the Kafka shipper runtime: {e}"));
+                return;
+            }
+        };
+        rt.block_on(async move {
+            let mut backoff = BACKOFF_MIN;
+            let mut last_report: Option<Instant> = None;
+            loop {
+                if self.durable.has_changed().is_err() && self.backlog() == 0 {
+                    return;
+                }
+                let failure = match self.connect().await {
+                    Ok((producer, reader)) => {
+                        backoff = BACKOFF_MIN;
+                        let _ = self.connected.send(true);
+                        if !self.shared.healthy.swap(true, Ordering::Relaxed)
+                            && last_report.take().is_some()
+                        {
+                            tracing::info!(target: "sqlgate::audit", topic = %self.config.topic,
+                                backlog = self.backlog(), "audit Kafka replica reconnected; shipping the backlog");
+                        }
+                        match self.deliver(producer, reader).await {
+                            SessionEnd::Closed => return,
+                            SessionEnd::Failed(e) => e,
+                        }
+                    }
+                    Err(e) => e,
+                };
+                let first = self.shared.healthy.swap(false, Ordering::Relaxed)
+                    || last_report.is_none();
+                self.fail(&failure);
+                if first || last_report.is_some_and(|t| t.elapsed() >= REPORT_EVERY) {
+                    tracing::warn!(target: "sqlgate::audit", topic = %self.config.topic,
+                        backlog = self.backlog(), error = %failure,
+                        "audit records are queuing for Kafka; the file log has them and they will be shipped when Kafka is back");
+                    last_report = Some(Instant::now());
+                }
+                if self.durable.has_changed().is_err() {
+                    // The gateway stopped while Kafka is away: the files keep the backlog,
+                    // which the next start ships.
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BACKOFF_MAX);
+            }
+        });
+    }
+
+    fn fail(&self, error: &str) {
+        self.shared.failures.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut e) = self.shared.last_error.lock() {
+            *e = Some(error.to_string());
+        }
+    }
+
+    fn backlog(&self) -> u64 {
+        self.file
+            .stats()
+            .last_seq
+            .saturating_sub(self.shared.acked_seq.load(Ordering::Relaxed))
+    }
+
+    /// Ensures the topic, finds where its copy ends, and opens the producer and the file
+    /// reader positioned after that record.
+    async fn connect(&self) -> Result<(FutureProducer, Reader), String> {
+        let cfg = &self.config;
+        self.ensure_topic().await?;
+        let last = last_in_topic(cfg)?;
+        let base = self.file.path().to_path_buf();
+        let next = match &last {
+            None => 1,
+            Some((seq, hash)) => match find(&base, *seq).map_err(|e| e.to_string())? {
+                Some(l) if l.seq == *seq && &l.hash == hash => seq + 1,
+                Some(l) if l.seq > *seq => {
+                    tracing::warn!(target: "sqlgate::audit", topic = %cfg.topic, "the Kafka copy ends at record {seq}, which the retained files no longer hold; continuing after it");
+                    seq + 1
+                }
+                _ => {
+                    tracing::warn!(target: "sqlgate::audit", topic = %cfg.topic, "the Kafka copy ends at record {seq}, which does not match the file log (another chain?); shipping the retained files from their first record");
+                    1
+                }
+            },
+        };
+        self.shared
+            .acked_seq
+            .store(next.saturating_sub(1), Ordering::Relaxed);
+        self.delivered.send_if_modified(|d| {
+            let newer = next - 1 > *d;
+            if newer {
+                *d = next - 1;
+            }
+            newer
+        });
+        let reader = Reader::locate(base, next);
+        let mut pc = cfg.client_config();
+        pc.set("enable.idempotence", "true").set("acks", "all");
+        let producer: FutureProducer = pc
+            .create()
+            .map_err(|e| format!("create Kafka producer: {e}"))?;
+        tracing::info!(target: "sqlgate::audit", topic = %cfg.topic, from_seq = next,
+            "audit Kafka replica connected");
+        Ok((producer, reader))
+    }
+
+    async fn ensure_topic(&self) -> Result<(), String> {
+        let cfg = &self.config;
+        let admin: AdminClient<DefaultClientContext> = cfg
+            .client_config()
+            .create()
+            .map_err(|e| format!("create Kafka admin client: {e}"))?;
+        let md = admin
+            .inner()
+            .fetch_metadata(Some(&cfg.topic), ADMIN_TIMEOUT)
+            .map_err(|e| format!("Kafka metadata: {e}"))?;
+        let exists = md
+            .topics()
+            .iter()
+            .any(|t| t.name() == cfg.topic && t.error().is_none() && !t.partitions().is_empty());
+        if exists {
+            return Ok(());
+        }
+        if !cfg.create_topic {
+            return Err(format!(
+                "topic `{}` does not exist (audit.kafka.create_topic = false)",
+                cfg.topic
+            ));
+        }
+        let topic = NewTopic::new(
+            &cfg.topic,
+            1,
+            TopicReplication::Fixed(cfg.replication_factor),
+        );
+        let opts = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+        let results = admin
+            .create_topics([&topic], &opts)
+            .await
+            .map_err(|e| format!("create topic `{}`: {e}", cfg.topic))?;
+        for r in results {
+            match r {
+                Ok(_) => {
+                    tracing::info!(target: "sqlgate::audit", topic = %cfg.topic, "created the audit Kafka topic");
+                }
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+                Err((name, code)) => return Err(format!("create topic `{name}`: {code}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Produces durable lines in order and records acknowledgements until a delivery fails
+    /// or the gateway is gone.
+    async fn deliver(&mut self, producer: FutureProducer, mut reader: Reader) -> SessionEnd {
+        let mut in_flight: VecDeque<InFlight> = VecDeque::new();
+        let mut closing: Option<Instant> = None;
+        let mut reported_stall: Option<Instant> = None;
+        loop {
+            let durable = self.file.stats().last_seq;
+            while in_flight.len() < MAX_IN_FLIGHT {
+                let line = match reader.next(durable) {
+                    Ok(Some(l)) => l,
+                    Ok(None) => break,
+                    Err(e) => {
+                        return self
+                            .settle(in_flight, format!("read the audit log: {e}"))
+                            .await;
+                    }
+                };
+                match send(&producer, &self.config.topic, line) {
+                    Ok(f) => in_flight.push_back(f),
+                    Err(e) => return self.settle(in_flight, e).await,
+                }
+            }
+            if closing.is_some_and(|t| t.elapsed() >= CLOSE_GRACE)
+                || (closing.is_some() && in_flight.is_empty() && reader.next_seq > durable)
+            {
+                return SessionEnd::Closed;
+            }
+            let stall_check = match in_flight.front() {
+                Some(f) => (f.sent + STALL_AFTER).saturating_duration_since(Instant::now()),
+                None => TICK,
+            };
+            tokio::select! {
+                r = async {
+                    match in_flight.front_mut() {
+                        Some(f) => (&mut f.delivery).await,
+                        None => std::future::pending().await,
+                    }
+                }, if !in_flight.is_empty() => {
+                    let Some(done) = in_flight.pop_front() else { continue };
+                    match r {
+                        Ok(Ok(_)) => self.acked(done.line.seq, &mut reported_stall),
+                        Ok(Err((e, _))) => {
+                            let e = format!("Kafka refused audit record {}: {e}", done.line.seq);
+                            return self.settle(in_flight, e).await;
+                        }
+                        Err(_) => return self.settle(in_flight, "Kafka producer was shut down".into()).await,
+                    }
+                }
+                changed = self.durable.changed(), if closing.is_none() => {
+                    if changed.is_err() {
+                        closing = Some(Instant::now());
+                    }
+                }
+                _ = tokio::time::sleep(stall_check.min(TICK)) => {
+                    let stalled = in_flight.front().is_some_and(|f| f.sent.elapsed() >= STALL_AFTER);
+                    if stalled && reported_stall.is_none_or(|t| t.elapsed() >= REPORT_EVERY) {
+                        self.shared.healthy.store(false, Ordering::Relaxed);
+                        tracing::warn!(target: "sqlgate::audit", topic = %self.config.topic,
+                            backlog = self.backlog(), "Kafka has not acknowledged audit records for {STALL_AFTER:?}; they are queuing (the file log has them)");
+                        reported_stall = Some(Instant::now());
+                    }
+                }
+            }
+        }
+    }
+
+    fn acked(&self, seq: u64, reported_stall: &mut Option<Instant>) {
+        self.shared.acked_seq.store(seq, Ordering::Relaxed);
+        self.shared.delivered.fetch_add(1, Ordering::Relaxed);
+        self.delivered.send_if_modified(|d| {
+            let newer = seq > *d;
+            if newer {
+                *d = seq;
+            }
+            newer
+        });
+        if !self.shared.healthy.swap(true, Ordering::Relaxed) && reported_stall.take().is_some() {
+            tracing::info!(target: "sqlgate::audit", topic = %self.config.topic, "Kafka acknowledges audit records again");
+        }
+    }
+
+    /// After a failure: lets every in-flight record finish (acknowledged or failed) so that
+    /// the topic's end is final before the reconnection reads it.
+    async fn settle(&self, in_flight: VecDeque<InFlight>, error: String) -> SessionEnd {
+        for f in in_flight {
+            if let Ok(Ok(_)) = f.delivery.await {
+                self.shared.delivered.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        SessionEnd::Failed(error)
+    }
+}
+
+fn send(producer: &FutureProducer, topic: &str, line: Line) -> Result<InFlight, String> {
+    let seq = line.seq.to_string();
+    let headers = OwnedHeaders::new()
+        .insert(Header {
+            key: "content-type",
+            value: Some(CONTENT_TYPE),
+        })
+        .insert(Header {
+            key: "sqlgateseq",
+            value: Some(seq.as_str()),
+        });
+    let record = FutureRecord::to(topic)
+        .partition(PARTITION)
+        .key(line.id.as_str())
+        .payload(line.bytes.as_slice())
+        .headers(headers);
+    match producer.send_result(record) {
+        Ok(delivery) => Ok(InFlight {
+            line,
+            delivery,
+            sent: Instant::now(),
+        }),
+        Err((e, _)) => Err(format!("queue audit record {} for Kafka: {e}", line.seq)),
+    }
+}
+
+/// `(sqlgateseq, sqlgatehash)` of the last record in the topic's partition 0, if any.
+///
+/// Reads from the high watermark minus one to the end rather than trusting the watermark to
+/// name the last record: some Kafka-protocol brokers (tansu) report the base offset of the
+/// last batch plus one.
+fn last_in_topic(cfg: &KafkaAuditConfig) -> Result<Option<(u64, String)>, String> {
+    let mut cc = cfg.client_config();
+    cc.set("group.id", "sqlgate-audit-replica")
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true");
+    let consumer: BaseConsumer = cc
+        .create()
+        .map_err(|e| format!("create Kafka consumer: {e}"))?;
+    let (low, high) = consumer
+        .fetch_watermarks(&cfg.topic, PARTITION, ADMIN_TIMEOUT)
+        .map_err(|e| format!("read the end of topic `{}`: {e}", cfg.topic))?;
+    if high <= low {
+        return Ok(None);
+    }
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(&cfg.topic, PARTITION, Offset::Offset((high - 1).max(low)))
+        .map_err(|e| e.to_string())?;
+    consumer.assign(&tpl).map_err(|e| e.to_string())?;
+    let deadline = Instant::now() + ADMIN_TIMEOUT;
+    let mut last: Option<(i64, Vec<u8>)> = None;
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(500)) {
+            Some(Ok(m)) => {
+                if last.as_ref().is_none_or(|(o, _)| m.offset() > *o) {
+                    last = Some((m.offset(), m.payload().unwrap_or_default().to_vec()));
+                }
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) if last.is_some() => break,
+            Some(Err(KafkaError::PartitionEOF(_))) => {}
+            Some(Err(e)) => return Err(format!("read the end of topic `{}`: {e}", cfg.topic)),
+            None if last.is_some() => break,
+            None => {}
+        }
+    }
+    let Some((offset, payload)) = last else {
+        return Err(format!(
+            "topic `{}` reports records up to offset {high} but none could be read",
+            cfg.topic
+        ));
+    };
+    let head: LineHead = serde_json::from_slice(&payload).map_err(|e| {
+        format!(
+            "topic `{}` offset {offset} is not an audit record ({e}); refusing to append to it",
+            cfg.topic
+        )
+    })?;
+    Ok(Some((head.sqlgateseq, head.sqlgatehash)))
+}
+
+// === Reader ===
+
+/// A found record (for matching the topic's end against the files).
+struct Found {
+    seq: u64,
+    hash: String,
+}
+
+/// The first record with `sqlgateseq >= seq` in the log files, if any.
+fn find(base: &Path, seq: u64) -> std::io::Result<Option<Found>> {
+    let mut r = Reader::locate(base.to_path_buf(), seq);
+    // Every line the files hold counts here, durable or not: this only compares hashes.
+    while let Some((head, _)) = r.next_raw()? {
+        if head.sqlgateseq >= seq {
+            return Ok(Some(Found {
+                seq: head.sqlgateseq,
+                hash: head.sqlgatehash,
+            }));
+        }
+    }
+    Ok(None)
+}
+
+/// Tails the log files from a chain position, across rotations.
+struct Reader {
+    base: PathBuf,
+    file: Option<File>,
+    /// Offset of the first unconsumed byte of `file`.
+    pos: u64,
+    /// Bytes read ahead from `pos`; dropped when they belong to records not yet durable.
+    buf: Vec<u8>,
+    /// The record to ship next; lines before it are skipped.
+    next_seq: u64,
+}
+
+impl Reader {
+    /// A reader whose next line is the record `seq` (or the first after it that exists).
+    fn locate(base: PathBuf, seq: u64) -> Self {
+        let file = file_holding(&base, seq).and_then(|p| File::open(p).ok());
+        Self {
+            base,
+            file,
+            pos: 0,
+            buf: Vec::new(),
+            next_seq: seq,
+        }
+    }
+
+    /// The next line with `sqlgateseq <= durable`, if the files hold one yet.
+    fn next(&mut self, durable: u64) -> std::io::Result<Option<Line>> {
+        if self.next_seq > durable {
+            return Ok(None);
+        }
+        loop {
+            let Some((head, bytes)) = self.next_raw()? else {
+                return Ok(None);
+            };
+            if head.sqlgateseq > durable {
+                // Written but not yet fsynced (and a failed write is rolled back): read it
+                // again once it is durable.
+                self.unread(bytes.len());
+                return Ok(None);
+            }
+            if head.sqlgateseq < self.next_seq {
+                continue;
+            }
+            if head.sqlgateseq > self.next_seq {
+                tracing::warn!(target: "sqlgate::audit",
+                    "records {}..{} are not in the retained audit files; the Kafka copy has a gap",
+                    self.next_seq, head.sqlgateseq - 1);
+            }
+            self.next_seq = head.sqlgateseq + 1;
+            return Ok(Some(Line {
+                seq: head.sqlgateseq,
+                id: head.id,
+                bytes,
+            }));
+        }
+    }
+
+    /// The next complete line and its head, following rotation at the end of a file.
+    fn next_raw(&mut self) -> std::io::Result<Option<(LineHead, Vec<u8>)>> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+                let bytes: Vec<u8> = self.buf.drain(..=i).take(i).collect();
+                self.pos += i as u64 + 1;
+                match serde_json::from_slice::<LineHead>(&bytes) {
+                    Ok(head) => return Ok(Some((head, bytes))),
+                    Err(e) => {
+                        tracing::error!(target: "sqlgate::audit", "skipping an unreadable audit line before record {} ({e}); run `sqlgate audit verify`", self.next_seq);
+                        continue;
+                    }
+                }
+            }
+            if self.fill()? > 0 {
+                continue;
+            }
+            // End of this file with no complete line: the record may be in the next file.
+            if !self.buf.is_empty() || !self.relocate()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Gives back the last line consumed (`len` bytes plus its `\n`).
+    fn unread(&mut self, len: usize) {
+        self.pos -= len as u64 + 1;
+        self.buf.clear();
+    }
+
+    fn fill(&mut self) -> std::io::Result<usize> {
+        let Some(file) = self.file.as_mut() else {
+            return Ok(0);
+        };
+        file.seek(SeekFrom::Start(self.pos + self.buf.len() as u64))?;
+        let mut chunk = vec![0u8; 64 * 1024];
+        let n = file.read(&mut chunk)?;
+        self.buf.extend_from_slice(&chunk[..n]);
+        Ok(n)
+    }
+
+    /// Switches to the file that holds `next_seq` if that is another file; `false` if not.
+    fn relocate(&mut self) -> std::io::Result<bool> {
+        let Some(path) = file_holding(&self.base, self.next_seq) else {
+            return Ok(false);
+        };
+        let candidate = File::open(&path)?;
+        if let Some(current) = &self.file {
+            let (a, b) = (current.metadata()?, candidate.metadata()?);
+            if a.dev() == b.dev() && a.ino() == b.ino() {
+                return Ok(false);
+            }
+        }
+        self.file = Some(candidate);
+        self.pos = 0;
+        self.buf.clear();
+        Ok(true)
+    }
+}
+
+/// The last log file whose first record is at or before `seq` (else the first one with a
+/// record: anything older is gone); the active file when none has a record yet.
+fn file_holding(base: &Path, seq: u64) -> Option<PathBuf> {
+    let mut chosen: Option<PathBuf> = None;
+    for path in log_files(base) {
+        match first_seq(&path) {
+            Some(first) if first <= seq || chosen.is_none() => chosen = Some(path),
+            Some(_) => break,
+            None => {}
+        }
+    }
+    chosen.or_else(|| base.is_file().then(|| base.to_path_buf()))
+}
+
+fn first_seq(path: &Path) -> Option<u64> {
+    let mut line = Vec::new();
+    BufReader::new(File::open(path).ok()?)
+        .read_until(b'\n', &mut line)
+        .ok()?;
+    if line.last() != Some(&b'\n') {
+        return None;
+    }
+    serde_json::from_slice::<LineHead>(&line)
+        .ok()
+        .map(|h| h.sqlgateseq)
+}
