@@ -579,6 +579,15 @@ impl Authorizer {
         })
     }
 
+    /// Whether the principal may read the audit log (AuditLogReader or OrganizationAdmin on
+    /// the organization).
+    pub fn can_read_audit(&self, principal_id: &str) -> bool {
+        let state = self.state();
+        let org = self.inner.catalogs.crn(&ObjectRef::Organization);
+        self.grant(&state, principal_id, &org, "audit_read")
+            .is_some()
+    }
+
     /// Whether the principal is OrganizationAdmin of the organization (may see every
     /// principal's statements).
     pub fn is_admin(&self, principal_id: &str) -> bool {

@@ -197,7 +197,10 @@ impl ResolvedStatement {
     /// `SHOW_FUNCTIONS`, `SHOW_PROCEDURES`, `SHOW_COLUMNS`, `SHOW_PARTITIONS`,
     /// `SHOW_CREATE_TABLE`, `SHOW_CREATE_VIEW`, `SHOW_CREATE_CATALOG`, `SHOW_CURRENT_CATALOG`,
     /// `SHOW_CURRENT_DATABASE`, `SHOW_JARS`, `SHOW_MODULES`, `DESCRIBE_CATALOG`, `USE`,
-    /// `USE_CATALOG`, `SET`, `RESET`, `ANALYZE_TABLE`, `TRUNCATE_TABLE` and `STATEMENT_SET`.
+    /// `USE_CATALOG`, `SET`, `RESET`, `ANALYZE_TABLE`, `TRUNCATE_TABLE`, `STATEMENT_SET`,
+    /// `ADD_JAR` and `REMOVE_JAR` (no table access: `alter` on the session's catalog, which
+    /// only administrators hold). A statement with `MATCH_RECOGNIZE … WITHIN` is Flink-only
+    /// and keeps its sqlparser kind (`SELECT`, `INSERT_INTO`, …).
     pub fn sql_kind(&self) -> &'static str {
         self.kind
     }

@@ -400,3 +400,31 @@ async fn policy_changes_and_refusals_are_audited() {
     sqlgate::audit::verify(&sqlgate::audit::log_files(&log)).unwrap();
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn the_audit_log_is_readable_over_http_by_audit_readers_only() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_policies(&dir.path().join("policies"));
+    common::bind(&dir.path().join("policies"), &[("User:sa-auditor", "AuditLogReader", "crn://confluent.cloud/organization=org-dev")]);
+    let gw = TestGateway::start_in(dir, |_| {}).await;
+    let dev = developer(&gw);
+    run_query(&gw, &dev, "a1", "SELECT 1").await.unwrap();
+    let nobody = Cred::Bearer(gw.token("mallory", &[]));
+    assert_eq!(post_statement(&gw, &nobody, "a2", "SELECT 1", json!({})).await.0, 403);
+    let (key, secret) = gw.api_key("User:sa-auditor");
+    let auditor = Cred::Basic(key, secret);
+    let url = format!("{}/sqlgate/v1/audit?decision=deny", gw.endpoint());
+    let r = auditor.apply(gw.client().get(&url)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let denied = body["data"].as_array().unwrap();
+    assert_eq!(denied.len(), 1, "{body:#}");
+    assert_eq!(denied[0]["data"]["authenticationInfo"]["principal"], "User:mallory");
+    let r = common::admin(&gw).apply(gw.client().get(&url)).send().await.unwrap();
+    assert_eq!(r.status(), 200, "OrganizationAdmin reads the log too");
+    let r = dev.apply(gw.client().get(&url)).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let body: Value = r.json().await.unwrap();
+    assert!(common::detail(&body).contains("AuditLogReader"), "{body}");
+    gw.stop().await;
+}

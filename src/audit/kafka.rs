@@ -730,11 +730,10 @@ fn last_in_topic(cfg: &KafkaAuditConfig) -> Result<Option<(u64, String)>, String
     let mut last: Option<(i64, Vec<u8>)> = None;
     while Instant::now() < deadline {
         match consumer.poll(Duration::from_millis(500)) {
-            Some(Ok(m)) => {
-                if last.as_ref().is_none_or(|(o, _)| m.offset() > *o) {
-                    last = Some((m.offset(), m.payload().unwrap_or_default().to_vec()));
-                }
+            Some(Ok(m)) if last.as_ref().is_none_or(|(o, _)| m.offset() > *o) => {
+                last = Some((m.offset(), m.payload().unwrap_or_default().to_vec()));
             }
+            Some(Ok(_)) => {}
             Some(Err(KafkaError::PartitionEOF(_))) if last.is_some() => break,
             Some(Err(KafkaError::PartitionEOF(_))) => {}
             Some(Err(e)) => return Err(format!("read the end of topic `{}`: {e}", cfg.topic)),
@@ -922,4 +921,70 @@ fn first_seq(path: &Path) -> Option<u64> {
     serde_json::from_slice::<LineHead>(&line)
         .ok()
         .map(|h| h.sqlgateseq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{AuditConfig, AuditRecord};
+
+    #[test]
+    fn kafka_section_parses_with_defaults_and_rejects_unknown_keys() {
+        let c: AuditConfig = toml::from_str(
+            "[kafka]\nbootstrap_servers = \"b:9092\"\n[kafka.client]\n\"sasl.password\" = \"hunter2\"\n",
+        )
+        .unwrap();
+        let k = c.kafka.unwrap();
+        assert_eq!(k.topic, "confluent-audit-log-events");
+        assert_eq!(k.required_timeout, Duration::from_secs(5));
+        assert!(k.create_topic && !k.required);
+        assert!(
+            !format!("{k:?}").contains("hunter2"),
+            "secrets are redacted"
+        );
+        assert!(toml::from_str::<AuditConfig>("[kafka]\nbootstrap = \"b\"\n").is_err());
+        let mut k = KafkaAuditConfig::new("b:9092");
+        k.client.insert("acks".into(), "1".into());
+        assert!(k.validate().is_err(), "acks=all cannot be weakened");
+    }
+
+    #[tokio::test]
+    async fn reader_ships_only_durable_lines_in_order_across_rotation() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = dir.path().join("audit.log");
+        // Small files so that a few records rotate several times.
+        let sink = FileSink::open(&base, 2048).unwrap();
+        for _ in 0..12 {
+            sink.append(AuditRecord::chain_recovered("x".into()))
+                .await
+                .unwrap();
+        }
+        assert!(log_files(&base).len() > 2, "rotated");
+        let mut r = Reader::locate(base.clone(), 1);
+        assert!(r.next(0).unwrap().is_none(), "nothing durable yet");
+        let mut seqs = Vec::new();
+        while let Some(l) = r.next(7).unwrap() {
+            seqs.push(l.seq);
+        }
+        assert_eq!(seqs, (1..=7).collect::<Vec<_>>());
+        while let Some(l) = r.next(12).unwrap() {
+            seqs.push(l.seq);
+        }
+        assert_eq!(seqs, (1..=12).collect::<Vec<_>>());
+        // Appends after the reader reached the end (and another rotation) still arrive.
+        for _ in 0..5 {
+            sink.append(AuditRecord::chain_recovered("y".into()))
+                .await
+                .unwrap();
+        }
+        while let Some(l) = r.next(17).unwrap() {
+            seqs.push(l.seq);
+        }
+        assert_eq!(seqs, (1..=17).collect::<Vec<_>>());
+        // Resuming in the middle starts at the record asked for, in whichever file holds it.
+        let mut r = Reader::locate(base.clone(), 9);
+        assert_eq!(r.next(17).unwrap().unwrap().seq, 9);
+        let found = find(&base, 9).unwrap().unwrap();
+        assert_eq!(found.seq, 9);
+    }
 }

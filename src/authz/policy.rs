@@ -36,7 +36,17 @@ pub(super) const BINDINGS_FILE: &str = "bindings.csv";
 pub(super) const RESOURCE_TYPES: &[&str] = &["organization", "environment", "kafka", "topic"];
 /// Actions the gateway asks casbin about.
 pub(super) const ACTIONS: &[&str] = &[
-    "read", "write", "create", "alter", "drop", "describe", "list", "run", "admin", "grant",
+    "read",
+    "write",
+    "create",
+    "alter",
+    "drop",
+    "describe",
+    "list",
+    "run",
+    "admin",
+    "grant",
+    "audit_read",
 ];
 
 /// One role binding of a principal.

@@ -35,6 +35,8 @@ pub enum Route {
     DeleteRoleBinding(String),
     /// `POST /sqlgate/v1/check`: explain a decision without running anything (admins).
     Check,
+    /// `GET /sqlgate/v1/audit`: query the audit log (AuditLogReader, OrganizationAdmin).
+    Audit,
 }
 
 /// The `/sql/v1/organizations/{org}/environments/{env}` prefix.
@@ -70,6 +72,7 @@ pub fn match_route(method: &Method, path: &str) -> Result<Route, NoRoute> {
         ["readyz"] => only(method, Method::GET, "GET", Route::Ready),
         ["metrics"] => only(method, Method::GET, "GET", Route::Metrics),
         ["sqlgate", "v1", "check"] => only(method, Method::POST, "POST", Route::Check),
+        ["sqlgate", "v1", "audit"] => only(method, Method::GET, "GET", Route::Audit),
         ["iam", "v2", "role-bindings"] => match *method {
             Method::POST => Ok(Route::CreateRoleBinding),
             Method::GET => Ok(Route::ListRoleBindings),
@@ -134,7 +137,8 @@ impl Route {
             | Route::ListRoleBindings
             | Route::GetRoleBinding(_)
             | Route::DeleteRoleBinding(_)
-            | Route::Check => None,
+            | Route::Check
+            | Route::Audit => None,
         }
     }
 
@@ -152,6 +156,7 @@ impl Route {
             Route::Results(..) => "results",
             Route::CreateRoleBinding => "create_role_binding",
             Route::Check => "check",
+            Route::Audit => "audit",
             Route::ListRoleBindings => "list_role_bindings",
             Route::GetRoleBinding(_) => "get_role_binding",
             Route::DeleteRoleBinding(_) => "delete_role_binding",

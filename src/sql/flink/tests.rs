@@ -570,7 +570,11 @@ fn jar_statements_need_alter_on_the_session_catalog_and_name_no_table() {
     // (sql, kind, canonical). No round trip without a session: the statement names no object,
     // so its canonical text cannot carry the catalog the check was made on.
     let cases = [
-        ("ADD JAR '/path/hello.jar';", "ADD_JAR", "ADD JAR '/path/hello.jar'"),
+        (
+            "ADD JAR '/path/hello.jar';",
+            "ADD_JAR",
+            "ADD JAR '/path/hello.jar'",
+        ),
         (
             "remove jar '/path/hello.jar'",
             "REMOVE_JAR",
@@ -719,7 +723,11 @@ fn match_recognize_within_is_refused_when_malformed() {
     }
     // The location is the clause's, in the text as written.
     let err = parse(&mr("WITHIN\n  INTERVAL 1 HOUR"), &ParseLimits::default()).unwrap_err();
-    assert!(err.detail().contains("line 2, column 3"), "{}", err.detail());
+    assert!(
+        err.detail().contains("line 2, column 3"),
+        "{}",
+        err.detail()
+    );
 }
 
 #[tokio::test]

@@ -66,7 +66,9 @@ pub(crate) fn extract(
             }
             _ if stack.last() == Some(&true)
                 && is_word(token, "PATTERN")
-                && sig.get(n + 1).is_some_and(|&i| tokens[i].token == Token::LParen) =>
+                && sig
+                    .get(n + 1)
+                    .is_some_and(|&i| tokens[i].token == Token::LParen) =>
             {
                 let close = matching_paren(&tokens, &sig, n + 1);
                 if let Some(close) = close
@@ -173,7 +175,10 @@ fn is_word(token: &Token, w: &str) -> bool {
 /// Makes `parsed` (which was parsed from the tokens [`extract`] returned) Flink-only and
 /// remembers its clauses: a sqlparser statement becomes one whose single site is the whole
 /// statement.
-pub(crate) fn attach(parsed: ParsedStatement, within: Vec<Within>) -> Result<ParsedStatement, SqlError> {
+pub(crate) fn attach(
+    parsed: ParsedStatement,
+    within: Vec<Within>,
+) -> Result<ParsedStatement, SqlError> {
     let ParsedStatement {
         statement,
         flink,

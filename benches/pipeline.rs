@@ -1,0 +1,191 @@
+//! What the SQL stages cost per request: `cargo bench --bench pipeline`.
+//!
+//! * `corpus/parse` vs `corpus/full`: one pass over every valid statement of the Flink SQL
+//!   corpus (`../shared/corpus/flink_sql_corpus.tsv`, or a small embedded list when it is
+//!   absent) that makes it through the whole pipeline, parsed alone vs parsed, resolved,
+//!   authorized and rewritten. The principal holds a role permitting everything, so nothing is
+//!   refused; authorization decisions are memoized by the authorizer, so `full` is the steady
+//!   state of a gateway that has seen these objects before.
+//! * `authorize/{cold,cached}/{100,1000000}`: one decision (`SELECT` from one table) with 100 vs
+//!   1,000,000 role bindings. Cold uses a table never asked about before in each iteration (a
+//!   decision cache miss); cached asks about the same table every time. Statements are built
+//!   outside the timed section.
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
+use sqlgate::authz::Authorizer;
+use sqlgate::catalog::Catalogs;
+use sqlgate::sql::corpus::{corpus_catalogs, corpus_session, measure};
+use sqlgate::sql::{ParseLimits, ResolvedStatement, SessionNames, parse, resolve, rewrite};
+
+const CORPUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/corpus/flink_sql_corpus.tsv"
+);
+const MODEL: &str = include_str!("../policies/model.conf");
+const ROLES: &str = include_str!("../policies/roles.csv");
+const PRINCIPAL: &str = "User:bench";
+const ENV: &str = "env-dev";
+const REGION: &str = "aws.us-east-2";
+const ORG_CRN: &str = "crn://confluent.cloud/organization=org-dev";
+const CLUSTER_CRN: &str = "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev";
+
+/// Used when the corpus file is absent: one statement of each main shape.
+const FALLBACK: &[&str] = &[
+    "SELECT * FROM orders",
+    "SELECT o.id, c.name FROM orders o JOIN customers c ON o.cid = c.id WHERE o.amount > 10",
+    "WITH big AS (SELECT * FROM orders WHERE amount > 100) SELECT count(*) FROM big",
+    "SELECT window_start, SUM(price) FROM TABLE(TUMBLE(TABLE bid, DESCRIPTOR(ts), INTERVAL '10' MINUTES)) GROUP BY window_start, window_end",
+    "INSERT INTO sink SELECT id, amount FROM orders WHERE amount IN (SELECT amount FROM limits)",
+    "CREATE TABLE t (id INT, ts TIMESTAMP(3), WATERMARK FOR ts AS ts - INTERVAL '5' SECOND) WITH ('connector' = 'kafka')",
+    "ALTER TABLE t SET ('k' = 'v')",
+    "SHOW TABLES",
+    "DESCRIBE orders",
+    "SELECT * FROM Ticker MATCH_RECOGNIZE (PARTITION BY symbol ORDER BY rowtime MEASURES C.rowtime AS t PATTERN (A B* C) WITHIN INTERVAL '1' HOUR DEFINE B AS B.price > A.price, C AS C.price < A.price)",
+];
+
+/// Builds the authorizer in a throwaway runtime (loading is async; deciding is not).
+fn authorizer(roles: &str, bindings: &str, catalogs: Catalogs) -> Authorizer {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime")
+        .block_on(Authorizer::from_texts(
+            MODEL,
+            roles,
+            bindings,
+            Arc::new(catalogs),
+        ))
+        .expect("bench policy loads")
+}
+
+fn resolved(sql: &str, catalogs: &Catalogs, session: &SessionNames) -> ResolvedStatement {
+    let parsed = parse(sql, &ParseLimits::default()).expect("parses");
+    resolve(parsed, catalogs, session).expect("resolves")
+}
+
+// === parse alone vs the whole pipeline, over the corpus ===
+
+fn corpus(c: &mut Criterion) {
+    let catalogs = corpus_catalogs();
+    let session = corpus_session();
+    // Everything on every object: the benchmark measures the stages, not refusals.
+    let roles = format!("{ROLES}\np, BenchAll, *, *\n");
+    let authz = authorizer(
+        &roles,
+        &format!("{PRINCIPAL}, BenchAll, {ORG_CRN}\n"),
+        catalogs.clone(),
+    );
+    let limits = ParseLimits::default();
+    let candidates: Vec<String> = match std::fs::read_to_string(CORPUS) {
+        Ok(tsv) => measure(&tsv)
+            .outcomes
+            .into_iter()
+            .filter(|o| o.valid && o.disputed.is_none() && o.resolved)
+            .map(|o| o.sql)
+            .collect(),
+        Err(_) => {
+            eprintln!(
+                "note: {CORPUS} not found; using {} embedded statements",
+                FALLBACK.len()
+            );
+            FALLBACK.iter().map(|s| s.to_string()).collect()
+        }
+    };
+    let full = |sql: &str| -> Option<String> {
+        let parsed = parse(sql, &limits).ok()?;
+        let resolved = resolve(parsed, &catalogs, &session).ok()?;
+        let authorized = authz.authorize(PRINCIPAL, resolved, ENV, REGION).ok()?;
+        Some(rewrite(authorized).ok()?.sql())
+    };
+    let statements: Vec<&str> = candidates
+        .iter()
+        .map(String::as_str)
+        .filter(|sql| full(sql).is_some())
+        .collect();
+    eprintln!(
+        "corpus: {} of {} statements pass the whole pipeline",
+        statements.len(),
+        candidates.len()
+    );
+    let mut g = c.benchmark_group(format!("corpus ({} statements)", statements.len()));
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(4));
+    g.bench_function("parse", |b| {
+        b.iter(|| {
+            for sql in &statements {
+                black_box(parse(black_box(sql), &limits).ok());
+            }
+        })
+    });
+    g.bench_function("full", |b| {
+        b.iter(|| {
+            for sql in &statements {
+                black_box(full(black_box(sql)));
+            }
+        })
+    });
+    g.finish();
+}
+
+// === one decision, 100 vs 1,000,000 role bindings ===
+
+/// `total` bindings: the tested principal's two (run statements in env-dev, read its topics)
+/// and one DeveloperRead binding on its own topic for each of `total - 2` other principals.
+fn bindings(total: usize) -> String {
+    let mut text = String::with_capacity(total * 160);
+    text.push_str(&format!(
+        "{PRINCIPAL}, FlinkDeveloper, {ORG_CRN}/environment=env-dev\n\
+         {PRINCIPAL}, DeveloperRead, {CLUSTER_CRN}/topic=*\n"
+    ));
+    for i in 0..total.saturating_sub(2) {
+        text.push_str(&format!(
+            "User:u{i}, DeveloperRead, {CLUSTER_CRN}/topic=t{i}\n"
+        ));
+    }
+    text
+}
+
+fn authorize(c: &mut Criterion) {
+    let catalogs = corpus_catalogs();
+    let session = corpus_session();
+    let mut g = c.benchmark_group("authorize");
+    g.sample_size(20)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    for total in [100usize, 1_000_000] {
+        let authz = authorizer(ROLES, &bindings(total), catalogs.clone());
+        // Cold: a table nobody asked about before, so the decision cache misses.
+        let next = AtomicU64::new(0);
+        g.bench_with_input(BenchmarkId::new("cold", total), &total, |b, _| {
+            b.iter_batched(
+                || {
+                    let n = next.fetch_add(1, Ordering::Relaxed);
+                    resolved(&format!("SELECT * FROM cold_{n}"), &catalogs, &session)
+                },
+                |r| black_box(authz.authorize(PRINCIPAL, r, ENV, REGION).expect("granted")),
+                BatchSize::SmallInput,
+            )
+        });
+        // Cached: the same table every time.
+        let warm = resolved("SELECT * FROM orders", &catalogs, &session);
+        authz
+            .authorize(PRINCIPAL, warm.clone(), ENV, REGION)
+            .expect("granted");
+        g.bench_with_input(BenchmarkId::new("cached", total), &total, |b, _| {
+            b.iter_batched(
+                || warm.clone(),
+                |r| black_box(authz.authorize(PRINCIPAL, r, ENV, REGION).expect("granted")),
+                BatchSize::SmallInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, corpus, authorize);
+criterion_main!(benches);
