@@ -70,6 +70,9 @@ pub const RECORD_SCHEMA: &str = include_str!("audit/audit-record.schema.json");
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AuditConfig {
+    /// Write audit records at all (default `true`). Turning it off is for benchmarks and
+    /// throw-away development setups; a production gateway keeps it on.
+    pub enabled: bool,
     /// The active log file; rotated files are this path plus `.000001`, `.000002`, … (oldest
     /// first). Default `data/audit/audit.log`; the directory is created if missing.
     pub file: PathBuf,
@@ -93,6 +96,7 @@ pub struct AuditConfig {
 impl Default for AuditConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             file: PathBuf::from("data/audit/audit.log"),
             max_file_bytes: 64 * 1024 * 1024,
             fail_closed: true,
@@ -158,6 +162,7 @@ impl AuditError {
 /// clone and share.
 #[derive(Debug, Clone)]
 pub struct Auditor {
+    enabled: bool,
     sink: FileSink,
     /// The Kafka replica, fed after each durable append.
     kafka: Option<KafkaSink>,
@@ -175,6 +180,7 @@ impl Auditor {
             None => None,
         };
         Ok(Self {
+            enabled: config.enabled,
             sink,
             kafka,
             fail_closed: config.fail_closed,
@@ -196,6 +202,9 @@ impl Auditor {
     /// (the default) returns the error, and the caller must refuse the request (503); otherwise
     /// logs it, counts the record as dropped and returns `Ok(None)`.
     pub async fn record(&self, record: AuditRecord) -> Result<Option<Durable>, AuditError> {
+        if !self.enabled {
+            return Ok(None);
+        }
         match self.sink.append(record).await {
             Ok(d) => {
                 if let Some(k) = &self.kafka {

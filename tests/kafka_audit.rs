@@ -251,3 +251,27 @@ async fn required_kafka_refuses_statements_with_503_when_the_broker_is_down() {
     );
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_gateway_resumes_after_the_topics_last_record_without_duplicates() {
+    let mut broker = broker::start().await;
+    // Kafka is down when the gateway starts: it serves anyway (required = false).
+    broker.kill();
+    let config = kafka_config(&broker);
+    let gw = TestGateway::start_with(|c| c.audit.kafka = Some(config.clone())).await;
+    let dev = developer(&gw);
+    run_query(&gw, &dev, "first", "SELECT 1").await.unwrap();
+    broker.restart().await;
+    wait_replicated(&gw, Duration::from_secs(60)).await;
+    let dir = gw.stop().await;
+
+    // Same log, same topic: the new gateway finds where the topic's copy ends.
+    let gw = TestGateway::start_in(dir, |c| c.audit.kafka = Some(config)).await;
+    let dev = developer(&gw);
+    run_query(&gw, &dev, "second", "SELECT 2").await.unwrap();
+    wait_replicated(&gw, Duration::from_secs(30)).await;
+    let lines = file_lines(&gw);
+    let msgs = consume_all(&broker.bootstrap, lines.len()).await;
+    assert_replica_matches_file(&msgs, &lines);
+    gw.stop().await;
+}
