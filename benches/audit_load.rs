@@ -42,14 +42,23 @@ async fn run(audit: bool, clients: usize, seconds: u64) -> Outcome {
     cfg.audit.enabled = audit;
     let cfg = cfg.validate().unwrap();
     let gw = Gateway::build(cfg.clone(), dir.path()).await.unwrap();
-    let listener = tokio::net::TcpListener::bind(cfg.server.listen).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
+        .await
+        .unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(sqlgate::server::run(listener, gw.clone(), async {
         let _ = stop_rx.await;
     }));
     let dev = cfg.auth.dev_issuer.clone().unwrap();
-    let token = sqlgate::auth::dev::mint_token(&dev, dir.path(), "load", &["developers".into()], Duration::from_secs(3600)).unwrap();
+    let token = sqlgate::auth::dev::mint_token(
+        &dev,
+        dir.path(),
+        "load",
+        &["developers".into()],
+        Duration::from_secs(3600),
+    )
+    .unwrap();
     let pem = std::fs::read(dir.path().join("certs/dev-ca.pem")).unwrap();
     let client = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
@@ -57,7 +66,8 @@ async fn run(audit: bool, clients: usize, seconds: u64) -> Outcome {
         .pool_max_idle_per_host(clients)
         .build()
         .unwrap();
-    let url = format!("https://{addr}/sql/v1/organizations/org-dev/environments/env-dev/statements");
+    let url =
+        format!("https://{addr}/sql/v1/organizations/org-dev/environments/env-dev/statements");
     let done = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let before = gw.auditor().sink().stats();
@@ -65,7 +75,13 @@ async fn run(audit: bool, clients: usize, seconds: u64) -> Outcome {
     let deadline = start + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (client, url, token, done, errors) = (client.clone(), url.clone(), token.clone(), done.clone(), errors.clone());
+        let (client, url, token, done, errors) = (
+            client.clone(),
+            url.clone(),
+            token.clone(),
+            done.clone(),
+            errors.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut i = 0u64;
             while Instant::now() < deadline {
@@ -104,14 +120,24 @@ async fn run(audit: bool, clients: usize, seconds: u64) -> Outcome {
 fn main() {
     // `cargo test --benches` runs benches with `--bench`-less arguments; a quick smoke run then.
     let quick = !std::env::args().any(|a| a == "--bench");
-    let env = |k: &str, d: u64| std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d);
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let seconds = if quick { 1 } else { env("LOAD_SECONDS", 10) };
     let clients = env("LOAD_CLIENTS", 64) as usize;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let off = rt.block_on(run(false, clients, seconds));
     let on = rt.block_on(run(true, clients, seconds));
     let rate = |o: &Outcome| o.statements as f64 / o.seconds;
-    println!("audit_load: {clients} concurrent clients, {seconds} s each, SELECT 1 over TLS (HTTP/1.1)");
+    println!(
+        "audit_load: {clients} concurrent clients, {seconds} s each, SELECT 1 over TLS (HTTP/1.1)"
+    );
     println!(
         "  audit off: {:8.1} statements/s ({} ok, {} errors)",
         rate(&off),
@@ -128,5 +154,8 @@ fn main() {
         on.fsyncs as f64 / on.statements.max(1) as f64,
         on.records as f64 / on.fsyncs.max(1) as f64,
     );
-    println!("  ratio on/off: {:.3}", rate(&on) / rate(&off).max(f64::MIN_POSITIVE));
+    println!(
+        "  ratio on/off: {:.3}",
+        rate(&on) / rate(&off).max(f64::MIN_POSITIVE)
+    );
 }

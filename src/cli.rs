@@ -369,7 +369,7 @@ fn audit(action: AuditAction) -> ExitCode {
                 since,
                 until,
             };
-            let records = crate::audit::query(&files, &filter).collect::<Result<Vec<_>, _>>()?;
+            let records = query_with_progress(&files, &filter)?;
             let format = if format == "json" {
                 crate::audit::OutputFormat::Json
             } else {
@@ -566,4 +566,45 @@ fn check(
             ExitCode::from(2)
         }
     }
+}
+
+/// Reads the log file by file, drawing a progress bar on stderr when it is a terminal and the
+/// log is large (rotated files are at most `max_file_bytes`, so file granularity is enough).
+fn query_with_progress(
+    files: &[PathBuf],
+    filter: &crate::audit::Filter,
+) -> anyhow::Result<Vec<crate::audit::AuditRecord>> {
+    use std::io::{IsTerminal, Write};
+    const SHOW_ABOVE_BYTES: u64 = 16 * 1024 * 1024;
+    let sizes: Vec<u64> = files
+        .iter()
+        .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
+        .collect();
+    let total: u64 = sizes.iter().sum();
+    let show = total > SHOW_ABOVE_BYTES && std::io::stderr().is_terminal();
+    let mut out = Vec::new();
+    let mut read = 0u64;
+    for (i, (file, size)) in files.iter().zip(&sizes).enumerate() {
+        for r in crate::audit::query(std::slice::from_ref(file), filter) {
+            out.push(r?);
+        }
+        read += size;
+        if show {
+            let done = (read * 40 / total.max(1)) as usize;
+            eprint!(
+                "\r[{}{}] {:3}% {}/{} files, {} matching",
+                "#".repeat(done),
+                " ".repeat(40 - done),
+                read * 100 / total.max(1),
+                i + 1,
+                files.len(),
+                out.len()
+            );
+            let _ = std::io::stderr().flush();
+        }
+    }
+    if show {
+        eprintln!();
+    }
+    Ok(out)
 }

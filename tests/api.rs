@@ -658,21 +658,37 @@ async fn a_statement_touching_another_region_is_refused_whatever_the_roles() {
     common::copy_policies(&dir.path().join("policies"));
     common::bind(
         &dir.path().join("policies"),
-        &[("User:pool-dev", "ResourceOwner", "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-eu/kafka=lkc-eu/topic=*")],
+        &[(
+            "User:pool-dev",
+            "ResourceOwner",
+            "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-eu/kafka=lkc-eu/topic=*",
+        )],
     );
     let gw = TestGateway::start_in(dir, |c| {
-        c.environments[0].clusters.push(sqlgate::catalog::ClusterConfig {
-            id: "lkc-eu".into(),
-            display_name: "europe".into(),
-            region: "aws.eu-central-1".into(),
-        });
+        c.environments[0]
+            .clusters
+            .push(sqlgate::catalog::ClusterConfig {
+                id: "lkc-eu".into(),
+                display_name: "europe".into(),
+                region: "aws.eu-central-1".into(),
+            });
     })
     .await;
     let before = gw.engine_calls();
-    let (status, body) = post_statement(&gw, &admin(&gw), "eu", "SELECT * FROM `env-dev`.europe.payments", json!({})).await;
+    let (status, body) = post_statement(
+        &gw,
+        &admin(&gw),
+        "eu",
+        "SELECT * FROM `env-dev`.europe.payments",
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
     let d = detail(&body);
-    assert!(d.contains("aws.eu-central-1") && d.contains("aws.us-east-2"), "{d}");
+    assert!(
+        d.contains("aws.eu-central-1") && d.contains("aws.us-east-2"),
+        "{d}"
+    );
     assert_eq!(gw.engine_calls(), before);
     gw.stop().await;
 }
@@ -682,15 +698,33 @@ async fn admins_can_ask_the_gateway_to_explain_a_decision() {
     let gw = TestGateway::start().await;
     let url = format!("{}/sqlgate/v1/check", gw.endpoint());
     let ask = json!({"principal": "User:pool-dev", "catalog": "dev", "database": "main", "sql": "SELECT * FROM orders"});
-    let r = admin(&gw).apply(gw.client().post(&url)).json(&ask).send().await.unwrap();
+    let r = admin(&gw)
+        .apply(gw.client().post(&url))
+        .json(&ask)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let report: Value = r.json().await.unwrap();
     assert_eq!(report["decision"], "allow");
-    assert_eq!(report["rewritten"], "SELECT * FROM `env-dev`.`lkc-dev`.`orders`");
+    assert_eq!(
+        report["rewritten"],
+        "SELECT * FROM `env-dev`.`lkc-dev`.`orders`"
+    );
     assert_eq!(report["objects"][1]["action"], "read");
-    assert!(report["objects"][1]["by"].as_str().unwrap().starts_with("ResourceOwner on "));
+    assert!(
+        report["objects"][1]["by"]
+            .as_str()
+            .unwrap()
+            .starts_with("ResourceOwner on ")
+    );
     let before = gw.engine_calls();
-    let r = developer(&gw).apply(gw.client().post(&url)).json(&ask).send().await.unwrap();
+    let r = developer(&gw)
+        .apply(gw.client().post(&url))
+        .json(&ask)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403, "developers may not explain others' access");
     assert_eq!(gw.engine_calls(), before, "explaining runs nothing");
     gw.stop().await;
@@ -712,12 +746,19 @@ async fn show_catalogs_and_databases_list_only_what_the_caller_may_see() {
     .await;
     let dev = developer(&gw);
     let catalogs = run_query(&gw, &dev, "c", "SHOW CATALOGS").await.unwrap();
-    assert_eq!(catalogs, vec![json!(["dev", "env-dev"]), json!(["examples", "examples"])]);
-    let (status, body) = run_query(&gw, &dev, "d", "SHOW DATABASES FROM prod").await.unwrap_err();
+    assert_eq!(
+        catalogs,
+        vec![json!(["dev", "env-dev"]), json!(["examples", "examples"])]
+    );
+    let (status, body) = run_query(&gw, &dev, "d", "SHOW DATABASES FROM prod")
+        .await
+        .unwrap_err();
     assert!(status == 403 || status == 404, "{status} {body}");
     let dbs = run_query(&gw, &dev, "d2", "SHOW DATABASES").await.unwrap();
     assert_eq!(dbs, vec![json!(["main", "lkc-dev"])]);
-    let all = run_query(&gw, &admin(&gw), "c3", "SHOW CATALOGS").await.unwrap();
+    let all = run_query(&gw, &admin(&gw), "c3", "SHOW CATALOGS")
+        .await
+        .unwrap();
     assert_eq!(all.len(), 3, "{all:?}");
     gw.stop().await;
 }

@@ -366,7 +366,12 @@ async fn policy_changes_and_refusals_are_audited() {
     let url = format!("{}/iam/v2/role-bindings", gw.endpoint());
     let body = json!({"principal": "User:sa-new", "role_name": "DeveloperRead",
         "crn_pattern": "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev/topic=orders"});
-    let r = common::admin(&gw).apply(c.post(&url)).json(&body).send().await.unwrap();
+    let r = common::admin(&gw)
+        .apply(c.post(&url))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 201);
     let r = developer(&gw)
         .apply(c.post(&url))
@@ -384,19 +389,31 @@ async fn policy_changes_and_refusals_are_audited() {
     let mut rejected = false;
     for _ in 0..50 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if records(&log).iter().any(|r| method(r) == "sqlgate.PolicyReloadRejected") {
+        if records(&log)
+            .iter()
+            .any(|r| method(r) == "sqlgate.PolicyReloadRejected")
+        {
             rejected = true;
             break;
         }
     }
     assert!(rejected, "a refused reload must reach the audit log");
     let recs = records(&log);
-    let created: Vec<_> = recs.iter().filter(|r| method(r) == "iam.CreateRoleBinding").collect();
+    let created: Vec<_> = recs
+        .iter()
+        .filter(|r| method(r) == "iam.CreateRoleBinding")
+        .collect();
     assert_eq!(created.len(), 2, "{created:#?}");
     assert_eq!(created[0]["data"]["result"]["status"], "SUCCESS");
-    assert_eq!(created[0]["data"]["authenticationInfo"]["principal"], "User:pool-admin");
+    assert_eq!(
+        created[0]["data"]["authenticationInfo"]["principal"],
+        "User:pool-admin"
+    );
     assert_eq!(created[1]["data"]["result"]["status"], "FAILURE");
-    assert_eq!(created[1]["data"]["authenticationInfo"]["principal"], "User:pool-dev");
+    assert_eq!(
+        created[1]["data"]["authenticationInfo"]["principal"],
+        "User:pool-dev"
+    );
     sqlgate::audit::verify(&sqlgate::audit::log_files(&log)).unwrap();
     gw.stop().await;
 }
@@ -405,12 +422,24 @@ async fn policy_changes_and_refusals_are_audited() {
 async fn the_audit_log_is_readable_over_http_by_audit_readers_only() {
     let dir = tempfile::tempdir().unwrap();
     common::copy_policies(&dir.path().join("policies"));
-    common::bind(&dir.path().join("policies"), &[("User:sa-auditor", "AuditLogReader", "crn://confluent.cloud/organization=org-dev")]);
+    common::bind(
+        &dir.path().join("policies"),
+        &[(
+            "User:sa-auditor",
+            "AuditLogReader",
+            "crn://confluent.cloud/organization=org-dev",
+        )],
+    );
     let gw = TestGateway::start_in(dir, |_| {}).await;
     let dev = developer(&gw);
     run_query(&gw, &dev, "a1", "SELECT 1").await.unwrap();
     let nobody = Cred::Bearer(gw.token("mallory", &[]));
-    assert_eq!(post_statement(&gw, &nobody, "a2", "SELECT 1", json!({})).await.0, 403);
+    assert_eq!(
+        post_statement(&gw, &nobody, "a2", "SELECT 1", json!({}))
+            .await
+            .0,
+        403
+    );
     let (key, secret) = gw.api_key("User:sa-auditor");
     let auditor = Cred::Basic(key, secret);
     let url = format!("{}/sqlgate/v1/audit?decision=deny", gw.endpoint());
@@ -419,8 +448,15 @@ async fn the_audit_log_is_readable_over_http_by_audit_readers_only() {
     let body: Value = r.json().await.unwrap();
     let denied = body["data"].as_array().unwrap();
     assert_eq!(denied.len(), 1, "{body:#}");
-    assert_eq!(denied[0]["data"]["authenticationInfo"]["principal"], "User:mallory");
-    let r = common::admin(&gw).apply(gw.client().get(&url)).send().await.unwrap();
+    assert_eq!(
+        denied[0]["data"]["authenticationInfo"]["principal"],
+        "User:mallory"
+    );
+    let r = common::admin(&gw)
+        .apply(gw.client().get(&url))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "OrganizationAdmin reads the log too");
     let r = dev.apply(gw.client().get(&url)).send().await.unwrap();
     assert_eq!(r.status(), 403);

@@ -100,25 +100,85 @@ fn check_explains_allow_and_deny_with_exit_codes() {
     common::copy_policies(&dir.path().join("policies"));
     let out = sqlgate(
         dir.path(),
-        &["check", "--principal", "User:pool-dev", "--catalog", "dev", "--database", "main", "--sql", "INSERT INTO t SELECT * FROM examples.marketplace.orders", "--format", "json"],
+        &[
+            "check",
+            "--principal",
+            "User:pool-dev",
+            "--catalog",
+            "dev",
+            "--database",
+            "main",
+            "--sql",
+            "INSERT INTO t SELECT * FROM examples.marketplace.orders",
+            "--format",
+            "json",
+        ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["decision"], "allow");
     assert_eq!(report["stage"], serde_json::Value::Null);
-    let actions: Vec<_> = report["objects"].as_array().unwrap().iter().map(|o| o["action"].as_str().unwrap().to_string()).collect();
+    let actions: Vec<_> = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["action"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(actions, ["run", "write", "read"]);
-    assert!(report["rewritten"].as_str().unwrap().contains("`env-dev`.`lkc-dev`.`t`"));
+    assert!(
+        report["rewritten"]
+            .as_str()
+            .unwrap()
+            .contains("`env-dev`.`lkc-dev`.`t`")
+    );
 
-    let out = sqlgate(dir.path(), &["check", "--principal", "User:nobody", "--catalog", "dev", "--database", "main", "--sql", "SELECT * FROM t", "--format", "json"]);
+    let out = sqlgate(
+        dir.path(),
+        &[
+            "check",
+            "--principal",
+            "User:nobody",
+            "--catalog",
+            "dev",
+            "--database",
+            "main",
+            "--sql",
+            "SELECT * FROM t",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["decision"], "deny");
     assert_eq!(report["stage"], "authorize");
     assert_eq!(report["objects"][1]["granted"], false);
-    assert!(report["objects"][1]["missing"].as_str().unwrap().contains("DeveloperRead"));
+    assert!(
+        report["objects"][1]["missing"]
+            .as_str()
+            .unwrap()
+            .contains("DeveloperRead")
+    );
 
-    let out = sqlgate(dir.path(), &["check", "--principal", "User:pool-dev", "--catalog", "dev", "--sql", "SELECT\n FROM FROM", "--format", "json"]);
+    let out = sqlgate(
+        dir.path(),
+        &[
+            "check",
+            "--principal",
+            "User:pool-dev",
+            "--catalog",
+            "dev",
+            "--sql",
+            "SELECT\n FROM FROM",
+            "--format",
+            "json",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["stage"], "parse");
@@ -126,7 +186,20 @@ fn check_explains_allow_and_deny_with_exit_codes() {
 
     let out = sqlgate(dir.path(), &["check", "--principal", "User:x"]);
     assert_eq!(out.status.code(), Some(2), "usage errors exit 2");
-    let out = sqlgate(dir.path(), &["check", "--principal", "User:pool-dev", "--catalog", "dev", "--sql", "SELECT 1", "--format", "text"]);
+    let out = sqlgate(
+        dir.path(),
+        &[
+            "check",
+            "--principal",
+            "User:pool-dev",
+            "--catalog",
+            "dev",
+            "--sql",
+            "SELECT 1",
+            "--format",
+            "text",
+        ],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("ALLOW"));
 }
