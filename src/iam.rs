@@ -22,7 +22,6 @@ mod wire;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
-use hyper::header::HOST;
 use hyper::{Request, Response, StatusCode};
 
 use crate::auth::Principal;
@@ -244,26 +243,9 @@ pub async fn delete(
     }
 }
 
-/// `https://<authority>` as the client addressed us (links must be absolute). A Host header
-/// with characters no host name has is replaced by the listen address.
+/// `https://<authority>` as the client addressed us (links must be absolute).
 fn base_url(gw: &Gateway, req: &Request<Incoming>) -> String {
-    let host = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .or_else(|| {
-            req.headers()
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_string)
-        })
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or_else(|| gw.server_config().listen.to_string());
-    format!("https://{host}")
+    crate::http::dispatch::origin(gw, req)
 }
 
 fn organization_crn(gw: &Gateway) -> String {

@@ -328,9 +328,19 @@ fn check_env(gw: &Gateway, p: &EnvPath) -> Result<(), ApiError> {
 }
 
 /// `https://<authority>/sql/v1/organizations/o/environments/e` as the client addressed us
-/// (clients follow `metadata.next` verbatim, so it must be absolute). A Host header with
-/// characters no host name has is replaced by the listen address.
+/// (clients follow `metadata.next` verbatim, so it must be absolute).
 fn base_url(gw: &Gateway, req: &Request<Incoming>, p: &EnvPath) -> String {
+    format!(
+        "{}/sql/v1/organizations/{}/environments/{}",
+        origin(gw, req),
+        p.org,
+        p.env
+    )
+}
+
+/// `https://<authority>` as the client addressed us (links must be absolute). A Host header
+/// with characters no host name has is replaced by the listen address.
+pub(crate) fn origin(gw: &Gateway, req: &Request<Incoming>) -> String {
     let host = req
         .uri()
         .authority()
@@ -347,8 +357,5 @@ fn base_url(gw: &Gateway, req: &Request<Incoming>, p: &EnvPath) -> String {
                     .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
         })
         .unwrap_or_else(|| gw.server_config().listen.to_string());
-    format!(
-        "https://{host}/sql/v1/organizations/{}/environments/{}",
-        p.org, p.env
-    )
+    format!("https://{host}")
 }
