@@ -220,24 +220,11 @@ async fn spawn_gateway(dir: &Path) -> (tokio::process::Child, String) {
 async fn kill_9_during_concurrent_statements_loses_no_acknowledged_record() {
     let dir = tempfile::tempdir().unwrap();
     common::copy_policies(&dir.path().join("policies"));
-    let cfg = sqlgate::config::Config::default_config().unwrap();
     let mut acknowledged: Vec<String> = Vec::new();
     for round in 0..10 {
         let (mut child, addr) = spawn_gateway(dir.path()).await;
-        let dev = cfg.auth.dev_issuer.clone().unwrap();
-        let token = sqlgate::auth::dev::mint_token(
-            &dev,
-            dir.path(),
-            "alice",
-            &["developers".into()],
-            Duration::from_secs(600),
-        )
-        .unwrap();
-        let pem = std::fs::read(dir.path().join("certs/dev-ca.pem")).unwrap();
-        let client = reqwest::Client::builder()
-            .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
-            .build()
-            .unwrap();
+        let token = common::token_in(dir.path(), "alice", &["developers"]);
+        let client = common::client_trusting(&dir.path().join("certs/dev-ca.pem"));
         let base =
             format!("https://{addr}/sql/v1/organizations/org-dev/environments/env-dev/statements");
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();

@@ -59,21 +59,8 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
         rest
     });
 
-    let cfg = sqlgate::config::Config::default_config().unwrap();
-    let dev = cfg.auth.dev_issuer.clone().unwrap();
-    let token = sqlgate::auth::dev::mint_token(
-        &dev,
-        dir.path(),
-        "alice",
-        &["developers".into()],
-        Duration::from_secs(600),
-    )
-    .unwrap();
-    let pem = std::fs::read(dir.path().join("certs/dev-ca.pem")).unwrap();
-    let client = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
-        .build()
-        .unwrap();
+    let token = common::token_in(dir.path(), "alice", &["developers"]);
+    let client = common::client_trusting(&dir.path().join("certs/dev-ca.pem"));
     let base = format!("https://{addr}/sql/v1/organizations/org-dev/environments/env-dev");
     // A statement that runs for a long time: the create request waits for it (create_wait),
     // so the request is in flight when SIGTERM arrives.

@@ -135,13 +135,7 @@ impl TestGateway {
 
     /// An HTTPS client trusting the dev CA (HTTP/1.1 and HTTP/2 by ALPN).
     pub fn client(&self) -> reqwest::Client {
-        let pem = std::fs::read(self.ca_file()).unwrap();
-        let ca = reqwest::Certificate::from_pem(&pem).unwrap();
-        reqwest::Client::builder()
-            .tls_certs_only([ca])
-            .timeout(Duration::from_secs(30))
-            .build()
-            .unwrap()
+        client_trusting(&self.ca_file())
     }
 
     /// How many statements the engine was asked to run so far.
@@ -288,4 +282,21 @@ pub fn grant_developer(policies: &Path, principal: &str) {
             (principal, "ResourceOwner", TOPICS_CRN),
         ],
     );
+}
+
+/// A dev-issuer token for a gateway started (as a binary) in `dir` with the default config.
+pub fn token_in(dir: &Path, subject: &str, groups: &[&str]) -> String {
+    let dev = Config::default_config().unwrap().auth.dev_issuer.unwrap();
+    let groups: Vec<String> = groups.iter().map(|s| s.to_string()).collect();
+    sqlgate::auth::dev::mint_token(&dev, dir, subject, &groups, Duration::from_secs(600)).unwrap()
+}
+
+/// An HTTPS client trusting the CA in `ca_file` (HTTP/1.1 and HTTP/2 by ALPN).
+pub fn client_trusting(ca_file: &Path) -> reqwest::Client {
+    let pem = std::fs::read(ca_file).unwrap();
+    reqwest::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(&pem).unwrap()])
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
 }
