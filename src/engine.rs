@@ -13,6 +13,7 @@
 //! [`ExecContext::visible`] predicate.
 
 mod ddl;
+pub mod kafka;
 mod encode;
 mod examples;
 mod exec;

@@ -68,6 +68,16 @@ impl FlinkType {
         Self::new(Kind::Varchar(MAX_LENGTH), nullable)
     }
 
+    /// `BYTES` (`VARBINARY(2147483647)`), the type of a topic's raw key and value.
+    pub(crate) fn bytes(nullable: bool) -> Self {
+        Self::new(Kind::Varbinary(MAX_LENGTH), nullable)
+    }
+
+    /// The type constructor.
+    pub(crate) fn kind(&self) -> &Kind {
+        &self.kind
+    }
+
     /// The contract's type name, e.g. `TIMESTAMP_WITH_LOCAL_TIME_ZONE`.
     pub fn type_name(&self) -> &'static str {
         match &self.kind {
