@@ -31,6 +31,10 @@ pub enum Command {
         /// Listen address, overriding the config (e.g. 127.0.0.1:9443).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Back the default cluster with this Kafka cluster (`HOST:PORT[,HOST:PORT…]`): its
+        /// topics become the tables of `dev`.`main`.
+        #[arg(long, value_name = "HOST:PORT")]
+        kafka: Option<String>,
     },
     /// Print a JWT signed by the development issuer that the default config trusts.
     Token {
@@ -172,7 +176,11 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
-        Command::Serve { config, listen } => serve(&config, listen),
+        Command::Serve {
+            config,
+            listen,
+            kafka,
+        } => serve(&config, listen, kafka.as_deref()),
         Command::Token {
             config,
             subject,
@@ -226,8 +234,15 @@ fn init_tracing() {
         .try_init();
 }
 
-fn serve(config: &ConfigArg, listen: Option<std::net::SocketAddr>) -> anyhow::Result<()> {
+fn serve(
+    config: &ConfigArg,
+    listen: Option<std::net::SocketAddr>,
+    kafka: Option<&str>,
+) -> anyhow::Result<()> {
     let (mut cfg, base) = config.load()?;
+    if let Some(k) = kafka {
+        cfg = cfg.with_kafka(k)?.validate()?;
+    }
     if let Some(l) = listen {
         cfg.server.listen = l;
     }

@@ -232,6 +232,29 @@ impl Config {
         Ok(self)
     }
 
+    /// Backs the default environment's first cluster (the dev cluster of the built-in
+    /// config) with the Kafka cluster at `bootstrap` (`sqlgate serve --kafka HOST:PORT`).
+    /// Other Kafka settings of that cluster are kept if it has some.
+    pub fn with_kafka(mut self, bootstrap: &str) -> Result<Self, ConfigError> {
+        let Some(cluster) = self
+            .environments
+            .first_mut()
+            .and_then(|e| e.clusters.first_mut())
+        else {
+            return Err(invalid(
+                "environments",
+                "--kafka needs an environment with at least one cluster",
+            ));
+        };
+        match &mut cluster.kafka {
+            Some(k) => k.bootstrap_servers = bootstrap.to_string(),
+            None => {
+                cluster.kafka = Some(crate::engine::kafka::KafkaClusterConfig::new(bootstrap))
+            }
+        }
+        Ok(self)
+    }
+
     /// Checks cross-field consistency, naming the offending key.
     pub fn validate(self) -> Result<Self, ConfigError> {
         let g = &self.gateway;
@@ -278,6 +301,10 @@ impl Config {
                 let cat = format!("{at}.clusters[{j}]");
                 if c.id.is_empty() || c.region.is_empty() {
                     return Err(invalid(cat, "id and region must not be empty"));
+                }
+                if let Some(k) = &c.kafka {
+                    let at = format!("{cat}.kafka");
+                    k.validate(&at).map_err(|m| invalid(at, m))?;
                 }
                 if !cl.insert(c.id.clone())
                     || (c.display_name != c.id && !cl.insert(c.display_name.clone()))

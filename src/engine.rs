@@ -8,15 +8,21 @@
 //! Tables users create live in memory and in `data_dir` (see `storage`), so they and every
 //! acknowledged INSERT survive a restart.
 //!
+//! A cluster configured with a Kafka section is different: its schema is the cluster's topics
+//! (see [`kafka`]). Reading a topic is a bounded snapshot when the client asks for one
+//! (`sql.snapshot.mode = now`) and otherwise an unbounded stream (`is_bounded: false`);
+//! INSERT produces records; CREATE / ALTER / DROP TABLE create, change and delete topics
+//! and their schema subjects.
+//!
 //! This module must not decide who may do what: it executes exactly what it is handed.
 //! The only filtering it does is listing (SHOW TABLES), through the caller's
 //! [`ExecContext::visible`] predicate.
 
 mod ddl;
-pub mod kafka;
 mod encode;
 mod examples;
 mod exec;
+pub mod kafka;
 mod rewrite;
 mod storage;
 mod types;
@@ -71,8 +77,8 @@ impl Default for EngineConfig {
 
 /// Per-statement inputs besides the statement itself.
 pub struct ExecContext {
-    /// `sql.snapshot.mode = now`: the client wants a bounded snapshot. Every embedded
-    /// result is bounded, so this only matters to other engines.
+    /// `sql.snapshot.mode = now`: the client wants a bounded snapshot. Without it, a query
+    /// that reads a Kafka topic is an unbounded stream; everything else is bounded anyway.
     pub snapshot: bool,
     /// `spec.properties` (`sql.current-catalog`, `sql.current-database`, …).
     pub properties: BTreeMap<String, String>,
@@ -112,7 +118,7 @@ impl fmt::Debug for Execution {
 pub struct Traits {
     /// `SELECT`, `INSERT_INTO`, `CREATE_TABLE`, `CREATE_TABLE_AS`, `DROP_TABLE`, `SHOW_TABLES`, …
     pub sql_kind: String,
-    /// Always true for the embedded engine.
+    /// False for a streaming query over a Kafka topic, which runs until stopped.
     pub is_bounded: bool,
     /// Always true for the embedded engine (all rows are op 0).
     pub is_append_only: bool,
@@ -187,6 +193,9 @@ pub enum EngineError {
         /// The configured limit.
         limit: u64,
     },
+    /// The Kafka cluster or schema store behind a table did not answer: retry later.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
     /// The plan scans a table the gateway did not check: refused before running.
     #[error("the plan reads {0}, which was not authorized")]
     UncheckedTable(TableRef),
@@ -209,6 +218,7 @@ impl EngineError {
             EngineError::Storage(_) => "engine.storage_error",
             EngineError::ResultTooLarge { .. } => "engine.result_too_large",
             EngineError::UncheckedTable(_) => "engine.unchecked_table",
+            EngineError::Unavailable(_) => "engine.unavailable",
             EngineError::Internal(_) => "engine.internal",
         }
     }
@@ -234,6 +244,7 @@ impl EngineError {
             EngineError::UncheckedTable(_) => {
                 "Refused: the statement's plan reads a table that was not authorized.".to_string()
             }
+            EngineError::Unavailable(m) => format!("{m}. Try again shortly."),
             EngineError::Internal(_) => "Internal engine error.".to_string(),
         }
     }
@@ -253,6 +264,8 @@ pub(crate) struct Inner {
     /// name never interleave.
     tables: RwLock<HashMap<TableRef, Arc<UserTable>>>,
     ddl: tokio::sync::Mutex<()>,
+    /// Kafka-backed databases by (catalog id, database id).
+    kafka: HashMap<(String, String), Arc<kafka::KafkaCluster>>,
 }
 
 impl fmt::Debug for EmbeddedEngine {
@@ -289,11 +302,25 @@ impl EmbeddedEngine {
         opts.sql_parser.map_string_types_to_utf8view = false;
         let ctx = SessionContext::new_with_config(config);
 
+        let mut kafka_clusters = HashMap::new();
         for env in catalogs.environments() {
             let catalog = MemoryCatalogProvider::new();
             for cluster in &env.clusters {
+                let schema: Arc<dyn SchemaProvider> = match &cluster.kafka {
+                    Some(k) => {
+                        let kc = Arc::new(
+                            kafka::KafkaCluster::new(&cluster.id, k).map_err(kafka_error)?,
+                        );
+                        kafka_clusters.insert((env.id.clone(), cluster.id.clone()), kc.clone());
+                        Arc::new(kafka::provider::TopicSchemaProvider::new(
+                            kc,
+                            cfg.batch_size.max(1),
+                        ))
+                    }
+                    None => Arc::new(MemorySchemaProvider::new()),
+                };
                 catalog
-                    .register_schema(&cluster.id, Arc::new(MemorySchemaProvider::new()))
+                    .register_schema(&cluster.id, schema)
                     .map_err(|e| EngineError::Internal(e.to_string()))?;
             }
             ctx.register_catalog(&env.id, Arc::new(catalog));
@@ -320,6 +347,7 @@ impl EmbeddedEngine {
             store,
             tables: RwLock::new(HashMap::new()),
             ddl: tokio::sync::Mutex::new(()),
+            kafka: kafka_clusters,
         });
         inner.load_tables().await?;
         Ok(Self { inner })
@@ -336,6 +364,22 @@ impl EmbeddedEngine {
         stmt: &crate::sql::RewrittenStatement,
         ctx: &ExecContext,
     ) -> Result<Execution, EngineError> {
+        let checked: std::collections::HashSet<TableRef> = stmt
+            .accesses()
+            .iter()
+            .filter_map(|a| match &a.object {
+                crate::catalog::ObjectRef::Table(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect();
+        if stmt.is_flink_only()
+            && let Some(run) = self
+                .inner
+                .kafka_flink_ddl(&stmt.sql(), stmt.sql_kind(), ctx, Some(&checked))
+                .await
+        {
+            return run;
+        }
         if stmt.is_flink_only() {
             // Flink-only grammar (ALTER, SET, statement sets, …) has no DataFusion form.
             return Err(EngineError::Unsupported(format!(
@@ -345,14 +389,6 @@ impl EmbeddedEngine {
         }
         // Defence in depth: the tables the plan actually scans must be ones the gateway
         // checked (any action), else the statement is refused before it runs.
-        let checked: std::collections::HashSet<TableRef> = stmt
-            .accesses()
-            .iter()
-            .filter_map(|a| match &a.object {
-                crate::catalog::ObjectRef::Table(t) => Some(t.clone()),
-                _ => None,
-            })
-            .collect();
         self.execute_guarded(stmt.statement(), ctx, Some(&checked))
             .await
     }
@@ -376,19 +412,21 @@ impl EmbeddedEngine {
     ) -> Result<Execution, EngineError> {
         let inner = &self.inner;
         match stmt {
-            Statement::Query(_) => inner.select(stmt.clone(), guard).await,
-            Statement::Insert(_) => inner.insert(stmt.clone(), guard).await,
+            Statement::Query(_) => inner.select(stmt.clone(), ctx, guard).await,
+            Statement::Insert(_) => inner.insert(stmt.clone(), ctx, guard).await,
             Statement::CreateTable(ct) if ct.query.is_some() => {
-                inner.create_table_as(ct, guard).await
+                inner.create_table_as(ct, None, ctx, guard).await
             }
-            Statement::CreateTable(ct) => inner.create_table(ct, stmt).await,
+            Statement::CreateTable(ct) => inner.create_table(ct, stmt, None).await,
             Statement::Drop {
                 object_type: ObjectType::Table,
                 if_exists,
                 names,
                 ..
             } => inner.drop_tables(names, *if_exists).await,
-            Statement::ShowTables { show_options, .. } => inner.show_tables(show_options, ctx),
+            Statement::ShowTables { show_options, .. } => {
+                inner.show_tables(show_options, ctx).await
+            }
             Statement::ShowCatalogs { .. } => inner.show_catalogs(ctx),
             Statement::ShowDatabases { show_options, .. }
             | Statement::ShowSchemas { show_options, .. } => {
@@ -420,7 +458,41 @@ fn first_words(sql: &str) -> String {
     sql.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
 }
 
+/// Maps a Kafka failure; `TableExists`/`TableNotFound` need the table, so those come out as
+/// plan errors here and callers that know the table map them themselves.
+pub(crate) fn kafka_error(e: kafka::KafkaError) -> EngineError {
+    use kafka::KafkaError as K;
+    match e {
+        K::Unavailable { .. } | K::SchemaStoreUnavailable(_) => {
+            EngineError::Unavailable(e.to_string())
+        }
+        K::TopicExists(t) => EngineError::Plan(format!("Table {t} already exists")),
+        K::TopicNotFound(t) => EngineError::Plan(format!("Table {t} not found")),
+        K::Refused { .. } | K::Subjects(_) | K::Codec(_) => {
+            EngineError::Execution(e.to_string())
+        }
+        K::Schema(m) => EngineError::Plan(m),
+        K::Internal(m) => EngineError::Internal(m),
+    }
+}
+
+/// Maps a Kafka failure concerning table `t`.
+pub(crate) fn kafka_table_error(e: kafka::KafkaError, t: &TableRef) -> EngineError {
+    match e {
+        kafka::KafkaError::TopicExists(_) => EngineError::TableExists(t.clone()),
+        kafka::KafkaError::TopicNotFound(_) => EngineError::TableNotFound(t.clone()),
+        other => kafka_error(other),
+    }
+}
+
 impl Inner {
+    /// The Kafka cluster behind a canonical catalog/database, if it is Kafka-backed.
+    fn kafka_cluster(&self, catalog: &str, database: &str) -> Option<Arc<kafka::KafkaCluster>> {
+        self.kafka
+            .get(&(catalog.to_string(), database.to_string()))
+            .cloned()
+    }
+
     /// The DataFusion schema of a canonical catalog/database, if configured.
     fn schema_provider(&self, catalog: &str, database: &str) -> Option<Arc<dyn SchemaProvider>> {
         self.ctx.catalog(catalog)?.schema(database)

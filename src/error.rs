@@ -150,7 +150,12 @@ impl ApiError {
             ApiError::Resolve(e) => e.detail(),
             ApiError::Authz(e) => e.detail(),
             ApiError::Rewrite(e) => e.detail(),
-            ApiError::Engine(e) if !engine_status(e).is_server_error() => e.detail(),
+            ApiError::Engine(e)
+                if !engine_status(e).is_server_error()
+                    || matches!(e, EngineError::Unavailable(_)) =>
+            {
+                e.detail()
+            }
             ApiError::Engine(_) => "the engine is unavailable; try again shortly".into(),
             ApiError::Audit(_) => {
                 "the audit log cannot be written, so requests are refused rather than run unaudited; \
@@ -185,6 +190,7 @@ impl ApiError {
                 h.insert(ALLOW, HeaderValue::from_static(allow));
             }
             ApiError::Unavailable(_)
+            | ApiError::Engine(EngineError::Unavailable(_))
             | ApiError::Audit(_)
             | ApiError::Store(StoreError::TooMany { .. }) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
@@ -208,5 +214,6 @@ fn engine_status(e: &EngineError) -> StatusCode {
         | EngineError::ResultTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         EngineError::ReadOnly(_) | EngineError::UncheckedTable(_) => StatusCode::FORBIDDEN,
         EngineError::Storage(_) | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        EngineError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }

@@ -18,7 +18,7 @@ use crate::audit::{
 use crate::auth::Principal;
 use crate::authz::{AuthorizedStatement, AuthzError};
 use crate::context::RequestCtx;
-use crate::engine::{ExecContext, Execution};
+use crate::engine::{EngineError, ExecContext, Execution};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::sql::{self, ResolvedStatement, SessionNames};
@@ -204,6 +204,12 @@ pub async fn create_statement(
     };
     let execution = match gw.execute(&rewritten, &exec_ctx).await {
         Ok(x) => x,
+        // The storage behind the statement did not answer: nothing ran, so the client is told
+        // to retry (503) instead of getting a FAILED statement it would have to delete.
+        Err(e @ EngineError::Unavailable(_)) => {
+            warn!(statement = %entry.name, error = %e, "storage unavailable");
+            return Err(ApiError::Engine(e));
+        }
         Err(e) => {
             entry.transition(Phase::Failed, e.detail(), None);
             if !dry_run {

@@ -27,6 +27,7 @@
 //!         id: "lkc-dev".into(),
 //!         display_name: "main".into(),
 //!         region: "aws.us-east-2".into(),
+//!         kafka: None,
 //!     }],
 //! }]);
 //! let parsed = sql::parse("SELECT * FROM orders", &ParseLimits::default()).unwrap();

@@ -27,11 +27,13 @@ fn catalogs() -> Arc<Catalogs> {
                         id: "lkc-dev".into(),
                         display_name: "main".into(),
                         region: REGION.into(),
+                        kafka: None,
                     },
                     ClusterConfig {
                         id: "lkc-eu".into(),
                         display_name: "eu".into(),
                         region: "aws.eu-west-1".into(),
+                        kafka: None,
                     },
                 ],
             },

@@ -35,6 +35,10 @@ pub struct ClusterConfig {
     /// Cloud region the cluster's data lives in, e.g. `aws.us-east-2`. A statement may only
     /// touch tables of its own region.
     pub region: String,
+    /// The Kafka cluster behind this database: its topics are its tables. Without it the
+    /// database's tables are stored by the embedded engine itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kafka: Option<crate::engine::kafka::KafkaClusterConfig>,
 }
 
 /// Runtime view of an environment.
@@ -224,6 +228,7 @@ mod tests {
                     id: "lkc-dev".into(),
                     display_name: "main".into(),
                     region: "aws.us-east-2".into(),
+                    kafka: None,
                 }],
             }],
         )

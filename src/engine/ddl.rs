@@ -15,6 +15,9 @@ use futures::stream;
 use serde_json::Value;
 
 use super::exec::{UserTable, completion, table_ref_of, traits};
+use super::kafka::ddl::{AlterTable, NewTable, parse_alter, parse_create, table_options};
+use super::kafka::layout::{OFFSET, PARTITION, ROWTIME};
+use super::{kafka_error, kafka_table_error};
 use super::storage::{ColumnMeta, TableMeta};
 use super::types::{FlinkType, parse_flink_type};
 use super::{Column, EngineError, ExecContext, Execution, Inner, ResultRow, Schema};
@@ -197,7 +200,9 @@ impl Inner {
         self: &Arc<Self>,
         ct: &CreateTable,
         stmt: &Statement,
+        distribution: Option<super::kafka::ddl::Distribution>,
     ) -> Result<Execution, EngineError> {
+        let distribution_buckets = distribution.as_ref().and_then(|d| d.buckets);
         if ct.or_replace || ct.like.is_some() || ct.clone.is_some() {
             return Err(EngineError::Unsupported(
                 "CREATE OR REPLACE / LIKE / CLONE".into(),
@@ -208,6 +213,29 @@ impl Inner {
         if columns.is_empty() {
             return Err(EngineError::Plan(
                 "A table needs at least one column".into(),
+            ));
+        }
+        if let Some(kc) = self.kafka_cluster(&target.catalog, &target.database) {
+            let new = NewTable {
+                topic: target.table.clone(),
+                columns,
+                key_columns: match distribution {
+                    Some(d) if !d.columns.is_empty() => d.columns,
+                    _ => primary_key,
+                },
+                partitions: distribution_buckets,
+                options: Self::kafka_options(ct)?,
+            };
+            self.create_topic_table(&kc, &target, &new, ct.if_not_exists)
+                .await?;
+            return Ok(Execution {
+                traits: traits("CREATE_TABLE", None),
+                rows: completion(async { Ok(()) }),
+            });
+        }
+        if distribution.is_some() {
+            return Err(EngineError::Unsupported(
+                "DISTRIBUTED BY outside a Kafka-backed database".into(),
             ));
         }
         self.create_user_table(
@@ -302,6 +330,15 @@ impl Inner {
             if Catalogs::is_examples(&target.catalog) {
                 return Err(EngineError::ReadOnly(target.catalog));
             }
+            if let Some(kc) = self.kafka_cluster(&target.catalog, &target.database) {
+                let dropped = super::kafka::ddl::drop(&kc, &target.table)
+                    .await
+                    .map_err(|e| kafka_table_error(e, &target))?;
+                if !dropped && !if_exists {
+                    return Err(EngineError::TableNotFound(target));
+                }
+                continue;
+            }
             let table = match self.user_table(&target) {
                 Ok(t) => t,
                 Err(EngineError::TableNotFound(_)) if if_exists => continue,
@@ -324,7 +361,7 @@ impl Inner {
         })
     }
 
-    pub(crate) fn show_tables(
+    pub(crate) async fn show_tables(
         &self,
         opts: &ShowStatementOptions,
         ctx: &ExecContext,
@@ -338,7 +375,17 @@ impl Inner {
                 database: database.clone(),
             }
         })?;
-        let mut names = schema.table_names();
+        let mut names = match self.kafka_cluster(&catalog, &database) {
+            // Internal topics are not in the list.
+            Some(kc) => kc
+                .topics()
+                .await
+                .map_err(kafka_error)?
+                .keys()
+                .cloned()
+                .collect(),
+            None => schema.table_names(),
+        };
         names.sort();
         let rows = names
             .into_iter()
@@ -433,7 +480,7 @@ impl Inner {
             Some(s) => s
                 .table(&target.table)
                 .await
-                .map_err(|e| EngineError::Internal(e.to_string()))?,
+                .map_err(super::exec::plan_error)?,
             None => None,
         };
         let Some(provider) = provider else {
@@ -444,6 +491,9 @@ impl Inner {
             .map(|t| t.meta.primary_key.clone())
             .unwrap_or_default();
         let examples = Catalogs::is_examples(&target.catalog);
+        let topic = self
+            .kafka_cluster(&target.catalog, &target.database)
+            .is_some();
         let mut rows = Vec::new();
         for field in provider.schema().fields() {
             let t = FlinkType::from_field(field).map_err(EngineError::Internal)?;
@@ -452,7 +502,8 @@ impl Inner {
             } else {
                 Value::Null
             };
-            let system = examples && field.name() == "$rowtime";
+            let system = (examples || topic) && field.name() == ROWTIME;
+            let metadata = topic && [PARTITION, OFFSET].contains(&field.name().as_str());
             rows.push(vec![
                 text(field.name()),
                 text(&t.clone().with_nullable(true).to_sql()),
@@ -460,6 +511,8 @@ impl Inner {
                 key,
                 if system {
                     text("METADATA VIRTUAL, SYSTEM")
+                } else if metadata {
+                    text("METADATA VIRTUAL")
                 } else {
                     Value::Null
                 },
@@ -485,5 +538,106 @@ impl Inner {
             ],
             rows,
         ))
+    }
+}
+
+impl Inner {
+    /// Runs a Flink-only CREATE TABLE (`DISTRIBUTED BY …`) or ALTER TABLE on a Kafka-backed
+    /// database. `None` when the statement is not one of those, so the caller refuses it as
+    /// every other Flink-only statement.
+    pub(crate) async fn kafka_flink_ddl(
+        self: &Arc<Self>,
+        sql: &str,
+        kind: &str,
+        ctx: &ExecContext,
+        guard: super::exec::Guard<'_>,
+    ) -> Option<Result<Execution, EngineError>> {
+        match kind {
+            "CREATE_TABLE" | "CREATE_TABLE_AS" => {
+                let create = match parse_create(sql) {
+                    Ok(c) => c,
+                    // Watermarks, computed or metadata columns: not for this engine.
+                    Err(_) => return None,
+                };
+                let Statement::CreateTable(ct) = &create.statement else {
+                    return None;
+                };
+                let target = table_ref_of(&ct.name).ok()?;
+                self.kafka_cluster(&target.catalog, &target.database)?;
+                Some(if ct.query.is_some() {
+                    self.create_table_as(ct, create.distribution, ctx, guard)
+                        .await
+                } else {
+                    self.create_table(ct, &create.statement, create.distribution)
+                        .await
+                })
+            }
+            "ALTER_TABLE" => {
+                let alter = parse_alter(sql);
+                let name = match &alter {
+                    Ok(AlterTable::Set { name, .. } | AlterTable::Add { name, .. }) => name,
+                    Err(_) => return None,
+                };
+                let [c, d, t] = name.as_slice() else {
+                    return None;
+                };
+                let target = TableRef::new(c, d, t);
+                let kc = self.kafka_cluster(c, d)?;
+                let alter = alter.ok()?;
+                Some(self.alter_topic_table(&kc, &target, alter).await)
+            }
+            _ => None,
+        }
+    }
+
+    async fn alter_topic_table(
+        &self,
+        kc: &super::kafka::KafkaCluster,
+        target: &TableRef,
+        alter: AlterTable,
+    ) -> Result<Execution, EngineError> {
+        let _ddl = self.ddl.lock().await;
+        if kc
+            .topic(&target.table)
+            .await
+            .map_err(|e| kafka_table_error(e, target))?
+            .is_none()
+        {
+            return Err(EngineError::TableNotFound(target.clone()));
+        }
+        match alter {
+            AlterTable::Set { options, .. } => {
+                let o = table_options(&options).map_err(EngineError::Plan)?;
+                if o.key_format.is_some() || o.value_format.is_some() {
+                    return Err(EngineError::Unsupported(
+                        "changing 'key.format' or 'value.format' of an existing table".into(),
+                    ));
+                }
+                if !o.topic_configs.is_empty() {
+                    kc.alter_topic(&target.table, &o.topic_configs)
+                        .await
+                        .map_err(|e| kafka_table_error(e, target))?;
+                }
+            }
+            AlterTable::Add { columns, .. } => {
+                let added = columns
+                    .iter()
+                    .map(|(n, t)| {
+                        parse_flink_type(t)
+                            .map(|t| (n.clone(), t))
+                            .map_err(|e| {
+                                EngineError::Plan(format!("Invalid type of column '{n}': {e}"))
+                            })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                super::kafka::ddl::add_columns(kc, &target.table, &added)
+                    .await
+                    .map_err(|e| kafka_table_error(e, target))?;
+            }
+        }
+        Ok(Execution {
+            traits: traits("ALTER_TABLE", None),
+            rows: completion(async { Ok(()) }),
+        })
     }
 }

@@ -14,19 +14,26 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{Schema as ArrowSchema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
+use datafusion::execution::SessionState;
 use datafusion::execution::context::SQLOptions;
 use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{LogicalPlan, WriteOp};
 use datafusion::physical_plan::{ExecutionPlan, collect, execute_stream};
 use datafusion::sql::parser::Statement as DfStatement;
 use datafusion::sql::sqlparser::ast::{
-    CreateTable, ObjectName, Statement, TableObject, Visit, Visitor,
+    CreateTable, Ident, ObjectName, Statement, TableObject, Visit, Visitor,
 };
 use futures::stream::{self, BoxStream, StreamExt};
 
+use super::kafka::KafkaCluster;
+use super::kafka::ddl::{Distribution, NewTable, TableOptions};
+use super::kafka::scan::ScanMode;
 use super::storage::{LoadedTable, TableMeta, TableStore};
 use super::types::{FlinkType, parse_flink_type};
-use super::{Column, EngineError, Execution, Inner, ResultRow, Schema, Traits, encode, rewrite};
+use super::{
+    Column, EngineError, ExecContext, Execution, Inner, ResultRow, Schema, Traits, encode,
+    kafka_error, kafka_table_error, rewrite,
+};
 use crate::catalog::{Catalogs, TableRef};
 
 /// A user table: its definition, the rows readers see, and where its files live.
@@ -159,8 +166,21 @@ fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Engine
     RecordBatch::try_new(schema.clone(), columns).map_err(|e| EngineError::Execution(e.to_string()))
 }
 
+/// The Kafka failure inside a DataFusion error, if that is what it is.
+fn kafka_cause(e: &DataFusionError) -> Option<EngineError> {
+    match e.find_root() {
+        DataFusionError::External(b) => b
+            .downcast_ref::<super::kafka::KafkaError>()
+            .map(|k| kafka_error(k.clone())),
+        _ => None,
+    }
+}
+
 /// Maps a DataFusion error raised while planning.
 pub(crate) fn plan_error(e: DataFusionError) -> EngineError {
+    if let Some(k) = kafka_cause(&e) {
+        return k;
+    }
     match e.find_root() {
         DataFusionError::IoError(_) | DataFusionError::ObjectStore(_) => {
             EngineError::Execution(e.message().into_owned())
@@ -172,6 +192,9 @@ pub(crate) fn plan_error(e: DataFusionError) -> EngineError {
 
 /// Maps a DataFusion error raised while running.
 pub(crate) fn exec_error(e: DataFusionError) -> EngineError {
+    if let Some(k) = kafka_cause(&e) {
+        return k;
+    }
     EngineError::Execution(e.find_root().message().into_owned())
 }
 
@@ -195,6 +218,17 @@ pub(crate) fn traits(sql_kind: &str, schema: Option<Schema>) -> Traits {
     Traits {
         sql_kind: sql_kind.into(),
         is_bounded: true,
+        is_append_only: true,
+        upsert_columns: None,
+        schema,
+    }
+}
+
+/// Traits of a statement that may run unbounded (it reads a Kafka topic as a stream).
+fn traits_of(sql_kind: &str, schema: Option<Schema>, streaming: bool) -> Traits {
+    Traits {
+        sql_kind: sql_kind.into(),
+        is_bounded: !streaming,
         is_append_only: true,
         upsert_columns: None,
         schema,
@@ -228,8 +262,10 @@ where
 
 impl Inner {
     /// Fails with `TableNotFound` for the first 3-part table name that does not exist
-    /// (names with fewer parts are CTEs or errors DataFusion reports).
-    fn check_tables_exist(&self, stmt: &Statement) -> Result<(), EngineError> {
+    /// (names with fewer parts are CTEs or errors DataFusion reports). For a Kafka-backed
+    /// database this asks the cluster, so an unreachable cluster is reported here, before
+    /// anything runs.
+    async fn check_tables_exist(&self, stmt: &Statement) -> Result<(), EngineError> {
         struct Names(Vec<ObjectName>);
         impl Visitor for Names {
             type Break = ();
@@ -245,9 +281,16 @@ impl Inner {
                 continue;
             }
             let t = table_ref_of(name)?;
-            let exists = self
-                .schema_provider(&t.catalog, &t.database)
-                .is_some_and(|s| s.table_exist(&t.table));
+            let exists = match self.kafka_cluster(&t.catalog, &t.database) {
+                Some(kc) => kc
+                    .table(&t.table)
+                    .await
+                    .map_err(|e| kafka_table_error(e, &t))?
+                    .is_some(),
+                None => self
+                    .schema_provider(&t.catalog, &t.database)
+                    .is_some_and(|s| s.table_exist(&t.table)),
+            };
             if !exists {
                 return Err(EngineError::TableNotFound(t));
             }
@@ -255,64 +298,84 @@ impl Inner {
         Ok(())
     }
 
+    /// The session one statement plans and runs in: the engine's catalogs plus the
+    /// statement's scan mode (snapshot or stream, and when it started).
+    fn session(&self, ctx: &ExecContext) -> SessionState {
+        let mut state = self.ctx.state();
+        state.config_mut().set_extension(Arc::new(ScanMode {
+            snapshot: ctx.snapshot,
+            started_at_ms: chrono::Utc::now().timestamp_millis(),
+        }));
+        state
+    }
+
     /// Rewrites Flink dialect and plans through DataFusion. With a `guard`, every table the
     /// plan scans (subqueries included) must be one the gateway checked, or nothing runs.
     async fn plan(
         &self,
         mut stmt: Statement,
+        state: &SessionState,
+        ctx: &ExecContext,
         guard: Guard<'_>,
-    ) -> Result<LogicalPlan, EngineError> {
-        self.check_tables_exist(&stmt)?;
+    ) -> Result<Planned, EngineError> {
+        self.check_tables_exist(&stmt).await?;
         rewrite::rewrite(&mut stmt)?;
-        let state = self.ctx.state();
         let plan = state
             .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
             .await
             .map_err(plan_error)?;
+        let scanned = scanned_tables(&plan)?;
         if let Some(checked) = guard {
-            for scanned in scanned_tables(&plan)? {
-                if !checked.contains(&scanned) {
-                    return Err(EngineError::UncheckedTable(scanned));
+            for t in &scanned {
+                if !checked.contains(t) {
+                    return Err(EngineError::UncheckedTable(t.clone()));
                 }
             }
         }
-        Ok(plan)
+        let streaming = !ctx.snapshot
+            && scanned
+                .iter()
+                .any(|t| self.kafka_cluster(&t.catalog, &t.database).is_some());
+        Ok(Planned { plan, streaming })
     }
 
     /// Plans a query (never DDL, DML or session statements) down to a physical plan.
     async fn plan_query(
         &self,
         stmt: Statement,
+        state: &SessionState,
+        ctx: &ExecContext,
         guard: Guard<'_>,
-    ) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
-        let plan = self.plan(stmt, guard).await?;
+    ) -> Result<(Arc<dyn ExecutionPlan>, bool), EngineError> {
+        let planned = self.plan(stmt, state, ctx, guard).await?;
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false)
-            .verify_plan(&plan)
+            .verify_plan(&planned.plan)
             .map_err(|e| EngineError::Unsupported(e.message().into_owned()))?;
-        self.physical(plan).await
-    }
-
-    async fn physical(&self, plan: LogicalPlan) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
-        let df = self
-            .ctx
-            .execute_logical_plan(plan)
-            .await
-            .map_err(plan_error)?;
-        df.create_physical_plan().await.map_err(plan_error)
+        Ok((
+            physical(state, planned.plan).await?,
+            planned.streaming,
+        ))
     }
 
     pub(crate) async fn select(
         &self,
         stmt: Statement,
+        ctx: &ExecContext,
         guard: Guard<'_>,
     ) -> Result<Execution, EngineError> {
-        let physical = self.plan_query(stmt, guard).await?;
+        let state = self.session(ctx);
+        let (physical, streaming) = self.plan_query(stmt, &state, ctx, guard).await?;
         let schema = columns_of(&physical.schema())?;
-        let batches = execute_stream(physical, self.ctx.task_ctx()).map_err(exec_error)?;
-        let limit = self.cfg.max_result_rows;
+        let batches = execute_stream(physical, state.task_ctx()).map_err(exec_error)?;
+        // A stream is never "too large": it runs until stopped, paced by its reader.
+        let limit = if streaming {
+            u64::MAX
+        } else {
+            self.cfg.max_result_rows
+        };
         let rows = stream::unfold(
             (batches, 0u64, false),
             move |(mut batches, seen, done)| async move {
@@ -323,7 +386,7 @@ impl Inner {
                     Ok(b) => b,
                     Err(e) => return Some((Err(exec_error(e)), (batches, seen, true))),
                 };
-                let seen = seen + batch.num_rows() as u64;
+                let seen = seen.saturating_add(batch.num_rows() as u64);
                 if seen > limit {
                     return Some((
                         Err(EngineError::ResultTooLarge { limit }),
@@ -336,17 +399,18 @@ impl Inner {
         .filter(|r| std::future::ready(!matches!(r, Ok(rows) if rows.is_empty())))
         .boxed();
         Ok(Execution {
-            traits: traits("SELECT", Some(schema)),
+            traits: traits_of("SELECT", Some(schema), streaming),
             rows,
         })
     }
 
     pub(crate) async fn insert(
         &self,
-        stmt: Statement,
+        mut stmt: Statement,
+        ctx: &ExecContext,
         guard: Guard<'_>,
     ) -> Result<Execution, EngineError> {
-        let Statement::Insert(ins) = &stmt else {
+        let Statement::Insert(ins) = &mut stmt else {
             return Err(EngineError::Internal(
                 "insert() called with another statement".into(),
             ));
@@ -363,9 +427,30 @@ impl Inner {
         if Catalogs::is_examples(&target.catalog) {
             return Err(EngineError::ReadOnly(target.catalog));
         }
-        let table = self.user_table(&target)?;
-        let plan = self.plan(stmt, guard).await?;
-        let LogicalPlan::Dml(dml) = plan else {
+        let kafka = match self.kafka_cluster(&target.catalog, &target.database) {
+            Some(kc) => {
+                let table = kc
+                    .table(&target.table)
+                    .await
+                    .map_err(|e| kafka_table_error(e, &target))?
+                    .ok_or_else(|| EngineError::TableNotFound(target.clone()))?;
+                if ins.columns.is_empty() {
+                    // The metadata columns ($rowtime, $partition, $offset) are not written:
+                    // without a column list, the values are the table's own columns.
+                    ins.columns = table
+                        .layout
+                        .columns
+                        .iter()
+                        .map(|(n, _)| ObjectName::from(vec![Ident::new(n)]))
+                        .collect();
+                }
+                Some((kc, table))
+            }
+            None => None,
+        };
+        let state = self.session(ctx);
+        let planned = self.plan(stmt, &state, ctx, guard).await?;
+        let LogicalPlan::Dml(dml) = planned.plan else {
             return Err(EngineError::Internal(
                 "INSERT did not plan to a DML statement".into(),
             ));
@@ -373,36 +458,54 @@ impl Inner {
         if dml.op != WriteOp::Insert(InsertOp::Append) {
             return Err(EngineError::Unsupported(format!("{}", dml.op)));
         }
-        let physical = self.physical(Arc::unwrap_or_clone(dml.input)).await?;
-        let task = self.ctx.task_ctx();
-        let rows = completion(async move {
-            let batches = collect(physical, task).await.map_err(exec_error)?;
-            table.append(batches).await.map(|_| ())
-        });
+        let physical = physical(&state, Arc::unwrap_or_clone(dml.input)).await?;
+        let task = state.task_ctx();
+        let rows = match kafka {
+            Some((kc, table)) => produce_all(physical, task, kc, table.clone()),
+            None => {
+                let table = self.user_table(&target)?;
+                completion(async move {
+                    let batches = collect(physical, task).await.map_err(exec_error)?;
+                    table.append(batches).await.map(|_| ())
+                })
+            }
+        };
         Ok(Execution {
-            traits: traits("INSERT_INTO", None),
+            traits: traits_of("INSERT_INTO", None, planned.streaming),
             rows,
         })
     }
 
     /// CREATE TABLE t AS SELECT: the table takes the query's columns and types, is created
-    /// (durably) before this returns, and the stream ends once its rows are durable.
+    /// (durably) before this returns, and the stream ends once its rows are durable. On a
+    /// Kafka-backed database the table is a new topic (keyed and partitioned by
+    /// `distribution`) and the rows are produced to it.
     pub(crate) async fn create_table_as(
         self: &Arc<Self>,
         ct: &CreateTable,
+        distribution: Option<Distribution>,
+        ctx: &ExecContext,
         guard: Guard<'_>,
     ) -> Result<Execution, EngineError> {
         let Some(query) = &ct.query else {
             return Err(EngineError::Internal("CTAS without a query".into()));
         };
-        if !ct.columns.is_empty() || !ct.constraints.is_empty() {
+        if !ct.columns.is_empty() {
             return Err(EngineError::Unsupported(
                 "column definitions in CREATE TABLE AS".into(),
             ));
         }
         let target = table_ref_of(&ct.name)?;
-        let physical = self
-            .plan_query(Statement::Query(query.clone()), guard)
+        let kafka = self.kafka_cluster(&target.catalog, &target.database);
+        if kafka.is_none() && (!ct.constraints.is_empty() || distribution.is_some()) {
+            return Err(EngineError::Unsupported(
+                "constraints or DISTRIBUTED BY in CREATE TABLE AS outside a Kafka-backed database"
+                    .into(),
+            ));
+        }
+        let state = self.session(ctx);
+        let (physical, streaming) = self
+            .plan_query(Statement::Query(query.clone()), &state, ctx, guard)
             .await?;
         let schema = physical.schema();
         let columns = schema
@@ -415,6 +518,35 @@ impl Inner {
                 ))
             })
             .collect::<Result<Vec<_>, EngineError>>()?;
+        let task = state.task_ctx();
+        if let Some(kc) = kafka {
+            let key_columns = match &distribution {
+                Some(d) if !d.columns.is_empty() => d.columns.clone(),
+                _ => Self::primary_key_of(ct)?,
+            };
+            let new = NewTable {
+                topic: target.table.clone(),
+                columns,
+                key_columns,
+                partitions: distribution.as_ref().and_then(|d| d.buckets),
+                options: Self::kafka_options(ct)?,
+            };
+            if !self.create_topic_table(&kc, &target, &new, ct.if_not_exists).await? {
+                return Ok(Execution {
+                    traits: traits("CREATE_TABLE_AS", None),
+                    rows: completion(async { Ok(()) }),
+                });
+            }
+            let table = kc
+                .table(&target.table)
+                .await
+                .map_err(|e| kafka_table_error(e, &target))?
+                .ok_or_else(|| EngineError::TableNotFound(target.clone()))?;
+            return Ok(Execution {
+                traits: traits_of("CREATE_TABLE_AS", None, streaming),
+                rows: produce_all(physical, task, kc, table),
+            });
+        }
         let ddl = Statement::CreateTable(ct.clone()).to_string();
         let Some(table) = self
             .create_user_table(&target, columns, Vec::new(), ddl, ct.if_not_exists)
@@ -426,7 +558,6 @@ impl Inner {
                 rows: completion(async { Ok(()) }),
             });
         };
-        let task = self.ctx.task_ctx();
         let rows = completion(async move {
             let batches = collect(physical, task).await.map_err(exec_error)?;
             table.append(batches).await.map(|_| ())
@@ -435,6 +566,69 @@ impl Inner {
             traits: traits("CREATE_TABLE_AS", None),
             rows,
         })
+    }
+
+    /// The PRIMARY KEY columns of a CREATE TABLE's constraints.
+    pub(crate) fn primary_key_of(ct: &CreateTable) -> Result<Vec<String>, EngineError> {
+        let mut key = Vec::new();
+        for c in &ct.constraints {
+            match c {
+                datafusion::sql::sqlparser::ast::TableConstraint::PrimaryKey(pk) => {
+                    for ic in &pk.columns {
+                        match &ic.column.expr {
+                            datafusion::sql::sqlparser::ast::Expr::Identifier(id) => {
+                                key.push(id.value.clone())
+                            }
+                            other => {
+                                return Err(EngineError::Plan(format!(
+                                    "Invalid primary key column {other}"
+                                )));
+                            }
+                        }
+                    }
+                }
+                other => {
+                    return Err(EngineError::Unsupported(format!(
+                        "table constraint {other}"
+                    )));
+                }
+            }
+        }
+        Ok(key)
+    }
+
+    /// The WITH options of a CREATE TABLE on a Kafka-backed database.
+    pub(crate) fn kafka_options(ct: &CreateTable) -> Result<TableOptions, EngineError> {
+        let options = super::kafka::ddl::create_options(&ct.table_options)
+            .map_err(EngineError::Plan)?;
+        super::kafka::ddl::table_options(&options).map_err(EngineError::Plan)
+    }
+
+    /// Creates a topic table under the DDL lock. `Ok(false)`: it exists and `if_not_exists`.
+    pub(crate) async fn create_topic_table(
+        &self,
+        kc: &KafkaCluster,
+        target: &TableRef,
+        new: &NewTable,
+        if_not_exists: bool,
+    ) -> Result<bool, EngineError> {
+        let _ddl = self.ddl.lock().await;
+        let exists = kc
+            .topic(&target.table)
+            .await
+            .map_err(|e| kafka_table_error(e, target))?
+            .is_some();
+        if exists {
+            return if if_not_exists {
+                Ok(false)
+            } else {
+                Err(EngineError::TableExists(target.clone()))
+            };
+        }
+        super::kafka::ddl::create(kc, new)
+            .await
+            .map_err(|e| kafka_table_error(e, target))?;
+        Ok(true)
     }
 
     /// The user table behind a canonical name.
@@ -446,6 +640,43 @@ impl Inner {
             .cloned()
             .ok_or_else(|| EngineError::TableNotFound(t.clone()))
     }
+}
+
+/// A planned statement and whether it runs unbounded.
+struct Planned {
+    plan: LogicalPlan,
+    streaming: bool,
+}
+
+async fn physical(
+    state: &SessionState,
+    plan: LogicalPlan,
+) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
+    state.create_physical_plan(&plan).await.map_err(plan_error)
+}
+
+/// Encodes every batch of `input` and produces it to the table's topic; the stream ends once
+/// every record is acknowledged (or never, for an unbounded input, until stopped).
+fn produce_all(
+    input: Arc<dyn ExecutionPlan>,
+    task: Arc<datafusion::execution::TaskContext>,
+    kc: Arc<KafkaCluster>,
+    table: Arc<super::kafka::TopicTable>,
+) -> BoxStream<'static, Result<Vec<ResultRow>, EngineError>> {
+    completion(async move {
+        let mut batches = execute_stream(input, task).map_err(exec_error)?;
+        while let Some(batch) = batches.next().await {
+            let batch = batch.map_err(exec_error)?;
+            let records = table
+                .codec
+                .encode(&batch)
+                .map_err(|e| EngineError::Execution(e.to_string()))?;
+            kc.produce(&table.layout.topic, records)
+                .await
+                .map_err(kafka_error)?;
+        }
+        Ok(())
+    })
 }
 
 /// The tables the gateway checked for this statement, when it came through the gateway.

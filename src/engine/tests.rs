@@ -23,6 +23,7 @@ fn catalogs() -> Arc<Catalogs> {
                 id: "lkc-dev".into(),
                 display_name: "main".into(),
                 region: "aws.us-east-2".into(),
+                kafka: None,
             }],
         }],
     ))

@@ -229,6 +229,7 @@ pub fn corpus_catalogs() -> Catalogs {
         id: id.into(),
         display_name: display.into(),
         region: "aws.us-east-2".into(),
+        kafka: None,
     };
     let env = |id: &str, clusters: Vec<ClusterConfig>| EnvironmentConfig {
         id: id.into(),

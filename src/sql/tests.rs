@@ -21,6 +21,7 @@ fn catalogs() -> Catalogs {
                     id: "lkc-dev".into(),
                     display_name: "main".into(),
                     region: "aws.us-east-2".into(),
+                    kafka: None,
                 }],
             },
             EnvironmentConfig {
@@ -30,6 +31,7 @@ fn catalogs() -> Catalogs {
                     id: "lkc-prod".into(),
                     display_name: "main".into(),
                     region: "aws.eu-west-1".into(),
+                    kafka: None,
                 }],
             },
         ],

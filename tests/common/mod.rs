@@ -186,7 +186,12 @@ pub async fn post_statement(
     let mut properties = json!({"sql.current-catalog": ENV, "sql.current-database": "lkc-dev", "sql.snapshot.mode": "now"});
     if let (Some(p), Some(extra)) = (properties.as_object_mut(), props.as_object()) {
         for (k, v) in extra {
-            p.insert(k.clone(), v.clone());
+            // A null removes a default property (e.g. `sql.snapshot.mode` for a stream).
+            if v.is_null() {
+                p.remove(k);
+            } else {
+                p.insert(k.clone(), v.clone());
+            }
         }
     }
     let body = json!({"name": name, "organization_id": ORG, "environment_id": ENV, "spec": {"statement": sql, "properties": properties, "stopped": false}});

@@ -130,9 +130,15 @@ impl std::fmt::Debug for KafkaClusterConfig {
             .client
             .iter()
             .map(|(k, v)| {
-                let secret = ["password", "secret", "key.pem", "jaas", "oauthbearer.config"]
-                    .iter()
-                    .any(|s| k.contains(s));
+                let secret = [
+                    "password",
+                    "secret",
+                    "key.pem",
+                    "jaas",
+                    "oauthbearer.config",
+                ]
+                .iter()
+                .any(|s| k.contains(s));
                 (k.as_str(), if secret { "<redacted>" } else { v.as_str() })
             })
             .collect();
@@ -142,7 +148,10 @@ impl std::fmt::Debug for KafkaClusterConfig {
             .field("schema_registry_url", &self.schema_registry_url)
             .field(
                 "schema_registry_basic_auth",
-                &self.schema_registry_basic_auth.as_ref().map(|_| "<redacted>"),
+                &self
+                    .schema_registry_basic_auth
+                    .as_ref()
+                    .map(|_| "<redacted>"),
             )
             .field("schemas_topic", &self.schemas_topic)
             .field("default_partitions", &self.default_partitions)

@@ -1,6 +1,19 @@
-//! Schema Registry subjects (`<topic>-key`, `<topic>-value`): where a table's schema lives.
+//! Schema Registry subjects (`<topic>-key`, `<topic>-value`, TopicNameStrategy): where a
+//! table's schema lives.
 //!
-//! STUB: interface only; the backends are being written.
+//! Owns the two places subjects are kept and the choice between them: a Schema Registry over
+//! its REST API (`registry`) where the cluster has `schema_registry_url`, else a compacted
+//! topic of the cluster itself (`topic`, default `_sqlgate_schemas`), so schemas survive a
+//! restart either way. It does not decide what a table's schema is (that is `json_schema` and
+//! the DDL) nor who may change it.
+//!
+//! Both backends connect lazily: [`SchemaStore::new`] never touches the network, and every
+//! call is bounded by the cluster's `request_timeout`. An unreachable or failing store is
+//! [`SubjectError::Unavailable`]; a request the registry refuses is
+//! [`SubjectError::Rejected`].
+
+mod registry;
+mod topic;
 
 use serde::{Deserialize, Serialize};
 
@@ -42,37 +55,91 @@ pub enum SubjectError {
     /// The registry refused the request (invalid or incompatible schema, …).
     #[error("schema registry refused: {0}")]
     Rejected(String),
+    /// The configuration or the request cannot work whatever the store answers (a registry
+    /// URL that is not http(s), credentials without `:`, an empty subject name, …).
+    #[error("invalid schema store request: {0}")]
+    Invalid(String),
 }
 
-/// Where subjects are kept: a Schema Registry, or a compacted topic of the cluster.
+/// Where subjects are kept: a Schema Registry, or a compacted topic of the cluster. Shared
+/// (in an `Arc`) by every statement touching the cluster.
 #[derive(Debug)]
 pub struct SchemaStore {
-    _cfg: KafkaClusterConfig,
+    backend: Backend,
+}
+
+#[derive(Debug)]
+enum Backend {
+    Registry(registry::RegistryClient),
+    Topic(topic::TopicStore),
 }
 
 impl SchemaStore {
-    /// The store the cluster's config asks for.
+    /// The store the cluster's config asks for. Does not connect: the first call does.
+    ///
+    /// ```
+    /// use sqlgate::engine::kafka::{KafkaClusterConfig, SchemaStore};
+    /// let mut cfg = KafkaClusterConfig::new("127.0.0.1:9092");
+    /// assert!(SchemaStore::new(&cfg).is_ok());
+    /// cfg.schema_registry_url = Some("ftp://registry".into());
+    /// assert!(SchemaStore::new(&cfg).is_err());
+    /// ```
     pub fn new(cfg: &KafkaClusterConfig) -> Result<Self, SubjectError> {
-        Ok(Self { _cfg: cfg.clone() })
+        let backend = match &cfg.schema_registry_url {
+            Some(url) => Backend::Registry(registry::RegistryClient::new(url, cfg)?),
+            None => Backend::Topic(topic::TopicStore::new(cfg)?),
+        };
+        Ok(Self { backend })
     }
 
     /// The latest version of `subject`, if it exists.
-    pub async fn latest(&self, _subject: &str) -> Result<Option<RegisteredSchema>, SubjectError> {
-        Ok(None)
+    pub async fn latest(&self, subject: &str) -> Result<Option<RegisteredSchema>, SubjectError> {
+        check_subject(subject)?;
+        match &self.backend {
+            Backend::Registry(r) => r.latest(subject).await,
+            Backend::Topic(t) => t.latest(subject).await,
+        }
     }
 
-    /// Registers `schema` under `subject` (a new version unless identical to the latest).
+    /// Registers `schema` under `subject` (a new version unless identical to the latest, in
+    /// which case the latest is returned as it is).
     pub async fn register(
         &self,
-        _subject: &str,
-        _schema_type: SchemaType,
-        _schema: &str,
+        subject: &str,
+        schema_type: SchemaType,
+        schema: &str,
     ) -> Result<RegisteredSchema, SubjectError> {
-        Err(SubjectError::Unavailable("not implemented".into()))
+        check_subject(subject)?;
+        match &self.backend {
+            Backend::Registry(r) => r.register(subject, schema_type, schema).await,
+            Backend::Topic(t) => t.register(subject, schema_type, schema).await,
+        }
     }
 
-    /// Deletes `subject` with all its versions; `Ok(false)` if it did not exist.
-    pub async fn delete(&self, _subject: &str) -> Result<bool, SubjectError> {
-        Ok(false)
+    /// Deletes `subject` with all its versions (for a registry: soft, then permanent);
+    /// `Ok(false)` if it did not exist.
+    pub async fn delete(&self, subject: &str) -> Result<bool, SubjectError> {
+        check_subject(subject)?;
+        match &self.backend {
+            Backend::Registry(r) => r.delete(subject).await,
+            Backend::Topic(t) => t.delete(subject).await,
+        }
     }
+
+    /// The names of all current (not deleted) subjects, sorted.
+    pub async fn subjects(&self) -> Result<Vec<String>, SubjectError> {
+        let mut names = match &self.backend {
+            Backend::Registry(r) => r.subjects().await?,
+            Backend::Topic(t) => t.subjects().await?,
+        };
+        names.sort();
+        Ok(names)
+    }
+}
+
+fn check_subject(subject: &str) -> Result<(), SubjectError> {
+    if subject.is_empty() {
+        return Err(SubjectError::Invalid("empty subject name".into()));
+    }
+    Ok(())
 }

@@ -9,6 +9,7 @@ fn catalogs() -> Catalogs {
         id: id.into(),
         display_name: name.into(),
         region: "aws.us-east-2".into(),
+        kafka: None,
     };
     Catalogs::new(
         "org-dev",

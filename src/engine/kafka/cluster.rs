@@ -1,0 +1,430 @@
+//! One Kafka cluster as the engine sees it: its clients (admin, producer, a consumer for
+//! metadata), the cached list of its topics and the cached definition of each table.
+//!
+//! Owns every call to the cluster's brokers except reading records (that is `scan`), and the
+//! caches in front of them: a topic list and table definitions, each kept for
+//! `metadata_ttl` and dropped at once by the gateway's own DDL. Errors that mean "the
+//! cluster did not answer" become [`KafkaError::Unavailable`], which the gateway turns into a
+//! 503; errors that mean "the cluster said no" become [`KafkaError::Refused`].
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use futures::future::join_all;
+use moka::future::Cache;
+use rdkafka::ClientConfig;
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
+};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::RDKafkaErrorCode;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::util::Timeout;
+
+use super::codec::Codec;
+use super::config::KafkaClusterConfig;
+use super::layout::{Record, TableLayout};
+use super::subjects::SchemaStore;
+use super::{KafkaError, schema_of};
+
+/// A topic as the metadata reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicInfo {
+    /// Topic name (the table name).
+    pub name: String,
+    /// Partition ids.
+    pub partitions: Vec<i32>,
+}
+
+/// A table: its topic, layout and codec.
+#[derive(Debug)]
+pub struct TopicTable {
+    /// The topic's metadata when the definition was built.
+    pub topic: TopicInfo,
+    /// Columns and how they map onto records.
+    pub layout: TableLayout,
+    /// Decoder/encoder for the layout.
+    pub codec: Codec,
+}
+
+/// Whether a topic is internal to Kafka, Schema Registry or a gateway (`__consumer_offsets`,
+/// `_schemas`, `_sqlgate_schemas`, `_confluent-…`): such topics are never tables.
+pub fn is_internal(topic: &str) -> bool {
+    topic.starts_with('_')
+}
+
+/// A Kafka cluster backing one database.
+pub struct KafkaCluster {
+    /// The database's canonical id (`lkc-…`), for messages.
+    id: String,
+    cfg: KafkaClusterConfig,
+    admin: AdminClient<DefaultClientContext>,
+    producer: FutureProducer,
+    metadata: Arc<BaseConsumer>,
+    subjects: SchemaStore,
+    topics: Cache<(), Arc<BTreeMap<String, TopicInfo>>>,
+    /// The last topic list fetched, for synchronous callers (DataFusion's `table_names`).
+    last_topics: RwLock<Arc<BTreeMap<String, TopicInfo>>>,
+    tables: Cache<String, Arc<TopicTable>>,
+}
+
+impl std::fmt::Debug for KafkaCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaCluster")
+            .field("id", &self.id)
+            .field("cfg", &self.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaCluster {
+    /// Creates the cluster's clients. Nothing connects yet: a cluster that is down at start
+    /// only makes the statements that touch it fail (503) until it is back.
+    pub fn new(id: &str, cfg: &KafkaClusterConfig) -> Result<Self, KafkaError> {
+        let unavailable = |e: rdkafka::error::KafkaError| KafkaError::Unavailable {
+            cluster: id.to_string(),
+            bootstrap: cfg.bootstrap_servers.clone(),
+            reason: e.to_string(),
+        };
+        let admin = cfg.client_config().create().map_err(unavailable)?;
+        let producer = cfg
+            .client_config()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set(
+                "message.timeout.ms",
+                cfg.request_timeout.as_millis().max(1000).to_string(),
+            )
+            .create()
+            .map_err(unavailable)?;
+        let metadata = Arc::new(
+            Self::consumer_config_of(cfg)
+                .create()
+                .map_err(unavailable)?,
+        );
+        let subjects = SchemaStore::new(cfg).map_err(KafkaError::from)?;
+        Ok(Self {
+            id: id.to_string(),
+            cfg: cfg.clone(),
+            admin,
+            producer,
+            metadata,
+            subjects,
+            topics: Cache::builder()
+                .max_capacity(1)
+                .time_to_live(cfg.metadata_ttl)
+                .build(),
+            last_topics: RwLock::new(Arc::new(BTreeMap::new())),
+            tables: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(cfg.metadata_ttl)
+                .build(),
+        })
+    }
+
+    fn consumer_config_of(cfg: &KafkaClusterConfig) -> ClientConfig {
+        let mut c = cfg.client_config();
+        c.set("group.id", "sqlgate-scan")
+            .set("enable.auto.commit", "false")
+            .set("enable.auto.offset.store", "false")
+            .set("enable.partition.eof", "true")
+            .set("auto.offset.reset", "earliest")
+            .set("allow.auto.create.topics", "false");
+        c
+    }
+
+    /// The configuration of a consumer that reads a table's records (assigned partitions, no
+    /// group membership, no commits).
+    pub fn consumer_config(&self) -> ClientConfig {
+        Self::consumer_config_of(&self.cfg)
+    }
+
+    /// The database id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The cluster's settings.
+    pub fn config(&self) -> &KafkaClusterConfig {
+        &self.cfg
+    }
+
+    /// Where the table schemas live.
+    pub fn subjects(&self) -> &SchemaStore {
+        &self.subjects
+    }
+
+    pub(crate) fn unavailable(&self, reason: impl std::fmt::Display) -> KafkaError {
+        KafkaError::Unavailable {
+            cluster: self.id.clone(),
+            bootstrap: self.cfg.bootstrap_servers.clone(),
+            reason: reason.to_string(),
+        }
+    }
+
+    fn timeout(&self) -> Duration {
+        self.cfg.request_timeout
+    }
+
+    fn admin_options(&self) -> AdminOptions {
+        AdminOptions::new()
+            .request_timeout(Some(self.timeout()))
+            .operation_timeout(Some(self.timeout()))
+    }
+
+    /// Fetches metadata of every topic (`None`) or of one, off the async threads.
+    async fn fetch(&self, topic: Option<String>) -> Result<Vec<TopicInfo>, KafkaError> {
+        let consumer = self.metadata.clone();
+        let timeout = self.timeout();
+        let md = tokio::task::spawn_blocking(move || {
+            consumer.fetch_metadata(topic.as_deref(), Timeout::After(timeout))
+        })
+        .await
+        .map_err(|e| KafkaError::Internal(e.to_string()))?
+        .map_err(|e| self.unavailable(e))?;
+        Ok(md
+            .topics()
+            .iter()
+            .filter(|t| t.error().is_none())
+            .map(|t| TopicInfo {
+                name: t.name().to_string(),
+                partitions: t.partitions().iter().map(|p| p.id()).collect(),
+            })
+            .collect())
+    }
+
+    /// Every table topic (internal topics left out), cached for `metadata_ttl`.
+    pub async fn topics(&self) -> Result<Arc<BTreeMap<String, TopicInfo>>, KafkaError> {
+        let list = self
+            .topics
+            .try_get_with((), async {
+                let all = self.fetch(None).await?;
+                let map: BTreeMap<String, TopicInfo> = all
+                    .into_iter()
+                    .filter(|t| !is_internal(&t.name))
+                    .map(|t| (t.name.clone(), t))
+                    .collect();
+                Ok::<_, KafkaError>(Arc::new(map))
+            })
+            .await
+            .map_err(|e| (*e).clone())?;
+        if let Ok(mut last) = self.last_topics.write() {
+            *last = list.clone();
+        }
+        Ok(list)
+    }
+
+    /// The last topic list fetched (possibly stale, possibly empty); never calls Kafka.
+    pub fn known_topics(&self) -> Arc<BTreeMap<String, TopicInfo>> {
+        self.last_topics
+            .read()
+            .map(|l| l.clone())
+            .unwrap_or_default()
+    }
+
+    /// One topic's metadata, `None` if it does not exist. A topic created outside the gateway
+    /// since the list was cached is found too (it is looked up by name on a miss).
+    pub async fn topic(&self, name: &str) -> Result<Option<TopicInfo>, KafkaError> {
+        if is_internal(name) {
+            return Ok(None);
+        }
+        if let Some(t) = self.topics().await?.get(name) {
+            return Ok(Some(t.clone()));
+        }
+        let found = self.fetch(Some(name.to_string())).await?;
+        Ok(found
+            .into_iter()
+            .find(|t| t.name == name && !t.partitions.is_empty()))
+    }
+
+    /// The table over topic `name` (`None` if the topic does not exist), cached.
+    pub async fn table(&self, name: &str) -> Result<Option<Arc<TopicTable>>, KafkaError> {
+        if let Some(t) = self.tables.get(name).await {
+            return Ok(Some(t));
+        }
+        let Some(topic) = self.topic(name).await? else {
+            return Ok(None);
+        };
+        let value = self
+            .subjects
+            .latest(&format!("{name}-value"))
+            .await
+            .map_err(KafkaError::from)?;
+        let key = self
+            .subjects
+            .latest(&format!("{name}-key"))
+            .await
+            .map_err(KafkaError::from)?;
+        let layout = schema_of::layout(name, key, value)?;
+        let codec = Codec::new(&layout).map_err(KafkaError::from)?;
+        let table = Arc::new(TopicTable {
+            topic,
+            layout,
+            codec,
+        });
+        self.tables.insert(name.to_string(), table.clone()).await;
+        Ok(Some(table))
+    }
+
+    /// Drops what is cached about `topic` and the topic list (after DDL on it).
+    pub async fn invalidate(&self, topic: &str) {
+        self.tables.invalidate(topic).await;
+        self.topics.invalidate(&()).await;
+    }
+
+    /// Creates a topic. `Refused` with the broker's reason if it says no (exists, bad config).
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        partitions: i32,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), KafkaError> {
+        let mut topic = NewTopic::new(
+            name,
+            partitions,
+            TopicReplication::Fixed(self.cfg.replication_factor),
+        );
+        for (k, v) in configs {
+            topic = topic.set(k, v);
+        }
+        let results = self
+            .admin
+            .create_topics([&topic], &self.admin_options())
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        self.invalidate(name).await;
+        self.one_result("create", name, results)
+    }
+
+    /// Deletes a topic.
+    pub async fn delete_topic(&self, name: &str) -> Result<(), KafkaError> {
+        let results = self
+            .admin
+            .delete_topics(&[name], &self.admin_options())
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        self.invalidate(name).await;
+        self.one_result("delete", name, results)
+    }
+
+    /// Sets topic configs (`retention.ms`, `cleanup.policy`, …).
+    pub async fn alter_topic(
+        &self,
+        name: &str,
+        configs: &BTreeMap<String, String>,
+    ) -> Result<(), KafkaError> {
+        let mut alter = AlterConfig::new(ResourceSpecifier::Topic(name));
+        for (k, v) in configs {
+            alter = alter.set(k, v);
+        }
+        let results = self
+            .admin
+            .alter_configs([&alter], &self.admin_options())
+            .await
+            .map_err(|e| self.unavailable(e))?;
+        self.invalidate(name).await;
+        match results.into_iter().next() {
+            Some(Ok(_)) => Ok(()),
+            Some(Err((_, code))) => Err(self.refused("alter", name, code)),
+            None => Err(KafkaError::Internal("no result from AlterConfigs".into())),
+        }
+    }
+
+    fn one_result(
+        &self,
+        operation: &'static str,
+        name: &str,
+        results: Vec<rdkafka::admin::TopicResult>,
+    ) -> Result<(), KafkaError> {
+        match results.into_iter().next() {
+            Some(Ok(_)) => Ok(()),
+            Some(Err((_, code))) => Err(self.refused(operation, name, code)),
+            None => Err(KafkaError::Internal(format!("no result from {operation}"))),
+        }
+    }
+
+    fn refused(&self, operation: &'static str, topic: &str, code: RDKafkaErrorCode) -> KafkaError {
+        match code {
+            RDKafkaErrorCode::OperationTimedOut
+            | RDKafkaErrorCode::RequestTimedOut
+            | RDKafkaErrorCode::BrokerTransportFailure
+            | RDKafkaErrorCode::AllBrokersDown
+            | RDKafkaErrorCode::BrokerNotAvailable
+            | RDKafkaErrorCode::NetworkException => self.unavailable(code),
+            RDKafkaErrorCode::TopicAlreadyExists => KafkaError::TopicExists(topic.to_string()),
+            RDKafkaErrorCode::UnknownTopicOrPartition => {
+                KafkaError::TopicNotFound(topic.to_string())
+            }
+            other => KafkaError::Refused {
+                operation,
+                topic: topic.to_string(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    /// The low and high watermark of each partition (the broker's view now).
+    pub async fn watermarks(
+        &self,
+        topic: &TopicInfo,
+    ) -> Result<HashMap<i32, (i64, i64)>, KafkaError> {
+        let consumer = self.metadata.clone();
+        let timeout = self.timeout();
+        let t = topic.clone();
+        let marks = tokio::task::spawn_blocking(move || {
+            t.partitions
+                .iter()
+                .map(|p| {
+                    consumer
+                        .fetch_watermarks(&t.name, *p, Timeout::After(timeout))
+                        .map(|w| (*p, w))
+                })
+                .collect::<Result<HashMap<_, _>, _>>()
+        })
+        .await
+        .map_err(|e| KafkaError::Internal(e.to_string()))?
+        .map_err(|e| self.unavailable(e))?;
+        Ok(marks)
+    }
+
+    /// Produces `records` to `topic` and waits until every one is acknowledged (idempotent
+    /// producer, `acks=all`). Returns how many were written.
+    pub async fn produce(&self, topic: &str, records: Vec<Record>) -> Result<u64, KafkaError> {
+        let sends = records.iter().map(|r| {
+            let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
+            if let Some(k) = &r.key {
+                fr = fr.key(k.as_slice());
+            }
+            if let Some(v) = &r.value {
+                fr = fr.payload(v.as_slice());
+            }
+            if let Some(ts) = r.timestamp_ms {
+                fr = fr.timestamp(ts);
+            }
+            self.producer.send(fr, Timeout::After(self.timeout()))
+        });
+        let mut written = 0;
+        for result in join_all(sends).await {
+            match result {
+                Ok(_) => written += 1,
+                Err((e, _)) => {
+                    return Err(match e.rdkafka_error_code() {
+                        Some(RDKafkaErrorCode::UnknownTopicOrPartition) => {
+                            KafkaError::TopicNotFound(topic.to_string())
+                        }
+                        Some(RDKafkaErrorCode::MessageSizeTooLarge) => KafkaError::Refused {
+                            operation: "produce",
+                            topic: topic.to_string(),
+                            reason: e.to_string(),
+                        },
+                        _ => self.unavailable(e),
+                    });
+                }
+            }
+        }
+        Ok(written)
+    }
+}

@@ -1,0 +1,583 @@
+//! CREATE, ALTER and DROP TABLE on a Kafka-backed database, as topic and subject operations.
+//!
+//! Owns the mapping from Flink table options (`'kafka.retention.time'`, `'value.format'`, …)
+//! to topic configs and formats, the `DISTRIBUTED BY … INTO n BUCKETS` clause (key columns and
+//! partitions), and the order of Kafka calls that keeps a table whole: a CREATE makes the
+//! topic, then registers its subjects, and undoes the topic (and any subject it registered)
+//! if a later call fails; a DROP deletes the topic first and its subjects after.
+
+use std::collections::BTreeMap;
+
+use datafusion::sql::sqlparser::ast::{
+    CreateTableOptions, Expr, SqlOption, Statement, Value, ValueWithSpan,
+};
+use datafusion::sql::sqlparser::parser::Parser;
+use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+
+use super::cluster::KafkaCluster;
+use super::layout::Format;
+use super::schema_of::FORMAT_KEYWORD;
+use super::subjects::SchemaType;
+use super::{KafkaError, codec, json_schema};
+use crate::engine::FlinkType;
+use crate::sql::FlinkDialect;
+
+/// `DISTRIBUTED BY (cols) INTO n BUCKETS`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Distribution {
+    /// Key columns (empty for `DISTRIBUTED INTO n BUCKETS`).
+    pub columns: Vec<String>,
+    /// Number of partitions, if given.
+    pub buckets: Option<i32>,
+}
+
+/// A CREATE TABLE statement split into the part sqlparser reads and the distribution.
+#[derive(Debug)]
+pub struct FlinkCreate {
+    /// The statement without its `DISTRIBUTED` clause.
+    pub statement: Statement,
+    /// The clause, if present.
+    pub distribution: Option<Distribution>,
+}
+
+/// What an ALTER TABLE on a topic does.
+#[derive(Debug)]
+pub enum AlterTable {
+    /// `ALTER TABLE t SET ('k' = 'v', …)`.
+    Set {
+        /// The table's 3-part name.
+        name: Vec<String>,
+        /// The options.
+        options: Vec<(String, String)>,
+    },
+    /// `ALTER TABLE t ADD (col type, …)` / `ADD col type`.
+    Add {
+        /// The table's 3-part name.
+        name: Vec<String>,
+        /// New columns.
+        columns: Vec<(String, String)>,
+    },
+}
+
+fn plan(msg: impl Into<String>) -> String {
+    msg.into()
+}
+
+/// Splits the `DISTRIBUTED …` clause off a Flink CREATE TABLE text and parses the rest.
+pub fn parse_create(sql: &str) -> Result<FlinkCreate, String> {
+    let dialect = FlinkDialect;
+    let tokens = Tokenizer::new(&dialect, sql)
+        .tokenize()
+        .map_err(|e| e.to_string())?;
+    let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.value.eq_ignore_ascii_case(w));
+    let mut depth = 0i32;
+    let mut start = None;
+    for (i, t) in tokens.iter().enumerate() {
+        match t {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ if depth == 0 && word(t, "DISTRIBUTED") => {
+                start = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let Some(start) = start else {
+        let statement = Parser::parse_sql(&dialect, sql)
+            .map_err(|e| e.to_string())?
+            .pop()
+            .ok_or("empty statement")?;
+        return Ok(FlinkCreate {
+            statement,
+            distribution: None,
+        });
+    };
+    // Walk the clause: BY [HASH|RANGE] (a, b) [INTO n BUCKETS] | INTO n BUCKETS.
+    let significant: Vec<(usize, &Token)> = tokens
+        .iter()
+        .enumerate()
+        .skip(start + 1)
+        .filter(|(_, t)| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let mut it = significant.into_iter().peekable();
+    let mut dist = Distribution::default();
+    let mut end = start + 1;
+    if it.peek().is_some_and(|(_, t)| word(t, "BY")) {
+        it.next();
+        if it.peek().is_some_and(|(_, t)| word(t, "HASH") || word(t, "RANGE")) {
+            it.next();
+        }
+        if !matches!(it.next(), Some((_, Token::LParen))) {
+            return Err(plan("expected ( after DISTRIBUTED BY"));
+        }
+        loop {
+            match it.next() {
+                Some((_, Token::Word(w))) => dist.columns.push(w.value.clone()),
+                Some((_, Token::Comma)) => {}
+                Some((i, Token::RParen)) => {
+                    end = i + 1;
+                    break;
+                }
+                _ => return Err(plan("malformed DISTRIBUTED BY column list")),
+            }
+        }
+    }
+    if it.peek().is_some_and(|(_, t)| word(t, "INTO")) {
+        it.next();
+        let n = match it.next() {
+            Some((_, Token::Number(n, _))) => n
+                .parse::<i32>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| format!("invalid number of buckets {n}"))?,
+            _ => return Err(plan("expected a number after INTO")),
+        };
+        match it.next() {
+            Some((i, t)) if word(t, "BUCKETS") => end = i + 1,
+            _ => return Err(plan("expected BUCKETS")),
+        }
+        dist.buckets = Some(n);
+    }
+    let rest: String = tokens[..start]
+        .iter()
+        .chain(std::iter::once(&Token::Whitespace(Whitespace::Space)))
+        .chain(tokens[end..].iter())
+        .map(|t| t.to_string())
+        .collect();
+    let statement = Parser::parse_sql(&dialect, &rest)
+        .map_err(|e| e.to_string())?
+        .pop()
+        .ok_or("empty statement")?;
+    Ok(FlinkCreate {
+        statement,
+        distribution: Some(dist),
+    })
+}
+
+/// Parses the ALTER TABLE forms a topic supports.
+pub fn parse_alter(sql: &str) -> Result<AlterTable, String> {
+    let dialect = FlinkDialect;
+    let mut p = Parser::new(&dialect)
+        .try_with_sql(sql)
+        .map_err(|e| e.to_string())?;
+    let kw = |p: &mut Parser, w: &str| {
+        if matches!(p.peek_token().token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w)) {
+            p.next_token();
+            true
+        } else {
+            false
+        }
+    };
+    if !(kw(&mut p, "ALTER") && kw(&mut p, "TABLE")) {
+        return Err("expected ALTER TABLE".into());
+    }
+    let _ = kw(&mut p, "IF") && kw(&mut p, "EXISTS");
+    let name: Vec<String> = p
+        .parse_object_name(false)
+        .map_err(|e| e.to_string())?
+        .0
+        .iter()
+        .filter_map(|x| x.as_ident().map(|i| i.value.clone()))
+        .collect();
+    let result = if kw(&mut p, "SET") {
+        p.expect_token(&Token::LParen).map_err(|e| e.to_string())?;
+        let options = p
+            .parse_comma_separated(|p| {
+                let k = p.parse_literal_string()?;
+                p.expect_token(&Token::Eq)?;
+                let v = p.parse_literal_string()?;
+                Ok((k, v))
+            })
+            .map_err(|e| e.to_string())?;
+        p.expect_token(&Token::RParen).map_err(|e| e.to_string())?;
+        AlterTable::Set { name, options }
+    } else if kw(&mut p, "ADD") {
+        let paren = p.consume_token(&Token::LParen);
+        let defs = if paren {
+            let d = p
+                .parse_comma_separated(Parser::parse_column_def)
+                .map_err(|e| e.to_string())?;
+            p.expect_token(&Token::RParen).map_err(|e| e.to_string())?;
+            d
+        } else {
+            vec![p.parse_column_def().map_err(|e| e.to_string())?]
+        };
+        let mut columns = Vec::new();
+        for d in defs {
+            if !d.options.is_empty() {
+                return Err(format!(
+                    "column {}: only a name and a type may be added to a topic's table",
+                    d.name
+                ));
+            }
+            columns.push((d.name.value.clone(), d.data_type.to_string()));
+        }
+        AlterTable::Add { name, columns }
+    } else {
+        return Err(
+            "a Kafka-backed table supports ALTER TABLE … SET (options) and ALTER TABLE … ADD \
+             columns"
+                .into(),
+        );
+    };
+    let _ = p.consume_token(&Token::SemiColon);
+    if p.peek_token().token != Token::EOF {
+        return Err(format!("unexpected {} after ALTER TABLE", p.peek_token().token));
+    }
+    Ok(result)
+}
+
+/// What a table's WITH options ask for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableOptions {
+    /// Topic configs to set.
+    pub topic_configs: BTreeMap<String, String>,
+    /// `key.format`, if given.
+    pub key_format: Option<Format>,
+    /// `value.format`, if given.
+    pub value_format: Option<Format>,
+}
+
+/// The options a Kafka-backed table accepts, for error messages.
+const SUPPORTED: &str = "'connector', 'changelog.mode', 'key.format', 'value.format', \
+    'kafka.retention.time', 'kafka.retention.size', 'kafka.cleanup-policy', \
+    'kafka.max-message-size', 'kafka.message-timestamp-type'";
+
+/// Maps Flink table options to topic configs and formats; unknown options are refused.
+pub fn table_options(options: &[(String, String)]) -> Result<TableOptions, String> {
+    let mut out = TableOptions {
+        topic_configs: BTreeMap::new(),
+        key_format: None,
+        value_format: None,
+    };
+    for (k, v) in options {
+        let v = v.trim();
+        let bad = || format!("invalid value '{v}' for option '{k}'");
+        match k.as_str() {
+            "connector" if v == "confluent" || v == "kafka" => {}
+            "changelog.mode" if v == "append" => {}
+            "key.format" | "value.format" => {
+                let f = Format::parse(v).filter(|f| *f != Format::Raw).ok_or_else(|| {
+                    format!(
+                        "option '{k}' must be 'json-registry', 'avro-registry' or 'json', not '{v}'"
+                    )
+                })?;
+                if k == "key.format" {
+                    out.key_format = Some(f);
+                } else {
+                    out.value_format = Some(f);
+                }
+            }
+            "kafka.retention.time" => {
+                let ms = match v {
+                    "0" | "-1" | "infinite" => -1,
+                    _ => humantime::parse_duration(&v.replace(' ', ""))
+                        .map_err(|_| bad())?
+                        .as_millis() as i64,
+                };
+                out.topic_configs.insert("retention.ms".into(), ms.to_string());
+            }
+            "kafka.retention.size" => {
+                let bytes: i64 = v.parse().map_err(|_| bad())?;
+                out.topic_configs
+                    .insert("retention.bytes".into(), bytes.to_string());
+            }
+            "kafka.cleanup-policy" => {
+                let policy = match v {
+                    "delete" => "delete",
+                    "compact" => "compact",
+                    "delete-compact" => "compact,delete",
+                    _ => return Err(bad()),
+                };
+                out.topic_configs
+                    .insert("cleanup.policy".into(), policy.into());
+            }
+            "kafka.max-message-size" => {
+                let bytes: i64 = v.parse().map_err(|_| bad())?;
+                out.topic_configs
+                    .insert("max.message.bytes".into(), bytes.to_string());
+            }
+            "kafka.message-timestamp-type" => {
+                let t = match v {
+                    "create-time" => "CreateTime",
+                    "log-append-time" => "LogAppendTime",
+                    _ => return Err(bad()),
+                };
+                out.topic_configs
+                    .insert("message.timestamp.type".into(), t.into());
+            }
+            other => {
+                return Err(format!(
+                    "option '{other}' = '{v}' is not supported for a Kafka-backed table; \
+                     supported: {SUPPORTED}"
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The `WITH (…)` options of a parsed CREATE TABLE.
+pub fn create_options(options: &CreateTableOptions) -> Result<Vec<(String, String)>, String> {
+    let list: &[SqlOption] = match options {
+        CreateTableOptions::None => return Ok(Vec::new()),
+        CreateTableOptions::With(o) => o,
+        _ => return Err("only WITH ('key' = 'value', …) options are supported".into()),
+    };
+    list.iter()
+        .map(|o| match o {
+            SqlOption::KeyValue { key, value } => {
+                let k = key.value.clone();
+                let v = match value {
+                    Expr::Value(ValueWithSpan {
+                        value: Value::SingleQuotedString(s),
+                        ..
+                    }) => s.clone(),
+                    other => return Err(format!("option '{k}' must be a string, not {other}")),
+                };
+                Ok((k, v))
+            }
+            other => Err(format!("unsupported option {other}")),
+        })
+        .collect()
+}
+
+/// A schema ready to register: its type and text.
+fn schema_text(
+    format: Format,
+    record: &str,
+    columns: &[(String, FlinkType)],
+) -> Result<(SchemaType, String), String> {
+    match format {
+        Format::Json | Format::JsonRegistry => {
+            let text = json_schema::to_json_schema(columns)?;
+            if format == Format::Json {
+                let mut v: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| e.to_string())?;
+                if let Some(o) = v.as_object_mut() {
+                    o.insert(FORMAT_KEYWORD.into(), format.as_str().into());
+                }
+                return Ok((SchemaType::Json, v.to_string()));
+            }
+            Ok((SchemaType::Json, text))
+        }
+        Format::AvroRegistry => Ok((SchemaType::Avro, codec::avro::to_avro_schema(record, columns)?)),
+        Format::Raw => Err("raw format is not registered".into()),
+    }
+}
+
+/// A new table, as CREATE TABLE describes it.
+#[derive(Debug, Clone)]
+pub struct NewTable {
+    /// Topic (table) name.
+    pub topic: String,
+    /// Columns in order.
+    pub columns: Vec<(String, FlinkType)>,
+    /// Columns carried in the key.
+    pub key_columns: Vec<String>,
+    /// Partitions (`None`: the cluster's default).
+    pub partitions: Option<i32>,
+    /// Options from WITH.
+    pub options: TableOptions,
+}
+
+/// Creates the topic and registers its subjects; on any failure removes what it made.
+pub async fn create(cluster: &KafkaCluster, t: &NewTable) -> Result<(), KafkaError> {
+    let definition = |m: String| KafkaError::Schema(m);
+    for k in &t.key_columns {
+        if !t.columns.iter().any(|(n, _)| n == k) {
+            return Err(definition(format!(
+                "key column '{k}' is not a column of the table"
+            )));
+        }
+    }
+    let key_cols: Vec<(String, FlinkType)> = t
+        .key_columns
+        .iter()
+        .filter_map(|k| t.columns.iter().find(|(n, _)| n == k).cloned())
+        .collect();
+    let value_cols: Vec<(String, FlinkType)> = t
+        .columns
+        .iter()
+        .filter(|(n, _)| !t.key_columns.contains(n))
+        .cloned()
+        .collect();
+    if value_cols.is_empty() {
+        return Err(definition(
+            "every column is a key column; a Kafka-backed table needs at least one value column"
+                .into(),
+        ));
+    }
+    let value_format = t.options.value_format.unwrap_or(Format::JsonRegistry);
+    let key_format = t.options.key_format.unwrap_or(Format::JsonRegistry);
+    // Build both schemas before touching Kafka, so a bad definition changes nothing.
+    let value = schema_text(value_format, "record", &value_cols).map_err(definition)?;
+    let key = if key_cols.is_empty() {
+        None
+    } else {
+        Some(schema_text(key_format, "key", &key_cols).map_err(definition)?)
+    };
+    let partitions = t
+        .partitions
+        .unwrap_or(cluster.config().default_partitions);
+    cluster
+        .create_topic(&t.topic, partitions, &t.options.topic_configs)
+        .await?;
+    let mut registered: Vec<String> = Vec::new();
+    let mut result = Ok(());
+    for (suffix, schema) in [("value", Some(value)), ("key", key)] {
+        let Some((kind, text)) = schema else { continue };
+        let subject = format!("{}-{suffix}", t.topic);
+        match cluster.subjects().register(&subject, kind, &text).await {
+            Ok(_) => registered.push(subject),
+            Err(e) => {
+                result = Err(KafkaError::from(e));
+                break;
+            }
+        }
+    }
+    if let Err(e) = result {
+        undo(cluster, &t.topic, &registered).await;
+        return Err(e);
+    }
+    cluster.invalidate(&t.topic).await;
+    Ok(())
+}
+
+/// Best-effort removal of a half-made table; failures are logged, the original error wins.
+async fn undo(cluster: &KafkaCluster, topic: &str, subjects: &[String]) {
+    for s in subjects {
+        if let Err(e) = cluster.subjects().delete(s).await {
+            tracing::warn!(subject = %s, error = %e, "could not remove the subject of a failed CREATE TABLE");
+        }
+    }
+    if let Err(e) = cluster.delete_topic(topic).await {
+        tracing::warn!(topic, error = %e, "could not remove the topic of a failed CREATE TABLE");
+    }
+}
+
+/// Deletes the topic, then its subjects. `Ok(false)` if the topic did not exist.
+pub async fn drop(cluster: &KafkaCluster, topic: &str) -> Result<bool, KafkaError> {
+    if cluster.topic(topic).await?.is_none() {
+        return Ok(false);
+    }
+    cluster.delete_topic(topic).await?;
+    for suffix in ["value", "key"] {
+        let subject = format!("{topic}-{suffix}");
+        if let Err(e) = cluster.subjects().delete(&subject).await {
+            // The table is gone; a leftover subject is replaced by the next CREATE.
+            tracing::warn!(%subject, error = %e, "topic deleted but its subject was not");
+        }
+    }
+    cluster.invalidate(topic).await;
+    Ok(true)
+}
+
+/// `ALTER TABLE … ADD`: registers a new value schema version with the added columns
+/// (nullable, so records written before still decode).
+pub async fn add_columns(
+    cluster: &KafkaCluster,
+    topic: &str,
+    added: &[(String, FlinkType)],
+) -> Result<(), KafkaError> {
+    let Some(table) = cluster.table(topic).await? else {
+        return Err(KafkaError::TopicNotFound(topic.to_string()));
+    };
+    let layout = &table.layout;
+    let Some(value) = &layout.value_schema else {
+        return Err(KafkaError::Schema(format!(
+            "table {topic} has no registered value schema; columns cannot be added to raw \
+             key/val"
+        )));
+    };
+    let mut value_cols: Vec<(String, FlinkType)> = layout.value_columns().cloned().collect();
+    for (n, t) in added {
+        if layout.columns.iter().any(|(c, _)| c == n) {
+            return Err(KafkaError::Schema(format!("column '{n}' already exists")));
+        }
+        value_cols.push((n.clone(), t.clone().with_nullable(true)));
+    }
+    let (kind, text) = schema_text(layout.value_format, "record", &value_cols)
+        .map_err(KafkaError::Schema)?;
+    cluster
+        .subjects()
+        .register(&value.subject, kind, &text)
+        .await?;
+    cluster.invalidate(topic).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distribution_is_split_off_and_the_rest_parses() {
+        let c = parse_create(
+            "CREATE TABLE `e`.`d`.`t` (id INT, v STRING) DISTRIBUTED BY HASH(id) INTO 4 BUCKETS WITH ('value.format' = 'json')",
+        )
+        .unwrap();
+        assert_eq!(
+            c.distribution,
+            Some(Distribution {
+                columns: vec!["id".into()],
+                buckets: Some(4)
+            })
+        );
+        let Statement::CreateTable(ct) = c.statement else {
+            panic!("not a CREATE TABLE")
+        };
+        assert_eq!(ct.columns.len(), 2);
+        assert_eq!(
+            create_options(&ct.table_options).unwrap(),
+            [("value.format".to_string(), "json".to_string())]
+        );
+        let c = parse_create("CREATE TABLE t (a INT) DISTRIBUTED INTO 3 BUCKETS").unwrap();
+        assert_eq!(
+            c.distribution,
+            Some(Distribution {
+                columns: vec![],
+                buckets: Some(3)
+            })
+        );
+        let c = parse_create("CREATE TABLE t (a INT, b INT) DISTRIBUTED BY (a, b)").unwrap();
+        assert_eq!(c.distribution.unwrap().columns, ["a", "b"]);
+        assert!(parse_create("CREATE TABLE t (a INT) DISTRIBUTED INTO 0 BUCKETS").is_err());
+        assert!(parse_create("CREATE TABLE t (a INT)").unwrap().distribution.is_none());
+    }
+
+    #[test]
+    fn alter_forms() {
+        match parse_alter("ALTER TABLE `e`.`d`.`t` SET ('kafka.retention.time' = '1 d')").unwrap() {
+            AlterTable::Set { name, options } => {
+                assert_eq!(name, ["e", "d", "t"]);
+                assert_eq!(options, [("kafka.retention.time".into(), "1 d".into())]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_alter("ALTER TABLE t ADD (a INT, b STRING)").unwrap() {
+            AlterTable::Add { columns, .. } => {
+                assert_eq!(columns, [("a".into(), "INT".into()), ("b".into(), "STRING".into())])
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_alter("ALTER TABLE t DROP WATERMARK").is_err());
+    }
+
+    #[test]
+    fn options_map_to_topic_configs_and_unknown_ones_are_refused() {
+        let o = table_options(&[
+            ("kafka.retention.time".into(), "7 d".into()),
+            ("kafka.cleanup-policy".into(), "delete-compact".into()),
+            ("value.format".into(), "avro-registry".into()),
+        ])
+        .unwrap();
+        assert_eq!(o.topic_configs["retention.ms"], (7 * 86_400_000i64).to_string());
+        assert_eq!(o.topic_configs["cleanup.policy"], "compact,delete");
+        assert_eq!(o.value_format, Some(Format::AvroRegistry));
+        let e = table_options(&[("connector".into(), "filesystem".into())]).unwrap_err();
+        assert!(e.contains("not supported") && e.contains("kafka.retention.time"), "{e}");
+        assert!(table_options(&[("kafka.retention.time".into(), "soon".into())]).is_err());
+    }
+}

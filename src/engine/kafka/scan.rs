@@ -1,0 +1,258 @@
+//! Reading a topic as a table: a bounded snapshot or an unbounded stream of Arrow batches.
+//!
+//! A snapshot reads each partition from its low watermark up to the records that existed when
+//! the query started. The high watermark taken at the start bounds it, with one allowance:
+//! some brokers (tansu) under-report the high watermark after a multi-record batch, so records
+//! at or past it are still read while their timestamps are not later than the query's start,
+//! and a partition is finished at the first later record or at the end of the partition
+//! (librdkafka's partition EOF). A stream reads from the beginning and keeps waiting for new
+//! records until the statement is stopped (its consumer goes when the result stream is
+//! dropped).
+//!
+//! Records are read on a blocking thread by an assigned consumer (no group, no commits) and
+//! handed to DataFusion through a small channel, so a slow reader slows the consumer down.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::error::DataFusionError;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::PartitionStream;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError as RdError;
+use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::{Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+
+use super::KafkaError;
+use super::cluster::{KafkaCluster, TopicTable};
+use super::layout::SourceRecord;
+
+/// Per-statement scan settings, attached to the DataFusion session of one statement.
+#[derive(Debug, Clone, Copy)]
+pub struct ScanMode {
+    /// Bounded snapshot (`sql.snapshot.mode = now`) rather than an unbounded stream.
+    pub snapshot: bool,
+    /// When the statement started, in milliseconds since the epoch.
+    pub started_at_ms: i64,
+}
+
+impl ScanMode {
+    /// A snapshot starting now.
+    pub fn snapshot_now() -> Self {
+        Self {
+            snapshot: true,
+            started_at_ms: chrono::Utc::now().timestamp_millis(),
+        }
+    }
+}
+
+/// How long a snapshot may go without any record or end-of-partition before it fails.
+const STALL_FACTOR: u32 = 3;
+/// How long one poll waits; also the longest a stream holds back a partial batch.
+const POLL: Duration = Duration::from_millis(100);
+
+/// One topic read as one DataFusion partition.
+#[derive(Debug)]
+pub struct TopicScan {
+    cluster: Arc<KafkaCluster>,
+    table: Arc<TopicTable>,
+    schema: SchemaRef,
+    /// Snapshot: `(low, high)` watermark of each partition at the start. Stream: `None`.
+    bounds: Option<HashMap<i32, (i64, i64)>>,
+    started_at_ms: i64,
+    batch_size: usize,
+}
+
+impl TopicScan {
+    /// Prepares a scan; a snapshot takes the partitions' watermarks now.
+    pub async fn new(
+        cluster: Arc<KafkaCluster>,
+        table: Arc<TopicTable>,
+        mode: ScanMode,
+        batch_size: usize,
+    ) -> Result<Self, KafkaError> {
+        let bounds = if mode.snapshot {
+            Some(cluster.watermarks(&table.topic).await?)
+        } else {
+            None
+        };
+        Ok(Self {
+            schema: table.codec.schema(),
+            cluster,
+            table,
+            bounds,
+            started_at_ms: mode.started_at_ms,
+            batch_size: batch_size.max(1),
+        })
+    }
+}
+
+impl PartitionStream for TopicScan {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let (tx, rx) = mpsc::channel(2);
+        let reader = Reader {
+            cluster: self.cluster.clone(),
+            table: self.table.clone(),
+            bounds: self.bounds.clone(),
+            started_at_ms: self.started_at_ms,
+            batch_size: self.batch_size,
+            tx,
+        };
+        tokio::task::spawn_blocking(move || reader.run());
+        let batches = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|b| (b, rx))
+        });
+        Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), batches))
+    }
+}
+
+type Sent = Result<RecordBatch, DataFusionError>;
+
+struct Reader {
+    cluster: Arc<KafkaCluster>,
+    table: Arc<TopicTable>,
+    bounds: Option<HashMap<i32, (i64, i64)>>,
+    started_at_ms: i64,
+    batch_size: usize,
+    tx: mpsc::Sender<Sent>,
+}
+
+fn external(e: KafkaError) -> DataFusionError {
+    DataFusionError::External(Box::new(e))
+}
+
+impl Reader {
+    fn run(self) {
+        if let Err(e) = self.read() {
+            let _ = self.tx.blocking_send(Err(external(e)));
+        }
+    }
+
+    /// The partitions to read and where to start; a snapshot skips empty partitions.
+    fn assignment(&self) -> Result<TopicPartitionList, KafkaError> {
+        let mut tpl = TopicPartitionList::new();
+        let topic = &self.table.topic.name;
+        for p in &self.table.topic.partitions {
+            let start = match &self.bounds {
+                None => Offset::Beginning,
+                Some(b) => match b.get(p) {
+                    Some((low, high)) if high > low => Offset::Offset(*low),
+                    _ => continue,
+                },
+            };
+            tpl.add_partition_offset(topic, *p, start)
+                .map_err(|e| KafkaError::Internal(e.to_string()))?;
+        }
+        Ok(tpl)
+    }
+
+    fn read(&self) -> Result<(), KafkaError> {
+        let tpl = self.assignment()?;
+        if tpl.count() == 0 {
+            return Ok(());
+        }
+        let consumer: BaseConsumer = self
+            .cluster
+            .consumer_config()
+            .create()
+            .map_err(|e| self.cluster.unavailable(e))?;
+        consumer
+            .assign(&tpl)
+            .map_err(|e| self.cluster.unavailable(e))?;
+        let mut open: HashSet<i32> = tpl.elements().iter().map(|e| e.partition()).collect();
+        let stall = self.cluster.config().request_timeout * STALL_FACTOR;
+        let mut progress = Instant::now();
+        let mut pending: Vec<BorrowedMessage<'_>> = Vec::new();
+        loop {
+            if self.tx.is_closed() {
+                return Ok(());
+            }
+            match consumer.poll(POLL) {
+                None => {
+                    if !self.flush(&mut pending)? {
+                        return Ok(());
+                    }
+                    if self.bounds.is_some() && progress.elapsed() > stall {
+                        return Err(self.cluster.unavailable(format!(
+                            "no records or end of partition for {stall:?} while reading topic {}",
+                            self.table.topic.name
+                        )));
+                    }
+                }
+                Some(Ok(m)) => {
+                    progress = Instant::now();
+                    if let Some(bounds) = &self.bounds {
+                        let p = m.partition();
+                        if !open.contains(&p) {
+                            continue;
+                        }
+                        let high = bounds.get(&p).map_or(0, |b| b.1);
+                        let later = m
+                            .timestamp()
+                            .to_millis()
+                            .is_some_and(|ts| ts > self.started_at_ms);
+                        if m.offset() >= high && later {
+                            open.remove(&p);
+                            if open.is_empty() {
+                                self.flush(&mut pending)?;
+                                return Ok(());
+                            }
+                            continue;
+                        }
+                    }
+                    pending.push(m);
+                    if pending.len() >= self.batch_size && !self.flush(&mut pending)? {
+                        return Ok(());
+                    }
+                }
+                Some(Err(RdError::PartitionEOF(p))) => {
+                    progress = Instant::now();
+                    if self.bounds.is_some() {
+                        open.remove(&p);
+                        if open.is_empty() {
+                            self.flush(&mut pending)?;
+                            return Ok(());
+                        }
+                    }
+                }
+                Some(Err(e)) => {
+                    if self.bounds.is_some() {
+                        return Err(self.cluster.unavailable(e));
+                    }
+                    // A stream rides out broker restarts: librdkafka reconnects by itself.
+                    tracing::debug!(topic = %self.table.topic.name, error = %e, "stream consumer error");
+                }
+            }
+        }
+    }
+
+    /// Decodes and sends the pending records; `false` when the reader has gone away.
+    fn flush(&self, pending: &mut Vec<BorrowedMessage<'_>>) -> Result<bool, KafkaError> {
+        if pending.is_empty() {
+            return Ok(true);
+        }
+        let records: Vec<SourceRecord<'_>> = pending
+            .iter()
+            .map(|m| SourceRecord {
+                key: m.key(),
+                value: m.payload(),
+                partition: m.partition(),
+                offset: m.offset(),
+                timestamp_ms: m.timestamp().to_millis(),
+            })
+            .collect();
+        let batch = self.table.codec.decode(&records)?;
+        drop(records);
+        pending.clear();
+        Ok(self.tx.blocking_send(Ok(batch)).is_ok())
+    }
+}

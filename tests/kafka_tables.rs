@@ -1,0 +1,380 @@
+//! Kafka as the storage: topics are tables of the Kafka-backed dev cluster. Every test runs
+//! the real gateway over TLS against a real Kafka-protocol broker (tansu), and checks what
+//! the broker holds with plain rdkafka clients (AdminClient, producer, consumer).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::{Offset, TopicPartitionList};
+use serde_json::{Value, json};
+use sqlgate::engine::kafka::{KafkaClusterConfig, SchemaStore};
+
+use common::{Cred, TestGateway, broker, detail, developer, post_statement, run_query};
+
+/// A gateway whose dev cluster (`lkc-dev`) is the broker at `bootstrap`.
+async fn gateway(bootstrap: &str, tweak: impl FnOnce(&mut KafkaClusterConfig)) -> TestGateway {
+    let mut k = KafkaClusterConfig::new(bootstrap);
+    k.default_partitions = 2;
+    k.request_timeout = Duration::from_secs(3);
+    tweak(&mut k);
+    TestGateway::start_with(move |c| c.environments[0].clusters[0].kafka = Some(k)).await
+}
+
+fn admin_client(bootstrap: &str) -> AdminClient<DefaultClientContext> {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap()
+}
+
+/// Topic name → partition count, as a plain client sees the cluster.
+fn topics(bootstrap: &str) -> BTreeMap<String, usize> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    let md = c.fetch_metadata(None, Duration::from_secs(10)).unwrap();
+    md.topics()
+        .iter()
+        .filter(|t| t.error().is_none())
+        .map(|t| (t.name().to_string(), t.partitions().len()))
+        .collect()
+}
+
+async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
+    let admin = admin_client(bootstrap);
+    let r = admin
+        .create_topics(
+            [&NewTopic::new(name, partitions, TopicReplication::Fixed(-1))],
+            &AdminOptions::new(),
+        )
+        .await
+        .unwrap();
+    r[0].as_ref().unwrap();
+}
+
+fn producer(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("linger.ms", "20")
+        .create()
+        .unwrap()
+}
+
+/// Every record of `topic`, as (partition, key, value), read by a plain consumer.
+fn consume_all(bootstrap: &str, topic: &str, partitions: i32) -> Vec<(i32, Vec<u8>, Vec<u8>)> {
+    let c: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", "test-plain-consumer")
+        .set("enable.partition.eof", "true")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..partitions {
+        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+    }
+    c.assign(&tpl).unwrap();
+    let mut eof = 0;
+    let mut out = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while eof < partitions && std::time::Instant::now() < deadline {
+        match c.poll(Duration::from_millis(200)) {
+            Some(Ok(m)) => out.push((
+                m.partition(),
+                m.key().unwrap_or_default().to_vec(),
+                m.payload().unwrap_or_default().to_vec(),
+            )),
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => eof += 1,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Strips and checks the Confluent wire-format header; returns (schema id, payload).
+fn unframe(bytes: &[u8]) -> (u32, &[u8]) {
+    assert!(bytes.len() > 5 && bytes[0] == 0, "not framed: {bytes:?}");
+    (
+        u32::from_be_bytes([bytes[1], bytes[2], bytes[3], bytes[4]]),
+        &bytes[5..],
+    )
+}
+
+async fn ok(gw: &TestGateway, cred: &Cred, name: &str, sql: &str) -> Vec<Value> {
+    run_query(gw, cred, name, sql)
+        .await
+        .unwrap_or_else(|(s, b)| panic!("{sql}: {s} {b}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_insert_select_describe_drop_act_on_the_topic() {
+    let b = broker::start().await;
+    let gw = gateway(&b.bootstrap, |_| {}).await;
+    let dev = developer(&gw);
+
+    ok(
+        &gw,
+        &dev,
+        "create",
+        "CREATE TABLE orders (id INT, item STRING NOT NULL, price DECIMAL(10, 2), \
+         PRIMARY KEY (id) NOT ENFORCED) DISTRIBUTED BY (id) INTO 3 BUCKETS \
+         WITH ('kafka.retention.time' = '1 d')",
+    )
+    .await;
+    let seen = topics(&b.bootstrap);
+    assert_eq!(seen.get("orders"), Some(&3), "the topic with 3 partitions: {seen:?}");
+    assert!(seen.contains_key("_sqlgate_schemas"), "{seen:?}");
+
+    // The schemas are subjects in the compacted topic: a fresh store (a restart) sees them.
+    let store = SchemaStore::new(&KafkaClusterConfig::new(&b.bootstrap)).unwrap();
+    let value = store.latest("orders-value").await.unwrap().expect("value subject");
+    let key = store.latest("orders-key").await.unwrap().expect("key subject");
+    assert!(value.schema.contains("\"item\"") && !value.schema.contains("\"id\""));
+    assert!(key.schema.contains("\"id\""));
+
+    ok(
+        &gw,
+        &dev,
+        "insert",
+        "INSERT INTO orders VALUES (1, 'apple', 1.50), (2, 'pear', 2.25), (3, 'fig', NULL)",
+    )
+    .await;
+    // A plain consumer reads framed JSON with the registered ids, keyed by id.
+    let mut records = consume_all(&b.bootstrap, "orders", 3);
+    records.sort_by_key(|r| r.1.clone());
+    assert_eq!(records.len(), 3, "{records:?}");
+    let (vid, v) = unframe(&records[0].2);
+    assert_eq!(vid, value.id);
+    let v: Value = serde_json::from_slice(v).unwrap();
+    assert_eq!(v["item"], "apple");
+    let (kid, k) = unframe(&records[0].1);
+    assert_eq!(kid, key.id);
+    assert_eq!(serde_json::from_slice::<Value>(k).unwrap(), json!({"id": 1}));
+
+    let rows = ok(
+        &gw,
+        &dev,
+        "select",
+        "SELECT id, item, price, `$partition` >= 0, `$offset` >= 0 FROM orders ORDER BY id",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        [
+            json!(["1", "apple", "1.50", "TRUE", "TRUE"]),
+            json!(["2", "pear", "2.25", "TRUE", "TRUE"]),
+            json!(["3", "fig", null, "TRUE", "TRUE"]),
+        ]
+    );
+    let described = ok(&gw, &dev, "describe", "DESCRIBE orders").await;
+    let cols: Vec<(String, String)> = described
+        .iter()
+        .map(|r| (r[0].as_str().unwrap().into(), r[1].as_str().unwrap().into()))
+        .collect();
+    assert_eq!(
+        cols[..3],
+        [
+            ("id".into(), "INT".into()),
+            ("item".into(), "STRING".into()),
+            ("price".into(), "DECIMAL(10, 2)".into())
+        ]
+    );
+    assert_eq!(described[1][2], "FALSE", "item is NOT NULL");
+    assert!(cols.iter().any(|c| c.0 == "$rowtime"));
+
+    // SHOW TABLES lists topics, not internal ones.
+    let shown = ok(&gw, &dev, "show", "SHOW TABLES").await;
+    assert!(shown.contains(&json!(["orders"])), "{shown:?}");
+    assert!(!shown.iter().any(|r| r[0].as_str().unwrap().starts_with('_')), "{shown:?}");
+
+    ok(&gw, &dev, "alter", "ALTER TABLE orders ADD (note STRING)").await;
+    let rows = ok(&gw, &dev, "select2", "SELECT note FROM orders WHERE id = 1").await;
+    assert_eq!(rows, [json!([null])], "old records decode with the added column");
+
+    ok(&gw, &dev, "drop", "DROP TABLE orders").await;
+    assert!(!topics(&b.bootstrap).contains_key("orders"));
+    let store = SchemaStore::new(&KafkaClusterConfig::new(&b.bootstrap)).unwrap();
+    assert!(store.latest("orders-value").await.unwrap().is_none());
+    assert!(store.latest("orders-key").await.unwrap().is_none());
+    let (status, body) = post_statement(&gw, &dev, "gone", "SELECT * FROM orders", json!({})).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"]["phase"], "FAILED");
+    assert!(detail_of(&body).contains("not found"), "{body}");
+}
+
+fn detail_of(statement: &Value) -> String {
+    statement["status"]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_without_schema_is_a_raw_table_and_a_snapshot_is_bounded() {
+    let b = broker::start().await;
+    create_topic(&b.bootstrap, "raw_events", 2).await;
+    let p = producer(&b.bootstrap);
+    for i in 0..10 {
+        let value = format!("{{\"n\":{i}}}");
+        let key = format!("k{i}");
+        p.send(
+            FutureRecord::to("raw_events")
+                .key(&key)
+                .payload(&value)
+                .partition(i % 2),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    }
+    let gw = gateway(&b.bootstrap, |_| {}).await;
+    let dev = developer(&gw);
+    let rows = ok(
+        &gw,
+        &dev,
+        "raw",
+        "SELECT CAST(`key` AS STRING), CAST(val AS STRING), `$partition` FROM raw_events \
+         ORDER BY `key`",
+    )
+    .await;
+    assert_eq!(rows.len(), 10, "{rows:?}");
+    assert_eq!(rows[0], json!(["k0", "{\"n\":0}", "0"]));
+    assert_eq!(rows[9], json!(["k9", "{\"n\":9}", "1"]));
+
+    // Without sql.snapshot.mode the same query is an unbounded stream: RUNNING, new records
+    // arrive in later pages, and it runs until stopped.
+    let (status, body) = post_statement(
+        &gw,
+        &dev,
+        "stream",
+        "SELECT CAST(val AS STRING) FROM raw_events",
+        json!({"sql.snapshot.mode": null}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"]["phase"], "RUNNING", "{body}");
+    assert_eq!(body["status"]["traits"]["is_bounded"], false, "{body}");
+    p.send(
+        FutureRecord::to("raw_events").key("late").payload("late-record"),
+        Duration::from_secs(10),
+    )
+    .await
+    .unwrap();
+    let mut url = format!("{}/statements/stream/results", gw.base());
+    let mut got = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !got.contains(&json!(["late-record"])) && std::time::Instant::now() < deadline {
+        let page: Value = dev
+            .apply(gw.client().get(&url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for r in page["results"]["data"].as_array().unwrap() {
+            got.push(r["row"].clone());
+        }
+        let next = page["metadata"]["next"].as_str().unwrap_or_default();
+        assert!(!next.is_empty(), "a stream always has a next page");
+        url = next.to_string();
+    }
+    assert!(got.contains(&json!(["late-record"])), "{got:?}");
+    assert_eq!(got.len(), 11);
+    let resp = dev
+        .apply(gw.client().delete(format!("{}/statements/stream", gw.base())))
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddl_is_authorized_before_any_kafka_call_and_bad_ddl_leaves_nothing() {
+    let b = broker::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    common::copy_policies(&policies);
+    common::bind(
+        &policies,
+        &[
+            ("User:sa-reader", "FlinkDeveloper", common::ENV_CRN),
+            ("User:sa-reader", "DeveloperRead", common::TOPICS_CRN),
+        ],
+    );
+    let mut k = KafkaClusterConfig::new(&b.bootstrap);
+    k.request_timeout = Duration::from_secs(3);
+    let gw = TestGateway::start_in(dir, move |c| c.environments[0].clusters[0].kafka = Some(k)).await;
+    let (key, secret) = gw.api_key("User:sa-reader");
+    let reader = Cred::Basic(key, secret);
+    let before = gw.engine_calls();
+    let (status, body) =
+        post_statement(&gw, &reader, "c1", "CREATE TABLE nope (a INT)", json!({})).await;
+    assert_eq!(status, 403, "{body}");
+    let d = detail(&body);
+    assert!(d.contains("User:sa-reader") && d.contains("nope"), "{d}");
+    assert_eq!(gw.engine_calls(), before, "nothing reached the engine");
+    assert!(!topics(&b.bootstrap).contains_key("nope"));
+
+    // An unsupported option is refused before the topic is made.
+    let dev = developer(&gw);
+    let (_, body) = post_statement(
+        &gw,
+        &dev,
+        "c2",
+        "CREATE TABLE bad (a INT) WITH ('connector' = 'filesystem')",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["status"]["phase"], "FAILED", "{body}");
+    assert!(detail_of(&body).contains("not supported"), "{body}");
+    assert!(!topics(&b.bootstrap).contains_key("bad"));
+
+    // CREATE of an existing table fails and leaves it as it was.
+    ok(&gw, &dev, "c3", "CREATE TABLE twice (a INT)").await;
+    let (_, body) =
+        post_statement(&gw, &dev, "c4", "CREATE TABLE twice (b STRING)", json!({})).await;
+    assert_eq!(body["status"]["phase"], "FAILED", "{body}");
+    assert!(detail_of(&body).contains("already exists"), "{body}");
+    let d = ok(&gw, &dev, "c5", "DESCRIBE twice").await;
+    assert_eq!(d[0][0], "a");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broker_down_is_a_503_and_the_gateway_recovers() {
+    let mut b = broker::start().await;
+    let gw = gateway(&b.bootstrap, |k| k.metadata_ttl = Duration::from_millis(200)).await;
+    let dev = developer(&gw);
+    ok(&gw, &dev, "before", "CREATE TABLE t (a INT)").await;
+    b.kill();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = post_statement(&gw, &dev, "down", "SELECT * FROM t", json!({})).await;
+    assert_eq!(status, 503, "{body}");
+    let d = detail(&body);
+    assert!(d.contains("lkc-dev") && d.contains("unavailable"), "{d}");
+    assert_eq!(body["errors"][0]["code"], "engine.unavailable");
+
+    b.restart().await;
+    // The restarted broker is empty (memory storage); the gateway works against it again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut n = 0;
+    loop {
+        n += 1;
+        match run_query(&gw, &dev, &format!("again-{n}"), "CREATE TABLE t2 (a INT)").await {
+            Ok(_) => break,
+            Err(e) if std::time::Instant::now() > deadline => panic!("no recovery: {e:?}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    ok(&gw, &dev, "ins", "INSERT INTO t2 VALUES (7)").await;
+    assert_eq!(ok(&gw, &dev, "sel", "SELECT a FROM t2").await, [json!(["7"])]);
+}
