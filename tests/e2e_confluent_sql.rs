@@ -3,47 +3,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 use common::TestGateway;
 
-const DRIVER: &str = "confluent-sql==0.7.0";
-
-/// Creates (once per target dir) a venv with the driver; returns its python.
-fn venv_python() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("venv-confluent-sql-0.7.0");
-    let python = dir.join("bin").join("python");
-    let marker = dir.join(".installed");
-    if marker.exists() && python.exists() {
-        return python;
-    }
-    let py = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let status = Command::new(&py)
-        .args(["-m", "venv"])
-        .arg(&dir)
-        .status()
-        .expect("python3 is needed for the e2e test");
-    assert!(status.success(), "creating the venv failed");
-    let status = Command::new(&python)
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            DRIVER,
-        ])
-        .status()
-        .unwrap();
-    assert!(status.success(), "pip install {DRIVER} failed");
-    std::fs::write(&marker, DRIVER).unwrap();
-    python
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confluent_sql_driver_runs_the_walkthrough_with_token_and_api_key() {
-    let python = tokio::task::spawn_blocking(venv_python).await.unwrap();
+    let python = tokio::task::spawn_blocking(common::python::venv_python).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     common::copy_policies(&dir.path().join("policies"));
     common::grant_developer(&dir.path().join("policies"), "User:sa-e2e");

@@ -378,3 +378,77 @@ async fn broker_down_is_a_503_and_the_gateway_recovers() {
     ok(&gw, &dev, "ins", "INSERT INTO t2 VALUES (7)").await;
     assert_eq!(ok(&gw, &dev, "sel", "SELECT a FROM t2").await, [json!(["7"])]);
 }
+
+/// The unmodified `confluent-sql` driver reads topics another application produced: one with
+/// a JSON schema registered (typed columns), one without (raw key and value).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confluent_sql_reads_topics_produced_outside_the_gateway() {
+    let python = tokio::task::spawn_blocking(common::python::venv_python);
+    let b = broker::start().await;
+    create_topic(&b.bootstrap, "clicks", 2).await;
+    create_topic(&b.bootstrap, "raw_topic", 1).await;
+    // The producing application registers its schema where the gateway keeps subjects.
+    let store = SchemaStore::new(&KafkaClusterConfig::new(&b.bootstrap)).unwrap();
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "user_id": {"type": "integer"},
+            "url": {"type": "string"},
+            "ms": {"type": "integer"}
+        },
+        "required": ["user_id", "url", "ms"]
+    });
+    let registered = store
+        .register(
+            "clicks-value",
+            sqlgate::engine::kafka::SchemaType::Json,
+            &schema.to_string(),
+        )
+        .await
+        .unwrap();
+    let p = producer(&b.bootstrap);
+    let mut expect = Vec::new();
+    for i in 0..6i64 {
+        let mut framed = vec![0u8];
+        framed.extend(registered.id.to_be_bytes());
+        let value = json!({"user_id": i % 3, "url": format!("/p/{i}"), "ms": 1000 + i});
+        framed.extend(value.to_string().into_bytes());
+        p.send(
+            FutureRecord::<(), _>::to("clicks")
+                .payload(&framed)
+                .partition((i % 2) as i32),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+        expect.push(json!([i % 3, format!("/p/{i}"), 1000 + i]));
+    }
+    for v in ["one", "two"] {
+        p.send(
+            FutureRecord::<(), _>::to("raw_topic").payload(v),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    }
+    let gw = gateway(&b.bootstrap, |_| {}).await;
+    let token = gw.token("alice", &["developers"]);
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/kafka_e2e.py");
+    let python = python.await.unwrap();
+    let out = tokio::process::Command::new(&python)
+        .arg(&script)
+        .env("SQLGATE_ENDPOINT", gw.endpoint())
+        .env("SQLGATE_TOKEN", &token)
+        .env("SQLGATE_EXPECT", Value::Array(expect).to_string())
+        .env("SSL_CERT_FILE", gw.ca_file())
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.contains("kafka e2e: all checks passed"),
+        "confluent-sql kafka e2e failed:\n{stdout}\n{stderr}"
+    );
+}

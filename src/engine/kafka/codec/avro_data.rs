@@ -169,6 +169,9 @@ fn put(node: &mut Node, v: Value) -> Result<(), String> {
         }
         (Col::Map(k, val, offsets, nulls), Value::Map(entries)) => {
             let n = entries.len();
+            // Avro maps arrive as a hash map: sort for a deterministic entry order.
+            let mut entries: Vec<(String, Value)> = entries.into_iter().collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             for (key, x) in entries {
                 put(k, Value::String(key.clone()))?;
                 put(val, x).map_err(|e| format!("[{key}]: {e}"))?;
