@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::{Offset, TopicPartitionList};
 use sqlgate::engine::kafka::{KafkaClusterConfig, SchemaStore, SchemaType, SubjectError};
 
 const ORDERS_V1: &str = r#"{"type":"object","properties":{"id":{"type":"integer"}}}"#;
@@ -215,6 +217,38 @@ async fn partitions(bootstrap: &str, topic: &str) -> usize {
     .unwrap()
 }
 
+/// Every record of partition 0 of `topic`: key and JSON value (`None`: a tombstone).
+async fn raw_records(bootstrap: &str, topic: &str) -> Vec<(String, Option<serde_json::Value>)> {
+    let (bootstrap, topic) = (bootstrap.to_string(), topic.to_string());
+    tokio::task::spawn_blocking(move || {
+        let c: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &bootstrap)
+            .set("group.id", "raw-reader")
+            .set("enable.partition.eof", "true")
+            .create()
+            .unwrap();
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(&topic, 0, Offset::Beginning)
+            .unwrap();
+        c.assign(&tpl).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut out = Vec::new();
+        while Instant::now() < deadline {
+            match c.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => out.push((
+                    String::from_utf8(m.key().unwrap().to_vec()).unwrap(),
+                    m.payload().map(|p| serde_json::from_slice(p).unwrap()),
+                )),
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => return out,
+                _ => {}
+            }
+        }
+        panic!("{topic} not read to its end");
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn topic_subjects_survive_a_restart_and_deletes_are_durable() {
     let broker = broker::start().await;
@@ -266,6 +300,31 @@ async fn topic_subjects_survive_a_restart_and_deletes_are_durable() {
     // Delete through the restarted store: the first store, and a third one, stop seeing it.
     assert!(restarted.delete("orders-value").await.unwrap());
     assert!(!restarted.delete("orders-value").await.unwrap());
+    // On the topic: one JSON record per version keyed by subject, then the highest id handed
+    // out (so compaction cannot make a deleted subject's id reusable), then a tombstone.
+    let records = raw_records(&broker.bootstrap, &cfg.schemas_topic).await;
+    let keys: Vec<&str> = records.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        keys,
+        [
+            "orders-value",
+            "orders-key",
+            "orders-value",
+            "#max-id",
+            "orders-value"
+        ]
+    );
+    assert_eq!(
+        records[2].1,
+        Some(
+            serde_json::json!({"subject": "orders-value", "version": 2, "id": orders2.id,
+            "schemaType": "JSON", "schema": ORDERS_V2})
+        )
+    );
+    assert_eq!(records[1].1.as_ref().unwrap()["schemaType"], "AVRO");
+    assert_eq!(records[3].1, Some(serde_json::json!({"maxId": orders2.id})));
+    assert_eq!(records[4].1, None, "a delete is a tombstone");
+
     let third = SchemaStore::new(&cfg).unwrap();
     assert_eq!(third.latest("orders-value").await.unwrap(), None);
     assert_eq!(third.subjects().await.unwrap(), ["orders-key"]);

@@ -29,13 +29,13 @@ use datafusion::arrow::array::{
     TimestampMillisecondBuilder, new_null_array,
 };
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit, TimestampMillisecondType};
+use datafusion::arrow::datatypes::{
+    DataType, Schema, SchemaRef, TimeUnit, TimestampMillisecondType,
+};
 
 use self::avro_data::Shape;
 use self::builder::{Col, Node, meta_field};
-use super::layout::{
-    Format, OFFSET, PARTITION, ROWTIME, Record, SourceRecord, TableLayout,
-};
+use super::layout::{Format, OFFSET, PARTITION, ROWTIME, Record, SourceRecord, TableLayout};
 use super::subjects::RegisteredSchema;
 use crate::engine::FlinkType;
 use crate::engine::types::{Kind, LTZ_ZONE};
@@ -115,7 +115,9 @@ impl Codec {
                 .columns
                 .iter()
                 .position(|(n, _)| n == name)
-                .ok_or_else(|| CodecError::Unsupported(format!("key column `{name}` is not a column")))
+                .ok_or_else(|| {
+                    CodecError::Unsupported(format!("key column `{name}` is not a column"))
+                })
         };
         let key_members = layout
             .key_columns
@@ -159,8 +161,8 @@ impl Codec {
             .iter()
             .map(|(n, t)| Node::new(n, t))
             .collect::<Result<Vec<_>, _>>()?;
-        let mut rowtime = TimestampMillisecondBuilder::with_capacity(records.len())
-            .with_timezone(LTZ_ZONE);
+        let mut rowtime =
+            TimestampMillisecondBuilder::with_capacity(records.len()).with_timezone(LTZ_ZONE);
         let mut partition = Int32Builder::with_capacity(records.len());
         let mut offset = Int64Builder::with_capacity(records.len());
         {
@@ -202,7 +204,8 @@ impl Codec {
     /// a non-null `$rowtime`, which becomes the record timestamp).
     pub fn encode(&self, batch: &RecordBatch) -> Result<Vec<Record>, CodecError> {
         let rows = batch.num_rows();
-        let encode_err = |e: datafusion::arrow::error::ArrowError| CodecError::Encode(e.to_string());
+        let encode_err =
+            |e: datafusion::arrow::error::ArrowError| CodecError::Encode(e.to_string());
         let arrays = self
             .columns
             .iter()
@@ -325,9 +328,8 @@ impl Side {
         let what = self.what;
         let Some(bytes) = bytes else {
             for n in nodes.iter_mut() {
-                n.read_null().map_err(|_| {
-                    format!("{what} is null but column `{}` is NOT NULL", n.name)
-                })?;
+                n.read_null()
+                    .map_err(|_| format!("{what} is null but column `{}` is NOT NULL", n.name))?;
             }
             return Ok(());
         };

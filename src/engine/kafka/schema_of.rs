@@ -18,10 +18,12 @@ use crate::engine::FlinkType;
 /// not the default `json-registry` (i.e. `json`: unframed values).
 pub(crate) const FORMAT_KEYWORD: &str = "sqlgate.format";
 
-/// The columns a subject describes and the format of the data it governs.
-fn columns_of(
-    schema: &RegisteredSchema,
-) -> Result<Option<(Vec<(String, FlinkType)>, Format)>, KafkaError> {
+/// Columns in order with the format of the data they come from.
+type Described = (Vec<(String, FlinkType)>, Format);
+
+/// The columns a subject describes and the format of the data it governs (`None`: a kind of
+/// schema the engine does not decode).
+fn columns_of(schema: &RegisteredSchema) -> Result<Option<Described>, KafkaError> {
     let bad = |e: String| {
         KafkaError::Schema(format!(
             "subject {} (version {}) cannot be read as table columns: {e}",

@@ -71,7 +71,8 @@ pub struct SchemaStore {
 #[derive(Debug)]
 enum Backend {
     Registry(registry::RegistryClient),
-    Topic(topic::TopicStore),
+    /// Boxed: it holds the cluster config and the clients, far larger than the REST client.
+    Topic(Box<topic::TopicStore>),
 }
 
 impl SchemaStore {
@@ -87,7 +88,7 @@ impl SchemaStore {
     pub fn new(cfg: &KafkaClusterConfig) -> Result<Self, SubjectError> {
         let backend = match &cfg.schema_registry_url {
             Some(url) => Backend::Registry(registry::RegistryClient::new(url, cfg)?),
-            None => Backend::Topic(topic::TopicStore::new(cfg)?),
+            None => Backend::Topic(Box::new(topic::TopicStore::new(cfg)?)),
         };
         Ok(Self { backend })
     }

@@ -25,7 +25,10 @@ use crate::engine::types::{Kind, MAX_LENGTH};
 /// let text = to_avro_schema("orders", &columns).unwrap();
 /// assert_eq!(from_avro_schema(&text).unwrap(), columns);
 /// ```
-pub fn to_avro_schema(record_name: &str, columns: &[(String, FlinkType)]) -> Result<String, String> {
+pub fn to_avro_schema(
+    record_name: &str,
+    columns: &[(String, FlinkType)],
+) -> Result<String, String> {
     let name = avro_name(record_name);
     let schema = record(&name, columns)?;
     let text = schema.to_string();
@@ -61,7 +64,13 @@ pub fn from_avro_schema(text: &str) -> Result<Vec<(String, FlinkType)>, String> 
 fn avro_name(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if !out.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
         out.insert(0, '_');
@@ -261,8 +270,14 @@ mod tests {
             v["fields"][5]["type"][1],
             json!({"type": "bytes", "logicalType": "decimal", "precision": 10, "scale": 2})
         );
-        assert_eq!(v["fields"][11]["type"][1]["logicalType"], "timestamp-millis");
-        assert_eq!(v["fields"][10]["type"][1]["logicalType"], "local-timestamp-millis");
+        assert_eq!(
+            v["fields"][11]["type"][1]["logicalType"],
+            "timestamp-millis"
+        );
+        assert_eq!(
+            v["fields"][10]["type"][1]["logicalType"],
+            "local-timestamp-millis"
+        );
     }
 
     #[test]
@@ -270,7 +285,8 @@ mod tests {
         assert!(to_avro_schema("r", &cols(&[("m", "MAP<INT, INT>")])).is_err());
         assert!(to_avro_schema("r", &cols(&[("bad-name", "INT")])).is_err());
         assert!(from_avro_schema(r#""string""#).is_err());
-        let multi = r#"{"type":"record","name":"r","fields":[{"name":"u","type":["int","string"]}]}"#;
+        let multi =
+            r#"{"type":"record","name":"r","fields":[{"name":"u","type":["int","string"]}]}"#;
         assert!(from_avro_schema(multi).unwrap_err().contains("field `u`"));
     }
 
@@ -287,7 +303,11 @@ mod tests {
             .collect();
         assert_eq!(
             got,
-            ["e STRING NOT NULL", "fx BINARY(4) NOT NULL", "us TIMESTAMP_LTZ(6) NOT NULL"]
+            [
+                "e STRING NOT NULL",
+                "fx BINARY(4) NOT NULL",
+                "us TIMESTAMP_LTZ(6) NOT NULL"
+            ]
         );
     }
 }

@@ -9,8 +9,7 @@ use apache_avro::Schema;
 use apache_avro::types::Value;
 use datafusion::arrow::array::{Array, AsArray};
 use datafusion::arrow::datatypes::{
-    Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type,
-    Int64Type,
+    Date32Type, Decimal128Type, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type,
 };
 
 use super::builder::{Col, Node, units_per_sec};
@@ -277,7 +276,10 @@ fn value_of(
             .enumerate()
             .find(|(_, s)| **s != Schema::Null)
             .ok_or("the Avro union has no non-null type")?;
-        return Ok(Value::Union(p as u32, Box::new(value_of(s, ty, Some(array), i)?)));
+        return Ok(Value::Union(
+            p as u32,
+            Box::new(value_of(s, ty, Some(array), i)?),
+        ));
     }
     let bad = || {
         format!(
@@ -289,8 +291,14 @@ fn value_of(
     let int = |a: &dyn Array| -> Option<i64> {
         a.as_primitive_opt::<Int8Type>()
             .map(|a| i64::from(a.value(i)))
-            .or_else(|| a.as_primitive_opt::<Int16Type>().map(|a| i64::from(a.value(i))))
-            .or_else(|| a.as_primitive_opt::<Int32Type>().map(|a| i64::from(a.value(i))))
+            .or_else(|| {
+                a.as_primitive_opt::<Int16Type>()
+                    .map(|a| i64::from(a.value(i)))
+            })
+            .or_else(|| {
+                a.as_primitive_opt::<Int32Type>()
+                    .map(|a| i64::from(a.value(i)))
+            })
             .or_else(|| a.as_primitive_opt::<Int64Type>().map(|a| a.value(i)))
     };
     let per_sec = match ty.kind() {
@@ -319,7 +327,11 @@ fn value_of(
             array
                 .as_primitive_opt::<Float64Type>()
                 .map(|a| a.value(i))
-                .or_else(|| array.as_primitive_opt::<Float32Type>().map(|a| f64::from(a.value(i))))
+                .or_else(|| {
+                    array
+                        .as_primitive_opt::<Float32Type>()
+                        .map(|a| f64::from(a.value(i)))
+                })
                 .ok_or_else(bad)?,
         ),
         Schema::Decimal(d) => {
@@ -354,7 +366,13 @@ fn value_of(
                 .ok_or_else(|| format!("`{s}` is not a symbol of the Avro enum"))?;
             Value::Enum(p as u32, s.to_string())
         }
-        Schema::Bytes => Value::Bytes(array.as_binary_opt::<i32>().ok_or_else(bad)?.value(i).to_vec()),
+        Schema::Bytes => Value::Bytes(
+            array
+                .as_binary_opt::<i32>()
+                .ok_or_else(bad)?
+                .value(i)
+                .to_vec(),
+        ),
         Schema::Fixed(f) => {
             let b = array.as_binary_opt::<i32>().ok_or_else(bad)?.value(i);
             if b.len() != f.size {
@@ -369,7 +387,8 @@ fn value_of(
                 .value(i),
         ),
         Schema::TimeMillis => {
-            let v = rescale(time_value(array, i).ok_or_else(bad)?, per_sec, 1_000).ok_or_else(bad)?;
+            let v =
+                rescale(time_value(array, i).ok_or_else(bad)?, per_sec, 1_000).ok_or_else(bad)?;
             Value::TimeMillis(i32::try_from(v).map_err(|_| bad())?)
         }
         Schema::TimeMicros => Value::TimeMicros(
@@ -444,7 +463,18 @@ mod tests {
 
     #[test]
     fn decimal_bytes_round_trip() {
-        for v in [0i128, 1, -1, 127, 128, -128, -129, 123_456_789, i128::MAX, i128::MIN] {
+        for v in [
+            0i128,
+            1,
+            -1,
+            127,
+            128,
+            -128,
+            -129,
+            123_456_789,
+            i128::MAX,
+            i128::MIN,
+        ] {
             assert_eq!(i128_from_be(&minimal_be(v)), Some(v), "{v}");
         }
         assert_eq!(minimal_be(127), vec![0x7f]);

@@ -177,7 +177,8 @@ impl Node {
 
     /// Finishes the array built so far and resets the builder.
     pub(super) fn finish(&mut self) -> Result<ArrayRef, CodecError> {
-        let arrow = |e: datafusion::arrow::error::ArrowError| CodecError::Unsupported(e.to_string());
+        let arrow =
+            |e: datafusion::arrow::error::ArrowError| CodecError::Unsupported(e.to_string());
         let retype = |a: ArrayRef, dt: &DataType| -> Result<ArrayRef, CodecError> {
             if a.data_type() == dt {
                 return Ok(a);
@@ -189,17 +190,17 @@ impl Node {
             Col::Bool(b) => Arc::new(b.finish()),
             Col::I8(b) => Arc::new(b.finish()),
             Col::I16(b) => Arc::new(b.finish()),
-            Col::I32(b) | Col::Date(b) | Col::Time32(b, _) => retype(Arc::new(b.finish()), &self.dt)?,
+            Col::I32(b) | Col::Date(b) | Col::Time32(b, _) => {
+                retype(Arc::new(b.finish()), &self.dt)?
+            }
             Col::I64(b) | Col::Time64(b, _) | Col::Ts(b, ..) => {
                 retype(Arc::new(b.finish()), &self.dt)?
             }
             Col::F32(b) => Arc::new(b.finish()),
             Col::F64(b) => Arc::new(b.finish()),
-            Col::Decimal(b, p, s) => Arc::new(
-                b.finish()
-                    .with_precision_and_scale(*p, *s)
-                    .map_err(arrow)?,
-            ),
+            Col::Decimal(b, p, s) => {
+                Arc::new(b.finish().with_precision_and_scale(*p, *s).map_err(arrow)?)
+            }
             Col::Str(b) => Arc::new(b.finish()),
             Col::Bin(b) => Arc::new(b.finish()),
             Col::List(item, offsets, nulls) => {
@@ -207,10 +208,8 @@ impl Node {
                     return Err(CodecError::Unsupported(format!("list type {}", self.dt)));
                 };
                 let values = item.finish()?;
-                let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(
-                    offsets,
-                    vec![0],
-                )));
+                let offsets =
+                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
                 Arc::new(
                     ListArray::try_new(field.clone(), offsets, values, nulls.finish())
                         .map_err(arrow)?,
@@ -223,12 +222,11 @@ impl Node {
                 let DataType::Struct(kv) = field.data_type() else {
                     return Err(CodecError::Unsupported(format!("map type {}", self.dt)));
                 };
-                let entries = StructArray::try_new(kv.clone(), vec![k.finish()?, v.finish()?], None)
-                    .map_err(arrow)?;
-                let offsets = OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(
-                    offsets,
-                    vec![0],
-                )));
+                let entries =
+                    StructArray::try_new(kv.clone(), vec![k.finish()?, v.finish()?], None)
+                        .map_err(arrow)?;
+                let offsets =
+                    OffsetBuffer::new(ScalarBuffer::from(std::mem::replace(offsets, vec![0])));
                 Arc::new(
                     MapArray::try_new(field.clone(), offsets, entries, nulls.finish(), *ordered)
                         .map_err(arrow)?,

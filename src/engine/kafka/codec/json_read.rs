@@ -70,7 +70,11 @@ pub(super) fn read_record<N: BorrowMut<Node>>(
     fields: &mut [N],
     seen: &mut [bool],
 ) -> Result<(), String> {
-    let mut r = Reader { s: text, b: text.as_bytes(), pos: 0 };
+    let mut r = Reader {
+        s: text,
+        b: text.as_bytes(),
+        pos: 0,
+    };
     let result = match r.peek() {
         Some(b'{') => r.read_fields(fields, seen, 0),
         Some(_) => r.skip_value(0).and_then(|()| {
@@ -98,7 +102,10 @@ pub(super) fn read_record<N: BorrowMut<Node>>(
 fn line_col(text: &str, pos: usize) -> (usize, usize) {
     let before = &text.as_bytes()[..pos.min(text.len())];
     let line = 1 + before.iter().filter(|c| **c == b'\n').count();
-    let start = before.iter().rposition(|c| *c == b'\n').map_or(0, |i| i + 1);
+    let start = before
+        .iter()
+        .rposition(|c| *c == b'\n')
+        .map_or(0, |i| i + 1);
     (line, pos.min(text.len()) - start + 1)
 }
 
@@ -237,7 +244,10 @@ impl<'s> Reader<'s> {
     fn number(&mut self) -> Result<&'s str, ReadError> {
         let start = self.pos;
         let digits = |r: &mut Self| {
-            let n = r.b[r.pos..].iter().take_while(|c| c.is_ascii_digit()).count();
+            let n = r.b[r.pos..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
             r.pos += n;
             n
         };
@@ -388,8 +398,9 @@ impl<'s> Reader<'s> {
         for (f, seen) in fields.iter_mut().zip(seen.iter()) {
             if !seen {
                 let f = f.borrow_mut();
-                f.read_null()
-                    .map_err(|_| ReadError::Field(f.name.clone(), "missing in a NOT NULL column".into()))?;
+                f.read_null().map_err(|_| {
+                    ReadError::Field(f.name.clone(), "missing in a NOT NULL column".into())
+                })?;
             }
         }
         Ok(())
@@ -551,14 +562,14 @@ fn put_scalar(node: &mut Node, tok: Tok<'_>) -> Result<(), String> {
             Tok::Bool(_) => None,
         }
     }
-    let ok = match (&mut node.col, tok) {
+    match (&mut node.col, tok) {
         (Col::Bool(b), Tok::Bool(v)) => b.append_value(v),
         (Col::Bool(b), Tok::Str("true")) => b.append_value(true),
         (Col::Bool(b), Tok::Str("false")) => b.append_value(false),
-        (Col::I8(b), t) => b.append_value(int(t).ok_or_else(|| bad())?),
-        (Col::I16(b), t) => b.append_value(int(t).ok_or_else(|| bad())?),
-        (Col::I32(b), t) => b.append_value(int(t).ok_or_else(|| bad())?),
-        (Col::I64(b), t) => b.append_value(int(t).ok_or_else(|| bad())?),
+        (Col::I8(b), t) => b.append_value(int(t).ok_or_else(bad)?),
+        (Col::I16(b), t) => b.append_value(int(t).ok_or_else(bad)?),
+        (Col::I32(b), t) => b.append_value(int(t).ok_or_else(bad)?),
+        (Col::I64(b), t) => b.append_value(int(t).ok_or_else(bad)?),
         (Col::F32(b), Tok::Num(s) | Tok::Str(s)) => {
             b.append_value(s.trim().parse().map_err(|_| bad())?)
         }
@@ -575,15 +586,13 @@ fn put_scalar(node: &mut Node, tok: Tok<'_>) -> Result<(), String> {
                 .decode(s)
                 .map_err(|e| format!("expected a base64 string, got {} ({e})", tok.shown()))?,
         ),
-        (Col::Date(b), Tok::Str(s)) => b.append_value(text::parse_date(s).ok_or_else(|| bad())?),
-        (Col::Date(b), t @ Tok::Num(_)) => b.append_value(int(t).ok_or_else(|| bad())?),
+        (Col::Date(b), Tok::Str(s)) => b.append_value(text::parse_date(s).ok_or_else(bad)?),
+        (Col::Date(b), t @ Tok::Num(_)) => b.append_value(int(t).ok_or_else(bad)?),
         (Col::Time32(b, per_sec), t) => {
-            let v = time_units(t, *per_sec).ok_or_else(|| bad())?;
+            let v = time_units(t, *per_sec).ok_or_else(bad)?;
             b.append_value(i32::try_from(v).map_err(|_| bad())?)
         }
-        (Col::Time64(b, per_sec), t) => {
-            b.append_value(time_units(t, *per_sec).ok_or_else(|| bad())?)
-        }
+        (Col::Time64(b, per_sec), t) => b.append_value(time_units(t, *per_sec).ok_or_else(bad)?),
         (Col::Ts(b, per_sec, ltz), t) => {
             let v = match t {
                 Tok::Str(s) => {
@@ -597,11 +606,11 @@ fn put_scalar(node: &mut Node, tok: Tok<'_>) -> Result<(), String> {
                 Tok::Num(_) => int::<i64>(t).and_then(|ms| millis_to_units(ms, *per_sec)),
                 Tok::Bool(_) => None,
             };
-            b.append_value(v.ok_or_else(|| bad())?)
+            b.append_value(v.ok_or_else(bad)?)
         }
         _ => return Err(bad()),
     };
-    Ok(ok)
+    Ok(())
 }
 
 /// A TIME token (`hh:mm:ss[.f]` or milliseconds of the day) in `per_sec` units.
@@ -612,7 +621,10 @@ fn time_units(tok: Tok<'_>, per_sec: i64) -> Option<i64> {
             text::to_units(secs, nanos, per_sec)
         }
         Tok::Num(s) => {
-            let ms = s.parse::<i64>().ok().filter(|ms| (0..86_400_000).contains(ms))?;
+            let ms = s
+                .parse::<i64>()
+                .ok()
+                .filter(|ms| (0..86_400_000).contains(ms))?;
             millis_to_units(ms, per_sec)
         }
         Tok::Bool(_) => None,

@@ -64,9 +64,21 @@ pub(super) fn write_value(
             Ok(())
         }
         Kind::TinyInt => write!(out, "{}", prim::<Int8Type>(array).ok_or_else(bad)?.value(i)),
-        Kind::SmallInt => write!(out, "{}", prim::<Int16Type>(array).ok_or_else(bad)?.value(i)),
-        Kind::Integer => write!(out, "{}", prim::<Int32Type>(array).ok_or_else(bad)?.value(i)),
-        Kind::BigInt => write!(out, "{}", prim::<Int64Type>(array).ok_or_else(bad)?.value(i)),
+        Kind::SmallInt => write!(
+            out,
+            "{}",
+            prim::<Int16Type>(array).ok_or_else(bad)?.value(i)
+        ),
+        Kind::Integer => write!(
+            out,
+            "{}",
+            prim::<Int32Type>(array).ok_or_else(bad)?.value(i)
+        ),
+        Kind::BigInt => write!(
+            out,
+            "{}",
+            prim::<Int64Type>(array).ok_or_else(bad)?.value(i)
+        ),
         Kind::Float => {
             let v = prim::<Float32Type>(array).ok_or_else(bad)?.value(i);
             write_float(out, f64::from(v), &v.to_string());
@@ -89,7 +101,11 @@ pub(super) fn write_value(
         Kind::Binary(_) | Kind::Varbinary(_) => {
             let v = array.as_binary_opt::<i32>().ok_or_else(bad)?.value(i);
             out.push(b'"');
-            out.extend_from_slice(base64::engine::general_purpose::STANDARD.encode(v).as_bytes());
+            out.extend_from_slice(
+                base64::engine::general_purpose::STANDARD
+                    .encode(v)
+                    .as_bytes(),
+            );
             out.push(b'"');
             Ok(())
         }

@@ -29,7 +29,12 @@ fn registered(id: u32, schema_type: SchemaType, schema: String) -> RegisteredSch
     }
 }
 
-fn layout(columns: &[(&str, &str)], key: &[&str], key_format: Format, value_format: Format) -> TableLayout {
+fn layout(
+    columns: &[(&str, &str)],
+    key: &[&str],
+    key_format: Format,
+    value_format: Format,
+) -> TableLayout {
     TableLayout {
         topic: "t".into(),
         columns: cols(columns),
@@ -120,8 +125,15 @@ const FULL_ROW: &str = r#"{"id": 1, "b": true, "ti": -5, "si": 300, "l": 9007199
     "r": {"x": 1, "y": "z", "z": [{"q": 2.5}, null]}}"#;
 
 fn all_types_batch(codec: &Codec) -> RecordBatch {
-    value_json(codec, &[FULL_ROW, r#"{"id": 2}"#, r#"{"id": 3, "a": [], "mp": {}, "r": null}"#])
-        .unwrap()
+    value_json(
+        codec,
+        &[
+            FULL_ROW,
+            r#"{"id": 2}"#,
+            r#"{"id": 3, "a": [], "mp": {}, "r": null}"#,
+        ],
+    )
+    .unwrap()
 }
 
 #[test]
@@ -157,16 +169,36 @@ fn raw_records_decode_with_metadata_and_round_trip() {
         .decode(&[rec(Some(b"k1"), Some(b"\x00\xffv"), 0), rec(None, None, 1)])
         .unwrap();
     assert_eq!(batch.num_rows(), 2);
-    let key = batch.column(0).as_any().downcast_ref::<BinaryArray>().unwrap();
-    let val = batch.column(1).as_any().downcast_ref::<BinaryArray>().unwrap();
+    let key = batch
+        .column(0)
+        .as_any()
+        .downcast_ref::<BinaryArray>()
+        .unwrap();
+    let val = batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<BinaryArray>()
+        .unwrap();
     assert_eq!(key.value(0), b"k1");
     assert!(key.is_null(1));
     assert_eq!(val.value(0), b"\x00\xffv");
     assert!(val.is_null(1));
-    let rowtime = batch.column(2).as_any().downcast_ref::<TimestampMillisecondArray>().unwrap();
+    let rowtime = batch
+        .column(2)
+        .as_any()
+        .downcast_ref::<TimestampMillisecondArray>()
+        .unwrap();
     assert_eq!(rowtime.value(0), 1_700_000_000_000);
-    let partition = batch.column(3).as_any().downcast_ref::<Int32Array>().unwrap();
-    let offset = batch.column(4).as_any().downcast_ref::<Int64Array>().unwrap();
+    let partition = batch
+        .column(3)
+        .as_any()
+        .downcast_ref::<Int32Array>()
+        .unwrap();
+    let offset = batch
+        .column(4)
+        .as_any()
+        .downcast_ref::<Int64Array>()
+        .unwrap();
     assert_eq!((partition.value(1), offset.value(1)), (2, 1));
 
     let records = codec.encode(&batch).unwrap();
@@ -190,7 +222,10 @@ fn json_values_of_every_type_decode_and_round_trip_exactly() {
     assert_eq!(batch.num_rows(), 3);
     let col = |n: &str| batch.column(batch.schema().index_of(n).unwrap()).clone();
     assert!(col("b").as_boolean().value(0));
-    assert_eq!(col("l").as_primitive::<Int64Type>().value(0), 9_007_199_254_740_993);
+    assert_eq!(
+        col("l").as_primitive::<Int64Type>().value(0),
+        9_007_199_254_740_993
+    );
     assert_eq!(col("d").as_primitive::<Float64Type>().value(0), 0.1);
     assert_eq!(col("m").as_primitive::<Decimal128Type>().value(0), 1234);
     assert_eq!(
@@ -201,7 +236,9 @@ fn json_values_of_every_type_decode_and_round_trip_exactly() {
     assert_eq!(col("bin").as_binary::<i32>().value(0), [1, 2, 3]);
     assert_eq!(col("dt").as_primitive::<Date32Type>().value(0), 19_782);
     assert_eq!(
-        col("ltz").as_primitive::<TimestampMillisecondType>().value(0),
+        col("ltz")
+            .as_primitive::<TimestampMillisecondType>()
+            .value(0),
         1_704_103_200_123
     );
     assert_eq!(col("a").as_list::<i32>().value(0).len(), 3);
@@ -248,7 +285,11 @@ fn json_registry_frames_written_values_and_reads_framed_and_unframed() {
             rec(Some(br#"{"id":2}"#), Some(br#"{"name":"b"}"#), 1),
         ])
         .unwrap();
-    let names = batch.column(1).as_any().downcast_ref::<StringArray>().unwrap();
+    let names = batch
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
     assert_eq!((names.value(0), names.value(1)), ("a", "b"));
 
     let records = codec.encode(&batch).unwrap();
@@ -260,7 +301,10 @@ fn json_registry_frames_written_values_and_reads_framed_and_unframed() {
     l.value_schema = None;
     let codec = Codec::new(&l).unwrap();
     let err = codec.encode(&batch).unwrap_err();
-    assert!(matches!(err, CodecError::Encode(ref m) if m.contains("schema")), "{err}");
+    assert!(
+        matches!(err, CodecError::Encode(ref m) if m.contains("schema")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -276,36 +320,71 @@ fn tombstones_make_value_columns_null_unless_not_null() {
     assert_eq!(batch.column(0).as_string::<i32>().value(0), "k");
     assert!(batch.column(1).is_null(0));
 
-    let strict = Codec::new(&layout(&[("v", "INT NOT NULL")], &[], Format::Raw, Format::Json)).unwrap();
+    let strict = Codec::new(&layout(
+        &[("v", "INT NOT NULL")],
+        &[],
+        Format::Raw,
+        Format::Json,
+    ))
+    .unwrap();
     let (p, o, reason) = decode_error(strict.decode(&[rec(None, None, 5)]).unwrap_err());
     assert_eq!((p, o), (2, 5));
-    assert!(reason.contains("value is null") && reason.contains("`v`"), "{reason}");
+    assert!(
+        reason.contains("value is null") && reason.contains("`v`"),
+        "{reason}"
+    );
 }
 
 #[test]
 fn json_errors_name_the_record_and_the_field() {
     let codec = Codec::new(&layout(
-        &[("id", "INT NOT NULL"), ("price", "DOUBLE"), ("n", "TINYINT")],
+        &[
+            ("id", "INT NOT NULL"),
+            ("price", "DOUBLE"),
+            ("n", "TINYINT"),
+        ],
         &[],
         Format::Raw,
         Format::Json,
     ))
     .unwrap();
     let cases = [
-        ("x", "value is not valid JSON: expected value at line 1 column 1"),
+        (
+            "x",
+            "value is not valid JSON: expected value at line 1 column 1",
+        ),
         ("", "value is not valid JSON: EOF while parsing a value"),
-        (r#"{"id": 1,}"#, "value is not valid JSON: expected a field name at line 1 column 10"),
+        (
+            r#"{"id": 1,}"#,
+            "value is not valid JSON: expected a field name at line 1 column 10",
+        ),
         ("[1]", "value is not a JSON object"),
-        (r#"{"id": 1, "price": "abc"}"#, r#"field `price`: expected a number, got "abc""#),
-        (r#"{"id": 1, "n": 300}"#, "field `n`: expected a TINYINT, got 300"),
+        (
+            r#"{"id": 1, "price": "abc"}"#,
+            r#"field `price`: expected a number, got "abc""#,
+        ),
+        (
+            r#"{"id": 1, "n": 300}"#,
+            "field `n`: expected a TINYINT, got 300",
+        ),
         (r#"{"id": null}"#, "field `id`: NULL in a NOT NULL column"),
-        (r#"{"price": 1}"#, "field `id`: missing in a NOT NULL column"),
+        (
+            r#"{"price": 1}"#,
+            "field `id`: missing in a NOT NULL column",
+        ),
         (r#"{"id": 1} x"#, "trailing characters"),
     ];
     for (i, (json, expected)) in cases.iter().enumerate() {
-        let records = [rec(None, Some(b"{\"id\": 1}"), 0), rec(None, Some(json.as_bytes()), 41 + i as i64)];
+        let records = [
+            rec(None, Some(b"{\"id\": 1}"), 0),
+            rec(None, Some(json.as_bytes()), 41 + i as i64),
+        ];
         let err = codec.decode(&records).unwrap_err();
-        assert!(err.to_string().starts_with(&format!("record at partition 2, offset {}", 41 + i)), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("record at partition 2, offset {}", 41 + i)),
+            "{err}"
+        );
         let (_, _, reason) = decode_error(err);
         assert!(reason.contains(expected), "{json}: {reason}");
     }
@@ -345,12 +424,26 @@ fn foreign_json_is_read_leniently() {
     assert_eq!(col("note").as_string::<i32>().value(0), r#"{"a": [1, 2]}"#);
     assert_eq!(col("note").as_string::<i32>().value(1), "12.50");
     let at = col("at");
-    assert_eq!(at.as_primitive::<TimestampMillisecondType>().value(0), 1_704_103_200_123);
-    assert_eq!(at.as_primitive::<TimestampMillisecondType>().value(1), 1_704_103_200_123);
-    assert_eq!(col("ts").as_primitive::<TimestampMillisecondType>().value(1), 1_704_103_200_000);
+    assert_eq!(
+        at.as_primitive::<TimestampMillisecondType>().value(0),
+        1_704_103_200_123
+    );
+    assert_eq!(
+        at.as_primitive::<TimestampMillisecondType>().value(1),
+        1_704_103_200_123
+    );
+    assert_eq!(
+        col("ts")
+            .as_primitive::<TimestampMillisecondType>()
+            .value(1),
+        1_704_103_200_000
+    );
     assert_eq!(col("day").as_primitive::<Date32Type>().value(0), 19_782);
     assert_eq!(col("amount").as_primitive::<Decimal128Type>().value(0), 101);
-    assert_eq!(col("amount").as_primitive::<Decimal128Type>().value(1), 10_000);
+    assert_eq!(
+        col("amount").as_primitive::<Decimal128Type>().value(1),
+        10_000
+    );
     assert!(col("flag").as_boolean().value(0));
 }
 
@@ -380,7 +473,13 @@ fn encode_takes_rowtime_and_ignores_partition_and_offset() {
 
 #[test]
 fn encode_refuses_null_in_not_null_columns() {
-    let codec = Codec::new(&layout(&[("v", "INT NOT NULL")], &[], Format::Raw, Format::Json)).unwrap();
+    let codec = Codec::new(&layout(
+        &[("v", "INT NOT NULL")],
+        &[],
+        Format::Raw,
+        Format::Json,
+    ))
+    .unwrap();
     let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int32, true)]));
     let batch = RecordBatch::try_new(schema, vec![Arc::new(Int32Array::from(vec![None]))]).unwrap();
     assert!(matches!(codec.encode(&batch), Err(CodecError::Encode(m)) if m.contains("`v`")));
@@ -448,7 +547,10 @@ fn avro_written_by_the_avro_library_decodes() {
             ("status".into(), Value::Enum(1, "DONE".into())),
             (
                 "amount".into(),
-                Value::Union(1, Box::new(Value::Decimal(apache_avro::Decimal::from(vec![0x04, 0xd2])))),
+                Value::Union(
+                    1,
+                    Box::new(Value::Decimal(apache_avro::Decimal::from(vec![0x04, 0xd2]))),
+                ),
             ),
             ("at".into(), Value::TimestampMicros(1_704_103_200_123_456)),
             ("tags".into(), Value::Array(vec![Value::String("x".into())])),
@@ -460,9 +562,15 @@ fn avro_written_by_the_avro_library_decodes() {
     let batch = codec.decode(&[rec(None, Some(&framed), 3)]).unwrap();
     assert_eq!(batch.column(0).as_primitive::<Int64Type>().value(0), 5);
     assert_eq!(batch.column(1).as_string::<i32>().value(0), "DONE");
-    assert_eq!(batch.column(2).as_primitive::<Decimal128Type>().value(0), 1234);
     assert_eq!(
-        batch.column(3).as_primitive::<TimestampMillisecondType>().value(0),
+        batch.column(2).as_primitive::<Decimal128Type>().value(0),
+        1234
+    );
+    assert_eq!(
+        batch
+            .column(3)
+            .as_primitive::<TimestampMillisecondType>()
+            .value(0),
         1_704_103_200_123
     );
     assert_eq!(batch.column(4).as_list::<i32>().value(0).len(), 1);
@@ -481,7 +589,10 @@ fn avro_written_by_the_avro_library_decodes() {
 #[test]
 fn layouts_the_codec_cannot_serve_are_unsupported() {
     let raw_int = layout(&[("v", "INT")], &[], Format::Raw, Format::Raw);
-    assert!(matches!(Codec::new(&raw_int), Err(CodecError::Unsupported(_))));
+    assert!(matches!(
+        Codec::new(&raw_int),
+        Err(CodecError::Unsupported(_))
+    ));
     let avro_without_schema = layout(&[("v", "INT")], &[], Format::Raw, Format::AvroRegistry);
     assert!(matches!(
         Codec::new(&avro_without_schema),

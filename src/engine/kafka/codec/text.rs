@@ -239,7 +239,12 @@ pub(super) fn write_time(out: &mut String, v: i64, per_sec: i64) {
 }
 
 /// Writes `YYYY-MM-DDThh:mm:ss[.f]` of `v` units since the epoch (`Z` appended for LTZ).
-pub(super) fn write_timestamp(out: &mut String, v: i64, per_sec: i64, ltz: bool) -> Result<(), String> {
+pub(super) fn write_timestamp(
+    out: &mut String,
+    v: i64,
+    per_sec: i64,
+    ltz: bool,
+) -> Result<(), String> {
     let (secs, sub) = (v.div_euclid(per_sec), v.rem_euclid(per_sec));
     let dt = DateTime::from_timestamp(secs, 0)
         .ok_or_else(|| format!("TIMESTAMP {v} out of range"))?

@@ -27,6 +27,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -87,6 +88,9 @@ pub(super) struct TopicStore {
     topic_ready: OnceCell<()>,
     /// Created on the first write.
     producer: OnceCell<FutureProducer>,
+    /// Created on the first read and kept (warm connections make a re-read take
+    /// milliseconds instead of a connection setup); dropped after a failed read.
+    consumer: std::sync::Mutex<Option<Arc<BaseConsumer>>>,
     /// The in-memory subjects; held across a refresh and across a whole register/delete,
     /// which serializes writers (and keeps readers from refreshing twice at once).
     state: Mutex<Option<Snapshot>>,
@@ -112,6 +116,7 @@ impl TopicStore {
             cfg: cfg.clone(),
             topic_ready: OnceCell::new(),
             producer: OnceCell::new(),
+            consumer: std::sync::Mutex::new(None),
             state: Mutex::new(None),
         })
     }
@@ -221,16 +226,41 @@ impl TopicStore {
         self.topic_ready
             .get_or_try_init(|| self.create_topic_if_missing())
             .await?;
-        let cfg = self.cfg.clone();
-        let (subjects, max_id) = tokio::task::spawn_blocking(move || read_topic(&cfg))
+        let consumer = match &*self.consumer.lock().unwrap_or_else(|p| p.into_inner()) {
+            Some(c) => c.clone(),
+            None => Arc::new(self.new_consumer()?),
+        };
+        let (topic, timeout) = (self.cfg.schemas_topic.clone(), self.cfg.request_timeout);
+        let task = {
+            let consumer = consumer.clone();
+            tokio::task::spawn_blocking(move || read_topic(&consumer, &topic, timeout))
+        };
+        let read = task
             .await
-            .map_err(|e| self.unavailable(format!("the read task failed: {e}")))?
-            .map_err(|e| self.unavailable(e))?;
+            .map_err(|e| self.unavailable(format!("the read task failed: {e}")))
+            .and_then(|r| r.map_err(|e| self.unavailable(e)));
+        // Keep the connection for the next read, unless this one failed: start afresh then.
+        *self.consumer.lock().unwrap_or_else(|p| p.into_inner()) = read.is_ok().then_some(consumer);
+        let (subjects, max_id) = read?;
         Ok(Snapshot {
             subjects,
             max_id,
             read_at: Instant::now(),
         })
+    }
+
+    fn new_consumer(&self) -> Result<BaseConsumer, SubjectError> {
+        let mut cc = self.client_config();
+        // A group id is required by librdkafka, but partitions are assigned, never
+        // subscribed, and no offset is ever committed.
+        cc.set("group.id", "sqlgate-schemas")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            // The end of the partition is found by an empty fetch: do not let the broker
+            // hold it (only fetched while a read is under way, see `read_topic`).
+            .set("fetch.wait.max.ms", "10");
+        cc.create()
+            .map_err(|e| self.unavailable(format!("create a Kafka consumer: {e}")))
     }
 
     async fn create_topic_if_missing(&self) -> Result<(), SubjectError> {
@@ -334,24 +364,28 @@ impl TopicStore {
     }
 }
 
-/// Reads partition 0 of the schemas topic from its beginning to its EOF, within
-/// `request_timeout`: the subjects and the highest id seen. Blocking.
+/// Reads partition 0 of `topic` from its beginning to its EOF within `timeout`: the subjects
+/// and the highest id seen. Blocking. The partition is unassigned again afterwards, so an
+/// idle consumer does not keep fetching.
 fn read_topic(
-    cfg: &KafkaClusterConfig,
+    consumer: &BaseConsumer,
+    topic: &str,
+    timeout: Duration,
 ) -> Result<(BTreeMap<String, RegisteredSchema>, u32), String> {
-    let mut cc = cfg.client_config();
-    cc.set("group.id", "sqlgate-schemas")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true")
-        .set("allow.auto.create.topics", "false");
-    let consumer: BaseConsumer = cc
-        .create()
-        .map_err(|e| format!("create a Kafka consumer: {e}"))?;
     let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&cfg.schemas_topic, PARTITION, Offset::Beginning)
+    tpl.add_partition_offset(topic, PARTITION, Offset::Beginning)
         .map_err(|e| e.to_string())?;
     consumer.assign(&tpl).map_err(|e| format!("assign: {e}"))?;
-    let deadline = std::time::Instant::now() + cfg.request_timeout;
+    let read = read_to_eof(consumer, timeout);
+    let _ = consumer.unassign();
+    read
+}
+
+fn read_to_eof(
+    consumer: &BaseConsumer,
+    timeout: Duration,
+) -> Result<(BTreeMap<String, RegisteredSchema>, u32), String> {
+    let deadline = std::time::Instant::now() + timeout;
     let mut subjects = BTreeMap::new();
     let mut max_id = 0;
     let mut last_error: Option<KafkaError> = None;
@@ -359,10 +393,7 @@ fn read_topic(
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
             let why = last_error.map_or_else(String::new, |e| format!(" (last error: {e})"));
-            return Err(format!(
-                "not read to its end within {:?}{why}",
-                cfg.request_timeout
-            ));
+            return Err(format!("not read to its end within {timeout:?}{why}"));
         }
         match consumer.poll(POLL.min(left)) {
             Some(Ok(m)) => apply(&mut subjects, &mut max_id, m.key(), m.payload(), m.offset()),
