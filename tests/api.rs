@@ -671,6 +671,7 @@ async fn a_statement_touching_another_region_is_refused_whatever_the_roles() {
                 id: "lkc-eu".into(),
                 display_name: "europe".into(),
                 region: "aws.eu-central-1".into(),
+                kafka: None,
             });
     })
     .await;
@@ -740,6 +741,7 @@ async fn show_catalogs_and_databases_list_only_what_the_caller_may_see() {
                 id: "lkc-prod".into(),
                 display_name: "payments".into(),
                 region: "aws.us-east-2".into(),
+                kafka: None,
             }],
         });
     })

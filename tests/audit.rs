@@ -4,12 +4,10 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::{Cred, TestGateway, developer, post_statement, run_query};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn records(log: &Path) -> Vec<Value> {
     let files = sqlgate::audit::log_files(log);
@@ -186,34 +184,8 @@ async fn an_unwritable_log_refuses_statements_with_503() {
 
 /// Starts the binary in `dir`, returns it and its address.
 async fn spawn_gateway(dir: &Path) -> (tokio::process::Child, String) {
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_sqlgate"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(dir)
-        .env("SQLGATE_LOG", "info")
-        .env_remove("SQLGATE_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(at) = line.find("addr=") {
-                let addr = line[at + 5..]
-                    .split_whitespace()
-                    .next()
-                    .unwrap()
-                    .to_string();
-                tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-                return addr;
-            }
-        }
-        panic!("gateway exited before listening");
-    })
-    .await
-    .unwrap();
-    (child, addr)
+    let served = common::binary::serve(dir, &[]).await;
+    (served.child, served.addr)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

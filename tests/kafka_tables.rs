@@ -452,3 +452,33 @@ async fn confluent_sql_reads_topics_produced_outside_the_gateway() {
         "confluent-sql kafka e2e failed:\n{stdout}\n{stderr}"
     );
 }
+
+/// `sqlgate serve --kafka HOST:PORT` (the README's quick start) backs the dev cluster with the
+/// broker: a table created through the real binary is a topic there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_kafka_flag_backs_the_dev_cluster() {
+    let b = broker::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_policies(&dir.path().join("policies"));
+    let served = common::binary::serve(dir.path(), &["--kafka", &b.bootstrap]).await;
+    let token = common::token_in(dir.path(), "alice", &["developers"]);
+    let client = common::client_trusting(&dir.path().join("certs/dev-ca.pem"));
+    let base = format!(
+        "https://{}/sql/v1/organizations/org-dev/environments/env-dev",
+        served.addr
+    );
+    let resp: Value = client
+        .post(format!("{base}/statements"))
+        .bearer_auth(&token)
+        .header("Confluent-Identity-Pool-Id", "pool-dev")
+        .json(&json!({"name": "mk", "spec": {"statement": "CREATE TABLE from_cli (a INT)",
+            "properties": {"sql.current-catalog": "dev", "sql.current-database": "main"}}}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(resp["status"]["phase"], "COMPLETED", "{resp}");
+    assert_eq!(topics(&b.bootstrap).get("from_cli"), Some(&6), "default 6 partitions");
+}

@@ -3,41 +3,21 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_in_flight_requests_then_exits() {
     let dir = tempfile::tempdir().unwrap();
     common::copy_policies(&dir.path().join("policies"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sqlgate"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env("SQLGATE_LOG", "info")
-        .env_remove("SQLGATE_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut log = Vec::new();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            log.push(line.clone());
-            if line.contains("sqlgate listening") {
-                let at = line.find("addr=").unwrap() + 5;
-                return line[at..].split_whitespace().next().unwrap().to_string();
-            }
-        }
-        panic!("the gateway exited before listening: {log:#?}");
-    })
-    .await
-    .expect("the gateway did not start listening");
+    let common::binary::Served {
+        mut child,
+        addr,
+        startup_log: log,
+        rest_of_log: drain,
+    } = common::binary::serve(dir.path(), &[]).await;
     assert!(
         log.iter().any(|l| l.contains("generated a development CA")),
         "first start must say it generated certificates: {log:#?}"
@@ -50,14 +30,6 @@ async fn sigterm_drains_in_flight_requests_then_exits() {
     ] {
         assert!(dir.path().join(f).exists(), "{f} was not generated");
     }
-    // Keep draining stderr so the child never blocks on a full pipe.
-    let drain = tokio::spawn(async move {
-        let mut rest = Vec::new();
-        while let Ok(Some(l)) = lines.next_line().await {
-            rest.push(l);
-        }
-        rest
-    });
 
     let token = common::token_in(dir.path(), "alice", &["developers"]);
     let client = common::client_trusting(&dir.path().join("certs/dev-ca.pem"));

@@ -2,6 +2,7 @@
 //! ephemeral loopback port, plus clients that talk to it.
 #![allow(dead_code, unreachable_pub, missing_docs)]
 
+pub mod binary;
 pub mod broker;
 pub mod python;
 

@@ -55,14 +55,33 @@ pub fn is_internal(topic: &str) -> bool {
     topic.starts_with('_')
 }
 
+/// The clients of one cluster, replaced together.
+struct Clients {
+    admin: AdminClient<DefaultClientContext>,
+    producer: FutureProducer,
+    metadata: Arc<BaseConsumer>,
+}
+
+impl Clients {
+    fn new(cfg: &KafkaClusterConfig) -> rdkafka::error::KafkaResult<Self> {
+        Ok(Self {
+            admin: cfg.client_config().create()?,
+            producer: KafkaCluster::producer_of(cfg)?,
+            metadata: Arc::new(KafkaCluster::consumer_config_of(cfg).create()?),
+        })
+    }
+}
+
 /// A Kafka cluster backing one database.
 pub struct KafkaCluster {
     /// The database's canonical id (`lkc-…`), for messages.
     id: String,
     cfg: KafkaClusterConfig,
-    admin: AdminClient<DefaultClientContext>,
-    producer: FutureProducer,
-    metadata: Arc<BaseConsumer>,
+    /// Replaced after the cluster failed to answer: a cluster that comes back may not know the
+    /// producer's idempotence state (every later send would fail), and clients that lived
+    /// through a broker that came back with recreated topics can trip over their own stale
+    /// metadata. Fresh clients cost one connection each.
+    clients: RwLock<Arc<Clients>>,
     subjects: SchemaStore,
     topics: Cache<(), Arc<BTreeMap<String, TopicInfo>>>,
     /// The last topic list fetched, for synchronous callers (DataFusion's `table_names`).
@@ -88,30 +107,12 @@ impl KafkaCluster {
             bootstrap: cfg.bootstrap_servers.clone(),
             reason: e.to_string(),
         };
-        let admin = cfg.client_config().create().map_err(unavailable)?;
-        let producer = cfg
-            .client_config()
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "5")
-            .set(
-                "message.timeout.ms",
-                cfg.request_timeout.as_millis().max(1000).to_string(),
-            )
-            .create()
-            .map_err(unavailable)?;
-        let metadata = Arc::new(
-            Self::consumer_config_of(cfg)
-                .create()
-                .map_err(unavailable)?,
-        );
+        let clients = RwLock::new(Arc::new(Clients::new(cfg).map_err(unavailable)?));
         let subjects = SchemaStore::new(cfg).map_err(KafkaError::from)?;
         Ok(Self {
             id: id.to_string(),
             cfg: cfg.clone(),
-            admin,
-            producer,
-            metadata,
+            clients,
             subjects,
             topics: Cache::builder()
                 .max_capacity(1)
@@ -123,6 +124,18 @@ impl KafkaCluster {
                 .time_to_live(cfg.metadata_ttl)
                 .build(),
         })
+    }
+
+    fn producer_of(cfg: &KafkaClusterConfig) -> rdkafka::error::KafkaResult<FutureProducer> {
+        cfg.client_config()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "5")
+            .set(
+                "message.timeout.ms",
+                cfg.request_timeout.as_millis().max(1000).to_string(),
+            )
+            .create()
     }
 
     fn consumer_config_of(cfg: &KafkaClusterConfig) -> ClientConfig {
@@ -157,6 +170,29 @@ impl KafkaCluster {
         &self.subjects
     }
 
+    fn clients(&self) -> Arc<Clients> {
+        self.clients
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    /// Replaces the clients if `result` says the cluster did not answer.
+    fn renew_if_unavailable<T>(&self, result: &Result<T, KafkaError>) {
+        if !matches!(result, Err(e) if e.is_unavailable()) {
+            return;
+        }
+        let Ok(fresh) = Clients::new(&self.cfg) else {
+            return;
+        };
+        let old = match self.clients.write() {
+            Ok(mut slot) => std::mem::replace(&mut *slot, Arc::new(fresh)),
+            Err(_) => return,
+        };
+        // Closing a client may wait on the network: not on an async thread.
+        tokio::task::spawn_blocking(move || drop(old));
+    }
+
     pub(crate) fn unavailable(&self, reason: impl std::fmt::Display) -> KafkaError {
         KafkaError::Unavailable {
             cluster: self.id.clone(),
@@ -177,7 +213,13 @@ impl KafkaCluster {
 
     /// Fetches metadata of every topic (`None`) or of one, off the async threads.
     async fn fetch(&self, topic: Option<String>) -> Result<Vec<TopicInfo>, KafkaError> {
-        let consumer = self.metadata.clone();
+        let result = self.fetch_with(topic).await;
+        self.renew_if_unavailable(&result);
+        result
+    }
+
+    async fn fetch_with(&self, topic: Option<String>) -> Result<Vec<TopicInfo>, KafkaError> {
+        let consumer = self.clients().metadata.clone();
         let timeout = self.timeout();
         let md = tokio::task::spawn_blocking(move || {
             consumer.fetch_metadata(topic.as_deref(), Timeout::After(timeout))
@@ -291,10 +333,13 @@ impl KafkaCluster {
             topic = topic.set(k, v);
         }
         let results = self
+            .clients()
             .admin
             .create_topics([&topic], &self.admin_options())
             .await
-            .map_err(|e| self.unavailable(e))?;
+            .map_err(|e| self.unavailable(e));
+        self.renew_if_unavailable(&results);
+        let results = results?;
         self.invalidate(name).await;
         self.one_result("create", name, results)
     }
@@ -302,10 +347,13 @@ impl KafkaCluster {
     /// Deletes a topic.
     pub async fn delete_topic(&self, name: &str) -> Result<(), KafkaError> {
         let results = self
+            .clients()
             .admin
             .delete_topics(&[name], &self.admin_options())
             .await
-            .map_err(|e| self.unavailable(e))?;
+            .map_err(|e| self.unavailable(e));
+        self.renew_if_unavailable(&results);
+        let results = results?;
         self.invalidate(name).await;
         self.one_result("delete", name, results)
     }
@@ -321,10 +369,13 @@ impl KafkaCluster {
             alter = alter.set(k, v);
         }
         let results = self
+            .clients()
             .admin
             .alter_configs([&alter], &self.admin_options())
             .await
-            .map_err(|e| self.unavailable(e))?;
+            .map_err(|e| self.unavailable(e));
+        self.renew_if_unavailable(&results);
+        let results = results?;
         self.invalidate(name).await;
         match results.into_iter().next() {
             Some(Ok(_)) => Ok(()),
@@ -371,7 +422,7 @@ impl KafkaCluster {
         &self,
         topic: &TopicInfo,
     ) -> Result<HashMap<i32, (i64, i64)>, KafkaError> {
-        let consumer = self.metadata.clone();
+        let consumer = self.clients().metadata.clone();
         let timeout = self.timeout();
         let t = topic.clone();
         let marks = tokio::task::spawn_blocking(move || {
@@ -393,6 +444,19 @@ impl KafkaCluster {
     /// Produces `records` to `topic` and waits until every one is acknowledged (idempotent
     /// producer, `acks=all`). Returns how many were written.
     pub async fn produce(&self, topic: &str, records: Vec<Record>) -> Result<u64, KafkaError> {
+        let clients = self.clients();
+        let result = self.send_all(&clients.producer, topic, &records).await;
+        drop(clients);
+        self.renew_if_unavailable(&result);
+        result
+    }
+
+    async fn send_all(
+        &self,
+        producer: &FutureProducer,
+        topic: &str,
+        records: &[Record],
+    ) -> Result<u64, KafkaError> {
         let sends = records.iter().map(|r| {
             let mut fr: FutureRecord<'_, [u8], [u8]> = FutureRecord::to(topic);
             if let Some(k) = &r.key {
@@ -404,7 +468,7 @@ impl KafkaCluster {
             if let Some(ts) = r.timestamp_ms {
                 fr = fr.timestamp(ts);
             }
-            self.producer.send(fr, Timeout::After(self.timeout()))
+            producer.send(fr, Timeout::After(self.timeout()))
         });
         let mut written = 0;
         for result in join_all(sends).await {

@@ -19,6 +19,8 @@
 //! removes the subject. The result is kept in memory and read again when older than
 //! `metadata_ttl` (so gateways sharing a cluster converge) and before every write (so ids and
 //! versions continue from what other gateways wrote). Our own writes update it in place.
+//! The consumer is kept between reads (partition unassigned while idle), so a re-read costs
+//! one fetch rather than a new connection.
 //! Ids: highest id seen + 1, registry-wide. Versions: per subject, latest + 1 (a subject
 //! deleted and created again starts at 1, as after a registry's permanent delete).
 //! Writes go through an idempotent producer (`acks=all`) and are awaited; register and
@@ -27,7 +29,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
@@ -38,7 +39,9 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, OnceCell};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::{RegisteredSchema, SchemaType, SubjectError};
@@ -85,12 +88,9 @@ struct Snapshot {
 pub(super) struct TopicStore {
     cfg: KafkaClusterConfig,
     /// Set once the topic is known to exist; retried on the next call after a failure.
-    topic_ready: OnceCell<()>,
-    /// Created on the first write.
-    producer: OnceCell<FutureProducer>,
-    /// Created on the first read and kept (warm connections make a re-read take
-    /// milliseconds instead of a connection setup); dropped after a failed read.
-    consumer: std::sync::Mutex<Option<Arc<BaseConsumer>>>,
+    /// The topic was seen or created; cleared when a read fails (the cluster may have come
+    /// back without it), so the next read checks again.
+    topic_ready: AtomicBool,
     /// The in-memory subjects; held across a refresh and across a whole register/delete,
     /// which serializes writers (and keeps readers from refreshing twice at once).
     state: Mutex<Option<Snapshot>>,
@@ -114,9 +114,7 @@ impl TopicStore {
         }
         Ok(Self {
             cfg: cfg.clone(),
-            topic_ready: OnceCell::new(),
-            producer: OnceCell::new(),
-            consumer: std::sync::Mutex::new(None),
+            topic_ready: AtomicBool::new(false),
             state: Mutex::new(None),
         })
     }
@@ -223,24 +221,26 @@ impl TopicStore {
 
     /// Reads the whole topic (creating it first if it is missing).
     async fn read(&self) -> Result<Snapshot, SubjectError> {
-        self.topic_ready
-            .get_or_try_init(|| self.create_topic_if_missing())
-            .await?;
-        let consumer = match &*self.consumer.lock().unwrap_or_else(|p| p.into_inner()) {
-            Some(c) => c.clone(),
-            None => Arc::new(self.new_consumer()?),
-        };
+        if !self.topic_ready.load(Ordering::Acquire) {
+            self.create_topic_if_missing().await?;
+            self.topic_ready.store(true, Ordering::Release);
+        }
+        // A consumer per read, closed right after: an idle client keeps refreshing the
+        // metadata of topics it knows, and librdkafka crashes on the nameless topic entry
+        // tansu returns for a topic that vanished (a broker restarted without its data).
+        let consumer = self.new_consumer()?;
         let (topic, timeout) = (self.cfg.schemas_topic.clone(), self.cfg.request_timeout);
-        let task = {
-            let consumer = consumer.clone();
-            tokio::task::spawn_blocking(move || read_topic(&consumer, &topic, timeout))
-        };
-        let read = task
-            .await
-            .map_err(|e| self.unavailable(format!("the read task failed: {e}")))
-            .and_then(|r| r.map_err(|e| self.unavailable(e)));
-        // Keep the connection for the next read, unless this one failed: start afresh then.
-        *self.consumer.lock().unwrap_or_else(|p| p.into_inner()) = read.is_ok().then_some(consumer);
+        let read = tokio::task::spawn_blocking(move || {
+            let r = read_topic(&consumer, &topic, timeout);
+            drop(consumer);
+            r
+        })
+        .await
+        .map_err(|e| self.unavailable(format!("the read task failed: {e}")))
+        .and_then(|r| r.map_err(|e| self.unavailable(e)));
+        if read.is_err() {
+            self.topic_ready.store(false, Ordering::Release);
+        }
         let (subjects, max_id) = read?;
         Ok(Snapshot {
             subjects,
@@ -317,21 +317,18 @@ impl TopicStore {
 
     /// Writes one record (`None`: a tombstone) and waits for its acknowledgement.
     async fn write(&self, key: &str, value: Option<&[u8]>) -> Result<(), SubjectError> {
-        let producer = self
-            .producer
-            .get_or_try_init(|| async {
-                let mut pc = self.client_config();
-                pc.set("enable.idempotence", "true")
-                    .set("acks", "all")
-                    .set("linger.ms", "0")
-                    .set(
-                        "message.timeout.ms",
-                        self.cfg.request_timeout.as_millis().max(1).to_string(),
-                    );
-                pc.create::<FutureProducer>()
-                    .map_err(|e| self.unavailable(format!("create a Kafka producer: {e}")))
-            })
-            .await?;
+        // A producer per write (writes are DDL, rare), closed right after: see `read`.
+        let mut pc = self.client_config();
+        pc.set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("linger.ms", "0")
+            .set(
+                "message.timeout.ms",
+                self.cfg.request_timeout.as_millis().max(1).to_string(),
+            );
+        let producer = pc
+            .create::<FutureProducer>()
+            .map_err(|e| self.unavailable(format!("create a Kafka producer: {e}")))?;
         let mut record = FutureRecord::<str, [u8]>::to(&self.cfg.schemas_topic)
             .partition(PARTITION)
             .key(key);
@@ -339,13 +336,21 @@ impl TopicStore {
             record = record.payload(v);
         }
         let wait = self.cfg.request_timeout + DELIVERY_GRACE;
-        match tokio::time::timeout(wait, producer.send(record, self.cfg.request_timeout)).await {
-            Ok(Ok(_)) => Ok(()),
-            Ok(Err((e, _))) => Err(self.unavailable(format!("write `{key}`: {e}"))),
-            Err(_) => {
-                Err(self.unavailable(format!("write `{key}`: not acknowledged within {wait:?}")))
-            }
+        let result =
+            match tokio::time::timeout(wait, producer.send(record, self.cfg.request_timeout)).await
+            {
+                Ok(Ok(_)) => Ok(()),
+                Ok(Err((e, _))) => Err(self.unavailable(format!("write `{key}`: {e}"))),
+                Err(_) => Err(self.unavailable(format!(
+                    "write `{key}`: not acknowledged within {wait:?}"
+                ))),
+            };
+        if result.is_err() {
+            self.topic_ready.store(false, Ordering::Release);
         }
+        // Closing flushes and may wait on the network: not on an async thread.
+        tokio::task::spawn_blocking(move || drop(producer));
+        result
     }
 
     /// The cluster's client settings, never creating topics implicitly (a topic made by
@@ -365,8 +370,7 @@ impl TopicStore {
 }
 
 /// Reads partition 0 of `topic` from its beginning to its EOF within `timeout`: the subjects
-/// and the highest id seen. Blocking. The partition is unassigned again afterwards, so an
-/// idle consumer does not keep fetching.
+/// and the highest id seen. Blocking.
 fn read_topic(
     consumer: &BaseConsumer,
     topic: &str,
