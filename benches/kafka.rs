@@ -59,7 +59,11 @@ async fn setup(bootstrap: &str) {
     }
     admin
         .create_topics(
-            [&NewTopic::new("big", PARTITIONS, TopicReplication::Fixed(-1))],
+            [&NewTopic::new(
+                "big",
+                PARTITIONS,
+                TopicReplication::Fixed(-1),
+            )],
             &AdminOptions::new(),
         )
         .await
@@ -119,7 +123,8 @@ fn plain_consume(bootstrap: &str) -> usize {
         .unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
-        tpl.add_partition_offset("big", p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset("big", p, Offset::Beginning)
+            .unwrap();
     }
     c.assign(&tpl).unwrap();
     let (mut n, mut eof) = (0, 0);

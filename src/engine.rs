@@ -468,9 +468,7 @@ pub(crate) fn kafka_error(e: kafka::KafkaError) -> EngineError {
         }
         K::TopicExists(t) => EngineError::Plan(format!("Table {t} already exists")),
         K::TopicNotFound(t) => EngineError::Plan(format!("Table {t} not found")),
-        K::Refused { .. } | K::Subjects(_) | K::Codec(_) => {
-            EngineError::Execution(e.to_string())
-        }
+        K::Refused { .. } | K::Subjects(_) | K::Codec(_) => EngineError::Execution(e.to_string()),
         K::Schema(m) => EngineError::Plan(m),
         K::Internal(m) => EngineError::Internal(m),
     }

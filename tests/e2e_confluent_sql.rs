@@ -9,7 +9,9 @@ use common::TestGateway;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confluent_sql_driver_runs_the_walkthrough_with_token_and_api_key() {
-    let python = tokio::task::spawn_blocking(common::python::venv_python).await.unwrap();
+    let python = tokio::task::spawn_blocking(common::python::venv_python)
+        .await
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     common::copy_policies(&dir.path().join("policies"));
     common::grant_developer(&dir.path().join("policies"), "User:sa-e2e");

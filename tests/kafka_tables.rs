@@ -53,7 +53,11 @@ async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
     let admin = admin_client(bootstrap);
     let r = admin
         .create_topics(
-            [&NewTopic::new(name, partitions, TopicReplication::Fixed(-1))],
+            [&NewTopic::new(
+                name,
+                partitions,
+                TopicReplication::Fixed(-1),
+            )],
             &AdminOptions::new(),
         )
         .await
@@ -80,7 +84,8 @@ fn consume_all(bootstrap: &str, topic: &str, partitions: i32) -> Vec<(i32, Vec<u
         .unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
     }
     c.assign(&tpl).unwrap();
     let mut eof = 0;
@@ -131,13 +136,25 @@ async fn create_insert_select_describe_drop_act_on_the_topic() {
     )
     .await;
     let seen = topics(&b.bootstrap);
-    assert_eq!(seen.get("orders"), Some(&3), "the topic with 3 partitions: {seen:?}");
+    assert_eq!(
+        seen.get("orders"),
+        Some(&3),
+        "the topic with 3 partitions: {seen:?}"
+    );
     assert!(seen.contains_key("_sqlgate_schemas"), "{seen:?}");
 
     // The schemas are subjects in the compacted topic: a fresh store (a restart) sees them.
     let store = SchemaStore::new(&KafkaClusterConfig::new(&b.bootstrap)).unwrap();
-    let value = store.latest("orders-value").await.unwrap().expect("value subject");
-    let key = store.latest("orders-key").await.unwrap().expect("key subject");
+    let value = store
+        .latest("orders-value")
+        .await
+        .unwrap()
+        .expect("value subject");
+    let key = store
+        .latest("orders-key")
+        .await
+        .unwrap()
+        .expect("key subject");
     assert!(value.schema.contains("\"item\"") && !value.schema.contains("\"id\""));
     assert!(key.schema.contains("\"id\""));
 
@@ -158,7 +175,10 @@ async fn create_insert_select_describe_drop_act_on_the_topic() {
     assert_eq!(v["item"], "apple");
     let (kid, k) = unframe(&records[0].1);
     assert_eq!(kid, key.id);
-    assert_eq!(serde_json::from_slice::<Value>(k).unwrap(), json!({"id": 1}));
+    assert_eq!(
+        serde_json::from_slice::<Value>(k).unwrap(),
+        json!({"id": 1})
+    );
 
     let rows = ok(
         &gw,
@@ -194,11 +214,20 @@ async fn create_insert_select_describe_drop_act_on_the_topic() {
     // SHOW TABLES lists topics, not internal ones.
     let shown = ok(&gw, &dev, "show", "SHOW TABLES").await;
     assert!(shown.contains(&json!(["orders"])), "{shown:?}");
-    assert!(!shown.iter().any(|r| r[0].as_str().unwrap().starts_with('_')), "{shown:?}");
+    assert!(
+        !shown
+            .iter()
+            .any(|r| r[0].as_str().unwrap().starts_with('_')),
+        "{shown:?}"
+    );
 
     ok(&gw, &dev, "alter", "ALTER TABLE orders ADD (note STRING)").await;
     let rows = ok(&gw, &dev, "select2", "SELECT note FROM orders WHERE id = 1").await;
-    assert_eq!(rows, [json!([null])], "old records decode with the added column");
+    assert_eq!(
+        rows,
+        [json!([null])],
+        "old records decode with the added column"
+    );
 
     ok(&gw, &dev, "drop", "DROP TABLE orders").await;
     assert!(!topics(&b.bootstrap).contains_key("orders"));
@@ -264,7 +293,9 @@ async fn a_topic_without_schema_is_a_raw_table_and_a_snapshot_is_bounded() {
     assert_eq!(body["status"]["phase"], "RUNNING", "{body}");
     assert_eq!(body["status"]["traits"]["is_bounded"], false, "{body}");
     p.send(
-        FutureRecord::to("raw_events").key("late").payload("late-record"),
+        FutureRecord::to("raw_events")
+            .key("late")
+            .payload("late-record"),
         Duration::from_secs(10),
     )
     .await
@@ -291,7 +322,10 @@ async fn a_topic_without_schema_is_a_raw_table_and_a_snapshot_is_bounded() {
     assert!(got.contains(&json!(["late-record"])), "{got:?}");
     assert_eq!(got.len(), 11);
     let resp = dev
-        .apply(gw.client().delete(format!("{}/statements/stream", gw.base())))
+        .apply(
+            gw.client()
+                .delete(format!("{}/statements/stream", gw.base())),
+        )
         .send()
         .await
         .unwrap();
@@ -313,7 +347,8 @@ async fn ddl_is_authorized_before_any_kafka_call_and_bad_ddl_leaves_nothing() {
     );
     let mut k = KafkaClusterConfig::new(&b.bootstrap);
     k.request_timeout = Duration::from_secs(3);
-    let gw = TestGateway::start_in(dir, move |c| c.environments[0].clusters[0].kafka = Some(k)).await;
+    let gw =
+        TestGateway::start_in(dir, move |c| c.environments[0].clusters[0].kafka = Some(k)).await;
     let (key, secret) = gw.api_key("User:sa-reader");
     let reader = Cred::Basic(key, secret);
     let before = gw.engine_calls();
@@ -352,7 +387,10 @@ async fn ddl_is_authorized_before_any_kafka_call_and_bad_ddl_leaves_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broker_down_is_a_503_and_the_gateway_recovers() {
     let mut b = broker::start().await;
-    let gw = gateway(&b.bootstrap, |k| k.metadata_ttl = Duration::from_millis(200)).await;
+    let gw = gateway(&b.bootstrap, |k| {
+        k.metadata_ttl = Duration::from_millis(200)
+    })
+    .await;
     let dev = developer(&gw);
     ok(&gw, &dev, "before", "CREATE TABLE t (a INT)").await;
     b.kill();
@@ -376,7 +414,10 @@ async fn broker_down_is_a_503_and_the_gateway_recovers() {
         }
     }
     ok(&gw, &dev, "ins", "INSERT INTO t2 VALUES (7)").await;
-    assert_eq!(ok(&gw, &dev, "sel", "SELECT a FROM t2").await, [json!(["7"])]);
+    assert_eq!(
+        ok(&gw, &dev, "sel", "SELECT a FROM t2").await,
+        [json!(["7"])]
+    );
 }
 
 /// The unmodified `confluent-sql` driver reads topics another application produced: one with
@@ -471,8 +512,10 @@ async fn serve_with_kafka_flag_backs_the_dev_cluster() {
         .post(format!("{base}/statements"))
         .bearer_auth(&token)
         .header("Confluent-Identity-Pool-Id", "pool-dev")
-        .json(&json!({"name": "mk", "spec": {"statement": "CREATE TABLE from_cli (a INT)",
-            "properties": {"sql.current-catalog": "dev", "sql.current-database": "main"}}}))
+        .json(
+            &json!({"name": "mk", "spec": {"statement": "CREATE TABLE from_cli (a INT)",
+            "properties": {"sql.current-catalog": "dev", "sql.current-database": "main"}}}),
+        )
         .send()
         .await
         .unwrap()
@@ -480,5 +523,56 @@ async fn serve_with_kafka_flag_backs_the_dev_cluster() {
         .await
         .unwrap();
     assert_eq!(resp["status"]["phase"], "COMPLETED", "{resp}");
-    assert_eq!(topics(&b.bootstrap).get("from_cli"), Some(&6), "default 6 partitions");
+    assert_eq!(
+        topics(&b.bootstrap).get("from_cli"),
+        Some(&6),
+        "default 6 partitions"
+    );
+}
+
+/// With a Schema Registry configured, CREATE TABLE registers the subjects there (not in the
+/// schemas topic); when the registry fails, the CREATE fails with 503 and the topic it had
+/// already made is removed again, so no half-made table is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_registry_subjects_live_there_and_a_failed_create_leaves_no_topic() {
+    let b = broker::start().await;
+    let registry = common::registry::start().await;
+    let url = registry.url.clone();
+    let gw = gateway(&b.bootstrap, move |k| k.schema_registry_url = Some(url)).await;
+    let dev = developer(&gw);
+    ok(
+        &gw,
+        &dev,
+        "c1",
+        "CREATE TABLE payments (id BIGINT, amount DOUBLE) DISTRIBUTED BY (id) INTO 2 BUCKETS",
+    )
+    .await;
+    assert_eq!(registry.subjects(), ["payments-key", "payments-value"]);
+    assert!(!topics(&b.bootstrap).contains_key("_sqlgate_schemas"));
+    ok(&gw, &dev, "i1", "INSERT INTO payments VALUES (1, 9.5)").await;
+    assert_eq!(
+        ok(&gw, &dev, "s1", "SELECT id, amount FROM payments").await,
+        [json!(["1", "9.5"])]
+    );
+
+    registry.set_down(true);
+    let (status, body) = post_statement(
+        &gw,
+        &dev,
+        "c2",
+        "CREATE TABLE refunds (id BIGINT)",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert!(detail(&body).contains("schema"), "{body}");
+    assert!(
+        !topics(&b.bootstrap).contains_key("refunds"),
+        "the topic made before the registry failed was removed"
+    );
+    registry.set_down(false);
+    ok(&gw, &dev, "c3", "CREATE TABLE refunds (id BIGINT)").await;
+    assert!(topics(&b.bootstrap).contains_key("refunds"));
+    ok(&gw, &dev, "d1", "DROP TABLE payments").await;
+    assert_eq!(registry.subjects(), ["refunds-value"]);
 }

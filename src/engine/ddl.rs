@@ -17,10 +17,10 @@ use serde_json::Value;
 use super::exec::{UserTable, completion, table_ref_of, traits};
 use super::kafka::ddl::{AlterTable, NewTable, parse_alter, parse_create, table_options};
 use super::kafka::layout::{OFFSET, PARTITION, ROWTIME};
-use super::{kafka_error, kafka_table_error};
 use super::storage::{ColumnMeta, TableMeta};
 use super::types::{FlinkType, parse_flink_type};
 use super::{Column, EngineError, ExecContext, Execution, Inner, ResultRow, Schema};
+use super::{kafka_error, kafka_table_error};
 use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, ObjectRef, TableRef};
 
 /// Column names with their Flink types, in table order.
@@ -623,11 +623,9 @@ impl Inner {
                 let added = columns
                     .iter()
                     .map(|(n, t)| {
-                        parse_flink_type(t)
-                            .map(|t| (n.clone(), t))
-                            .map_err(|e| {
-                                EngineError::Plan(format!("Invalid type of column '{n}': {e}"))
-                            })
+                        parse_flink_type(t).map(|t| (n.clone(), t)).map_err(|e| {
+                            EngineError::Plan(format!("Invalid type of column '{n}': {e}"))
+                        })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
                 super::kafka::ddl::add_columns(kc, &target.table, &added)

@@ -354,10 +354,7 @@ impl Inner {
             .with_allow_statements(false)
             .verify_plan(&planned.plan)
             .map_err(|e| EngineError::Unsupported(e.message().into_owned()))?;
-        Ok((
-            physical(state, planned.plan).await?,
-            planned.streaming,
-        ))
+        Ok((physical(state, planned.plan).await?, planned.streaming))
     }
 
     pub(crate) async fn select(
@@ -531,7 +528,10 @@ impl Inner {
                 partitions: distribution.as_ref().and_then(|d| d.buckets),
                 options: Self::kafka_options(ct)?,
             };
-            if !self.create_topic_table(&kc, &target, &new, ct.if_not_exists).await? {
+            if !self
+                .create_topic_table(&kc, &target, &new, ct.if_not_exists)
+                .await?
+            {
                 return Ok(Execution {
                     traits: traits("CREATE_TABLE_AS", None),
                     rows: completion(async { Ok(()) }),
@@ -599,8 +599,8 @@ impl Inner {
 
     /// The WITH options of a CREATE TABLE on a Kafka-backed database.
     pub(crate) fn kafka_options(ct: &CreateTable) -> Result<TableOptions, EngineError> {
-        let options = super::kafka::ddl::create_options(&ct.table_options)
-            .map_err(EngineError::Plan)?;
+        let options =
+            super::kafka::ddl::create_options(&ct.table_options).map_err(EngineError::Plan)?;
         super::kafka::ddl::table_options(&options).map_err(EngineError::Plan)
     }
 

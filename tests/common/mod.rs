@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod broker;
 pub mod python;
+pub mod registry;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -105,7 +105,10 @@ pub fn parse_create(sql: &str) -> Result<FlinkCreate, String> {
     let mut end = start + 1;
     if it.peek().is_some_and(|(_, t)| word(t, "BY")) {
         it.next();
-        if it.peek().is_some_and(|(_, t)| word(t, "HASH") || word(t, "RANGE")) {
+        if it
+            .peek()
+            .is_some_and(|(_, t)| word(t, "HASH") || word(t, "RANGE"))
+        {
             it.next();
         }
         if !matches!(it.next(), Some((_, Token::LParen))) {
@@ -223,7 +226,10 @@ pub fn parse_alter(sql: &str) -> Result<AlterTable, String> {
     };
     let _ = p.consume_token(&Token::SemiColon);
     if p.peek_token().token != Token::EOF {
-        return Err(format!("unexpected {} after ALTER TABLE", p.peek_token().token));
+        return Err(format!(
+            "unexpected {} after ALTER TABLE",
+            p.peek_token().token
+        ));
     }
     Ok(result)
 }
@@ -276,7 +282,8 @@ pub fn table_options(options: &[(String, String)]) -> Result<TableOptions, Strin
                         .map_err(|_| bad())?
                         .as_millis() as i64,
                 };
-                out.topic_configs.insert("retention.ms".into(), ms.to_string());
+                out.topic_configs
+                    .insert("retention.ms".into(), ms.to_string());
             }
             "kafka.retention.size" => {
                 let bytes: i64 = v.parse().map_err(|_| bad())?;
@@ -362,7 +369,10 @@ fn schema_text(
             }
             Ok((SchemaType::Json, text))
         }
-        Format::AvroRegistry => Ok((SchemaType::Avro, codec::avro::to_avro_schema(record, columns)?)),
+        Format::AvroRegistry => Ok((
+            SchemaType::Avro,
+            codec::avro::to_avro_schema(record, columns)?,
+        )),
         Format::Raw => Err("raw format is not registered".into()),
     }
 }
@@ -418,9 +428,7 @@ pub async fn create(cluster: &KafkaCluster, t: &NewTable) -> Result<(), KafkaErr
     } else {
         Some(schema_text(key_format, "key", &key_cols).map_err(definition)?)
     };
-    let partitions = t
-        .partitions
-        .unwrap_or(cluster.config().default_partitions);
+    let partitions = t.partitions.unwrap_or(cluster.config().default_partitions);
     cluster
         .create_topic(&t.topic, partitions, &t.options.topic_configs)
         .await?;
@@ -498,8 +506,8 @@ pub async fn add_columns(
         }
         value_cols.push((n.clone(), t.clone().with_nullable(true)));
     }
-    let (kind, text) = schema_text(layout.value_format, "record", &value_cols)
-        .map_err(KafkaError::Schema)?;
+    let (kind, text) =
+        schema_text(layout.value_format, "record", &value_cols).map_err(KafkaError::Schema)?;
     cluster
         .subjects()
         .register(&value.subject, kind, &text)
@@ -544,7 +552,12 @@ mod tests {
         let c = parse_create("CREATE TABLE t (a INT, b INT) DISTRIBUTED BY (a, b)").unwrap();
         assert_eq!(c.distribution.unwrap().columns, ["a", "b"]);
         assert!(parse_create("CREATE TABLE t (a INT) DISTRIBUTED INTO 0 BUCKETS").is_err());
-        assert!(parse_create("CREATE TABLE t (a INT)").unwrap().distribution.is_none());
+        assert!(
+            parse_create("CREATE TABLE t (a INT)")
+                .unwrap()
+                .distribution
+                .is_none()
+        );
     }
 
     #[test]
@@ -558,7 +571,10 @@ mod tests {
         }
         match parse_alter("ALTER TABLE t ADD (a INT, b STRING)").unwrap() {
             AlterTable::Add { columns, .. } => {
-                assert_eq!(columns, [("a".into(), "INT".into()), ("b".into(), "STRING".into())])
+                assert_eq!(
+                    columns,
+                    [("a".into(), "INT".into()), ("b".into(), "STRING".into())]
+                )
             }
             other => panic!("{other:?}"),
         }
@@ -573,11 +589,17 @@ mod tests {
             ("value.format".into(), "avro-registry".into()),
         ])
         .unwrap();
-        assert_eq!(o.topic_configs["retention.ms"], (7 * 86_400_000i64).to_string());
+        assert_eq!(
+            o.topic_configs["retention.ms"],
+            (7 * 86_400_000i64).to_string()
+        );
         assert_eq!(o.topic_configs["cleanup.policy"], "compact,delete");
         assert_eq!(o.value_format, Some(Format::AvroRegistry));
         let e = table_options(&[("connector".into(), "filesystem".into())]).unwrap_err();
-        assert!(e.contains("not supported") && e.contains("kafka.retention.time"), "{e}");
+        assert!(
+            e.contains("not supported") && e.contains("kafka.retention.time"),
+            "{e}"
+        );
         assert!(table_options(&[("kafka.retention.time".into(), "soon".into())]).is_err());
     }
 }

@@ -108,9 +108,8 @@ impl PartitionStream for TopicScan {
             tx,
         };
         tokio::task::spawn_blocking(move || reader.run());
-        let batches = futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|b| (b, rx))
-        });
+        let batches =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) });
         Box::pin(RecordBatchStreamAdapter::new(self.schema.clone(), batches))
     }
 }

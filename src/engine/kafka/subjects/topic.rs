@@ -341,9 +341,10 @@ impl TopicStore {
             {
                 Ok(Ok(_)) => Ok(()),
                 Ok(Err((e, _))) => Err(self.unavailable(format!("write `{key}`: {e}"))),
-                Err(_) => Err(self.unavailable(format!(
-                    "write `{key}`: not acknowledged within {wait:?}"
-                ))),
+                Err(_) => {
+                    Err(self
+                        .unavailable(format!("write `{key}`: not acknowledged within {wait:?}")))
+                }
             };
         if result.is_err() {
             self.topic_ready.store(false, Ordering::Release);
