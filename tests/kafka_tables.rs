@@ -575,4 +575,57 @@ async fn with_a_registry_subjects_live_there_and_a_failed_create_leaves_no_topic
     assert!(topics(&b.bootstrap).contains_key("refunds"));
     ok(&gw, &dev, "d1", "DROP TABLE payments").await;
     assert_eq!(registry.subjects(), ["refunds-value"]);
+
+    // Avro values: registered as an Avro schema, written in the Confluent wire format with
+    // Avro binary, read back as the declared columns; topic configs change with ALTER … SET.
+    ok(
+        &gw,
+        &dev,
+        "a1",
+        "CREATE TABLE readings (sensor STRING, reading DOUBLE, at TIMESTAMP_LTZ(3)) \
+         WITH ('value.format' = 'avro-registry', 'kafka.cleanup-policy' = 'delete')",
+    )
+    .await;
+    ok(
+        &gw,
+        &dev,
+        "a2",
+        "INSERT INTO readings VALUES ('s1', 20.5, TIMESTAMP '2026-11-24 10:00:00.123')",
+    )
+    .await;
+    let rows = ok(&gw, &dev, "a3", "SELECT sensor, reading, at FROM readings").await;
+    assert_eq!(rows, [json!(["s1", "20.5", "2026-11-24 10:00:00.123"])]);
+    let records = consume_all(&b.bootstrap, "readings", 2);
+    assert_eq!(records.len(), 1);
+    let (_, avro) = unframe(&records[0].2);
+    assert!(
+        serde_json::from_slice::<Value>(avro).is_err(),
+        "the value is Avro binary, not JSON"
+    );
+    // tansu implements no AlterConfigs: the broker's refusal must come back as a FAILED
+    // statement that says so, not as "unavailable".
+    let (status, body) = post_statement(
+        &gw,
+        &dev,
+        "a4",
+        "ALTER TABLE readings SET ('kafka.retention.time' = '7 d')",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let phase = body["status"]["phase"].as_str().unwrap_or_default();
+    assert!(
+        phase == "COMPLETED"
+            || (phase == "FAILED" && detail_of(&body).contains("refused to alter topic readings")),
+        "{body}"
+    );
+    let (_, body) = post_statement(
+        &gw,
+        &dev,
+        "a5",
+        "ALTER TABLE readings SET ('value.format' = 'json')",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["status"]["phase"], "FAILED", "{body}");
 }

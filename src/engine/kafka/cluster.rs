@@ -337,7 +337,7 @@ impl KafkaCluster {
             .admin
             .create_topics([&topic], &self.admin_options())
             .await
-            .map_err(|e| self.unavailable(e));
+            .map_err(|e| self.admin_error("create", name, e));
         self.renew_if_unavailable(&results);
         let results = results?;
         self.invalidate(name).await;
@@ -351,7 +351,7 @@ impl KafkaCluster {
             .admin
             .delete_topics(&[name], &self.admin_options())
             .await
-            .map_err(|e| self.unavailable(e));
+            .map_err(|e| self.admin_error("delete", name, e));
         self.renew_if_unavailable(&results);
         let results = results?;
         self.invalidate(name).await;
@@ -373,7 +373,7 @@ impl KafkaCluster {
             .admin
             .alter_configs([&alter], &self.admin_options())
             .await
-            .map_err(|e| self.unavailable(e));
+            .map_err(|e| self.admin_error("alter", name, e));
         self.renew_if_unavailable(&results);
         let results = results?;
         self.invalidate(name).await;
@@ -397,6 +397,23 @@ impl KafkaCluster {
         }
     }
 
+    /// An admin request that failed as a whole: the cluster's absence, or its refusal
+    /// (e.g. a broker that does not implement the operation).
+    fn admin_error(
+        &self,
+        operation: &'static str,
+        topic: &str,
+        e: rdkafka::error::KafkaError,
+    ) -> KafkaError {
+        match e {
+            rdkafka::error::KafkaError::AdminOp(code) => self.refused(operation, topic, code),
+            other => match other.rdkafka_error_code() {
+                Some(code) => self.refused(operation, topic, code),
+                None => self.unavailable(other),
+            },
+        }
+    }
+
     fn refused(&self, operation: &'static str, topic: &str, code: RDKafkaErrorCode) -> KafkaError {
         match code {
             RDKafkaErrorCode::OperationTimedOut
@@ -404,7 +421,9 @@ impl KafkaCluster {
             | RDKafkaErrorCode::BrokerTransportFailure
             | RDKafkaErrorCode::AllBrokersDown
             | RDKafkaErrorCode::BrokerNotAvailable
-            | RDKafkaErrorCode::NetworkException => self.unavailable(code),
+            | RDKafkaErrorCode::NetworkException
+            | RDKafkaErrorCode::MessageTimedOut
+            | RDKafkaErrorCode::TimedOutQueue => self.unavailable(code),
             RDKafkaErrorCode::TopicAlreadyExists => KafkaError::TopicExists(topic.to_string()),
             RDKafkaErrorCode::UnknownTopicOrPartition => {
                 KafkaError::TopicNotFound(topic.to_string())
