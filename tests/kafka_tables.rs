@@ -374,6 +374,19 @@ async fn ddl_is_authorized_before_any_kafka_call_and_bad_ddl_leaves_nothing() {
     assert!(detail_of(&body).contains("not supported"), "{body}");
     assert!(!topics(&b.bootstrap).contains_key("bad"));
 
+    // Names of internal topics are reserved.
+    let (_, body) = post_statement(
+        &gw,
+        &dev,
+        "c2b",
+        "CREATE TABLE `_hidden` (a INT)",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["status"]["phase"], "FAILED", "{body}");
+    assert!(detail_of(&body).contains("reserved"), "{body}");
+    assert!(!topics(&b.bootstrap).contains_key("_hidden"));
+
     // CREATE of an existing table fails and leaves it as it was.
     ok(&gw, &dev, "c3", "CREATE TABLE twice (a INT)").await;
     let (_, body) =

@@ -395,6 +395,12 @@ pub struct NewTable {
 /// Creates the topic and registers its subjects; on any failure removes what it made.
 pub async fn create(cluster: &KafkaCluster, t: &NewTable) -> Result<(), KafkaError> {
     let definition = |m: String| KafkaError::Schema(m);
+    if super::cluster::is_internal(&t.topic) {
+        return Err(definition(format!(
+            "table names starting with `_` are reserved for internal topics: `{}`",
+            t.topic
+        )));
+    }
     for k in &t.key_columns {
         if !t.columns.iter().any(|(n, _)| n == k) {
             return Err(definition(format!(
