@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::TestGateway;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,28 +21,20 @@ async fn confluent_sql_driver_runs_the_walkthrough_with_token_and_api_key() {
     let (key, secret) = gw.api_key("User:sa-e2e");
     let (denied_key, denied_secret) = gw.api_key("User:sa-denied");
     let token = gw.token("alice", &["developers"]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/confluent_sql_e2e.py");
-    let out = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("SQLGATE_ENDPOINT", gw.endpoint())
-        .env("SQLGATE_TOKEN", &token)
-        .env("SQLGATE_DENIED_KEY", &denied_key)
-        .env("SQLGATE_DENIED_SECRET", &denied_secret)
-        .env("SQLGATE_API_KEY", &key)
-        .env("SQLGATE_API_SECRET", &secret)
-        .env("SSL_CERT_FILE", gw.ca_file())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    assert!(
-        out.status.success(),
-        "confluent-sql e2e failed:\n{stdout}\n{stderr}"
-    );
-    assert!(stdout.contains("e2e: all checks passed"));
+    common::python::run_script(
+        &python,
+        &gw,
+        "confluent_sql_e2e.py",
+        &[
+            ("SQLGATE_TOKEN", token),
+            ("SQLGATE_DENIED_KEY", denied_key),
+            ("SQLGATE_DENIED_SECRET", denied_secret),
+            ("SQLGATE_API_KEY", key),
+            ("SQLGATE_API_SECRET", secret),
+        ],
+        "e2e: all checks passed",
+    )
+    .await;
+
     gw.stop().await;
 }

@@ -234,10 +234,16 @@ async fn create_insert_select_describe_drop_act_on_the_topic() {
     let store = SchemaStore::new(&KafkaClusterConfig::new(&b.bootstrap)).unwrap();
     assert!(store.latest("orders-value").await.unwrap().is_none());
     assert!(store.latest("orders-key").await.unwrap().is_none());
-    let (status, body) = post_statement(&gw, &dev, "gone", "SELECT * FROM orders", json!({})).await;
-    assert_eq!(status, 200);
-    assert_eq!(body["status"]["phase"], "FAILED");
-    assert!(detail_of(&body).contains("not found"), "{body}");
+    let d = fails(&gw, &dev, "gone", "SELECT * FROM orders").await;
+    assert!(d.contains("not found"), "{d}");
+}
+
+/// Posts a statement that must be created FAILED; returns its detail.
+async fn fails(gw: &TestGateway, cred: &Cred, name: &str, sql: &str) -> String {
+    let (status, body) = post_statement(gw, cred, name, sql, json!({})).await;
+    assert_eq!(status, 200, "{sql}: {body}");
+    assert_eq!(body["status"]["phase"], "FAILED", "{sql}: {body}");
+    detail_of(&body)
 }
 
 fn detail_of(statement: &Value) -> String {
@@ -362,37 +368,25 @@ async fn ddl_is_authorized_before_any_kafka_call_and_bad_ddl_leaves_nothing() {
 
     // An unsupported option is refused before the topic is made.
     let dev = developer(&gw);
-    let (_, body) = post_statement(
+    let d = fails(
         &gw,
         &dev,
         "c2",
         "CREATE TABLE bad (a INT) WITH ('connector' = 'filesystem')",
-        json!({}),
     )
     .await;
-    assert_eq!(body["status"]["phase"], "FAILED", "{body}");
-    assert!(detail_of(&body).contains("not supported"), "{body}");
+    assert!(d.contains("not supported"), "{d}");
     assert!(!topics(&b.bootstrap).contains_key("bad"));
 
     // Names of internal topics are reserved.
-    let (_, body) = post_statement(
-        &gw,
-        &dev,
-        "c2b",
-        "CREATE TABLE `_hidden` (a INT)",
-        json!({}),
-    )
-    .await;
-    assert_eq!(body["status"]["phase"], "FAILED", "{body}");
-    assert!(detail_of(&body).contains("reserved"), "{body}");
+    let d = fails(&gw, &dev, "c2b", "CREATE TABLE `_hidden` (a INT)").await;
+    assert!(d.contains("reserved"), "{d}");
     assert!(!topics(&b.bootstrap).contains_key("_hidden"));
 
     // CREATE of an existing table fails and leaves it as it was.
     ok(&gw, &dev, "c3", "CREATE TABLE twice (a INT)").await;
-    let (_, body) =
-        post_statement(&gw, &dev, "c4", "CREATE TABLE twice (b STRING)", json!({})).await;
-    assert_eq!(body["status"]["phase"], "FAILED", "{body}");
-    assert!(detail_of(&body).contains("already exists"), "{body}");
+    let d = fails(&gw, &dev, "c4", "CREATE TABLE twice (b STRING)").await;
+    assert!(d.contains("already exists"), "{d}");
     let d = ok(&gw, &dev, "c5", "DESCRIBE twice").await;
     assert_eq!(d[0][0], "a");
 }
@@ -487,24 +481,18 @@ async fn confluent_sql_reads_topics_produced_outside_the_gateway() {
     }
     let gw = gateway(&b.bootstrap, |_| {}).await;
     let token = gw.token("alice", &["developers"]);
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/kafka_e2e.py");
     let python = python.await.unwrap();
-    let out = tokio::process::Command::new(&python)
-        .arg(&script)
-        .env("SQLGATE_ENDPOINT", gw.endpoint())
-        .env("SQLGATE_TOKEN", &token)
-        .env("SQLGATE_EXPECT", Value::Array(expect).to_string())
-        .env("SSL_CERT_FILE", gw.ca_file())
-        .env("NO_PROXY", "127.0.0.1,localhost")
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("kafka e2e: all checks passed"),
-        "confluent-sql kafka e2e failed:\n{stdout}\n{stderr}"
-    );
+    common::python::run_script(
+        &python,
+        &gw,
+        "kafka_e2e.py",
+        &[
+            ("SQLGATE_TOKEN", token),
+            ("SQLGATE_EXPECT", Value::Array(expect).to_string()),
+        ],
+        "kafka e2e: all checks passed",
+    )
+    .await;
 }
 
 /// `sqlgate serve --kafka HOST:PORT` (the README's quick start) backs the dev cluster with the
@@ -632,13 +620,12 @@ async fn with_a_registry_subjects_live_there_and_a_failed_create_leaves_no_topic
             || (phase == "FAILED" && detail_of(&body).contains("refused to alter topic readings")),
         "{body}"
     );
-    let (_, body) = post_statement(
+    let d = fails(
         &gw,
         &dev,
         "a5",
         "ALTER TABLE readings SET ('value.format' = 'json')",
-        json!({}),
     )
     .await;
-    assert_eq!(body["status"]["phase"], "FAILED", "{body}");
+    assert!(d.contains("value.format"), "{d}");
 }

@@ -187,22 +187,7 @@ impl std::fmt::Debug for KafkaAuditConfig {
     /// Redacts passthrough values that may be secrets (`sasl.password`, `ssl.key.password`,
     /// `sasl.oauthbearer.client.secret`, …).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let client: BTreeMap<&str, &str> = self
-            .client
-            .iter()
-            .map(|(k, v)| {
-                let secret = [
-                    "password",
-                    "secret",
-                    "key.pem",
-                    "jaas",
-                    "oauthbearer.config",
-                ]
-                .iter()
-                .any(|s| k.contains(s));
-                (k.as_str(), if secret { "<redacted>" } else { v.as_str() })
-            })
-            .collect();
+        let client = crate::engine::kafka::config::redacted(&self.client);
         f.debug_struct("KafkaAuditConfig")
             .field("bootstrap_servers", &self.bootstrap_servers)
             .field("topic", &self.topic)

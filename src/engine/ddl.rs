@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use datafusion::sql::sqlparser::ast::{
-    ColumnOption, CreateTable, Expr, ObjectName, ShowStatementFilter, ShowStatementFilterPosition,
-    ShowStatementOptions, Statement, TableConstraint,
+    ColumnOption, CreateTable, ObjectName, ShowStatementFilter, ShowStatementFilterPosition,
+    ShowStatementOptions, Statement,
 };
 use futures::StreamExt;
 use futures::stream;
@@ -164,27 +164,7 @@ impl Inner {
             }
             columns.push((name, t));
         }
-        for c in &ct.constraints {
-            match c {
-                TableConstraint::PrimaryKey(pk) => {
-                    for ic in &pk.columns {
-                        match &ic.column.expr {
-                            Expr::Identifier(id) => primary_key.push(id.value.clone()),
-                            other => {
-                                return Err(EngineError::Plan(format!(
-                                    "Invalid primary key column {other}"
-                                )));
-                            }
-                        }
-                    }
-                }
-                other => {
-                    return Err(EngineError::Unsupported(format!(
-                        "table constraint {other}"
-                    )));
-                }
-            }
-        }
+        primary_key.extend(Self::primary_key_of(ct)?);
         for k in &primary_key {
             let Some((_, t)) = columns.iter_mut().find(|(n, _)| n == k) else {
                 return Err(EngineError::Plan(format!(

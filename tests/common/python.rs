@@ -43,3 +43,37 @@ pub fn venv_python() -> PathBuf {
     std::fs::write(&marker, DRIVER).unwrap();
     python
 }
+
+/// Runs `tests/e2e/<script>` with the venv's python against gateway `gw` (its endpoint and
+/// CA are passed as `SQLGATE_ENDPOINT` and `SSL_CERT_FILE`) plus `env`; asserts it exits 0
+/// and prints `done`, and returns its stdout.
+pub async fn run_script(
+    python: &Path,
+    gw: &super::TestGateway,
+    script: &str,
+    env: &[(&str, String)],
+    done: &str,
+) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/e2e")
+        .join(script);
+    let out = tokio::process::Command::new(python)
+        .arg(&script)
+        .env("SQLGATE_ENDPOINT", gw.endpoint())
+        .env("SSL_CERT_FILE", gw.ca_file())
+        .env("NO_PROXY", "127.0.0.1,localhost")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    assert!(
+        out.status.success() && stdout.contains(done),
+        "{} failed:\n{stdout}\n{stderr}",
+        script.display()
+    );
+    stdout
+}

@@ -123,25 +123,30 @@ impl KafkaClusterConfig {
     }
 }
 
+/// librdkafka properties for logs and `Debug`: values whose key names a secret
+/// (`sasl.password`, `ssl.key.password`, `sasl.oauthbearer.client.secret`, …) are replaced.
+pub fn redacted(client: &BTreeMap<String, String>) -> BTreeMap<&str, &str> {
+    client
+        .iter()
+        .map(|(k, v)| {
+            let secret = [
+                "password",
+                "secret",
+                "key.pem",
+                "jaas",
+                "oauthbearer.config",
+            ]
+            .iter()
+            .any(|s| k.contains(s));
+            (k.as_str(), if secret { "<redacted>" } else { v.as_str() })
+        })
+        .collect()
+}
+
 impl std::fmt::Debug for KafkaClusterConfig {
     /// Redacts passthrough values and credentials that may be secrets.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let client: BTreeMap<&str, &str> = self
-            .client
-            .iter()
-            .map(|(k, v)| {
-                let secret = [
-                    "password",
-                    "secret",
-                    "key.pem",
-                    "jaas",
-                    "oauthbearer.config",
-                ]
-                .iter()
-                .any(|s| k.contains(s));
-                (k.as_str(), if secret { "<redacted>" } else { v.as_str() })
-            })
-            .collect();
+        let client = redacted(&self.client);
         f.debug_struct("KafkaClusterConfig")
             .field("bootstrap_servers", &self.bootstrap_servers)
             .field("client", &client)
