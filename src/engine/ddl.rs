@@ -544,6 +544,10 @@ impl Inner {
                 };
                 let target = table_ref_of(&ct.name).ok()?;
                 self.kafka_cluster(&target.catalog, &target.database)?;
+                // The text was re-parsed here: what it names must be what was authorized.
+                if guard.is_some_and(|checked| !checked.contains(&target)) {
+                    return Some(Err(EngineError::UncheckedTable(target)));
+                }
                 Some(if ct.query.is_some() {
                     self.create_table_as(ct, create.distribution, ctx, guard)
                         .await
@@ -563,6 +567,9 @@ impl Inner {
                 };
                 let target = TableRef::new(c, d, t);
                 let kc = self.kafka_cluster(c, d)?;
+                if guard.is_some_and(|checked| !checked.contains(&target)) {
+                    return Some(Err(EngineError::UncheckedTable(target)));
+                }
                 let alter = alter.ok()?;
                 Some(self.alter_topic_table(&kc, &target, alter).await)
             }
