@@ -229,6 +229,21 @@ async fn create_insert_select_describe_drop_act_on_the_topic() {
         "old records decode with the added column"
     );
 
+    // CTAS with a distribution (Flink-only text, re-parsed by the engine): a keyed topic
+    // with the query's rows.
+    ok(
+        &gw,
+        &dev,
+        "ctas",
+        "CREATE TABLE order_items DISTRIBUTED BY (id) INTO 2 BUCKETS AS SELECT id, item FROM orders",
+    )
+    .await;
+    assert_eq!(topics(&b.bootstrap).get("order_items"), Some(&2));
+    assert_eq!(
+        ok(&gw, &dev, "ctas-read", "SELECT COUNT(*) FROM order_items").await,
+        [json!(["3"])]
+    );
+
     ok(&gw, &dev, "drop", "DROP TABLE orders").await;
     assert!(!topics(&b.bootstrap).contains_key("orders"));
     let store = SchemaStore::new(&KafkaClusterConfig::new(&b.bootstrap)).unwrap();
