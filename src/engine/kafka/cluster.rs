@@ -336,12 +336,8 @@ impl KafkaCluster {
             .clients()
             .admin
             .create_topics([&topic], &self.admin_options())
-            .await
-            .map_err(|e| self.admin_error("create", name, e));
-        self.renew_if_unavailable(&results);
-        let results = results?;
-        self.invalidate(name).await;
-        self.one_result("create", name, results)
+            .await;
+        self.admin_outcome("create", name, results).await
     }
 
     /// Deletes a topic.
@@ -350,12 +346,8 @@ impl KafkaCluster {
             .clients()
             .admin
             .delete_topics(&[name], &self.admin_options())
-            .await
-            .map_err(|e| self.admin_error("delete", name, e));
-        self.renew_if_unavailable(&results);
-        let results = results?;
-        self.invalidate(name).await;
-        self.one_result("delete", name, results)
+            .await;
+        self.admin_outcome("delete", name, results).await
     }
 
     /// Sets topic configs (`retention.ms`, `cleanup.policy`, …).
@@ -372,24 +364,23 @@ impl KafkaCluster {
             .clients()
             .admin
             .alter_configs([&alter], &self.admin_options())
-            .await
-            .map_err(|e| self.admin_error("alter", name, e));
-        self.renew_if_unavailable(&results);
-        let results = results?;
-        self.invalidate(name).await;
-        match results.into_iter().next() {
-            Some(Ok(_)) => Ok(()),
-            Some(Err((_, code))) => Err(self.refused("alter", name, code)),
-            None => Err(KafkaError::Internal("no result from AlterConfigs".into())),
-        }
+            .await;
+        self.admin_outcome("alter", name, results).await
     }
 
-    fn one_result(
+    /// The outcome of an admin request on one topic: renews the clients if the cluster did
+    /// not answer, drops what is cached about the topic once the request got through, and
+    /// maps the topic's own result.
+    async fn admin_outcome<T>(
         &self,
         operation: &'static str,
         name: &str,
-        results: Vec<rdkafka::admin::TopicResult>,
+        results: rdkafka::error::KafkaResult<Vec<Result<T, (T, RDKafkaErrorCode)>>>,
     ) -> Result<(), KafkaError> {
+        let results = results.map_err(|e| self.admin_error(operation, name, e));
+        self.renew_if_unavailable(&results);
+        let results = results?;
+        self.invalidate(name).await;
         match results.into_iter().next() {
             Some(Ok(_)) => Ok(()),
             Some(Err((_, code))) => Err(self.refused(operation, name, code)),
