@@ -292,42 +292,46 @@ impl<'s> Reader<'s> {
             Some(b'n') => self.literal("null"),
             Some(b'[') => {
                 self.pos += 1;
-                if self.peek() == Some(b']') {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.skip_value(depth + 1)?;
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b']') => {
-                            self.pos += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(self.syntax("`,` or `]`")),
-                    }
-                }
+                self.elements(b']', |r, _| r.skip_value(depth + 1))
+                    .map(drop)
             }
             Some(b'{') => {
                 self.pos += 1;
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                    return Ok(());
-                }
-                loop {
-                    self.key()?;
-                    self.skip_value(depth + 1)?;
-                    match self.peek() {
-                        Some(b',') => self.pos += 1,
-                        Some(b'}') => {
-                            self.pos += 1;
-                            return Ok(());
-                        }
-                        _ => return Err(self.syntax("`,` or `}`")),
-                    }
-                }
+                self.elements(b'}', |r, _| {
+                    r.key()?;
+                    r.skip_value(depth + 1)
+                })
+                .map(drop)
             }
             _ => Err(self.syntax("value")),
+        }
+    }
+
+    /// The elements of an array or the members of an object, once its opening bracket is
+    /// consumed: calls `item` for each (with its index) up to and including `close`, and
+    /// returns how many there were.
+    fn elements(
+        &mut self,
+        close: u8,
+        mut item: impl FnMut(&mut Self, usize) -> Result<(), ReadError>,
+    ) -> Result<usize, ReadError> {
+        if self.peek() == Some(close) {
+            self.pos += 1;
+            return Ok(0);
+        }
+        let mut n = 0;
+        loop {
+            item(self, n)?;
+            n += 1;
+            match self.peek() {
+                Some(b',') => self.pos += 1,
+                Some(c) if c == close => {
+                    self.pos += 1;
+                    return Ok(n);
+                }
+                _ if close == b']' => return Err(self.syntax("`,` or `]`")),
+                _ => return Err(self.syntax("`,` or `}`")),
+            }
         }
     }
 
@@ -361,40 +365,26 @@ impl<'s> Reader<'s> {
         }
         seen.fill(false);
         self.pos += 1;
-        let mut ordinal = 0;
-        if self.peek() == Some(b'}') {
-            self.pos += 1;
-        } else {
-            loop {
-                let key = self.key()?;
-                // Producers usually write fields in column order: try that slot first.
-                let hit = match fields.get(ordinal) {
-                    Some(f) if f.borrow().name == key => Some(ordinal),
-                    _ => fields.iter().position(|f| f.borrow().name == key),
-                };
-                match hit {
-                    Some(i) if seen[i] => {
-                        return Err(ReadError::Field(key.into_owned(), "duplicate field".into()));
-                    }
-                    Some(i) => {
-                        seen[i] = true;
-                        let node = fields[i].borrow_mut();
-                        self.read_value(node, depth + 1)
-                            .map_err(|e| e.within(&node.name))?;
-                    }
-                    None => self.skip_value(depth + 1)?,
+        self.elements(b'}', |r, ordinal| {
+            let key = r.key()?;
+            // Producers usually write fields in column order: try that slot first.
+            let hit = match fields.get(ordinal) {
+                Some(f) if f.borrow().name == key => Some(ordinal),
+                _ => fields.iter().position(|f| f.borrow().name == key),
+            };
+            match hit {
+                Some(i) if seen[i] => {
+                    Err(ReadError::Field(key.into_owned(), "duplicate field".into()))
                 }
-                ordinal += 1;
-                match self.peek() {
-                    Some(b',') => self.pos += 1,
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(self.syntax("`,` or `}`")),
+                Some(i) => {
+                    seen[i] = true;
+                    let node = fields[i].borrow_mut();
+                    r.read_value(node, depth + 1)
+                        .map_err(|e| e.within(&node.name))
                 }
+                None => r.skip_value(depth + 1),
             }
-        }
+        })?;
         for (f, seen) in fields.iter_mut().zip(seen.iter()) {
             if !seen {
                 let f = f.borrow_mut();
@@ -441,24 +431,10 @@ impl<'s> Reader<'s> {
             return Err(ReadError::Syntax("nesting too deep".into(), self.pos));
         }
         self.pos += 1;
-        let mut n = 0usize;
-        if self.peek() == Some(b']') {
-            self.pos += 1;
-        } else {
-            loop {
-                self.read_value(item, depth + 1)
-                    .map_err(|e| e.within(&format!("[{n}]")))?;
-                n += 1;
-                match self.peek() {
-                    Some(b',') => self.pos += 1,
-                    Some(b']') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(self.syntax("`,` or `]`")),
-                }
-            }
-        }
+        let n = self.elements(b']', |r, n| {
+            r.read_value(item, depth + 1)
+                .map_err(|e| e.within(&format!("[{n}]")))
+        })?;
         push_offset(offsets, n)?;
         nulls.append_non_null();
         Ok(())
@@ -476,27 +452,13 @@ impl<'s> Reader<'s> {
                     return Err(ReadError::Syntax("nesting too deep".into(), self.pos));
                 }
                 self.pos += 1;
-                let mut n = 0usize;
-                if self.peek() == Some(b'}') {
-                    self.pos += 1;
-                } else {
-                    loop {
-                        let key = self.key()?;
-                        put_scalar(k, Tok::Str(&key))
-                            .map_err(|m| ReadError::Field(format!("[{key}] (key)"), m))?;
-                        self.read_value(v, depth + 1)
-                            .map_err(|e| e.within(&format!("[{}]", text::quote(&key))))?;
-                        n += 1;
-                        match self.peek() {
-                            Some(b',') => self.pos += 1,
-                            Some(b'}') => {
-                                self.pos += 1;
-                                break;
-                            }
-                            _ => return Err(self.syntax("`,` or `}`")),
-                        }
-                    }
-                }
+                let n = self.elements(b'}', |r, _| {
+                    let key = r.key()?;
+                    put_scalar(k, Tok::Str(&key))
+                        .map_err(|m| ReadError::Field(format!("[{key}] (key)"), m))?;
+                    r.read_value(v, depth + 1)
+                        .map_err(|e| e.within(&format!("[{}]", text::quote(&key))))
+                })?;
                 push_offset(offsets, n)?;
                 nulls.append_non_null();
                 Ok(())
