@@ -215,13 +215,7 @@ pub(crate) fn table_ref_of(name: &ObjectName) -> Result<TableRef, EngineError> {
 }
 
 pub(crate) fn traits(sql_kind: &str, schema: Option<Schema>) -> Traits {
-    Traits {
-        sql_kind: sql_kind.into(),
-        is_bounded: true,
-        is_append_only: true,
-        upsert_columns: None,
-        schema,
-    }
+    traits_of(sql_kind, schema, false)
 }
 
 /// Traits of a statement that may run unbounded (it reads a Kafka topic as a stream).
