@@ -226,9 +226,14 @@ impl Auditor {
         }
     }
 
-    /// The SQL text to put in a record, per `redact_sql_literals`.
-    pub fn sql_for_audit(&self, sql: &str) -> SqlForAudit {
-        redact_sql(sql, self.redact_sql_literals)
+    /// The SQL text to put in a record, per `redact_sql_literals`, from the gateway's parse of
+    /// it (`None` when it did not parse).
+    pub fn sql_for_audit(
+        &self,
+        sql: &str,
+        parsed: Option<&crate::sql::ParsedStatement>,
+    ) -> SqlForAudit {
+        redact_sql(sql, parsed, self.redact_sql_literals)
     }
 
     /// The underlying sink (stats, tests).

@@ -247,6 +247,7 @@ fn serve(
         cfg.server.listen = l;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .thread_stack_size(cfg.pipeline.async_stack_bytes)
         .enable_all()
         .build()?;
     let result = rt.block_on(async move {
@@ -545,10 +546,7 @@ fn check(
             pool,
         )
         .map_err(anyhow::Error::msg)?;
-        let limits = crate::sql::ParseLimits {
-            max_sql_bytes: cfg.sql.max_sql_bytes,
-            recursion_limit: cfg.sql.recursion_limit,
-        };
+        let limits = cfg.sql.clone();
         Ok(crate::explain::check(
             &authorizer,
             &catalogs,

@@ -16,7 +16,9 @@ use crate::auth::AuthConfig;
 use crate::authz::PolicyConfig;
 use crate::catalog::EnvironmentConfig;
 use crate::engine::EngineConfig;
+use crate::pipeline::PipelineConfig;
 use crate::server::ServerConfig;
+use crate::sql::ParseLimits;
 use crate::tls::TlsConfig;
 
 /// The configuration used when `--config` is not given; kept in the repository at
@@ -48,8 +50,10 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// The embedded engine.
     pub engine: EngineConfig,
-    /// SQL parsing limits.
-    pub sql: SqlConfig,
+    /// Bounds on the statements the parser accepts.
+    pub sql: ParseLimits,
+    /// The workers that parse, resolve, authorize and rewrite statements.
+    pub pipeline: PipelineConfig,
     /// The audit log.
     pub audit: AuditConfig,
 }
@@ -106,25 +110,6 @@ pub struct ComputePoolConfig {
     pub environment: String,
     /// Region the pool runs in; its statements may only touch data of this region.
     pub region: String,
-}
-
-/// The `[sql]` section.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct SqlConfig {
-    /// Longest SQL text accepted.
-    pub max_sql_bytes: usize,
-    /// Deepest expression nesting the parser follows (stack safety).
-    pub recursion_limit: usize,
-}
-
-impl Default for SqlConfig {
-    fn default() -> Self {
-        Self {
-            max_sql_bytes: 1024 * 1024,
-            recursion_limit: 64,
-        }
-    }
 }
 
 /// Why the configuration was refused.

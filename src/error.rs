@@ -14,6 +14,7 @@ use crate::authz::AuthzError;
 use crate::engine::EngineError;
 use crate::http::body::BodyError;
 use crate::http::response::{self, Body};
+use crate::pipeline::WorkerError;
 use crate::sql::{ResolveError, RewriteError, SqlError};
 use crate::statements::results::PageError;
 use crate::statements::store::StoreError;
@@ -72,6 +73,9 @@ pub enum ApiError {
     /// A refused or failed iam/v2 role-binding change.
     #[error(transparent)]
     Binding(#[from] crate::authz::BindingError),
+    /// The decision workers are busy, or a statement's analysis passed its deadline.
+    #[error(transparent)]
+    Workers(#[from] WorkerError),
     /// A bug or an unexpected failure; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -111,6 +115,10 @@ impl ApiError {
             ApiError::StatementFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) | ApiError::Audit(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Binding(e) => e.status(),
+            ApiError::Workers(WorkerError::Busy { .. } | WorkerError::Deadline(_)) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::Workers(WorkerError::Failed) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -138,6 +146,9 @@ impl ApiError {
             ApiError::Unavailable(_) => "gateway.unavailable",
             ApiError::Audit(e) => e.code(),
             ApiError::Binding(e) => e.code(),
+            ApiError::Workers(WorkerError::Busy { .. }) => "gateway.busy",
+            ApiError::Workers(WorkerError::Deadline(_)) => "sql.deadline_exceeded",
+            ApiError::Workers(WorkerError::Failed) => "internal",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -165,9 +176,16 @@ impl ApiError {
             ApiError::Binding(e) if e.status().is_server_error() => {
                 "internal error; the gateway log has details (see the request id)".into()
             }
-            ApiError::Internal(_) => {
+            ApiError::Internal(_) | ApiError::Workers(WorkerError::Failed) => {
                 "internal error; the gateway log has details (see the request id)".into()
             }
+            ApiError::Workers(WorkerError::Busy { .. }) => {
+                "The gateway is analysing as many statements as it can; nothing was run. Retry shortly.".into()
+            }
+            ApiError::Workers(WorkerError::Deadline(d)) => format!(
+                "The statement's analysis did not finish within {} (the statement is too complex, or the gateway is overloaded); nothing was run.",
+                humantime::format_duration(*d)
+            ),
             other => other.to_string(),
         }
     }
@@ -192,6 +210,7 @@ impl ApiError {
             ApiError::Unavailable(_)
             | ApiError::Engine(EngineError::Unavailable(_))
             | ApiError::Audit(_)
+            | ApiError::Workers(WorkerError::Busy { .. } | WorkerError::Deadline(_))
             | ApiError::Store(StoreError::TooMany { .. }) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
             }

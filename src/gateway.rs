@@ -19,6 +19,7 @@ use crate::config::{ComputePoolConfig, Config, GatewayConfig};
 use crate::engine::EmbeddedEngine;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::pipeline::Workers;
 use crate::server::ServerConfig;
 use crate::sql::ParseLimits;
 use crate::statements::store::StatementStore;
@@ -41,6 +42,9 @@ pub enum StartupError {
     /// The audit log.
     #[error("audit log could not be opened: {0}")]
     Audit(#[from] crate::audit::AuditError),
+    /// The decision worker threads.
+    #[error("decision workers could not start: {0}")]
+    Workers(std::io::Error),
 }
 
 /// Everything request handlers share.
@@ -58,6 +62,7 @@ pub struct Gateway {
     auditor: Auditor,
     statements: StatementStore,
     parse_limits: ParseLimits,
+    workers: Workers,
     ready: AtomicBool,
     metrics: Metrics,
     base_dir: PathBuf,
@@ -94,6 +99,7 @@ impl Gateway {
         let mut audit = cfg.audit.clone();
         audit.file = resolve(base_dir, &audit.file);
         let auditor = Auditor::start(&audit).await?;
+        let workers = Workers::start(&cfg.pipeline).map_err(StartupError::Workers)?;
         let gw = Arc::new(Self {
             server: cfg.server,
             handshake_timeout: cfg.tls.handshake_timeout,
@@ -106,10 +112,8 @@ impl Gateway {
             authorizer,
             engine,
             auditor,
-            parse_limits: ParseLimits {
-                max_sql_bytes: cfg.sql.max_sql_bytes,
-                recursion_limit: cfg.sql.recursion_limit,
-            },
+            parse_limits: cfg.sql.clone(),
+            workers,
             ready: AtomicBool::new(false),
             metrics: Metrics::new(),
             base_dir: base_dir.to_path_buf(),
@@ -133,6 +137,10 @@ impl Gateway {
     /// Handshake deadline.
     pub fn tls_handshake_timeout(&self) -> Duration {
         self.handshake_timeout
+    }
+    /// The threads the SQL stages run on.
+    pub fn workers(&self) -> &Workers {
+        &self.workers
     }
     /// The resource model.
     pub fn catalogs(&self) -> &Catalogs {

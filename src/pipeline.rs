@@ -16,14 +16,19 @@ use crate::audit::{
     StatementInfo,
 };
 use crate::auth::Principal;
-use crate::authz::{AuthorizedStatement, AuthzError};
 use crate::context::RequestCtx;
 use crate::engine::{EngineError, ExecContext, Execution};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::sql::{self, ResolvedStatement, SessionNames};
+use crate::sql::SessionNames;
 use crate::statements::store::{Phase, Spec, StatementEntry};
 use crate::statements::wire::{self, CreateStatementRequest};
+
+mod decide;
+mod workers;
+
+use decide::Refusal;
+pub use workers::{PipelineConfig, WorkerError, Workers};
 
 /// Property that makes a create request a dry run.
 const DRY_RUN: &str = "sql.dry-run";
@@ -87,7 +92,7 @@ pub async fn create_statement(
         gw.gateway_config().result_buffer_rows,
     ));
 
-    // --- 1. parse, 2. resolve: errors here are the caller's SQL
+    // --- 1. parse, 2. resolve, 3. authorize, 4. rewrite: on a decision worker, never here
     let session = SessionNames {
         catalog: Some(
             entry
@@ -99,6 +104,18 @@ pub async fn create_statement(
         ),
         database: entry.spec.properties.get("sql.current-database").cloned(),
     };
+    let request = decide::Request {
+        principal: principal.id.clone(),
+        text: entry.spec.statement.clone(),
+        session,
+        environment: env.to_string(),
+        region: pool.region.clone(),
+    };
+    let decider = gw.clone();
+    let decided = gw
+        .workers()
+        .run(move || decide::decide(&decider, &request))
+        .await?;
     let mut info = StatementInfo::new(
         gw.catalogs().organization_id(),
         env,
@@ -106,53 +123,54 @@ pub async fn create_statement(
         &entry.name,
     );
     info.compute_pool = Some(pool.id.clone());
-    info.sql = Some(gw.auditor().sql_for_audit(&entry.spec.statement));
+    info.sql = Some(decided.sql);
+    info.sql_kind = decided.kind.map(str::to_string);
     let trail = AuditTrail {
         auditor: gw.auditor().clone(),
         req: ctx.into(),
         principal: principal.into(),
         stmt: info,
     };
-    let resolved = match parse_and_resolve(gw, &entry.spec.statement, &session) {
+    let policy_version = decided
+        .policy_version
+        .map(|v| v.to_string())
+        .unwrap_or_default();
+    let rewritten = match decided.outcome {
         Ok(r) => r,
-        Err(e) if dry_run => return Ok(failed_dry_run(&entry, base, &e)),
-        Err(e) => {
-            let stage = if matches!(e, ApiError::Sql(_)) {
-                "parse"
-            } else {
-                "resolve"
+        Err(refusal) => {
+            let stage = refusal.stage();
+            // Refusals by authorization are decisions (recorded as such, never a FAILED
+            // statement); the others are errors in the caller's SQL.
+            let (error, decision): (ApiError, _) = match refusal {
+                Refusal::Parse(e) => (e.into(), None),
+                Refusal::Resolve(e) => (e.into(), None),
+                Refusal::Rewrite(e) => (e.into(), None),
+                Refusal::Authorize(e) => {
+                    let outcome = AuthzOutcome::refused(&e, gw.catalogs(), &policy_version);
+                    (e.into(), Some(outcome))
+                }
             };
+            if dry_run && matches!(stage, "parse" | "resolve") {
+                return Ok(failed_dry_run(&entry, base, &error));
+            }
             gw.metrics().decision(false, stage);
-            log_decision(ctx, principal, &entry, "deny", e.code(), &e.detail());
-            trail.event(StatementEvent::Failed, &e.detail()).await?;
-            return Err(e);
+            log_decision(
+                ctx,
+                principal,
+                &entry,
+                "deny",
+                error.code(),
+                &error.detail(),
+            );
+            match decision {
+                // Durable in the audit log before the client hears of it.
+                Some(outcome) => trail.decision(&outcome).await?,
+                None => trail.event(StatementEvent::Failed, &error.detail()).await?,
+            }
+            return Err(error);
         }
     };
-    let sql_kind = resolved.sql_kind();
-    let mut trail = trail;
-    trail.stmt.sql_kind = Some(sql_kind.to_string());
-
-    // --- 3. authorize (region included): refusals are never turned into a FAILED statement.
-    // The decision is durable in the audit log before anything else happens.
-    // One policy snapshot decides, and its version is what the audit records.
-    let (version, decided) =
-        gw.authorizer()
-            .authorize_versioned(&principal.id, resolved, env, &pool.region);
-    let policy_version = version.to_string();
-    let authorized: AuthorizedStatement = match decided {
-        Ok(a) => a,
-        Err(e) => {
-            let stage = match e {
-                AuthzError::WrongRegion { .. } => "region",
-                _ => "authorize",
-            };
-            gw.metrics().decision(false, stage);
-            log_decision(ctx, principal, &entry, "deny", e.code(), &e.detail());
-            let outcome = AuthzOutcome::refused(&e, gw.catalogs(), &policy_version);
-            trail.decision(&outcome).await?;
-            return Err(e.into());
-        }
-    };
+    let sql_kind = rewritten.sql_kind();
     gw.metrics().decision(true, "authorize");
     log_decision(
         ctx,
@@ -160,9 +178,9 @@ pub async fn create_statement(
         &entry,
         "allow",
         "authz.granted",
-        &describe(&authorized),
+        &describe(rewritten.decisions()),
     );
-    let mut outcome = AuthzOutcome::granted(authorized.decisions(), gw.catalogs(), &policy_version);
+    let mut outcome = AuthzOutcome::granted(rewritten.decisions(), gw.catalogs(), &policy_version);
     let environment = crate::catalog::ObjectRef::Catalog(env.to_string());
     outcome.run = Some(ObjectDecision {
         object: environment.to_string(),
@@ -174,9 +192,6 @@ pub async fn create_statement(
         missing_role: None,
     });
     trail.decision(&outcome).await?;
-
-    // --- 4. rewrite to canonical names
-    let rewritten = sql::rewrite(authorized)?;
 
     // --- dry run of anything but a query: nothing may run, so the engine is not called
     // Only statements that change nothing may reach the engine in a dry run (it plans them;
@@ -299,15 +314,6 @@ pub async fn audit_deleted(
     Ok(())
 }
 
-fn parse_and_resolve(
-    gw: &Gateway,
-    text: &str,
-    session: &SessionNames,
-) -> Result<ResolvedStatement, ApiError> {
-    let parsed = sql::parse(text, gw.parse_limits())?;
-    Ok(sql::resolve(parsed, gw.catalogs(), session)?)
-}
-
 fn failed_dry_run(entry: &StatementEntry, base: &str, e: &ApiError) -> Created {
     entry.transition(Phase::Failed, e.detail(), None);
     Created {
@@ -362,8 +368,8 @@ async fn drive(entry: Arc<StatementEntry>, execution: Execution, trail: AuditTra
     }
 }
 
-fn describe(a: &AuthorizedStatement) -> String {
-    a.decisions()
+fn describe(decisions: &[crate::authz::Decision]) -> String {
+    decisions
         .iter()
         .map(|d| {
             format!(

@@ -1,20 +1,10 @@
-//! SQL text for audit records: string and number literals replaced by `?` on the parsed AST,
-//! identifiers kept, so a record says which tables and columns were touched without the values
-//! (personal data, secrets in `WITH (...)` options) that literals carry.
+//! SQL text for audit records. The text comes from the gateway's one parse of the statement
+//! ([`ParsedStatement::literal_free_text`]): string and number literals replaced by `?`,
+//! comments dropped, identifiers kept, so a record says which tables and columns were touched
+//! without the values (personal data, secrets in `WITH (...)` options) that literals carry. The
+//! audit path never parses SQL of its own.
 
-use std::ops::ControlFlow;
-
-use datafusion::sql::sqlparser::ast::{Value, ValueWithSpan, VisitMut, VisitorMut};
-use datafusion::sql::sqlparser::parser::Parser;
-
-use crate::sql::FlinkDialect;
-
-/// Statements longer than this are not parsed for redaction (the gateway's own limit is
-/// smaller); they are left out of the record.
-const MAX_SQL_BYTES: usize = 1024 * 1024;
-/// The parser's recursion limit (as in `sql::ParseLimits`), so that a hostile statement
-/// cannot exhaust the stack of the audit path.
-const RECURSION_LIMIT: usize = 64;
+use crate::sql::ParsedStatement;
 
 /// The SQL as it may appear in a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,69 +16,32 @@ pub struct SqlForAudit {
     pub redaction: &'static str,
 }
 
-/// Prepares SQL for an audit record. With `redact`, every string and number literal becomes
-/// `?` (booleans and `NULL` stay); identifiers stay as written. SQL that does not parse is
-/// left out entirely rather than recorded with its literals.
+/// Prepares SQL for an audit record. With `redact`, the parsed statement's literal-free text;
+/// a statement that did not parse (`parsed` is `None`) is left out entirely rather than
+/// recorded with its literals. Without `redact`, the text as sent.
 ///
 /// ```
 /// use sqlgate::audit::redact_sql;
-/// let r = redact_sql("SELECT name FROM users WHERE ssn = '123-45-6789' AND age > 40", true);
+/// use sqlgate::sql::{parse, ParseLimits};
+/// let sql = "SELECT name FROM users WHERE ssn = '123-45-6789' AND age > 40";
+/// let parsed = parse(sql, &ParseLimits::default()).unwrap();
+/// let r = redact_sql(sql, Some(&parsed), true);
 /// assert_eq!(r.text.as_deref(), Some("SELECT name FROM users WHERE ssn = ? AND age > ?"));
-/// assert_eq!(redact_sql("SELECT FROM WHERE 'secret'", true).text, None);
+/// assert_eq!(redact_sql("SELECT FROM WHERE 'secret'", None, true).text, None);
 /// ```
-pub fn redact_sql(sql: &str, redact: bool) -> SqlForAudit {
-    if !redact {
-        return SqlForAudit {
+pub fn redact_sql(sql: &str, parsed: Option<&ParsedStatement>, redact: bool) -> SqlForAudit {
+    match (redact, parsed) {
+        (false, _) => SqlForAudit {
             text: Some(sql.to_string()),
             redaction: "none",
-        };
-    }
-    let omitted = SqlForAudit {
-        text: None,
-        redaction: "omitted",
-    };
-    if sql.len() > MAX_SQL_BYTES {
-        return omitted;
-    }
-    let Ok(mut statements) = Parser::new(&FlinkDialect)
-        .with_recursion_limit(RECURSION_LIMIT)
-        .try_with_sql(sql)
-        .and_then(|mut p| p.parse_statements())
-    else {
-        return omitted;
-    };
-    if statements.is_empty() {
-        return omitted;
-    }
-    for statement in &mut statements {
-        let _ = statement.visit(&mut Literals);
-    }
-    let text = statements
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join("; ");
-    SqlForAudit {
-        text: Some(text),
-        redaction: "literals",
-    }
-}
-
-/// Replaces literals. `pre_visit_value` sees every `Expr::Value` and also the values sqlparser
-/// keeps outside `Expr` (typed strings such as `DATE '…'`), which a visit of `Expr::Value`
-/// alone would miss.
-struct Literals;
-
-impl VisitorMut for Literals {
-    type Break = ();
-
-    fn pre_visit_value(&mut self, value: &mut ValueWithSpan) -> ControlFlow<()> {
-        if !matches!(
-            value.value,
-            Value::Boolean(_) | Value::Null | Value::Placeholder(_)
-        ) {
-            value.value = Value::Placeholder("?".into());
-        }
-        ControlFlow::Continue(())
+        },
+        (true, Some(p)) => SqlForAudit {
+            text: Some(p.literal_free_text().to_string()),
+            redaction: "literals",
+        },
+        (true, None) => SqlForAudit {
+            text: None,
+            redaction: "omitted",
+        },
     }
 }

@@ -190,7 +190,7 @@ fn mechanism(headers: &hyper::HeaderMap) -> Option<&'static str> {
 /// `POST /sqlgate/v1/check`: what `sqlgate check` answers, for OrganizationAdmin only (the
 /// answer reveals other principals' access).
 async fn check(
-    gw: &Gateway,
+    gw: &Arc<Gateway>,
     principal: &crate::auth::Principal,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
@@ -218,13 +218,20 @@ async fn check(
         pool.as_deref(),
     )
     .map_err(ApiError::NotFound)?;
-    let report = crate::explain::check(
-        gw.authorizer(),
-        gw.catalogs(),
-        gw.parse_limits(),
-        &placement,
-        &ask,
-    );
+    // The SQL stages run on a decision worker, as for statements.
+    let explainer = gw.clone();
+    let report = gw
+        .workers()
+        .run(move || {
+            crate::explain::check(
+                explainer.authorizer(),
+                explainer.catalogs(),
+                explainer.parse_limits(),
+                &placement,
+                &ask,
+            )
+        })
+        .await?;
     Ok(response::json(StatusCode::OK, &report))
 }
 

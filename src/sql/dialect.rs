@@ -9,6 +9,12 @@
 //!   parsed into `Expr::Prefixed { prefix: TABLE, value: <name> }`, which renders back as written
 //!   and which resolution treats as a relation.
 //!
+//! The dialect also meters the parser's work (see [`with_parse_budget`]): sqlparser retries
+//! some constructs after a failure (`POSITION(`, `ARRAY[`, `TRY_CAST(`, `CEIL(` … parse again
+//! as a function call), so an error deep inside such a nest costs 2ⁿ–3ⁿ attempts. Every
+//! attempt starts at [`Dialect::parse_prefix`], which spends one unit of the budget; once it is
+//! spent, every further attempt fails at once, which bounds the work by the budget.
+//!
 //! Everything else follows `GenericDialect`: [`Dialect::dialect`] reports the generic dialect's
 //! type id so that sqlparser's `dialect_of!(.. GenericDialect ..)` grammar branches (Flink's
 //! `WITH (...)` options, `ARRAY<..>` types, …) apply here too, and the generic feature flags
@@ -16,6 +22,7 @@
 //! `TIMESTAMP_LTZ(3)`) parse as `DataType::Custom`.
 
 use std::any::TypeId;
+use std::cell::Cell;
 
 use datafusion::sql::sqlparser::ast::{Expr, Ident};
 use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect};
@@ -49,6 +56,9 @@ impl Dialect for FlinkDialect {
     }
 
     fn parse_prefix(&self, parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+        if !spend_parse_budget() {
+            return Some(Err(ParserError::RecursionLimitExceeded));
+        }
         parse_table_argument(parser)
     }
 
@@ -118,6 +128,61 @@ impl Dialect for FlinkDialect {
     fn supports_string_escape_constant(&self) -> bool {
         true
     }
+}
+
+/// The meter of the parse running on this thread.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    /// Expression attempts left.
+    left: usize,
+    /// Whether an attempt was refused for want of budget.
+    refused: bool,
+}
+
+thread_local! {
+    /// `None` outside [`with_parse_budget`] (unmetered).
+    static PARSE_BUDGET: Cell<Option<Budget>> = const { Cell::new(None) };
+}
+
+/// Runs `f` (a parse on this thread) with at most `budget` expression attempts, and says
+/// whether an attempt was refused because the budget was spent. Parsing is synchronous, so a
+/// thread-local meter is exact.
+///
+/// ```
+/// use datafusion::sql::sqlparser::parser::Parser;
+/// use sqlgate::sql::{FlinkDialect, with_parse_budget};
+/// let sql = format!("SELECT {}1", "POSITION(".repeat(40)); // 3^40 attempts unmetered
+/// let (result, exhausted) = with_parse_budget(1_000, || {
+///     Parser::new(&FlinkDialect).try_with_sql(&sql).and_then(|mut p| p.parse_statements())
+/// });
+/// assert!(result.is_err() && exhausted);
+/// ```
+pub fn with_parse_budget<T>(budget: usize, f: impl FnOnce() -> T) -> (T, bool) {
+    let outer = PARSE_BUDGET.replace(Some(Budget {
+        left: budget,
+        refused: false,
+    }));
+    let result = f();
+    let exhausted = PARSE_BUDGET.replace(outer).is_some_and(|b| b.refused);
+    (result, exhausted)
+}
+
+/// Spends one unit; `false` (and the refusal noted) when the budget is spent.
+fn spend_parse_budget() -> bool {
+    PARSE_BUDGET.with(|cell| match cell.get() {
+        None => true,
+        Some(b) if b.left == 0 => {
+            cell.set(Some(Budget { refused: true, ..b }));
+            false
+        }
+        Some(b) => {
+            cell.set(Some(Budget {
+                left: b.left - 1,
+                ..b
+            }));
+            true
+        }
+    })
 }
 
 /// `TABLE <name>` in expression position (only valid as a table function's argument, followed

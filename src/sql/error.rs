@@ -23,6 +23,20 @@ pub enum SqlError {
         /// The recursion limit.
         limit: usize,
     },
+    /// Past one of the shape bounds of [`super::ParseLimits`] (see [`super::bounds`]).
+    #[error("statement has {found} {}, over the limit of {limit}", bound.what())]
+    TooComplex {
+        /// Which bound.
+        bound: super::bounds::Bound,
+        /// What was measured (at least this much).
+        found: usize,
+        /// The limit.
+        limit: usize,
+        /// 1-based line of the deepest point, when known.
+        line: Option<u64>,
+        /// 1-based column of the deepest point, when known.
+        column: Option<u64>,
+    },
     /// Not valid SQL for the Flink dialect.
     #[error("parse error: {message} (line {line:?}, column {column:?})")]
     Parse {
@@ -46,6 +60,13 @@ impl SqlError {
             SqlError::TooLarge { .. } => "sql.too_large",
             SqlError::MultipleStatements => "sql.multiple_statements",
             SqlError::TooDeep { .. } => "sql.too_deep",
+            SqlError::TooComplex { bound, .. } => match bound {
+                super::bounds::Bound::Nesting | super::bounds::Bound::Depth => "sql.too_deep",
+                super::bounds::Bound::Identifier => "sql.identifier_too_long",
+                super::bounds::Bound::Tokens
+                | super::bounds::Bound::Nodes
+                | super::bounds::Bound::ParseAttempts => "sql.too_complex",
+            },
             SqlError::Parse { .. } => "sql.parse_error",
             SqlError::Unsupported(_) => "sql.unsupported",
         }
@@ -65,6 +86,29 @@ impl SqlError {
             SqlError::TooDeep { limit } => {
                 format!("The statement is nested more deeply than the limit of {limit} levels.")
             }
+            SqlError::TooComplex {
+                bound: super::bounds::Bound::ParseAttempts,
+                ..
+            } => "The statement is too complex to parse: it nests constructs (such as POSITION(, ARRAY[ or CAST() that the parser has to retry, with an error deep inside. Check the innermost part of the nesting for a mistake, or simplify the statement.".into(),
+            SqlError::TooComplex {
+                bound,
+                found,
+                limit,
+                line: Some(line),
+                column: Some(column),
+            } => format!(
+                "The statement has {found} {} (deepest at line {line}, column {column}); the limit is {limit}. Simplify it or split it into several statements.",
+                bound.what()
+            ),
+            SqlError::TooComplex {
+                bound,
+                found,
+                limit,
+                ..
+            } => format!(
+                "The statement has {found} {}; the limit is {limit}. Simplify it or split it into several statements.",
+                bound.what()
+            ),
             SqlError::Parse {
                 message,
                 line: Some(line),

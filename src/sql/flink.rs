@@ -117,6 +117,14 @@ impl FlinkStatement {
         self.kind
     }
 
+    /// The embedded sqlparser statements, in text order.
+    pub(super) fn statements(&self) -> impl Iterator<Item = &Statement> {
+        self.sites.iter().filter_map(|s| match s {
+            Site::Statement { statement, .. } => Some(&**statement),
+            _ => None,
+        })
+    }
+
     /// What `ParsedStatement::statement` reports for a Flink-only statement: sqlparser's AST
     /// cannot hold it, so it is an `ASSERT false` that names the kind. An engine that runs
     /// sqlparser statements refuses it, and running it would fail harmlessly.
@@ -261,15 +269,14 @@ fn bind_name(
                 [c, d] => (names.catalog(c)?, d.to_string()),
                 _ => return Err(ResolveError::TooManyNameParts(name.to_string())),
             };
-            let d = names.catalogs.database_id(&c, &d).unwrap_or(d);
+            // An existing database the caller may not know of is named as written, as a new
+            // one would be.
+            let d = names.known_database(&c, &d).unwrap_or(d);
             (ObjectRef::Database(c, d), CREATE)
         }
         Target::NewCatalog => match parts(name)?.as_slice() {
             [c] => {
-                let c = names
-                    .catalogs
-                    .catalog_id(c)
-                    .unwrap_or_else(|| c.to_string());
+                let c = names.known_catalog(c).unwrap_or_else(|| c.to_string());
                 (ObjectRef::Catalog(c), CREATE)
             }
             _ => return Err(ResolveError::TooManyNameParts(name.to_string())),

@@ -11,18 +11,35 @@ use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use serde::{Deserialize, Serialize};
 
-use super::{FlinkDialect, ParsedStatement, SqlError, flink};
+use super::bounds::{self, Bound};
+use super::{FlinkDialect, ParsedStatement, SqlError, flink, with_parse_budget, without_literals};
 
-/// Bounds on what the parser will accept; both protect the gateway from hostile input.
+/// Bounds on what the parser will accept; all of them protect the gateway from hostile input
+/// (see [`super::bounds`] for how each is measured).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ParseLimits {
     /// Largest statement text in bytes (default 1 MiB). Checked before tokenizing, so a huge
     /// body costs one length comparison.
     pub max_sql_bytes: usize,
-    /// Deepest nesting of expressions and queries (default 64). sqlparser recurses once per
-    /// level; the limit keeps a deeply nested statement from exhausting the stack.
+    /// Deepest nesting of brackets, `CASE … END` and of the parser's own recursion (default
+    /// 64). Checked on the tokens before parsing, and by sqlparser as its recursion limit.
     pub recursion_limit: usize,
+    /// Deepest expression tree (default 1,000 levels). A flat chain of operators (`1+1+…`,
+    /// `a OR b OR …`) is one level per operator, and every walk over the tree recurses once
+    /// per level; this bound is what keeps those walks within their stacks.
+    pub max_depth: usize,
+    /// Most tokens in one statement (default 100,000).
+    pub max_tokens: usize,
+    /// Most syntax tree nodes (expressions, queries, table references) in one statement
+    /// (default 100,000).
+    pub max_nodes: usize,
+    /// Longest identifier in bytes (default 1,024; Kafka topic names stop at 249).
+    pub max_identifier_bytes: usize,
+    /// Parser attempts allowed per token (default 16). sqlparser retries some constructs after
+    /// an error, exponentially in their nesting; a normal statement needs about one attempt
+    /// per operand, so this cuts off only the pathological ones.
+    pub parse_attempts_per_token: usize,
 }
 
 impl Default for ParseLimits {
@@ -30,6 +47,11 @@ impl Default for ParseLimits {
         Self {
             max_sql_bytes: 1024 * 1024,
             recursion_limit: 64,
+            max_depth: 1000,
+            max_tokens: 100_000,
+            max_nodes: 100_000,
+            max_identifier_bytes: 1024,
+            parse_attempts_per_token: 16,
         }
     }
 }
@@ -62,13 +84,38 @@ pub fn parse(sql: &str, limits: &ParseLimits) -> Result<ParsedStatement, SqlErro
             line: Some(e.location.line),
             column: Some(e.location.column),
         })?;
-    let (tokens, within) = flink::within::extract(sql, tokens, limits)?;
-    let parsed = parse_tokens(sql, tokens, limits)?;
-    if within.is_empty() {
-        Ok(parsed)
-    } else {
-        flink::within::attach(parsed, within)
+    bounds::check_tokens(&tokens, limits)?;
+    let literal_free = without_literals(&tokens);
+    let budget = tokens
+        .len()
+        .saturating_mul(limits.parse_attempts_per_token)
+        .saturating_add(1024);
+    let (parsed, exhausted) = with_parse_budget(budget, || {
+        let (tokens, within) = flink::within::extract(sql, tokens, limits)?;
+        let parsed = parse_tokens(sql, tokens, limits)?;
+        if within.is_empty() {
+            Ok(parsed)
+        } else {
+            flink::within::attach(parsed, within)
+        }
+    });
+    if exhausted {
+        // Whatever the parser concluded after its budget ran out is not the statement's fault
+        // alone; say what happened instead.
+        return Err(SqlError::TooComplex {
+            bound: Bound::ParseAttempts,
+            found: budget,
+            limit: budget,
+            line: None,
+            column: None,
+        });
     }
+    let mut parsed = parsed?;
+    for statement in parsed.statements() {
+        bounds::check_tree(statement, limits)?;
+    }
+    parsed.literal_free = literal_free;
+    Ok(parsed)
 }
 
 /// [`parse`] after tokenizing (and after `MATCH_RECOGNIZE … WITHIN` clauses were taken out).
@@ -104,6 +151,7 @@ fn parse_tokens(
                             statement,
                             flink: None,
                             text: sql.to_string(),
+                            literal_free: String::new(),
                         });
                     }
                     Err(e) => e,
@@ -125,6 +173,7 @@ fn parse_tokens(
             statement: flink.stand_in(),
             flink: Some(flink),
             text: sql.to_string(),
+            literal_free: String::new(),
         }),
     }
 }

@@ -21,7 +21,7 @@ use datafusion::sql::sqlparser::ast::{
 
 use super::scope::CteScopes;
 use super::{Access, Action, ParsedStatement, ResolveError, ResolvedStatement, SessionNames};
-use crate::catalog::{Catalogs, ObjectRef, TableRef};
+use crate::catalog::{Catalogs, Everything, ObjectRef, TableRef, Visibility};
 
 /// Binds every name of `parsed` (see the module doc).
 ///
@@ -38,12 +38,48 @@ pub fn resolve(
     catalogs: &Catalogs,
     session: &SessionNames,
 ) -> Result<ResolvedStatement, ResolveError> {
+    resolve_for(parsed, catalogs, session, &Everything)
+}
+
+/// [`resolve`] for a caller who knows only what `visible` says: a catalog or database it may
+/// not know of does not resolve, and the error is the one a name that exists nowhere gets
+/// (`resolve.unknown_catalog` / `resolve.unknown_database`), so refusals reveal nothing.
+///
+/// ```
+/// use sqlgate::catalog::{Catalogs, ClusterConfig, EnvironmentConfig, ObjectRef, Visibility};
+/// use sqlgate::sql::{parse, resolve_for, ParseLimits, SessionNames};
+/// struct OnlyDev;
+/// impl Visibility for OnlyDev {
+///     fn knows(&self, o: &ObjectRef) -> bool {
+///         !matches!(o, ObjectRef::Catalog(c) | ObjectRef::Database(c, _) if c == "env-prod")
+///     }
+/// }
+/// let env = |id: &str, name: &str| EnvironmentConfig { id: id.into(), display_name: name.into(),
+///     clusters: vec![ClusterConfig { id: "lkc".into(), display_name: "main".into(),
+///                                    region: "r".into(), kafka: None }] };
+/// let catalogs = Catalogs::new("o", "r", vec![env("env-dev", "dev"), env("env-prod", "prod")]);
+/// let limits = ParseLimits::default();
+/// let err = |sql: &str| resolve_for(parse(sql, &limits).unwrap(), &catalogs,
+///                                   &SessionNames::default(), &OnlyDev).unwrap_err().detail();
+/// assert_eq!(err("SELECT * FROM prod.main.t"), err("SELECT * FROM nosuch.main.t").replace("nosuch", "prod"));
+/// ```
+pub fn resolve_for(
+    parsed: ParsedStatement,
+    catalogs: &Catalogs,
+    session: &SessionNames,
+    visible: &dyn Visibility,
+) -> Result<ResolvedStatement, ResolveError> {
     let ParsedStatement {
         statement: original,
         flink,
         text,
+        ..
     } = parsed;
-    let names = Names { catalogs, session };
+    let names = Names {
+        catalogs,
+        session,
+        visible,
+    };
     if let Some(flink) = flink {
         let resolved = super::flink::resolve(flink, &names)?;
         return Ok(ResolvedStatement {
@@ -77,6 +113,7 @@ pub(super) fn bind_statement(
         names: Names {
             catalogs: names.catalogs,
             session: names.session,
+            visible: names.visible,
         },
         scopes: CteScopes::default(),
         skip: Vec::new(),
@@ -171,22 +208,37 @@ pub(super) fn canonical_name(t: &TableRef) -> ObjectName {
     ])
 }
 
-/// Looks names up against the catalogs and the session defaults.
+/// Looks names up against the catalogs (as far as the caller may know of them) and the
+/// session defaults.
 pub(super) struct Names<'a> {
     pub(super) catalogs: &'a Catalogs,
     pub(super) session: &'a SessionNames,
+    pub(super) visible: &'a dyn Visibility,
 }
 
 impl Names<'_> {
-    pub(super) fn catalog(&self, name: &str) -> Result<String, ResolveError> {
+    /// The canonical id of an existing catalog the caller knows of.
+    pub(super) fn known_catalog(&self, name: &str) -> Option<String> {
         self.catalogs
             .catalog_id(name)
+            .filter(|id| self.visible.knows(&ObjectRef::Catalog(id.clone())))
+    }
+
+    /// The canonical id of an existing database the caller knows of.
+    pub(super) fn known_database(&self, catalog_id: &str, name: &str) -> Option<String> {
+        self.catalogs.database_id(catalog_id, name).filter(|id| {
+            self.visible
+                .knows(&ObjectRef::Database(catalog_id.to_string(), id.clone()))
+        })
+    }
+
+    pub(super) fn catalog(&self, name: &str) -> Result<String, ResolveError> {
+        self.known_catalog(name)
             .ok_or_else(|| ResolveError::UnknownCatalog(name.to_string()))
     }
 
     pub(super) fn database(&self, catalog_id: &str, name: &str) -> Result<String, ResolveError> {
-        self.catalogs
-            .database_id(catalog_id, name)
+        self.known_database(catalog_id, name)
             .ok_or_else(|| ResolveError::UnknownDatabase {
                 catalog: catalog_id.to_string(),
                 database: name.to_string(),

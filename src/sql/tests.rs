@@ -173,7 +173,7 @@ fn parse_errors_keep_line_and_column() {
 fn parse_enforces_size_and_depth() {
     let limits = ParseLimits {
         max_sql_bytes: 16,
-        recursion_limit: 64,
+        ..ParseLimits::default()
     };
     assert_eq!(
         parse("SELECT 1 FROM some_long_table", &limits).unwrap_err(),

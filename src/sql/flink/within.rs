@@ -183,6 +183,7 @@ pub(crate) fn attach(
         statement,
         flink,
         text,
+        literal_free,
     } = parsed;
     let flink = match flink {
         Some(mut f) => {
@@ -204,6 +205,7 @@ pub(crate) fn attach(
         statement: flink.stand_in(),
         flink: Some(flink),
         text,
+        literal_free,
     })
 }
 
