@@ -619,6 +619,64 @@ impl Authorizer {
     }
 }
 
+impl Authorizer {
+    /// Whether the principal may know that `object` exists: one of its bindings covers it, or
+    /// lies below it (a binding on one topic makes its cluster and environment known).
+    /// `examples` is built into every gateway, so it is no secret. Name resolution uses this
+    /// (see [`PrincipalView`]), so what a principal may not know of does not resolve.
+    pub fn knows(&self, principal_id: &str, object: &ObjectRef) -> bool {
+        if is_examples(object) {
+            return true;
+        }
+        let crn = self.inner.catalogs.crn(object);
+        let state = self.state();
+        state
+            .policy
+            .bindings(principal_id)
+            .iter()
+            .any(|b| b.pattern.covers(&crn) || b.pattern.lies_within(&crn))
+    }
+
+    /// Refuses a principal who may not run statements in `environment` at all. Checked before
+    /// names are resolved: such a principal knows nothing, so its refusal must not depend on
+    /// which names exist.
+    pub fn check_run(&self, principal_id: &str, environment: &str) -> Result<(), AuthzError> {
+        let crn = self
+            .inner
+            .catalogs
+            .crn(&ObjectRef::Catalog(environment.to_string()));
+        match self.grant(&self.state(), principal_id, &crn, "run") {
+            Some(_) => Ok(()),
+            None => Err(AuthzError::NotAllowedToRun {
+                principal: principal_id.to_string(),
+                environment: environment.to_string(),
+                crn: crn.to_string(),
+            }),
+        }
+    }
+
+    /// The catalogs and databases `principal_id` may know of, for name resolution.
+    pub fn view<'a>(&'a self, principal_id: &'a str) -> PrincipalView<'a> {
+        PrincipalView {
+            authorizer: self,
+            principal: principal_id,
+        }
+    }
+}
+
+/// One principal's view of the resource model (see [`Authorizer::knows`]).
+#[derive(Debug, Clone, Copy)]
+pub struct PrincipalView<'a> {
+    authorizer: &'a Authorizer,
+    principal: &'a str,
+}
+
+impl crate::catalog::Visibility for PrincipalView<'_> {
+    fn knows(&self, object: &ObjectRef) -> bool {
+        self.authorizer.knows(self.principal, object)
+    }
+}
+
 /// The region of the cluster an object lives in; `None` for objects above clusters and for
 /// `examples`.
 fn region_of<'c>(catalogs: &'c Catalogs, object: &ObjectRef) -> Option<&'c str> {

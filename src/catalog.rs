@@ -6,9 +6,11 @@
 
 mod crn;
 mod model;
+mod visibility;
 
 pub use crn::{Crn, CrnError, CrnPattern};
 pub use model::{
     Catalogs, ClusterConfig, ClusterInfo, EXAMPLES_CATALOG, EXAMPLES_DATABASE, EnvironmentConfig,
     EnvironmentInfo, ObjectRef, TableRef,
 };
+pub use visibility::{Everything, Visibility};

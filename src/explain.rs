@@ -138,13 +138,25 @@ pub fn check(
         catalog: Some(req.catalog.clone()),
         database: req.database.clone(),
     };
-    let resolved = match sql::resolve(parsed, catalogs, &session) {
+    // As on the request path: a principal who may not run statements here is refused before
+    // its names are resolved (the report still lists the objects, resolved for the admin).
+    let may_run = authorizer.check_run(&req.principal, &placement.environment);
+    let view = authorizer.view(&req.principal);
+    let visible: &dyn crate::catalog::Visibility = match &may_run {
+        Ok(()) => &view,
+        Err(_) => &crate::catalog::Everything,
+    };
+    let resolved = match sql::resolve_for(parsed, catalogs, &session, visible) {
         Ok(r) => r,
         Err(e) => {
-            report.stage = Some("resolve");
+            let (stage, code, message) = match may_run {
+                Err(refused) => ("authorize", refused.code(), refused.detail()),
+                Ok(()) => ("resolve", e.code(), e.detail()),
+            };
+            report.stage = Some(stage);
             report.error = Some(CheckError {
-                code: e.code().into(),
-                message: e.detail(),
+                code: code.into(),
+                message,
                 line: None,
                 column: None,
             });

@@ -117,13 +117,9 @@ impl Authorizer {
             .iter()
             .map(|access| {
                 let (object, action) = (&access.object, access.action);
-                let outcome = if let Some(region) = region_of(catalogs, object)
-                    && !region.eq_ignore_ascii_case(statement_region)
-                {
-                    Outcome::WrongRegion {
-                        object_region: region.to_string(),
-                    }
-                } else if is_examples(object) {
+                // A principal learns an object's region only from a refusal of something it
+                // may otherwise do: the grant is decided first, the region after.
+                let outcome = if is_examples(object) {
                     // Readable by anyone who may run statements; never changed.
                     match (action, &run) {
                         (Action::Read | Action::Describe | Action::List, Some((role, binding))) => {
@@ -161,6 +157,16 @@ impl Authorizer {
                             crn: crn.to_string(),
                         },
                     }
+                };
+                let outcome = match (outcome, region_of(catalogs, object)) {
+                    (Outcome::Granted { .. }, Some(region))
+                        if !region.eq_ignore_ascii_case(statement_region) =>
+                    {
+                        Outcome::WrongRegion {
+                            object_region: region.to_string(),
+                        }
+                    }
+                    (outcome, _) => outcome,
                 };
                 Evaluated {
                     object: object.clone(),

@@ -32,7 +32,7 @@ use super::Authorizer;
 use super::policy::{Policy, PolicyTexts};
 use crate::catalog::Catalogs;
 use crate::config::Config;
-use crate::sql::{self, ParseLimits, SessionNames};
+use crate::sql::{self, SessionNames};
 
 /// Validates the policy of `dir` whole; `Ok` carries a one-line summary, `Err` every problem
 /// as `file:line: message`. Without `catalogs` environment and cluster ids are not checked.
@@ -292,10 +292,7 @@ pub async fn run_tables(
         .iter()
         .find(|p| p.id == cfg.gateway.default_compute_pool);
     let region = pool.map_or(cfg.gateway.region.as_str(), |p| p.region.as_str());
-    let limits = ParseLimits {
-        max_sql_bytes: cfg.sql.max_sql_bytes,
-        recursion_limit: cfg.sql.recursion_limit,
-    };
+    let limits = cfg.sql.clone();
     let mut report = TestReport::default();
     for file in files {
         let table = load_table(file)?;
@@ -323,7 +320,11 @@ pub async fn run_tables(
             let decided = sql::parse(&case.sql, &limits)
                 .map_err(|e| (e.code(), e.detail()))
                 .and_then(|p| {
-                    sql::resolve(p, &catalogs, &session).map_err(|e| (e.code(), e.detail()))
+                    authorizer
+                        .check_run(&principal, &env)
+                        .map_err(|e| (e.code(), e.detail()))?;
+                    sql::resolve_for(p, &catalogs, &session, &authorizer.view(&principal))
+                        .map_err(|e| (e.code(), e.detail()))
                 })
                 .and_then(|r| {
                     authorizer

@@ -148,6 +148,26 @@ impl CrnPattern {
             })
     }
 
+    /// Whether the pattern names only objects strictly below `crn` (a topic binding lies within
+    /// its cluster and environment): a principal bound there knows that `crn` exists.
+    ///
+    /// ```
+    /// use sqlgate::catalog::{Crn, CrnPattern};
+    /// let env = Crn::organization("o").environment("env-1");
+    /// let p: CrnPattern = "crn://confluent.cloud/organization=o/environment=env-1/cloud-cluster=lkc-1/kafka=lkc-1/topic=orders".parse().unwrap();
+    /// assert!(p.lies_within(&env) && !p.covers(&env));
+    /// assert!(!p.lies_within(&Crn::organization("o").environment("env-2")));
+    /// ```
+    pub fn lies_within(&self, crn: &Crn) -> bool {
+        let outer = crn.segments();
+        self.segments.len() > outer.len()
+            && self
+                .segments
+                .iter()
+                .zip(outer)
+                .all(|((pk, pv), (ok, ov))| pk == ok && pv == ov)
+    }
+
     /// The depth-th segment value of the pattern when it is literal up to there.
     pub fn literal_value(&self, kind: &str) -> Option<&str> {
         let n = self.segments.len();

@@ -153,13 +153,20 @@ pub async fn list(call: Call<'_>, query: Option<&str>) -> Result<Response<Body>,
             && pool.is_none_or(|p| e.spec.compute_pool_id == p)
             && search.is_none_or(|s| e.name.contains(s))
     });
+    // Tokens are offsets this gateway issued, so never past the end it listed (a list that
+    // shrank since then ends early); anything else is refused, not wrapped or clamped.
+    if offset > all.len() {
+        return Err(ApiError::invalid(
+            "page_token is not one this gateway issued (it points past the end of the list); list again without it",
+        ));
+    }
     let data: Vec<_> = all
         .iter()
         .skip(offset)
         .take(page_size)
         .map(|e| e.to_json(&call.base))
         .collect();
-    let next = if offset + page_size < all.len() {
+    let next = if offset.saturating_add(page_size) < all.len() {
         let mut keep: Vec<(String, String)> =
             q.into_iter().filter(|(k, _)| k != "page_token").collect();
         keep.push(("page_token".into(), (offset + page_size).to_string()));
