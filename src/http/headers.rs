@@ -3,8 +3,8 @@
 //!
 //! hyper is configured to allow twice the limit (see `server::conn`), so a head between
 //! the two reaches this check and gets the API's JSON error; a larger one is refused by hyper
-//! itself (a bare 431 on HTTP/1.1; on HTTP/2 a 431 or, past hyper's own abuse bounds, the
-//! connection is reset).
+//! itself (a bare 431 on HTTP/1.1; on HTTP/2 a bare 431 or, far past it, GOAWAY: h2 bounds
+//! the CONTINUATION frames of one header block).
 
 use hyper::Request;
 
