@@ -245,6 +245,8 @@ fn serve(
     }
     if let Some(l) = listen {
         cfg.server.listen = l;
+        // The listen address decides the default public URL: check the two together.
+        cfg = cfg.validate()?;
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .thread_stack_size(cfg.pipeline.async_stack_bytes)

@@ -56,6 +56,8 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// The audit log.
     pub audit: AuditConfig,
+    /// Who may read `/metrics`.
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 /// The `[gateway]` section.
@@ -83,6 +85,10 @@ pub struct GatewayConfig {
     /// with an empty page.
     #[serde(with = "humantime_serde")]
     pub results_wait: Duration,
+    /// The URL clients reach the gateway at (`https://sqlgate.example.com`), which every
+    /// absolute link (`metadata.self`, `metadata.next`) is built from; never the request's
+    /// Host header or URI, which a client can forge. Unset: `https://<listen address>`.
+    pub public_url: Option<String>,
 }
 
 impl Default for GatewayConfig {
@@ -96,6 +102,7 @@ impl Default for GatewayConfig {
             page_rows: 1000,
             create_wait: Duration::from_secs(2),
             results_wait: Duration::from_secs(1),
+            public_url: None,
         }
     }
 }
@@ -317,8 +324,56 @@ impl Config {
         self.auth
             .validate()
             .map_err(|m| invalid("auth", m.to_string()))?;
-        Ok(self)
+        self.server
+            .validate()
+            .map_err(|(path, m)| invalid(path, m))?;
+        self.metrics.validate().map_err(|e| match e {
+            crate::metrics::access::MetricsConfigError::Invalid { key, message } => {
+                invalid(key, message)
+            }
+            other => invalid("metrics", other.to_string()),
+        })?;
+        let mut cfg = self;
+        cfg.gateway.public_url =
+            public_origin(cfg.gateway.public_url.as_deref(), cfg.server.listen)?;
+        Ok(cfg)
     }
+}
+
+/// Checks `gateway.public_url` and reduces it to its origin (`scheme://host[:port]`). Unset
+/// is fine unless the listen address is one clients cannot use (0.0.0.0, ::).
+fn public_origin(url: Option<&str>, listen: SocketAddr) -> Result<Option<String>, ConfigError> {
+    const KEY: &str = "gateway.public_url";
+    let Some(text) = url else {
+        if listen.ip().is_unspecified() {
+            return Err(invalid(
+                KEY,
+                format!(
+                    "must be set when server.listen is {listen}: links in responses are built                      from it, and {listen} is not an address clients can use"
+                ),
+            ));
+        }
+        return Ok(None);
+    };
+    let parsed = url::Url::parse(text).map_err(|e| invalid(KEY, format!("`{text}`: {e}")))?;
+    if !matches!(parsed.scheme(), "https" | "http") || parsed.host_str().is_none() {
+        return Err(invalid(
+            KEY,
+            format!("`{text}` must be an https:// (or http://) URL with a host"),
+        ));
+    }
+    if !parsed.username().is_empty()
+        || parsed.password().is_some()
+        || !matches!(parsed.path(), "" | "/")
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+    {
+        return Err(invalid(
+            KEY,
+            format!("`{text}` must be scheme, host and port only (no path, query or credentials)"),
+        ));
+    }
+    Ok(Some(parsed.origin().ascii_serialization()))
 }
 
 #[cfg(test)]
@@ -353,6 +408,32 @@ mod tests {
         let bad: std::collections::HashMap<String, String> =
             [(ENV_LISTEN.to_string(), "nope".to_string())].into();
         assert!(Config::default_config().unwrap().apply_env(&bad).is_err());
+    }
+
+    #[test]
+    fn the_public_url_is_reduced_to_its_origin_and_required_for_a_wildcard_listen() {
+        let mut cfg = Config::default_config().unwrap();
+        cfg.gateway.public_url = Some("https://sqlgate.example.com:9443/".into());
+        let cfg = cfg.validate().unwrap();
+        assert_eq!(
+            cfg.gateway.public_url.as_deref(),
+            Some("https://sqlgate.example.com:9443")
+        );
+        for bad in [
+            "sqlgate.example.com",
+            "ftp://x",
+            "https://x/sql/v1",
+            "https://u:p@x",
+        ] {
+            let mut cfg = Config::default_config().unwrap();
+            cfg.gateway.public_url = Some(bad.into());
+            let err = cfg.validate().unwrap_err().to_string();
+            assert!(err.contains("gateway.public_url"), "{bad}: {err}");
+        }
+        let mut cfg = Config::default_config().unwrap();
+        cfg.server.listen = "0.0.0.0:8443".parse().unwrap();
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("gateway.public_url"), "{err}");
     }
 
     #[test]

@@ -76,6 +76,19 @@ pub enum ApiError {
     /// The decision workers are busy, or a statement's analysis passed its deadline.
     #[error(transparent)]
     Workers(#[from] WorkerError),
+    /// The request head is larger than `server.max_header_bytes`.
+    #[error(
+        "the request headers take {size} bytes, over the limit of {limit} (server.max_header_bytes); send a smaller token or fewer headers"
+    )]
+    HeadersTooLarge {
+        /// Their size, counted as HTTP/2 does.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// `/metrics` behind a token, and the request had not the right one.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::access::MetricsDenied),
     /// A bug or an unexpected failure; details go to the log only.
     #[error("internal error: {0}")]
     Internal(String),
@@ -100,6 +113,9 @@ impl ApiError {
             ApiError::Auth(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Body(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Body(BodyError::Json(_) | BodyError::Read(_)) => StatusCode::BAD_REQUEST,
+            ApiError::Body(BodyError::Timeout { .. }) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::Metrics(_) => StatusCode::UNAUTHORIZED,
             ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -130,6 +146,9 @@ impl ApiError {
             ApiError::Body(BodyError::TooLarge { .. }) => "request.body_too_large",
             ApiError::Body(BodyError::Json(_)) => "request.malformed_json",
             ApiError::Body(BodyError::Read(_)) => "request.unreadable_body",
+            ApiError::Body(BodyError::Timeout { .. }) => "request.body_timeout",
+            ApiError::HeadersTooLarge { .. } => "request.headers_too_large",
+            ApiError::Metrics(_) => "metrics.unauthorized",
             ApiError::Invalid(_) => "request.invalid",
             ApiError::NotFound(_) => "request.not_found",
             ApiError::MethodNotAllowed(_) => "request.method_not_allowed",
@@ -206,6 +225,12 @@ impl ApiError {
             }
             ApiError::MethodNotAllowed(allow) => {
                 h.insert(ALLOW, HeaderValue::from_static(allow));
+            }
+            ApiError::Metrics(_) => {
+                h.insert(
+                    WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"sqlgate-metrics\""),
+                );
             }
             ApiError::Unavailable(_)
             | ApiError::Engine(EngineError::Unavailable(_))

@@ -4,9 +4,10 @@
 //! opens), the shared handles request code uses, and readiness. Request code never sees raw
 //! configuration.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use tracing::info;
@@ -18,7 +19,7 @@ use crate::catalog::Catalogs;
 use crate::config::{ComputePoolConfig, Config, GatewayConfig};
 use crate::engine::EmbeddedEngine;
 use crate::error::ApiError;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, MetricsAccess};
 use crate::pipeline::Workers;
 use crate::server::ServerConfig;
 use crate::sql::ParseLimits;
@@ -45,6 +46,17 @@ pub enum StartupError {
     /// The decision worker threads.
     #[error("decision workers could not start: {0}")]
     Workers(std::io::Error),
+    /// The metrics token or listener.
+    #[error(transparent)]
+    Metrics(#[from] crate::metrics::access::MetricsConfigError),
+    /// The metrics listener could not be bound.
+    #[error("cannot listen for metrics on {addr}: {source}")]
+    MetricsListen {
+        /// `metrics.listen`.
+        addr: std::net::SocketAddr,
+        /// The cause.
+        source: std::io::Error,
+    },
 }
 
 /// Everything request handlers share.
@@ -65,6 +77,12 @@ pub struct Gateway {
     workers: Workers,
     ready: AtomicBool,
     metrics: Metrics,
+    metrics_access: MetricsAccess,
+    /// The bound loopback metrics listener, until `server::run` takes it.
+    metrics_listener: Mutex<Option<tokio::net::TcpListener>>,
+    metrics_addr: Option<SocketAddr>,
+    /// Where the main listener is bound (set by `server::run`; the default public URL).
+    local_addr: OnceLock<SocketAddr>,
     base_dir: PathBuf,
 }
 
@@ -98,6 +116,17 @@ impl Gateway {
         let engine = EmbeddedEngine::open(&cfg.engine, base_dir, catalogs.clone()).await?;
         let mut audit = cfg.audit.clone();
         audit.file = resolve(base_dir, &audit.file);
+        let metrics_access = cfg.metrics.build(base_dir, &crate::config::ProcessEnv)?;
+        let (metrics_listener, metrics_addr) = match (&metrics_access, cfg.metrics.listen) {
+            (MetricsAccess::Listener, Some(addr)) => {
+                let l = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::MetricsListen { addr, source })?;
+                let bound = l.local_addr().ok();
+                (Some(l), bound)
+            }
+            _ => (None, None),
+        };
         let auditor = Auditor::start(&audit).await?;
         let workers = Workers::start(&cfg.pipeline).map_err(StartupError::Workers)?;
         let gw = Arc::new(Self {
@@ -116,6 +145,10 @@ impl Gateway {
             workers,
             ready: AtomicBool::new(false),
             metrics: Metrics::new(),
+            metrics_access,
+            metrics_listener: Mutex::new(metrics_listener),
+            metrics_addr,
+            local_addr: OnceLock::new(),
             base_dir: base_dir.to_path_buf(),
         });
         gw.start_policy_watcher();
@@ -173,6 +206,38 @@ impl Gateway {
     /// The metrics registry.
     pub fn metrics(&self) -> &Metrics {
         &self.metrics
+    }
+    /// Who may read `/metrics` on the main port.
+    pub fn metrics_access(&self) -> &MetricsAccess {
+        &self.metrics_access
+    }
+    /// Where the loopback metrics listener is bound (`metrics.access = "listener"`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
+    }
+    /// Hands the bound metrics listener to the server (once).
+    pub(crate) fn take_metrics_listener(&self) -> Option<tokio::net::TcpListener> {
+        self.metrics_listener
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    /// Records where the main listener is bound (the default public URL).
+    pub(crate) fn set_local_addr(&self, addr: SocketAddr) {
+        let _ = self.local_addr.set(addr);
+    }
+
+    /// `scheme://host[:port]` that absolute links start with: `gateway.public_url`, else
+    /// `https://` and the address the gateway listens on. Never the request's Host header.
+    pub fn public_origin(&self) -> String {
+        match &self.gateway.public_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "https://{}",
+                self.local_addr.get().copied().unwrap_or(self.server.listen)
+            ),
+        }
     }
     /// The configured compute pools.
     pub fn compute_pools(&self) -> &[ComputePoolConfig] {

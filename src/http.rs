@@ -6,6 +6,8 @@
 
 pub mod body;
 pub mod dispatch;
+pub mod headers;
+pub(crate) mod metrics;
 pub mod response;
 pub mod route;
 

@@ -46,9 +46,9 @@ pub async fn create(
     principal: &Principal,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let base = base_url(gw, &req);
+    let base = base_url(gw);
     let (parts, body) = req.into_parts();
-    let bytes = read_limited(&parts.headers, body, gw.server_config().max_body_bytes).await?;
+    let bytes = read_limited(&parts.headers, body, gw.server_config().body_limits()).await?;
     let body: CreateRoleBindingRequest = decode_json(&bytes)?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let result = gw
@@ -105,7 +105,7 @@ pub async fn list(
     principal: &Principal,
     req: &Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let base = base_url(gw, req);
+    let base = base_url(gw);
     let q: Vec<(String, String)> =
         url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
             .into_owned()
@@ -186,10 +186,9 @@ pub async fn list(
 pub async fn get(
     gw: &Arc<Gateway>,
     principal: &Principal,
-    req: &Request<Incoming>,
     id: &str,
 ) -> Result<Response<Body>, ApiError> {
-    let base = base_url(gw, req);
+    let base = base_url(gw);
     let record = gw
         .authorizer()
         .get_binding(&principal.id, id)
@@ -243,9 +242,9 @@ pub async fn delete(
     }
 }
 
-/// `https://<authority>` as the client addressed us (links must be absolute).
-fn base_url(gw: &Gateway, req: &Request<Incoming>) -> String {
-    crate::http::dispatch::origin(gw, req)
+/// The configured public origin (links must be absolute; never from the request's Host).
+fn base_url(gw: &Gateway) -> String {
+    gw.public_origin()
 }
 
 fn organization_crn(gw: &Gateway) -> String {

@@ -11,6 +11,12 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 
+pub mod access;
+pub mod connections;
+
+pub use access::{MetricsAccess, MetricsConfig};
+pub use connections::ConnectionMetrics;
+
 /// Labels of `sqlgate_http_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -52,6 +58,8 @@ pub struct Metrics {
     pub policy_version: Gauge,
     /// Statements currently stored.
     pub statements: Gauge,
+    /// Open connections and the ones the gateway closed.
+    pub connections: ConnectionMetrics,
 }
 
 impl Default for Metrics {
@@ -100,8 +108,10 @@ impl Metrics {
             "Statements currently stored",
             statements.clone(),
         );
+        let connections = ConnectionMetrics::register(&mut registry);
         Self {
             registry,
+            connections,
             requests,
             decisions,
             engine_statements,

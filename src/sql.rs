@@ -38,10 +38,12 @@
 //! assert_eq!(resolved.canonical_sql(), "SELECT * FROM `env-dev`.`lkc-dev`.`orders`");
 //! ```
 
+pub mod bounds;
 pub mod corpus;
 mod dialect;
 mod error;
 mod flink;
+mod literals;
 mod parse;
 mod resolve;
 mod rewrite;
@@ -57,10 +59,11 @@ use serde::Serialize;
 
 use crate::catalog::ObjectRef;
 
-pub use dialect::FlinkDialect;
+pub use dialect::{FlinkDialect, with_parse_budget};
 pub use error::{ResolveError, RewriteError, SqlError};
+pub use literals::without_literals;
 pub use parse::{ParseLimits, parse};
-pub use resolve::resolve;
+pub use resolve::{resolve, resolve_for};
 pub use rewrite::rewrite;
 
 /// What a statement does to one object. Authorization decides each one separately.
@@ -131,6 +134,8 @@ pub struct ParsedStatement {
     /// A statement sqlparser's AST cannot hold, kept as text and name sites.
     flink: Option<flink::FlinkStatement>,
     text: String,
+    /// The text without literals or comments (see [`without_literals`]), for audit records.
+    literal_free: String,
 }
 
 impl ParsedStatement {
@@ -154,6 +159,21 @@ impl ParsedStatement {
     /// The text it was parsed from.
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The text with every literal replaced by `?` and comments dropped (see
+    /// [`without_literals`]): what an audit record may carry.
+    pub fn literal_free_text(&self) -> &str {
+        &self.literal_free
+    }
+
+    /// Every sqlparser statement it holds: the statement itself, or for a Flink-only statement
+    /// the embedded ones (CTAS and view bodies, the INSERTs of a statement set, …).
+    pub(crate) fn statements(&self) -> Box<dyn Iterator<Item = &Statement> + '_> {
+        match &self.flink {
+            Some(f) => Box::new(f.statements()),
+            None => Box::new(std::iter::once(&self.statement)),
+        }
     }
 }
 

@@ -1,4 +1,7 @@
-//! Request bodies: bounded reading and JSON decoding with errors a person can act on.
+//! Request bodies: bounded reading (in size and in time) and JSON decoding with errors a
+//! person can act on.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
@@ -6,6 +9,8 @@ use hyper::HeaderMap;
 use hyper::body::Incoming;
 use hyper::header::CONTENT_LENGTH;
 use serde::de::DeserializeOwned;
+
+use crate::server::BodyLimits;
 
 /// Why a body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +21,15 @@ pub enum BodyError {
         /// The limit.
         limit: usize,
     },
+    /// The whole body did not arrive in time (a client trickling or withholding it).
+    #[error(
+        "the request body did not arrive within {}s (server.body_read_timeout); send the whole body at once",
+        after.as_secs_f64()
+    )]
+    Timeout {
+        /// The deadline.
+        after: Duration,
+    },
     /// The connection failed while reading.
     #[error("could not read the request body: {0}")]
     Read(String),
@@ -24,13 +38,15 @@ pub enum BodyError {
     Json(String),
 }
 
-/// Reads the whole body, refusing more than `limit` bytes (by `Content-Length` up front,
-/// or while streaming for chunked bodies).
+/// Reads the whole body, refusing more than `limits.max_bytes` (by `Content-Length` up
+/// front, or while streaming for chunked bodies) and a body that takes longer than
+/// `limits.timeout` in total.
 pub async fn read_limited(
     headers: &HeaderMap,
     body: Incoming,
-    limit: usize,
+    limits: BodyLimits,
 ) -> Result<Bytes, BodyError> {
+    let limit = limits.max_bytes;
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -38,7 +54,13 @@ pub async fn read_limited(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(BodyError::TooLarge { limit });
     }
-    match Limited::new(body, limit).collect().await {
+    let read = tokio::time::timeout(limits.timeout, Limited::new(body, limit).collect());
+    let Ok(read) = read.await else {
+        return Err(BodyError::Timeout {
+            after: limits.timeout,
+        });
+    };
+    match read {
         Ok(c) => Ok(c.to_bytes()),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()

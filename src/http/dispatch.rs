@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use hyper::body::Incoming;
-use hyper::header::{HOST, HeaderValue};
+use hyper::header::HeaderValue;
 use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 use tracing::Instrument;
@@ -46,6 +46,7 @@ async fn dispatch(
     ctx: &RequestCtx,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
+    super::headers::check_size(&req, gw.server_config().max_header_bytes)?;
     let route = match match_route(req.method(), req.uri().path()) {
         Ok(r) => r,
         Err(NoRoute::NotFound) => {
@@ -59,17 +60,7 @@ async fn dispatch(
     };
     match &route {
         Route::Health => return Ok(response::json(StatusCode::OK, &json!({"status": "ok"}))),
-        Route::Metrics => {
-            gw.metrics().statements.set(gw.statements().len() as i64);
-            let mut r = response::text(StatusCode::OK, gw.metrics().render());
-            r.headers_mut().insert(
-                hyper::header::CONTENT_TYPE,
-                HeaderValue::from_static(
-                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                ),
-            );
-            return Ok(r);
-        }
+        Route::Metrics => return super::metrics::main_port(gw, req.headers()),
         Route::Ready => {
             return Ok(if gw.is_ready() {
                 // The policy's version and last reload refusal are detail: the gateway
@@ -95,7 +86,7 @@ async fn dispatch(
         Route::Check => return check(gw, &principal, req).await,
         Route::Audit => return audit(gw, &principal, &req).await,
         Route::ListRoleBindings => return crate::iam::list(gw, &principal, &req).await,
-        Route::GetRoleBinding(id) => return crate::iam::get(gw, &principal, &req, id).await,
+        Route::GetRoleBinding(id) => return crate::iam::get(gw, &principal, id).await,
         Route::DeleteRoleBinding(id) => return crate::iam::delete(gw, &principal, id).await,
         _ => {}
     }
@@ -125,7 +116,7 @@ async fn dispatch(
         ctx,
         principal: &principal,
         path,
-        base: base_url(gw, &req, path),
+        base: base_url(gw, path),
     };
     let name = name.unwrap_or_default();
     match &route {
@@ -203,7 +194,7 @@ async fn check(
     }
     let (parts, body) = req.into_parts();
     let bytes =
-        super::body::read_limited(&parts.headers, body, gw.server_config().max_body_bytes).await?;
+        super::body::read_limited(&parts.headers, body, gw.server_config().body_limits()).await?;
     let ask: crate::explain::CheckRequest = super::body::decode_json(&bytes)?;
     let pool = parts
         .uri
@@ -334,35 +325,14 @@ fn check_env(gw: &Gateway, p: &EnvPath) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// `https://<authority>/sql/v1/organizations/o/environments/e` as the client addressed us
-/// (clients follow `metadata.next` verbatim, so it must be absolute).
-fn base_url(gw: &Gateway, req: &Request<Incoming>, p: &EnvPath) -> String {
+/// `<public URL>/sql/v1/organizations/o/environments/e` (clients follow `metadata.next`
+/// verbatim, so it must be absolute). Never built from the request's Host header or URI: a
+/// forged one would put the attacker's address into links other clients follow.
+fn base_url(gw: &Gateway, p: &EnvPath) -> String {
     format!(
         "{}/sql/v1/organizations/{}/environments/{}",
-        origin(gw, req),
+        gw.public_origin(),
         p.org,
         p.env
     )
-}
-
-/// `https://<authority>` as the client addressed us (links must be absolute). A Host header
-/// with characters no host name has is replaced by the listen address.
-pub(crate) fn origin(gw: &Gateway, req: &Request<Incoming>) -> String {
-    let host = req
-        .uri()
-        .authority()
-        .map(|a| a.as_str().to_string())
-        .or_else(|| {
-            req.headers()
-                .get(HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_string)
-        })
-        .filter(|h| {
-            !h.is_empty()
-                && h.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
-        })
-        .unwrap_or_else(|| gw.server_config().listen.to_string());
-    format!("https://{host}")
 }

@@ -37,7 +37,7 @@ pub struct Call<'a> {
 /// `POST …/statements`.
 pub async fn create(call: Call<'_>, req: Request<Incoming>) -> Result<Response<Body>, ApiError> {
     let (parts, body) = req.into_parts();
-    let bytes = read_limited(&parts.headers, body, call.gw.server_config().max_body_bytes).await?;
+    let bytes = read_limited(&parts.headers, body, call.gw.server_config().body_limits()).await?;
     let create: CreateStatementRequest = decode_json(&bytes)?;
     let created = pipeline::create_statement(
         call.gw,
@@ -85,7 +85,7 @@ pub async fn patch(
 ) -> Result<Response<Body>, ApiError> {
     let e = visible(&call, name)?;
     let (parts, body) = req.into_parts();
-    let bytes = read_limited(&parts.headers, body, call.gw.server_config().max_body_bytes).await?;
+    let bytes = read_limited(&parts.headers, body, call.gw.server_config().body_limits()).await?;
     let ops: Vec<PatchOp> = decode_json(&bytes)?;
     if ops.is_empty() {
         return Err(ApiError::invalid("the patch is empty"));

@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod broker;
+pub mod conn;
 pub mod python;
 pub mod registry;
 
