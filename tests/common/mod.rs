@@ -4,6 +4,7 @@
 
 pub mod binary;
 pub mod broker;
+pub mod peers;
 pub mod python;
 pub mod registry;
 
