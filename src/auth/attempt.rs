@@ -9,9 +9,10 @@
 ///
 /// * A bearer token whose signature verified with a configured issuer's key, refused later
 ///   (expired, wrong audience, not yet valid, missing or invalid claim, identity pool filter
-///   not satisfied): `verified` is `true` and `issuer` (the configured `iss`), `identity` (the
-///   issuer's identity claim, when it is a string or number) and `pool` (the identity pool
-///   asked for) say who tried. An expired token counts: its signature proves the issuer
+///   not satisfied, a pool that does not exist or trusts another issuer): `verified` is
+///   `true` and `issuer` (the configured `iss`), `identity` (the issuer's identity claim,
+///   when it is a string or number) and `pool` (the identity pool asked for, as sent) say who
+///   tried. An expired token counts: its signature proves the issuer
 ///   issued it to that identity, whoever presents it now.
 /// * A token that could not be verified (bad signature, unknown issuer or `kid`, unusable
 ///   algorithm, duplicated claim, malformed): `verified` is `false` and only the `issuer` and

@@ -4,8 +4,8 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::tests::{basic, bearer, setup, setup_with, with_pool};
-use super::testutil::{AUD, ISS, TestKey, claims, now};
+use super::tests::{basic, bearer, config, setup, setup_with, with_pool};
+use super::testutil::{AUD, ISS, TestKey, claims, jwks, now};
 use super::*;
 
 /// The members of [`claims`], in order, for [`TestKey::sign_members`].
@@ -183,12 +183,53 @@ async fn a_validly_signed_but_refused_token_says_who_it_names() {
             "{code}"
         );
     }
+    // A pool that does not exist: the pool error, but who asked for it is known.
+    // (The header is the caller's text: capped like any other.)
+    let nope = format!("pool-{}", "n".repeat(200));
+    let (err, attempt) = fails(&auth, &with_pool(bearer(&token), &nope)).await;
+    assert_eq!(err.code(), "auth.unknown_identity_pool");
+    assert_eq!(
+        who(&attempt),
+        (
+            true,
+            Some(ISS.into()),
+            Some("alice".into()),
+            Some(untrusted(&nope)),
+            None
+        )
+    );
+    assert_eq!(attempt.pool.unwrap().chars().count(), 97);
     // A valid signature without the identity claim: verified, no identity to name.
     let mut c = claims("x", &[]);
     c.as_object_mut().unwrap().remove("sub");
     let (err, attempt) = fails(&auth, &bearer(&key.sign(&c))).await;
     assert_eq!(err.code(), "auth.missing_claim");
     assert_eq!(who(&attempt), (true, Some(ISS.into()), None, None, None));
+}
+
+#[tokio::test]
+async fn a_valid_token_used_with_another_issuers_pool_says_who_it_names() {
+    let key = TestKey::ec("k");
+    let other = TestKey::ed("o");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jwks.json"), jwks(&[&key])).unwrap();
+    std::fs::write(dir.path().join("other.json"), jwks(&[&other])).unwrap();
+    let mut cfg = config("jwks.json");
+    cfg.issuers.push(IssuerConfig::with_jwks_file(
+        "other",
+        "https://other.test",
+        AUD,
+        "other.json",
+    ));
+    let auth = Authenticator::build(&cfg, dir.path()).await.unwrap();
+    let mut c = claims("alice", &["developers"]);
+    c["iss"] = json!("https://other.test");
+    let (err, attempt) = fails(&auth, &with_pool(bearer(&other.sign(&c)), "pool-dev")).await;
+    assert_eq!(err.code(), "auth.pool_issuer_mismatch");
+    assert!(attempt.verified);
+    assert_eq!(attempt.issuer.as_deref(), Some("https://other.test"));
+    assert_eq!(attempt.identity.as_deref(), Some("alice"));
+    assert_eq!(attempt.pool.as_deref(), Some("pool-dev"));
 }
 
 #[tokio::test]

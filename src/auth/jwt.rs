@@ -97,7 +97,8 @@ impl JwtVerifier {
     /// Verifies `token` (and the identity pool named by the request, if any). Fills `attempt`
     /// as far as it gets, for the audit of a failure: the claimed `iss` and `kid` while the
     /// token is unverified, then the issuer, identity claim and pool once its signature has
-    /// verified (see [`Attempt`]).
+    /// verified (see [`Attempt`]). The token is checked even when the pool is refused, so
+    /// that the audit can say who asked for it.
     pub(crate) async fn verify(
         &self,
         token: &str,
@@ -109,15 +110,35 @@ impl JwtVerifier {
                 "longer than {MAX_TOKEN_BYTES} bytes"
             )));
         }
-        // Resolve the pool first: a typo in the header is the more useful error.
-        let pool = match pool {
-            None => None,
-            Some(id) => Some(
-                self.pools
-                    .get(id)
-                    .ok_or_else(|| AuthError::UnknownIdentityPool(untrusted(id)))?,
-            ),
-        };
+        let pool_cfg = pool.map(|id| {
+            self.pools
+                .get(id)
+                .ok_or_else(|| AuthError::UnknownIdentityPool(untrusted(id)))
+        });
+        let checked = self.check(token, attempt).await;
+        if attempt.verified {
+            attempt.pool = pool.map(untrusted);
+        }
+        // A typo in the pool header is the more useful error, so it comes first.
+        let pool_cfg = pool_cfg.transpose()?;
+        let (claims, issuer) = checked?;
+        if let Some(p) = pool_cfg
+            && p.issuer != issuer.cfg.name
+        {
+            return Err(AuthError::PoolIssuerMismatch {
+                pool: p.id.clone(),
+                issuer: issuer.cfg.name.clone(),
+            });
+        }
+        principal(&claims, &issuer.cfg, pool_cfg)
+    }
+
+    /// The token's signature and claims, with the issuer that verified them.
+    async fn check(
+        &self,
+        token: &str,
+        attempt: &mut Attempt,
+    ) -> Result<(Map<String, Value>, &Issuer), AuthError> {
         let header = TokenHeader::parse(token)?;
         attempt.kid = header.kid.as_deref().map(untrusted);
         let claims = unverified_claims(token)?;
@@ -129,14 +150,6 @@ impl JwtVerifier {
             .issuers
             .get(iss)
             .ok_or_else(|| AuthError::UnknownIssuer(untrusted(iss)))?;
-        if let Some(p) = pool
-            && p.issuer != issuer.cfg.name
-        {
-            return Err(AuthError::PoolIssuerMismatch {
-                pool: p.id.clone(),
-                issuer: issuer.cfg.name.clone(),
-            });
-        }
         let entry = issuer.keys.key(header.kid.as_deref()).await?;
         let key = entry.as_ref().as_ref().map_err(|why| {
             AuthError::UnsupportedAlgorithm(format!(
@@ -159,9 +172,8 @@ impl JwtVerifier {
             attempt.identity = identity(&claims, &issuer.cfg.identity_claim)
                 .ok()
                 .map(|who| untrusted(&who));
-            attempt.pool = pool.map(|p| p.id.clone());
         }
-        principal(&verified.claims?, &issuer.cfg, pool)
+        Ok((verified.claims?, issuer))
     }
 }
 
