@@ -30,7 +30,7 @@ pub(crate) enum UniqueJsonError {
 /// Parses `bytes` as a JSON object, refusing duplicated member names in it and in every nested
 /// object. Nesting is bounded by `serde_json`'s recursion limit (128).
 ///
-/// ```ignore
+/// ```text
 /// assert!(parse_object(br#"{"a":1,"b":{"c":2}}"#).is_ok());
 /// assert_eq!(parse_object(br#"{"a":1,"a":2}"#), Err(UniqueJsonError::Duplicate("a".into())));
 /// ```
