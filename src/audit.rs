@@ -34,6 +34,7 @@
 //! repaired: `open` fails with [`AuditError::CorruptTail`] so that an operator investigates
 //! (run `verify`), instead of silently starting a new chain over evidence of tampering.
 
+mod authn;
 mod convert;
 mod file;
 mod kafka;
@@ -48,9 +49,12 @@ mod schema_check;
 mod tests;
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use authn::{Admission, AuthnAttempt, FailureAggregator, FailureSummary, FailureTally};
 pub use file::{Durable, FileSink, SinkStats};
 pub use kafka::{KafkaAuditConfig, KafkaSink, KafkaStats};
 pub use query::{Decision, Filter, OutputFormat, query, render};
@@ -87,6 +91,14 @@ pub struct AuditConfig {
     /// Replace string and number literals in recorded SQL with `?` (default `true`): literals
     /// are where personal data and secrets appear in SQL text.
     pub redact_sql_literals: bool,
+    /// Failed authentications are aggregated per peer over intervals of this length (default
+    /// 60 s): the first of a peer's failures in an interval is recorded in full, the rest in
+    /// one summary record at the end of the interval (and at shutdown). See `audit::authn`.
+    #[serde(with = "humantime_serde")]
+    pub authn_failure_interval: Duration,
+    /// Most peers whose failed authentications are told apart per interval (default 10 000);
+    /// failures from further peers are aggregated together.
+    pub authn_failure_max_peers: usize,
     /// A replica of the log on a Kafka topic (`[audit.kafka]`, absent by default). The file
     /// stays the durability point; see [`KafkaSink`] for what the replica guarantees.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -101,6 +113,8 @@ impl Default for AuditConfig {
             max_file_bytes: 64 * 1024 * 1024,
             fail_closed: true,
             redact_sql_literals: true,
+            authn_failure_interval: Duration::from_secs(60),
+            authn_failure_max_peers: 10_000,
             kafka: None,
         }
     }
@@ -168,6 +182,9 @@ pub struct Auditor {
     kafka: Option<KafkaSink>,
     fail_closed: bool,
     redact_sql_literals: bool,
+    /// Failed authentications of the current interval.
+    authn_failures: Arc<FailureAggregator>,
+    authn_failure_interval: Duration,
 }
 
 impl Auditor {
@@ -185,6 +202,8 @@ impl Auditor {
             kafka,
             fail_closed: config.fail_closed,
             redact_sql_literals: config.redact_sql_literals,
+            authn_failures: Arc::new(FailureAggregator::new(config.authn_failure_max_peers)),
+            authn_failure_interval: config.authn_failure_interval,
         })
     }
 
@@ -224,6 +243,61 @@ impl Auditor {
                 Ok(None)
             }
         }
+    }
+
+    /// Audits a failed authentication: the first from its peer in the current interval is
+    /// recorded in full (and, like [`Auditor::record`], waited for); later ones are counted
+    /// for the peer's summary (see [`Auditor::flush_authn_failures`]) and return at once.
+    pub async fn authentication_failed(
+        &self,
+        req: &RequestInfo,
+        failure: &AuthnFailure,
+        organization: &str,
+        environment: &str,
+        region: &str,
+    ) -> Result<(), AuditError> {
+        if !self.enabled {
+            return Ok(());
+        }
+        match self
+            .authn_failures
+            .note(req, failure, organization, environment, region)
+        {
+            Admission::Counted => Ok(()),
+            Admission::Record => {
+                let record = AuditRecord::authentication_failed(
+                    req,
+                    failure,
+                    organization,
+                    environment,
+                    region,
+                );
+                self.record(record).await.map(|_| ())
+            }
+        }
+    }
+
+    /// Ends the failed-authentication interval: writes one summary record per peer with
+    /// counted failures and starts a new interval. Called every
+    /// [`Auditor::authn_failure_interval`] and at shutdown; returns how many records it wrote.
+    pub async fn flush_authn_failures(&self) -> Result<usize, AuditError> {
+        let tallies = self.authn_failures.drain();
+        let mut written = 0;
+        for t in &tallies {
+            if self
+                .record(AuditRecord::authentication_failures(t))
+                .await?
+                .is_some()
+            {
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+
+    /// How often [`Auditor::flush_authn_failures`] should run.
+    pub fn authn_failure_interval(&self) -> Duration {
+        self.authn_failure_interval
     }
 
     /// The SQL text to put in a record, per `redact_sql_literals`, from the gateway's parse of

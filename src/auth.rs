@@ -13,13 +13,17 @@
 //!     header alg/kid -> issuer (by `iss`) -> key (JWKS, moka-cached, pinned alg)
 //!     -> signature, exp/nbf (leeway), aud  -> pool filter?  -> User:<pool> | User:<claim>
 //! Authorization: Basic base64(key:secret)
-//!     api-keys file (reloaded on change) -> argon2id verify (or a dummy) -> User:<principal>
+//!     api-keys file (reloaded on change) -> cache? -> throttle (peer, key id)
+//!     -> argon2id verify (or a dummy) on a bounded pool -> User:<principal>
 //! ```
 //!
 //! Parts: [`config`] (the `[auth]` section), `jwt` (tokens and identity pools), `jwks` (key
-//! sets and their refresh), [`api_key`] (the key file), [`dev`] (the development issuer).
+//! sets and their refresh), `unique_json` (duplicated claims), [`api_key`] (the key file),
+//! `verify_pool` (bounded argon2id), `throttle` (failed attempts), [`Attempt`] (who tried,
+//! for the audit), [`dev`] (the development issuer).
 
 use std::fmt;
+use std::net::IpAddr;
 use std::path::Path;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -30,19 +34,27 @@ use hyper::header::{AUTHORIZATION, HeaderName};
 use serde::Serialize;
 
 pub mod api_key;
+mod attempt;
 pub mod config;
 pub mod dev;
 mod jwks;
 mod jwt;
+mod throttle;
+mod unique_json;
+mod verify_pool;
 
+#[cfg(test)]
+mod hardening_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod testutil;
 
 pub use api_key::create_api_key;
+pub use attempt::Attempt;
 pub use config::{
     AuthConfig, AuthConfigError, ClaimFilter, DevIssuerConfig, IdentityPoolConfig, IssuerConfig,
+    ThrottleConfig,
 };
 pub use dev::{ensure_dev_issuer, mint_token};
 
@@ -188,9 +200,25 @@ pub enum AuthError {
         /// What is wrong.
         reason: String,
     },
+    /// A member name appears twice in the claim set (the dotted path of it, made safe with
+    /// `untrusted`). Refused for every claim alike: which copy a reader takes is not
+    /// something a decision may depend on.
+    #[error("duplicated claim `{0}`")]
+    DuplicateClaim(String),
     /// Unknown API key or wrong secret (deliberately indistinguishable).
     #[error("invalid API key or secret")]
     InvalidApiKey,
+    /// Too many failed API-key authentications from this peer or for this key id within the
+    /// throttle window; nothing was verified. Answered 429 with `Retry-After`.
+    #[error("too many failed authentication attempts; retry after {retry_after_secs} s")]
+    TooManyFailures {
+        /// Seconds until the window that holds the failures ends.
+        retry_after_secs: u64,
+    },
+    /// Every API-key verification slot is busy and the queue in front of them is full; the
+    /// credential was not checked. Answered 503 with `Retry-After`.
+    #[error("API-key verification is saturated")]
+    VerifierBusy,
     /// The issuer's keys could not be loaded (server side; suggest 503 rather than 401).
     #[error("JWKS of issuer `{issuer}` unavailable: {reason}")]
     JwksUnavailable {
@@ -246,7 +274,10 @@ impl AuthError {
             AuthError::PoolFilterMismatch { .. } => "auth.pool_filter_mismatch",
             AuthError::MissingClaim(_) => "auth.missing_claim",
             AuthError::InvalidClaim { .. } => "auth.invalid_claim",
+            AuthError::DuplicateClaim(_) => "auth.duplicate_claim",
             AuthError::InvalidApiKey => "auth.invalid_api_key",
+            AuthError::TooManyFailures { .. } => "auth.too_many_failures",
+            AuthError::VerifierBusy => "auth.busy",
             AuthError::JwksUnavailable { .. } => "auth.jwks_unavailable",
             AuthError::Config(_) => "auth.config",
             AuthError::Io { .. } => "auth.io",
@@ -263,12 +294,30 @@ impl AuthError {
         !matches!(
             self,
             AuthError::JwksUnavailable { .. }
+                | AuthError::VerifierBusy
                 | AuthError::Internal(_)
                 | AuthError::Config(_)
                 | AuthError::Io { .. }
                 | AuthError::InvalidFile { .. }
                 | AuthError::InvalidArgument(_)
         )
+    }
+
+    /// Seconds the client should wait before retrying (`Retry-After`), for the refusals that
+    /// are about load rather than the credential.
+    ///
+    /// ```
+    /// use sqlgate::auth::AuthError;
+    /// assert_eq!(AuthError::TooManyFailures { retry_after_secs: 42 }.retry_after(), Some(42));
+    /// assert_eq!(AuthError::VerifierBusy.retry_after(), Some(1));
+    /// assert_eq!(AuthError::InvalidApiKey.retry_after(), None);
+    /// ```
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            AuthError::TooManyFailures { retry_after_secs } => Some(*retry_after_secs),
+            AuthError::VerifierBusy => Some(1),
+            _ => None,
+        }
     }
 
     /// The `WWW-Authenticate` header value (RFC 6750 for Bearer, RFC 7617 for Basic).
@@ -290,7 +339,7 @@ impl AuthError {
             )
         };
         match self {
-            AuthError::InvalidApiKey => basic,
+            AuthError::InvalidApiKey | AuthError::TooManyFailures { .. } => basic,
             AuthError::MissingCredentials => format!("Bearer realm=\"{REALM}\", {basic}"),
             AuthError::MalformedHeader(why) => {
                 format!("{}, {basic}", bearer("invalid_request", why))
@@ -316,7 +365,9 @@ impl AuthError {
             ),
             AuthError::MissingClaim(_) => bearer("invalid_token", "missing claim"),
             AuthError::InvalidClaim { .. } => bearer("invalid_token", "invalid claim"),
+            AuthError::DuplicateClaim(_) => bearer("invalid_token", "duplicated claim"),
             AuthError::JwksUnavailable { .. }
+            | AuthError::VerifierBusy
             | AuthError::Config(_)
             | AuthError::Io { .. }
             | AuthError::InvalidFile { .. }
@@ -391,8 +442,20 @@ impl AuthError {
             AuthError::InvalidClaim { claim, reason } => {
                 format!("The bearer token's claim `{claim}` is invalid: {reason}.")
             }
+            AuthError::DuplicateClaim(claim) => format!(
+                "The bearer token's claims contain `{claim}` more than once. Tokens with a \
+                 duplicated claim are refused, whichever claim it is; request a token from your \
+                 identity provider as issued."
+            ),
             AuthError::InvalidApiKey => "The API key or secret is wrong, or the key was \
                  deleted. Check both values (`sqlgate api-key create` prints them once)."
+                .to_owned(),
+            AuthError::TooManyFailures { retry_after_secs } => format!(
+                "Too many failed authentication attempts; retry after {retry_after_secs} \
+                 seconds. Check the API key and secret before retrying."
+            ),
+            AuthError::VerifierBusy => "The gateway is checking too many API-key credentials \
+                 right now; retry in a second."
                 .to_owned(),
             AuthError::JwksUnavailable { issuer, .. } => format!(
                 "The signing keys of issuer `{issuer}` could not be loaded right now. Retry \
@@ -504,7 +567,12 @@ impl Authenticator {
             tracing::info!(key = %dev.key_file.display(), "generated the dev token issuer key");
         }
         let jwt = jwt::JwtVerifier::build(cfg, base_dir).await?;
-        let api_keys = api_key::ApiKeyStore::open(config::resolve(base_dir, &cfg.api_keys_file))?;
+        let api_keys = api_key::ApiKeyStore::open(
+            config::resolve(base_dir, &cfg.api_keys_file),
+            cfg.api_key_verify_concurrency,
+            cfg.api_key_verify_queue,
+            &cfg.failure_throttle,
+        )?;
         Ok(Self {
             inner: Arc::new(Inner { jwt, api_keys }),
         })
@@ -514,26 +582,52 @@ impl Authenticator {
     ///
     /// `Bearer` tokens go through the issuers (and the identity pool named by
     /// `Confluent-Identity-Pool-Id`, if sent); `Basic` credentials through the API keys. The
-    /// identity-pool header is refused with `Basic`, since pools are a token concept.
+    /// identity-pool header is refused with `Basic`, since pools are a token concept. Failed
+    /// API-key attempts are throttled per key id only; see [`Authenticator::authenticate_from`].
     pub async fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
-        let result = self.authenticate_inner(headers).await;
+        self.authenticate_from(headers, None).await.0
+    }
+
+    /// [`Authenticator::authenticate`] for a request from `peer`: failed API-key attempts are
+    /// throttled per peer as well as per key id, and the [`Attempt`] says, for the audit of a
+    /// failure, who the credential claimed or proved to be.
+    pub async fn authenticate_from(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> (Result<Principal, AuthError>, Attempt) {
+        let mut attempt = Attempt::default();
+        let result = self.authenticate_inner(headers, peer, &mut attempt).await;
         if let Err(e) = &result {
             tracing::debug!(code = e.code(), error = %e, "authentication failed");
         }
-        result
+        (result, attempt)
     }
 
-    async fn authenticate_inner(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
+    async fn authenticate_inner(
+        &self,
+        headers: &HeaderMap,
+        peer: Option<IpAddr>,
+        attempt: &mut Attempt,
+    ) -> Result<Principal, AuthError> {
         let pool = identity_pool_header(headers)?;
         match credentials(headers)? {
-            Credentials::Bearer(token) => self.inner.jwt.verify(&token.0, pool.as_deref()).await,
+            Credentials::Bearer(token) => {
+                self.inner
+                    .jwt
+                    .verify(&token.0, pool.as_deref(), attempt)
+                    .await
+            }
             Credentials::Basic { key, secret } => {
                 if pool.is_some() {
                     return Err(AuthError::MalformedHeader(
                         "`Confluent-Identity-Pool-Id` requires a Bearer token, not Basic".into(),
                     ));
                 }
-                self.inner.api_keys.verify(&key, &secret.0).await
+                self.inner
+                    .api_keys
+                    .verify(&key, &secret.0, peer, attempt)
+                    .await
             }
         }
     }

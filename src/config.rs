@@ -263,10 +263,20 @@ impl Config {
             ),
             ("server.max_connections", self.server.max_connections),
             ("server.max_body_bytes", self.server.max_body_bytes),
+            (
+                "audit.authn_failure_max_peers",
+                self.audit.authn_failure_max_peers,
+            ),
         ] {
             if v == 0 {
                 return Err(invalid(name, "must be greater than 0"));
             }
+        }
+        if self.audit.authn_failure_interval.is_zero() {
+            return Err(invalid(
+                "audit.authn_failure_interval",
+                "must be longer than 0 s",
+            ));
         }
         let mut env_names = HashSet::new();
         for (i, e) in self.environments.iter().enumerate() {

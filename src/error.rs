@@ -108,6 +108,7 @@ impl ApiError {
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
+            ApiError::Auth(AuthError::TooManyFailures { .. }) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Auth(e) if e.is_credential_failure() => StatusCode::UNAUTHORIZED,
             // The identity provider's keys could not be fetched: not the caller's fault.
             ApiError::Auth(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -221,6 +222,9 @@ impl ApiError {
             ApiError::Auth(e) => {
                 if let Ok(v) = HeaderValue::from_str(&e.www_authenticate()) {
                     h.insert(WWW_AUTHENTICATE, v);
+                }
+                if let Some(secs) = e.retry_after() {
+                    h.insert(RETRY_AFTER, HeaderValue::from(secs));
                 }
             }
             ApiError::MethodNotAllowed(allow) => {

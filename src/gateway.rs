@@ -152,6 +152,7 @@ impl Gateway {
             base_dir: base_dir.to_path_buf(),
         });
         gw.start_policy_watcher();
+        gw.start_authn_failure_flusher();
         Ok(gw)
     }
 
@@ -319,6 +320,26 @@ impl Gateway {
         );
     }
 
+    /// Every `audit.authn_failure_interval`, writes the summaries of the failed
+    /// authentications counted in the interval; the task ends with the gateway.
+    fn start_authn_failure_flusher(self: &Arc<Self>) {
+        let weak = Arc::downgrade(self);
+        let period = self.auditor.authn_failure_interval();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(gw) = weak.upgrade() else {
+                    return;
+                };
+                if let Err(e) = gw.auditor.flush_authn_failures().await {
+                    tracing::error!(error = %e, "could not audit the failed authentications of an interval");
+                }
+            }
+        });
+    }
+
     /// Writes a policy reload (applied or refused) to the audit log. Called from the
     /// watcher, which must not block: the record is appended by a task of its own.
     fn audit_reload(
@@ -373,9 +394,13 @@ impl Gateway {
         self.ready.store(ready, Ordering::SeqCst);
     }
 
-    /// Stops every statement's work; called after the drain.
+    /// Stops every statement's work and writes the pending failed-authentication summaries;
+    /// called after the drain.
     pub async fn shutdown(&self) {
         self.statements.cancel_all();
+        if let Err(e) = self.auditor.flush_authn_failures().await {
+            tracing::error!(error = %e, "could not audit the failed authentications at shutdown");
+        }
     }
 }
 

@@ -1,11 +1,12 @@
 //! Conversions from the pipeline's types to the plain builder inputs of [`super::record`], so
 //! call sites stay one line. Only this file knows those types; the record does not.
 
-use crate::auth::{AuthError, Principal};
+use crate::auth::{Attempt, AuthError, Principal};
 use crate::authz::{AuthzError, Decision};
 use crate::catalog::{Catalogs, ObjectRef};
 use crate::context::RequestCtx;
 
+use super::authn::AuthnAttempt;
 use super::record::{
     AuthnFailure, AuthzOutcome, ObjectDecision, PrincipalInfo, RequestInfo, ResultStatus,
 };
@@ -29,11 +30,29 @@ impl From<&Principal> for PrincipalInfo {
     }
 }
 
+impl From<&Attempt> for AuthnAttempt {
+    fn from(a: &Attempt) -> Self {
+        // The rules of `Attempt` again, so that a verifier filling a field it should not
+        // cannot put an unverified value where a verified one is expected.
+        AuthnAttempt {
+            verified: a.verified,
+            admitted: false,
+            issuer: a.issuer.clone(),
+            identity: a.identity.clone().filter(|_| a.verified),
+            identity_pool: a.pool.clone().filter(|_| a.verified),
+            kid: a.kid.clone().filter(|_| !a.verified),
+            key_id: a.key_id.clone(),
+        }
+    }
+}
+
 impl AuthnFailure {
-    /// From an authentication error. `mechanism` is what the request attempted (`JWT`,
-    /// `IDENTITY_POOL`, `API_KEY`), or `None` when it carried no credentials.
-    pub fn from_auth_error(e: &AuthError, mechanism: Option<&str>) -> Self {
+    /// From an authentication error and what the credential claimed or proved (`attempt`).
+    /// `mechanism` is what the request attempted (`JWT`, `IDENTITY_POOL`, `API_KEY`), or
+    /// `None` when it carried no credentials.
+    pub fn from_auth_error(e: &AuthError, mechanism: Option<&str>, attempt: &Attempt) -> Self {
         AuthnFailure {
+            attempt: (!attempt.is_empty()).then(|| attempt.into()),
             mechanism: mechanism.unwrap_or("NONE").into(),
             status: if e.is_credential_failure() {
                 ResultStatus::Unauthenticated

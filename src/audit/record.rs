@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+use super::authn::{AuthnAttempt, FailureSummary};
 use super::redact::SqlForAudit;
 
 /// CloudEvents `source` and Confluent's `serviceName` for everything we emit.
@@ -243,6 +244,12 @@ pub struct SqlgateInfo {
     /// Version of the policy the decision was made with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_version: Option<String>,
+    /// On a failed authentication: who the credential claimed or proved to be.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<AuthnAttempt>,
+    /// On a `sqlgate.AuthenticationFailures` record: the failures it stands for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failures: Option<FailureSummary>,
 }
 
 /// One (object, action) of a statement and its decision.
@@ -338,6 +345,8 @@ pub struct AuthnFailure {
     pub code: String,
     /// What went wrong (the error's log text; it never contains credentials).
     pub message: String,
+    /// Who the credential claimed or proved to be, when anything is known.
+    pub attempt: Option<AuthnAttempt>,
 }
 
 /// The statement an event is about.
@@ -497,7 +506,7 @@ impl StatementEvent {
 // === builders ===
 
 impl AuditRecord {
-    fn envelope(event_type: &str, subject: String, data: AuditData) -> Self {
+    pub(super) fn envelope(event_type: &str, subject: String, data: AuditData) -> Self {
         Self {
             id: uuid::Uuid::new_v4().to_string(),
             source: SOURCE.into(),
@@ -548,7 +557,9 @@ impl AuditRecord {
         )
     }
 
-    /// A failed authentication; the principal is `User:ANONYMOUS`.
+    /// A failed authentication; the principal is `User:ANONYMOUS` (nobody was let in). The
+    /// attempt, if known, is in `data.sqlgate.attempt`; a verified token's identity claim is
+    /// also the `identifier`, as on a successful authentication.
     pub fn authentication_failed(
         req: &RequestInfo,
         failure: &AuthnFailure,
@@ -569,7 +580,11 @@ impl AuditRecord {
                     identity: None,
                     metadata: AuthnMetadata {
                         mechanism: failure.mechanism.clone(),
-                        identifier: None,
+                        identifier: failure
+                            .attempt
+                            .as_ref()
+                            .filter(|a| a.verified)
+                            .and_then(|a| a.identity.clone()),
                     },
                 },
                 authorization_info: None,
@@ -582,6 +597,7 @@ impl AuditRecord {
                 sqlgate: SqlgateInfo {
                     environment: Some(environment.into()),
                     region: Some(region.into()),
+                    attempt: failure.attempt.clone(),
                     ..SqlgateInfo::default()
                 },
             },

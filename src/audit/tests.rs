@@ -76,11 +76,41 @@ fn denied(table: &str) -> AuthzOutcome {
 /// One record of every kind the builders make.
 fn every_kind() -> Vec<AuditRecord> {
     let failure = AuthnFailure {
-        mechanism: "JWT".into(),
+        mechanism: "IDENTITY_POOL".into(),
         status: ResultStatus::Unauthenticated,
         code: "auth.token_expired".into(),
         message: "token expired".into(),
+        attempt: Some(AuthnAttempt {
+            verified: true,
+            issuer: Some("https://sqlgate.dev".into()),
+            identity: Some("alice".into()),
+            identity_pool: Some("pool-admin".into()),
+            ..AuthnAttempt::default()
+        }),
     };
+    let unverified = AuthnFailure {
+        mechanism: "JWT".into(),
+        status: ResultStatus::Unauthenticated,
+        code: "auth.bad_signature".into(),
+        message: "bad token signature".into(),
+        attempt: Some(AuthnAttempt {
+            issuer: Some("https://evil.example".into()),
+            kid: Some("k1".into()),
+            ..AuthnAttempt::default()
+        }),
+    };
+    let aggregator = FailureAggregator::new(1);
+    for ip in ["10.1.2.3", "10.1.2.3", "10.9.9.9", "10.9.9.8"] {
+        aggregator.note(
+            &RequestInfo::new("r", Some(ip.parse().unwrap())),
+            &unverified,
+            "org-dev",
+            "env-dev",
+            "aws.us-east-2",
+        );
+    }
+    let summaries = aggregator.drain();
+    assert_eq!(summaries.len(), 2, "{summaries:?}");
     let mut v = vec![
         AuditRecord::authenticated(&req(), &alice(), "org-dev", "env-dev", "aws.us-east-2"),
         AuditRecord::authentication_failed(&req(), &failure, "org-dev", "env-dev", "aws.us-east-2"),
@@ -104,6 +134,14 @@ fn every_kind() -> Vec<AuditRecord> {
             "detail",
         ));
     }
+    v.push(AuditRecord::authentication_failed(
+        &req(),
+        &unverified,
+        "org-dev",
+        "env-dev",
+        "aws.us-east-2",
+    ));
+    v.extend(summaries.iter().map(AuditRecord::authentication_failures));
     v
 }
 
@@ -182,7 +220,7 @@ async fn every_record_kind_validates_against_the_schema() {
     let schema: Value = serde_json::from_str(RECORD_SCHEMA).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let sink = write_log(dir.path(), every_kind().len(), 1 << 20).await;
-    assert_eq!(sink.stats().records, 11);
+    assert_eq!(sink.stats().records, every_kind().len() as u64);
     for line in lines(&dir.path().join("audit.log")) {
         let value: Value = serde_json::from_str(&line).unwrap();
         let errors = validate(&schema, &value);

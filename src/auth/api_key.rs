@@ -13,11 +13,16 @@
 //! description = "CI pipeline"
 //! ```
 //!
-//! Secrets are never stored or logged. Verification is argon2's constant-time comparison; an
-//! unknown key id is verified against a dummy hash so that it costs as much as a wrong secret.
-//! The file is re-read when its modification time, size or inode changes. Successful
-//! verifications are cached for [`CACHE_TTL`], keyed by SHA-256 of `key:secret`, so steady
-//! traffic does not pay argon2 on every request; a file change clears that cache.
+//! Secrets are never stored or logged. Verification is argon2id with a constant-time
+//! comparison, on the bounded pool of `verify_pool` (so a flood of wrong secrets costs a fixed
+//! amount of memory and answers 503 `auth.busy` beyond its queue); an unknown key id is
+//! verified against a dummy hash of the same cost, through the same pool, so that it costs as
+//! much as a wrong secret. The file is re-read when its modification time, size or inode
+//! changes. Successful verifications are cached for [`CACHE_TTL`], keyed by SHA-256 of
+//! `key:secret`, so steady traffic does not pay argon2 on every request; a file change clears
+//! that cache. Failures are counted per peer and per key id by `throttle`, which refuses
+//! further attempts (429 `auth.too_many_failures`) before they reach argon2; a cached valid
+//! pair is answered before the throttle is asked.
 //!
 //! Hash cost: argon2id with m = 19 MiB, t = 2, p = 1 (the OWASP baseline, argon2's defaults),
 //! about 20-60 ms per verification on one core in release builds. Unit tests of this crate
@@ -28,17 +33,20 @@ use std::collections::HashMap;
 use std::fmt;
 use std::fs;
 use std::io::Write as _;
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordHasher, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::Rng as _;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{AuthError, Mechanism, Principal};
+use super::throttle::{FailureThrottle, ThrottleConfig};
+use super::verify_pool::{MAX_M_KIB, VerifyPool};
+use super::{Attempt, AuthError, Mechanism, Principal};
 
 /// How long a successful verification is remembered. Short, so a key removed from the file is
 /// refused promptly even if the file change were missed.
@@ -268,8 +276,13 @@ pub(crate) struct ApiKeyStore {
     loaded: Mutex<Loaded>,
     /// SHA-256(`key:secret`) → principal, for successful verifications only.
     cache: moka::future::Cache<[u8; 32], Arc<Principal>>,
-    /// A hash of a random secret, verified against when the key id is unknown.
-    dummy_hash: OnceLock<String>,
+    /// A hash of a random secret, verified against when the key id is unknown. Made once,
+    /// by the first request that needs it (the others wait for it, not make their own).
+    dummy_hash: tokio::sync::OnceCell<String>,
+    /// Where secrets are checked.
+    pool: VerifyPool,
+    /// Failure counters per peer and key id.
+    throttle: FailureThrottle,
 }
 
 impl fmt::Debug for ApiKeyStore {
@@ -278,13 +291,25 @@ impl fmt::Debug for ApiKeyStore {
         f.debug_struct("ApiKeyStore")
             .field("path", &self.path)
             .field("keys", &keys)
+            .field("pool", &self.pool)
+            .field("throttle", &self.throttle)
             .finish()
     }
 }
 
 impl ApiKeyStore {
-    /// Opens the store; a file that exists must parse (fail fast at startup).
-    pub(crate) fn open(path: PathBuf) -> Result<Self, AuthError> {
+    /// Opens the store and starts its verification pool of `slots` threads (`0`: one per
+    /// core) with `queue` places; a file that exists must parse (fail fast at startup).
+    pub(crate) fn open(
+        path: PathBuf,
+        slots: usize,
+        queue: usize,
+        throttle: &ThrottleConfig,
+    ) -> Result<Self, AuthError> {
+        let slots = match slots {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
         let (stamp, keys) = match fs::metadata(&path) {
             Ok(meta) => (Some(FileStamp::of(&meta)), read_keys(&path)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, HashMap::new()),
@@ -300,7 +325,9 @@ impl ApiKeyStore {
                 .max_capacity(10_000)
                 .time_to_live(CACHE_TTL)
                 .build(),
-            dummy_hash: OnceLock::new(),
+            dummy_hash: tokio::sync::OnceCell::new(),
+            pool: VerifyPool::start(slots, queue)?,
+            throttle: FailureThrottle::new(throttle),
         })
     }
 
@@ -343,7 +370,15 @@ impl ApiKeyStore {
         self.loaded.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    pub(crate) async fn verify(&self, key: &str, secret: &str) -> Result<Principal, AuthError> {
+    /// Verifies `key:secret` from `peer` (`None`: not throttled per peer). Fills
+    /// `attempt.key_id` when `key` looks like a key id.
+    pub(crate) async fn verify(
+        &self,
+        key: &str,
+        secret: &str,
+        peer: Option<IpAddr>,
+        attempt: &mut Attempt,
+    ) -> Result<Principal, AuthError> {
         let keys = self.current();
         let fingerprint: [u8; 32] = Sha256::new()
             .chain_update(key.as_bytes())
@@ -354,22 +389,22 @@ impl ApiKeyStore {
         if let Some(p) = self.cache.get(&fingerprint).await {
             return Ok((*p).clone());
         }
+        if looks_like_key_id(key) {
+            attempt.key_id = Some(key.to_owned());
+        }
+        self.throttle.check(peer, key, Instant::now())?;
         let record = keys.get(key).cloned();
         let hash = match &record {
             Some(r) => r.hash.clone(),
             None => self.dummy_hash().await?,
         };
-        let secret = secret.to_owned();
-        let ok = tokio::task::spawn_blocking(move || {
-            PasswordHash::new(&hash)
-                .map(|h| argon2().verify_password(secret.as_bytes(), &h).is_ok())
-                .unwrap_or(false)
-        })
-        .await
-        .map_err(|e| AuthError::Internal(format!("argon2 task: {e}")))?;
+        let ok = self.pool.verify(hash, secret).await?;
         let record = match (ok, record) {
             (true, Some(r)) => r,
-            _ => return Err(AuthError::InvalidApiKey),
+            _ => {
+                self.throttle.record_failure(peer, key, Instant::now());
+                return Err(AuthError::InvalidApiKey);
+            }
         };
         let principal = Principal {
             id: record.principal,
@@ -390,17 +425,40 @@ impl ApiKeyStore {
         self.cache.invalidate_all();
     }
 
-    async fn dummy_hash(&self) -> Result<String, AuthError> {
-        if let Some(h) = self.dummy_hash.get() {
-            return Ok(h.clone());
-        }
-        let h = tokio::task::spawn_blocking(|| {
-            hash_secret(&random_string(SECRET_LEN, KEY_ID_ALPHABET))
-        })
-        .await
-        .map_err(|e| AuthError::Internal(format!("argon2 task: {e}")))??;
-        Ok(self.dummy_hash.get_or_init(|| h).clone())
+    /// How many secrets have been checked with argon2 since startup.
+    #[cfg(test)]
+    pub(crate) fn verifications(&self) -> u64 {
+        self.pool.verifications()
     }
+
+    /// Whether the dummy hash (for unknown key ids) has the parameters new keys get.
+    #[cfg(test)]
+    pub(crate) async fn dummy_has_the_cost_of_new_keys(&self) -> bool {
+        let dummy = self.dummy_hash().await.unwrap();
+        let fresh = hash_secret("x").unwrap();
+        let params = |h: &str| PasswordHash::new(h).unwrap().params.to_string();
+        params(&dummy) == params(&fresh)
+            && params(&fresh) == format!("m={},t={},p={}", HASH_COST.0, HASH_COST.1, HASH_COST.2)
+    }
+
+    async fn dummy_hash(&self) -> Result<String, AuthError> {
+        self.dummy_hash
+            .get_or_try_init(|| async {
+                tokio::task::spawn_blocking(|| {
+                    hash_secret(&random_string(SECRET_LEN, KEY_ID_ALPHABET))
+                })
+                .await
+                .map_err(|e| AuthError::Internal(format!("argon2 task: {e}")))?
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// Whether `key` has the shape of the key ids [`create_api_key`] makes (so it may be recorded;
+/// a secret never has this shape, being longer).
+fn looks_like_key_id(key: &str) -> bool {
+    key.len() == KEY_ID_LEN && key.bytes().all(|b| KEY_ID_ALPHABET.contains(&b))
 }
 
 /// Reads and checks the key file. Entries with an unusable principal or hash are skipped with a
@@ -416,9 +474,11 @@ fn read_keys(path: &Path) -> Result<HashMap<String, ApiKeyRecord>, AuthError> {
             continue;
         }
         match PasswordHash::new(&k.hash) {
-            Ok(h) if h.algorithm.as_str() == "argon2id" => {}
+            Ok(h)
+                if h.algorithm.as_str() == "argon2id"
+                    && Params::try_from(&h).is_ok_and(|p| p.m_cost() <= MAX_M_KIB) => {}
             _ => {
-                tracing::warn!(path = %path.display(), entry = i, key = %k.id, "API key skipped: `hash` is not an argon2id PHC string");
+                tracing::warn!(path = %path.display(), entry = i, key = %k.id, "API key skipped: `hash` is not an argon2id PHC string with m at most 256 MiB");
                 continue;
             }
         }
@@ -436,6 +496,7 @@ fn read_keys(path: &Path) -> Result<HashMap<String, ApiKeyRecord>, AuthError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use argon2::password_hash::PasswordVerifier as _;
 
     #[test]
     fn created_keys_look_like_confluent_keys_and_only_the_hash_is_stored() {

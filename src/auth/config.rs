@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use super::throttle::ThrottleConfig;
+
 /// Largest accepted clock-skew allowance. A leeway is for clocks that drift, not for
 /// extending token lifetimes, so anything above a few minutes is almost certainly a typo.
 pub const MAX_LEEWAY: Duration = Duration::from_secs(300);
@@ -47,6 +49,16 @@ pub struct AuthConfig {
     /// The API-key file (argon2id hashes only). Missing means "no API keys yet"; it is re-read
     /// whenever it changes, so `sqlgate api-key create` works on a running gateway.
     pub api_keys_file: PathBuf,
+    /// How many API-key secrets are checked at once (argon2id, 19 MiB each); `0` (the
+    /// default) means one per CPU core. Bounds the memory and CPU a flood of wrong secrets
+    /// can take: see `verify_pool`.
+    pub api_key_verify_concurrency: usize,
+    /// How many API-key checks may wait for a free slot (default 64); beyond that a request
+    /// is answered 503 `auth.busy` at once rather than queued without bound.
+    pub api_key_verify_queue: usize,
+    /// Throttling of failed API-key authentications per peer and per key id
+    /// (`[auth.failure_throttle]`).
+    pub failure_throttle: ThrottleConfig,
     /// The development issuer's signing key. When set, [`Authenticator::build`](super::Authenticator::build)
     /// generates the key and its JWKS on first run, so an issuer entry pointing at
     /// `jwks_file` can be loaded. Leave unset in production.
@@ -59,6 +71,9 @@ impl Default for AuthConfig {
             issuers: Vec::new(),
             identity_pools: Vec::new(),
             api_keys_file: PathBuf::from("policies/api-keys.toml"),
+            api_key_verify_concurrency: 0,
+            api_key_verify_queue: 64,
+            failure_throttle: ThrottleConfig::default(),
             dev_issuer: None,
         }
     }
@@ -356,6 +371,9 @@ impl AuthConfig {
         }
         if self.api_keys_file.as_os_str().is_empty() {
             return Err(invalid("api_keys_file", "must not be empty"));
+        }
+        if let Some((field, why)) = self.failure_throttle.problem() {
+            return Err(invalid(format!("failure_throttle.{field}"), why));
         }
         if let Some(dev) = &self.dev_issuer {
             for (field, empty) in [

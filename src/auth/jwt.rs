@@ -3,7 +3,8 @@
 //!
 //! The token never chooses how it is verified: the issuer comes from configuration (matched by
 //! `iss`), the key from that issuer's JWKS, and the algorithm from the key. `none` and HMAC are
-//! refused before any key lookup.
+//! refused before any key lookup, and so are headers and claim sets with a duplicated member
+//! name (`auth.duplicate_claim` for claims), whichever claim it is.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -17,7 +18,8 @@ use serde_json::{Map, Value};
 
 use super::config::{AuthConfig, ClaimFilter, IdentityPoolConfig, IssuerConfig, resolve};
 use super::jwks::{FETCH_TIMEOUT, JwksSource, KeyStore};
-use super::{AuthError, Mechanism, Principal, untrusted};
+use super::unique_json::{self, UniqueJsonError};
+use super::{Attempt, AuthError, Mechanism, Principal, untrusted};
 
 /// Largest bearer token accepted. Real tokens are a few KiB; this bounds the work an
 /// unauthenticated client can cause.
@@ -92,32 +94,35 @@ impl JwtVerifier {
         self.issuers.get(iss)
     }
 
+    /// Verifies `token` (and the identity pool named by the request, if any). Fills `attempt`
+    /// as far as it gets, for the audit of a failure: the claimed `iss` and `kid` while the
+    /// token is unverified, then the issuer, identity claim and pool once its signature has
+    /// verified (see [`Attempt`]). The token is checked even when the pool is refused, so
+    /// that the audit can say who asked for it.
     pub(crate) async fn verify(
         &self,
         token: &str,
         pool: Option<&str>,
+        attempt: &mut Attempt,
     ) -> Result<Principal, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::MalformedToken(format!(
                 "longer than {MAX_TOKEN_BYTES} bytes"
             )));
         }
-        // Resolve the pool first: a typo in the header is the more useful error.
-        let pool = match pool {
-            None => None,
-            Some(id) => Some(
-                self.pools
-                    .get(id)
-                    .ok_or_else(|| AuthError::UnknownIdentityPool(untrusted(id)))?,
-            ),
-        };
-        let header = TokenHeader::parse(token)?;
-        let iss = unverified_issuer(token)?;
-        let issuer = self
-            .issuers
-            .get(&iss)
-            .ok_or_else(|| AuthError::UnknownIssuer(untrusted(&iss)))?;
-        if let Some(p) = pool
+        let pool_cfg = pool.map(|id| {
+            self.pools
+                .get(id)
+                .ok_or_else(|| AuthError::UnknownIdentityPool(untrusted(id)))
+        });
+        let checked = self.check(token, attempt).await;
+        if attempt.verified {
+            attempt.pool = pool.map(untrusted);
+        }
+        // A typo in the pool header is the more useful error, so it comes first.
+        let pool_cfg = pool_cfg.transpose()?;
+        let (claims, issuer) = checked?;
+        if let Some(p) = pool_cfg
             && p.issuer != issuer.cfg.name
         {
             return Err(AuthError::PoolIssuerMismatch {
@@ -125,6 +130,26 @@ impl JwtVerifier {
                 issuer: issuer.cfg.name.clone(),
             });
         }
+        principal(&claims, &issuer.cfg, pool_cfg)
+    }
+
+    /// The token's signature and claims, with the issuer that verified them.
+    async fn check(
+        &self,
+        token: &str,
+        attempt: &mut Attempt,
+    ) -> Result<(Map<String, Value>, &Issuer), AuthError> {
+        let header = TokenHeader::parse(token)?;
+        attempt.kid = header.kid.as_deref().map(untrusted);
+        let claims = unverified_claims(token)?;
+        if let Some(Value::String(iss)) = claims.get("iss") {
+            attempt.issuer = Some(untrusted(iss));
+        }
+        let iss = unverified_issuer(&claims)?;
+        let issuer = self
+            .issuers
+            .get(iss)
+            .ok_or_else(|| AuthError::UnknownIssuer(untrusted(iss)))?;
         let entry = issuer.keys.key(header.kid.as_deref()).await?;
         let key = entry.as_ref().as_ref().map_err(|why| {
             AuthError::UnsupportedAlgorithm(format!(
@@ -138,8 +163,17 @@ impl JwtVerifier {
                 key: format!("{:?}", key.alg),
             });
         }
-        let claims = verify_with(token, &key.key, key.alg, &issuer.cfg)?;
-        principal(&claims, &issuer.cfg, pool)
+        let verified = verify_with(token, &key.key, key.alg, &issuer.cfg);
+        if verified.signature_ok {
+            // The payload is the issuer's own statement now, even if a claim check failed.
+            attempt.verified = true;
+            attempt.kid = None;
+            attempt.issuer = Some(issuer.cfg.issuer.clone());
+            attempt.identity = identity(&claims, &issuer.cfg.identity_claim)
+                .ok()
+                .map(|who| untrusted(&who));
+        }
+        Ok((verified.claims?, issuer))
     }
 }
 
@@ -166,8 +200,14 @@ fn segment(token: &str, index: usize, what: &str) -> Result<Vec<u8>, AuthError> 
 impl TokenHeader {
     fn parse(token: &str) -> Result<Self, AuthError> {
         let bytes = segment(token, 0, "header")?;
-        let header: Map<String, Value> = serde_json::from_slice(&bytes)
-            .map_err(|_| AuthError::MalformedToken("the header is not a JSON object".into()))?;
+        let header = unique_json::parse_object(&bytes).map_err(|e| match e {
+            UniqueJsonError::NotAnObject => {
+                AuthError::MalformedToken("the header is not a JSON object".into())
+            }
+            UniqueJsonError::Duplicate(name) => {
+                AuthError::MalformedToken(format!("the header has more than one `{name}`"))
+            }
+        })?;
         let alg = match header.get("alg") {
             Some(Value::String(s)) => s.as_str(),
             _ => return Err(AuthError::MalformedToken("the header has no `alg`".into())),
@@ -214,14 +254,23 @@ impl TokenHeader {
     }
 }
 
+/// The claims as the token states them, before verification: for choosing the issuer, for
+/// the audit, and to refuse duplicated claims (see [`unique_json`]) before any key is used.
+fn unverified_claims(token: &str) -> Result<Map<String, Value>, AuthError> {
+    let bytes = segment(token, 1, "payload")?;
+    unique_json::parse_object(&bytes).map_err(|e| match e {
+        UniqueJsonError::NotAnObject => {
+            AuthError::MalformedToken("the payload is not a JSON object".into())
+        }
+        UniqueJsonError::Duplicate(claim) => AuthError::DuplicateClaim(claim),
+    })
+}
+
 /// Reads `iss` before verification, only to choose which issuer's keys to verify with. The
 /// verification then requires `iss` to equal that issuer's value.
-fn unverified_issuer(token: &str) -> Result<String, AuthError> {
-    let bytes = segment(token, 1, "payload")?;
-    let claims: Map<String, Value> = serde_json::from_slice(&bytes)
-        .map_err(|_| AuthError::MalformedToken("the payload is not a JSON object".into()))?;
+fn unverified_issuer(claims: &Map<String, Value>) -> Result<&str, AuthError> {
     match claims.get("iss") {
-        Some(Value::String(s)) => Ok(s.clone()),
+        Some(Value::String(s)) => Ok(s),
         Some(_) => Err(AuthError::InvalidClaim {
             claim: "iss".into(),
             reason: "not a string".into(),
@@ -230,13 +279,20 @@ fn unverified_issuer(token: &str) -> Result<String, AuthError> {
     }
 }
 
+/// The result of [`verify_with`]: the verified claims or why not, and whether the signature
+/// itself verified (true also when a claim check such as `exp` failed afterwards).
+struct Verified {
+    claims: Result<Map<String, Value>, AuthError>,
+    signature_ok: bool,
+}
+
 /// Signature, `exp`, `nbf`, `iss`, `aud`, with the algorithm pinned to the key's.
 fn verify_with(
     token: &str,
     key: &jsonwebtoken::DecodingKey,
     alg: Algorithm,
     cfg: &IssuerConfig,
-) -> Result<Map<String, Value>, AuthError> {
+) -> Verified {
     let mut v = Validation::new(alg);
     v.leeway = cfg.leeway.as_secs();
     v.validate_exp = true;
@@ -245,37 +301,58 @@ fn verify_with(
     v.set_required_spec_claims(&["exp", "iss", "aud"]);
     v.set_issuer(&[&cfg.issuer]);
     v.set_audience(&[&cfg.audience]);
-    match jsonwebtoken::decode::<Map<String, Value>>(token, key, &v) {
-        Ok(data) => Ok(data.claims),
-        Err(e) => Err(match e.into_kind() {
-            ErrorKind::ExpiredSignature => AuthError::TokenExpired,
-            ErrorKind::ImmatureSignature => AuthError::TokenNotYetValid,
-            ErrorKind::InvalidSignature
-            | ErrorKind::InvalidEcdsaKey
-            | ErrorKind::InvalidEddsaKey
-            | ErrorKind::InvalidRsaKey(_)
-            | ErrorKind::InvalidKeyFormat => AuthError::BadSignature,
-            ErrorKind::InvalidAudience => AuthError::WrongAudience {
-                expected: cfg.audience.clone(),
-            },
-            ErrorKind::InvalidIssuer => AuthError::UnknownIssuer(cfg.issuer.clone()),
-            ErrorKind::MissingRequiredClaim(c) => AuthError::MissingClaim(c),
-            ErrorKind::InvalidClaimFormat(c) => AuthError::InvalidClaim {
-                claim: c,
-                reason: "wrong type".into(),
-            },
-            ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => {
-                AuthError::AlgorithmMismatch {
-                    token: "?".into(),
-                    key: format!("{alg:?}"),
-                }
-            }
-            ErrorKind::InvalidToken
-            | ErrorKind::Base64(_)
-            | ErrorKind::Json(_)
-            | ErrorKind::Utf8(_) => AuthError::MalformedToken("cannot decode".into()),
-            other => AuthError::Internal(format!("token verification: {other:?}")),
-        }),
+    let e = match jsonwebtoken::decode::<Map<String, Value>>(token, key, &v) {
+        Ok(data) => {
+            return Verified {
+                claims: Ok(data.claims),
+                signature_ok: true,
+            };
+        }
+        Err(e) => e.into_kind(),
+    };
+    // jsonwebtoken checks the signature first and the claims after (`decode`, then
+    // `validate`); these kinds come only from the claim checks, so the signature verified.
+    // Decoding errors can come from either side and count as unverified.
+    let signature_ok = matches!(
+        e,
+        ErrorKind::ExpiredSignature
+            | ErrorKind::ImmatureSignature
+            | ErrorKind::InvalidAudience
+            | ErrorKind::InvalidIssuer
+            | ErrorKind::InvalidSubject
+            | ErrorKind::MissingRequiredClaim(_)
+            | ErrorKind::InvalidClaimFormat(_)
+    );
+    let err = match e {
+        ErrorKind::ExpiredSignature => AuthError::TokenExpired,
+        ErrorKind::ImmatureSignature => AuthError::TokenNotYetValid,
+        ErrorKind::InvalidSignature
+        | ErrorKind::InvalidEcdsaKey
+        | ErrorKind::InvalidEddsaKey
+        | ErrorKind::InvalidRsaKey(_)
+        | ErrorKind::InvalidKeyFormat => AuthError::BadSignature,
+        ErrorKind::InvalidAudience => AuthError::WrongAudience {
+            expected: cfg.audience.clone(),
+        },
+        ErrorKind::InvalidIssuer => AuthError::UnknownIssuer(cfg.issuer.clone()),
+        ErrorKind::MissingRequiredClaim(c) => AuthError::MissingClaim(c),
+        ErrorKind::InvalidClaimFormat(c) => AuthError::InvalidClaim {
+            claim: c,
+            reason: "wrong type".into(),
+        },
+        ErrorKind::InvalidAlgorithm | ErrorKind::MissingAlgorithm => AuthError::AlgorithmMismatch {
+            token: "?".into(),
+            key: format!("{alg:?}"),
+        },
+        ErrorKind::InvalidToken
+        | ErrorKind::Base64(_)
+        | ErrorKind::Json(_)
+        | ErrorKind::Utf8(_) => AuthError::MalformedToken("cannot decode".into()),
+        other => AuthError::Internal(format!("token verification: {other:?}")),
+    };
+    Verified {
+        claims: Err(err),
+        signature_ok,
     }
 }
 

@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use super::testutil::{AUD, ISS, JwksServer, TestKey, claims, jwks, now};
 use super::*;
 
-fn config(jwks_file: &str) -> AuthConfig {
+pub(super) fn config(jwks_file: &str) -> AuthConfig {
     let mut issuer = IssuerConfig::with_jwks_file("idp", ISS, AUD, jwks_file);
     issuer.leeway = Duration::from_secs(30);
     let pool = |id: &str, group: &str| IdentityPoolConfig {
@@ -32,11 +32,11 @@ fn config(jwks_file: &str) -> AuthConfig {
     }
 }
 
-async fn setup(keys: &[&TestKey]) -> (TempDir, Authenticator) {
+pub(super) async fn setup(keys: &[&TestKey]) -> (TempDir, Authenticator) {
     setup_with(keys, |_| {}).await
 }
 
-async fn setup_with(
+pub(super) async fn setup_with(
     keys: &[&TestKey],
     tweak: impl FnOnce(&mut AuthConfig),
 ) -> (TempDir, Authenticator) {
@@ -48,7 +48,7 @@ async fn setup_with(
     (dir, auth)
 }
 
-fn bearer(token: &str) -> HeaderMap {
+pub(super) fn bearer(token: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(
         AUTHORIZATION,
@@ -57,17 +57,17 @@ fn bearer(token: &str) -> HeaderMap {
     h
 }
 
-fn with_pool(mut h: HeaderMap, pool: &str) -> HeaderMap {
+pub(super) fn with_pool(mut h: HeaderMap, pool: &str) -> HeaderMap {
     h.insert(IDENTITY_POOL_HEADER, HeaderValue::from_str(pool).unwrap());
     h
 }
 
-fn basic(key: &str, secret: &str) -> HeaderMap {
+pub(super) fn basic(key: &str, secret: &str) -> HeaderMap {
     let cred = base64::engine::general_purpose::STANDARD.encode(format!("{key}:{secret}"));
     raw(&format!("Basic {cred}"))
 }
 
-fn raw(value: &str) -> HeaderMap {
+pub(super) fn raw(value: &str) -> HeaderMap {
     let mut h = HeaderMap::new();
     h.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
     h
@@ -765,7 +765,18 @@ fn error_codes_are_stable_and_challenges_well_formed() {
             },
             "auth.invalid_claim",
         ),
+        (
+            AuthError::DuplicateClaim("groups".into()),
+            "auth.duplicate_claim",
+        ),
         (AuthError::InvalidApiKey, "auth.invalid_api_key"),
+        (
+            AuthError::TooManyFailures {
+                retry_after_secs: 7,
+            },
+            "auth.too_many_failures",
+        ),
+        (AuthError::VerifierBusy, "auth.busy"),
         (
             AuthError::JwksUnavailable {
                 issuer: "i".into(),

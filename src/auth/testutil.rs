@@ -98,6 +98,25 @@ impl TestKey {
     pub(crate) fn sign_with(&self, header: Header, claims: &Value) -> String {
         jsonwebtoken::encode(&header, claims, &self.encoding_key()).unwrap()
     }
+
+    /// Signs a claim set given as members in order, so that a name may appear twice (a
+    /// `serde_json::Value` cannot hold that).
+    pub(crate) fn sign_members(&self, members: &[(&str, Value)]) -> String {
+        struct Members<'a>(&'a [(&'a str, Value)]);
+        impl serde::Serialize for Members<'_> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap as _;
+                let mut map = s.serialize_map(Some(self.0.len()))?;
+                for (k, v) in self.0 {
+                    map.serialize_entry(k, v)?;
+                }
+                map.end()
+            }
+        }
+        let mut header = Header::new(self.alg);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, &Members(members), &self.encoding_key()).unwrap()
+    }
 }
 
 /// A JWKS document for `keys`.

@@ -137,7 +137,8 @@ async fn dispatch(
 }
 
 /// Authenticates the caller and writes the authentication record (success or failure) to
-/// the audit log before anything else happens.
+/// the audit log before anything else happens. Failed authentications go through the
+/// auditor's per-peer aggregation (the first of an interval in full, then counted).
 async fn authenticate(
     gw: &Gateway,
     ctx: &RequestCtx,
@@ -148,17 +149,21 @@ async fn authenticate(
     let org = gw.catalogs().organization_id();
     let env = route.env().map_or("", |p| p.env.as_str());
     let region = gw.gateway_config().region.as_str();
-    match gw.authenticator().authenticate(headers).await {
+    let (result, attempt) = gw
+        .authenticator()
+        .authenticate_from(headers, Some(ctx.peer.ip()))
+        .await;
+    match result {
         Ok(p) => {
             let record = AuditRecord::authenticated(&ctx.into(), &(&p).into(), org, env, region);
             gw.auditor().record(record).await?;
             Ok(p)
         }
         Err(e) => {
-            let failure = AuthnFailure::from_auth_error(&e, mechanism(headers));
-            let record =
-                AuditRecord::authentication_failed(&ctx.into(), &failure, org, env, region);
-            gw.auditor().record(record).await?;
+            let failure = AuthnFailure::from_auth_error(&e, mechanism(headers), &attempt);
+            gw.auditor()
+                .authentication_failed(&ctx.into(), &failure, org, env, region)
+                .await?;
             Err(e.into())
         }
     }
