@@ -33,6 +33,9 @@
 //!   fails closed instead, like it does for the file: a statement is refused (503) when its
 //!   record is not acknowledged by Kafka within `required_timeout`, and startup fails when
 //!   Kafka cannot be reached.
+//! - **Checkpoints.** The signed checkpoints of the chain head go to a sibling topic
+//!   (`<topic>-checkpoints`), see [`checkpoints`]: the copy of the anchor that an attacker
+//!   with write access to the audit directory cannot cut.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -50,11 +53,15 @@ use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+mod checkpoints;
 mod reader;
+
+pub use checkpoints::read_kafka_checkpoints;
 
 use reader::{Line, LineHead, Reader, find};
 
 use super::AuditError;
+use super::checkpoint::store::Published;
 use super::file::FileSink;
 
 /// Records handed to the producer and not yet acknowledged, at most. Bounds the memory the
@@ -116,6 +123,10 @@ pub struct KafkaAuditConfig {
     /// set by the sink and cannot be overridden.
     #[serde(default)]
     pub client: BTreeMap<String, String>,
+    /// Topic of the signed checkpoints (default `<topic>-checkpoints`; one partition,
+    /// created like `topic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_topic: Option<String>,
 }
 
 fn default_topic() -> String {
@@ -148,7 +159,20 @@ impl KafkaAuditConfig {
             create_topic: true,
             replication_factor: default_replication_factor(),
             client: BTreeMap::new(),
+            checkpoint_topic: None,
         }
+    }
+
+    /// The topic the checkpoints go to: `checkpoint_topic`, or `<topic>-checkpoints`.
+    ///
+    /// ```
+    /// let c = sqlgate::audit::KafkaAuditConfig::new("127.0.0.1:9092");
+    /// assert_eq!(c.checkpoint_topic(), "confluent-audit-log-events-checkpoints");
+    /// ```
+    pub fn checkpoint_topic(&self) -> String {
+        self.checkpoint_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}-checkpoints", self.topic))
     }
 
     /// The librdkafka configuration shared by producer, admin client and consumer.
@@ -171,6 +195,9 @@ impl KafkaAuditConfig {
         }
         if self.topic.trim().is_empty() {
             return bad("topic is empty");
+        }
+        if self.checkpoint_topic() == self.topic {
+            return bad("checkpoint_topic must differ from topic (the log's topic is one chain)");
         }
         for k in ["bootstrap.servers", "enable.idempotence", "acks"] {
             if self.client.contains_key(k) {
@@ -196,12 +223,58 @@ impl std::fmt::Debug for KafkaAuditConfig {
             .field("create_topic", &self.create_topic)
             .field("replication_factor", &self.replication_factor)
             .field("client", &client)
+            .field("checkpoint_topic", &self.checkpoint_topic)
             .finish()
     }
 }
 
 fn replica_error(reason: impl Into<String>) -> AuditError {
     AuditError::Replica(reason.into())
+}
+
+/// Creates `topic_name` (one partition) unless it exists, per `create_topic`.
+async fn ensure_topic(cfg: &KafkaAuditConfig, topic_name: &str) -> Result<(), String> {
+    let admin: AdminClient<DefaultClientContext> = cfg
+        .client_config()
+        .create()
+        .map_err(|e| format!("create Kafka admin client: {e}"))?;
+    let md = admin
+        .inner()
+        .fetch_metadata(Some(topic_name), ADMIN_TIMEOUT)
+        .map_err(|e| format!("Kafka metadata: {e}"))?;
+    let exists = md
+        .topics()
+        .iter()
+        .any(|t| t.name() == topic_name && t.error().is_none() && !t.partitions().is_empty());
+    if exists {
+        return Ok(());
+    }
+    if !cfg.create_topic {
+        return Err(format!(
+            "topic `{}` does not exist (audit.kafka.create_topic = false)",
+            topic_name
+        ));
+    }
+    let topic = NewTopic::new(
+        topic_name,
+        1,
+        TopicReplication::Fixed(cfg.replication_factor),
+    );
+    let opts = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+    let results = admin
+        .create_topics([&topic], &opts)
+        .await
+        .map_err(|e| format!("create topic `{}`: {e}", topic_name))?;
+    for r in results {
+        match r {
+            Ok(_) => {
+                tracing::info!(target: "sqlgate::audit", topic = %topic_name, "created the audit Kafka topic");
+            }
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => return Err(format!("create topic `{name}`: {code}")),
+        }
+    }
+    Ok(())
 }
 
 // === KafkaSink ===
@@ -250,6 +323,8 @@ struct Inner {
     delivered: watch::Receiver<u64>,
     /// Becomes `true` at the first successful connection.
     connected: watch::Receiver<bool>,
+    /// The newest checkpoint written, and the highest of them Kafka acknowledged.
+    checkpoints: Option<(watch::Receiver<Option<Published>>, watch::Receiver<u64>)>,
 }
 
 impl std::fmt::Debug for KafkaSink {
@@ -283,6 +358,10 @@ impl KafkaSink {
             .name("sqlgate-audit-kafka".into())
             .spawn(move || shipper.run())
             .map_err(|e| replica_error(format!("spawn the Kafka shipper: {e}")))?;
+        let checkpoints = match file.checkpoints() {
+            Some(latest) => Some((latest.clone(), checkpoints::spawn(config, latest)?)),
+            None => None,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 topic: config.topic.clone(),
@@ -293,8 +372,26 @@ impl KafkaSink {
                 durable: durable_tx,
                 delivered: delivered_rx,
                 connected: connected_rx,
+                checkpoints,
             }),
         })
+    }
+
+    /// Waits (at most 5 s) until Kafka acknowledged the newest checkpoint written; used at
+    /// graceful shutdown, after the shutdown checkpoint.
+    pub async fn flush_checkpoints(&self) {
+        let Some((latest, delivered)) = &self.inner.checkpoints else {
+            return;
+        };
+        let target = latest.borrow().as_ref().map_or(0, |p| p.n);
+        let mut delivered = delivered.clone();
+        if tokio::time::timeout(CLOSE_GRACE, delivered.wait_for(|d| *d >= target))
+            .await
+            .is_err()
+        {
+            tracing::warn!(target: "sqlgate::audit", topic = %self.inner.topic,
+                "the shutdown checkpoint did not reach Kafka within {CLOSE_GRACE:?}; the checkpoint file has it");
+        }
     }
 
     /// Waits (at most 30 s) until the topic exists and its end was read; used at startup when
@@ -512,48 +609,7 @@ impl Shipper {
     }
 
     async fn ensure_topic(&self) -> Result<(), String> {
-        let cfg = &self.config;
-        let admin: AdminClient<DefaultClientContext> = cfg
-            .client_config()
-            .create()
-            .map_err(|e| format!("create Kafka admin client: {e}"))?;
-        let md = admin
-            .inner()
-            .fetch_metadata(Some(&cfg.topic), ADMIN_TIMEOUT)
-            .map_err(|e| format!("Kafka metadata: {e}"))?;
-        let exists = md
-            .topics()
-            .iter()
-            .any(|t| t.name() == cfg.topic && t.error().is_none() && !t.partitions().is_empty());
-        if exists {
-            return Ok(());
-        }
-        if !cfg.create_topic {
-            return Err(format!(
-                "topic `{}` does not exist (audit.kafka.create_topic = false)",
-                cfg.topic
-            ));
-        }
-        let topic = NewTopic::new(
-            &cfg.topic,
-            1,
-            TopicReplication::Fixed(cfg.replication_factor),
-        );
-        let opts = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
-        let results = admin
-            .create_topics([&topic], &opts)
-            .await
-            .map_err(|e| format!("create topic `{}`: {e}", cfg.topic))?;
-        for r in results {
-            match r {
-                Ok(_) => {
-                    tracing::info!(target: "sqlgate::audit", topic = %cfg.topic, "created the audit Kafka topic");
-                }
-                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((name, code)) => return Err(format!("create topic `{name}`: {code}")),
-            }
-        }
-        Ok(())
+        ensure_topic(&self.config, &self.config.topic).await
     }
 
     /// Produces durable lines in order and records acknowledgements until a delivery fails
