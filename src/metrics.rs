@@ -52,6 +52,14 @@ pub struct Metrics {
     pub policy_version: Gauge,
     /// Statements currently stored.
     pub statements: Gauge,
+    /// Bytes of the audit log files and checkpoint file.
+    pub audit_used_bytes: Gauge,
+    /// Bytes free on the audit log's filesystem (-1 until measured).
+    pub audit_free_bytes: Gauge,
+    /// `sqlgateseq` of the last durable audit record (a witness of the chain's end).
+    pub audit_last_seq: Gauge,
+    /// The seq the newest signed audit checkpoint names.
+    pub audit_checkpoint_seq: Gauge,
 }
 
 impl Default for Metrics {
@@ -100,6 +108,31 @@ impl Metrics {
             "Statements currently stored",
             statements.clone(),
         );
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let audit_used_bytes = gauge(
+            &mut registry,
+            "audit_disk_used_bytes",
+            "Bytes of the audit log files and the checkpoint file",
+        );
+        let audit_free_bytes = gauge(
+            &mut registry,
+            "audit_disk_free_bytes",
+            "Bytes free on the audit log's filesystem (-1 until measured)",
+        );
+        let audit_last_seq = gauge(
+            &mut registry,
+            "audit_last_seq",
+            "Sequence number of the last durable audit record",
+        );
+        let audit_checkpoint_seq = gauge(
+            &mut registry,
+            "audit_checkpoint_seq",
+            "Sequence number the newest signed audit checkpoint names",
+        );
         Self {
             registry,
             requests,
@@ -108,6 +141,10 @@ impl Metrics {
             policy_reloads,
             policy_version,
             statements,
+            audit_used_bytes,
+            audit_free_bytes,
+            audit_last_seq,
+            audit_checkpoint_seq,
         }
     }
 

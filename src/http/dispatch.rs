@@ -60,7 +60,7 @@ async fn dispatch(
     match &route {
         Route::Health => return Ok(response::json(StatusCode::OK, &json!({"status": "ok"}))),
         Route::Metrics => {
-            gw.metrics().statements.set(gw.statements().len() as i64);
+            gw.refresh_metrics();
             let mut r = response::text(StatusCode::OK, gw.metrics().render());
             r.headers_mut().insert(
                 hyper::header::CONTENT_TYPE,
@@ -71,19 +71,8 @@ async fn dispatch(
             return Ok(r);
         }
         Route::Ready => {
-            return Ok(if gw.is_ready() {
-                // The policy's version and last reload refusal are detail: the gateway
-                // keeps serving with the last good policy, so it stays ready.
-                response::json(
-                    StatusCode::OK,
-                    &json!({"status": "ready", "policy": gw.authorizer().status()}),
-                )
-            } else {
-                response::json(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &json!({"status": "not ready", "detail": "the gateway is starting or draining"}),
-                )
-            });
+            let (status, body) = gw.readiness();
+            return Ok(response::json(status, &body));
         }
         _ => {}
     }
