@@ -6,6 +6,7 @@ pub mod binary;
 pub mod broker;
 pub mod python;
 pub mod registry;
+pub mod tamper;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
