@@ -248,7 +248,8 @@ pub struct AuditHealth {
     pub last_seq: u64,
     /// The seq the newest signed checkpoint names.
     pub checkpoint_seq: u64,
-    /// Why the log refuses records (every statement gets 503 until restart), if it does.
+    /// Set when the log refuses records (every statement gets 503 until restart): what kind
+    /// of failure, without paths (the gateway's log names them).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unusable: Option<String>,
     /// Conditions an operator should act on before they become refusals.
@@ -298,11 +299,11 @@ impl Auditor {
     pub fn health(&self) -> AuditHealth {
         let s = self.sink.stats();
         let mut warnings = Vec::new();
+        // No paths or OS errors here: `/readyz` answers anyone who can reach the port; the
+        // gateway's own log has the details.
         if let Some(free) = s.free_bytes.filter(|f| *f < self.min_free_bytes) {
-            let dir = self.sink.path().parent().unwrap_or(self.sink.path());
             warnings.push(format!(
-                "only {free} bytes free on the filesystem of {} (audit.min_free_bytes = {}); when it is full the audit log cannot be written and {}",
-                dir.display(),
+                "only {free} bytes free on the audit log's filesystem (audit.min_free_bytes = {}); when it is full the audit log cannot be written and {}",
                 self.min_free_bytes,
                 if self.fail_closed {
                     "every statement is refused (audit.fail_closed = true)"
@@ -323,15 +324,9 @@ impl Auditor {
             min_free_bytes: self.min_free_bytes,
             last_seq: s.last_seq,
             checkpoint_seq: s.checkpoint_seq,
-            unusable: if self.enabled && s.poisoned {
-                Some(
-                    self.sink
-                        .poison_reason()
-                        .unwrap_or_else(|| "an earlier write failed".into()),
-                )
-            } else {
-                None
-            },
+            unusable: (self.enabled && s.poisoned).then(|| {
+                "a write, fsync or rotation failed, or the active file was removed; see the gateway's log".to_string()
+            }),
             warnings,
         }
     }

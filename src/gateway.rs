@@ -313,7 +313,7 @@ impl Gateway {
         if let Some(why) = &audit.unusable {
             return (
                 hyper::StatusCode::SERVICE_UNAVAILABLE,
-                json!({"status": "not ready", "detail": format!("the audit log cannot be written ({why}); statements are refused until restart"), "audit": audit}),
+                json!({"status": "not ready", "detail": format!("the audit log cannot be written ({why}); statements are refused until the gateway restarts"), "audit": audit}),
             );
         }
         let status = if audit.warnings.is_empty() {

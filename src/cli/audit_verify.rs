@@ -76,6 +76,13 @@ pub(super) fn run(args: Args<'_>) -> anyhow::Result<ExitCode> {
     }
     let report = match verify_with(&files, &anchors) {
         Ok(r) => r,
+        Err(e @ VerifyError::NoCheckpoints { .. }) => {
+            println!("BROKEN: {e}");
+            println!(
+                "hint: --checkpoints FILE names the checkpoint file (a copy, or the Kafka export), --no-checkpoints checks the chain alone"
+            );
+            return Ok(ExitCode::from(1));
+        }
         Err(e) => return broken(e),
     };
     println!(

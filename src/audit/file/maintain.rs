@@ -24,8 +24,7 @@ use crate::audit::checkpoint::{Checkpoint, CheckpointConfig, Head, KeptFrom, Rea
 use crate::audit::record::AuditRecord;
 use crate::audit::retention::{self, FileInfo};
 
-/// How often the disk figures are refreshed and age retention runs (more often when the
-/// checkpoint interval is shorter).
+/// How often the disk figures are refreshed and age retention runs.
 pub(super) const DISK_TICK: Duration = Duration::from_secs(10);
 
 impl Writer {
@@ -66,21 +65,20 @@ impl Writer {
     /// Takes batches of records until every handle to the sink is gone, with upkeep between
     /// them; then writes a final checkpoint.
     pub(super) fn run(mut self, mut rx: mpsc::Receiver<Job>, rt: tokio::runtime::Runtime) {
-        let tick = self.checkpoint_interval.min(DISK_TICK);
-        let mut next_tick = Instant::now() + tick;
+        let mut next_disk = Instant::now() + DISK_TICK;
         let mut held: Option<Job> = None;
         loop {
             let job = match held.take() {
                 Some(job) => job,
                 None => {
-                    let wait = next_tick.saturating_duration_since(Instant::now());
+                    let wake = next_disk.min(self.checkpoint_at + self.checkpoint_interval);
+                    let wait = wake.saturating_duration_since(Instant::now());
                     // Inside the runtime: the timer is created when the future is.
                     match rt.block_on(async { tokio::time::timeout(wait, rx.recv()).await }) {
                         Ok(Some(job)) => job,
                         Ok(None) => break,
                         Err(_) => {
-                            self.tick();
-                            next_tick = Instant::now() + tick;
+                            self.upkeep(&mut next_disk);
                             continue;
                         }
                     }
@@ -107,26 +105,26 @@ impl Writer {
                     self.after_batch();
                 }
             }
-            if Instant::now() >= next_tick {
-                self.tick();
-                next_tick = Instant::now() + tick;
-            }
+            self.upkeep(&mut next_disk);
         }
         self.checkpoint_if_moved(Reason::Close);
     }
 
-    /// Every `tick`: a checkpoint if the head moved, age retention, disk figures.
-    fn tick(&mut self) {
-        if self.checkpoint_due_by_time() {
+    /// What is due by time: an interval checkpoint if the head moved since the last
+    /// checkpoint; every [`DISK_TICK`], age retention and the disk figures.
+    fn upkeep(&mut self, next_disk: &mut Instant) {
+        let now = Instant::now();
+        if now >= self.checkpoint_at + self.checkpoint_interval {
             self.checkpoint_if_moved(Reason::Interval);
+            // An idle head is not checkpointed again; the next interval starts now.
+            self.checkpoint_at = self.checkpoint_at.max(now);
         }
-        self.apply_retention();
-        self.refresh_free_bytes();
-        self.publish_usage();
-    }
-
-    fn checkpoint_due_by_time(&self) -> bool {
-        self.checkpoint_at.elapsed() >= self.checkpoint_interval
+        if now >= *next_disk {
+            self.apply_retention();
+            self.refresh_free_bytes();
+            self.publish_usage();
+            *next_disk = now + DISK_TICK;
+        }
     }
 
     fn after_batch(&mut self) {
