@@ -22,9 +22,16 @@
 //! no whitespace, see [`canonical_json`]) without `sqlgatehash`. The first record of a file
 //! also carries `sqlgatecontinues`, the name of the file it continues. Editing, deleting,
 //! inserting or reordering any record, or deleting a whole file other than the newest, breaks
-//! the chain at a record [`verify`] names. Cutting records off the *end* of the newest file
-//! cannot be detected from the files alone; the last `seq`/hash must be witnessed elsewhere
-//! (the metrics exported from [`SinkStats`], or a second sink such as Kafka).
+//! the chain at a record [`verify`] names. Cutting records off the *end* cannot be detected
+//! from the log alone: signed checkpoints of the chain head, kept apart from the log
+//! ([`checkpoint`], and in the Kafka replica), are the anchor [`verify_with`] checks the log
+//! against. The module doc of [`checkpoint`] says what an attacker with write access to the
+//! audit directory can and cannot hide.
+//!
+//! ## Retention
+//! Rotated files are removed oldest first by `[audit.retention]` (size and age). Each cut is
+//! anchored by a signed checkpoint naming the first record kept, so the log legitimately
+//! starts there, while deleting a file that retention kept is still detected.
 //!
 //! ## Startup
 //! [`FileSink::open`] reads the tail of the newest file and continues its chain. A torn final
@@ -35,12 +42,14 @@
 //! (run `verify`), instead of silently starting a new chain over evidence of tampering.
 
 mod authn;
+pub mod checkpoint;
 mod convert;
 mod file;
 mod kafka;
 mod query;
 mod record;
 mod redact;
+mod retention;
 mod verify;
 
 #[cfg(test)]
@@ -55,8 +64,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use authn::{Admission, AuthnAttempt, FailureAggregator, FailureSummary, FailureTally};
-pub use file::{Durable, FileSink, SinkStats};
-pub use kafka::{KafkaAuditConfig, KafkaSink, KafkaStats};
+pub use checkpoint::{
+    Checkpoint, CheckpointConfig, CheckpointKeys, KeptFrom, Reason, read_checkpoint_lines,
+};
+pub use file::{Durable, FileSink, SinkOptions, SinkStats};
+pub use kafka::{KafkaAuditConfig, KafkaSink, KafkaStats, read_kafka_checkpoints};
 pub use query::{Decision, Filter, OutputFormat, query, render};
 pub use record::{
     AuditData, AuditRecord, AuthenticationInfo, AuthnFailure, AuthorizationInfo, AuthzOutcome,
@@ -65,7 +77,10 @@ pub use record::{
     record_hash,
 };
 pub use redact::{SqlForAudit, redact_sql};
-pub use verify::{Problem, VerifyError, VerifyReport, log_files, verify};
+pub use retention::RetentionConfig;
+pub use verify::{
+    Anchors, CheckpointRef, Problem, VerifyError, VerifyReport, log_files, verify, verify_with,
+};
 
 /// The JSON Schema (draft 2020-12) of one log line, for auditors' tools and the CLI.
 pub const RECORD_SCHEMA: &str = include_str!("audit/audit-record.schema.json");
@@ -103,6 +118,13 @@ pub struct AuditConfig {
     /// stays the durability point; see [`KafkaSink`] for what the replica guarantees.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kafka: Option<KafkaAuditConfig>,
+    /// Signed checkpoints of the chain head (`[audit.checkpoint]`): what detects a cut tail.
+    pub checkpoint: CheckpointConfig,
+    /// Removal of old rotated files (`[audit.retention]`).
+    pub retention: RetentionConfig,
+    /// Below this many free bytes on the log's filesystem, `/readyz` says `degraded` (default
+    /// 1 GiB): the warning before a full disk makes fail-closed refuse every statement.
+    pub min_free_bytes: u64,
 }
 
 impl Default for AuditConfig {
@@ -116,7 +138,44 @@ impl Default for AuditConfig {
             authn_failure_interval: Duration::from_secs(60),
             authn_failure_max_peers: 10_000,
             kafka: None,
+            checkpoint: CheckpointConfig::default(),
+            retention: RetentionConfig::default(),
+            min_free_bytes: 1024 * 1024 * 1024,
         }
+    }
+}
+
+impl AuditConfig {
+    /// The same settings with every relative path (log, checkpoint file, keys) joined to
+    /// `base`.
+    pub fn resolved(&self, base: &std::path::Path) -> Self {
+        let join = |p: &std::path::Path| {
+            if p.is_absolute() {
+                p.to_path_buf()
+            } else {
+                base.join(p)
+            }
+        };
+        let mut c = self.clone();
+        c.file = join(&self.file);
+        c.checkpoint.file = join(&self.checkpoint.file);
+        c.checkpoint.key_file = join(&self.checkpoint.key_file);
+        c.checkpoint.public_key_file = join(&self.checkpoint.public_key_file);
+        c
+    }
+
+    fn sink_options(&self) -> Result<SinkOptions, AuditError> {
+        let r = &self.retention;
+        let removes = r.max_total_bytes > 0 || !r.max_age.is_zero();
+        if removes && !self.checkpoint.enabled {
+            return Err(AuditError::Checkpoint(
+                "audit.retention removes old files only with audit.checkpoint.enabled = true (a signed checkpoint anchors each cut); set audit.retention.max_total_bytes = 0 and max_age = \"0s\" to keep every file".into(),
+            ));
+        }
+        Ok(SinkOptions {
+            checkpoint: self.checkpoint.enabled.then(|| self.checkpoint.clone()),
+            retention: removes.then(|| r.clone()),
+        })
     }
 }
 
@@ -162,6 +221,10 @@ pub enum AuditError {
     /// not acknowledge a record in time or could not be reached at startup.
     #[error("audit Kafka replica: {0}")]
     Replica(String),
+    /// The checkpoint key or file is unusable, or the log falls short of (or contradicts) the
+    /// newest checkpoint at startup: its tail was cut or it was replaced.
+    #[error("audit checkpoint: {0}")]
+    Checkpoint(String),
 }
 
 impl AuditError {
@@ -185,13 +248,38 @@ pub struct Auditor {
     /// Failed authentications of the current interval.
     authn_failures: Arc<FailureAggregator>,
     authn_failure_interval: Duration,
+    min_free_bytes: u64,
+}
+
+/// The audit log's state for `/readyz` and the metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditHealth {
+    /// Bytes of the log files and the checkpoint file.
+    pub used_bytes: u64,
+    /// Bytes available on the log's filesystem (absent until measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub free_bytes: Option<u64>,
+    /// `audit.min_free_bytes`.
+    pub min_free_bytes: u64,
+    /// The last durable record.
+    pub last_seq: u64,
+    /// The seq the newest signed checkpoint names.
+    pub checkpoint_seq: u64,
+    /// Set when the log refuses records (every statement gets 503 until restart): what kind
+    /// of failure, without paths (the gateway's log names them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unusable: Option<String>,
+    /// Conditions an operator should act on before they become refusals.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 impl Auditor {
     /// Opens (or creates) the log named by `config` and continues its chain, and starts the
     /// Kafka replica if one is configured (without waiting for Kafka: see [`Auditor::start`]).
     pub fn open(config: &AuditConfig) -> Result<Self, AuditError> {
-        let sink = FileSink::open(&config.file, config.max_file_bytes)?;
+        let sink =
+            FileSink::open_with(&config.file, config.max_file_bytes, &config.sink_options()?)?;
         let kafka = match &config.kafka {
             Some(k) => Some(KafkaSink::start(k, &sink)?),
             None => None,
@@ -204,7 +292,62 @@ impl Auditor {
             redact_sql_literals: config.redact_sql_literals,
             authn_failures: Arc::new(FailureAggregator::new(config.authn_failure_max_peers)),
             authn_failure_interval: config.authn_failure_interval,
+            min_free_bytes: config.min_free_bytes,
         })
+    }
+
+    /// Graceful shutdown, after the drain: a `shutdown` checkpoint of the head, and with a
+    /// Kafka replica a short wait for that checkpoint to reach Kafka. Never fails: problems
+    /// are logged.
+    pub async fn close(&self) {
+        match self.sink.checkpoint(Reason::Shutdown).await {
+            Ok(Some(cp)) => {
+                tracing::info!(target: "sqlgate::audit", seq = cp.seq, "audit log checkpointed at shutdown");
+                if let Some(k) = &self.kafka {
+                    k.flush_checkpoints().await;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(target: "sqlgate::audit", error = %e, "no shutdown checkpoint");
+            }
+        }
+    }
+
+    /// Disk use, checkpoint progress and warnings, for `/readyz` and the metrics.
+    pub fn health(&self) -> AuditHealth {
+        let s = self.sink.stats();
+        let mut warnings = Vec::new();
+        // No paths or OS errors here: `/readyz` answers anyone who can reach the port; the
+        // gateway's own log has the details.
+        if let Some(free) = s.free_bytes.filter(|f| *f < self.min_free_bytes) {
+            warnings.push(format!(
+                "only {free} bytes free on the audit log's filesystem (audit.min_free_bytes = {}); when it is full the audit log cannot be written and {}",
+                self.min_free_bytes,
+                if self.fail_closed {
+                    "every statement is refused (audit.fail_closed = true)"
+                } else {
+                    "statements run unaudited (audit.fail_closed = false)"
+                }
+            ));
+        }
+        if s.checkpoint_failures > 0 {
+            warnings.push(format!(
+                "{} audit checkpoint write(s) failed since startup; records after seq {} are not anchored",
+                s.checkpoint_failures, s.checkpoint_seq
+            ));
+        }
+        AuditHealth {
+            used_bytes: s.used_bytes,
+            free_bytes: s.free_bytes,
+            min_free_bytes: self.min_free_bytes,
+            last_seq: s.last_seq,
+            checkpoint_seq: s.checkpoint_seq,
+            unusable: (self.enabled && s.poisoned).then(|| {
+                "a write, fsync or rotation failed, or the active file was removed; see the gateway's log".to_string()
+            }),
+            warnings,
+        }
     }
 
     /// [`Auditor::open`], then, when the Kafka replica is `required`, waits until Kafka is

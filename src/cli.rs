@@ -11,6 +11,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::{Config, ProcessEnv};
 
+mod audit_verify;
+
 /// RBAC-aware SQL gateway for Confluent's Flink SQL statements API.
 #[derive(Debug, Parser)]
 #[command(name = "sqlgate", version, about)]
@@ -99,11 +101,26 @@ pub enum Command {
 /// `audit` actions.
 #[derive(Debug, Subcommand)]
 pub enum AuditAction {
-    /// Check the hash chain; exit 0 when intact, 1 naming the first bad record.
+    /// Check the hash chain against the signed checkpoints; exit 0 when intact, 1 naming
+    /// the first bad record, a forged checkpoint, or the checkpoint a cut log falls short of.
     Verify {
-        /// Configuration (for the log's location when no files are given).
+        /// Configuration (for the log's, checkpoints' and public key's locations).
         #[command(flatten)]
         config: ConfigArg,
+        /// Checkpoint files (default: the configured `audit.checkpoint.file`).
+        #[arg(long = "checkpoints", value_name = "FILE")]
+        checkpoints: Vec<PathBuf>,
+        /// Public keys (JWKS) checkpoints must be signed by (default: the configured
+        /// `audit.checkpoint.public_key_file`); repeat it after a key rotation.
+        #[arg(long = "public-key", value_name = "FILE")]
+        public_keys: Vec<PathBuf>,
+        /// Also read the checkpoints' copy on Kafka (`[audit.kafka]` of the configuration),
+        /// which a cut of the checkpoint file does not reach.
+        #[arg(long)]
+        kafka: bool,
+        /// Check the chain alone, without checkpoints (a log cut at its end then passes).
+        #[arg(long, conflicts_with_all = ["checkpoints", "public_keys", "kafka"])]
+        no_checkpoints: bool,
         /// Log files in chain order (default: every file of the configured log).
         files: Vec<PathBuf>,
     },
@@ -350,21 +367,21 @@ fn audit_files(config: &ConfigArg, files: Vec<PathBuf>) -> anyhow::Result<Vec<Pa
 /// `audit verify` exits 1 on a broken chain (not 1-for-any-error): auditors script on it.
 fn audit(action: AuditAction) -> ExitCode {
     let result = match action {
-        AuditAction::Verify { config, files } => {
-            audit_files(&config, files).map(|files| match crate::audit::verify(&files) {
-                Ok(report) => {
-                    println!(
-                        "ok: {} records in {} files; chain intact up to seq {}",
-                        report.records, report.files, report.last_seq
-                    );
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    println!("BROKEN: {e}");
-                    ExitCode::from(1)
-                }
-            })
-        }
+        AuditAction::Verify {
+            config,
+            checkpoints,
+            public_keys,
+            kafka,
+            no_checkpoints,
+            files,
+        } => audit_verify::run(audit_verify::Args {
+            config: &config,
+            checkpoints,
+            public_keys,
+            kafka,
+            no_checkpoints,
+            files,
+        }),
         AuditAction::Query {
             config,
             principal,

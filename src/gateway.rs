@@ -114,8 +114,6 @@ impl Gateway {
         let policy_dir = resolve(base_dir, &cfg.policy.dir);
         let authorizer = Authorizer::load(&policy_dir, catalogs.clone()).await?;
         let engine = EmbeddedEngine::open(&cfg.engine, base_dir, catalogs.clone()).await?;
-        let mut audit = cfg.audit.clone();
-        audit.file = resolve(base_dir, &audit.file);
         let metrics_access = cfg.metrics.build(base_dir, &crate::config::ProcessEnv)?;
         let (metrics_listener, metrics_addr) = match (&metrics_access, cfg.metrics.listen) {
             (MetricsAccess::Listener, Some(addr)) => {
@@ -127,7 +125,7 @@ impl Gateway {
             }
             _ => (None, None),
         };
-        let auditor = Auditor::start(&audit).await?;
+        let auditor = Auditor::start(&cfg.audit.resolved(base_dir)).await?;
         let workers = Workers::start(&cfg.pipeline).map_err(StartupError::Workers)?;
         let gw = Arc::new(Self {
             server: cfg.server,
@@ -394,13 +392,57 @@ impl Gateway {
         self.ready.store(ready, Ordering::SeqCst);
     }
 
-    /// Stops every statement's work and writes the pending failed-authentication summaries;
-    /// called after the drain.
+    /// What `GET /readyz` answers: 503 while starting or draining, or when the audit log
+    /// refuses records (every statement would get 503); otherwise 200, `ready` or `degraded`
+    /// (a warning such as low disk space for the audit log, before it becomes refusals).
+    pub fn readiness(&self) -> (hyper::StatusCode, serde_json::Value) {
+        use serde_json::json;
+        let audit = self.auditor.health();
+        if !self.is_ready() {
+            return (
+                hyper::StatusCode::SERVICE_UNAVAILABLE,
+                json!({"status": "not ready", "detail": "the gateway is starting or draining"}),
+            );
+        }
+        if let Some(why) = &audit.unusable {
+            return (
+                hyper::StatusCode::SERVICE_UNAVAILABLE,
+                json!({"status": "not ready", "detail": format!("the audit log cannot be written ({why}); statements are refused until the gateway restarts"), "audit": audit}),
+            );
+        }
+        let status = if audit.warnings.is_empty() {
+            "ready"
+        } else {
+            "degraded"
+        };
+        // The policy's version and last reload refusal are detail: the gateway keeps serving
+        // with the last good policy, so it stays ready.
+        (
+            hyper::StatusCode::OK,
+            json!({"status": status, "policy": self.authorizer.status(), "audit": audit}),
+        )
+    }
+
+    /// Copies the audit log's disk and checkpoint figures into the metrics (before a scrape).
+    pub fn refresh_metrics(&self) {
+        let h = self.auditor.health();
+        let m = &self.metrics;
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        m.audit_used_bytes.set(gauge(h.used_bytes));
+        m.audit_free_bytes.set(h.free_bytes.map_or(-1, gauge));
+        m.audit_last_seq.set(gauge(h.last_seq));
+        m.audit_checkpoint_seq.set(gauge(h.checkpoint_seq));
+        m.statements.set(gauge(self.statements.len() as u64));
+    }
+
+    /// Stops every statement's work, writes the pending failed-authentication summaries, then
+    /// checkpoints the audit log (and ships that checkpoint to Kafka); called after the drain.
     pub async fn shutdown(&self) {
         self.statements.cancel_all();
         if let Err(e) = self.auditor.flush_authn_failures().await {
             tracing::error!(error = %e, "could not audit the failed authentications at shutdown");
         }
+        self.auditor.close().await;
     }
 }
 

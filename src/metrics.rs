@@ -60,6 +60,14 @@ pub struct Metrics {
     pub statements: Gauge,
     /// Open connections and the ones the gateway closed.
     pub connections: ConnectionMetrics,
+    /// Bytes of the audit log files and checkpoint file.
+    pub audit_used_bytes: Gauge,
+    /// Bytes free on the audit log's filesystem (-1 until measured).
+    pub audit_free_bytes: Gauge,
+    /// `sqlgateseq` of the last durable audit record (a witness of the chain's end).
+    pub audit_last_seq: Gauge,
+    /// The seq the newest signed audit checkpoint names.
+    pub audit_checkpoint_seq: Gauge,
 }
 
 impl Default for Metrics {
@@ -109,6 +117,31 @@ impl Metrics {
             statements.clone(),
         );
         let connections = ConnectionMetrics::register(&mut registry);
+        let gauge = |registry: &mut Registry, name: &str, help: &str| {
+            let g = Gauge::default();
+            registry.register(name, help, g.clone());
+            g
+        };
+        let audit_used_bytes = gauge(
+            &mut registry,
+            "audit_disk_used_bytes",
+            "Bytes of the audit log files and the checkpoint file",
+        );
+        let audit_free_bytes = gauge(
+            &mut registry,
+            "audit_disk_free_bytes",
+            "Bytes free on the audit log's filesystem (-1 until measured)",
+        );
+        let audit_last_seq = gauge(
+            &mut registry,
+            "audit_last_seq",
+            "Sequence number of the last durable audit record",
+        );
+        let audit_checkpoint_seq = gauge(
+            &mut registry,
+            "audit_checkpoint_seq",
+            "Sequence number the newest signed audit checkpoint names",
+        );
         Self {
             registry,
             connections,
@@ -118,6 +151,10 @@ impl Metrics {
             policy_reloads,
             policy_version,
             statements,
+            audit_used_bytes,
+            audit_free_bytes,
+            audit_last_seq,
+            audit_checkpoint_seq,
         }
     }
 

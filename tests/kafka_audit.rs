@@ -276,3 +276,71 @@ async fn a_restarted_gateway_resumes_after_the_topics_last_record_without_duplic
     assert_replica_matches_file(&msgs, &lines);
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_reach_kafka_where_a_cut_of_log_and_checkpoint_file_cannot_hide() {
+    use common::tamper::{checkpoint_at, checkpoints_of, lines, log_of, verify, write_lines};
+    let broker = broker::start().await;
+    let gw = TestGateway::start_with(|c| {
+        c.audit.kafka = Some(kafka_config(&broker));
+        c.audit.checkpoint.every_records = 5;
+    })
+    .await;
+    let dev = developer(&gw);
+    for i in 0..3 {
+        run_query(&gw, &dev, &format!("c{i}"), "SELECT 1")
+            .await
+            .unwrap();
+    }
+    // The drain writes the shutdown checkpoint and waits for Kafka to acknowledge it.
+    let dir = gw.stop().await;
+    let cp_file = checkpoints_of(dir.path());
+    let all_cps = lines(&cp_file);
+    let cfg = kafka_config(&broker);
+    let on_kafka =
+        tokio::task::spawn_blocking(move || sqlgate::audit::read_kafka_checkpoints(&cfg))
+            .await
+            .unwrap()
+            .unwrap();
+    assert_eq!(
+        on_kafka.last().map(|(_, l)| l),
+        all_cps.last(),
+        "the shutdown checkpoint is on Kafka byte for byte: {on_kafka:#?}"
+    );
+    // The attacker cuts the log and the checkpoint file back to an older checkpoint.
+    let total = checkpoint_at(all_cps.last().unwrap()).0;
+    let keep = all_cps
+        .iter()
+        .rposition(|l| checkpoint_at(l).0 < total)
+        .unwrap()
+        + 1;
+    let (seq, _) = checkpoint_at(&all_cps[keep - 1]);
+    write_lines(&cp_file, &all_cps[..keep]);
+    let log = log_of(dir.path());
+    let rows: Vec<String> = lines(&log)
+        .into_iter()
+        .filter(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["sqlgateseq"]
+                .as_u64()
+                .unwrap()
+                <= seq
+        })
+        .collect();
+    write_lines(&log, &rows);
+    let config = format!(
+        "{}\n[audit.kafka]\nbootstrap_servers = \"{}\"\n",
+        sqlgate::config::DEFAULT_CONFIG,
+        broker.bootstrap
+    );
+    std::fs::write(dir.path().join("verify.toml"), config).unwrap();
+    let (code, out) = verify(dir.path(), &["--config", "verify.toml"]);
+    assert_eq!(code, 0, "the directory alone cannot tell: {out}");
+    let (code, out) = verify(dir.path(), &["--config", "verify.toml", "--kafka"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "cut tail: the log ends at seq {seq}, short of checkpoint seq {total}"
+        )) && out.contains("Kafka topic `confluent-audit-log-events-checkpoints` offset"),
+        "{out}"
+    );
+}

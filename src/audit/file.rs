@@ -9,20 +9,32 @@
 //! length) and only that batch fails; a failed `fsync` (after which the kernel may have dropped
 //! the dirty pages, so a retry could falsely succeed), a failed rotation, or finding the file
 //! removed or replaced poisons the sink until restart, when the tail is checked again.
+//!
+//! The writer thread also keeps the log's anchor and its size (see [`maintain`]): signed
+//! checkpoints of the chain head ([`super::checkpoint`]) and retention of rotated files
+//! ([`super::retention`]), so that every file operation happens on this one thread, in chain
+//! order, with no lock between them.
+
+mod maintain;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
 
 use super::AuditError;
+use super::checkpoint::store::{CheckpointLog, Published};
+use super::checkpoint::{Checkpoint, CheckpointConfig, Reason};
 use super::record::{AuditRecord, GENESIS_HASH, canonical_json, record_hash};
+use super::retention::RetentionConfig;
 use super::verify::{file_name, rotated_files};
 
 /// Queue depth before `append` waits for room: bounds memory if the disk stalls, while being
@@ -55,6 +67,20 @@ pub struct SinkStats {
     pub dropped: u64,
     /// Sequence number of the last durable record (export it: a witness of the chain's end).
     pub last_seq: u64,
+    /// Sequence number named by the newest signed checkpoint (0 if none).
+    pub checkpoint_seq: u64,
+    /// Checkpoints written since startup.
+    pub checkpoints: u64,
+    /// Checkpoints that could not be written since startup (each one logged).
+    pub checkpoint_failures: u64,
+    /// Rotated files removed by retention since startup.
+    pub retention_removed_files: u64,
+    /// Bytes of every log file plus the checkpoint file.
+    pub used_bytes: u64,
+    /// Bytes available on the log's filesystem (`None` until measured, or if it cannot be).
+    pub free_bytes: Option<u64>,
+    /// The sink refuses records until restart (an fsync, rotation or unlinked file failed).
+    pub poisoned: bool,
 }
 
 #[derive(Debug, Default)]
@@ -65,11 +91,37 @@ struct Counters {
     bytes: AtomicU64,
     dropped: AtomicU64,
     last_seq: AtomicU64,
+    checkpoint_seq: AtomicU64,
+    checkpoints: AtomicU64,
+    checkpoint_failures: AtomicU64,
+    retention_removed_files: AtomicU64,
+    used_bytes: AtomicU64,
+    /// `u64::MAX` = not measured.
+    free_bytes: AtomicU64,
+    poisoned: AtomicBool,
+    poison_reason: Mutex<Option<String>>,
 }
 
-struct Job {
-    record: AuditRecord,
-    ack: oneshot::Sender<Result<Durable, AuditError>>,
+/// What the sink does besides appending: anchor the chain and bound its size.
+#[derive(Debug, Clone, Default)]
+pub struct SinkOptions {
+    /// Signed checkpoints (paths already resolved); `None` writes none.
+    pub checkpoint: Option<CheckpointConfig>,
+    /// Retention of rotated files (needs `checkpoint`, which anchors each cut).
+    pub retention: Option<RetentionConfig>,
+}
+
+enum Job {
+    /// Append a record.
+    Record {
+        record: Box<AuditRecord>,
+        ack: oneshot::Sender<Result<Durable, AuditError>>,
+    },
+    /// Write a checkpoint of the head now (after every record queued before it).
+    Checkpoint {
+        reason: Reason,
+        ack: oneshot::Sender<Result<Option<Checkpoint>, AuditError>>,
+    },
 }
 
 /// The file sink. Cheap to clone; the writer thread stops when the last clone is dropped
@@ -79,11 +131,19 @@ pub struct FileSink {
     tx: mpsc::Sender<Job>,
     counters: Arc<Counters>,
     path: PathBuf,
+    /// The newest checkpoint written (for the Kafka replica); `None` without checkpoints.
+    checkpoints: Option<tokio::sync::watch::Receiver<Option<Published>>>,
 }
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job").field("id", &self.record.id).finish()
+        match self {
+            Job::Record { record, .. } => f.debug_struct("Record").field("id", &record.id).finish(),
+            Job::Checkpoint { reason, .. } => f
+                .debug_struct("Checkpoint")
+                .field("reason", reason)
+                .finish(),
+        }
     }
 }
 
@@ -91,8 +151,32 @@ impl FileSink {
     /// Opens the log at `path` (creating its directory), continues the chain from the newest
     /// file's tail (see the module doc of [`crate::audit`]) and starts the writer thread.
     pub fn open(path: &Path, max_file_bytes: u64) -> Result<Self, AuditError> {
+        Self::open_with(path, max_file_bytes, &SinkOptions::default())
+    }
+
+    /// [`FileSink::open`] with checkpoints and retention. With checkpoints, refuses a log that
+    /// falls short of the newest checkpoint (its tail was cut) and writes a `start`
+    /// checkpoint when the head moved since the last one (after a crash).
+    pub fn open_with(
+        path: &Path,
+        max_file_bytes: u64,
+        options: &SinkOptions,
+    ) -> Result<Self, AuditError> {
         let counters = Arc::new(Counters::default());
+        counters.free_bytes.store(u64::MAX, Ordering::Relaxed);
         let mut writer = Writer::open(path, max_file_bytes.max(1), counters.clone())?;
+        if let Some(cfg) = &options.checkpoint {
+            let log = CheckpointLog::open(cfg)?;
+            log.check_log(writer.head().as_ref())?;
+            writer.attach_checkpoints(log, cfg);
+        }
+        writer.retention = options.retention.clone();
+        // The writer thread waits for records with a timer (checkpoint interval, disk
+        // figures), so it drives its own small runtime.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .map_err(|e| io_error("start the writer runtime for", path, &e))?;
         let (tx, rx) = mpsc::channel(QUEUE);
         if let Some(message) = writer.recovered.take() {
             writer.write_batch(vec![(AuditRecord::chain_recovered(message), None)]);
@@ -100,14 +184,17 @@ impl FileSink {
                 return Err(AuditError::Poisoned(reason.clone()));
             }
         }
+        writer.on_start();
+        let checkpoints = writer.checkpoints.as_ref().map(CheckpointLog::subscribe);
         std::thread::Builder::new()
             .name("sqlgate-audit".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || writer.run(rx, rt))
             .map_err(|e| io_error("spawn writer for", path, &e))?;
         Ok(Self {
             tx,
             counters,
             path: path.to_path_buf(),
+            checkpoints,
         })
     }
 
@@ -116,10 +203,39 @@ impl FileSink {
     pub async fn append(&self, record: AuditRecord) -> Result<Durable, AuditError> {
         let (ack, done) = oneshot::channel();
         self.tx
-            .send(Job { record, ack })
+            .send(Job::Record {
+                record: Box::new(record),
+                ack,
+            })
             .await
             .map_err(|_| AuditError::Closed)?;
         done.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Writes a signed checkpoint of the head now, after every record appended before this
+    /// call (graceful shutdown does, after the drain). `Ok(None)` without checkpoints or
+    /// records.
+    pub async fn checkpoint(&self, reason: Reason) -> Result<Option<Checkpoint>, AuditError> {
+        let (ack, done) = oneshot::channel();
+        self.tx
+            .send(Job::Checkpoint { reason, ack })
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        done.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// The newest checkpoint written, as it changes (the Kafka replica ships it).
+    pub(crate) fn checkpoints(&self) -> Option<tokio::sync::watch::Receiver<Option<Published>>> {
+        self.checkpoints.clone()
+    }
+
+    /// Why the sink refuses records, when it does.
+    pub fn poison_reason(&self) -> Option<String> {
+        self.counters
+            .poison_reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The active file.
@@ -137,6 +253,13 @@ impl FileSink {
             bytes: c.bytes.load(Ordering::Relaxed),
             dropped: c.dropped.load(Ordering::Relaxed),
             last_seq: c.last_seq.load(Ordering::Relaxed),
+            checkpoint_seq: c.checkpoint_seq.load(Ordering::Relaxed),
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+            checkpoint_failures: c.checkpoint_failures.load(Ordering::Relaxed),
+            retention_removed_files: c.retention_removed_files.load(Ordering::Relaxed),
+            used_bytes: c.used_bytes.load(Ordering::Relaxed),
+            free_bytes: Some(c.free_bytes.load(Ordering::Relaxed)).filter(|b| *b != u64::MAX),
+            poisoned: c.poisoned.load(Ordering::Relaxed),
         }
     }
 
@@ -175,6 +298,22 @@ struct Writer {
     poisoned: Option<String>,
     /// Set by `open` when a torn tail was cut off; becomes the first record written.
     recovered: Option<String>,
+    /// The signed checkpoints, when configured.
+    checkpoints: Option<CheckpointLog>,
+    /// Checkpoint at least this often while the head moves (also the disk-figures tick).
+    checkpoint_interval: Duration,
+    /// Checkpoint after this many records since the last checkpoint (0 = only by time).
+    every_records: u64,
+    /// `sqlgateseq` of the newest checkpoint.
+    checkpoint_seq: u64,
+    /// When the last checkpoint was written (or the writer started).
+    checkpoint_at: std::time::Instant,
+    /// Retention of rotated files, when configured.
+    retention: Option<RetentionConfig>,
+    /// A rotation happened since the last retention pass.
+    rotated: bool,
+    /// Bytes of the rotated files.
+    rotated_bytes: u64,
 }
 
 type Ack = Option<oneshot::Sender<Result<Durable, AuditError>>>;
@@ -226,6 +365,11 @@ impl Writer {
             },
         };
         counters.last_seq.store(state.seq, Ordering::Relaxed);
+        let rotated_bytes = rotated
+            .iter()
+            .filter_map(|p| fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
         Ok(Self {
             base: base.to_path_buf(),
             file,
@@ -234,20 +378,15 @@ impl Writer {
             counters,
             poisoned: None,
             recovered,
+            checkpoints: None,
+            checkpoint_interval: maintain::DISK_TICK,
+            every_records: 0,
+            checkpoint_seq: 0,
+            checkpoint_at: std::time::Instant::now(),
+            retention: None,
+            rotated: false,
+            rotated_bytes,
         })
-    }
-
-    fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        while let Some(first) = rx.blocking_recv() {
-            let mut batch = vec![(first.record, Some(first.ack))];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(job) => batch.push((job.record, Some(job.ack))),
-                    Err(_) => break,
-                }
-            }
-            self.write_batch(batch);
-        }
     }
 
     /// Chains, writes and fsyncs a batch, then acknowledges each record.
@@ -401,6 +540,8 @@ impl Writer {
         target.push(format!(".{next:06}"));
         let target = PathBuf::from(target);
         fs::rename(&self.base, &target).map_err(|e| io_error("rotate", &self.base, &e))?;
+        self.rotated = true;
+        self.rotated_bytes += fs::metadata(&target).map_or(0, |m| m.len());
         self.file = OpenOptions::new()
             .read(true)
             .append(true)
@@ -418,7 +559,13 @@ impl Writer {
 
     fn poison(&mut self, e: &AuditError) {
         tracing::error!(target: "sqlgate::audit", error = %e, "audit log unusable until restart");
-        self.poisoned.get_or_insert_with(|| e.to_string());
+        let reason = self.poisoned.get_or_insert_with(|| e.to_string()).clone();
+        self.counters.poisoned.store(true, Ordering::Relaxed);
+        *self
+            .counters
+            .poison_reason
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(reason);
     }
 }
 
@@ -488,7 +635,11 @@ fn cut_torn_tail(file: &mut File, path: &Path) -> Result<(u64, Option<String>), 
 }
 
 /// Offset of the last `\n` in the first `len` bytes, reading backwards in chunks.
-fn find_last_newline(file: &mut File, path: &Path, len: u64) -> Result<Option<u64>, AuditError> {
+pub(crate) fn find_last_newline(
+    file: &mut File,
+    path: &Path,
+    len: u64,
+) -> Result<Option<u64>, AuditError> {
     let mut end = len;
     let mut chunk = vec![0u8; 64 * 1024];
     while end > 0 {

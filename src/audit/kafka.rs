@@ -33,6 +33,9 @@
 //!   fails closed instead, like it does for the file: a statement is refused (503) when its
 //!   record is not acknowledged by Kafka within `required_timeout`, and startup fails when
 //!   Kafka cannot be reached.
+//! - **Checkpoints.** The signed checkpoints of the chain head go to a sibling topic
+//!   (`<topic>-checkpoints`), see [`checkpoints`]: the copy of the anchor that an attacker
+//!   with write access to the audit directory cannot cut.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,21 +43,22 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Message, OwnedHeaders};
+use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
-use rdkafka::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+mod checkpoints;
 mod reader;
+mod topic;
 
-use reader::{Line, LineHead, Reader, find};
+pub use checkpoints::read_kafka_checkpoints;
+
+use reader::{Line, Reader, find};
+use topic::{ensure_topic, last_in_topic};
 
 use super::AuditError;
+use super::checkpoint::store::Published;
 use super::file::FileSink;
 
 /// Records handed to the producer and not yet acknowledged, at most. Bounds the memory the
@@ -116,6 +120,10 @@ pub struct KafkaAuditConfig {
     /// set by the sink and cannot be overridden.
     #[serde(default)]
     pub client: BTreeMap<String, String>,
+    /// Topic of the signed checkpoints (default `<topic>-checkpoints`; one partition,
+    /// created like `topic`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_topic: Option<String>,
 }
 
 fn default_topic() -> String {
@@ -148,7 +156,20 @@ impl KafkaAuditConfig {
             create_topic: true,
             replication_factor: default_replication_factor(),
             client: BTreeMap::new(),
+            checkpoint_topic: None,
         }
+    }
+
+    /// The topic the checkpoints go to: `checkpoint_topic`, or `<topic>-checkpoints`.
+    ///
+    /// ```
+    /// let c = sqlgate::audit::KafkaAuditConfig::new("127.0.0.1:9092");
+    /// assert_eq!(c.checkpoint_topic(), "confluent-audit-log-events-checkpoints");
+    /// ```
+    pub fn checkpoint_topic(&self) -> String {
+        self.checkpoint_topic
+            .clone()
+            .unwrap_or_else(|| format!("{}-checkpoints", self.topic))
     }
 
     /// The librdkafka configuration shared by producer, admin client and consumer.
@@ -171,6 +192,9 @@ impl KafkaAuditConfig {
         }
         if self.topic.trim().is_empty() {
             return bad("topic is empty");
+        }
+        if self.checkpoint_topic() == self.topic {
+            return bad("checkpoint_topic must differ from topic (the log's topic is one chain)");
         }
         for k in ["bootstrap.servers", "enable.idempotence", "acks"] {
             if self.client.contains_key(k) {
@@ -196,6 +220,7 @@ impl std::fmt::Debug for KafkaAuditConfig {
             .field("create_topic", &self.create_topic)
             .field("replication_factor", &self.replication_factor)
             .field("client", &client)
+            .field("checkpoint_topic", &self.checkpoint_topic)
             .finish()
     }
 }
@@ -250,6 +275,8 @@ struct Inner {
     delivered: watch::Receiver<u64>,
     /// Becomes `true` at the first successful connection.
     connected: watch::Receiver<bool>,
+    /// The newest checkpoint written, and the highest of them Kafka acknowledged.
+    checkpoints: Option<(watch::Receiver<Option<Published>>, watch::Receiver<u64>)>,
 }
 
 impl std::fmt::Debug for KafkaSink {
@@ -283,6 +310,10 @@ impl KafkaSink {
             .name("sqlgate-audit-kafka".into())
             .spawn(move || shipper.run())
             .map_err(|e| replica_error(format!("spawn the Kafka shipper: {e}")))?;
+        let checkpoints = match file.checkpoints() {
+            Some(latest) => Some((latest.clone(), checkpoints::spawn(config, latest)?)),
+            None => None,
+        };
         Ok(Self {
             inner: Arc::new(Inner {
                 topic: config.topic.clone(),
@@ -293,8 +324,26 @@ impl KafkaSink {
                 durable: durable_tx,
                 delivered: delivered_rx,
                 connected: connected_rx,
+                checkpoints,
             }),
         })
+    }
+
+    /// Waits (at most 5 s) until Kafka acknowledged the newest checkpoint written; used at
+    /// graceful shutdown, after the shutdown checkpoint.
+    pub async fn flush_checkpoints(&self) {
+        let Some((latest, delivered)) = &self.inner.checkpoints else {
+            return;
+        };
+        let target = latest.borrow().as_ref().map_or(0, |p| p.n);
+        let mut delivered = delivered.clone();
+        if tokio::time::timeout(CLOSE_GRACE, delivered.wait_for(|d| *d >= target))
+            .await
+            .is_err()
+        {
+            tracing::warn!(target: "sqlgate::audit", topic = %self.inner.topic,
+                "the shutdown checkpoint did not reach Kafka within {CLOSE_GRACE:?}; the checkpoint file has it");
+        }
     }
 
     /// Waits (at most 30 s) until the topic exists and its end was read; used at startup when
@@ -512,48 +561,7 @@ impl Shipper {
     }
 
     async fn ensure_topic(&self) -> Result<(), String> {
-        let cfg = &self.config;
-        let admin: AdminClient<DefaultClientContext> = cfg
-            .client_config()
-            .create()
-            .map_err(|e| format!("create Kafka admin client: {e}"))?;
-        let md = admin
-            .inner()
-            .fetch_metadata(Some(&cfg.topic), ADMIN_TIMEOUT)
-            .map_err(|e| format!("Kafka metadata: {e}"))?;
-        let exists = md
-            .topics()
-            .iter()
-            .any(|t| t.name() == cfg.topic && t.error().is_none() && !t.partitions().is_empty());
-        if exists {
-            return Ok(());
-        }
-        if !cfg.create_topic {
-            return Err(format!(
-                "topic `{}` does not exist (audit.kafka.create_topic = false)",
-                cfg.topic
-            ));
-        }
-        let topic = NewTopic::new(
-            &cfg.topic,
-            1,
-            TopicReplication::Fixed(cfg.replication_factor),
-        );
-        let opts = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
-        let results = admin
-            .create_topics([&topic], &opts)
-            .await
-            .map_err(|e| format!("create topic `{}`: {e}", cfg.topic))?;
-        for r in results {
-            match r {
-                Ok(_) => {
-                    tracing::info!(target: "sqlgate::audit", topic = %cfg.topic, "created the audit Kafka topic");
-                }
-                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
-                Err((name, code)) => return Err(format!("create topic `{name}`: {code}")),
-            }
-        }
-        Ok(())
+        ensure_topic(&self.config, &self.config.topic).await
     }
 
     /// Produces durable lines in order and records acknowledgements until a delivery fails
@@ -674,59 +682,6 @@ fn send(producer: &FutureProducer, topic: &str, line: Line) -> Result<InFlight, 
         }),
         Err((e, _)) => Err(format!("queue audit record {} for Kafka: {e}", line.seq)),
     }
-}
-
-/// `(sqlgateseq, sqlgatehash)` of the last record in the topic's partition 0, if any.
-///
-/// Reads from the high watermark minus one to the end rather than trusting the watermark to
-/// name the last record: some Kafka-protocol brokers (tansu) report the base offset of the
-/// last batch plus one.
-fn last_in_topic(cfg: &KafkaAuditConfig) -> Result<Option<(u64, String)>, String> {
-    let mut cc = cfg.client_config();
-    cc.set("group.id", "sqlgate-audit-replica")
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "true");
-    let consumer: BaseConsumer = cc
-        .create()
-        .map_err(|e| format!("create Kafka consumer: {e}"))?;
-    let (low, high) = consumer
-        .fetch_watermarks(&cfg.topic, PARTITION, ADMIN_TIMEOUT)
-        .map_err(|e| format!("read the end of topic `{}`: {e}", cfg.topic))?;
-    if high <= low {
-        return Ok(None);
-    }
-    let mut tpl = TopicPartitionList::new();
-    tpl.add_partition_offset(&cfg.topic, PARTITION, Offset::Offset((high - 1).max(low)))
-        .map_err(|e| e.to_string())?;
-    consumer.assign(&tpl).map_err(|e| e.to_string())?;
-    let deadline = Instant::now() + ADMIN_TIMEOUT;
-    let mut last: Option<(i64, Vec<u8>)> = None;
-    while Instant::now() < deadline {
-        match consumer.poll(Duration::from_millis(500)) {
-            Some(Ok(m)) if last.as_ref().is_none_or(|(o, _)| m.offset() > *o) => {
-                last = Some((m.offset(), m.payload().unwrap_or_default().to_vec()));
-            }
-            Some(Ok(_)) => {}
-            Some(Err(KafkaError::PartitionEOF(_))) if last.is_some() => break,
-            Some(Err(KafkaError::PartitionEOF(_))) => {}
-            Some(Err(e)) => return Err(format!("read the end of topic `{}`: {e}", cfg.topic)),
-            None if last.is_some() => break,
-            None => {}
-        }
-    }
-    let Some((offset, payload)) = last else {
-        return Err(format!(
-            "topic `{}` reports records up to offset {high} but none could be read",
-            cfg.topic
-        ));
-    };
-    let head: LineHead = serde_json::from_slice(&payload).map_err(|e| {
-        format!(
-            "topic `{}` offset {offset} is not an audit record ({e}); refusing to append to it",
-            cfg.topic
-        )
-    })?;
-    Ok(Some((head.sqlgateseq, head.sqlgatehash)))
 }
 
 #[cfg(test)]

@@ -765,6 +765,15 @@ impl AuditRecord {
         )
     }
 
+    /// The gateway's own record that retention removed old files of the log (the cut is
+    /// anchored by a signed retention checkpoint; this record tells a reader of the log).
+    pub(crate) fn retention_cut(message: String) -> Self {
+        let mut record = Self::chain_recovered(message);
+        record.data.method_name = "sqlgate.RetentionCut".into();
+        record.data.result.code = Some("audit.retention_cut".into());
+        record
+    }
+
     /// The same record with another `time` (tests, replays).
     pub fn with_time(mut self, time: &str) -> Self {
         self.time = time.into();

@@ -571,7 +571,9 @@ async fn a_sink_whose_directory_disappears_fails_closed() {
     let config = AuditConfig {
         file: logs.join("audit.log"),
         ..AuditConfig::default()
-    };
+    }
+    // Checkpoints and their key in the temporary directory too.
+    .resolved(dir.path());
     let auditor = Auditor::open(&config).unwrap();
     let record = every_kind().remove(0);
     auditor.record(record.clone()).await.unwrap().unwrap();
@@ -605,7 +607,9 @@ async fn fail_open_drops_and_counts() {
         file: logs.join("audit.log"),
         fail_closed: false,
         ..AuditConfig::default()
-    };
+    }
+    // Checkpoints and their key in the temporary directory too.
+    .resolved(dir.path());
     let auditor = Auditor::open(&config).unwrap();
     fs::remove_dir_all(&logs).unwrap();
     assert_eq!(auditor.record(every_kind().remove(0)).await.unwrap(), None);

@@ -1,5 +1,7 @@
 //! For auditors: list the log's files in chain order and verify the chain, naming the first
-//! record that is wrong and how.
+//! record that is wrong and how, and check it against the signed checkpoints ([`Anchors`]):
+//! a log that falls short of the newest checkpoint was cut, a record that contradicts one was
+//! rewritten, a log that starts later than the newest retention cut lost a kept file.
 
 use std::fmt;
 use std::fs;
@@ -8,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
+use super::checkpoint::{Checkpoint, CheckpointKeys, Reason, read_checkpoint_lines};
 use super::record::{GENESIS_HASH, canonical_json, record_hash};
 
 /// The default file name inside a log directory.
@@ -25,6 +28,139 @@ pub struct VerifyReport {
     pub last_seq: u64,
     /// Hash of the last record (the genesis hash if none).
     pub last_hash: String,
+    /// Sequence number of the first record (1, or later after a retention cut; 0 if none).
+    pub first_seq: u64,
+    /// Checkpoints whose record was found and matched.
+    pub checkpoints_matched: usize,
+    /// The newest checkpoint (highest seq, then latest), if any were given.
+    pub newest_checkpoint: Option<CheckpointRef>,
+    /// Records after the newest checkpoint: written since, and not anchored yet (a cut of
+    /// these together with the checkpoint file's tail is what the files alone cannot show).
+    pub unanchored: u64,
+}
+
+/// A checkpoint as reports name it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointRef {
+    /// The seq it names.
+    pub seq: u64,
+    /// When it was written.
+    pub time: String,
+    /// Why.
+    pub reason: Reason,
+    /// Where it was read (`checkpoints.log line 7`, `Kafka topic … offset 3`).
+    pub source: String,
+}
+
+impl fmt::Display for CheckpointRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "checkpoint seq {} of {} ({}, {})",
+            self.seq,
+            self.time,
+            self.reason.as_str(),
+            self.source
+        )
+    }
+}
+
+/// Signed checkpoints to check the log against. Each was checked against the public keys
+/// when added; [`Anchors::none`] checks the chain alone.
+#[derive(Debug, Clone, Default)]
+pub struct Anchors {
+    checkpoints: Vec<(Checkpoint, String)>,
+    /// Fail when there are records but no checkpoints.
+    required: bool,
+}
+
+impl Anchors {
+    /// No checkpoints: the chain alone (a cut tail cannot be detected).
+    pub fn none() -> Self {
+        Self::default()
+    }
+
+    /// Empty, but a log with records and no checkpoint added fails with
+    /// [`VerifyError::NoCheckpoints`].
+    pub fn required() -> Self {
+        Self {
+            checkpoints: Vec::new(),
+            required: true,
+        }
+    }
+
+    /// Adds the checkpoints of the file `path` (a missing file adds none).
+    pub fn add_file(&mut self, path: &Path, keys: &CheckpointKeys) -> Result<(), VerifyError> {
+        let lines = read_checkpoint_lines(path).map_err(|e| VerifyError::Io {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let name = path.display().to_string();
+        self.add_lines(
+            lines
+                .into_iter()
+                .map(|(n, line)| (format!("`{name}` line {n}"), line)),
+            keys,
+        )
+    }
+
+    /// Adds checkpoint lines, each with where it was read; the first that is not a valid
+    /// signed checkpoint fails with [`VerifyError::ForgedCheckpoint`]. The same checkpoint
+    /// from two sources (file and Kafka) counts once.
+    pub fn add_lines(
+        &mut self,
+        lines: impl IntoIterator<Item = (String, String)>,
+        keys: &CheckpointKeys,
+    ) -> Result<(), VerifyError> {
+        for (source, line) in lines {
+            let cp = keys
+                .check(&line)
+                .map_err(|reason| VerifyError::ForgedCheckpoint {
+                    location: source.clone(),
+                    reason,
+                })?;
+            if !self.checkpoints.iter().any(|(c, _)| c.sig == cp.sig) {
+                self.checkpoints.push((cp, source));
+            }
+        }
+        Ok(())
+    }
+
+    /// How many distinct checkpoints were added.
+    pub fn len(&self) -> usize {
+        self.checkpoints.len()
+    }
+
+    /// Whether none were added.
+    pub fn is_empty(&self) -> bool {
+        self.checkpoints.is_empty()
+    }
+
+    fn reference(cp: &Checkpoint, source: &str) -> CheckpointRef {
+        CheckpointRef {
+            seq: cp.seq,
+            time: cp.time.clone(),
+            reason: cp.reason,
+            source: source.to_string(),
+        }
+    }
+
+    /// The newest: highest seq, then latest time.
+    fn newest(&self) -> Option<CheckpointRef> {
+        self.checkpoints
+            .iter()
+            .max_by(|(a, _), (b, _)| (a.seq, &a.time).cmp(&(b.seq, &b.time)))
+            .map(|(c, s)| Self::reference(c, s))
+    }
+
+    /// The newest retention cut: the highest `kept_from.seq`.
+    fn newest_cut(&self) -> Option<(&Checkpoint, &str)> {
+        self.checkpoints
+            .iter()
+            .filter(|(c, _)| c.kept_from.is_some())
+            .max_by_key(|(c, _)| c.kept_from.as_ref().map(|k| k.seq))
+            .map(|(c, s)| (c, s.as_str()))
+    }
 }
 
 /// What is wrong with a record.
@@ -128,6 +264,62 @@ pub enum VerifyError {
         /// What is wrong.
         problem: Problem,
     },
+    /// A checkpoint line is not a valid signed checkpoint: edited, forged, signed by a key
+    /// not given, or malformed.
+    #[error("{location}: not a valid checkpoint: {reason}")]
+    ForgedCheckpoint {
+        /// Where it was read.
+        location: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The log ends before the newest checkpoint: records were cut off its end.
+    #[error("cut tail: the log ends at seq {last_seq}, short of {checkpoint}: records {}..{} were removed from its end", last_seq + 1, checkpoint.seq)]
+    CutTail {
+        /// The log's last record (0 if none).
+        last_seq: u64,
+        /// The newest checkpoint, which it falls short of.
+        checkpoint: Box<CheckpointRef>,
+    },
+    /// A record contradicts a checkpoint: the log was rewritten from there (or before).
+    #[error("`{}` line {line} (seq {seq}): checkpoint mismatch: the record's {what} is {found}, but {checkpoint} states {stated} (the log was rewritten)", file.display())]
+    CheckpointMismatch {
+        /// The file of the record.
+        file: PathBuf,
+        /// Its line.
+        line: u64,
+        /// Its seq.
+        seq: u64,
+        /// `hash` or `prev hash` (a retention checkpoint's first kept record).
+        what: &'static str,
+        /// As found in the record.
+        found: String,
+        /// As the checkpoint states it.
+        stated: String,
+        /// The checkpoint.
+        checkpoint: Box<CheckpointRef>,
+    },
+    /// The log starts later than the newest retention cut allows: a file retention kept was
+    /// deleted.
+    #[error("the log starts at seq {first_seq} (`{}`), but {checkpoint} kept records from seq {kept_from}: records {kept_from}..{} are missing (a file that retention kept was deleted)", file.display(), first_seq - 1)]
+    MissingStart {
+        /// The first record found.
+        first_seq: u64,
+        /// Its file.
+        file: PathBuf,
+        /// Where the retention checkpoint says the log starts.
+        kept_from: u64,
+        /// That checkpoint.
+        checkpoint: Box<CheckpointRef>,
+    },
+    /// Records but no checkpoint at all: a cut log cannot be told from a complete one.
+    #[error(
+        "no checkpoints: {records} records but no signed checkpoint to check their end against (checkpoint file missing or emptied?)"
+    )]
+    NoCheckpoints {
+        /// Records verified.
+        records: u64,
+    },
 }
 
 /// The log's files in chain order: `base.000001`, `base.000002`, …, then `base` itself.
@@ -196,11 +388,25 @@ pub(crate) fn file_name(path: &Path) -> String {
 /// canonical record whose hash matches its content, sequence numbers run 1, 2, 3, … without gap
 /// across files, each record links to the previous one's hash (the first to the genesis hash),
 /// and the first record of each file names the file before it. Returns the first bad record.
+/// Without checkpoints: a log cut at its end passes (see [`verify_with`]).
 pub fn verify(files: &[PathBuf]) -> Result<VerifyReport, VerifyError> {
+    verify_with(files, &Anchors::none())
+}
+
+/// [`verify`], and against the signed checkpoints in `anchors`: the log may start at a
+/// retention cut (at or before the newest checkpoint's `kept_from`, not after), every
+/// checkpoint whose record the log holds must state that record's hash, and the log must
+/// reach the newest checkpoint ([`VerifyError::CutTail`] otherwise).
+pub fn verify_with(files: &[PathBuf], anchors: &Anchors) -> Result<VerifyReport, VerifyError> {
     let mut expected_seq = 1u64;
     let mut prev_hash = GENESIS_HASH.to_string();
     let mut prev_file: Option<String> = None;
     let mut records = 0u64;
+    let mut first_seq = 0u64;
+    let cut = anchors.newest_cut();
+    let mut pending: Vec<&(Checkpoint, String)> = anchors.checkpoints.iter().collect();
+    pending.sort_by_key(|(c, _)| std::cmp::Reverse(c.seq));
+    let mut matched = 0usize;
     for path in files {
         let io = |e: std::io::Error| VerifyError::Io {
             path: path.clone(),
@@ -240,6 +446,34 @@ pub fn verify(files: &[PathBuf]) -> Result<VerifyReport, VerifyError> {
                     Problem::Malformed("missing sqlgateseq, sqlgatehash or sqlgateprevhash".into()),
                 ));
             };
+            if records == 0 {
+                first_seq = found_seq;
+                // A log that does not start at the genesis may start at a retention cut: at
+                // or before the newest `kept_from` (a crash mid-cut leaves older files).
+                if found_seq > 1
+                    && let Some((cp, source)) = cut
+                    && let Some(kept) = &cp.kept_from
+                {
+                    if found_seq > kept.seq {
+                        return Err(VerifyError::MissingStart {
+                            first_seq: found_seq,
+                            file: path.clone(),
+                            kept_from: kept.seq,
+                            checkpoint: Box::new(Anchors::reference(cp, source)),
+                        });
+                    }
+                    expected_seq = found_seq;
+                    prev_hash = prev.to_string();
+                    prev_file = value
+                        .get("sqlgatecontinues")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
+                    // Checkpoints of removed records cannot be checked.
+                    while pending.last().is_some_and(|(c, _)| c.seq < found_seq) {
+                        pending.pop();
+                    }
+                }
+            }
             let computed = record_hash(&value);
             if computed != stated {
                 return Err(broken(
@@ -298,6 +532,35 @@ pub fn verify(files: &[PathBuf]) -> Result<VerifyReport, VerifyError> {
                     },
                 ));
             }
+            if let Some((cp, source)) = cut
+                && let Some(kept) = cp.kept_from.as_ref().filter(|k| k.seq == found_seq)
+                && kept.prevhash != prev
+            {
+                return Err(VerifyError::CheckpointMismatch {
+                    file: path.clone(),
+                    line: line_no,
+                    seq: found_seq,
+                    what: "prev hash",
+                    found: prev.into(),
+                    stated: kept.prevhash.clone(),
+                    checkpoint: Box::new(Anchors::reference(cp, source)),
+                });
+            }
+            while let Some((cp, source)) = pending.last().filter(|(c, _)| c.seq == found_seq) {
+                if cp.hash != stated {
+                    return Err(VerifyError::CheckpointMismatch {
+                        file: path.clone(),
+                        line: line_no,
+                        seq: found_seq,
+                        what: "hash",
+                        found: stated.into(),
+                        stated: cp.hash.clone(),
+                        checkpoint: Box::new(Anchors::reference(cp, source)),
+                    });
+                }
+                matched += 1;
+                pending.pop();
+            }
             expected_seq += 1;
             prev_hash = stated.to_string();
             records += 1;
@@ -306,10 +569,27 @@ pub fn verify(files: &[PathBuf]) -> Result<VerifyReport, VerifyError> {
             prev_file = Some(file_name(path));
         }
     }
+    let last_seq = expected_seq - 1;
+    let newest = anchors.newest();
+    if let Some(newest) = newest.as_ref().filter(|n| n.seq > last_seq) {
+        return Err(VerifyError::CutTail {
+            last_seq: if records == 0 { 0 } else { last_seq },
+            checkpoint: Box::new(newest.clone()),
+        });
+    }
+    if anchors.required && anchors.is_empty() && records > 0 {
+        return Err(VerifyError::NoCheckpoints { records });
+    }
     Ok(VerifyReport {
         files: files.len(),
         records,
-        last_seq: expected_seq - 1,
+        last_seq,
         last_hash: prev_hash,
+        first_seq,
+        checkpoints_matched: matched,
+        unanchored: newest
+            .as_ref()
+            .map_or(records, |n| last_seq.saturating_sub(n.seq)),
+        newest_checkpoint: newest,
     })
 }

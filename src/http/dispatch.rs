@@ -62,19 +62,8 @@ async fn dispatch(
         Route::Health => return Ok(response::json(StatusCode::OK, &json!({"status": "ok"}))),
         Route::Metrics => return super::metrics::main_port(gw, req.headers()),
         Route::Ready => {
-            return Ok(if gw.is_ready() {
-                // The policy's version and last reload refusal are detail: the gateway
-                // keeps serving with the last good policy, so it stays ready.
-                response::json(
-                    StatusCode::OK,
-                    &json!({"status": "ready", "policy": gw.authorizer().status()}),
-                )
-            } else {
-                response::json(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    &json!({"status": "not ready", "detail": "the gateway is starting or draining"}),
-                )
-            });
+            let (status, body) = gw.readiness();
+            return Ok(response::json(status, &body));
         }
         _ => {}
     }

@@ -23,7 +23,7 @@ pub(crate) fn main_port(gw: &Gateway, headers: &HeaderMap) -> Result<Response<Bo
 
 /// The OpenMetrics exposition.
 pub(crate) fn page(gw: &Gateway) -> Response<Body> {
-    gw.metrics().statements.set(gw.statements().len() as i64);
+    gw.refresh_metrics();
     let mut r = response::text(StatusCode::OK, gw.metrics().render());
     r.headers_mut().insert(
         CONTENT_TYPE,
