@@ -34,6 +34,7 @@ pub mod config;
 pub mod dev;
 mod jwks;
 mod jwt;
+pub mod principal_id;
 
 #[cfg(test)]
 mod tests;
