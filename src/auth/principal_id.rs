@@ -57,7 +57,7 @@ pub fn check(id: &str) -> Result<(), InvalidPrincipal> {
                  (`{USER_PREFIX}pool-…`)"
             ));
         }
-        return fail(format!("it must start with `{USER_PREFIX}`"));
+        return fail(format!("it must be `{USER_PREFIX}<id>`"));
     };
     if name.is_empty() {
         return fail(format!("nothing follows `{USER_PREFIX}`"));
@@ -110,9 +110,9 @@ mod tests {
     #[test]
     fn malformed_ids_are_refused_saying_why() {
         let cases = [
-            ("", "must start with `User:`"),
-            ("sa-ci", "must start with `User:`"),
-            ("user:sa-ci", "must start with `User:`"),
+            ("", "it must be `User:<id>`"),
+            ("sa-ci", "it must be `User:<id>`"),
+            ("user:sa-ci", "it must be `User:<id>`"),
             ("User:", "nothing follows"),
             ("User:a b", "' ' is not allowed"),
             ("User:a\tb", "'\\t' is not allowed"),

@@ -158,7 +158,7 @@ async fn p_lines_name_known_resource_types_and_actions() {
 async fn principals_in_bindings_must_be_well_formed() {
     for (bad, why) in [
         ("User:a b", "' ' is not allowed"),
-        ("alice", "it must start with `User:`"),
+        ("alice", "it must be `User:<id>`"),
         ("Group:admins", "groups are not principals here"),
         ("User:*", "`*` is not allowed"),
     ] {
