@@ -42,6 +42,7 @@ mod jwt;
 mod throttle;
 mod unique_json;
 mod verify_pool;
+pub mod principal_id;
 
 #[cfg(test)]
 mod hardening_tests;

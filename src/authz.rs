@@ -27,9 +27,11 @@
 //!   decision is never made against a half-loaded policy; the version is recorded in
 //!   [`AuthorizedStatement::policy_version`], [`Decision::policy_version`] and
 //!   [`DecisionEvent`].
-//! * Reload ([`Authorizer::reload`], the watcher in `watch.rs`): the three files are read and
-//!   validated whole, then swapped in atomically; an invalid policy is refused and the last good
-//!   one stays in force ([`Authorizer::status`] shows the refusal). Reloads, API writes and
+//! * Reload ([`Authorizer::reload`] in `reload.rs`, the watcher in `watch.rs`): the three files
+//!   are read once they have stopped changing (`settle.rs`: a file written in place is never
+//!   applied half-written), validated whole (`policy.rs`, `model_check.rs`), then swapped in
+//!   atomically; an invalid policy is refused and the last good one stays in force
+//!   ([`Authorizer::status`] shows the refusal). Reloads, API writes and
 //!   swaps are serialized by one async lock; unchanged content is a no-op.
 //! * Role bindings ([`Authorizer::create_binding`], [`Authorizer::delete_binding`]): delegated
 //!   administration (`bindings.rs`), written back to `bindings.csv` atomically.
@@ -39,16 +41,22 @@ mod bindings;
 mod error;
 mod evaluate;
 mod hooks;
+mod model_check;
 mod policy;
+mod reload;
 mod scope;
+mod settle;
 mod tools;
 mod watch;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod validation_tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -56,9 +64,11 @@ pub use bindings::{BindingError, BindingFilter};
 pub use error::AuthzError;
 pub use evaluate::{Evaluated, Evaluation, Outcome};
 pub use hooks::{AUDIT_TARGET, binding_changed, binding_refused, report_reload};
+pub use policy::EMPTY_BINDINGS_MARKER;
 use policy::Policy;
 pub use policy::{BindingRecord, PolicyTexts};
 pub use scope::pattern_covers;
+pub use settle::Settle;
 pub use tools::{
     CaseOutcome, DecisionCase, DecisionTable, Expect, PolicyDiff, TableDefaults, TestReport,
     diff_policies, load_table, run_tables, validate_dir,
@@ -72,19 +82,37 @@ use crate::sql::{Action, ResolvedStatement};
 /// while covering the working set of many principals × tables.
 const DECISION_CACHE_CAPACITY: u64 = 100_000;
 
-/// Where the policy lives.
+/// Where the policy lives and how changes to it are picked up.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PolicyConfig {
     /// Directory holding `model.conf`, `roles.csv` and `bindings.csv` (default `policies`,
     /// relative to the gateway's base directory).
     pub dir: PathBuf,
+    /// How long the policy files must stay unchanged (length, times and content) before a
+    /// reload applies them, so a file an editor or `cp` is still writing in place is never
+    /// in force. Longer than the longest pause of a writer in the middle of a file; `0s`
+    /// reads at once (only for directories written by renames). A reload gives up after
+    /// five periods of change (see `settle.rs`).
+    #[serde(with = "humantime_serde")]
+    pub reload_settle: Duration,
 }
 
 impl Default for PolicyConfig {
     fn default() -> Self {
         Self {
             dir: PathBuf::from("policies"),
+            reload_settle: Settle::default().period,
+        }
+    }
+}
+
+impl PolicyConfig {
+    /// The settle rule of [`PolicyConfig::reload_settle`].
+    pub fn settle(&self) -> Settle {
+        Settle {
+            period: self.reload_settle,
+            ..Settle::default()
         }
     }
 }
@@ -217,6 +245,9 @@ pub struct Authorizer {
 struct Inner {
     dir: PathBuf,
     catalogs: Arc<Catalogs>,
+    /// How long files must stay unchanged before a reload (or an API write on top of a hand
+    /// edit) uses them.
+    settle: Settle,
     /// The policy in force. Readers clone the `Arc` and drop the lock at once, so a decision
     /// never waits for a reload and always sees one whole policy.
     state: RwLock<Arc<State>>,
@@ -241,12 +272,23 @@ impl std::fmt::Debug for Authorizer {
 
 impl Authorizer {
     /// Loads and validates `model.conf`, `roles.csv` and `bindings.csv` from `dir`
-    /// (version 1).
+    /// (version 1); reloads wait for the default [`Settle`].
     pub async fn load(dir: &Path, catalogs: Arc<Catalogs>) -> Result<Self, AuthzError> {
+        Self::load_with(dir, catalogs, Settle::default()).await
+    }
+
+    /// [`Authorizer::load`] with the settle rule reloads use. The files are read once: at
+    /// startup there is no last good policy to keep, and what a cut file usually looks like
+    /// (empty, a broken last line) is refused by validation.
+    pub async fn load_with(
+        dir: &Path,
+        catalogs: Arc<Catalogs>,
+        settle: Settle,
+    ) -> Result<Self, AuthzError> {
         let texts = PolicyTexts::read(dir).await?;
         let policy =
             Policy::from_texts(&texts, catalogs.organization_id(), Some(&catalogs)).await?;
-        Ok(Self::with_policy(dir, catalogs, policy, texts))
+        Ok(Self::with_policy(dir, catalogs, policy, texts, settle))
     }
 
     /// Builds an authorizer from policy texts instead of files (tests, embedding).
@@ -263,7 +305,13 @@ impl Authorizer {
         };
         let policy =
             Policy::from_texts(&texts, catalogs.organization_id(), Some(&catalogs)).await?;
-        Ok(Self::with_policy(Path::new(""), catalogs, policy, texts))
+        Ok(Self::with_policy(
+            Path::new(""),
+            catalogs,
+            policy,
+            texts,
+            Settle::default(),
+        ))
     }
 
     fn with_policy(
@@ -271,12 +319,14 @@ impl Authorizer {
         catalogs: Arc<Catalogs>,
         policy: Policy,
         texts: PolicyTexts,
+        settle: Settle,
     ) -> Self {
         let digest = texts.digest();
         Self {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
                 catalogs,
+                settle,
                 state: RwLock::new(Arc::new(State {
                     version: 1,
                     policy,
@@ -329,43 +379,6 @@ impl Authorizer {
     /// Every decision from now on, with the policy version it used.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<DecisionEvent> {
         self.inner.events.subscribe()
-    }
-
-    /// Re-reads the policy directory, validates it whole and swaps it in atomically. On error
-    /// the old policy stays in force and [`Authorizer::status`] reports the error. Reading the
-    /// same content as the policy in force (or as the last refused one) changes nothing.
-    pub async fn reload(&self) -> Result<ReloadOutcome, AuthzError> {
-        let mut admin = self.inner.admin.lock().await;
-        let texts = match PolicyTexts::read(&self.inner.dir).await {
-            Ok(t) => t,
-            Err(e) => {
-                self.set_last_error(Some(e.to_string()));
-                return Err(e);
-            }
-        };
-        let digest = texts.digest();
-        let current = self.state();
-        if digest == current.digest {
-            admin.rejected = None;
-            self.set_last_error(None);
-            return Ok(ReloadOutcome::Unchanged(current.version));
-        }
-        if admin.rejected == Some(digest) {
-            return Ok(ReloadOutcome::AlreadyRejected(current.version));
-        }
-        let catalogs = &self.inner.catalogs;
-        match Policy::from_texts(&texts, catalogs.organization_id(), Some(catalogs)).await {
-            Ok(policy) => {
-                admin.rejected = None;
-                self.set_last_error(None);
-                Ok(ReloadOutcome::Applied(self.swap(policy, texts)))
-            }
-            Err(e) => {
-                admin.rejected = Some(digest);
-                self.set_last_error(Some(e.to_string()));
-                Err(e)
-            }
-        }
     }
 
     /// Puts `policy` in force as the next version; memoized decisions of the old one are

@@ -278,6 +278,15 @@ impl Config {
                 "must be longer than 0 s",
             ));
         }
+        if self.policy.reload_settle > crate::authz::Settle::MAX_PERIOD {
+            return Err(invalid(
+                "policy.reload_settle",
+                format!(
+                    "must be at most {} (a reload waits up to five periods)",
+                    humantime::format_duration(crate::authz::Settle::MAX_PERIOD)
+                ),
+            ));
+        }
         let mut env_names = HashSet::new();
         for (i, e) in self.environments.iter().enumerate() {
             let at = format!("environments[{i}]");

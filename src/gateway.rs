@@ -112,7 +112,8 @@ impl Gateway {
         ));
         let authenticator = Authenticator::build(&cfg.auth, base_dir).await?;
         let policy_dir = resolve(base_dir, &cfg.policy.dir);
-        let authorizer = Authorizer::load(&policy_dir, catalogs.clone()).await?;
+        let authorizer =
+            Authorizer::load_with(&policy_dir, catalogs.clone(), cfg.policy.settle()).await?;
         let engine = EmbeddedEngine::open(&cfg.engine, base_dir, catalogs.clone()).await?;
         let metrics_access = cfg.metrics.build(base_dir, &crate::config::ProcessEnv)?;
         let (metrics_listener, metrics_addr) = match (&metrics_access, cfg.metrics.listen) {

@@ -141,8 +141,15 @@ pub async fn list(
         .map(|p| p.parse())
         .transpose()
         .map_err(|e: crate::catalog::CrnError| ApiError::invalid(e.to_string()))?;
+    let principal_filter = param("principal")
+        .map(|p| {
+            crate::auth::principal_id::check(p)
+                .map(|()| p.to_string())
+                .map_err(|e| ApiError::invalid(e.to_string()))
+        })
+        .transpose()?;
     let filter = BindingFilter {
-        principal: param("principal").map(str::to_string),
+        principal: principal_filter,
         role: param("role_name").map(str::to_string),
         scope,
     };

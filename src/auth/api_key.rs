@@ -112,15 +112,9 @@ fn random_string(len: usize, alphabet: &[u8]) -> String {
         .collect()
 }
 
+/// The grammar role bindings use too (`auth::principal_id`), so every key can be bound.
 fn check_principal(principal: &str) -> Result<(), AuthError> {
-    let name = principal.strip_prefix("User:").unwrap_or("");
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(AuthError::InvalidArgument(format!(
-            "principal `{}` must look like `User:<name>` without spaces",
-            super::untrusted(principal)
-        )));
-    }
-    Ok(())
+    super::principal_id::check(principal).map_err(|e| AuthError::InvalidArgument(e.to_string()))
 }
 
 /// Creates an API key for `principal` (`User:<name>`) and appends its hash to `file`.
@@ -560,7 +554,9 @@ mod tests {
     fn principals_must_be_users() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("k.toml");
-        for bad in ["sa-ci", "User:", "User:a b", "Group:x"] {
+        for bad in [
+            "sa-ci", "User:", "User:a b", "Group:x", "User:a,b", "User:*",
+        ] {
             assert!(matches!(
                 create_api_key(&file, bad, None),
                 Err(AuthError::InvalidArgument(_))

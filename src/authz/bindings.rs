@@ -19,8 +19,9 @@ use std::path::Path;
 
 use hyper::StatusCode;
 
-use super::policy::{BINDINGS_FILE, Policy, PolicyTexts, binding_id, check_scope};
+use super::policy::{BINDINGS_FILE, Policy, PolicyTexts, ProbeModel, binding_id, check_scope};
 use super::scope::pattern_covers;
+use super::settle::Settled;
 use super::{Authorizer, BindingRecord, State};
 use crate::catalog::CrnPattern;
 
@@ -62,6 +63,9 @@ pub enum BindingError {
     /// The files on disk do not validate with the change (someone's hand edit is broken).
     #[error("the policy files do not validate with this change: {0}")]
     PolicyInvalid(String),
+    /// `bindings.csv` is being written on disk (by hand or a tool) and did not settle.
+    #[error("{0}")]
+    Busy(String),
     /// Reading or writing the file failed.
     #[error("could not write the role bindings: {0}")]
     Io(String),
@@ -74,7 +78,9 @@ impl BindingError {
             BindingError::Invalid(_) => StatusCode::BAD_REQUEST,
             BindingError::Forbidden { .. } => StatusCode::FORBIDDEN,
             BindingError::NotFound(_) => StatusCode::NOT_FOUND,
-            BindingError::Duplicate { .. } | BindingError::PolicyInvalid(_) => StatusCode::CONFLICT,
+            BindingError::Duplicate { .. }
+            | BindingError::PolicyInvalid(_)
+            | BindingError::Busy(_) => StatusCode::CONFLICT,
             BindingError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -87,6 +93,7 @@ impl BindingError {
             BindingError::NotFound(_) => "iam.binding_not_found",
             BindingError::Duplicate { .. } => "iam.duplicate_binding",
             BindingError::PolicyInvalid(_) => "iam.policy_invalid",
+            BindingError::Busy(_) => "iam.policy_busy",
             BindingError::Io(_) => "internal",
         }
     }
@@ -209,7 +216,7 @@ impl Authorizer {
         if state.policy.records().iter().any(|r| r.id == id) {
             return Err(duplicate());
         }
-        let on_disk = read_bindings(&self.inner.dir).await?;
+        let on_disk = self.bindings_on_disk(&state).await?;
         let mut text = on_disk;
         if !text.is_empty() && !text.ends_with('\n') {
             text.push('\n');
@@ -256,7 +263,7 @@ impl Authorizer {
             }
             return Err(forbidden(actor, "revoke", &record.role, &record.pattern));
         }
-        let on_disk = read_bindings(&self.inner.dir).await?;
+        let on_disk = self.bindings_on_disk(&state).await?;
         let (text, removed) = remove_binding_lines(&on_disk, id);
         if removed == 0 {
             return Err(BindingError::PolicyInvalid(format!(
@@ -274,9 +281,33 @@ impl Authorizer {
         Ok((record, version))
     }
 
+    /// `bindings.csv` as on disk, to write the change on top of (a hand edit not yet reloaded
+    /// is kept). When it differs from the text in force it may be half-written, so it is used
+    /// only once it has settled (see `settle.rs`); callers hold the admin lock.
+    async fn bindings_on_disk(&self, state: &State) -> Result<String, BindingError> {
+        let on_disk = read_bindings(&self.inner.dir).await?;
+        if on_disk == state.texts.bindings {
+            return Ok(on_disk);
+        }
+        let clock = super::settle::TokioClock::start();
+        match super::settle::read_settled(&self.inner.dir, self.inner.settle, &clock).await {
+            Settled::Stable(Ok(texts)) => Ok(texts.bindings),
+            Settled::Stable(Err(e)) => Err(BindingError::PolicyInvalid(e.to_string())),
+            Settled::StillChanging { file, waited } => Err(BindingError::Busy(format!(
+                "{file} is being changed on disk (it kept changing for {}); the role binding \
+                 was not changed, retry when the write has finished",
+                humantime::format_duration(std::time::Duration::from_millis(
+                    u64::try_from(waited.as_millis()).unwrap_or(u64::MAX)
+                ))
+            ))),
+        }
+    }
+
     async fn validate_candidate(&self, texts: &PolicyTexts) -> Result<Policy, BindingError> {
         let catalogs = &self.inner.catalogs;
-        Policy::check(texts, catalogs.organization_id(), Some(catalogs))
+        // Model and roles are those in force (only bindings change here).
+        let probe = ProbeModel::unless_same(texts, &self.state().texts);
+        Policy::check_with(texts, catalogs.organization_id(), Some(catalogs), probe)
             .await
             .map_err(|problems| BindingError::PolicyInvalid(problems.join("; ")))
     }
@@ -292,21 +323,9 @@ fn forbidden(actor: &str, verb: &'static str, role: &str, pattern: &CrnPattern) 
     }
 }
 
-/// Principals are `User:<id>` (users, service accounts, identity pools, group mappings).
+/// Principals follow the one grammar of `auth::principal_id` (also applied to `bindings.csv`).
 fn check_principal(p: &str) -> Result<(), BindingError> {
-    let ok = p.strip_prefix("User:").is_some_and(|id| {
-        !id.is_empty()
-            && id
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
-    });
-    if ok {
-        Ok(())
-    } else {
-        Err(BindingError::Invalid(format!(
-            "principal `{p}` must be `User:<id>` (letters, digits, `-_.@`)"
-        )))
-    }
+    crate::auth::principal_id::check(p).map_err(|e| BindingError::Invalid(e.to_string()))
 }
 
 async fn read_bindings(dir: &Path) -> Result<String, BindingError> {
@@ -395,7 +414,16 @@ mod tests {
     fn principals_must_be_user_ids() {
         assert!(check_principal("User:u-1").is_ok());
         assert!(check_principal("User:sa-1").is_ok());
-        for bad in ["", "User:", "u-1", "User:a,b", "User:a#b", "User:a\nb"] {
+        for bad in [
+            "",
+            "User:",
+            "u-1",
+            "User:a,b",
+            "User:a#b",
+            "User:a\nb",
+            "User:a b",
+            "Group:g",
+        ] {
             assert!(check_principal(bad).is_err(), "{bad:?}");
         }
     }

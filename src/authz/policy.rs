@@ -12,8 +12,12 @@
 //! Bindings are indexed by principal so a decision looks at that principal's bindings only.
 //!
 //! Validation is whole-policy and reports every problem with `file:line`: syntax, unknown
-//! roles, malformed CRN patterns, patterns for another organization, and literal environment
-//! or cluster ids that the gateway's [`Catalogs`] does not know.
+//! roles, malformed CRN patterns, patterns for another organization, literal environment
+//! or cluster ids that the gateway's [`Catalogs`] does not know, malformed principals
+//! (`auth::principal_id`), roles a `g` line implies that no line defines, circles of
+//! implications, unknown resource types and actions in `p` lines, a bindings file without
+//! bindings that does not carry [`EMPTY_BINDINGS_MARKER`], and the model's own problems
+//! (`model_check.rs`, against `model.conf` and its line).
 
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
@@ -23,6 +27,7 @@ use casbin::{CoreApi, DefaultModel, Enforcer, StringAdapter};
 use sha2::{Digest, Sha256};
 
 use super::AuthzError;
+use super::model_check::{self, RoleLine};
 use crate::catalog::{Catalogs, CrnPattern};
 
 /// File names inside the policy directory.
@@ -31,6 +36,13 @@ pub(super) const MODEL_FILE: &str = "model.conf";
 pub(super) const ROLES_FILE: &str = "roles.csv";
 /// See the module doc.
 pub(super) const BINDINGS_FILE: &str = "bindings.csv";
+/// The three, in the order of [`PolicyTexts`]' fields.
+pub(super) const POLICY_FILES: [&str; 3] = [MODEL_FILE, ROLES_FILE, BINDINGS_FILE];
+
+/// The line that says a `bindings.csv` without bindings is meant to be so (a comment, so
+/// older gateways read it too). Without it an empty file is refused: a truncated or
+/// half-written file must not silently take everyone's access away.
+pub const EMPTY_BINDINGS_MARKER: &str = "# sqlgate: empty";
 
 /// Resource types the model knows (innermost CRN segment kinds the gateway decides on).
 pub(super) const RESOURCE_TYPES: &[&str] = &["organization", "environment", "kafka", "topic"];
@@ -86,13 +98,21 @@ pub struct PolicyTexts {
 }
 
 impl PolicyTexts {
-    /// Reads the three files of `dir`.
+    /// Reads the three files of `dir` once, as they are now (startup, `policy validate`);
+    /// reloads wait for them to settle first (`settle.rs`).
     pub async fn read(dir: &Path) -> Result<Self, AuthzError> {
-        Ok(Self {
-            model: read(dir, MODEL_FILE).await?,
-            roles: read(dir, ROLES_FILE).await?,
-            bindings: read(dir, BINDINGS_FILE).await?,
-        })
+        super::settle::read_once(dir).await
+    }
+
+    /// The name of the first file whose text differs from `other`'s.
+    pub(super) fn first_difference(&self, other: &Self) -> &'static str {
+        if self.model != other.model {
+            MODEL_FILE
+        } else if self.roles != other.roles {
+            ROLES_FILE
+        } else {
+            BINDINGS_FILE
+        }
     }
 
     /// Content hash: equal texts are the same policy (reloads of unchanged files are no-ops).
@@ -103,6 +123,26 @@ impl PolicyTexts {
             h.update(t.as_bytes());
         }
         h.finalize().into()
+    }
+}
+
+/// Whether validation asks the built model what `roles.csv` says (tens of milliseconds).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ProbeModel {
+    /// Model or roles are new.
+    Yes,
+    /// Model and roles are those of the policy in force, which passed the probe.
+    AlreadyPassed,
+}
+
+impl ProbeModel {
+    /// `Yes` unless `new` has the model and roles of `old`.
+    pub(super) fn unless_same(new: &PolicyTexts, old: &PolicyTexts) -> Self {
+        if new.model == old.model && new.roles == old.roles {
+            ProbeModel::AlreadyPassed
+        } else {
+            ProbeModel::Yes
+        }
     }
 }
 
@@ -142,18 +182,38 @@ impl Policy {
         organization_id: &str,
         catalogs: Option<&Catalogs>,
     ) -> Result<Self, Vec<String>> {
+        Self::check_with(texts, organization_id, catalogs, ProbeModel::Yes).await
+    }
+
+    /// [`Policy::check`]; `probe` may skip asking the model what `roles.csv` says (see
+    /// `model_check.rs`) when model and roles are those of a policy that passed it already.
+    pub(super) async fn check_with(
+        texts: &PolicyTexts,
+        organization_id: &str,
+        catalogs: Option<&Catalogs>,
+        probe: ProbeModel,
+    ) -> Result<Self, Vec<String>> {
         let mut problems = Vec::new();
-        let (role_lines, bindable) = parse_roles(&texts.roles, &mut problems);
-        let model = match DefaultModel::from_str(&texts.model).await {
-            Ok(m) => Some(m),
-            Err(e) => {
-                problems.push(located(MODEL_FILE, 0, &e.to_string()));
-                None
+        let roles = parse_roles(&texts.roles, &mut problems);
+        let first_g = roles.lines.iter().find_map(|l| match l {
+            RoleLine::Implies(n, ..) => Some(*n),
+            RoleLine::Permits(..) => None,
+        });
+        let model_lines = model_check::check_structure(&texts.model, first_g, &mut problems);
+        let model = if problems.iter().any(|p| p.starts_with(MODEL_FILE)) {
+            None
+        } else {
+            match DefaultModel::from_str(&texts.model).await {
+                Ok(m) => Some(m),
+                Err(e) => {
+                    problems.push(model_check::locate_casbin_error(&e, &model_lines));
+                    None
+                }
             }
         };
         let (index, records) = parse_bindings(
             &texts.bindings,
-            &bindable,
+            &roles.bindable,
             organization_id,
             catalogs,
             &mut problems,
@@ -164,15 +224,24 @@ impl Policy {
         if !problems.is_empty() {
             return Err(problems);
         }
-        let adapter = StringAdapter::new(role_lines.join("\n"));
+        let adapter = StringAdapter::new(roles.casbin_lines.join("\n"));
         let enforcer = Enforcer::new(model, adapter)
             .await
-            .map_err(|e| vec![located(ROLES_FILE, 0, &e.to_string())])?;
+            .map_err(|e| vec![model_check::locate_casbin_error(&e, &model_lines)])?;
+        let ask = |role: &str, t: &str, a: &str| {
+            enforcer.enforce((role, t, a)).map_err(|e| e.to_string())
+        };
+        if probe == ProbeModel::Yes {
+            model_check::probe(&ask, &roles.lines, &model_lines, &mut problems);
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
         Ok(Self {
             enforcer,
             bindings: index,
             records,
-            roles: bindable,
+            roles: roles.bindable,
         })
     }
 
@@ -227,13 +296,6 @@ pub(super) fn binding_id(principal: &str, role: &str, pattern: &CrnPattern) -> S
     format!("rb-{}", &hex::encode(digest)[..12])
 }
 
-async fn read(dir: &Path, file: &str) -> Result<String, AuthzError> {
-    let path = dir.join(file);
-    tokio::fs::read_to_string(&path)
-        .await
-        .map_err(|e| AuthzError::Policy(format!("cannot read {}: {e}", path.display())))
-}
-
 fn located(file: &str, line: usize, msg: &str) -> String {
     if line == 0 {
         format!("{file}: {msg}")
@@ -270,21 +332,58 @@ fn csv_lines(text: &str) -> impl Iterator<Item = CsvLine<'_>> {
 }
 
 /// Validates `roles.csv`; returns its lines normalized for casbin and the bindable role names.
-fn parse_roles(text: &str, problems: &mut Vec<String>) -> (Vec<String>, BTreeSet<String>) {
+///
+/// A role is defined by a `p` line or as the first role of a `g` line; every role a `g` line
+/// implies must be defined (a typo there would silently grant nothing), no role may imply
+/// itself through a chain of `g` lines, and `p` lines name known resource types and actions.
+fn parse_roles(text: &str, problems: &mut Vec<String>) -> Roles {
     let mut lines = Vec::new();
+    let mut parsed = Vec::new();
     let mut roles = BTreeSet::new();
+    // (line, role, implied role) of every `g` line.
+    let mut implies: Vec<(usize, String, String)> = Vec::new();
     for CsvLine { n, fields, .. } in csv_lines(text) {
         if fields.iter().any(|f| f.is_empty()) {
             problems.push(located(ROLES_FILE, n, "empty field"));
             continue;
         }
         match fields.as_slice() {
-            ["p", role, _rtype, _action] => {
+            ["p", role, rtype, action] => {
+                let known = |v: &str, list: &[&str]| v == "*" || list.contains(&v);
+                if !known(rtype, RESOURCE_TYPES) {
+                    problems.push(located(
+                        ROLES_FILE,
+                        n,
+                        &format!(
+                            "unknown resource type `{rtype}` (one of {}, or `*`)",
+                            RESOURCE_TYPES.join(", ")
+                        ),
+                    ));
+                    continue;
+                }
+                if !known(action, ACTIONS) {
+                    problems.push(located(
+                        ROLES_FILE,
+                        n,
+                        &format!(
+                            "unknown action `{action}` (one of {}, or `*`)",
+                            ACTIONS.join(", ")
+                        ),
+                    ));
+                    continue;
+                }
                 roles.insert(role.to_string());
+                parsed.push(RoleLine::Permits(
+                    n,
+                    role.to_string(),
+                    rtype.to_string(),
+                    action.to_string(),
+                ));
             }
             ["g", role, implied] => {
                 roles.insert(role.to_string());
-                roles.insert(implied.to_string());
+                implies.push((n, role.to_string(), implied.to_string()));
+                parsed.push(RoleLine::Implies(n, role.to_string(), implied.to_string()));
             }
             _ => {
                 problems.push(located(
@@ -297,11 +396,80 @@ fn parse_roles(text: &str, problems: &mut Vec<String>) -> (Vec<String>, BTreeSet
         }
         lines.push(fields.join(", "));
     }
+    for (n, role, implied) in &implies {
+        if !roles.contains(implied) {
+            problems.push(located(
+                ROLES_FILE,
+                *n,
+                &format!(
+                    "`{role}` implies `{implied}`, which no `p` or `g` line of {ROLES_FILE} defines"
+                ),
+            ));
+        }
+    }
+    if let Some((n, cycle)) = implication_cycle(&implies) {
+        problems.push(located(
+            ROLES_FILE,
+            n,
+            &format!("roles imply each other in a circle: {}", cycle.join(" -> ")),
+        ));
+    }
     if lines.is_empty() && problems.is_empty() {
         problems.push(located(ROLES_FILE, 0, "defines no roles"));
     }
     roles.retain(|r| !r.starts_with('_'));
-    (lines, roles)
+    Roles {
+        casbin_lines: lines,
+        lines: parsed,
+        bindable: roles,
+    }
+}
+
+/// What `roles.csv` holds.
+struct Roles {
+    /// Its lines normalized for casbin's adapter.
+    casbin_lines: Vec<String>,
+    /// Its lines parsed (for the model probe).
+    lines: Vec<RoleLine>,
+    /// The role names bindings may use (not `_internal`).
+    bindable: BTreeSet<String>,
+}
+
+/// A chain of `g` lines leading from a role back to itself, if there is one: the line that
+/// closes it and the roles along it.
+fn implication_cycle(implies: &[(usize, String, String)]) -> Option<(usize, Vec<String>)> {
+    let mut next: HashMap<&str, Vec<(usize, &str)>> = HashMap::new();
+    for (n, role, implied) in implies {
+        next.entry(role).or_default().push((*n, implied));
+    }
+    // Iterative depth-first search; `done` roles reach no cycle.
+    let mut done: BTreeSet<&str> = BTreeSet::new();
+    for (_, start, _) in implies {
+        if done.contains(start.as_str()) {
+            continue;
+        }
+        // Stack of (role, index of the next edge to follow).
+        let mut path: Vec<(&str, usize)> = vec![(start, 0)];
+        while let Some(&mut (role, ref mut i)) = path.last_mut() {
+            let edges = next.get(role).map(Vec::as_slice).unwrap_or(&[]);
+            let Some(&(n, to)) = edges.get(*i) else {
+                done.insert(role);
+                path.pop();
+                continue;
+            };
+            *i += 1;
+            if let Some(at) = path.iter().position(|(r, _)| *r == to) {
+                let mut cycle: Vec<String> =
+                    path[at..].iter().map(|(r, _)| r.to_string()).collect();
+                cycle.push(to.to_string());
+                return Some((n, cycle));
+            }
+            if !done.contains(to) {
+                path.push((to, 0));
+            }
+        }
+    }
+    None
 }
 
 /// Validates `bindings.csv` and indexes it by principal.
@@ -315,14 +483,15 @@ fn parse_bindings(
     let mut index: HashMap<String, Vec<Binding>> = HashMap::new();
     let mut records: Vec<BindingRecord> = Vec::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
+    let found_before = problems.len();
     for CsvLine { n, fields, comment } in csv_lines(text) {
         let mut bad = |msg: &str| problems.push(located(BINDINGS_FILE, n, msg));
         let [principal, role, pattern] = fields.as_slice() else {
             bad("expected `principal, role, crn_pattern`");
             continue;
         };
-        if principal.is_empty() {
-            bad("empty principal");
+        if let Err(e) = crate::auth::principal_id::check(principal) {
+            bad(&e.to_string());
             continue;
         }
         if !roles.contains(*role) {
@@ -363,7 +532,34 @@ fn parse_bindings(
                 pattern,
             });
     }
+    if records.is_empty() && problems.len() == found_before && !says_empty(text) {
+        let what = if text.is_empty() {
+            "is empty (0 bytes)".to_string()
+        } else {
+            format!(
+                "holds no role bindings ({} lines of comments and blank lines)",
+                text.lines().count()
+            )
+        };
+        problems.push(located(
+            BINDINGS_FILE,
+            0,
+            &format!(
+                "{what}: refused, as a file cut short while being written would be; a policy \
+                 that grants nothing must say so with a line `{EMPTY_BINDINGS_MARKER}`"
+            ),
+        ));
+    }
     (index, records)
+}
+
+/// Whether the file holds [`EMPTY_BINDINGS_MARKER`] on a line of its own.
+fn says_empty(text: &str) -> bool {
+    text.lines().any(|l| {
+        l.trim()
+            .strip_prefix('#')
+            .is_some_and(|c| c.split_whitespace().eq(["sqlgate:", "empty"]))
+    })
 }
 
 /// `created_at=<rfc3339>` from a trailing comment.

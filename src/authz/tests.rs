@@ -13,6 +13,11 @@ const BINDINGS: &str = include_str!("../../policies/bindings.csv");
 const ENV: &str = "crn://confluent.cloud/organization=org-dev/environment=env-dev";
 const CLUSTER: &str = "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev";
 const REGION: &str = "aws.us-east-2";
+/// Reloads read at once (the settle rule has tests of its own).
+const NO_SETTLE: Settle = Settle {
+    period: std::time::Duration::ZERO,
+    rounds: 1,
+};
 
 fn catalogs() -> Arc<Catalogs> {
     Arc::new(Catalogs::new(
@@ -424,7 +429,9 @@ async fn invalid_policies_are_refused_with_a_location() {
 #[tokio::test]
 async fn shipped_policy_files_load_and_reload() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
-    let a = Authorizer::load(&dir, catalogs()).await.unwrap();
+    let a = Authorizer::load_with(&dir, catalogs(), NO_SETTLE)
+        .await
+        .unwrap();
     assert_eq!(outcome(&a, "User:pool-dev", "SELECT * FROM orders"), Ok(()));
     assert_eq!(
         outcome(&a, "User:stranger", "SELECT 1"),
@@ -445,7 +452,9 @@ async fn reload_swaps_policy_and_drops_memoized_decisions() {
     std::fs::write(tmp.path().join("model.conf"), MODEL).unwrap();
     std::fs::write(tmp.path().join("roles.csv"), ROLES).unwrap();
     std::fs::write(tmp.path().join("bindings.csv"), BINDINGS).unwrap();
-    let a = Authorizer::load(tmp.path(), catalogs()).await.unwrap();
+    let a = Authorizer::load_with(tmp.path(), catalogs(), NO_SETTLE)
+        .await
+        .unwrap();
     assert_eq!(outcome(&a, "User:pool-dev", "SELECT * FROM orders"), Ok(()));
     std::fs::write(
         tmp.path().join("bindings.csv"),

@@ -1,8 +1,9 @@
 //! Hot reload: watches the policy directory and reloads when a policy file changes.
 //!
 //! Events from `notify` are debounced (editors write a file in several steps, `git checkout`
-//! touches several files), then [`Authorizer::reload`] validates the whole policy and swaps
-//! it in or refuses it. As a fallback for file systems without change events, the files'
+//! touches several files), then [`Authorizer::reload`] waits for the files to settle (no
+//! change for `policy.reload_settle`, see `settle.rs`: the debounce alone would apply a file
+//! written in place with a pause), validates the whole policy and swaps it in or refuses it. As a fallback for file systems without change events, the files'
 //! modification times and sizes are polled. Only `model.conf`, `roles.csv` and `bindings.csv`
 //! matter: other files in the directory (API keys, decision tables, temp files) are ignored.
 //! Content already in force is not applied twice ([`ReloadOutcome::Unchanged`]).
