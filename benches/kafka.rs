@@ -27,8 +27,8 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::json;
-use sqlgate::engine::kafka::provider::TopicSchemaProvider;
-use sqlgate::engine::kafka::{KafkaCluster, KafkaClusterConfig, SchemaType};
+use sqlgate::engine::embedded::bench_support::topic_schema;
+use sqlgate::kafka::{KafkaCluster, KafkaClusterConfig, SchemaType};
 
 const TOPICS: usize = 1_000;
 const RECORDS: usize = 100_000;
@@ -171,7 +171,7 @@ fn kafka(c: &mut Criterion) {
     let ctx = SessionContext::new();
     let catalog = MemoryCatalogProvider::new();
     catalog
-        .register_schema("lkc", Arc::new(TopicSchemaProvider::new(kc, 8192)))
+        .register_schema("lkc", topic_schema(kc, 8192))
         .unwrap();
     ctx.register_catalog("env", Arc::new(catalog));
 

@@ -240,7 +240,7 @@ impl Config {
         };
         match &mut cluster.kafka {
             Some(k) => k.bootstrap_servers = bootstrap.to_string(),
-            None => cluster.kafka = Some(crate::engine::kafka::KafkaClusterConfig::new(bootstrap)),
+            None => cluster.kafka = Some(crate::kafka::KafkaClusterConfig::new(bootstrap)),
         }
         Ok(self)
     }

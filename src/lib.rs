@@ -36,6 +36,7 @@ pub mod explain;
 pub mod gateway;
 pub mod http;
 pub mod iam;
+pub mod kafka;
 pub mod metrics;
 pub mod pipeline;
 pub mod server;

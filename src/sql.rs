@@ -48,6 +48,7 @@ mod parse;
 mod resolve;
 mod rewrite;
 mod scope;
+pub mod types;
 
 #[cfg(test)]
 mod tests;
@@ -65,6 +66,7 @@ pub use literals::without_literals;
 pub use parse::{ParseLimits, parse};
 pub use resolve::{resolve, resolve_for};
 pub use rewrite::rewrite;
+pub use types::FlinkType;
 
 /// What a statement does to one object. Authorization decides each one separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -16,7 +16,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
-use sqlgate::engine::kafka::{KafkaClusterConfig, SchemaStore, SchemaType, SubjectError};
+use sqlgate::kafka::{KafkaClusterConfig, SchemaStore, SchemaType, SubjectError};
 
 const ORDERS_V1: &str = r#"{"type":"object","properties":{"id":{"type":"integer"}}}"#;
 const ORDERS_V2: &str =

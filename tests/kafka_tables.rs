@@ -15,7 +15,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 use serde_json::{Value, json};
-use sqlgate::engine::kafka::{KafkaClusterConfig, SchemaStore};
+use sqlgate::kafka::{KafkaClusterConfig, SchemaStore};
 
 use common::{Cred, TestGateway, broker, detail, developer, post_statement, run_query};
 
@@ -464,7 +464,7 @@ async fn confluent_sql_reads_topics_produced_outside_the_gateway() {
     let registered = store
         .register(
             "clicks-value",
-            sqlgate::engine::kafka::SchemaType::Json,
+            sqlgate::kafka::SchemaType::Json,
             &schema.to_string(),
         )
         .await

@@ -211,7 +211,7 @@ impl std::fmt::Debug for KafkaAuditConfig {
     /// Redacts passthrough values that may be secrets (`sasl.password`, `ssl.key.password`,
     /// `sasl.oauthbearer.client.secret`, …).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let client = crate::engine::kafka::config::redacted(&self.client);
+        let client = crate::kafka::config::redacted(&self.client);
         f.debug_struct("KafkaAuditConfig")
             .field("bootstrap_servers", &self.bootstrap_servers)
             .field("topic", &self.topic)

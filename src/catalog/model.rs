@@ -38,7 +38,7 @@ pub struct ClusterConfig {
     /// The Kafka cluster behind this database: its topics are its tables. Without it the
     /// database's tables are stored by the embedded engine itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kafka: Option<crate::engine::kafka::KafkaClusterConfig>,
+    pub kafka: Option<crate::kafka::KafkaClusterConfig>,
 }
 
 /// Runtime view of an environment.

@@ -8,9 +8,11 @@ use datafusion::sql::sqlparser::parser::Parser;
 use futures::TryStreamExt;
 use serde_json::{Value, json};
 
-use super::types::parse_flink_type;
 use super::*;
+use crate::catalog::ObjectRef;
 use crate::catalog::{ClusterConfig, EnvironmentConfig};
+use crate::sql::types::parse_flink_type;
+use std::collections::BTreeMap;
 
 fn catalogs() -> Arc<Catalogs> {
     Arc::new(Catalogs::new(

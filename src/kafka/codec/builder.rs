@@ -15,8 +15,8 @@ use datafusion::arrow::buffer::{OffsetBuffer, ScalarBuffer};
 use datafusion::arrow::datatypes::{DataType, Field};
 
 use super::CodecError;
-use crate::engine::FlinkType;
-use crate::engine::types::Kind;
+use crate::sql::FlinkType;
+use crate::sql::types::Kind;
 
 /// Builder of one column (or nested value) plus what the readers need to convert into it.
 #[derive(Debug)]

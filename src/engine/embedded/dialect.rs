@@ -21,7 +21,7 @@ use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
 
 use super::EngineError;
-use super::types::parse_flink_type;
+use crate::sql::types::parse_flink_type;
 
 /// Applies every rewrite to `stmt` in place.
 pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), EngineError> {

@@ -8,13 +8,13 @@ use apache_avro::Schema;
 use apache_avro::schema::{DecimalSchema, RecordSchema, UnionSchema};
 use serde_json::{Value, json};
 
-use crate::engine::FlinkType;
-use crate::engine::types::{Kind, MAX_LENGTH};
+use crate::sql::FlinkType;
+use crate::sql::types::{Kind, MAX_LENGTH};
 
 /// The Avro schema text (a record named `record_name`) registered for `columns`.
 ///
 /// ```
-/// use sqlgate::engine::kafka::codec::avro::{from_avro_schema, to_avro_schema};
+/// use sqlgate::kafka::codec::avro::{from_avro_schema, to_avro_schema};
 ///
 /// let columns = from_avro_schema(
 ///     r#"{"type": "record", "name": "orders", "fields": [
@@ -40,7 +40,7 @@ pub fn to_avro_schema(
 /// The columns an Avro record schema describes (a field per column; `["null", T]` nullable).
 ///
 /// ```
-/// use sqlgate::engine::kafka::codec::avro::from_avro_schema;
+/// use sqlgate::kafka::codec::avro::from_avro_schema;
 ///
 /// let columns = from_avro_schema(
 ///     r#"{"type": "record", "name": "r", "fields": [
@@ -231,7 +231,7 @@ pub(super) fn flink_type(s: &Schema) -> Result<FlinkType, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::types::parse_flink_type;
+    use crate::sql::types::parse_flink_type;
 
     fn cols(spec: &[(&str, &str)]) -> Vec<(String, FlinkType)> {
         spec.iter()

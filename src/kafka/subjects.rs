@@ -79,7 +79,7 @@ impl SchemaStore {
     /// The store the cluster's config asks for. Does not connect: the first call does.
     ///
     /// ```
-    /// use sqlgate::engine::kafka::{KafkaClusterConfig, SchemaStore};
+    /// use sqlgate::kafka::{KafkaClusterConfig, SchemaStore};
     /// let mut cfg = KafkaClusterConfig::new("127.0.0.1:9092");
     /// assert!(SchemaStore::new(&cfg).is_ok());
     /// cfg.schema_registry_url = Some("ftp://registry".into());

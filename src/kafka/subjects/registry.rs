@@ -17,7 +17,7 @@ use reqwest::{Client, Method, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
 use super::{RegisteredSchema, SchemaType, SubjectError};
-use crate::engine::kafka::KafkaClusterConfig;
+use crate::kafka::KafkaClusterConfig;
 
 /// The registry's media type, for request bodies.
 const MEDIA_TYPE: &str = "application/vnd.schemaregistry.v1+json";

@@ -14,8 +14,8 @@ use datafusion::arrow::datatypes::{
 
 use super::builder::{Col, Node, units_per_sec};
 use super::json_write::{time_value, timestamp_value};
-use crate::engine::FlinkType;
-use crate::engine::types::Kind;
+use crate::sql::FlinkType;
+use crate::sql::types::Kind;
 
 /// Which column each field of the side's Avro record feeds, worked out once per codec.
 #[derive(Debug)]

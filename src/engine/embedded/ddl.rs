@@ -15,13 +15,13 @@ use futures::stream;
 use serde_json::Value;
 
 use super::exec::{UserTable, completion, table_ref_of, traits};
-use super::kafka::ddl::{AlterTable, NewTable, parse_alter, parse_create, table_options};
-use super::kafka::layout::{OFFSET, PARTITION, ROWTIME};
 use super::storage::{ColumnMeta, TableMeta};
-use super::types::{FlinkType, parse_flink_type};
 use super::{Column, EngineError, ExecContext, Execution, Inner, ResultRow, Schema};
 use super::{kafka_error, kafka_table_error};
 use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, ObjectRef, TableRef};
+use crate::kafka::ddl::{AlterTable, NewTable, parse_alter, parse_create, table_options};
+use crate::kafka::layout::{OFFSET, PARTITION, ROWTIME};
+use crate::sql::types::{FlinkType, parse_flink_type};
 
 /// Column names with their Flink types, in table order.
 type Columns = Vec<(String, FlinkType)>;
@@ -180,7 +180,7 @@ impl Inner {
         self: &Arc<Self>,
         ct: &CreateTable,
         stmt: &Statement,
-        distribution: Option<super::kafka::ddl::Distribution>,
+        distribution: Option<crate::kafka::ddl::Distribution>,
     ) -> Result<Execution, EngineError> {
         let distribution_buckets = distribution.as_ref().and_then(|d| d.buckets);
         if ct.or_replace || ct.like.is_some() || ct.clone.is_some() {
@@ -311,7 +311,7 @@ impl Inner {
                 return Err(EngineError::ReadOnly(target.catalog));
             }
             if let Some(kc) = self.kafka_cluster(&target.catalog, &target.database) {
-                let dropped = super::kafka::ddl::drop(&kc, &target.table)
+                let dropped = crate::kafka::ddl::drop(&kc, &target.table)
                     .await
                     .map_err(|e| kafka_table_error(e, &target))?;
                 if !dropped && !if_exists {
@@ -511,7 +511,7 @@ impl Inner {
             vec![
                 s(),
                 s(),
-                FlinkType::new(super::types::Kind::Boolean, false),
+                FlinkType::new(crate::sql::types::Kind::Boolean, false),
                 n(),
                 n(),
                 n(),
@@ -579,7 +579,7 @@ impl Inner {
 
     async fn alter_topic_table(
         &self,
-        kc: &super::kafka::KafkaCluster,
+        kc: &crate::kafka::KafkaCluster,
         target: &TableRef,
         alter: AlterTable,
     ) -> Result<Execution, EngineError> {
@@ -615,7 +615,7 @@ impl Inner {
                         })
                     })
                     .collect::<Result<Vec<_>, _>>()?;
-                super::kafka::ddl::add_columns(kc, &target.table, &added)
+                crate::kafka::ddl::add_columns(kc, &target.table, &added)
                     .await
                     .map_err(|e| kafka_table_error(e, target))?;
             }

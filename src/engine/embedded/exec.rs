@@ -25,16 +25,16 @@ use datafusion::sql::sqlparser::ast::{
 };
 use futures::stream::{self, BoxStream, StreamExt};
 
-use super::kafka::KafkaCluster;
-use super::kafka::ddl::{Distribution, NewTable, TableOptions};
-use super::kafka::scan::ScanMode;
 use super::storage::{LoadedTable, TableMeta, TableStore};
-use super::types::{FlinkType, parse_flink_type};
+use super::topic_scan::ScanMode;
 use super::{
-    Column, EngineError, ExecContext, Execution, Inner, ResultRow, Schema, Traits, encode,
-    kafka_error, kafka_table_error, rewrite,
+    Column, EngineError, ExecContext, Execution, Inner, ResultRow, Schema, Traits,
+    dialect as rewrite, encode, kafka_error, kafka_table_error,
 };
 use crate::catalog::{Catalogs, TableRef};
+use crate::kafka::KafkaCluster;
+use crate::kafka::ddl::{Distribution, NewTable, TableOptions};
+use crate::sql::types::{FlinkType, parse_flink_type};
 
 /// A user table: its definition, the rows readers see, and where its files live.
 #[derive(Debug)]
@@ -170,7 +170,7 @@ fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, Engine
 fn kafka_cause(e: &DataFusionError) -> Option<EngineError> {
     match e.find_root() {
         DataFusionError::External(b) => b
-            .downcast_ref::<super::kafka::KafkaError>()
+            .downcast_ref::<crate::kafka::KafkaError>()
             .map(|k| kafka_error(k.clone())),
         _ => None,
     }
@@ -594,8 +594,8 @@ impl Inner {
     /// The WITH options of a CREATE TABLE on a Kafka-backed database.
     pub(crate) fn kafka_options(ct: &CreateTable) -> Result<TableOptions, EngineError> {
         let options =
-            super::kafka::ddl::create_options(&ct.table_options).map_err(EngineError::Plan)?;
-        super::kafka::ddl::table_options(&options).map_err(EngineError::Plan)
+            crate::kafka::ddl::create_options(&ct.table_options).map_err(EngineError::Plan)?;
+        crate::kafka::ddl::table_options(&options).map_err(EngineError::Plan)
     }
 
     /// Creates a topic table under the DDL lock. `Ok(false)`: it exists and `if_not_exists`.
@@ -619,7 +619,7 @@ impl Inner {
                 Err(EngineError::TableExists(target.clone()))
             };
         }
-        super::kafka::ddl::create(kc, new)
+        crate::kafka::ddl::create(kc, new)
             .await
             .map_err(|e| kafka_table_error(e, target))?;
         Ok(true)
@@ -655,7 +655,7 @@ fn produce_all(
     input: Arc<dyn ExecutionPlan>,
     task: Arc<datafusion::execution::TaskContext>,
     kc: Arc<KafkaCluster>,
-    table: Arc<super::kafka::TopicTable>,
+    table: Arc<crate::kafka::TopicTable>,
 ) -> BoxStream<'static, Result<Vec<ResultRow>, EngineError>> {
     completion(async move {
         let mut batches = execute_stream(input, task).map_err(exec_error)?;

@@ -10,8 +10,8 @@ use datafusion::arrow::datatypes::Field;
 
 use super::avro::{from_avro_schema, to_avro_schema};
 use super::*;
-use crate::engine::kafka::subjects::SchemaType;
-use crate::engine::types::parse_flink_type;
+use crate::kafka::subjects::SchemaType;
+use crate::sql::types::parse_flink_type;
 
 fn cols(spec: &[(&str, &str)]) -> Vec<(String, FlinkType)> {
     spec.iter()

@@ -14,8 +14,8 @@ use datafusion::arrow::datatypes::{
 
 use super::builder::units_per_sec;
 use super::text;
-use crate::engine::FlinkType;
-use crate::engine::types::Kind;
+use crate::sql::FlinkType;
+use crate::sql::types::Kind;
 
 /// Writes the object `{"name": value, …}` of row `i` of `columns`.
 pub(super) fn write_object(

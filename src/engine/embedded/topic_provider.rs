@@ -15,19 +15,19 @@ use datafusion::logical_expr::Expr;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::streaming::StreamingTableExec;
 
-use super::cluster::{KafkaCluster, TopicTable};
-use super::scan::{ScanMode, TopicScan};
+use super::topic_scan::{ScanMode, TopicScan};
+use crate::kafka::cluster::{KafkaCluster, TopicTable};
 
 /// The tables of a Kafka-backed database: one per (non-internal) topic.
 #[derive(Debug)]
-pub struct TopicSchemaProvider {
+pub(crate) struct TopicSchemaProvider {
     cluster: Arc<KafkaCluster>,
     batch_size: usize,
 }
 
 impl TopicSchemaProvider {
     /// The provider of `cluster`'s topics; scans yield batches of up to `batch_size` rows.
-    pub fn new(cluster: Arc<KafkaCluster>, batch_size: usize) -> Self {
+    pub(crate) fn new(cluster: Arc<KafkaCluster>, batch_size: usize) -> Self {
         Self {
             cluster,
             batch_size,
@@ -64,7 +64,7 @@ impl SchemaProvider for TopicSchemaProvider {
 
 /// One topic as a table.
 #[derive(Debug)]
-pub struct TopicTableProvider {
+pub(crate) struct TopicTableProvider {
     cluster: Arc<KafkaCluster>,
     table: Arc<TopicTable>,
     batch_size: usize,

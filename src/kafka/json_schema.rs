@@ -45,8 +45,8 @@ use std::collections::HashSet;
 
 use ordered::Json;
 
-use crate::engine::FlinkType;
-use crate::engine::types::{Kind, MAX_LENGTH, parse_flink_type};
+use crate::sql::FlinkType;
+use crate::sql::types::{Kind, MAX_LENGTH, parse_flink_type};
 
 /// The draft the written schemas declare.
 const DRAFT_07: &str = "http://json-schema.org/draft-07/schema#";
@@ -64,7 +64,7 @@ type Members = Vec<(String, Json)>;
 /// The JSON Schema text registered for `columns` (see the module doc for the shape).
 ///
 /// ```
-/// use sqlgate::engine::kafka::json_schema::{from_json_schema, to_json_schema};
+/// use sqlgate::kafka::json_schema::{from_json_schema, to_json_schema};
 /// let cols = from_json_schema(
 ///     r#"{"type":"object","properties":{"id":{"type":"integer"}},"required":["id"]}"#,
 /// )
@@ -89,7 +89,7 @@ pub fn to_json_schema(columns: &[(String, FlinkType)]) -> Result<String, String>
 /// The columns a registered JSON Schema describes (see the module doc for the mapping).
 ///
 /// ```
-/// use sqlgate::engine::kafka::json_schema::from_json_schema;
+/// use sqlgate::kafka::json_schema::from_json_schema;
 /// let err = from_json_schema(r#"{"type":"string"}"#).unwrap_err();
 /// assert!(err.contains("object with properties"), "{err}");
 /// ```

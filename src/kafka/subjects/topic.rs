@@ -45,7 +45,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use super::{RegisteredSchema, SchemaType, SubjectError};
-use crate::engine::kafka::KafkaClusterConfig;
+use crate::kafka::KafkaClusterConfig;
 
 /// The one partition subjects are written to and read from.
 const PARTITION: i32 = 0;

@@ -19,8 +19,8 @@ use super::layout::Format;
 use super::schema_of::FORMAT_KEYWORD;
 use super::subjects::SchemaType;
 use super::{KafkaError, codec, json_schema};
-use crate::engine::FlinkType;
 use crate::sql::FlinkDialect;
+use crate::sql::FlinkType;
 
 /// `DISTRIBUTED BY (cols) INTO n BUCKETS`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use super::KafkaError;
 use super::layout::{Format, TableLayout};
 use super::subjects::{RegisteredSchema, SchemaType};
 use super::{codec, json_schema};
-use crate::engine::FlinkType;
+use crate::sql::FlinkType;
 
 /// Top-level keyword of a registered JSON Schema naming the table's value format when it is
 /// not the default `json-registry` (i.e. `json`: unframed values).

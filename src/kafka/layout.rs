@@ -6,7 +6,7 @@
 //! columns: [`ROWTIME`] (the record timestamp), [`PARTITION`] and [`OFFSET`].
 
 use super::subjects::RegisteredSchema;
-use crate::engine::FlinkType;
+use crate::sql::FlinkType;
 
 /// Record timestamp column, `TIMESTAMP_LTZ(3)` (Confluent Cloud's system column name).
 pub const ROWTIME: &str = "$rowtime";

@@ -28,13 +28,13 @@ use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 
-use super::KafkaError;
-use super::cluster::{KafkaCluster, TopicTable};
-use super::layout::SourceRecord;
+use crate::kafka::KafkaError;
+use crate::kafka::cluster::{KafkaCluster, TopicTable};
+use crate::kafka::layout::SourceRecord;
 
 /// Per-statement scan settings, attached to the DataFusion session of one statement.
 #[derive(Debug, Clone, Copy)]
-pub struct ScanMode {
+pub(crate) struct ScanMode {
     /// Bounded snapshot (`sql.snapshot.mode = now`) rather than an unbounded stream.
     pub snapshot: bool,
     /// When the statement started, in milliseconds since the epoch.
@@ -43,7 +43,7 @@ pub struct ScanMode {
 
 impl ScanMode {
     /// A snapshot starting now.
-    pub fn snapshot_now() -> Self {
+    pub(crate) fn snapshot_now() -> Self {
         Self {
             snapshot: true,
             started_at_ms: chrono::Utc::now().timestamp_millis(),
@@ -58,7 +58,7 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// One topic read as one DataFusion partition.
 #[derive(Debug)]
-pub struct TopicScan {
+pub(crate) struct TopicScan {
     cluster: Arc<KafkaCluster>,
     table: Arc<TopicTable>,
     schema: SchemaRef,
@@ -70,7 +70,7 @@ pub struct TopicScan {
 
 impl TopicScan {
     /// Prepares a scan; a snapshot takes the partitions' watermarks now.
-    pub async fn new(
+    pub(crate) async fn new(
         cluster: Arc<KafkaCluster>,
         table: Arc<TopicTable>,
         mode: ScanMode,

@@ -67,7 +67,7 @@ impl KafkaClusterConfig {
     /// The defaults, for the brokers at `bootstrap_servers`.
     ///
     /// ```
-    /// let c = sqlgate::engine::kafka::KafkaClusterConfig::new("127.0.0.1:9092");
+    /// let c = sqlgate::kafka::KafkaClusterConfig::new("127.0.0.1:9092");
     /// assert_eq!(c.schemas_topic, "_sqlgate_schemas");
     /// assert!(c.schema_registry_url.is_none());
     /// ```

@@ -11,7 +11,7 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::Schema as ArrowSchema;
 
-use super::types::{FlinkType, Kind, LTZ_ZONE, MAX_LENGTH};
+use crate::sql::types::{FlinkType, Kind, LTZ_ZONE, MAX_LENGTH};
 
 /// Row counts of the generated tables.
 pub(crate) const ORDERS: usize = 1_000;

@@ -1,5 +1,7 @@
-//! Kafka as the embedded engine's storage: each configured cluster is a database, each topic
-//! with its registered schema a table.
+//! Kafka clusters as the gateway's storage: each configured cluster is a database, each topic
+//! with its registered schema a table. Used by the embedded engine (which reads and writes
+//! topics through DataFusion providers of its own), by the catalog (listing) and by the audit
+//! log's replica.
 //!
 //! Parts, each owning one concern:
 //! - `config`: a cluster's client settings (`[environments.clusters.kafka]`).
@@ -10,8 +12,6 @@
 //! - `codec`: Kafka records to Arrow batches and back (raw bytes, JSON, framed JSON, Avro).
 //! - `schema_of`: a topic's table definition from its registered subjects.
 //! - `cluster`: the cluster's clients and the cached topic list and table definitions.
-//! - `scan`: reading a topic as a bounded snapshot or an unbounded stream.
-//! - `provider`: the DataFusion catalog objects (schema provider, table provider).
 //! - `ddl`: CREATE / ALTER / DROP TABLE as topic and subject operations.
 //!
 //! Nothing here decides who may do what: the gateway has authorized every statement before it
@@ -23,8 +23,6 @@ pub mod config;
 pub mod ddl;
 pub mod json_schema;
 pub mod layout;
-pub mod provider;
-pub mod scan;
 mod schema_of;
 pub mod subjects;
 

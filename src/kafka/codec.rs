@@ -37,8 +37,8 @@ use self::avro_data::Shape;
 use self::builder::{Col, Node, meta_field};
 use super::layout::{Format, OFFSET, PARTITION, ROWTIME, Record, SourceRecord, TableLayout};
 use super::subjects::RegisteredSchema;
-use crate::engine::FlinkType;
-use crate::engine::types::{Kind, LTZ_ZONE};
+use crate::sql::FlinkType;
+use crate::sql::types::{Kind, LTZ_ZONE};
 
 /// The Confluent wire format's magic byte, before the 4-byte schema id.
 const MAGIC: u8 = 0;

@@ -1,0 +1,328 @@
+//! The embedded engine: DataFusion in-process, one DataFusion catalog per configured
+//! environment (by canonical id, e.g. `env-dev`) with one schema per cluster (`lkc-dev`), plus
+//! the built-in read-only `examples`.`marketplace` tables. Tables users create live in memory
+//! and in `data_dir` (see `storage`), so they and every acknowledged INSERT survive a restart.
+//! A Kafka-backed cluster's schema is its topics (`topic_provider`, `topic_scan`, over
+//! [`crate::kafka`]).
+
+mod ddl;
+mod dialect;
+mod encode;
+mod examples;
+mod exec;
+mod storage;
+mod topic_provider;
+mod topic_scan;
+
+#[cfg(test)]
+mod tests;
+
+/// What the Kafka bench drives directly: a Kafka-backed database as a DataFusion schema, the
+/// way the engine mounts it. Not part of the gateway's API.
+#[doc(hidden)]
+pub mod bench_support {
+    use std::sync::Arc;
+
+    use datafusion::catalog::SchemaProvider;
+
+    /// A cluster's topics as a DataFusion schema (`batch_size` rows per batch).
+    pub fn topic_schema(
+        cluster: Arc<crate::kafka::KafkaCluster>,
+        batch_size: usize,
+    ) -> Arc<dyn SchemaProvider> {
+        Arc::new(super::topic_provider::TopicSchemaProvider::new(
+            cluster, batch_size,
+        ))
+    }
+}
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+
+use datafusion::catalog::{
+    CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider,
+};
+use datafusion::datasource::MemTable;
+use datafusion::execution::context::{SessionConfig, SessionContext};
+use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
+
+use super::{Column, EngineConfig, EngineError, ExecContext, Execution, ResultRow, Schema, Traits};
+use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, TableRef};
+use crate::kafka;
+
+use exec::UserTable;
+use storage::TableStore;
+
+/// The embedded DataFusion engine. Cheap to clone handles are not needed: share it in an `Arc`.
+pub struct EmbeddedEngine {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    cfg: EngineConfig,
+    catalogs: Arc<Catalogs>,
+    ctx: SessionContext,
+    store: TableStore,
+    /// User tables by canonical name. Writers hold `ddl` as well, so CREATE/DROP of the same
+    /// name never interleave.
+    tables: RwLock<HashMap<TableRef, Arc<UserTable>>>,
+    ddl: tokio::sync::Mutex<()>,
+    /// Kafka-backed databases by (catalog id, database id).
+    kafka: HashMap<(String, String), Arc<kafka::KafkaCluster>>,
+}
+
+impl fmt::Debug for EmbeddedEngine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let tables = self.inner.tables.read().map(|t| t.len()).unwrap_or(0);
+        f.debug_struct("EmbeddedEngine")
+            .field("cfg", &self.inner.cfg)
+            .field("user_tables", &tables)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddedEngine {
+    /// Opens the engine: creates the data directory, registers a catalog per environment and
+    /// the `examples` catalog, and loads every persisted table.
+    pub async fn open(
+        cfg: &EngineConfig,
+        base_dir: &Path,
+        catalogs: Arc<Catalogs>,
+    ) -> Result<Self, EngineError> {
+        let data_dir = base_dir.join(&cfg.data_dir);
+        let store = tokio::task::spawn_blocking(move || TableStore::open(&data_dir))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+
+        let mut config = SessionConfig::new()
+            .with_batch_size(cfg.batch_size.max(1))
+            .with_create_default_catalog_and_schema(false)
+            .with_information_schema(false);
+        let opts = config.options_mut();
+        // Flink identifiers are case-sensitive and verbatim.
+        opts.sql_parser.enable_ident_normalization = false;
+        // Plain Utf8 strings: the type user tables store, so results and INSERTs agree.
+        opts.sql_parser.map_string_types_to_utf8view = false;
+        let ctx = SessionContext::new_with_config(config);
+
+        let mut kafka_clusters = HashMap::new();
+        for env in catalogs.environments() {
+            let catalog = MemoryCatalogProvider::new();
+            for cluster in &env.clusters {
+                let schema: Arc<dyn SchemaProvider> = match &cluster.kafka {
+                    Some(k) => {
+                        let kc = Arc::new(
+                            kafka::KafkaCluster::new(&cluster.id, k).map_err(kafka_error)?,
+                        );
+                        kafka_clusters.insert((env.id.clone(), cluster.id.clone()), kc.clone());
+                        Arc::new(topic_provider::TopicSchemaProvider::new(
+                            kc,
+                            cfg.batch_size.max(1),
+                        ))
+                    }
+                    None => Arc::new(MemorySchemaProvider::new()),
+                };
+                catalog
+                    .register_schema(&cluster.id, schema)
+                    .map_err(|e| EngineError::Internal(e.to_string()))?;
+            }
+            ctx.register_catalog(&env.id, Arc::new(catalog));
+        }
+
+        let examples = MemoryCatalogProvider::new();
+        let marketplace = MemorySchemaProvider::new();
+        for t in examples::generate() {
+            let mem = MemTable::try_new(t.batch.schema(), vec![vec![t.batch]])
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+            marketplace
+                .register_table(t.name.to_string(), Arc::new(mem))
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+        }
+        examples
+            .register_schema(EXAMPLES_DATABASE, Arc::new(marketplace))
+            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        ctx.register_catalog(EXAMPLES_CATALOG, Arc::new(examples));
+
+        let inner = Arc::new(Inner {
+            cfg: cfg.clone(),
+            catalogs,
+            ctx,
+            store,
+            tables: RwLock::new(HashMap::new()),
+            ddl: tokio::sync::Mutex::new(()),
+            kafka: kafka_clusters,
+        });
+        inner.load_tables().await?;
+        Ok(Self { inner })
+    }
+
+    /// Executes a statement that was parsed, resolved, authorized and rewritten: the only
+    /// entry point the gateway has into the engine, and it takes the proof type that only
+    /// [`crate::sql::rewrite`] can build.
+    ///
+    /// Planning errors (unknown table or column, type errors, unsupported statements) are
+    /// returned here, before any row; failures while running arrive in the row stream.
+    pub async fn execute(
+        &self,
+        stmt: &crate::sql::RewrittenStatement,
+        ctx: &ExecContext,
+    ) -> Result<Execution, EngineError> {
+        let checked: std::collections::HashSet<TableRef> = stmt
+            .accesses()
+            .iter()
+            .filter_map(|a| match &a.object {
+                crate::catalog::ObjectRef::Table(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect();
+        if stmt.is_flink_only()
+            && let Some(run) = self
+                .inner
+                .kafka_flink_ddl(&stmt.sql(), stmt.sql_kind(), ctx, Some(&checked))
+                .await
+        {
+            return run;
+        }
+        if stmt.is_flink_only() {
+            // Flink-only grammar (ALTER, SET, statement sets, …) has no DataFusion form.
+            return Err(EngineError::Unsupported(format!(
+                "the embedded engine does not run {} statements; a Flink SQL Gateway engine does",
+                stmt.sql_kind()
+            )));
+        }
+        // Defence in depth: the tables the plan actually scans must be ones the gateway
+        // checked (any action), else the statement is refused before it runs.
+        self.execute_guarded(stmt.statement(), ctx, Some(&checked))
+            .await
+    }
+
+    /// Executes one statement whose table names are canonical 3-part names, unguarded
+    /// (engine tests only).
+    #[cfg(test)]
+    async fn execute_statement(
+        &self,
+        stmt: &Statement,
+        ctx: &ExecContext,
+    ) -> Result<Execution, EngineError> {
+        self.execute_guarded(stmt, ctx, None).await
+    }
+
+    async fn execute_guarded(
+        &self,
+        stmt: &Statement,
+        ctx: &ExecContext,
+        guard: exec::Guard<'_>,
+    ) -> Result<Execution, EngineError> {
+        let inner = &self.inner;
+        match stmt {
+            Statement::Query(_) => inner.select(stmt.clone(), ctx, guard).await,
+            Statement::Insert(_) => inner.insert(stmt.clone(), ctx, guard).await,
+            Statement::CreateTable(ct) if ct.query.is_some() => {
+                inner.create_table_as(ct, None, ctx, guard).await
+            }
+            Statement::CreateTable(ct) => inner.create_table(ct, stmt, None).await,
+            Statement::Drop {
+                object_type: ObjectType::Table,
+                if_exists,
+                names,
+                ..
+            } => inner.drop_tables(names, *if_exists).await,
+            Statement::ShowTables { show_options, .. } => {
+                inner.show_tables(show_options, ctx).await
+            }
+            Statement::ShowCatalogs { .. } => inner.show_catalogs(ctx),
+            Statement::ShowDatabases { show_options, .. }
+            | Statement::ShowSchemas { show_options, .. } => {
+                inner.show_databases(show_options, ctx)
+            }
+            Statement::ExplainTable { table_name, .. } => inner.describe(table_name).await,
+            other => Err(EngineError::Unsupported(format!(
+                "the embedded engine does not run this kind of statement: {}",
+                first_words(&other.to_string())
+            ))),
+        }
+    }
+
+    /// The canonical names of the user tables currently stored (not `examples`).
+    pub fn user_tables(&self) -> Vec<TableRef> {
+        let mut t: Vec<TableRef> = self
+            .inner
+            .tables
+            .read()
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
+        t.sort();
+        t
+    }
+}
+
+/// The first two words of a statement, for messages that must not echo whole statements.
+fn first_words(sql: &str) -> String {
+    sql.split_whitespace().take(2).collect::<Vec<_>>().join(" ")
+}
+
+/// Maps a Kafka failure; `TableExists`/`TableNotFound` need the table, so those come out as
+/// plan errors here and callers that know the table map them themselves.
+pub(crate) fn kafka_error(e: kafka::KafkaError) -> EngineError {
+    use kafka::KafkaError as K;
+    match e {
+        K::Unavailable { .. } | K::SchemaStoreUnavailable(_) => {
+            EngineError::Unavailable(e.to_string())
+        }
+        K::TopicExists(t) => EngineError::Plan(format!("Table {t} already exists")),
+        K::TopicNotFound(t) => EngineError::Plan(format!("Table {t} not found")),
+        K::Refused { .. } | K::Subjects(_) | K::Codec(_) => EngineError::Execution(e.to_string()),
+        K::Schema(m) => EngineError::Plan(m),
+        K::Internal(m) => EngineError::Internal(m),
+    }
+}
+
+/// Maps a Kafka failure concerning table `t`.
+pub(crate) fn kafka_table_error(e: kafka::KafkaError, t: &TableRef) -> EngineError {
+    match e {
+        kafka::KafkaError::TopicExists(_) => EngineError::TableExists(t.clone()),
+        kafka::KafkaError::TopicNotFound(_) => EngineError::TableNotFound(t.clone()),
+        other => kafka_error(other),
+    }
+}
+
+impl Inner {
+    /// The Kafka cluster behind a canonical catalog/database, if it is Kafka-backed.
+    fn kafka_cluster(&self, catalog: &str, database: &str) -> Option<Arc<kafka::KafkaCluster>> {
+        self.kafka
+            .get(&(catalog.to_string(), database.to_string()))
+            .cloned()
+    }
+
+    /// The DataFusion schema of a canonical catalog/database, if configured.
+    fn schema_provider(&self, catalog: &str, database: &str) -> Option<Arc<dyn SchemaProvider>> {
+        self.ctx.catalog(catalog)?.schema(database)
+    }
+
+    /// Registers the persisted tables of configured databases; tables of databases no longer
+    /// configured stay on disk untouched.
+    async fn load_tables(self: &Arc<Self>) -> Result<(), EngineError> {
+        let store = self.store.clone();
+        let loaded = tokio::task::spawn_blocking(move || store.load_all())
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        for t in loaded {
+            let name = t.meta.table_ref();
+            let Some(schema) = self.schema_provider(&name.catalog, &name.database) else {
+                tracing::warn!(table = %name, "persisted table belongs to an unconfigured database; not loaded");
+                continue;
+            };
+            let table = Arc::new(UserTable::from_loaded(t)?);
+            schema
+                .register_table(name.table.clone(), table.mem.clone())
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
+            self.tables
+                .write()
+                .map_err(|_| EngineError::Internal("table registry poisoned".into()))?
+                .insert(name, table);
+        }
+        Ok(())
+    }
+}
