@@ -57,6 +57,7 @@ mod schema_check;
 #[cfg(test)]
 mod tests;
 
+use crate::error::ErrorCode;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -230,8 +231,8 @@ pub enum AuditError {
 impl AuditError {
     /// Stable error code (`audit.unavailable` for all variants: to the client every one of them
     /// means "the request could not be audited", a 503).
-    pub fn code(&self) -> &'static str {
-        "audit.unavailable"
+    pub fn code(&self) -> ErrorCode {
+        ErrorCode::AuditUnavailable
     }
 }
 

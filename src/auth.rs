@@ -22,10 +22,10 @@
 //! `verify_pool` (bounded argon2id), `throttle` (failed attempts), [`Attempt`] (who tried,
 //! for the audit), [`dev`] (the development issuer).
 
+use crate::error::ErrorCode;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -40,6 +40,7 @@ pub mod dev;
 mod jwks;
 mod jwt;
 pub mod principal_id;
+mod setup;
 mod throttle;
 mod unique_json;
 mod verify_pool;
@@ -58,6 +59,7 @@ pub use config::{
     ThrottleConfig,
 };
 pub use dev::{ensure_dev_issuer, mint_token};
+pub use setup::AuthSetupError;
 
 /// The header a BYOIDC client uses to name the identity pool it wants to act as.
 pub const IDENTITY_POOL_HEADER: HeaderName = HeaderName::from_static("confluent-identity-pool-id");
@@ -228,28 +230,6 @@ pub enum AuthError {
         /// Cause (file or network error).
         reason: String,
     },
-    /// Invalid `[auth]` configuration (startup only).
-    #[error("invalid auth configuration: {0}")]
-    Config(#[from] AuthConfigError),
-    /// A file could not be read or written (startup and CLI helpers).
-    #[error("{path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
-    /// A key, JWKS or API-key file has invalid contents (startup and CLI helpers).
-    #[error("{path}: {reason}")]
-    InvalidFile {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A bad argument to a CLI helper (e.g. a principal without `User:`).
-    #[error("invalid argument: {0}")]
-    InvalidArgument(String),
     /// An unexpected internal failure (task panicked, crypto library error).
     #[error("internal authentication error: {0}")]
     Internal(String),
@@ -257,50 +237,40 @@ pub enum AuthError {
 
 impl AuthError {
     /// The stable, dotted error code (API; do not rename).
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AuthError::MissingCredentials => "auth.missing_credentials",
-            AuthError::MalformedHeader(_) => "auth.malformed_header",
-            AuthError::MalformedToken(_) => "auth.malformed_token",
-            AuthError::TokenExpired => "auth.token_expired",
-            AuthError::TokenNotYetValid => "auth.token_not_yet_valid",
-            AuthError::BadSignature => "auth.bad_signature",
-            AuthError::UnknownIssuer(_) => "auth.unknown_issuer",
-            AuthError::WrongAudience { .. } => "auth.wrong_audience",
-            AuthError::UnknownKey { .. } => "auth.unknown_key",
-            AuthError::UnsupportedAlgorithm(_) => "auth.unsupported_algorithm",
-            AuthError::AlgorithmMismatch { .. } => "auth.algorithm_mismatch",
-            AuthError::UnknownIdentityPool(_) => "auth.unknown_identity_pool",
-            AuthError::PoolIssuerMismatch { .. } => "auth.pool_issuer_mismatch",
-            AuthError::PoolFilterMismatch { .. } => "auth.pool_filter_mismatch",
-            AuthError::MissingClaim(_) => "auth.missing_claim",
-            AuthError::InvalidClaim { .. } => "auth.invalid_claim",
-            AuthError::DuplicateClaim(_) => "auth.duplicate_claim",
-            AuthError::InvalidApiKey => "auth.invalid_api_key",
-            AuthError::TooManyFailures { .. } => "auth.too_many_failures",
-            AuthError::VerifierBusy => "auth.busy",
-            AuthError::JwksUnavailable { .. } => "auth.jwks_unavailable",
-            AuthError::Config(_) => "auth.config",
-            AuthError::Io { .. } => "auth.io",
-            AuthError::InvalidFile { .. } => "auth.invalid_file",
-            AuthError::InvalidArgument(_) => "auth.invalid_argument",
-            AuthError::Internal(_) => "auth.internal",
+            AuthError::MissingCredentials => ErrorCode::AuthMissingCredentials,
+            AuthError::MalformedHeader(_) => ErrorCode::AuthMalformedHeader,
+            AuthError::MalformedToken(_) => ErrorCode::AuthMalformedToken,
+            AuthError::TokenExpired => ErrorCode::AuthTokenExpired,
+            AuthError::TokenNotYetValid => ErrorCode::AuthTokenNotYetValid,
+            AuthError::BadSignature => ErrorCode::AuthBadSignature,
+            AuthError::UnknownIssuer(_) => ErrorCode::AuthUnknownIssuer,
+            AuthError::WrongAudience { .. } => ErrorCode::AuthWrongAudience,
+            AuthError::UnknownKey { .. } => ErrorCode::AuthUnknownKey,
+            AuthError::UnsupportedAlgorithm(_) => ErrorCode::AuthUnsupportedAlgorithm,
+            AuthError::AlgorithmMismatch { .. } => ErrorCode::AuthAlgorithmMismatch,
+            AuthError::UnknownIdentityPool(_) => ErrorCode::AuthUnknownIdentityPool,
+            AuthError::PoolIssuerMismatch { .. } => ErrorCode::AuthPoolIssuerMismatch,
+            AuthError::PoolFilterMismatch { .. } => ErrorCode::AuthPoolFilterMismatch,
+            AuthError::MissingClaim(_) => ErrorCode::AuthMissingClaim,
+            AuthError::InvalidClaim { .. } => ErrorCode::AuthInvalidClaim,
+            AuthError::DuplicateClaim(_) => ErrorCode::AuthDuplicateClaim,
+            AuthError::InvalidApiKey => ErrorCode::AuthInvalidApiKey,
+            AuthError::TooManyFailures { .. } => ErrorCode::AuthTooManyFailures,
+            AuthError::VerifierBusy => ErrorCode::AuthBusy,
+            AuthError::JwksUnavailable { .. } => ErrorCode::AuthJwksUnavailable,
+            AuthError::Internal(_) => ErrorCode::AuthInternal,
         }
     }
 
     /// `true` when the caller's credentials are at fault (answer 401). `false` for failures on
-    /// the gateway's side ([`AuthError::JwksUnavailable`], [`AuthError::Internal`], and the
-    /// startup/CLI variants), which deserve a 5xx even though they carry a challenge too.
+    /// the gateway's side ([`AuthError::JwksUnavailable`], [`AuthError::VerifierBusy`],
+    /// [`AuthError::Internal`]), which deserve a 5xx even though they carry a challenge too.
     pub fn is_credential_failure(&self) -> bool {
         !matches!(
             self,
-            AuthError::JwksUnavailable { .. }
-                | AuthError::VerifierBusy
-                | AuthError::Internal(_)
-                | AuthError::Config(_)
-                | AuthError::Io { .. }
-                | AuthError::InvalidFile { .. }
-                | AuthError::InvalidArgument(_)
+            AuthError::JwksUnavailable { .. } | AuthError::VerifierBusy | AuthError::Internal(_)
         )
     }
 
@@ -369,10 +339,6 @@ impl AuthError {
             AuthError::DuplicateClaim(_) => bearer("invalid_token", "duplicated claim"),
             AuthError::JwksUnavailable { .. }
             | AuthError::VerifierBusy
-            | AuthError::Config(_)
-            | AuthError::Io { .. }
-            | AuthError::InvalidFile { .. }
-            | AuthError::InvalidArgument(_)
             | AuthError::Internal(_) => format!("Bearer realm=\"{REALM}\", {basic}"),
         }
     }
@@ -462,29 +428,11 @@ impl AuthError {
                 "The signing keys of issuer `{issuer}` could not be loaded right now. Retry \
                  shortly; if it persists, contact the gateway operator."
             ),
-            AuthError::Config(e) => format!("Invalid `[auth]` configuration: {e}."),
-            AuthError::Io { path, source } => format!("{}: {source}", path.display()),
-            AuthError::InvalidFile { path, reason } => format!("{}: {reason}", path.display()),
-            AuthError::InvalidArgument(why) => why.clone(),
             AuthError::Internal(_) => {
                 "Authentication failed because of an internal error. Retry; if it persists, \
                  contact the gateway operator."
                     .to_owned()
             }
-        }
-    }
-
-    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
-        AuthError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
-    }
-
-    pub(crate) fn invalid_file(path: &Path, reason: impl fmt::Display) -> Self {
-        AuthError::InvalidFile {
-            path: path.to_path_buf(),
-            reason: reason.to_string(),
         }
     }
 }
@@ -560,7 +508,7 @@ impl Authenticator {
     /// unreadable or empty one fails the build), tries each JWKS URL once (a failure there is
     /// logged and retried on demand, so an identity provider outage does not stop startup), and
     /// loads the API-key file if it exists.
-    pub async fn build(cfg: &AuthConfig, base_dir: &Path) -> Result<Self, AuthError> {
+    pub async fn build(cfg: &AuthConfig, base_dir: &Path) -> Result<Self, AuthSetupError> {
         cfg.validate()?;
         if let Some(dev) = &cfg.dev_issuer
             && dev::ensure_dev_issuer(dev, base_dir)?
@@ -600,7 +548,7 @@ impl Authenticator {
         let mut attempt = Attempt::default();
         let result = self.authenticate_inner(headers, peer, &mut attempt).await;
         if let Err(e) = &result {
-            tracing::debug!(code = e.code(), error = %e, "authentication failed");
+            tracing::debug!(code = e.code().as_str(), error = %e, "authentication failed");
         }
         (result, attempt)
     }

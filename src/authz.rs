@@ -513,7 +513,7 @@ impl Authorizer {
                 granted: result.is_ok(),
                 code: result
                     .as_ref()
-                    .map_or_else(|e| e.code(), |_| "authz.granted"),
+                    .map_or_else(|e| e.code().as_str(), |_| "authz.granted"),
                 accesses,
             });
         }

@@ -20,6 +20,7 @@
 
 pub mod embedded;
 
+use crate::error::ErrorCode;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -188,20 +189,20 @@ pub enum EngineError {
 
 impl EngineError {
     /// Stable, dotted error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            EngineError::Plan(_) => "engine.plan_error",
-            EngineError::Execution(_) => "engine.execution_error",
-            EngineError::TableExists(_) => "engine.table_exists",
-            EngineError::TableNotFound(_) => "engine.table_not_found",
-            EngineError::DatabaseNotFound { .. } => "engine.database_not_found",
-            EngineError::ReadOnly(_) => "engine.read_only",
-            EngineError::Unsupported(_) => "engine.unsupported",
-            EngineError::Storage(_) => "engine.storage_error",
-            EngineError::ResultTooLarge { .. } => "engine.result_too_large",
-            EngineError::UncheckedTable(_) => "engine.unchecked_table",
-            EngineError::Unavailable(_) => "engine.unavailable",
-            EngineError::Internal(_) => "engine.internal",
+            EngineError::Plan(_) => ErrorCode::EnginePlanError,
+            EngineError::Execution(_) => ErrorCode::EngineExecutionError,
+            EngineError::TableExists(_) => ErrorCode::EngineTableExists,
+            EngineError::TableNotFound(_) => ErrorCode::EngineTableNotFound,
+            EngineError::DatabaseNotFound { .. } => ErrorCode::EngineDatabaseNotFound,
+            EngineError::ReadOnly(_) => ErrorCode::EngineReadOnly,
+            EngineError::Unsupported(_) => ErrorCode::EngineUnsupported,
+            EngineError::Storage(_) => ErrorCode::EngineStorageError,
+            EngineError::ResultTooLarge { .. } => ErrorCode::EngineResultTooLarge,
+            EngineError::UncheckedTable(_) => ErrorCode::EngineUncheckedTable,
+            EngineError::Unavailable(_) => ErrorCode::EngineUnavailable,
+            EngineError::Internal(_) => ErrorCode::EngineInternal,
         }
     }
 

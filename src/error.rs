@@ -1,12 +1,19 @@
 //! The API's errors: one enum wrapping every layer's error, and the one place that maps them
 //! to an HTTP status, a stable code and the wire envelope.
 //!
+//! Statuses come from one table, [`ErrorCode`] (`error/code.rs`): every error names its code,
+//! and the code decides the status.
+//!
 //! Client errors carry a detail a person can act on (what was refused, for whom, why).
 //! Server errors are logged in full and answered with a generic message.
 
 use hyper::header::{ALLOW, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use hyper::{Response, StatusCode};
 use tracing::warn;
+
+mod code;
+
+pub use code::ErrorCode;
 
 use crate::audit::AuditError;
 use crate::auth::AuthError;
@@ -38,8 +45,17 @@ pub enum ApiError {
     #[error("method not allowed; allowed: {0}")]
     MethodNotAllowed(&'static str),
     /// The caller may not use this administrative route.
-    #[error("{0}")]
-    Forbidden(String),
+    #[error("{principal} may not {what}: requires {roles} on {crn}")]
+    AdminRequired {
+        /// The caller.
+        principal: String,
+        /// What was refused (`explain decisions`, `read the audit log`).
+        what: &'static str,
+        /// The roles that would allow it.
+        roles: &'static str,
+        /// Where one of them must be bound.
+        crn: String,
+    },
     /// SQL could not be parsed or is not allowed.
     #[error(transparent)]
     Sql(#[from] SqlError),
@@ -61,15 +77,15 @@ pub enum ApiError {
     /// A results page token that cannot be served.
     #[error(transparent)]
     Page(#[from] PageError),
-    /// The statement failed while its results were being read.
-    #[error("{0}")]
-    StatementFailed(String),
     /// The audit log cannot be written; nothing runs unaudited.
     #[error(transparent)]
     Audit(#[from] AuditError),
-    /// Not accepting statements (starting or draining).
-    #[error("{0}")]
-    Unavailable(String),
+    /// Not accepting statements (draining for shutdown).
+    #[error("the gateway is shutting down; retry on another instance")]
+    ShuttingDown,
+    /// The audit log does not verify, so it is not served.
+    #[error("the audit log does not verify, so it is not served: {0}")]
+    AuditUnverifiable(String),
     /// A refused or failed iam/v2 role-binding change.
     #[error(transparent)]
     Binding(#[from] crate::authz::BindingError),
@@ -105,71 +121,41 @@ impl ApiError {
         ApiError::NotFound(msg.into())
     }
 
-    /// The HTTP status.
+    /// The HTTP status: the one the code's row of [`ErrorCode`]'s table gives.
     pub fn status(&self) -> StatusCode {
-        match self {
-            ApiError::Auth(AuthError::TooManyFailures { .. }) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Auth(e) if e.is_credential_failure() => StatusCode::UNAUTHORIZED,
-            // The identity provider's keys could not be fetched: not the caller's fault.
-            ApiError::Auth(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Body(BodyError::TooLarge { .. }) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Body(BodyError::Json(_) | BodyError::Read(_)) => StatusCode::BAD_REQUEST,
-            ApiError::Body(BodyError::Timeout { .. }) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            ApiError::Metrics(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::Sql(_) => StatusCode::BAD_REQUEST,
-            ApiError::Resolve(e) => e.status(),
-            ApiError::Authz(e) => e.status(),
-            ApiError::Rewrite(_) => StatusCode::BAD_REQUEST,
-            ApiError::Engine(e) => engine_status(e),
-            ApiError::Store(StoreError::AlreadyExists(_)) => StatusCode::CONFLICT,
-            ApiError::Store(StoreError::TooMany { .. }) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Page(_) => StatusCode::BAD_REQUEST,
-            ApiError::StatementFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) | ApiError::Audit(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::Binding(e) => e.status(),
-            ApiError::Workers(WorkerError::Busy { .. } | WorkerError::Deadline(_)) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
-            ApiError::Workers(WorkerError::Failed) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.code().status()
     }
 
     /// The stable, dotted error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             ApiError::Auth(e) => e.code(),
-            ApiError::Body(BodyError::TooLarge { .. }) => "request.body_too_large",
-            ApiError::Body(BodyError::Json(_)) => "request.malformed_json",
-            ApiError::Body(BodyError::Read(_)) => "request.unreadable_body",
-            ApiError::Body(BodyError::Timeout { .. }) => "request.body_timeout",
-            ApiError::HeadersTooLarge { .. } => "request.headers_too_large",
-            ApiError::Metrics(_) => "metrics.unauthorized",
-            ApiError::Invalid(_) => "request.invalid",
-            ApiError::NotFound(_) => "request.not_found",
-            ApiError::MethodNotAllowed(_) => "request.method_not_allowed",
-            ApiError::Forbidden(_) => "authz.admin_required",
+            ApiError::Body(BodyError::TooLarge { .. }) => ErrorCode::RequestBodyTooLarge,
+            ApiError::Body(BodyError::Json(_)) => ErrorCode::RequestMalformedJson,
+            ApiError::Body(BodyError::Read(_)) => ErrorCode::RequestUnreadableBody,
+            ApiError::Body(BodyError::Timeout { .. }) => ErrorCode::RequestBodyTimeout,
+            ApiError::HeadersTooLarge { .. } => ErrorCode::RequestHeadersTooLarge,
+            ApiError::Metrics(_) => ErrorCode::MetricsUnauthorized,
+            ApiError::Invalid(_) => ErrorCode::RequestInvalid,
+            ApiError::NotFound(_) => ErrorCode::RequestNotFound,
+            ApiError::MethodNotAllowed(_) => ErrorCode::RequestMethodNotAllowed,
+            ApiError::AdminRequired { .. } => ErrorCode::AuthzAdminRequired,
             ApiError::Sql(e) => e.code(),
             ApiError::Resolve(e) => e.code(),
             ApiError::Authz(e) => e.code(),
             ApiError::Rewrite(e) => e.code(),
             ApiError::Engine(e) => e.code(),
-            ApiError::Store(StoreError::AlreadyExists(_)) => "statement.name_in_use",
-            ApiError::Store(StoreError::TooMany { .. }) => "statement.too_many",
-            ApiError::Page(_) => "results.bad_page_token",
-            ApiError::StatementFailed(_) => "statement.failed",
-            ApiError::Unavailable(_) => "gateway.unavailable",
+            ApiError::Store(StoreError::AlreadyExists(_)) => ErrorCode::StatementNameInUse,
+            ApiError::Store(StoreError::TooMany { .. }) => ErrorCode::StatementTooMany,
+            ApiError::Page(_) => ErrorCode::ResultsBadPageToken,
+            ApiError::ShuttingDown => ErrorCode::GatewayUnavailable,
             ApiError::Audit(e) => e.code(),
+            ApiError::AuditUnverifiable(_) => ErrorCode::AuditUnavailable,
             ApiError::Binding(e) => e.code(),
-            ApiError::Workers(WorkerError::Busy { .. }) => "gateway.busy",
-            ApiError::Workers(WorkerError::Deadline(_)) => "sql.deadline_exceeded",
-            ApiError::Workers(WorkerError::Failed) => "internal",
-            ApiError::Internal(_) => "internal",
+            ApiError::Workers(WorkerError::Busy { .. }) => ErrorCode::GatewayBusy,
+            ApiError::Workers(WorkerError::Deadline(_)) => ErrorCode::SqlDeadlineExceeded,
+            ApiError::Workers(WorkerError::Failed) => ErrorCode::Internal,
+            ApiError::Internal(_) => ErrorCode::Internal,
         }
     }
 
@@ -182,7 +168,7 @@ impl ApiError {
             ApiError::Authz(e) => e.detail(),
             ApiError::Rewrite(e) => e.detail(),
             ApiError::Engine(e)
-                if !engine_status(e).is_server_error()
+                if !e.code().status().is_server_error()
                     || matches!(e, EngineError::Unavailable(_)) =>
             {
                 e.detail()
@@ -193,7 +179,7 @@ impl ApiError {
                  the gateway log has details"
                     .into()
             }
-            ApiError::Binding(e) if e.status().is_server_error() => {
+            ApiError::Binding(e) if e.code().status().is_server_error() => {
                 "internal error; the gateway log has details (see the request id)".into()
             }
             ApiError::Internal(_) | ApiError::Workers(WorkerError::Failed) => {
@@ -214,9 +200,9 @@ impl ApiError {
     pub fn into_response(self, request_id: &str) -> Response<Body> {
         let status = self.status();
         if status.is_server_error() {
-            warn!(request_id, error = %self, code = self.code(), "request failed");
+            warn!(request_id, error = %self, code = self.code().as_str(), "request failed");
         }
-        let mut r = response::error(status, self.code(), &self.detail(), request_id);
+        let mut r = response::error(status, self.code().as_str(), &self.detail(), request_id);
         let h = r.headers_mut();
         match &self {
             ApiError::Auth(e) => {
@@ -236,7 +222,7 @@ impl ApiError {
                     HeaderValue::from_static("Bearer realm=\"sqlgate-metrics\""),
                 );
             }
-            ApiError::Unavailable(_)
+            ApiError::ShuttingDown
             | ApiError::Engine(EngineError::Unavailable(_))
             | ApiError::Audit(_)
             | ApiError::Workers(WorkerError::Busy { .. } | WorkerError::Deadline(_))
@@ -246,22 +232,5 @@ impl ApiError {
             _ => {}
         }
         r
-    }
-}
-
-/// Engine errors reach HTTP only outside a statement (a statement's own failure becomes its
-/// FAILED phase): planning problems are the caller's, storage and bugs are ours.
-fn engine_status(e: &EngineError) -> StatusCode {
-    match e {
-        EngineError::Plan(_)
-        | EngineError::Execution(_)
-        | EngineError::TableExists(_)
-        | EngineError::TableNotFound(_)
-        | EngineError::DatabaseNotFound { .. }
-        | EngineError::Unsupported(_)
-        | EngineError::ResultTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-        EngineError::ReadOnly(_) | EngineError::UncheckedTable(_) => StatusCode::FORBIDDEN,
-        EngineError::Storage(_) | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        EngineError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     }
 }

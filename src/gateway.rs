@@ -33,7 +33,7 @@ pub enum StartupError {
     Tls(#[from] crate::tls::TlsError),
     /// Credentials configuration.
     #[error("authentication setup failed: {0}")]
-    Auth(#[from] crate::auth::AuthError),
+    Auth(#[from] crate::auth::AuthSetupError),
     /// Policy files.
     #[error("policy could not be loaded: {0}")]
     Policy(#[from] crate::authz::AuthzError),
@@ -369,7 +369,7 @@ impl Gateway {
                 &org,
                 "sqlgate.PolicyReloadRejected",
                 false,
-                e.code(),
+                e.code().as_str(),
                 &format!("{e}; the last good policy stays in force"),
                 Some(self.authorizer.version()),
             ),

@@ -82,14 +82,14 @@ pub async fn create(
             Ok(response::json(StatusCode::CREATED, &rb))
         }
         Err(e) => {
-            authz::binding_refused(&principal.id, "create", e.code(), &e.to_string());
+            authz::binding_refused(&principal.id, "create", e.code().as_str(), &e.to_string());
             audit_change(
                 gw,
                 principal,
                 "iam.CreateRoleBinding",
                 &organization_crn(gw),
                 false,
-                e.code(),
+                e.code().as_str(),
                 &e.to_string(),
                 None,
             )
@@ -232,14 +232,14 @@ pub async fn delete(
             Ok(response::empty(StatusCode::NO_CONTENT))
         }
         Err(e) => {
-            authz::binding_refused(&principal.id, "delete", e.code(), &e.to_string());
+            authz::binding_refused(&principal.id, "delete", e.code().as_str(), &e.to_string());
             audit_change(
                 gw,
                 principal,
                 "iam.DeleteRoleBinding",
                 &organization_crn(gw),
                 false,
-                e.code(),
+                e.code().as_str(),
                 &e.to_string(),
                 None,
             )

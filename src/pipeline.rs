@@ -159,7 +159,7 @@ pub async fn create_statement(
                 principal,
                 &entry,
                 "deny",
-                error.code(),
+                error.code().as_str(),
                 &error.detail(),
             );
             match decision {

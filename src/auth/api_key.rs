@@ -46,7 +46,7 @@ use sha2::{Digest, Sha256};
 
 use super::throttle::{FailureThrottle, ThrottleConfig};
 use super::verify_pool::{MAX_M_KIB, VerifyPool};
-use super::{Attempt, AuthError, Mechanism, Principal};
+use super::{Attempt, AuthError, AuthSetupError, Mechanism, Principal};
 
 /// How long a successful verification is remembered. Short, so a key removed from the file is
 /// refused promptly even if the file change were missed.
@@ -96,13 +96,13 @@ fn argon2() -> Argon2<'static> {
 }
 
 /// Hashes a secret with a fresh random salt into a PHC string.
-pub fn hash_secret(secret: &str) -> Result<String, AuthError> {
+pub fn hash_secret(secret: &str) -> Result<String, AuthSetupError> {
     let salt: [u8; 16] = rand::rng().random();
     let salt = SaltString::encode_b64(&salt).map_err(|e| AuthError::Internal(e.to_string()))?;
     argon2()
         .hash_password(secret.as_bytes(), &salt)
         .map(|h| h.to_string())
-        .map_err(|e| AuthError::Internal(format!("argon2: {e}")))
+        .map_err(|e| AuthSetupError::Internal(format!("argon2: {e}")))
 }
 
 fn random_string(len: usize, alphabet: &[u8]) -> String {
@@ -113,8 +113,9 @@ fn random_string(len: usize, alphabet: &[u8]) -> String {
 }
 
 /// The grammar role bindings use too (`auth::principal_id`), so every key can be bound.
-fn check_principal(principal: &str) -> Result<(), AuthError> {
-    super::principal_id::check(principal).map_err(|e| AuthError::InvalidArgument(e.to_string()))
+fn check_principal(principal: &str) -> Result<(), AuthSetupError> {
+    super::principal_id::check(principal)
+        .map_err(|e| AuthSetupError::InvalidArgument(e.to_string()))
 }
 
 /// Creates an API key for `principal` (`User:<name>`) and appends its hash to `file`.
@@ -136,23 +137,23 @@ pub fn create_api_key(
     file: &Path,
     principal: &str,
     description: Option<&str>,
-) -> Result<(String, String), AuthError> {
+) -> Result<(String, String), AuthSetupError> {
     check_principal(principal)?;
     if let Some(d) = description
         && (d.len() > 256 || d.chars().any(|c| c.is_control()))
     {
-        return Err(AuthError::InvalidArgument(
+        return Err(AuthSetupError::InvalidArgument(
             "the description must be one line of at most 256 bytes".into(),
         ));
     }
     let existing = match fs::read_to_string(file) {
         Ok(text) => Some(text),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(AuthError::io(file, e)),
+        Err(e) => return Err(AuthSetupError::io(file, e)),
     };
     let parsed: ApiKeysFile = match &existing {
         Some(text) => toml::from_str(text).map_err(|e| {
-            AuthError::invalid_file(
+            AuthSetupError::invalid_file(
                 file,
                 format!("not a valid API-key file, left unchanged: {e}"),
             )
@@ -197,12 +198,12 @@ pub fn create_api_key(
 
 /// Writes `bytes` to `path` through a fsynced temporary file and a rename, keeping the old
 /// file's permissions (0600 for a new file).
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AuthError> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AuthSetupError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    fs::create_dir_all(dir).map_err(|e| AuthError::io(dir, e))?;
+    fs::create_dir_all(dir).map_err(|e| AuthSetupError::io(dir, e))?;
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -231,7 +232,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), AuthErro
     })();
     result.map_err(|e| {
         let _ = fs::remove_file(&tmp);
-        AuthError::io(path, e)
+        AuthSetupError::io(path, e)
     })
 }
 
@@ -299,7 +300,7 @@ impl ApiKeyStore {
         slots: usize,
         queue: usize,
         throttle: &ThrottleConfig,
-    ) -> Result<Self, AuthError> {
+    ) -> Result<Self, AuthSetupError> {
         let slots = match slots {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -307,7 +308,7 @@ impl ApiKeyStore {
         let (stamp, keys) = match fs::metadata(&path) {
             Ok(meta) => (Some(FileStamp::of(&meta)), read_keys(&path)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (None, HashMap::new()),
-            Err(e) => return Err(AuthError::io(&path, e)),
+            Err(e) => return Err(AuthSetupError::io(&path, e)),
         };
         Ok(Self {
             path,
@@ -443,6 +444,7 @@ impl ApiKeyStore {
                 })
                 .await
                 .map_err(|e| AuthError::Internal(format!("argon2 task: {e}")))?
+                .map_err(|e| AuthError::Internal(e.to_string()))
             })
             .await
             .cloned()
@@ -458,9 +460,10 @@ fn looks_like_key_id(key: &str) -> bool {
 /// Reads and checks the key file. Entries with an unusable principal or hash are skipped with a
 /// warning (they could never authenticate); duplicate ids are an error, since which one wins
 /// would be arbitrary.
-fn read_keys(path: &Path) -> Result<HashMap<String, ApiKeyRecord>, AuthError> {
-    let text = fs::read_to_string(path).map_err(|e| AuthError::io(path, e))?;
-    let file: ApiKeysFile = toml::from_str(&text).map_err(|e| AuthError::invalid_file(path, e))?;
+fn read_keys(path: &Path) -> Result<HashMap<String, ApiKeyRecord>, AuthSetupError> {
+    let text = fs::read_to_string(path).map_err(|e| AuthSetupError::io(path, e))?;
+    let file: ApiKeysFile =
+        toml::from_str(&text).map_err(|e| AuthSetupError::invalid_file(path, e))?;
     let mut keys = HashMap::new();
     for (i, k) in file.keys.into_iter().enumerate() {
         if let Err(e) = check_principal(&k.principal) {
@@ -477,7 +480,7 @@ fn read_keys(path: &Path) -> Result<HashMap<String, ApiKeyRecord>, AuthError> {
             }
         }
         if keys.contains_key(&k.id) {
-            return Err(AuthError::invalid_file(
+            return Err(AuthSetupError::invalid_file(
                 path,
                 format!("key id `{}` appears twice", k.id),
             ));
@@ -546,7 +549,7 @@ mod tests {
         let file = dir.path().join("api-keys.toml");
         fs::write(&file, "[[keys]\n").unwrap();
         let err = create_api_key(&file, "User:a", None).unwrap_err();
-        assert_eq!(err.code(), "auth.invalid_file");
+        assert!(matches!(err, AuthSetupError::InvalidFile { .. }), "{err}");
         assert_eq!(fs::read_to_string(&file).unwrap(), "[[keys]\n");
     }
 
@@ -559,7 +562,7 @@ mod tests {
         ] {
             assert!(matches!(
                 create_api_key(&file, bad, None),
-                Err(AuthError::InvalidArgument(_))
+                Err(AuthSetupError::InvalidArgument(_))
             ));
         }
         assert!(!file.exists());

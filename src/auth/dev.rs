@@ -19,7 +19,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
 use super::config::{DevIssuerConfig, resolve};
-use super::{AuthError, api_key::write_atomically};
+use super::{AuthSetupError, api_key::write_atomically};
 
 /// Longest lifetime `mint_token` accepts; dev tokens are for trying things out.
 pub const MAX_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -42,15 +42,16 @@ pub(crate) fn ed25519_public_jwk(key_pem: &str) -> Result<Jwk, String> {
     })
 }
 
-fn public_jwk(key_pem: &[u8], path: &Path) -> Result<(EncodingKey, Jwk), AuthError> {
-    let bad =
-        |e: String| AuthError::invalid_file(path, format!("not an Ed25519 PKCS#8 PEM key: {e}"));
+fn public_jwk(key_pem: &[u8], path: &Path) -> Result<(EncodingKey, Jwk), AuthSetupError> {
+    let bad = |e: String| {
+        AuthSetupError::invalid_file(path, format!("not an Ed25519 PKCS#8 PEM key: {e}"))
+    };
     let key = EncodingKey::from_ed_pem(key_pem).map_err(|e| bad(e.to_string()))?;
     let text = std::str::from_utf8(key_pem).map_err(|e| bad(e.to_string()))?;
     let mut jwk = ed25519_public_jwk(text).map_err(bad)?;
     let kid = jwk
         .thumbprint(ThumbprintHash::SHA256)
-        .map_err(|e| AuthError::Internal(format!("JWK thumbprint: {e}")))?;
+        .map_err(|e| AuthSetupError::Internal(format!("JWK thumbprint: {e}")))?;
     jwk.common.key_id = Some(kid);
     jwk.common.key_algorithm = Some(KeyAlgorithm::EdDSA);
     jwk.common.public_key_use = Some(PublicKeyUse::Signature);
@@ -68,19 +69,19 @@ fn public_jwk(key_pem: &[u8], path: &Path) -> Result<(EncodingKey, Jwk), AuthErr
 /// assert!(sqlgate::auth::ensure_dev_issuer(&cfg, dir.path()).unwrap());
 /// assert!(!sqlgate::auth::ensure_dev_issuer(&cfg, dir.path()).unwrap());
 /// ```
-pub fn ensure_dev_issuer(cfg: &DevIssuerConfig, base_dir: &Path) -> Result<bool, AuthError> {
+pub fn ensure_dev_issuer(cfg: &DevIssuerConfig, base_dir: &Path) -> Result<bool, AuthSetupError> {
     let key_path = resolve(base_dir, &cfg.key_file);
     let jwks_path = resolve(base_dir, &cfg.jwks_file);
     let (pem, generated) = match fs::read(&key_path) {
         Ok(pem) => (pem, false),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let pair = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)
-                .map_err(|e| AuthError::Internal(format!("Ed25519 key generation: {e}")))?;
+                .map_err(|e| AuthSetupError::Internal(format!("Ed25519 key generation: {e}")))?;
             let pem = pair.serialize_pem();
             write_private_key(&key_path, pem.as_bytes())?;
             (pem.into_bytes(), true)
         }
-        Err(e) => return Err(AuthError::io(&key_path, e)),
+        Err(e) => return Err(AuthSetupError::io(&key_path, e)),
     };
     let (_, jwk) = public_jwk(&pem, &key_path)?;
     let jwks = JwkSet { keys: vec![jwk] };
@@ -89,7 +90,7 @@ pub fn ensure_dev_issuer(cfg: &DevIssuerConfig, base_dir: &Path) -> Result<bool,
         .and_then(|b| serde_json::from_slice::<JwkSet>(&b).ok());
     if current.as_ref() != Some(&jwks) {
         let mut json = serde_json::to_vec_pretty(&jwks)
-            .map_err(|e| AuthError::Internal(format!("JWKS serialization: {e}")))?;
+            .map_err(|e| AuthSetupError::Internal(format!("JWKS serialization: {e}")))?;
         json.push(b'\n');
         write_atomically(&jwks_path, &json)?;
         #[cfg(unix)]
@@ -97,24 +98,24 @@ pub fn ensure_dev_issuer(cfg: &DevIssuerConfig, base_dir: &Path) -> Result<bool,
             use std::os::unix::fs::PermissionsExt as _;
             // Public material: readable by whoever runs a verifier.
             fs::set_permissions(&jwks_path, fs::Permissions::from_mode(0o644))
-                .map_err(|e| AuthError::io(&jwks_path, e))?;
+                .map_err(|e| AuthSetupError::io(&jwks_path, e))?;
         }
     }
     Ok(generated)
 }
 
-fn write_private_key(path: &Path, pem: &[u8]) -> Result<(), AuthError> {
+fn write_private_key(path: &Path, pem: &[u8]) -> Result<(), AuthSetupError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir).map_err(|e| AuthError::io(dir, e))?;
+        fs::create_dir_all(dir).map_err(|e| AuthSetupError::io(dir, e))?;
     }
     let mut opts = fs::OpenOptions::new();
     opts.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
-    let mut f = opts.open(path).map_err(|e| AuthError::io(path, e))?;
+    let mut f = opts.open(path).map_err(|e| AuthSetupError::io(path, e))?;
     f.write_all(pem)
         .and_then(|()| f.sync_all())
-        .map_err(|e| AuthError::io(path, e))
+        .map_err(|e| AuthSetupError::io(path, e))
 }
 
 #[derive(Serialize)]
@@ -149,9 +150,9 @@ pub fn mint_token(
     subject: &str,
     groups: &[String],
     ttl: Duration,
-) -> Result<String, AuthError> {
+) -> Result<String, AuthSetupError> {
     if subject.is_empty() || subject.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(AuthError::InvalidArgument(
+        return Err(AuthSetupError::InvalidArgument(
             "the subject must be non-empty without spaces".into(),
         ));
     }
@@ -159,18 +160,18 @@ pub fn mint_token(
         .iter()
         .any(|g| g.is_empty() || g.chars().any(char::is_control))
     {
-        return Err(AuthError::InvalidArgument(
+        return Err(AuthSetupError::InvalidArgument(
             "group names must be non-empty".into(),
         ));
     }
     if ttl < Duration::from_secs(1) || ttl > MAX_TTL {
-        return Err(AuthError::InvalidArgument(format!(
+        return Err(AuthSetupError::InvalidArgument(format!(
             "the token lifetime must be between 1s and {}",
             humantime::format_duration(MAX_TTL)
         )));
     }
     let key_path = resolve(base_dir, &cfg.key_file);
-    let pem = fs::read(&key_path).map_err(|e| AuthError::io(&key_path, e))?;
+    let pem = fs::read(&key_path).map_err(|e| AuthSetupError::io(&key_path, e))?;
     let (key, jwk) = public_jwk(&pem, &key_path)?;
     let now = chrono::Utc::now().timestamp();
     let claims = DevClaims {
@@ -186,7 +187,7 @@ pub fn mint_token(
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = jwk.common.key_id;
     jsonwebtoken::encode(&header, &claims, &key)
-        .map_err(|e| AuthError::Internal(format!("signing the dev token: {e}")))
+        .map_err(|e| AuthSetupError::Internal(format!("signing the dev token: {e}")))
 }
 
 #[cfg(test)]
@@ -237,12 +238,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cfg = DevIssuerConfig::default();
         let hour = Duration::from_secs(3600);
-        assert_eq!(
-            mint_token(&cfg, dir.path(), "alice", &[], hour)
-                .unwrap_err()
-                .code(),
-            "auth.io"
-        );
+        assert!(matches!(
+            mint_token(&cfg, dir.path(), "alice", &[], hour).unwrap_err(),
+            AuthSetupError::Io { .. }
+        ));
         ensure_dev_issuer(&cfg, dir.path()).unwrap();
         for (subject, ttl) in [
             ("", hour),
@@ -250,12 +249,10 @@ mod tests {
             ("alice", Duration::ZERO),
             ("alice", MAX_TTL * 2),
         ] {
-            assert_eq!(
-                mint_token(&cfg, dir.path(), subject, &[], ttl)
-                    .unwrap_err()
-                    .code(),
-                "auth.invalid_argument"
-            );
+            assert!(matches!(
+                mint_token(&cfg, dir.path(), subject, &[], ttl).unwrap_err(),
+                AuthSetupError::InvalidArgument(_)
+            ));
         }
         let token = mint_token(&cfg, dir.path(), "alice", &[], hour).unwrap();
         let payload = token.split('.').nth(1).unwrap();

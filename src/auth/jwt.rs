@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use super::config::{AuthConfig, ClaimFilter, IdentityPoolConfig, IssuerConfig, resolve};
 use super::jwks::{FETCH_TIMEOUT, JwksSource, KeyStore};
 use super::unique_json::{self, UniqueJsonError};
-use super::{Attempt, AuthError, Mechanism, Principal, untrusted};
+use super::{Attempt, AuthError, AuthSetupError, Mechanism, Principal, untrusted};
 
 /// Largest bearer token accepted. Real tokens are a few KiB; this bounds the work an
 /// unauthenticated client can cause.
@@ -50,7 +50,7 @@ impl fmt::Debug for JwtVerifier {
 }
 
 impl JwtVerifier {
-    pub(crate) async fn build(cfg: &AuthConfig, base_dir: &Path) -> Result<Self, AuthError> {
+    pub(crate) async fn build(cfg: &AuthConfig, base_dir: &Path) -> Result<Self, AuthSetupError> {
         let http = reqwest::Client::builder()
             .timeout(FETCH_TIMEOUT)
             .connect_timeout(FETCH_TIMEOUT)

@@ -14,10 +14,9 @@
 //! role, pattern), so they survive restarts and hand edits. Lines written by the API carry a
 //! `# created_at=<RFC 3339> by=<principal>` comment, which reviewers see in the diff.
 
+use crate::error::ErrorCode;
 use std::io::Write;
 use std::path::Path;
-
-use hyper::StatusCode;
 
 use super::policy::{BINDINGS_FILE, Policy, PolicyTexts, ProbeModel, binding_id, check_scope};
 use super::scope::pattern_covers;
@@ -72,29 +71,16 @@ pub enum BindingError {
 }
 
 impl BindingError {
-    /// HTTP status.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            BindingError::Invalid(_) => StatusCode::BAD_REQUEST,
-            BindingError::Forbidden { .. } => StatusCode::FORBIDDEN,
-            BindingError::NotFound(_) => StatusCode::NOT_FOUND,
-            BindingError::Duplicate { .. }
-            | BindingError::PolicyInvalid(_)
-            | BindingError::Busy(_) => StatusCode::CONFLICT,
-            BindingError::Io(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
-    }
-
     /// Stable error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            BindingError::Invalid(_) => "iam.invalid_binding",
-            BindingError::Forbidden { .. } => "iam.forbidden",
-            BindingError::NotFound(_) => "iam.binding_not_found",
-            BindingError::Duplicate { .. } => "iam.duplicate_binding",
-            BindingError::PolicyInvalid(_) => "iam.policy_invalid",
-            BindingError::Busy(_) => "iam.policy_busy",
-            BindingError::Io(_) => "internal",
+            BindingError::Invalid(_) => ErrorCode::IamInvalidBinding,
+            BindingError::Forbidden { .. } => ErrorCode::IamForbidden,
+            BindingError::NotFound(_) => ErrorCode::IamBindingNotFound,
+            BindingError::Duplicate { .. } => ErrorCode::IamDuplicateBinding,
+            BindingError::PolicyInvalid(_) => ErrorCode::IamPolicyInvalid,
+            BindingError::Busy(_) => ErrorCode::IamPolicyBusy,
+            BindingError::Io(_) => ErrorCode::Internal,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Authorization refusals and policy-loading failures.
 
-use hyper::StatusCode;
+use crate::error::ErrorCode;
 
 use crate::catalog::ObjectRef;
 use crate::sql::Action;
@@ -57,25 +57,13 @@ pub enum AuthzError {
 
 impl AuthzError {
     /// Stable error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AuthzError::Denied { .. } => "authz.denied",
-            AuthzError::NotAllowedToRun { .. } => "authz.not_allowed_to_run",
-            AuthzError::ReadOnly { .. } => "authz.read_only",
-            AuthzError::WrongRegion { .. } => "authz.region",
-            AuthzError::Policy(_) => "authz.policy",
-        }
-    }
-
-    /// HTTP status: refusals are 403, a cross-region statement is a 400 (no role can fix it),
-    /// a broken policy is a server error.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            AuthzError::Denied { .. }
-            | AuthzError::NotAllowedToRun { .. }
-            | AuthzError::ReadOnly { .. } => StatusCode::FORBIDDEN,
-            AuthzError::WrongRegion { .. } => StatusCode::FORBIDDEN,
-            AuthzError::Policy(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AuthzError::Denied { .. } => ErrorCode::AuthzDenied,
+            AuthzError::NotAllowedToRun { .. } => ErrorCode::AuthzNotAllowedToRun,
+            AuthzError::ReadOnly { .. } => ErrorCode::AuthzReadOnly,
+            AuthzError::WrongRegion { .. } => ErrorCode::AuthzRegion,
+            AuthzError::Policy(_) => ErrorCode::AuthzPolicy,
         }
     }
 

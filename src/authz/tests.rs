@@ -74,7 +74,9 @@ fn check(a: &Authorizer, principal: &str, sql: &str) -> Result<AuthorizedStateme
 
 /// `Ok(())` or the error code.
 fn outcome(a: &Authorizer, principal: &str, sql: &str) -> Result<(), &'static str> {
-    check(a, principal, sql).map(|_| ()).map_err(|e| e.code())
+    check(a, principal, sql)
+        .map(|_| ())
+        .map_err(|e| e.code().as_str())
 }
 
 #[tokio::test]
@@ -197,7 +199,7 @@ async fn denial_detail_names_principal_object_action_and_role() {
     let a = authorizer(&format!("User:alice, FlinkDeveloper, {ENV}")).await;
     let err = check(&a, "User:alice", "SELECT * FROM orders").unwrap_err();
     assert_eq!(err.code(), "authz.denied");
-    assert_eq!(err.status(), hyper::StatusCode::FORBIDDEN);
+    assert_eq!(err.code().status(), hyper::StatusCode::FORBIDDEN);
     assert_eq!(
         err.detail(),
         "User:alice may not read table `env-dev`.`lkc-dev`.`orders`: requires DeveloperRead \

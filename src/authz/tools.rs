@@ -348,7 +348,7 @@ pub async fn run_tables(
                     (want == Expect::Allow, format!("allow: {}", via.join("; ")))
                 }
                 (Err((code, detail)), want) => (
-                    want == Expect::Deny && case.code.as_deref().is_none_or(|c| c == *code),
+                    want == Expect::Deny && case.code.as_deref().is_none_or(|c| *code == c),
                     format!("deny {code}: {detail}"),
                 ),
             };

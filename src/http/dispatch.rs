@@ -96,9 +96,7 @@ async fn dispatch(
     };
     check_env(gw, path)?;
     if !gw.is_ready() && matches!(route, Route::CreateStatement(_)) {
-        return Err(ApiError::Unavailable(
-            "the gateway is shutting down; retry on another instance".into(),
-        ));
+        return Err(ApiError::ShuttingDown);
     }
     let call = Call {
         gw,
@@ -180,11 +178,15 @@ async fn check(
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     if !gw.authorizer().is_admin(&principal.id) {
-        return Err(ApiError::Forbidden(format!(
-            "{} may not explain decisions: requires OrganizationAdmin on {}",
-            principal.id,
-            gw.catalogs().crn(&crate::catalog::ObjectRef::Organization)
-        )));
+        return Err(ApiError::AdminRequired {
+            principal: principal.id.clone(),
+            what: "explain decisions",
+            roles: "OrganizationAdmin",
+            crn: gw
+                .catalogs()
+                .crn(&crate::catalog::ObjectRef::Organization)
+                .to_string(),
+        });
     }
     let (parts, body) = req.into_parts();
     let bytes =
@@ -229,11 +231,15 @@ async fn audit(
     req: &Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
     if !gw.authorizer().can_read_audit(&principal.id) {
-        return Err(ApiError::Forbidden(format!(
-            "{} may not read the audit log: requires AuditLogReader (or OrganizationAdmin) on {}",
-            principal.id,
-            gw.catalogs().crn(&crate::catalog::ObjectRef::Organization)
-        )));
+        return Err(ApiError::AdminRequired {
+            principal: principal.id.clone(),
+            what: "read the audit log",
+            roles: "AuditLogReader (or OrganizationAdmin)",
+            crn: gw
+                .catalogs()
+                .crn(&crate::catalog::ObjectRef::Organization)
+                .to_string(),
+        });
     }
     let q: Vec<(String, String)> =
         url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
@@ -285,11 +291,7 @@ async fn audit(
     })
     .await
     .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| {
-        ApiError::Unavailable(format!(
-            "the audit log does not verify, so it is not served: {e}"
-        ))
-    })?;
+    .map_err(|e| ApiError::AuditUnverifiable(e.to_string()))?;
     Ok(response::json(
         StatusCode::OK,
         &json!({"kind": "AuditRecordList", "data": records}),

@@ -302,7 +302,7 @@ pub fn measure_with(tsv: &str, catalogs: &Catalogs, session: &SessionNames) -> C
         };
         match parse(&sql, &limits) {
             Err(e) => {
-                o.error_code = Some(e.code());
+                o.error_code = Some(e.code().as_str());
                 o.error = Some(e.detail());
             }
             Ok(parsed) => {
@@ -313,7 +313,7 @@ pub fn measure_with(tsv: &str, catalogs: &Catalogs, session: &SessionNames) -> C
                         o.sql_kind = Some(r.sql_kind());
                     }
                     Err(e) => {
-                        o.error_code = Some(e.code());
+                        o.error_code = Some(e.code().as_str());
                         o.error = Some(e.detail());
                     }
                 }

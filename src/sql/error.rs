@@ -1,6 +1,6 @@
 //! Errors of the SQL stages, each with a stable dotted `code()` and a `detail()` for people.
 
-use hyper::StatusCode;
+use crate::error::ErrorCode;
 
 /// Why a statement text was refused before name resolution.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,21 +54,23 @@ pub enum SqlError {
 
 impl SqlError {
     /// Stable error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            SqlError::Empty => "sql.empty",
-            SqlError::TooLarge { .. } => "sql.too_large",
-            SqlError::MultipleStatements => "sql.multiple_statements",
-            SqlError::TooDeep { .. } => "sql.too_deep",
+            SqlError::Empty => ErrorCode::SqlEmpty,
+            SqlError::TooLarge { .. } => ErrorCode::SqlTooLarge,
+            SqlError::MultipleStatements => ErrorCode::SqlMultipleStatements,
+            SqlError::TooDeep { .. } => ErrorCode::SqlTooDeep,
             SqlError::TooComplex { bound, .. } => match bound {
-                super::bounds::Bound::Nesting | super::bounds::Bound::Depth => "sql.too_deep",
-                super::bounds::Bound::Identifier => "sql.identifier_too_long",
+                super::bounds::Bound::Nesting | super::bounds::Bound::Depth => {
+                    ErrorCode::SqlTooDeep
+                }
+                super::bounds::Bound::Identifier => ErrorCode::SqlIdentifierTooLong,
                 super::bounds::Bound::Tokens
                 | super::bounds::Bound::Nodes
-                | super::bounds::Bound::ParseAttempts => "sql.too_complex",
+                | super::bounds::Bound::ParseAttempts => ErrorCode::SqlTooComplex,
             },
-            SqlError::Parse { .. } => "sql.parse_error",
-            SqlError::Unsupported(_) => "sql.unsupported",
+            SqlError::Parse { .. } => ErrorCode::SqlParseError,
+            SqlError::Unsupported(_) => ErrorCode::SqlUnsupported,
         }
     }
 
@@ -152,27 +154,14 @@ pub enum ResolveError {
 
 impl ResolveError {
     /// Stable error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ResolveError::UnknownCatalog(_) => "resolve.unknown_catalog",
-            ResolveError::UnknownDatabase { .. } => "resolve.unknown_database",
-            ResolveError::NoCurrentCatalog(_) => "resolve.no_current_catalog",
-            ResolveError::NoCurrentDatabase(_) => "resolve.no_current_database",
-            ResolveError::TooManyNameParts(_) => "resolve.too_many_name_parts",
-            ResolveError::InvalidName(_) => "resolve.invalid_name",
-        }
-    }
-
-    /// HTTP status: unknown objects are 404, malformed or unqualified names 400.
-    pub fn status(&self) -> StatusCode {
-        match self {
-            ResolveError::UnknownCatalog(_) | ResolveError::UnknownDatabase { .. } => {
-                StatusCode::NOT_FOUND
-            }
-            ResolveError::NoCurrentCatalog(_)
-            | ResolveError::NoCurrentDatabase(_)
-            | ResolveError::TooManyNameParts(_)
-            | ResolveError::InvalidName(_) => StatusCode::BAD_REQUEST,
+            ResolveError::UnknownCatalog(_) => ErrorCode::ResolveUnknownCatalog,
+            ResolveError::UnknownDatabase { .. } => ErrorCode::ResolveUnknownDatabase,
+            ResolveError::NoCurrentCatalog(_) => ErrorCode::ResolveNoCurrentCatalog,
+            ResolveError::NoCurrentDatabase(_) => ErrorCode::ResolveNoCurrentDatabase,
+            ResolveError::TooManyNameParts(_) => ErrorCode::ResolveTooManyNameParts,
+            ResolveError::InvalidName(_) => ErrorCode::ResolveInvalidName,
         }
     }
 
@@ -213,9 +202,9 @@ pub enum RewriteError {
 
 impl RewriteError {
     /// Stable error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            RewriteError::Unresolved(_) => "rewrite.unresolved_relation",
+            RewriteError::Unresolved(_) => ErrorCode::RewriteUnresolvedRelation,
         }
     }
 

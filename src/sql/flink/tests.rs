@@ -482,7 +482,7 @@ fn flink_only_statements_are_refused_when_malformed_or_unsafe() {
     for (sql, code) in cases {
         let got = parse(sql, &ParseLimits::default())
             .map(|_| ())
-            .map_err(|e| e.code());
+            .map_err(|e| e.code().as_str());
         assert_eq!(got, Err(*code), "{sql:?}");
     }
 }
@@ -719,7 +719,7 @@ fn match_recognize_within_is_refused_when_malformed() {
     for (sql, code) in &cases {
         let got = parse(sql, &ParseLimits::default())
             .map(|_| ())
-            .map_err(|e| e.code());
+            .map_err(|e| e.code().as_str());
         assert_eq!(got, Err(*code), "{sql:?}");
     }
     // The location is the clause's, in the text as written.
