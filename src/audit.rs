@@ -444,6 +444,11 @@ impl Auditor {
         self.authn_failure_interval
     }
 
+    /// Whether records carry SQL with its literals replaced (`audit.redact_sql_literals`).
+    pub fn redacts_sql(&self) -> bool {
+        self.redact_sql_literals
+    }
+
     /// The SQL text to put in a record, per `redact_sql_literals`, from the gateway's parse of
     /// it (`None` when it did not parse).
     pub fn sql_for_audit(

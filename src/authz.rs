@@ -35,7 +35,7 @@
 //!   swaps are serialized by one async lock; unchanged content is a no-op.
 //! * Role bindings ([`Authorizer::create_binding`], [`Authorizer::delete_binding`]): delegated
 //!   administration (`bindings.rs`), written back to `bindings.csv` atomically.
-//! * Tools for admins (`tools.rs`): validate, diff, decision tables.
+//! * Tools for admins (`tools.rs`): validate, diff.
 
 mod bindings;
 mod error;
@@ -61,7 +61,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use bindings::{BindingError, BindingFilter};
-pub use error::AuthzError;
+pub use error::{AuthzError, PolicyError};
 pub use evaluate::{Evaluated, Evaluation, Outcome};
 pub use hooks::{AUDIT_TARGET, binding_changed, binding_refused, report_reload};
 pub use policy::EMPTY_BINDINGS_MARKER;
@@ -69,10 +69,7 @@ use policy::Policy;
 pub use policy::{BindingRecord, PolicyTexts};
 pub use scope::pattern_covers;
 pub use settle::Settle;
-pub use tools::{
-    CaseOutcome, DecisionCase, DecisionTable, Expect, PolicyDiff, TableDefaults, TestReport,
-    diff_policies, load_table, run_tables, validate_dir,
-};
+pub use tools::{PolicyDiff, diff_policies, validate_dir};
 pub use watch::{WatchConfig, spawn_watcher};
 
 use crate::catalog::{Catalogs, Crn, ObjectRef, TableRef};
@@ -273,7 +270,7 @@ impl std::fmt::Debug for Authorizer {
 impl Authorizer {
     /// Loads and validates `model.conf`, `roles.csv` and `bindings.csv` from `dir`
     /// (version 1); reloads wait for the default [`Settle`].
-    pub async fn load(dir: &Path, catalogs: Arc<Catalogs>) -> Result<Self, AuthzError> {
+    pub async fn load(dir: &Path, catalogs: Arc<Catalogs>) -> Result<Self, PolicyError> {
         Self::load_with(dir, catalogs, Settle::default()).await
     }
 
@@ -284,7 +281,7 @@ impl Authorizer {
         dir: &Path,
         catalogs: Arc<Catalogs>,
         settle: Settle,
-    ) -> Result<Self, AuthzError> {
+    ) -> Result<Self, PolicyError> {
         let texts = PolicyTexts::read(dir).await?;
         let policy =
             Policy::from_texts(&texts, catalogs.organization_id(), Some(&catalogs)).await?;
@@ -297,7 +294,7 @@ impl Authorizer {
         roles: &str,
         bindings: &str,
         catalogs: Arc<Catalogs>,
-    ) -> Result<Self, AuthzError> {
+    ) -> Result<Self, PolicyError> {
         let texts = PolicyTexts {
             model: model.to_string(),
             roles: roles.to_string(),
@@ -443,54 +440,24 @@ impl Authorizer {
     }
 
     /// Checks every access of `resolved` for `principal_id`, for a statement submitted to
-    /// environment `statement_env` and running in `statement_region` (see the module doc).
-    /// [`Authorizer::authorize`], also returning the policy version the decision (granted or
-    /// refused) was made against.
-    pub fn authorize_versioned(
+    /// environment `statement_env` and running in `statement_region` (see the module doc),
+    /// against one policy snapshot, and returns the evaluation that decided with the decision:
+    /// what `sqlgate check` explains is, by construction, what enforcement concluded.
+    pub fn authorize_explained(
         &self,
         principal_id: &str,
         resolved: ResolvedStatement,
         statement_env: &str,
         statement_region: &str,
-    ) -> (u64, Result<AuthorizedStatement, AuthzError>) {
+    ) -> Authorization {
         let state = self.state();
-        let result = self.authorize_snapshot(
+        let evaluation = self.evaluate(
             &state,
             principal_id,
-            resolved,
+            &resolved,
             statement_env,
             statement_region,
         );
-        (state.version, result)
-    }
-
-    /// Every decision uses one policy snapshot; its version is recorded in the result and in
-    /// the [`DecisionEvent`] sent to subscribers.
-    pub fn authorize(
-        &self,
-        principal_id: &str,
-        resolved: ResolvedStatement,
-        statement_env: &str,
-        statement_region: &str,
-    ) -> Result<AuthorizedStatement, AuthzError> {
-        let state = self.state();
-        self.authorize_snapshot(
-            &state,
-            principal_id,
-            resolved,
-            statement_env,
-            statement_region,
-        )
-    }
-
-    fn authorize_snapshot(
-        &self,
-        state: &State,
-        principal_id: &str,
-        resolved: ResolvedStatement,
-        statement_env: &str,
-        statement_region: &str,
-    ) -> Result<AuthorizedStatement, AuthzError> {
         let accesses = (self.inner.events.receiver_count() > 0).then(|| {
             resolved
                 .accesses()
@@ -498,13 +465,7 @@ impl Authorizer {
                 .map(|a| format!("{} {}", a.action.as_str(), a.object))
                 .collect::<Vec<_>>()
         });
-        let result = self.authorize_in(
-            state,
-            principal_id,
-            resolved,
-            statement_env,
-            statement_region,
-        );
+        let result = conclude(&evaluation, principal_id, resolved);
         if let Some(accesses) = accesses {
             let _ = self.inner.events.send(DecisionEvent {
                 policy_version: state.version,
@@ -517,79 +478,36 @@ impl Authorizer {
                 accesses,
             });
         }
-        result
+        Authorization {
+            version: state.version,
+            evaluation,
+            result,
+        }
     }
 
-    fn authorize_in(
+    /// [`Authorizer::authorize_explained`] without the evaluation: the version and the
+    /// decision.
+    pub fn authorize_versioned(
         &self,
-        state: &State,
+        principal_id: &str,
+        resolved: ResolvedStatement,
+        statement_env: &str,
+        statement_region: &str,
+    ) -> (u64, Result<AuthorizedStatement, AuthzError>) {
+        let a = self.authorize_explained(principal_id, resolved, statement_env, statement_region);
+        (a.version, a.result)
+    }
+
+    /// [`Authorizer::authorize_explained`], the decision alone.
+    pub fn authorize(
+        &self,
         principal_id: &str,
         resolved: ResolvedStatement,
         statement_env: &str,
         statement_region: &str,
     ) -> Result<AuthorizedStatement, AuthzError> {
-        let ev = self.evaluate(
-            state,
-            principal_id,
-            &resolved,
-            statement_env,
-            statement_region,
-        );
-        if ev.run.is_none() {
-            return Err(AuthzError::NotAllowedToRun {
-                principal: principal_id.to_string(),
-                environment: statement_env.to_string(),
-                crn: ev.environment_crn,
-            });
-        }
-        let mut decisions = Vec::with_capacity(ev.accesses.len());
-        // The first access that is not granted is the refusal (statement order).
-        for item in ev.accesses {
-            let Evaluated {
-                object,
-                action,
-                outcome,
-            } = item;
-            match outcome {
-                Outcome::Granted { role, binding } => decisions.push(Decision {
-                    object,
-                    action,
-                    granted: true,
-                    role: Some(role),
-                    binding: Some(binding),
-                    missing: None,
-                    policy_version: ev.version,
-                }),
-                Outcome::WrongRegion { object_region } => {
-                    return Err(AuthzError::WrongRegion {
-                        object: Box::new(object),
-                        object_region,
-                        statement_region: statement_region.to_string(),
-                    });
-                }
-                Outcome::ReadOnly => {
-                    return Err(AuthzError::ReadOnly {
-                        object: Box::new(object),
-                        action,
-                    });
-                }
-                Outcome::Denied { missing_role, crn } => {
-                    return Err(AuthzError::Denied {
-                        principal: principal_id.to_string(),
-                        object: Box::new(object),
-                        action,
-                        missing_role,
-                        crn,
-                    });
-                }
-            }
-        }
-        Ok(AuthorizedStatement {
-            resolved,
-            decisions,
-            policy_version: ev.version,
-            _proof: (),
-        })
+        self.authorize_explained(principal_id, resolved, statement_env, statement_region)
+            .result
     }
 
     /// Whether the principal may read the audit log (AuditLogReader or OrganizationAdmin on
@@ -688,6 +606,76 @@ impl crate::catalog::Visibility for PrincipalView<'_> {
     fn knows(&self, object: &ObjectRef) -> bool {
         self.authorizer.knows(self.principal, object)
     }
+}
+
+/// One decision with the evaluation it was derived from.
+#[derive(Debug)]
+pub struct Authorization {
+    /// The policy version that decided.
+    pub version: u64,
+    /// Every verdict, as `sqlgate check` shows them.
+    pub evaluation: Evaluation,
+    /// The decision: the first access not granted (statement order) is the refusal.
+    pub result: Result<AuthorizedStatement, AuthzError>,
+}
+
+/// The decision an evaluation implies.
+fn conclude(
+    ev: &Evaluation,
+    principal_id: &str,
+    resolved: ResolvedStatement,
+) -> Result<AuthorizedStatement, AuthzError> {
+    if ev.run.is_none() {
+        return Err(AuthzError::NotAllowedToRun {
+            principal: principal_id.to_string(),
+            environment: ev.environment.clone(),
+            crn: ev.environment_crn.clone(),
+        });
+    }
+    let mut decisions = Vec::with_capacity(ev.accesses.len());
+    for item in &ev.accesses {
+        let object = item.object.clone();
+        let action = item.action;
+        match &item.outcome {
+            Outcome::Granted { role, binding } => decisions.push(Decision {
+                object,
+                action,
+                granted: true,
+                role: Some(role.clone()),
+                binding: Some(binding.clone()),
+                missing: None,
+                policy_version: ev.version,
+            }),
+            Outcome::WrongRegion { object_region } => {
+                return Err(AuthzError::WrongRegion {
+                    object: Box::new(object),
+                    object_region: object_region.clone(),
+                    statement_region: ev.region.clone(),
+                });
+            }
+            Outcome::ReadOnly => {
+                return Err(AuthzError::ReadOnly {
+                    object: Box::new(object),
+                    action,
+                });
+            }
+            Outcome::Denied { missing_role, crn } => {
+                return Err(AuthzError::Denied {
+                    principal: principal_id.to_string(),
+                    object: Box::new(object),
+                    action,
+                    missing_role: missing_role.clone(),
+                    crn: crn.clone(),
+                });
+            }
+        }
+    }
+    Ok(AuthorizedStatement {
+        resolved,
+        decisions,
+        policy_version: ev.version,
+        _proof: (),
+    })
 }
 
 /// The region of the cluster an object lives in; `None` for objects above clusters and for

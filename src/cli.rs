@@ -62,6 +62,10 @@ pub enum Command {
         /// The principal, e.g. User:pool-dev.
         #[arg(long)]
         principal: String,
+        /// The environment the statement is submitted to (the URL's), id or display name;
+        /// default: the current catalog.
+        #[arg(long)]
+        environment: Option<String>,
         /// Current catalog (id or display name).
         #[arg(long)]
         catalog: String,
@@ -208,19 +212,22 @@ pub fn main() -> ExitCode {
         Command::Check {
             config,
             principal,
+            environment,
             catalog,
             database,
             sql,
             compute_pool,
             format,
         } => {
-            let req = crate::explain::CheckRequest {
+            let req = crate::pipeline::CheckRequest {
                 principal,
+                environment,
+                compute_pool,
                 catalog,
                 database,
                 sql,
             };
-            return check(&config, &req, compute_pool.as_deref(), &format);
+            return check(&config, &req, &format);
         }
         Command::Policy { action } => return policy(action),
         Command::ApiKey {
@@ -517,7 +524,7 @@ fn policy(action: PolicyAction) -> ExitCode {
                 files,
             } => {
                 let (cfg, _) = config.load()?;
-                let report = crate::authz::run_tables(&files, &policies, &cfg)
+                let report = crate::pipeline::tables::run_tables(&files, &policies, &cfg)
                     .await
                     .map_err(anyhow::Error::msg)?;
                 print!("{report}");
@@ -536,14 +543,9 @@ fn policy(action: PolicyAction) -> ExitCode {
 }
 
 /// `check`: 0 allow, 1 deny, 2 when the question itself cannot be answered (bad config,
-/// unknown pool, unreadable policy).
-fn check(
-    config: &ConfigArg,
-    req: &crate::explain::CheckRequest,
-    pool: Option<&str>,
-    format: &str,
-) -> ExitCode {
-    let run = || -> anyhow::Result<crate::explain::CheckReport> {
+/// unknown environment or pool, unreadable policy).
+fn check(config: &ConfigArg, req: &crate::pipeline::CheckRequest, format: &str) -> ExitCode {
+    let run = || -> anyhow::Result<crate::pipeline::CheckReport> {
         let (cfg, base) = config.load()?;
         let catalogs = std::sync::Arc::new(crate::catalog::Catalogs::new(
             &cfg.gateway.organization_id,
@@ -557,22 +559,17 @@ fn check(
             &resolve(&base, &cfg.policy.dir),
             catalogs.clone(),
         ))?;
-        let placement = crate::explain::placement(
-            &catalogs,
-            &cfg.compute_pools,
+        let pools = crate::pipeline::Pools::new(
+            cfg.compute_pools.clone(),
             &cfg.gateway.default_compute_pool,
-            &req.catalog,
-            pool,
-        )
-        .map_err(anyhow::Error::msg)?;
-        let limits = cfg.sql.clone();
-        Ok(crate::explain::check(
-            &authorizer,
-            &catalogs,
-            &limits,
-            &placement,
-            req,
-        ))
+        );
+        let decider = crate::pipeline::Decider {
+            authorizer: &authorizer,
+            catalogs: &catalogs,
+            limits: &cfg.sql,
+            redact_sql: cfg.audit.redact_sql_literals,
+        };
+        Ok(crate::pipeline::check(&decider, &pools, req)?)
     };
     match run() {
         Ok(report) => {

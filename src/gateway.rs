@@ -16,11 +16,11 @@ use crate::audit::Auditor;
 use crate::auth::Authenticator;
 use crate::authz::Authorizer;
 use crate::catalog::Catalogs;
-use crate::config::{ComputePoolConfig, Config, GatewayConfig};
+use crate::config::{Config, GatewayConfig};
 use crate::engine::EmbeddedEngine;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, MetricsAccess};
-use crate::pipeline::Workers;
+use crate::pipeline::{Decider, Placement, Pools, Workers};
 use crate::server::ServerConfig;
 use crate::sql::ParseLimits;
 use crate::statements::store::StatementStore;
@@ -36,7 +36,7 @@ pub enum StartupError {
     Auth(#[from] crate::auth::AuthSetupError),
     /// Policy files.
     #[error("policy could not be loaded: {0}")]
-    Policy(#[from] crate::authz::AuthzError),
+    Policy(#[from] crate::authz::PolicyError),
     /// Engine and data directory.
     #[error("engine could not start: {0}")]
     Engine(#[from] crate::engine::EngineError),
@@ -64,7 +64,7 @@ pub enum StartupError {
 pub struct Gateway {
     server: ServerConfig,
     gateway: GatewayConfig,
-    pools: Vec<ComputePoolConfig>,
+    pools: Pools,
     handshake_timeout: Duration,
     tls: Arc<rustls::ServerConfig>,
     catalogs: Arc<Catalogs>,
@@ -128,12 +128,13 @@ impl Gateway {
         };
         let auditor = Auditor::start(&cfg.audit.resolved(base_dir)).await?;
         let workers = Workers::start(&cfg.pipeline).map_err(StartupError::Workers)?;
+        let pools = Pools::new(cfg.compute_pools, &cfg.gateway.default_compute_pool);
         let gw = Arc::new(Self {
             server: cfg.server,
             handshake_timeout: cfg.tls.handshake_timeout,
             statements: StatementStore::new(cfg.gateway.max_statements_per_principal),
             gateway: cfg.gateway,
-            pools: cfg.compute_pools,
+            pools,
             tls,
             catalogs,
             authenticator,
@@ -239,9 +240,19 @@ impl Gateway {
             ),
         }
     }
-    /// The configured compute pools.
-    pub fn compute_pools(&self) -> &[ComputePoolConfig] {
+    /// The compute pools and the placement rule.
+    pub fn pools(&self) -> &Pools {
         &self.pools
+    }
+
+    /// What [`crate::pipeline::decide`] needs of this gateway.
+    pub fn decider(&self) -> Decider<'_> {
+        Decider {
+            authorizer: &self.authorizer,
+            catalogs: &self.catalogs,
+            limits: &self.parse_limits,
+            redact_sql: self.auditor.redacts_sql(),
+        }
     }
 
     /// Version of the policy in force (recorded with every decision).
@@ -267,24 +278,12 @@ impl Gateway {
         &self.base_dir
     }
 
-    /// The compute pool a statement runs in: the named one (which must belong to `env`) or
-    /// the default. Unknown pools are 404, like Confluent.
-    pub fn compute_pool(
-        &self,
-        env: &str,
-        id: Option<&str>,
-    ) -> Result<&ComputePoolConfig, ApiError> {
-        let id = id.unwrap_or(&self.gateway.default_compute_pool);
+    /// Where a statement submitted to `env` with compute pool `pool` runs (see
+    /// [`Pools::place`]); an unknown pool is 404, like Confluent.
+    pub fn place(&self, env: &str, pool: Option<&str>) -> Result<Placement, ApiError> {
         self.pools
-            .iter()
-            .find(|p| {
-                p.id == id && (p.environment == env || id == self.gateway.default_compute_pool)
-            })
-            .ok_or_else(|| {
-                ApiError::not_found(format!(
-                    "compute pool `{id}` not found in environment `{env}`"
-                ))
-            })
+            .place(&self.catalogs, env, pool)
+            .map_err(|e| ApiError::not_found(e.to_string()))
     }
 
     /// The predicate SHOW CATALOGS / DATABASES / TABLES filter with, for one principal:
@@ -344,7 +343,7 @@ impl Gateway {
     fn audit_reload(
         &self,
         trigger: &str,
-        result: &Result<crate::authz::ReloadOutcome, crate::authz::AuthzError>,
+        result: &Result<crate::authz::ReloadOutcome, crate::authz::PolicyError>,
     ) {
         use crate::authz::ReloadOutcome;
         let org = self
@@ -369,7 +368,7 @@ impl Gateway {
                 &org,
                 "sqlgate.PolicyReloadRejected",
                 false,
-                e.code().as_str(),
+                crate::authz::PolicyError::AUDIT_CODE,
                 &format!("{e}; the last good policy stays in force"),
                 Some(self.authorizer.version()),
             ),

@@ -32,7 +32,6 @@ pub mod config;
 pub mod context;
 pub mod engine;
 pub mod error;
-pub mod explain;
 pub mod gateway;
 pub mod http;
 pub mod iam;

@@ -25,9 +25,15 @@ use crate::statements::store::{Phase, Spec, StatementEntry};
 use crate::statements::wire::{self, CreateStatementRequest};
 
 mod decide;
+pub mod explain;
+mod placement;
+pub mod tables;
 mod workers;
 
-use decide::Refusal;
+pub use decide::{Decided, Decider, Refusal, Request, decide};
+pub use explain::{CheckReport, CheckRequest, check};
+pub use placement::{Placement, PlacementError, Pools};
+
 pub use workers::{PipelineConfig, WorkerError, Workers};
 
 /// Property that makes a create request a dry run.
@@ -76,11 +82,11 @@ pub async fn create_statement(
     if !dry_run {
         gw.statements().check_free(env, &req.name, &principal.id)?;
     }
-    let pool = gw.compute_pool(env, req.spec.compute_pool_id.as_deref())?;
+    let placement = gw.place(env, req.spec.compute_pool_id.as_deref())?;
     let spec = Spec {
         statement: req.spec.statement,
         properties,
-        compute_pool_id: pool.id.clone(),
+        compute_pool_id: placement.compute_pool.clone(),
     };
     let entry = Arc::new(StatementEntry::new(
         req.name,
@@ -104,25 +110,24 @@ pub async fn create_statement(
         ),
         database: entry.spec.properties.get("sql.current-database").cloned(),
     };
-    let request = decide::Request {
+    let request = Request {
         principal: principal.id.clone(),
         text: entry.spec.statement.clone(),
         session,
-        environment: env.to_string(),
-        region: pool.region.clone(),
+        placement: placement.clone(),
     };
-    let decider = gw.clone();
+    let on_worker = gw.clone();
     let decided = gw
         .workers()
-        .run(move || decide::decide(&decider, &request))
+        .run(move || decide(&on_worker.decider(), &request))
         .await?;
     let mut info = StatementInfo::new(
         gw.catalogs().organization_id(),
         env,
-        &pool.region,
+        &placement.region,
         &entry.name,
     );
-    info.compute_pool = Some(pool.id.clone());
+    info.compute_pool = Some(placement.compute_pool.clone());
     info.sql = Some(decided.sql);
     info.sql_kind = decided.kind.map(str::to_string);
     let trail = AuditTrail {
@@ -293,8 +298,8 @@ pub async fn audit_deleted(
     entry: &StatementEntry,
 ) -> Result<(), ApiError> {
     let region = gw
-        .compute_pool(&entry.environment_id, Some(&entry.spec.compute_pool_id))
-        .map(|p| p.region.clone())
+        .place(&entry.environment_id, Some(&entry.spec.compute_pool_id))
+        .map(|p| p.region)
         .unwrap_or_else(|_| gw.gateway_config().region.clone());
     let mut info = StatementInfo::new(
         &entry.organization_id,

@@ -158,7 +158,6 @@ impl AuthzOutcome {
                 vec![ObjectDecision::refused(object, "access", None, catalogs)],
                 ResultStatus::FailedPrecondition,
             ),
-            AuthzError::Policy(_) => (None, Vec::new(), ResultStatus::Unavailable),
         };
         AuthzOutcome {
             granted: false,

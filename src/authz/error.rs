@@ -50,9 +50,17 @@ pub enum AuthzError {
         /// The statement's region.
         statement_region: String,
     },
-    /// The policy files could not be loaded or are invalid.
-    #[error("policy: {0}")]
-    Policy(String),
+}
+
+/// Why the policy files could not be loaded or reloaded (startup, hot reload, `policy
+/// validate`); never a request's answer: requests are decided by the last good policy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("policy: {0}")]
+pub struct PolicyError(pub String);
+
+impl PolicyError {
+    /// The code audit records of refused reloads carry.
+    pub const AUDIT_CODE: &'static str = "authz.policy";
 }
 
 impl AuthzError {
@@ -63,7 +71,6 @@ impl AuthzError {
             AuthzError::NotAllowedToRun { .. } => ErrorCode::AuthzNotAllowedToRun,
             AuthzError::ReadOnly { .. } => ErrorCode::AuthzReadOnly,
             AuthzError::WrongRegion { .. } => ErrorCode::AuthzRegion,
-            AuthzError::Policy(_) => ErrorCode::AuthzPolicy,
         }
     }
 
@@ -96,7 +103,6 @@ impl AuthzError {
             } => format!(
                 "{object} is in region {object_region}, but the statement runs in region {statement_region}; use a compute pool in {object_region}"
             ),
-            AuthzError::Policy(msg) => format!("The authorization policy is invalid: {msg}"),
         }
     }
 }

@@ -5,7 +5,8 @@
 //! audit module connects here: replace or extend the `tracing::event!` calls with
 //! `crate::audit` records. Nothing else in authz or iam emits policy-administration audit.
 
-use super::{AuthzError, BindingRecord, ReloadOutcome};
+use super::PolicyError;
+use super::{BindingRecord, ReloadOutcome};
 use crate::metrics::{Metrics, ReloadLabels};
 
 /// Target of the audit events of policy administration.
@@ -15,7 +16,11 @@ pub const AUDIT_TARGET: &str = "sqlgate::audit";
 /// sets `sqlgate_policy_version`, logs, and emits the audit event (`policy.reload` or
 /// `policy.reload_rejected`). Unchanged content and repeats of a refused content are not
 /// counted again. `trigger` says what caused it (`watch`, `poll`, `startup`, `manual`).
-pub fn report_reload(metrics: &Metrics, trigger: &str, result: &Result<ReloadOutcome, AuthzError>) {
+pub fn report_reload(
+    metrics: &Metrics,
+    trigger: &str,
+    result: &Result<ReloadOutcome, PolicyError>,
+) {
     match result {
         Ok(ReloadOutcome::Applied(version)) => {
             metrics

@@ -19,6 +19,7 @@
 //! bindings that does not carry [`EMPTY_BINDINGS_MARKER`], and the model's own problems
 //! (`model_check.rs`, against `model.conf` and its line).
 
+use super::PolicyError;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
@@ -26,7 +27,6 @@ use std::path::Path;
 use casbin::{CoreApi, DefaultModel, Enforcer, StringAdapter};
 use sha2::{Digest, Sha256};
 
-use super::AuthzError;
 use super::model_check::{self, RoleLine};
 use crate::catalog::{Catalogs, CrnPattern};
 
@@ -100,7 +100,7 @@ pub struct PolicyTexts {
 impl PolicyTexts {
     /// Reads the three files of `dir` once, as they are now (startup, `policy validate`);
     /// reloads wait for them to settle first (`settle.rs`).
-    pub async fn read(dir: &Path) -> Result<Self, AuthzError> {
+    pub async fn read(dir: &Path) -> Result<Self, PolicyError> {
         super::settle::read_once(dir).await
     }
 
@@ -170,10 +170,10 @@ impl Policy {
         texts: &PolicyTexts,
         organization_id: &str,
         catalogs: Option<&Catalogs>,
-    ) -> Result<Self, AuthzError> {
+    ) -> Result<Self, PolicyError> {
         Self::check(texts, organization_id, catalogs)
             .await
-            .map_err(|problems| AuthzError::Policy(problems.join("; ")))
+            .map_err(|problems| PolicyError(problems.join("; ")))
     }
 
     /// Like [`Policy::from_texts`] but returns every problem found, each `file:line: message`.

@@ -2,11 +2,12 @@
 //! new policy in or refuse it (the last good one stays in force), and remember the outcome for
 //! `/readyz`. Callers report it (metrics, log, audit: `hooks.rs` and the gateway).
 
+use super::PolicyError;
 use std::time::Duration;
 
 use super::policy::{self, Policy, PolicyTexts};
 use super::settle::{self, Settled};
-use super::{Authorizer, AuthzError, ReloadOutcome};
+use super::{Authorizer, ReloadOutcome};
 
 impl Authorizer {
     /// Re-reads the policy directory once its files have settled (see [`Settle`]), validates
@@ -15,7 +16,7 @@ impl Authorizer {
     /// force (or as the last refused one) changes nothing. Files still changing after the
     /// settle rounds are not applied (an error saying which file), and not remembered as
     /// refused: the next reload tries them again.
-    pub async fn reload(&self) -> Result<ReloadOutcome, AuthzError> {
+    pub async fn reload(&self) -> Result<ReloadOutcome, PolicyError> {
         self.reload_on(&settle::TokioClock::start()).await
     }
 
@@ -23,7 +24,7 @@ impl Authorizer {
     pub(super) async fn reload_on(
         &self,
         clock: &impl settle::Clock,
-    ) -> Result<ReloadOutcome, AuthzError> {
+    ) -> Result<ReloadOutcome, PolicyError> {
         let settle = self.inner.settle;
         // Settling runs without the admin lock (an API write must not wait for an editor);
         // under the lock the files must still be what settled, else the wait starts over.
@@ -77,7 +78,7 @@ impl Authorizer {
         let probe = policy::ProbeModel::unless_same(&texts, &current.texts);
         let checked =
             Policy::check_with(&texts, catalogs.organization_id(), Some(catalogs), probe).await;
-        match checked.map_err(|problems| AuthzError::Policy(problems.join("; "))) {
+        match checked.map_err(|problems| PolicyError(problems.join("; "))) {
             Ok(policy) => {
                 admin.rejected = None;
                 self.set_last_error(None);
@@ -92,8 +93,8 @@ impl Authorizer {
     }
 
     /// The refusal of files that did not settle (recorded for `/readyz`).
-    fn still_changing(&self, file: &str, waited: Duration) -> AuthzError {
-        let e = AuthzError::Policy(format!(
+    fn still_changing(&self, file: &str, waited: Duration) -> PolicyError {
+        let e = PolicyError(format!(
             "{file}: still changing after {} (policy.reload_settle is {}); not applied, the \
              last good policy stays in force until it stops changing. Write policy files whole \
              and rename them into place",

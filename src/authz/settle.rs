@@ -20,13 +20,13 @@
 //! (2 s by default), and writing a new file and renaming it is always safe. The validation
 //! that follows refuses what a prefix usually looks like: an empty bindings file, a cut line.
 
+use super::PolicyError;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
-use super::AuthzError;
 use super::policy::{BINDINGS_FILE, POLICY_FILES, PolicyTexts};
 
 /// Largest policy file read: far above any real policy (a binding is ~150 bytes), low enough
@@ -62,7 +62,7 @@ impl Default for Settle {
 #[derive(Debug)]
 pub(super) enum Settled {
     /// The files (or the error reading them) stayed the same for a whole period.
-    Stable(Result<PolicyTexts, AuthzError>),
+    Stable(Result<PolicyTexts, PolicyError>),
     /// This file was still changing when the reload gave up.
     StillChanging {
         /// Which file changed last.
@@ -159,12 +159,11 @@ async fn look(dir: &Path) -> Vec<FileLook> {
 }
 
 /// The texts of a look, or why they cannot be used (naming the file).
-fn texts_of(dir: &Path, looks: Vec<FileLook>) -> Result<PolicyTexts, AuthzError> {
+fn texts_of(dir: &Path, looks: Vec<FileLook>) -> Result<PolicyTexts, PolicyError> {
     let mut texts = Vec::with_capacity(3);
     for (file, look) in POLICY_FILES.iter().zip(looks) {
         let path = dir.join(file);
-        let refuse =
-            |why: String| AuthzError::Policy(format!("cannot read {}: {why}", path.display()));
+        let refuse = |why: String| PolicyError(format!("cannot read {}: {why}", path.display()));
         match look {
             FileLook::Missing => return Err(refuse("no such file".into())),
             FileLook::Unreadable(e) => return Err(refuse(e)),
@@ -172,7 +171,7 @@ fn texts_of(dir: &Path, looks: Vec<FileLook>) -> Result<PolicyTexts, AuthzError>
             FileLook::Read { bytes, .. } => match String::from_utf8(bytes) {
                 Ok(t) => texts.push(t),
                 Err(e) => {
-                    return Err(AuthzError::Policy(format!(
+                    return Err(PolicyError(format!(
                         "{file}: not UTF-8 text (invalid byte at offset {})",
                         e.utf8_error().valid_up_to()
                     )));
@@ -182,7 +181,7 @@ fn texts_of(dir: &Path, looks: Vec<FileLook>) -> Result<PolicyTexts, AuthzError>
     }
     let [model, roles, bindings]: [String; 3] = texts
         .try_into()
-        .map_err(|_| AuthzError::Policy("internal: policy file count".into()))?;
+        .map_err(|_| PolicyError("internal: policy file count".into()))?;
     Ok(PolicyTexts {
         model,
         roles,
@@ -201,7 +200,7 @@ fn first_difference(a: &[FileLook], b: &[FileLook]) -> &'static str {
 }
 
 /// Reads the policy files of `dir` once, as they are now.
-pub(super) async fn read_once(dir: &Path) -> Result<PolicyTexts, AuthzError> {
+pub(super) async fn read_once(dir: &Path) -> Result<PolicyTexts, PolicyError> {
     texts_of(dir, look(dir).await)
 }
 

@@ -415,7 +415,6 @@ async fn invalid_policies_are_refused_with_a_location() {
         let err = Authorizer::from_texts(MODEL, roles, bindings, catalogs())
             .await
             .unwrap_err();
-        assert_eq!(err.code(), "authz.policy");
         assert!(
             err.to_string().contains(want),
             "{err} should contain {want}"

@@ -8,6 +8,7 @@
 //! matter: other files in the directory (API keys, decision tables, temp files) are ignored.
 //! Content already in force is not applied twice ([`ReloadOutcome::Unchanged`]).
 
+use super::PolicyError;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +16,7 @@ use notify::Watcher;
 use tokio::sync::mpsc;
 
 use super::policy::{BINDINGS_FILE, MODEL_FILE, ROLES_FILE};
-use super::{Authorizer, AuthzError, ReloadOutcome};
+use super::{Authorizer, ReloadOutcome};
 
 /// Timing of the watcher.
 #[derive(Debug, Clone, Copy)]
@@ -47,7 +48,7 @@ pub fn spawn_watcher<F>(
     report: F,
 ) -> tokio::task::JoinHandle<()>
 where
-    F: Fn(&str, &Result<ReloadOutcome, AuthzError>) -> bool + Send + 'static,
+    F: Fn(&str, &Result<ReloadOutcome, PolicyError>) -> bool + Send + 'static,
 {
     let dir = authorizer.dir().to_path_buf();
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();

@@ -152,8 +152,6 @@ error_codes! {
     AuthzRegion = "authz.region" => FORBIDDEN,
     /// An administrative route without the administrative role.
     AuthzAdminRequired = "authz.admin_required" => FORBIDDEN,
-    /// The policy in force is unusable.
-    AuthzPolicy = "authz.policy" => INTERNAL_SERVER_ERROR,
 
     // --- iam/v2 role bindings
     /// A malformed binding.
@@ -299,7 +297,6 @@ mod tests {
         ("authz.read_only", 403),
         ("authz.region", 403),
         ("authz.admin_required", 403),
-        ("authz.policy", 500),
         ("iam.invalid_binding", 400),
         ("iam.forbidden", 403),
         ("iam.binding_not_found", 404),

@@ -191,34 +191,24 @@ async fn check(
     let (parts, body) = req.into_parts();
     let bytes =
         super::body::read_limited(&parts.headers, body, gw.server_config().body_limits()).await?;
-    let ask: crate::explain::CheckRequest = super::body::decode_json(&bytes)?;
-    let pool = parts
-        .uri
-        .query()
-        .and_then(|q| url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "compute_pool"))
-        .map(|(_, v)| v.into_owned());
-    let placement = crate::explain::placement(
-        gw.catalogs(),
-        gw.compute_pools(),
-        &gw.gateway_config().default_compute_pool,
-        &ask.catalog,
-        pool.as_deref(),
-    )
-    .map_err(ApiError::NotFound)?;
+    let mut ask: crate::pipeline::CheckRequest = super::body::decode_json(&bytes)?;
+    // `?compute_pool=` as before, unless the body names one.
+    if ask.compute_pool.is_none() {
+        ask.compute_pool = parts
+            .uri
+            .query()
+            .and_then(|q| {
+                url::form_urlencoded::parse(q.as_bytes()).find(|(k, _)| k == "compute_pool")
+            })
+            .map(|(_, v)| v.into_owned());
+    }
     // The SQL stages run on a decision worker, as for statements.
     let explainer = gw.clone();
     let report = gw
         .workers()
-        .run(move || {
-            crate::explain::check(
-                explainer.authorizer(),
-                explainer.catalogs(),
-                explainer.parse_limits(),
-                &placement,
-                &ask,
-            )
-        })
-        .await?;
+        .run(move || crate::pipeline::check(&explainer.decider(), explainer.pools(), &ask))
+        .await?
+        .map_err(|e| ApiError::not_found(e.to_string()))?;
     Ok(response::json(StatusCode::OK, &report))
 }
 

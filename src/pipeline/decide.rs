@@ -1,43 +1,80 @@
-//! The synchronous decision: parse → resolve → authorize → rewrite for one statement, run on a
-//! decision worker ([`super::Workers`]), never on an async worker.
+//! The one decision: parse → (may the principal run here?) → resolve → authorize → rewrite,
+//! for a principal, a statement text, its session names and its [`Placement`].
 //!
-//! Owns the order of the SQL stages and the refusal each one produces; it records nothing and
-//! runs nothing. The one parse of the statement also gives the text the audit records carry.
+//! The request path, `sqlgate check`, `POST /sqlgate/v1/check`, `sqlgate policy test` and the
+//! benches all call [`decide`], so an explanation can never disagree with enforcement. Owns
+//! the order of the SQL stages and the refusal each produces; it records nothing and runs
+//! nothing. It is synchronous: the gateway runs it on a decision worker
+//! ([`super::Workers`]), never on an async worker. The one parse of the statement also gives the
+//! text audit records carry.
 
-use crate::audit::SqlForAudit;
-use crate::authz::AuthzError;
-use crate::gateway::Gateway;
-use crate::sql::{self, ResolveError, RewriteError, RewrittenStatement, SessionNames, SqlError};
+use crate::audit::{SqlForAudit, redact_sql};
+use crate::authz::{Authorizer, AuthzError, Evaluation};
+use crate::catalog::{Catalogs, Everything, Visibility};
+use crate::sql::{
+    self, ParseLimits, ResolveError, RewriteError, RewrittenStatement, SessionNames, SqlError,
+};
 
-/// What the decision concluded, and what the audit needs to record it.
+use super::Placement;
+
+/// What a decision needs: the policy, the resource model and the parser bounds.
+#[derive(Debug, Clone, Copy)]
+pub struct Decider<'a> {
+    /// The policy in force.
+    pub authorizer: &'a Authorizer,
+    /// The resource model names resolve against.
+    pub catalogs: &'a Catalogs,
+    /// Bounds on the statement text.
+    pub limits: &'a ParseLimits,
+    /// Whether audit records carry the SQL with literals replaced (`audit.redact_sql_literals`).
+    pub redact_sql: bool,
+}
+
+/// One question: may `principal` run `text` here?
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The principal's id (`User:pool-dev`).
+    pub principal: String,
+    /// The statement text as sent.
+    pub text: String,
+    /// Session defaults for unqualified names (`sql.current-catalog` / `-database`).
+    pub session: SessionNames,
+    /// Where it runs.
+    pub placement: Placement,
+}
+
+/// What the decision concluded, and what the audit and `sqlgate check` need of it.
 #[derive(Debug)]
-pub(crate) struct Decided {
+pub struct Decided {
     /// The SQL as an audit record may carry it.
-    pub(crate) sql: SqlForAudit,
+    pub sql: SqlForAudit,
     /// Flink's statement kind, once resolved.
-    pub(crate) kind: Option<&'static str>,
-    /// The policy version that decided (set from authorization on).
-    pub(crate) policy_version: Option<u64>,
+    pub kind: Option<&'static str>,
+    /// The policy version that decided (set from the run check on).
+    pub policy_version: Option<u64>,
+    /// The authorization's verdict on every access, when authorization ran.
+    pub evaluation: Option<Evaluation>,
     /// The statement the engine may run, or the refusal.
-    pub(crate) outcome: Result<RewrittenStatement, Refusal>,
+    pub outcome: Result<RewrittenStatement, Refusal>,
 }
 
 /// A refusal, with the stage that refused.
 #[derive(Debug)]
-pub(crate) enum Refusal {
+pub enum Refusal {
     /// The text is not one acceptable statement.
     Parse(SqlError),
-    /// A name could not be bound.
+    /// A name could not be bound (or names something the caller may not know of).
     Resolve(ResolveError),
-    /// An access is not granted (or is in another region).
+    /// The principal may not run statements here, an access is not granted, or it is in
+    /// another region.
     Authorize(AuthzError),
     /// Authorized, but could not be rendered for the engine (a resolution bug, refused).
     Rewrite(RewriteError),
 }
 
 impl Refusal {
-    /// The stage name used in metrics and logs.
-    pub(crate) fn stage(&self) -> &'static str {
+    /// The stage name used in metrics, logs, audit records and check reports.
+    pub fn stage(&self) -> &'static str {
         match self {
             Refusal::Parse(_) => "parse",
             Refusal::Resolve(_) => "resolve",
@@ -46,72 +83,88 @@ impl Refusal {
             Refusal::Rewrite(_) => "rewrite",
         }
     }
-}
 
-/// Where and for whom a statement is decided.
-#[derive(Debug, Clone)]
-pub(crate) struct Request {
-    /// The principal's id.
-    pub(crate) principal: String,
-    /// The statement text as sent.
-    pub(crate) text: String,
-    /// Session defaults for unqualified names.
-    pub(crate) session: SessionNames,
-    /// The environment of the request URL.
-    pub(crate) environment: String,
-    /// The region of the statement's compute pool.
-    pub(crate) region: String,
+    /// The refusal's code and detail, as the client sees them.
+    pub fn code_and_detail(&self) -> (crate::error::ErrorCode, String) {
+        match self {
+            Refusal::Parse(e) => (e.code(), e.detail()),
+            Refusal::Resolve(e) => (e.code(), e.detail()),
+            Refusal::Authorize(e) => (e.code(), e.detail()),
+            Refusal::Rewrite(e) => (e.code(), e.detail()),
+        }
+    }
 }
 
 /// Decides `req` against the policy in force (see the module doc).
-pub(crate) fn decide(gw: &Gateway, req: &Request) -> Decided {
-    let redact = gw.auditor();
-    let parsed = match sql::parse(&req.text, gw.parse_limits()) {
+pub fn decide(d: &Decider<'_>, req: &Request) -> Decided {
+    let mut decided = Decided {
+        sql: redact_sql(&req.text, None, d.redact_sql),
+        kind: None,
+        policy_version: None,
+        evaluation: None,
+        outcome: Err(Refusal::Parse(SqlError::Empty)),
+    };
+    let parsed = match sql::parse(&req.text, d.limits) {
         Ok(p) => p,
         Err(e) => {
-            return Decided {
-                sql: redact.sql_for_audit(&req.text, None),
-                kind: None,
-                policy_version: None,
-                outcome: Err(Refusal::Parse(e)),
-            };
+            decided.outcome = Err(Refusal::Parse(e));
+            return decided;
         }
     };
-    let sql = redact.sql_for_audit(&req.text, Some(&parsed));
-    if let Err(e) = gw.authorizer().check_run(&req.principal, &req.environment) {
-        return Decided {
-            sql,
-            kind: None,
-            policy_version: Some(gw.authorizer().version()),
-            outcome: Err(Refusal::Authorize(e)),
-        };
+    decided.sql = redact_sql(&req.text, Some(&parsed), d.redact_sql);
+    // A principal who may not run statements here knows nothing, so its refusal must not
+    // depend on which names exist: it comes before resolution.
+    let environment = &req.placement.environment;
+    if let Err(e) = d.authorizer.check_run(&req.principal, environment) {
+        decided.policy_version = Some(d.authorizer.version());
+        decided.outcome = Err(Refusal::Authorize(e));
+        return decided;
     }
-    let view = gw.authorizer().view(&req.principal);
-    let resolved = match sql::resolve_for(parsed, gw.catalogs(), &req.session, &view) {
+    let view = d.authorizer.view(&req.principal);
+    let resolved = match sql::resolve_for(parsed, d.catalogs, &req.session, &view) {
         Ok(r) => r,
         Err(e) => {
-            return Decided {
-                sql,
-                kind: None,
-                policy_version: None,
-                outcome: Err(Refusal::Resolve(e)),
-            };
+            decided.outcome = Err(Refusal::Resolve(e));
+            return decided;
         }
     };
-    let kind = Some(resolved.sql_kind());
-    let (version, authorized) = gw.authorizer().authorize_versioned(
+    decided.kind = Some(resolved.sql_kind());
+    let a = d.authorizer.authorize_explained(
         &req.principal,
         resolved,
-        &req.environment,
-        &req.region,
+        environment,
+        &req.placement.region,
     );
-    let outcome = authorized
+    decided.policy_version = Some(a.version);
+    decided.evaluation = Some(a.evaluation);
+    decided.outcome = a
+        .result
         .map_err(Refusal::Authorize)
         .and_then(|a| sql::rewrite(a).map_err(Refusal::Rewrite));
-    Decided {
-        sql,
-        kind,
-        policy_version: Some(version),
-        outcome,
-    }
+    decided
+}
+
+/// Resolves `req`'s statement as its principal would see it, for an explanation whose decision
+/// was a refusal before authorization ran (the objects `sqlgate check` lists). `None` if it
+/// does not parse or resolve. Decides nothing.
+pub(super) fn objects_for_report(
+    d: &Decider<'_>,
+    req: &Request,
+    may_run: bool,
+) -> Option<Evaluation> {
+    let parsed = sql::parse(&req.text, d.limits).ok()?;
+    let view = d.authorizer.view(&req.principal);
+    // A non-runner is refused before its names resolve; the admin still sees the objects.
+    let visible: &dyn Visibility = if may_run { &view } else { &Everything };
+    let resolved = sql::resolve_for(parsed, d.catalogs, &req.session, visible).ok()?;
+    Some(
+        d.authorizer
+            .authorize_explained(
+                &req.principal,
+                resolved,
+                &req.placement.environment,
+                &req.placement.region,
+            )
+            .evaluation,
+    )
 }

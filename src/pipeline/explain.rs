@@ -1,17 +1,20 @@
 //! Dry-run decisions for security admins: `sqlgate check` and `POST /sqlgate/v1/check`.
 //!
-//! Owns turning (principal, catalog, database, SQL) into a [`CheckReport`]: the decision, the
-//! stage that refused, each object with its action and the binding that granted it or the role
-//! that is missing, the region check, and the SQL the engine would receive. It runs the same
-//! parse, resolve and authorization code as the request path and never runs a statement.
+//! Owns turning (principal, environment, compute pool, catalog, database, SQL) into a
+//! [`CheckReport`]: the decision, the stage that refused, each object with its action and the
+//! binding that granted it or the role that is missing, the region check, and the SQL the engine
+//! would receive. The decision is [`super::decide`]'s, the very function the request path
+//! runs, with the same [`super::Pools::place`] rule; the objects come from the evaluation that
+//! decided. It never runs a statement.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::authz::{Authorizer, Outcome};
-use crate::catalog::Catalogs;
-use crate::sql::{self, ParseLimits, SessionNames, SqlError};
+use super::decide::{self, Decided, Decider, Refusal, Request};
+use super::placement::{PlacementError, Pools};
+use crate::authz::{Evaluation, Outcome};
+use crate::sql::{SessionNames, SqlError};
 
 /// What to decide about.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -19,6 +22,13 @@ use crate::sql::{self, ParseLimits, SessionNames, SqlError};
 pub struct CheckRequest {
     /// The principal, e.g. `User:pool-dev`.
     pub principal: String,
+    /// The environment the statement is submitted to (the URL's `{env}` on the request path),
+    /// id or display name. Default: the current catalog, when it is an environment.
+    #[serde(default)]
+    pub environment: Option<String>,
+    /// The compute pool (`spec.compute_pool_id`); default: the gateway's default pool.
+    #[serde(default)]
+    pub compute_pool: Option<String>,
     /// Current catalog (`sql.current-catalog`), id or display name.
     pub catalog: String,
     /// Current database (`sql.current-database`), id or display name.
@@ -26,15 +36,6 @@ pub struct CheckRequest {
     pub database: Option<String>,
     /// The SQL text.
     pub sql: String,
-}
-
-/// Where the statement would run.
-#[derive(Debug, Clone)]
-pub struct Placement {
-    /// Environment the statement is submitted to.
-    pub environment: String,
-    /// Region of its compute pool.
-    pub region: String,
 }
 
 /// One object of the statement and its verdict.
@@ -97,81 +98,82 @@ impl CheckReport {
     }
 }
 
-/// Decides about `req` without running anything.
+/// Decides about `req` without running anything. `Err` when it cannot be placed (an unknown
+/// environment or compute pool), which the request path answers with 404.
 pub fn check(
-    authorizer: &Authorizer,
-    catalogs: &Catalogs,
-    limits: &ParseLimits,
-    placement: &Placement,
+    d: &Decider<'_>,
+    pools: &Pools,
     req: &CheckRequest,
-) -> CheckReport {
+) -> Result<CheckReport, PlacementError> {
+    let environment = req
+        .environment
+        .clone()
+        .unwrap_or_else(|| req.catalog.clone());
+    let placement = pools.place(d.catalogs, &environment, req.compute_pool.as_deref())?;
+    let request = Request {
+        principal: req.principal.clone(),
+        text: req.sql.clone(),
+        session: SessionNames {
+            catalog: Some(req.catalog.clone()),
+            database: req.database.clone(),
+        },
+        placement,
+    };
+    let decided = decide::decide(d, &request);
+    Ok(report(d, &request, decided))
+}
+
+fn report(d: &Decider<'_>, req: &Request, decided: Decided) -> CheckReport {
     let mut report = CheckReport {
         decision: "deny",
         stage: None,
         principal: req.principal.clone(),
-        environment: placement.environment.clone(),
-        region: placement.region.clone(),
-        sql_kind: None,
+        environment: req.placement.environment.clone(),
+        region: req.placement.region.clone(),
+        sql_kind: decided.kind.map(str::to_string),
         objects: Vec::new(),
         rewritten: None,
         error: None,
-        policy_version: None,
+        policy_version: decided.policy_version,
     };
-    let parsed = match sql::parse(&req.sql, limits) {
-        Ok(p) => p,
-        Err(e) => {
-            let (line, column) = match &e {
-                SqlError::Parse { line, column, .. } => (*line, *column),
+    let evaluation = match (&decided.evaluation, &decided.outcome) {
+        (Some(_), _) => decided.evaluation,
+        // Refused before authorization ran (a non-runner): list the objects anyway.
+        (None, Err(Refusal::Authorize(_))) => decide::objects_for_report(d, req, false),
+        (None, _) => None,
+    };
+    if let Some(ev) = &evaluation {
+        report.objects = objects(ev);
+    }
+    match decided.outcome {
+        Ok(rewritten) => {
+            report.decision = "allow";
+            report.rewritten = Some(rewritten.sql());
+        }
+        Err(refusal) => {
+            if report.objects.is_empty() && matches!(refusal, Refusal::Authorize(_)) {
+                report.objects.push(run_object(req, None));
+            }
+            let (line, column) = match &refusal {
+                Refusal::Parse(SqlError::Parse { line, column, .. }) => (*line, *column),
                 _ => (None, None),
             };
-            report.stage = Some("parse");
-            report.error = Some(CheckError {
-                code: e.code().into(),
-                message: e.detail(),
-                line,
-                column,
-            });
-            return report;
-        }
-    };
-    let session = SessionNames {
-        catalog: Some(req.catalog.clone()),
-        database: req.database.clone(),
-    };
-    // As on the request path: a principal who may not run statements here is refused before
-    // its names are resolved (the report still lists the objects, resolved for the admin).
-    let may_run = authorizer.check_run(&req.principal, &placement.environment);
-    let view = authorizer.view(&req.principal);
-    let visible: &dyn crate::catalog::Visibility = match &may_run {
-        Ok(()) => &view,
-        Err(_) => &crate::catalog::Everything,
-    };
-    let resolved = match sql::resolve_for(parsed, catalogs, &session, visible) {
-        Ok(r) => r,
-        Err(e) => {
-            let (stage, code, message) = match may_run {
-                Err(refused) => ("authorize", refused.code(), refused.detail()),
-                Ok(()) => ("resolve", e.code(), e.detail()),
-            };
-            report.stage = Some(stage);
+            let (code, message) = refusal.code_and_detail();
+            report.stage = Some(refusal.stage());
             report.error = Some(CheckError {
                 code: code.into(),
                 message,
-                line: None,
-                column: None,
+                line,
+                column,
             });
-            return report;
         }
-    };
-    report.sql_kind = Some(resolved.sql_kind().to_string());
-    let ev = authorizer.explain(
-        &req.principal,
-        &resolved,
-        &placement.environment,
-        &placement.region,
-    );
-    report.policy_version = Some(ev.version);
-    report.objects.push(CheckedObject {
+    }
+    report
+}
+
+/// The run permission on the environment, then every access, as the evaluation judged them.
+fn objects(ev: &Evaluation) -> Vec<CheckedObject> {
+    let mut out = vec![CheckedObject {
         name: format!("environment {}", ev.environment),
         action: "run".into(),
         granted: ev.run.is_some(),
@@ -182,7 +184,7 @@ pub fn check(
                 ev.environment_crn
             )
         }),
-    });
+    }];
     for a in &ev.accesses {
         let (by, missing) = match &a.outcome {
             Outcome::Granted { role, binding } => (Some(format!("{role} on {binding}")), None),
@@ -204,7 +206,7 @@ pub fn check(
                 )),
             ),
         };
-        report.objects.push(CheckedObject {
+        out.push(CheckedObject {
             name: a.object.to_string(),
             action: a.action.as_str().into(),
             granted: a.outcome.is_granted(),
@@ -212,42 +214,18 @@ pub fn check(
             missing,
         });
     }
-    // The same code the request path runs decides; the evaluation above only explains it.
-    match authorizer.authorize(
-        &req.principal,
-        resolved,
-        &placement.environment,
-        &placement.region,
-    ) {
-        Ok(authorized) => match sql::rewrite(authorized) {
-            Ok(rewritten) => {
-                report.decision = "allow";
-                report.rewritten = Some(rewritten.sql());
-            }
-            Err(e) => {
-                report.stage = Some("authorize");
-                report.error = Some(CheckError {
-                    code: e.code().into(),
-                    message: e.detail(),
-                    line: None,
-                    column: None,
-                });
-            }
-        },
-        Err(e) => {
-            report.stage = Some(match e {
-                crate::authz::AuthzError::WrongRegion { .. } => "region",
-                _ => "authorize",
-            });
-            report.error = Some(CheckError {
-                code: e.code().into(),
-                message: e.detail(),
-                line: None,
-                column: None,
-            });
-        }
+    out
+}
+
+/// The run permission alone, refused (when nothing could be resolved to list).
+fn run_object(req: &Request, by: Option<String>) -> CheckedObject {
+    CheckedObject {
+        name: format!("environment {}", req.placement.environment),
+        action: "run".into(),
+        granted: by.is_some(),
+        by,
+        missing: Some("FlinkDeveloper (or FlinkAdmin, EnvironmentAdmin, OrganizationAdmin)".into()),
     }
-    report
 }
 
 /// The human-readable form printed by `sqlgate check --format text`.
@@ -292,28 +270,4 @@ impl fmt::Display for CheckReport {
         }
         Ok(())
     }
-}
-
-/// Where a statement on `catalog` would run: the environment is the catalog's when it is an
-/// environment (otherwise, as for `examples`, the compute pool's), the region the pool's.
-pub fn placement(
-    catalogs: &Catalogs,
-    pools: &[crate::config::ComputePoolConfig],
-    default_pool: &str,
-    catalog: &str,
-    pool: Option<&str>,
-) -> Result<Placement, String> {
-    let pool_id = pool.unwrap_or(default_pool);
-    let pool = pools
-        .iter()
-        .find(|p| p.id == pool_id)
-        .ok_or_else(|| format!("compute pool `{pool_id}` is not configured"))?;
-    let environment = catalogs
-        .environment(catalog)
-        .map(|e| e.id.clone())
-        .unwrap_or_else(|| pool.environment.clone());
-    Ok(Placement {
-        environment,
-        region: pool.region.clone(),
-    })
 }
