@@ -39,10 +39,10 @@ pub mod config;
 pub mod dev;
 mod jwks;
 mod jwt;
+pub mod principal_id;
 mod throttle;
 mod unique_json;
 mod verify_pool;
-pub mod principal_id;
 
 #[cfg(test)]
 mod hardening_tests;
