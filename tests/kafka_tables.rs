@@ -680,6 +680,19 @@ async fn with_a_registry_subjects_live_there_and_a_failed_create_leaves_no_topic
     assert!(store.delete("reg_refunds-value").await.unwrap());
     ok(&gw, &dev, "c4", "CREATE TABLE reg_refunds (id BIGINT)").await;
     assert!(topics(&b.bootstrap).contains_key("reg_refunds"));
+    // The registry's rule (BACKWARD) also decides ALTER … ADD: a property added to the open
+    // JSON Schema content model is not backward compatible, so the registry refuses it.
+    let d = fails(&gw, &dev, "c5", "ALTER TABLE reg_refunds ADD (note STRING)").await;
+    assert!(d.contains("ncompatible"), "{d}");
+    assert_eq!(
+        store
+            .latest("reg_refunds-value")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
     ok(&gw, &dev, "d1", "DROP TABLE reg_payments").await;
     assert_eq!(registry.subjects_with("reg_").await, ["reg_refunds-value"]);
 
