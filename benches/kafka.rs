@@ -1,5 +1,5 @@
-//! Kafka as storage, against a real tansu broker (installed like the tests install it):
-//! `cargo bench --bench kafka`.
+//! Kafka as storage, against real Apache Kafka started like the tests start it
+//! (`scripts/dev-stack.sh up kafka`, a state directory of its own): `cargo bench --bench kafka`.
 //!
 //! * `list_topics/{cold,cached}`: listing a cluster with 1,000 topics. Cold is a fresh
 //!   cluster handle (new clients, empty cache: one metadata request); cached is the same
@@ -13,6 +13,9 @@
 #[path = "../tests/common/broker.rs"]
 #[allow(dead_code, unreachable_pub)]
 mod broker;
+#[path = "../tests/common/stack.rs"]
+#[allow(dead_code, unreachable_pub)]
+mod stack;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,7 +127,7 @@ fn plain_consume(bootstrap: &str) -> usize {
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
         // The same start as the gateway's scan (an explicit offset: its low watermark, 0
-        // here). `Offset::Beginning` would add an offset lookup that costs tansu ~0.5 s.
+        // here), so both pay for the same requests.
         tpl.add_partition_offset("big", p, Offset::Offset(0))
             .unwrap();
     }

@@ -37,6 +37,10 @@ pub enum Command {
         /// topics become the tables of `dev`.`main`.
         #[arg(long, value_name = "HOST:PORT")]
         kafka: Option<String>,
+        /// Keep that cluster's table schemas in this Confluent-compatible Schema Registry
+        /// (e.g. `http://127.0.0.1:8081`) rather than in its `_sqlgate_schemas` topic.
+        #[arg(long, value_name = "URL")]
+        schema_registry: Option<String>,
     },
     /// Print a JWT signed by the development issuer that the default config trusts.
     Token {
@@ -201,7 +205,13 @@ pub fn main() -> ExitCode {
             config,
             listen,
             kafka,
-        } => serve(&config, listen, kafka.as_deref()),
+            schema_registry,
+        } => serve(
+            &config,
+            listen,
+            kafka.as_deref(),
+            schema_registry.as_deref(),
+        ),
         Command::Token {
             config,
             subject,
@@ -262,10 +272,17 @@ fn serve(
     config: &ConfigArg,
     listen: Option<std::net::SocketAddr>,
     kafka: Option<&str>,
+    schema_registry: Option<&str>,
 ) -> anyhow::Result<()> {
     let (mut cfg, base) = config.load()?;
     if let Some(k) = kafka {
-        cfg = cfg.with_kafka(k)?.validate()?;
+        cfg = cfg.with_kafka(k)?;
+    }
+    if let Some(url) = schema_registry {
+        cfg = cfg.with_schema_registry(url)?;
+    }
+    if kafka.is_some() || schema_registry.is_some() {
+        cfg = cfg.validate()?;
     }
     if let Some(l) = listen {
         cfg.server.listen = l;

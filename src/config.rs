@@ -245,6 +245,26 @@ impl Config {
         Ok(self)
     }
 
+    /// Keeps the schemas of the default environment's first cluster in the Schema Registry at
+    /// `url` (`sqlgate serve --schema-registry URL`, e.g. with `--kafka`). That cluster must be
+    /// Kafka-backed (by `--kafka` or its config).
+    pub fn with_schema_registry(mut self, url: &str) -> Result<Self, ConfigError> {
+        let kafka = self
+            .environments
+            .first_mut()
+            .and_then(|e| e.clusters.first_mut())
+            .and_then(|c| c.kafka.as_mut());
+        let Some(kafka) = kafka else {
+            return Err(invalid(
+                "environments",
+                "--schema-registry needs a Kafka-backed cluster: give --kafka HOST:PORT too \
+                 (or an [environments.clusters.kafka] section)",
+            ));
+        };
+        kafka.schema_registry_url = Some(url.to_string());
+        Ok(self)
+    }
+
     /// Checks cross-field consistency, naming the offending key.
     pub fn validate(self) -> Result<Self, ConfigError> {
         let g = &self.gateway;
@@ -461,5 +481,35 @@ mod tests {
         cfg.compute_pools[0].environment = "env-nope".into();
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.contains("compute_pools[0].environment"), "{err}");
+    }
+
+    #[test]
+    fn the_schema_registry_flag_needs_a_kafka_backed_default_cluster() {
+        let err = Config::default_config()
+            .unwrap()
+            .with_schema_registry("http://127.0.0.1:8081")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--schema-registry") && err.contains("--kafka"),
+            "{err}"
+        );
+        let cfg = Config::default_config()
+            .unwrap()
+            .with_kafka("127.0.0.1:9092")
+            .and_then(|c| c.with_schema_registry("http://127.0.0.1:8081/apis/ccompat/v7"))
+            .and_then(Config::validate)
+            .unwrap();
+        let kafka = cfg.environments[0].clusters[0].kafka.as_ref().unwrap();
+        assert_eq!(
+            kafka.schema_registry_url.as_deref(),
+            Some("http://127.0.0.1:8081/apis/ccompat/v7")
+        );
+        let bad = Config::default_config()
+            .unwrap()
+            .with_kafka("127.0.0.1:9092")
+            .and_then(|c| c.with_schema_registry("not a url"))
+            .and_then(Config::validate);
+        assert!(bad.is_err());
     }
 }

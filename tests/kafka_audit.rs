@@ -1,6 +1,8 @@
-//! The audit log's Kafka replica against a real Kafka-protocol broker (tansu on loopback):
-//! every file record reaches the topic in chain order with identical bytes, a broker outage
-//! neither stops the gateway nor loses records, and `required = true` fails closed.
+//! The audit log's Kafka replica against real Apache Kafka on loopback: every file record
+//! reaches the topic in chain order with identical bytes, a broker outage (the broker stopped,
+//! then started again with its data) neither stops the gateway nor loses or repeats records,
+//! and `required = true` fails closed. Tests that stop the broker have one of their own; the
+//! others share one and use topics of their own.
 
 mod common;
 
@@ -15,7 +17,6 @@ use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use serde_json::{Value, json};
 use sqlgate::audit::KafkaAuditConfig;
 
-const TOPIC: &str = "confluent-audit-log-events";
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One message of the topic.
@@ -26,8 +27,12 @@ struct Msg {
     seq_header: Option<String>,
 }
 
-fn kafka_config(b: &Broker) -> KafkaAuditConfig {
+/// The replica's settings for `b`, writing to `topic` (the default topic where `None`).
+fn kafka_config(b: &Broker, topic: Option<&str>) -> KafkaAuditConfig {
     let mut k = KafkaAuditConfig::new(&b.bootstrap);
+    if let Some(t) = topic {
+        k.topic = t.to_string();
+    }
     // One broker: the broker default may ask for more replicas than exist.
     k.replication_factor = 1;
     // Fail deliveries to a dead broker fast, so the outage test does not wait a minute.
@@ -74,10 +79,10 @@ async fn wait_replicated(gw: &TestGateway, within: Duration) {
     }
 }
 
-/// Reads partition 0 of the topic from offset 0 until `want` messages arrived and no more
-/// come for a moment (so duplicates would show).
-async fn consume_all(bootstrap: &str, want: usize) -> Vec<Msg> {
-    let bootstrap = bootstrap.to_string();
+/// Reads partition 0 of the replica's topic from offset 0 until `want` messages arrived and no
+/// more come for a moment (so duplicates would show).
+async fn consume_all(k: &KafkaAuditConfig, want: usize) -> Vec<Msg> {
+    let (bootstrap, topic) = (k.bootstrap_servers.clone(), k.topic.clone());
     tokio::task::spawn_blocking(move || {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &bootstrap)
@@ -86,7 +91,7 @@ async fn consume_all(bootstrap: &str, want: usize) -> Vec<Msg> {
             .create()
             .unwrap();
         let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(TOPIC, 0, Offset::Beginning)
+        tpl.add_partition_offset(&topic, 0, Offset::Beginning)
             .unwrap();
         consumer.assign(&tpl).unwrap();
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -164,8 +169,9 @@ fn assert_replica_matches_file(msgs: &[Msg], lines: &[String]) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_file_record_reaches_kafka_in_order_with_identical_bytes() {
-    let broker = broker::start().await;
-    let gw = TestGateway::start_with(|c| c.audit.kafka = Some(kafka_config(&broker))).await;
+    let broker = broker::shared().await;
+    let config = kafka_config(broker, Some("audit-in-order"));
+    let gw = TestGateway::start_with(|c| c.audit.kafka = Some(config.clone())).await;
     let dev = developer(&gw);
     run_query(&gw, &dev, "k1", "SELECT 1").await.unwrap();
     run_query(
@@ -193,7 +199,7 @@ async fn every_file_record_reaches_kafka_in_order_with_identical_bytes() {
         "a few statements' worth of records: {}",
         lines.len()
     );
-    let msgs = consume_all(&broker.bootstrap, lines.len()).await;
+    let msgs = consume_all(&config, lines.len()).await;
     assert_replica_matches_file(&msgs, &lines);
     sqlgate::audit::verify(&sqlgate::audit::log_files(&log_path(&gw))).unwrap();
     gw.stop().await;
@@ -201,13 +207,14 @@ async fn every_file_record_reaches_kafka_in_order_with_identical_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_keeps_serving_while_kafka_is_down_and_ships_the_backlog_after() {
-    let mut broker = broker::start().await;
-    let gw = TestGateway::start_with(|c| c.audit.kafka = Some(kafka_config(&broker))).await;
+    let broker = broker::start().await;
+    let config = kafka_config(&broker, None);
+    let gw = TestGateway::start_with(|c| c.audit.kafka = Some(config.clone())).await;
     let dev = developer(&gw);
     run_query(&gw, &dev, "before", "SELECT 1").await.unwrap();
     wait_replicated(&gw, Duration::from_secs(30)).await;
 
-    broker.kill();
+    broker.stop().await;
     for i in 0..3 {
         run_query(&gw, &dev, &format!("during{i}"), "SELECT 1")
             .await
@@ -216,12 +223,12 @@ async fn gateway_keeps_serving_while_kafka_is_down_and_ships_the_backlog_after()
     let stats = gw.gateway.auditor().kafka().unwrap().stats();
     assert!(stats.backlog > 0, "records wait for Kafka: {stats:?}");
 
-    // The broker comes back empty (in-memory storage): the replica is rebuilt from the files.
+    // The broker comes back with its data: the backlog follows what it had, nothing twice.
     broker.restart().await;
     run_query(&gw, &dev, "after", "SELECT 1").await.unwrap();
     wait_replicated(&gw, Duration::from_secs(60)).await;
     let lines = file_lines(&gw);
-    let msgs = consume_all(&broker.bootstrap, lines.len()).await;
+    let msgs = consume_all(&config, lines.len()).await;
     assert_replica_matches_file(&msgs, &lines);
     let stats = gw.gateway.auditor().kafka().unwrap().stats();
     assert!(stats.failures > 0 && stats.healthy, "{stats:?}");
@@ -230,9 +237,9 @@ async fn gateway_keeps_serving_while_kafka_is_down_and_ships_the_backlog_after()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn required_kafka_refuses_statements_with_503_when_the_broker_is_down() {
-    let mut broker = broker::start().await;
+    let broker = broker::start().await;
     let gw = TestGateway::start_with(|c| {
-        let mut k = kafka_config(&broker);
+        let mut k = kafka_config(&broker, None);
         k.required = true;
         // Generous: a loaded CI machine must not turn a slow ack into a refusal.
         k.required_timeout = Duration::from_secs(5);
@@ -241,7 +248,7 @@ async fn required_kafka_refuses_statements_with_503_when_the_broker_is_down() {
     .await;
     let dev = developer(&gw);
     run_query(&gw, &dev, "up", "SELECT 1").await.unwrap();
-    broker.kill();
+    broker.stop().await;
     let before = gw.engine_calls();
     let (status, body) = post_statement(&gw, &dev, "down", "SELECT 1", json!({})).await;
     assert_eq!(status, 503, "{body}");
@@ -255,10 +262,10 @@ async fn required_kafka_refuses_statements_with_503_when_the_broker_is_down() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_gateway_resumes_after_the_topics_last_record_without_duplicates() {
-    let mut broker = broker::start().await;
+    let broker = broker::start().await;
     // Kafka is down when the gateway starts: it serves anyway (required = false).
-    broker.kill();
-    let config = kafka_config(&broker);
+    broker.stop().await;
+    let config = kafka_config(&broker, None);
     let gw = TestGateway::start_with(|c| c.audit.kafka = Some(config.clone())).await;
     let dev = developer(&gw);
     run_query(&gw, &dev, "first", "SELECT 1").await.unwrap();
@@ -267,12 +274,12 @@ async fn a_restarted_gateway_resumes_after_the_topics_last_record_without_duplic
     let dir = gw.stop().await;
 
     // Same log, same topic: the new gateway finds where the topic's copy ends.
-    let gw = TestGateway::start_in(dir, |c| c.audit.kafka = Some(config)).await;
+    let gw = TestGateway::start_in(dir, |c| c.audit.kafka = Some(config.clone())).await;
     let dev = developer(&gw);
     run_query(&gw, &dev, "second", "SELECT 2").await.unwrap();
     wait_replicated(&gw, Duration::from_secs(30)).await;
     let lines = file_lines(&gw);
-    let msgs = consume_all(&broker.bootstrap, lines.len()).await;
+    let msgs = consume_all(&config, lines.len()).await;
     assert_replica_matches_file(&msgs, &lines);
     gw.stop().await;
 }
@@ -280,9 +287,9 @@ async fn a_restarted_gateway_resumes_after_the_topics_last_record_without_duplic
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn checkpoints_reach_kafka_where_a_cut_of_log_and_checkpoint_file_cannot_hide() {
     use common::tamper::{checkpoint_at, checkpoints_of, lines, log_of, verify, write_lines};
-    let broker = broker::start().await;
+    let broker = broker::shared().await;
     let gw = TestGateway::start_with(|c| {
-        c.audit.kafka = Some(kafka_config(&broker));
+        c.audit.kafka = Some(kafka_config(broker, Some("audit-cut")));
         c.audit.checkpoint.every_records = 5;
     })
     .await;
@@ -296,7 +303,7 @@ async fn checkpoints_reach_kafka_where_a_cut_of_log_and_checkpoint_file_cannot_h
     let dir = gw.stop().await;
     let cp_file = checkpoints_of(dir.path());
     let all_cps = lines(&cp_file);
-    let cfg = kafka_config(&broker);
+    let cfg = kafka_config(broker, Some("audit-cut"));
     let on_kafka =
         tokio::task::spawn_blocking(move || sqlgate::audit::read_kafka_checkpoints(&cfg))
             .await
@@ -328,7 +335,7 @@ async fn checkpoints_reach_kafka_where_a_cut_of_log_and_checkpoint_file_cannot_h
         .collect();
     write_lines(&log, &rows);
     let config = format!(
-        "{}\n[audit.kafka]\nbootstrap_servers = \"{}\"\n",
+        "{}\n[audit.kafka]\nbootstrap_servers = \"{}\"\ntopic = \"audit-cut\"\n",
         sqlgate::config::DEFAULT_CONFIG,
         broker.bootstrap
     );
@@ -340,7 +347,7 @@ async fn checkpoints_reach_kafka_where_a_cut_of_log_and_checkpoint_file_cannot_h
     assert!(
         out.contains(&format!(
             "cut tail: the log ends at seq {seq}, short of checkpoint seq {total}"
-        )) && out.contains("Kafka topic `confluent-audit-log-events-checkpoints` offset"),
+        )) && out.contains("Kafka topic `audit-cut-checkpoints` offset"),
         "{out}"
     );
 }

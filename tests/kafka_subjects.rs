@@ -1,16 +1,15 @@
-//! Where table schemas live: Schema Registry subjects kept in a registry over REST (against
-//! the in-suite registry) or, without one, in a compacted topic of the cluster (against a
-//! real Kafka-protocol broker, tansu on loopback), surviving a restart of the gateway.
+//! Where table schemas live: Schema Registry subjects kept in a registry over REST (against a
+//! real Confluent-compatible registry, Apicurio on loopback) or, without one, in a compacted
+//! topic of the cluster (against a real Apache Kafka broker on loopback), surviving a restart
+//! of the gateway.
 
-#[allow(dead_code, unreachable_pub)]
-#[path = "common/broker.rs"]
-mod broker;
-#[allow(dead_code, unreachable_pub)]
-#[path = "common/registry.rs"]
-mod registry;
+mod common;
 
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use common::{broker, registry};
 use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -18,82 +17,101 @@ use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 use sqlgate::kafka::{KafkaClusterConfig, SchemaStore, SchemaType, SubjectError};
 
-const ORDERS_V1: &str = r#"{"type":"object","properties":{"id":{"type":"integer"}}}"#;
-const ORDERS_V2: &str =
-    r#"{"type":"object","properties":{"id":{"type":"integer"},"note":{"type":"string"}}}"#;
+// Closed content models: adding an optional property is a BACKWARD-compatible change (with an
+// open model it is not, and the registry refuses it with 409).
+const ORDERS_V1: &str =
+    r#"{"type":"object","properties":{"id":{"type":"integer"}},"additionalProperties":false}"#;
+const ORDERS_V2: &str = r#"{"type":"object","properties":{"id":{"type":"integer"},"note":{"type":"string"}},"additionalProperties":false}"#;
+/// Not a BACKWARD-compatible successor of ORDERS_V2: `id` changes type.
+const ORDERS_INCOMPATIBLE: &str =
+    r#"{"type":"object","properties":{"id":{"type":"string"}},"additionalProperties":false}"#;
 const AVRO: &str = r#"{"type":"record","name":"K","fields":[{"name":"k","type":"long"}]}"#;
 
 fn registry_config(url: &str) -> KafkaClusterConfig {
     // The bootstrap servers are never contacted by the registry backend.
     let mut cfg = KafkaClusterConfig::new("127.0.0.1:1");
     cfg.schema_registry_url = Some(url.to_string());
-    cfg.request_timeout = Duration::from_secs(2);
+    cfg.request_timeout = Duration::from_secs(5);
     cfg
 }
 
-fn topic_config(bootstrap: &str) -> KafkaClusterConfig {
+fn topic_config(bootstrap: &str, schemas_topic: &str) -> KafkaClusterConfig {
     let mut cfg = KafkaClusterConfig::new(bootstrap);
     // One broker: the broker default may ask for more replicas than exist.
     cfg.replication_factor = 1;
     cfg.request_timeout = Duration::from_secs(15);
+    // The broker is shared by the tests of this file: a schemas topic per test.
+    cfg.schemas_topic = schemas_topic.to_string();
     cfg
+}
+
+/// A loopback port that nothing listens on.
+fn dead_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
 }
 
 // === Registry backend ===
 
 #[tokio::test(flavor = "multi_thread")]
 async fn registry_subjects_register_version_and_delete() {
-    let reg = registry::start().await;
+    let reg = registry::shared().await;
     let store = SchemaStore::new(&registry_config(&reg.url)).unwrap();
-    assert_eq!(reg.requests(), 0, "creating the store must not connect");
+    let (orders, odd) = ("rsv-orders-value", "rsv-odd/name ?-key");
 
-    assert_eq!(store.latest("orders-value").await.unwrap(), None);
+    assert_eq!(store.latest(orders).await.unwrap(), None);
     let v1 = store
-        .register("orders-value", SchemaType::Json, ORDERS_V1)
+        .register(orders, SchemaType::Json, ORDERS_V1)
         .await
         .unwrap();
-    assert_eq!((v1.subject.as_str(), v1.version), ("orders-value", 1));
+    assert_eq!((v1.subject.as_str(), v1.version), (orders, 1));
     assert_eq!(v1.schema_type, SchemaType::Json);
-    assert_eq!(reg.subjects(), ["orders-value"]);
+    assert_eq!(reg.subjects_with("rsv-").await, [orders]);
 
-    let latest = store.latest("orders-value").await.unwrap().unwrap();
+    let latest = store.latest(orders).await.unwrap().unwrap();
     assert_eq!(latest, v1);
 
     let again = store
-        .register("orders-value", SchemaType::Json, ORDERS_V1)
+        .register(orders, SchemaType::Json, ORDERS_V1)
         .await
         .unwrap();
     assert_eq!((again.id, again.version), (v1.id, 1), "identical schema");
 
     let v2 = store
-        .register("orders-value", SchemaType::Json, ORDERS_V2)
+        .register(orders, SchemaType::Json, ORDERS_V2)
         .await
         .unwrap();
     assert_eq!(v2.version, 2);
     assert_ne!(v2.id, v1.id);
-    assert_eq!(store.latest("orders-value").await.unwrap().unwrap(), v2);
+    assert_eq!(store.latest(orders).await.unwrap().unwrap(), v2);
 
     // AVRO travels without schemaType and comes back as AVRO; a subject name needing escapes
     // is one path segment.
-    let k = store
-        .register("odd/name ?-key", SchemaType::Avro, AVRO)
-        .await
-        .unwrap();
-    let back = store.latest("odd/name ?-key").await.unwrap().unwrap();
+    let k = store.register(odd, SchemaType::Avro, AVRO).await.unwrap();
+    let back = store.latest(odd).await.unwrap().unwrap();
     assert_eq!(back, k);
     assert_eq!(back.schema_type, SchemaType::Avro);
-    assert_eq!(
-        store.subjects().await.unwrap(),
-        ["odd/name ?-key", "orders-value"]
-    );
+    let mut mine = store.subjects().await.unwrap();
+    mine.retain(|s| s.starts_with("rsv-"));
+    assert_eq!(mine, [odd, orders]);
 
-    assert!(store.delete("orders-value").await.unwrap());
-    assert_eq!(store.latest("orders-value").await.unwrap(), None);
-    assert_eq!(reg.subjects(), ["odd/name ?-key"]);
-    assert!(!store.delete("orders-value").await.unwrap(), "already gone");
+    // Any schema id a record may carry is found, old versions' too.
+    for s in [&v1, &v2, &k] {
+        let found = store.schema_by_id(s.id).await.unwrap().unwrap();
+        assert_eq!(
+            (found.0, found.1.as_str()),
+            (s.schema_type, s.schema.as_str())
+        );
+    }
+    assert_eq!(store.schema_by_id(987_654).await.unwrap(), None);
+
+    assert!(store.delete(orders).await.unwrap());
+    assert_eq!(store.latest(orders).await.unwrap(), None);
+    assert_eq!(reg.subjects_with("rsv-").await, [odd]);
+    assert!(!store.delete(orders).await.unwrap(), "already gone");
     // Hard-deleted: registering again starts a new subject at version 1.
     let fresh = store
-        .register("orders-value", SchemaType::Json, ORDERS_V2)
+        .register(orders, SchemaType::Json, ORDERS_V2)
         .await
         .unwrap();
     assert_eq!(fresh.version, 1);
@@ -101,16 +119,40 @@ async fn registry_subjects_register_version_and_delete() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn registry_refusals_are_rejected_with_the_registry_message() {
-    let reg = registry::start().await;
+    let reg = registry::shared().await;
     let store = SchemaStore::new(&registry_config(&reg.url)).unwrap();
     match store
-        .register("bad-value", SchemaType::Json, "{not json")
+        .register("rrf-bad-value", SchemaType::Json, "{not json")
         .await
     {
-        Err(SubjectError::Rejected(m)) => assert!(m.contains("Invalid schema"), "{m}"),
+        Err(SubjectError::Rejected(m)) => assert!(m.contains("422"), "{m}"),
         other => panic!("expected Rejected, got {other:?}"),
     }
-    assert!(reg.subjects().is_empty());
+    assert!(reg.subjects_with("rrf-bad").await.is_empty());
+
+    // The registry enforces its compatibility rule (BACKWARD): the refusal says so.
+    store
+        .register("rrf-evolving-value", SchemaType::Json, ORDERS_V2)
+        .await
+        .unwrap();
+    match store
+        .register("rrf-evolving-value", SchemaType::Json, ORDERS_INCOMPATIBLE)
+        .await
+    {
+        Err(SubjectError::Rejected(m)) => {
+            assert!(m.contains("409") && m.contains("ncompatible"), "{m}")
+        }
+        other => panic!("expected Rejected, got {other:?}"),
+    }
+    assert_eq!(
+        store
+            .latest("rrf-evolving-value")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -122,8 +164,8 @@ async fn registry_outage_is_unavailable_naming_the_registry() {
         .await
         .unwrap();
 
-    reg.set_down(true);
-    let before = reg.requests();
+    reg.stop().await;
+    let started = Instant::now();
     for result in [
         store.latest("t-value").await.map(|_| ()),
         store
@@ -131,6 +173,7 @@ async fn registry_outage_is_unavailable_naming_the_registry() {
             .await
             .map(|_| ()),
         store.delete("t-value").await.map(|_| ()),
+        store.schema_by_id(1).await.map(|_| ()),
     ] {
         match result {
             Err(SubjectError::Unavailable(m)) => assert!(m.contains(&reg.url), "{m}"),
@@ -138,46 +181,87 @@ async fn registry_outage_is_unavailable_naming_the_registry() {
         }
     }
     assert!(
-        reg.requests() >= before + 3,
-        "each call reached the registry"
+        started.elapsed() < Duration::from_secs(20),
+        "bounded by request_timeout: {:?}",
+        started.elapsed()
     );
 
-    reg.set_down(false);
-    assert_eq!(store.latest("t-value").await.unwrap().unwrap().version, 1);
-
-    // Nothing listening at all: also Unavailable, within the request timeout.
-    let url = reg.url.clone();
-    drop(reg);
-    let started = Instant::now();
-    match SchemaStore::new(&registry_config(&url))
-        .unwrap()
-        .latest("t-value")
+    // Back (empty: in-memory storage): the same store works again without a restart.
+    reg.restart().await;
+    assert_eq!(store.latest("t-value").await.unwrap(), None);
+    let v = store
+        .register("t-value", SchemaType::Json, ORDERS_V1)
         .await
-    {
-        Err(SubjectError::Unavailable(m)) => assert!(m.contains(&url), "{m}"),
-        other => panic!("expected Unavailable, got {other:?}"),
+        .unwrap();
+    assert_eq!(store.latest("t-value").await.unwrap(), Some(v));
+}
+
+/// Reads one HTTP/1.1 request head from `l` and answers `404 {"error_code":40401}`; returns
+/// the head. Only for what the real registry cannot show without an identity provider: the
+/// `Authorization` header the client sends.
+fn capture_one_request(l: &TcpListener) -> String {
+    let (mut s, _) = l.accept().unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).unwrap();
+        assert!(n > 0, "the client closed before its request head ended");
+        head.extend_from_slice(&buf[..n]);
     }
-    assert!(started.elapsed() < Duration::from_secs(5));
+    let body = r#"{"error_code":40401,"message":"Subject 'a-value' not found."}"#;
+    let _ = write!(
+        s,
+        "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    String::from_utf8_lossy(&head).into_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn registry_credentials_are_sent_as_http_basic() {
-    let reg = registry::start().await;
-    reg.require_auth(Some("key:secret"));
-    let mut cfg = registry_config(&reg.url);
-    let anonymous = SchemaStore::new(&cfg).unwrap();
-    assert!(matches!(
-        anonymous.latest("a-value").await,
-        Err(SubjectError::Rejected(_))
-    ));
-    cfg.schema_registry_basic_auth = Some("key:secret".into());
+async fn registry_credentials_are_sent_as_http_basic_and_never_shown() {
+    // Creating a store connects to nothing.
+    let probe = TcpListener::bind("127.0.0.1:0").unwrap();
+    probe.set_nonblocking(true).unwrap();
+    let url = format!("http://{}", probe.local_addr().unwrap());
+    let mut cfg = registry_config(&url);
+    cfg.schema_registry_basic_auth = Some("key:s3cret".into());
     let store = SchemaStore::new(&cfg).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        probe.accept().is_err(),
+        "creating the store must not connect"
+    );
+
+    probe.set_nonblocking(false).unwrap();
+    let head = tokio::task::spawn_blocking(move || capture_one_request(&probe));
     assert_eq!(store.latest("a-value").await.unwrap(), None);
+    let head = head.await.unwrap().to_ascii_lowercase();
+    // base64("key:s3cret")
+    assert!(
+        head.contains("authorization: basic a2v5onmzy3jlda=="),
+        "{head}"
+    );
+
+    // Against the real registry (which needs no credentials) a store with them works, and an
+    // outage message never carries them.
+    let reg = registry::shared().await;
+    let mut cfg = registry_config(&reg.url);
+    cfg.schema_registry_basic_auth = Some("key:s3cret".into());
+    let store = SchemaStore::new(&cfg).unwrap();
     store
-        .register("a-value", SchemaType::Json, ORDERS_V1)
+        .register("rcr-a-value", SchemaType::Json, ORDERS_V1)
         .await
         .unwrap();
-    assert_eq!(reg.subjects(), ["a-value"]);
+    assert_eq!(reg.subjects_with("rcr-").await, ["rcr-a-value"]);
+    let mut cfg = registry_config(&format!("http://user:pw@127.0.0.1:{}", dead_port()));
+    cfg.schema_registry_basic_auth = Some("key:s3cret".into());
+    match SchemaStore::new(&cfg).unwrap().latest("x-value").await {
+        Err(SubjectError::Unavailable(m)) => {
+            assert!(!m.contains("s3cret") && !m.contains("pw"), "{m}")
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
 }
 
 // === Topic backend ===
@@ -251,8 +335,8 @@ async fn raw_records(bootstrap: &str, topic: &str) -> Vec<(String, Option<serde_
 
 #[tokio::test(flavor = "multi_thread")]
 async fn topic_subjects_survive_a_restart_and_deletes_are_durable() {
-    let broker = broker::start().await;
-    let cfg = topic_config(&broker.bootstrap);
+    let broker = broker::shared().await;
+    let cfg = topic_config(&broker.bootstrap, "_sqlgate_schemas_durable");
 
     let store = SchemaStore::new(&cfg).unwrap();
     assert_eq!(store.latest("orders-value").await.unwrap(), None);
@@ -279,8 +363,13 @@ async fn topic_subjects_survive_a_restart_and_deletes_are_durable() {
     assert!(orders2.id > orders.id.max(key.id));
 
     assert_eq!(partitions(&broker.bootstrap, &cfg.schemas_topic).await, 1);
-    let policy = cleanup_policy(&broker.bootstrap, &cfg.schemas_topic).await;
-    eprintln!("schemas topic cleanup.policy as described by the broker: {policy:?}");
+    assert_eq!(
+        cleanup_policy(&broker.bootstrap, &cfg.schemas_topic)
+            .await
+            .as_deref(),
+        Some("compact"),
+        "the schemas topic is compacted"
+    );
 
     // A restarted gateway: a new store reads everything back from the topic.
     let restarted = SchemaStore::new(&cfg).unwrap();
@@ -349,8 +438,8 @@ async fn topic_subjects_survive_a_restart_and_deletes_are_durable() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn topic_store_sees_other_gateways_writes_after_the_metadata_ttl() {
-    let broker = broker::start().await;
-    let mut cfg = topic_config(&broker.bootstrap);
+    let broker = broker::shared().await;
+    let mut cfg = topic_config(&broker.bootstrap, "_sqlgate_schemas_ttl");
     cfg.metadata_ttl = Duration::from_millis(300);
     let a = SchemaStore::new(&cfg).unwrap();
     let b = SchemaStore::new(&cfg).unwrap();
@@ -371,18 +460,17 @@ async fn topic_store_sees_other_gateways_writes_after_the_metadata_ttl() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn topic_store_without_a_broker_is_unavailable_naming_it() {
-    let mut broker = broker::start().await;
-    let mut cfg = topic_config(&broker.bootstrap);
+    let bootstrap = format!("127.0.0.1:{}", dead_port());
+    let mut cfg = topic_config(&bootstrap, "_sqlgate_schemas");
     cfg.request_timeout = Duration::from_secs(2);
-    broker.kill();
     let store = SchemaStore::new(&cfg).unwrap();
     let started = Instant::now();
     match store.latest("a-value").await {
-        Err(SubjectError::Unavailable(m)) => assert!(m.contains(&broker.bootstrap), "{m}"),
+        Err(SubjectError::Unavailable(m)) => assert!(m.contains(&bootstrap), "{m}"),
         other => panic!("expected Unavailable, got {other:?}"),
     }
     match store.register("a-value", SchemaType::Json, ORDERS_V1).await {
-        Err(SubjectError::Unavailable(m)) => assert!(m.contains(&broker.bootstrap), "{m}"),
+        Err(SubjectError::Unavailable(m)) => assert!(m.contains(&bootstrap), "{m}"),
         other => panic!("expected Unavailable, got {other:?}"),
     }
     assert!(

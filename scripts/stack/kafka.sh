@@ -196,7 +196,8 @@ EOF
   if [[ ! -f "$dir/data/meta.properties" ]]; then
     stack_log "formatting KRaft storage in $dir/data (cluster id $cid)"
     local tf; tf="$(stack_now_ms)"
-    if ! "$java" -Xmx256m "$log4j" -cp "$cp" kafka.tools.StorageTool format \
+    # A short-lived tool: C1 only and the serial GC start it in half the time.
+    if ! "$java" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$log4j" -cp "$cp" kafka.tools.StorageTool format \
         --cluster-id "$cid" --config "$dir/server.properties" >"$dir/format.log" 2>&1; then
       stack_log_tail "$dir/format.log"
       return 1

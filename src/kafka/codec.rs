@@ -8,7 +8,11 @@
 //! `text` (the spellings of decimals and temporal values).
 //!
 //! Everything a record carries is checked against the layout; a record that does not fit is a
-//! [`CodecError::Decode`] naming its partition and offset. The codec reads and writes bytes
+//! [`CodecError::Decode`] naming its partition and offset. An Avro record framed with another
+//! schema id than the table's (written by another producer, or before the table's latest
+//! version) is read with that writer schema, resolved into the table's by Avro's rules, when
+//! the caller passes it in [`WriterSchemas`] ([`Codec::foreign_avro_ids`] says which are
+//! needed). The codec reads and writes bytes
 //! only: consuming and producing is the scan's and the sink's.
 
 pub mod avro;
@@ -21,6 +25,7 @@ mod text;
 #[cfg(test)]
 mod tests;
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use apache_avro::Schema as AvroSchema;
@@ -44,6 +49,10 @@ use crate::sql::types::{Kind, LTZ_ZONE};
 const MAGIC: u8 = 0;
 /// Magic byte plus schema id.
 const HEADER_LEN: usize = 5;
+
+/// Avro writer schemas by registry-wide schema id, for records framed with an id other than
+/// the table's own.
+pub type WriterSchemas = HashMap<u32, AvroSchema>;
 
 /// Why records could not be decoded or encoded.
 #[derive(thiserror::Error, Debug)]
@@ -156,6 +165,36 @@ impl Codec {
 
     /// Decodes records into one batch of [`Codec::schema`].
     pub fn decode(&self, records: &[SourceRecord<'_>]) -> Result<RecordBatch, CodecError> {
+        self.decode_with(records, &WriterSchemas::new())
+    }
+
+    /// The schema ids of Avro-framed keys and values in `records` that are neither the
+    /// table's own nor in `known`: what [`Codec::decode_with`] needs looked up.
+    pub fn foreign_avro_ids(
+        &self,
+        records: &[SourceRecord<'_>],
+        known: &WriterSchemas,
+    ) -> BTreeSet<u32> {
+        let mut ids = BTreeSet::new();
+        for r in records {
+            for (side, bytes) in [(&self.key, r.key), (&self.value, r.value)] {
+                if let Some(id) = side.foreign_avro_id(bytes)
+                    && !known.contains_key(&id)
+                {
+                    ids.insert(id);
+                }
+            }
+        }
+        ids
+    }
+
+    /// Decodes records into one batch of [`Codec::schema`], reading Avro framed with a
+    /// foreign schema id with its writer schema from `writers`.
+    pub fn decode_with(
+        &self,
+        records: &[SourceRecord<'_>],
+        writers: &WriterSchemas,
+    ) -> Result<RecordBatch, CodecError> {
         let mut nodes = self
             .columns
             .iter()
@@ -178,10 +217,10 @@ impl Codec {
                     reason,
                 };
                 self.key
-                    .decode(r.key, &mut key_nodes, &mut key_seen)
+                    .decode(r.key, &mut key_nodes, &mut key_seen, writers)
                     .map_err(at)?;
                 self.value
-                    .decode(r.value, &mut value_nodes, &mut value_seen)
+                    .decode(r.value, &mut value_nodes, &mut value_seen, writers)
                     .map_err(at)?;
                 rowtime.append_option(r.timestamp_ms);
                 partition.append_value(r.partition);
@@ -315,12 +354,27 @@ impl Side {
             .collect()
     }
 
+    /// The schema id of these Avro-framed bytes when it is not this part's own.
+    fn foreign_avro_id(&self, bytes: Option<&[u8]>) -> Option<u32> {
+        if self.format != Format::AvroRegistry || self.members.is_empty() {
+            return None;
+        }
+        match bytes? {
+            [MAGIC, a, b, c, d, ..] => {
+                let id = u32::from_be_bytes([*a, *b, *c, *d]);
+                (self.schema_id != Some(id)).then_some(id)
+            }
+            _ => None,
+        }
+    }
+
     /// Decodes this part of one record into `nodes`.
     fn decode(
         &self,
         bytes: Option<&[u8]>,
         nodes: &mut [&mut Node],
         seen: &mut [bool],
+        writers: &WriterSchemas,
     ) -> Result<(), String> {
         if nodes.is_empty() {
             return Ok(());
@@ -368,13 +422,26 @@ impl Side {
                         ));
                     }
                 };
-                if let Some(expected) = self.schema_id.filter(|e| *e != id) {
-                    return Err(format!(
-                        "{what} was written with schema id {id}, the table's {what} schema is id {expected}"
-                    ));
-                }
-                let value = apache_avro::from_avro_datum(schema, &mut body, None)
-                    .map_err(|e| format!("{what} is not valid Avro for schema id {id}: {e}"))?;
+                let value = match self.schema_id.filter(|e| *e != id) {
+                    None => apache_avro::from_avro_datum(schema, &mut body, None)
+                        .map_err(|e| format!("{what} is not valid Avro for schema id {id}: {e}"))?,
+                    Some(expected) => {
+                        let writer = writers.get(&id).ok_or_else(|| {
+                            format!(
+                                "{what} was written with schema id {id}, which the schema store \
+                                 does not hold as an Avro schema (the table's {what} schema is id {expected})"
+                            )
+                        })?;
+                        apache_avro::from_avro_datum(writer, &mut body, Some(schema)).map_err(
+                            |e| {
+                                format!(
+                                    "{what} written with schema id {id} cannot be read as the \
+                                     table's {what} schema (id {expected}): {e}"
+                                )
+                            },
+                        )?
+                    }
+                };
                 if !body.is_empty() {
                     return Err(format!(
                         "{what} has {} bytes after its Avro datum (schema id {id})",

@@ -127,6 +127,20 @@ impl SchemaStore {
         }
     }
 
+    /// The schema with registry-wide id `id` (what a framed record carries), whichever
+    /// subject and version it was registered as, also after they were deleted; `None` if the
+    /// store never handed it out. A record written by another producer, or before a table's
+    /// latest schema version, is decoded with it.
+    pub async fn schema_by_id(
+        &self,
+        id: u32,
+    ) -> Result<Option<(SchemaType, String)>, SubjectError> {
+        match &self.backend {
+            Backend::Registry(r) => r.schema_by_id(id).await,
+            Backend::Topic(t) => t.schema_by_id(id).await,
+        }
+    }
+
     /// The names of all current (not deleted) subjects, sorted.
     pub async fn subjects(&self) -> Result<Vec<String>, SubjectError> {
         let mut names = match &self.backend {

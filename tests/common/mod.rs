@@ -8,6 +8,7 @@ pub mod conn;
 pub mod peers;
 pub mod python;
 pub mod registry;
+pub mod stack;
 pub mod tamper;
 
 use std::net::SocketAddr;

@@ -190,7 +190,7 @@ pub fn read_kafka_checkpoints(cfg: &KafkaAuditConfig) -> Result<Vec<(String, Str
     let deadline = Instant::now() + READ_TIMEOUT;
     let mut out: Vec<(i64, String)> = Vec::new();
     // Read to the partition's end (EOF), not to the watermark: some Kafka-protocol brokers
-    // (tansu) report the base offset of the last batch plus one.
+    // under-report it (the base offset of the last batch plus one).
     loop {
         if Instant::now() >= deadline {
             return Err(format!(

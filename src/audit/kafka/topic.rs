@@ -61,8 +61,8 @@ pub(super) async fn ensure_topic(cfg: &KafkaAuditConfig, topic_name: &str) -> Re
 /// `(sqlgateseq, sqlgatehash)` of the last record in the topic's partition 0, if any.
 ///
 /// Reads from the high watermark minus one to the end rather than trusting the watermark to
-/// name the last record: some Kafka-protocol brokers (tansu) report the base offset of the
-/// last batch plus one.
+/// name the last record: some Kafka-protocol brokers under-report it (the base offset of the
+/// last batch plus one).
 pub(super) fn last_in_topic(cfg: &KafkaAuditConfig) -> Result<Option<(u64, String)>, String> {
     let mut cc = cfg.client_config();
     cc.set("group.id", "sqlgate-audit-replica")

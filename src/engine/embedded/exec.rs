@@ -293,12 +293,11 @@ impl Inner {
     }
 
     /// The session one statement plans and runs in: the engine's catalogs plus the
-    /// statement's scan mode (snapshot or stream, and when it started).
+    /// statement's scan mode (snapshot or stream).
     fn session(&self, ctx: &ExecContext) -> SessionState {
         let mut state = self.ctx.state();
         state.config_mut().set_extension(Arc::new(ScanMode {
             snapshot: ctx.snapshot,
-            started_at_ms: chrono::Utc::now().timestamp_millis(),
         }));
         state
     }

@@ -1,13 +1,17 @@
 //! Reading a topic as a table: a bounded snapshot or an unbounded stream of Arrow batches.
 //!
-//! A snapshot reads each partition from its low watermark up to the records that existed when
-//! the query started. The high watermark taken at the start bounds it, with one allowance:
-//! some brokers (tansu) under-report the high watermark after a multi-record batch, so records
-//! at or past it are still read while their timestamps are not later than the query's start,
-//! and a partition is finished at the first later record or at the end of the partition
-//! (librdkafka's partition EOF). A stream reads from the beginning and keeps waiting for new
-//! records until the statement is stopped (its consumer goes when the result stream is
-//! dropped).
+//! A snapshot reads each partition from its low watermark up to the high watermark taken when
+//! the scan was planned: exactly the records that existed then. A partition is finished at
+//! its last record below the watermark, at the first record at or past it (never returned:
+//! record timestamps are the producer's and say nothing about when a record arrived), or at
+//! the end of the partition (librdkafka's partition EOF, for a tail of transaction markers or
+//! compacted-away records). A broker that under-reports its high watermark therefore gives a
+//! shorter snapshot, never one with later records. A stream reads from the beginning and
+//! keeps waiting for new records until the statement is stopped (its consumer goes when the
+//! result stream is dropped).
+//!
+//! Avro records framed with another schema id than the table's are decoded with their writer
+//! schema, looked up by id in the cluster's schema store once per scan and id.
 //!
 //! Records are read on a blocking thread by an assigned consumer (no group, no commits) and
 //! handed to DataFusion through a small channel, so a slow reader slows the consumer down.
@@ -30,24 +34,22 @@ use tokio::sync::mpsc;
 
 use crate::kafka::KafkaError;
 use crate::kafka::cluster::{KafkaCluster, TopicTable};
+use crate::kafka::codec::WriterSchemas;
 use crate::kafka::layout::SourceRecord;
+use crate::kafka::subjects::SchemaType;
 
 /// Per-statement scan settings, attached to the DataFusion session of one statement.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ScanMode {
-    /// Bounded snapshot (`sql.snapshot.mode = now`) rather than an unbounded stream.
+    /// Bounded snapshot (`sql.snapshot.mode = now`, ending at each partition's high watermark as
+    /// the scan starts) rather than an unbounded stream.
     pub snapshot: bool,
-    /// When the statement started, in milliseconds since the epoch.
-    pub started_at_ms: i64,
 }
 
 impl ScanMode {
     /// A snapshot starting now.
     pub(crate) fn snapshot_now() -> Self {
-        Self {
-            snapshot: true,
-            started_at_ms: chrono::Utc::now().timestamp_millis(),
-        }
+        Self { snapshot: true }
     }
 }
 
@@ -64,7 +66,6 @@ pub(crate) struct TopicScan {
     schema: SchemaRef,
     /// Snapshot: `(low, high)` watermark of each partition at the start. Stream: `None`.
     bounds: Option<HashMap<i32, (i64, i64)>>,
-    started_at_ms: i64,
     batch_size: usize,
 }
 
@@ -86,7 +87,6 @@ impl TopicScan {
             cluster,
             table,
             bounds,
-            started_at_ms: mode.started_at_ms,
             batch_size: batch_size.max(1),
         })
     }
@@ -103,7 +103,6 @@ impl PartitionStream for TopicScan {
             cluster: self.cluster.clone(),
             table: self.table.clone(),
             bounds: self.bounds.clone(),
-            started_at_ms: self.started_at_ms,
             batch_size: self.batch_size,
             tx,
         };
@@ -120,7 +119,6 @@ struct Reader {
     cluster: Arc<KafkaCluster>,
     table: Arc<TopicTable>,
     bounds: Option<HashMap<i32, (i64, i64)>>,
-    started_at_ms: i64,
     batch_size: usize,
     tx: mpsc::Sender<Sent>,
 }
@@ -171,13 +169,14 @@ impl Reader {
         let stall = self.cluster.config().request_timeout * STALL_FACTOR;
         let mut progress = Instant::now();
         let mut pending: Vec<BorrowedMessage<'_>> = Vec::new();
+        let mut writers = WriterSchemas::new();
         loop {
             if self.tx.is_closed() {
                 return Ok(());
             }
             match consumer.poll(POLL) {
                 None => {
-                    if !self.flush(&mut pending)? {
+                    if !self.flush(&mut pending, &mut writers)? {
                         return Ok(());
                     }
                     if self.bounds.is_some() && progress.elapsed() > stall {
@@ -195,21 +194,29 @@ impl Reader {
                             continue;
                         }
                         let high = bounds.get(&p).map_or(0, |b| b.1);
-                        let later = m
-                            .timestamp()
-                            .to_millis()
-                            .is_some_and(|ts| ts > self.started_at_ms);
-                        if m.offset() >= high && later {
+                        if m.offset() >= high {
                             open.remove(&p);
                             if open.is_empty() {
-                                self.flush(&mut pending)?;
+                                self.flush(&mut pending, &mut writers)?;
+                                return Ok(());
+                            }
+                            continue;
+                        }
+                        if m.offset() + 1 >= high {
+                            // The partition's last record of the snapshot.
+                            open.remove(&p);
+                            pending.push(m);
+                            if open.is_empty() {
+                                self.flush(&mut pending, &mut writers)?;
                                 return Ok(());
                             }
                             continue;
                         }
                     }
                     pending.push(m);
-                    if pending.len() >= self.batch_size && !self.flush(&mut pending)? {
+                    if pending.len() >= self.batch_size
+                        && !self.flush(&mut pending, &mut writers)?
+                    {
                         return Ok(());
                     }
                 }
@@ -218,7 +225,7 @@ impl Reader {
                     if self.bounds.is_some() {
                         open.remove(&p);
                         if open.is_empty() {
-                            self.flush(&mut pending)?;
+                            self.flush(&mut pending, &mut writers)?;
                             return Ok(());
                         }
                     }
@@ -235,7 +242,11 @@ impl Reader {
     }
 
     /// Decodes and sends the pending records; `false` when the reader has gone away.
-    fn flush(&self, pending: &mut Vec<BorrowedMessage<'_>>) -> Result<bool, KafkaError> {
+    fn flush(
+        &self,
+        pending: &mut Vec<BorrowedMessage<'_>>,
+        writers: &mut WriterSchemas,
+    ) -> Result<bool, KafkaError> {
         if pending.is_empty() {
             return Ok(true);
         }
@@ -249,9 +260,32 @@ impl Reader {
                 timestamp_ms: m.timestamp().to_millis(),
             })
             .collect();
-        let batch = self.table.codec.decode(&records)?;
+        for id in self.table.codec.foreign_avro_ids(&records, writers) {
+            if let Some(schema) = self.writer_schema(id)? {
+                writers.insert(id, schema);
+            }
+        }
+        let batch = self.table.codec.decode_with(&records, writers)?;
         drop(records);
         pending.clear();
         Ok(self.tx.blocking_send(Ok(batch)).is_ok())
+    }
+
+    /// The Avro schema with registry id `id` from the schema store (`None`: unknown there,
+    /// or not Avro; the decoder then names the record). Runs on the scan's blocking thread.
+    fn writer_schema(&self, id: u32) -> Result<Option<apache_avro::Schema>, KafkaError> {
+        let handle = tokio::runtime::Handle::try_current()
+            .map_err(|e| KafkaError::Internal(format!("no runtime for the schema lookup: {e}")))?;
+        let found = handle.block_on(self.cluster.subjects().schema_by_id(id))?;
+        Ok(match found {
+            Some((SchemaType::Avro, text)) => match apache_avro::Schema::parse_str(&text) {
+                Ok(schema) => Some(schema),
+                Err(e) => {
+                    tracing::warn!(topic = %self.table.topic.name, id, error = %e, "unparsable Avro writer schema");
+                    None
+                }
+            },
+            _ => None,
+        })
     }
 }

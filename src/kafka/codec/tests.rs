@@ -587,6 +587,80 @@ fn avro_written_by_the_avro_library_decodes() {
 }
 
 #[test]
+fn avro_of_another_schema_version_decodes_with_its_writer_schema() {
+    // Version 1 (id 3) had `id` and `name`; the table is at version 2 (id 12), which adds a
+    // nullable `note`.
+    let l = avro_layout(
+        &[("id", "BIGINT"), ("name", "STRING"), ("note", "STRING")],
+        &[],
+    );
+    let codec = Codec::new(&l).unwrap();
+    let v1_text =
+        to_avro_schema("t_value", &cols(&[("id", "BIGINT"), ("name", "STRING")])).unwrap();
+    let v1 = AvroSchema::parse_str(&v1_text).unwrap();
+    let v1_codec = Codec::new(&TableLayout {
+        value_schema: Some(registered(3, SchemaType::Avro, v1_text)),
+        ..avro_layout(&[("id", "BIGINT"), ("name", "STRING")], &[])
+    })
+    .unwrap();
+    let old = Codec::new(&layout(
+        &[("id", "BIGINT"), ("name", "STRING")],
+        &[],
+        Format::Raw,
+        Format::Json,
+    ))
+    .unwrap();
+    let written = v1_codec
+        .encode(&value_json(&old, &[r#"{"id": 7, "name": "seven"}"#]).unwrap())
+        .unwrap();
+    let value = written[0].value.as_deref().unwrap();
+    assert_eq!(value[..5], [0, 0, 0, 0, 3]);
+    let records = [rec(None, Some(value), 4)];
+
+    // Without the writer schema: refused, naming the id.
+    assert_eq!(
+        codec.foreign_avro_ids(&records, &WriterSchemas::new()),
+        BTreeSet::from([3])
+    );
+    let (_, o, reason) = decode_error(codec.decode(&records).unwrap_err());
+    assert_eq!(o, 4);
+    assert!(reason.contains("schema id 3"), "{reason}");
+
+    // With it: resolved into the table's columns, the new one NULL.
+    let writers = WriterSchemas::from([(3, v1)]);
+    assert!(codec.foreign_avro_ids(&records, &writers).is_empty());
+    let batch = codec.decode_with(&records, &writers).unwrap();
+    assert_eq!(batch.column(0).as_primitive::<Int64Type>().value(0), 7);
+    assert_eq!(batch.column(1).as_string::<i32>().value(0), "seven");
+    assert!(batch.column(2).is_null(0));
+
+    // A writer schema that cannot be read as the table's (a field changed type): refused.
+    let clash = AvroSchema::parse_str(
+        r#"{"type":"record","name":"t_value","fields":[{"name":"id","type":"string"}]}"#,
+    )
+    .unwrap();
+    let datum = apache_avro::to_avro_datum(
+        &clash,
+        apache_avro::types::Value::Record(vec![(
+            "id".into(),
+            apache_avro::types::Value::String("x".into()),
+        )]),
+    )
+    .unwrap();
+    let framed = [&[0u8, 0, 0, 0, 5][..], &datum].concat();
+    let writers = WriterSchemas::from([(5, clash)]);
+    let (_, _, reason) = decode_error(
+        codec
+            .decode_with(&[rec(None, Some(&framed), 5)], &writers)
+            .unwrap_err(),
+    );
+    assert!(
+        reason.contains("cannot be read as the table's value schema"),
+        "{reason}"
+    );
+}
+
+#[test]
 fn layouts_the_codec_cannot_serve_are_unsupported() {
     let raw_int = layout(&[("v", "INT")], &[], Format::Raw, Format::Raw);
     assert!(matches!(

@@ -3,8 +3,9 @@
 //! Owns the HTTP calls, their bounds and the mapping of registry answers to
 //! [`SubjectError`]. Uses only this subset of the API: `GET /subjects`,
 //! `GET /subjects/{s}/versions/latest`, `POST /subjects/{s}/versions` (register),
-//! `POST /subjects/{s}` (look up the version a schema got) and `DELETE /subjects/{s}`
-//! (soft, then `?permanent=true`). Compatibility and normalisation are the registry's business.
+//! `POST /subjects/{s}` (look up the version a schema got), `DELETE /subjects/{s}`
+//! (soft, then `?permanent=true`) and `GET /schemas/ids/{id}` (the writer schema of a record).
+//! Compatibility and normalisation are the registry's business.
 //!
 //! Errors: no answer in `request_timeout`, a connection failure, 5xx, 408 or 429 →
 //! `Unavailable` (naming the registry URL, never its credentials); any other 4xx (409
@@ -27,6 +28,8 @@ const ACCEPT: &str = "application/vnd.schemaregistry.v1+json, application/json";
 const SUBJECT_NOT_FOUND: i64 = 40401;
 /// `error_code` of "Version not found" (a subject whose versions are all soft-deleted).
 const VERSION_NOT_FOUND: i64 = 40402;
+/// `error_code` of "Schema not found" (an id the registry never handed out).
+const SCHEMA_NOT_FOUND: i64 = 40403;
 /// `error_code` of "Subject was soft deleted" (answered to a second soft delete).
 const SUBJECT_SOFT_DELETED: i64 = 40404;
 /// Path-segment escaping: everything but RFC 3986 unreserved characters, so a subject
@@ -66,6 +69,14 @@ struct SchemaBody {
     subject: String,
     version: i32,
     id: u32,
+    #[serde(rename = "schemaType")]
+    schema_type: Option<SchemaType>,
+    schema: String,
+}
+
+/// A schema by id (`GET /schemas/ids/{id}`).
+#[derive(Deserialize)]
+struct SchemaByIdBody {
     #[serde(rename = "schemaType")]
     schema_type: Option<SchemaType>,
     schema: String,
@@ -253,6 +264,23 @@ impl RegistryClient {
             self.expect_ok::<Vec<i32>>(&format!("permanently delete `{subject}`"), &reply)?;
         }
         Ok(existed)
+    }
+
+    pub(super) async fn schema_by_id(
+        &self,
+        id: u32,
+    ) -> Result<Option<(SchemaType, String)>, SubjectError> {
+        let reply = self
+            .call(Method::GET, &format!("/schemas/ids/{id}"), None)
+            .await?;
+        if reply.not_found(&[SCHEMA_NOT_FOUND]) {
+            return Ok(None);
+        }
+        let body: SchemaByIdBody = self.expect_ok(&format!("schema id {id}"), &reply)?;
+        Ok(Some((
+            body.schema_type.unwrap_or(SchemaType::Avro),
+            body.schema,
+        )))
     }
 
     pub(super) async fn subjects(&self) -> Result<Vec<String>, SubjectError> {

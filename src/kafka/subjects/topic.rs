@@ -21,6 +21,8 @@
 //! versions continue from what other gateways wrote). Our own writes update it in place.
 //! The consumer is kept between reads (partition unassigned while idle), so a re-read costs
 //! one fetch rather than a new connection.
+//! Every schema record read is also kept by id, so a record framed with an older version's
+//! id still decodes (until compaction has dropped that version from the topic).
 //! Ids: highest id seen + 1, registry-wide. Versions: per subject, latest + 1 (a subject
 //! deleted and created again starts at 1, as after a registry's permanent delete).
 //! Writes go through an idempotent producer (`acks=all`) and are awaited; register and
@@ -81,6 +83,8 @@ struct Snapshot {
     subjects: BTreeMap<String, RegisteredSchema>,
     /// Highest id in any record read (deleted subjects' included) or written.
     max_id: u32,
+    /// Every schema read or written, by id (older versions' and deleted subjects' included).
+    ids: BTreeMap<u32, (SchemaType, String)>,
     read_at: Instant,
 }
 
@@ -178,9 +182,22 @@ impl TopicStore {
             return Err(e);
         }
         snap.max_id = id;
+        snap.ids.insert(id, (schema_type, schema.to_string()));
         snap.subjects
             .insert(subject.to_string(), registered.clone());
         Ok(registered)
+    }
+
+    pub(super) async fn schema_by_id(
+        &self,
+        id: u32,
+    ) -> Result<Option<(SchemaType, String)>, SubjectError> {
+        let mut state = self.state.lock().await;
+        if let Some(found) = self.fresh(&mut state, false).await?.ids.get(&id) {
+            return Ok(Some(found.clone()));
+        }
+        // Unknown here: another gateway may have registered it since the last read.
+        Ok(self.fresh(&mut state, true).await?.ids.get(&id).cloned())
     }
 
     pub(super) async fn delete(&self, subject: &str) -> Result<bool, SubjectError> {
@@ -226,8 +243,7 @@ impl TopicStore {
             self.topic_ready.store(true, Ordering::Release);
         }
         // A consumer per read, closed right after: an idle client keeps refreshing the
-        // metadata of topics it knows, and librdkafka crashes on the nameless topic entry
-        // tansu returns for a topic that vanished (a broker restarted without its data).
+        // metadata of topics it knows, which a read every `metadata_ttl` does not need.
         let consumer = self.new_consumer()?;
         let (topic, timeout) = (self.cfg.schemas_topic.clone(), self.cfg.request_timeout);
         let read = tokio::task::spawn_blocking(move || {
@@ -241,10 +257,15 @@ impl TopicStore {
         if read.is_err() {
             self.topic_ready.store(false, Ordering::Release);
         }
-        let (subjects, max_id) = read?;
+        let Contents {
+            subjects,
+            max_id,
+            ids,
+        } = read?;
         Ok(Snapshot {
             subjects,
             max_id,
+            ids,
             read_at: Instant::now(),
         })
     }
@@ -370,13 +391,19 @@ impl TopicStore {
     }
 }
 
-/// Reads partition 0 of `topic` from its beginning to its EOF within `timeout`: the subjects
-/// and the highest id seen. Blocking.
-fn read_topic(
-    consumer: &BaseConsumer,
-    topic: &str,
-    timeout: Duration,
-) -> Result<(BTreeMap<String, RegisteredSchema>, u32), String> {
+/// What reading the topic found.
+#[derive(Default)]
+struct Contents {
+    /// The current subjects.
+    subjects: BTreeMap<String, RegisteredSchema>,
+    /// The highest id seen.
+    max_id: u32,
+    /// Every schema record's schema, by id.
+    ids: BTreeMap<u32, (SchemaType, String)>,
+}
+
+/// Reads partition 0 of `topic` from its beginning to its EOF within `timeout`. Blocking.
+fn read_topic(consumer: &BaseConsumer, topic: &str, timeout: Duration) -> Result<Contents, String> {
     let mut tpl = TopicPartitionList::new();
     tpl.add_partition_offset(topic, PARTITION, Offset::Beginning)
         .map_err(|e| e.to_string())?;
@@ -386,13 +413,9 @@ fn read_topic(
     read
 }
 
-fn read_to_eof(
-    consumer: &BaseConsumer,
-    timeout: Duration,
-) -> Result<(BTreeMap<String, RegisteredSchema>, u32), String> {
+fn read_to_eof(consumer: &BaseConsumer, timeout: Duration) -> Result<Contents, String> {
     let deadline = std::time::Instant::now() + timeout;
-    let mut subjects = BTreeMap::new();
-    let mut max_id = 0;
+    let mut contents = Contents::default();
     let mut last_error: Option<KafkaError> = None;
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -401,55 +424,57 @@ fn read_to_eof(
             return Err(format!("not read to its end within {timeout:?}{why}"));
         }
         match consumer.poll(POLL.min(left)) {
-            Some(Ok(m)) => apply(&mut subjects, &mut max_id, m.key(), m.payload(), m.offset()),
-            Some(Err(KafkaError::PartitionEOF(_))) => return Ok((subjects, max_id)),
+            Some(Ok(m)) => contents.apply(m.key(), m.payload(), m.offset()),
+            Some(Err(KafkaError::PartitionEOF(_))) => return Ok(contents),
             Some(Err(e)) => last_error = Some(e),
             None => {}
         }
     }
 }
 
-/// Applies one record to the subjects read so far.
-fn apply(
-    subjects: &mut BTreeMap<String, RegisteredSchema>,
-    max_id: &mut u32,
-    key: Option<&[u8]>,
-    value: Option<&[u8]>,
-    offset: i64,
-) {
-    let Some(key) = key.and_then(|k| std::str::from_utf8(k).ok()) else {
-        tracing::warn!(target: "sqlgate::engine", offset, "schemas topic record without a UTF-8 key; ignored");
-        return;
-    };
-    if key == MAX_ID_KEY {
-        match value.map(serde_json::from_slice::<StoredMaxId>) {
-            Some(Ok(m)) => *max_id = (*max_id).max(m.max_id),
-            _ => {
-                tracing::warn!(target: "sqlgate::engine", offset, "unreadable max-id record in the schemas topic; ignored")
+impl Contents {
+    /// Applies one record to what was read so far.
+    fn apply(&mut self, key: Option<&[u8]>, value: Option<&[u8]>, offset: i64) {
+        let Contents {
+            subjects,
+            max_id,
+            ids,
+        } = self;
+        let Some(key) = key.and_then(|k| std::str::from_utf8(k).ok()) else {
+            tracing::warn!(target: "sqlgate::engine", offset, "schemas topic record without a UTF-8 key; ignored");
+            return;
+        };
+        if key == MAX_ID_KEY {
+            match value.map(serde_json::from_slice::<StoredMaxId>) {
+                Some(Ok(m)) => *max_id = (*max_id).max(m.max_id),
+                _ => {
+                    tracing::warn!(target: "sqlgate::engine", offset, "unreadable max-id record in the schemas topic; ignored")
+                }
             }
+            return;
         }
-        return;
-    }
-    let Some(value) = value else {
-        subjects.remove(key);
-        return;
-    };
-    match serde_json::from_slice::<StoredSchema>(value) {
-        Ok(s) => {
-            *max_id = (*max_id).max(s.id);
-            subjects.insert(
-                key.to_string(),
-                RegisteredSchema {
-                    subject: key.to_string(),
-                    version: s.version,
-                    id: s.id,
-                    schema_type: s.schema_type,
-                    schema: s.schema,
-                },
-            );
-        }
-        Err(e) => {
-            tracing::warn!(target: "sqlgate::engine", offset, subject = key, "unreadable schema record in the schemas topic ({e}); ignored");
+        let Some(value) = value else {
+            subjects.remove(key);
+            return;
+        };
+        match serde_json::from_slice::<StoredSchema>(value) {
+            Ok(s) => {
+                *max_id = (*max_id).max(s.id);
+                ids.insert(s.id, (s.schema_type, s.schema.clone()));
+                subjects.insert(
+                    key.to_string(),
+                    RegisteredSchema {
+                        subject: key.to_string(),
+                        version: s.version,
+                        id: s.id,
+                        schema_type: s.schema_type,
+                        schema: s.schema,
+                    },
+                );
+            }
+            Err(e) => {
+                tracing::warn!(target: "sqlgate::engine", offset, subject = key, "unreadable schema record in the schemas topic ({e}); ignored");
+            }
         }
     }
 }
@@ -471,10 +496,9 @@ mod tests {
 
     #[test]
     fn last_value_wins_tombstones_remove_and_ids_never_go_back() {
-        let mut subjects = BTreeMap::new();
-        let mut max = 0;
+        let mut c = Contents::default();
         let mut put = |k: &[u8], v: Option<Vec<u8>>| {
-            apply(&mut subjects, &mut max, Some(k), v.as_deref(), 0);
+            c.apply(Some(k), v.as_deref(), 0);
         };
         put(b"a-value", Some(record("a-value", 1, 1)));
         put(b"b-value", Some(record("b-value", 1, 2)));
@@ -482,12 +506,14 @@ mod tests {
         put(b"junk", Some(b"not json".to_vec()));
         put(MAX_ID_KEY.as_bytes(), Some(br#"{"maxId":7}"#.to_vec()));
         put(b"a-value", None);
-        assert_eq!(max, 7);
-        assert_eq!(subjects.keys().collect::<Vec<_>>(), ["b-value"]);
-        assert_eq!(subjects["b-value"].id, 2);
+        assert_eq!(c.max_id, 7);
+        assert_eq!(c.subjects.keys().collect::<Vec<_>>(), ["b-value"]);
+        assert_eq!(c.subjects["b-value"].id, 2);
+        // Schemas stay findable by id after a newer version or a delete.
+        assert_eq!(c.ids.keys().collect::<Vec<_>>(), [&1, &2, &3]);
         // A record without a key is ignored.
-        apply(&mut subjects, &mut max, None, Some(b"{}"), 9);
-        assert_eq!(subjects.len(), 1);
+        c.apply(None, Some(b"{}"), 9);
+        assert_eq!(c.subjects.len(), 1);
     }
 
     #[test]
