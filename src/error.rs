@@ -16,8 +16,8 @@ use crate::http::body::BodyError;
 use crate::http::response::{self, Body};
 use crate::pipeline::WorkerError;
 use crate::sql::{ResolveError, RewriteError, SqlError};
+use crate::statements::StoreError;
 use crate::statements::results::PageError;
-use crate::statements::store::StoreError;
 
 /// Every error a request can end with.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +128,7 @@ impl ApiError {
             ApiError::Engine(e) => engine_status(e),
             ApiError::Store(StoreError::AlreadyExists(_)) => StatusCode::CONFLICT,
             ApiError::Store(StoreError::TooMany { .. }) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Page(_) => StatusCode::BAD_REQUEST,
             ApiError::StatementFailed(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) | ApiError::Audit(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -161,6 +162,7 @@ impl ApiError {
             ApiError::Engine(e) => e.code(),
             ApiError::Store(StoreError::AlreadyExists(_)) => "statement.name_in_use",
             ApiError::Store(StoreError::TooMany { .. }) => "statement.too_many",
+            ApiError::Store(StoreError::Unavailable(_)) => "statement.store_unavailable",
             ApiError::Page(_) => "results.bad_page_token",
             ApiError::StatementFailed(_) => "statement.failed",
             ApiError::Unavailable(_) => "gateway.unavailable",
@@ -195,6 +197,11 @@ impl ApiError {
             }
             ApiError::Binding(e) if e.status().is_server_error() => {
                 "internal error; the gateway log has details (see the request id)".into()
+            }
+            ApiError::Store(StoreError::Unavailable(_)) => {
+                "the statement store cannot be read or written, so the statement was not changed; \
+                 the gateway log has details"
+                    .into()
             }
             ApiError::Internal(_) | ApiError::Workers(WorkerError::Failed) => {
                 "internal error; the gateway log has details (see the request id)".into()
@@ -240,7 +247,7 @@ impl ApiError {
             | ApiError::Engine(EngineError::Unavailable(_))
             | ApiError::Audit(_)
             | ApiError::Workers(WorkerError::Busy { .. } | WorkerError::Deadline(_))
-            | ApiError::Store(StoreError::TooMany { .. }) => {
+            | ApiError::Store(StoreError::TooMany { .. } | StoreError::Unavailable(_)) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}
