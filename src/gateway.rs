@@ -143,7 +143,6 @@ impl Gateway {
         let workers = Workers::start(&cfg.pipeline).map_err(StartupError::Workers)?;
         let statements = open_statements(&cfg, base_dir, clock).await?;
         let recovered = statements.recover().await?;
-        let expired = statements.expire().await?;
         let gw = Arc::new(Self {
             server: cfg.server,
             handshake_timeout: cfg.tls.handshake_timeout,
@@ -182,7 +181,7 @@ impl Gateway {
                 "statements the restart interrupted are FAILED (or STOPPED); finished queries say their results are gone"
             );
         }
-        gw.audit_expired(&expired).await?;
+        gw.expire_statements().await;
         gw.start_policy_watcher();
         gw.start_authn_failure_flusher();
         gw.start_statement_sweeper();
@@ -322,26 +321,36 @@ impl Gateway {
         self.auditor.record(record).await.map(|_| ())
     }
 
-    /// Audits statements removed by retention, as deletions by the gateway.
-    async fn audit_expired(
-        &self,
-        expired: &[StatementRecord],
-    ) -> Result<(), crate::audit::AuditError> {
+    /// Deletes the finished statements past `gateway.statement_retention` and audits each
+    /// as a deletion by the gateway; returns them. Runs at startup and every sweep; a failure
+    /// is logged and the next sweep tries again.
+    pub async fn expire_statements(&self) -> Vec<StatementRecord> {
+        let expired = match self.statements.expire().await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not expire statements; trying again later");
+                return Vec::new();
+            }
+        };
         let why = format!(
             "expired: finished for longer than gateway.statement_retention ({})",
             humantime::format_duration(self.statements.retention())
         );
-        for r in expired {
-            self.audit_statement(r, crate::audit::StatementEvent::Deleted, &why)
-                .await?;
+        for r in &expired {
+            if let Err(e) = self
+                .audit_statement(r, crate::audit::StatementEvent::Deleted, &why)
+                .await
+            {
+                tracing::error!(statement = %r.name, error = %e, "could not audit an expired statement");
+            }
         }
         if !expired.is_empty() {
             info!(
                 count = expired.len(),
-                "expired finished statements past gateway.statement_retention"
+                "deleted finished statements past gateway.statement_retention"
             );
         }
-        Ok(())
+        expired
     }
 
     /// Every [`SWEEP_EVERY`] (or the retention, if shorter), deletes the finished statements
@@ -362,19 +371,11 @@ impl Gateway {
                 let Some(gw) = weak.upgrade() else {
                     return;
                 };
-                match gw.statements.expire().await {
-                    Ok(expired) => {
-                        if let Err(e) = gw.audit_expired(&expired).await {
-                            tracing::error!(error = %e, "could not audit expired statements");
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "could not expire statements; trying again later")
-                    }
-                }
+                gw.expire_statements().await;
             }
         });
     }
+
     /// SQL parsing limits.
     pub fn parse_limits(&self) -> &ParseLimits {
         &self.parse_limits
