@@ -15,6 +15,9 @@
 //! audit.log.000001 → audit.log.000002 → … → audit.log   (one hash chain across all files)
 //! ```
 //!
+//! Every destination (the file, the Kafka replica) is an [`AuditSink`] (`sink.rs`): each
+//! confirms every record the chain made durable, as firmly as it promises.
+//!
 //! ## The chain
 //! Every line carries three CloudEvents extension attributes: `sqlgateseq` (1, 2, 3, … with no
 //! gap across files), `sqlgateprevhash` (the previous record's `sqlgatehash`; 64 zeros for the
@@ -50,6 +53,7 @@ mod query;
 mod record;
 mod redact;
 mod retention;
+mod sink;
 mod verify;
 
 #[cfg(test)]
@@ -79,6 +83,7 @@ pub use record::{
 };
 pub use redact::{SqlForAudit, redact_sql};
 pub use retention::RetentionConfig;
+pub use sink::AuditSink;
 pub use verify::{
     Anchors, CheckpointRef, Problem, VerifyError, VerifyReport, log_files, verify, verify_with,
 };
@@ -244,6 +249,8 @@ pub struct Auditor {
     sink: FileSink,
     /// The Kafka replica, fed after each durable append.
     kafka: Option<KafkaSink>,
+    /// Every destination, the file first: each confirms every durable record.
+    sinks: Vec<Arc<dyn AuditSink>>,
     fail_closed: bool,
     redact_sql_literals: bool,
     /// Failed authentications of the current interval.
@@ -285,10 +292,15 @@ impl Auditor {
             Some(k) => Some(KafkaSink::start(k, &sink)?),
             None => None,
         };
+        let mut sinks: Vec<Arc<dyn AuditSink>> = vec![Arc::new(sink.clone())];
+        if let Some(k) = &kafka {
+            sinks.push(Arc::new(k.clone()));
+        }
         Ok(Self {
             enabled: config.enabled,
             sink,
             kafka,
+            sinks,
             fail_closed: config.fail_closed,
             redact_sql_literals: config.redact_sql_literals,
             authn_failures: Arc::new(FailureAggregator::new(config.authn_failure_max_peers)),
@@ -301,17 +313,8 @@ impl Auditor {
     /// Kafka replica a short wait for that checkpoint to reach Kafka. Never fails: problems
     /// are logged.
     pub async fn close(&self) {
-        match self.sink.checkpoint(Reason::Shutdown).await {
-            Ok(Some(cp)) => {
-                tracing::info!(target: "sqlgate::audit", seq = cp.seq, "audit log checkpointed at shutdown");
-                if let Some(k) = &self.kafka {
-                    k.flush_checkpoints().await;
-                }
-            }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(target: "sqlgate::audit", error = %e, "no shutdown checkpoint");
-            }
+        for s in &self.sinks {
+            s.close().await;
         }
     }
 
@@ -355,8 +358,8 @@ impl Auditor {
     /// reachable and the topic exists (fail fast, like an unwritable file).
     pub async fn start(config: &AuditConfig) -> Result<Self, AuditError> {
         let auditor = Self::open(config)?;
-        if let Some(k) = auditor.kafka.as_ref().filter(|k| k.required()) {
-            k.wait_connected().await?;
+        for s in auditor.sinks.iter().filter(|s| s.required()) {
+            s.wait_ready().await?;
         }
         Ok(auditor)
     }
@@ -370,13 +373,10 @@ impl Auditor {
         }
         match self.sink.append(record).await {
             Ok(d) => {
-                if let Some(k) = &self.kafka {
-                    k.notify_durable(d.seq);
-                    if k.required() {
-                        // The record is in the file either way; `required` only decides
-                        // whether the statement may go ahead without Kafka's copy.
-                        k.wait_delivered(d.seq).await?;
-                    }
+                for s in &self.sinks {
+                    // The record is in the file either way; a sink's `required` only
+                    // decides whether the statement may go ahead without its copy.
+                    s.confirm(d.seq).await?;
                 }
                 Ok(Some(d))
             }

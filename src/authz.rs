@@ -35,6 +35,8 @@
 //!   swaps are serialized by one async lock; unchanged content is a no-op.
 //! * Role bindings ([`Authorizer::create_binding`], [`Authorizer::delete_binding`]): delegated
 //!   administration (`bindings.rs`), written back to `bindings.csv` atomically.
+//! * Storage ([`PolicyStore`] in `store.rs`): reads of the three texts and the atomic bindings
+//!   write go through it; [`FilePolicyStore`] is the policy directory.
 //! * Tools for admins (`tools.rs`): validate, diff.
 
 mod bindings;
@@ -46,6 +48,7 @@ mod policy;
 mod reload;
 mod scope;
 mod settle;
+mod store;
 mod tools;
 mod watch;
 
@@ -69,6 +72,7 @@ use policy::Policy;
 pub use policy::{BindingRecord, PolicyTexts};
 pub use scope::pattern_covers;
 pub use settle::Settle;
+pub use store::{FilePolicyStore, Look, PolicyStore};
 pub use tools::{PolicyDiff, diff_policies, validate_dir};
 pub use watch::{WatchConfig, spawn_watcher};
 
@@ -241,6 +245,8 @@ pub struct Authorizer {
 
 struct Inner {
     dir: PathBuf,
+    /// Where the texts are read from and the bindings written to (the files of `dir`).
+    store: Arc<dyn PolicyStore>,
     catalogs: Arc<Catalogs>,
     /// How long files must stay unchanged before a reload (or an API write on top of a hand
     /// edit) uses them.
@@ -322,6 +328,7 @@ impl Authorizer {
         Self {
             inner: Arc::new(Inner {
                 dir: dir.to_path_buf(),
+                store: Arc::new(FilePolicyStore::new(dir)),
                 catalogs,
                 settle,
                 state: RwLock::new(Arc::new(State {

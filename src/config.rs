@@ -70,9 +70,18 @@ pub struct GatewayConfig {
     pub region: String,
     /// Pool used when a statement names none.
     pub default_compute_pool: String,
-    /// Statements kept per principal at most (finished ones count until deleted), so one
-    /// caller cannot exhaust memory.
+    /// Statements kept per principal at most (finished ones count until deleted or
+    /// expired), so one caller cannot exhaust memory.
     pub max_statements_per_principal: usize,
+    /// How long a finished statement (COMPLETED, FAILED, STOPPED) is kept after its last
+    /// change before the gateway deletes it. Confluent keeps statements until deleted, but
+    /// clients such as dbt never delete theirs and would fill the per-principal cap; `0s`
+    /// keeps them until deleted. Statements that are not finished never expire.
+    #[serde(with = "humantime_serde")]
+    pub statement_retention: Duration,
+    /// Where statements are kept: `file` (`<engine.data_dir>/statements/`, one file each; a
+    /// restart keeps them) or `memory` (a restart forgets them).
+    pub statement_store: crate::statements::StoreKind,
     /// Rows buffered per statement before the engine waits for the client to read.
     pub result_buffer_rows: usize,
     /// Rows per results page.
@@ -98,6 +107,8 @@ impl Default for GatewayConfig {
             region: "aws.us-east-2".into(),
             default_compute_pool: "lfcp-dev".into(),
             max_statements_per_principal: 1000,
+            statement_retention: Duration::from_secs(7 * 24 * 3600),
+            statement_store: crate::statements::StoreKind::File,
             result_buffer_rows: 10_000,
             page_rows: 1000,
             create_wait: Duration::from_secs(2),

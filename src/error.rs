@@ -23,8 +23,8 @@ use crate::http::body::BodyError;
 use crate::http::response::{self, Body};
 use crate::pipeline::WorkerError;
 use crate::sql::{ResolveError, RewriteError, SqlError};
+use crate::statements::StoreError;
 use crate::statements::results::PageError;
-use crate::statements::store::StoreError;
 
 /// Every error a request can end with.
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +147,7 @@ impl ApiError {
             ApiError::Engine(e) => e.code(),
             ApiError::Store(StoreError::AlreadyExists(_)) => ErrorCode::StatementNameInUse,
             ApiError::Store(StoreError::TooMany { .. }) => ErrorCode::StatementTooMany,
+            ApiError::Store(StoreError::Unavailable(_)) => ErrorCode::StatementStoreUnavailable,
             ApiError::Page(_) => ErrorCode::ResultsBadPageToken,
             ApiError::ShuttingDown => ErrorCode::GatewayUnavailable,
             ApiError::Audit(e) => e.code(),
@@ -181,6 +182,11 @@ impl ApiError {
             }
             ApiError::Binding(e) if e.code().status().is_server_error() => {
                 "internal error; the gateway log has details (see the request id)".into()
+            }
+            ApiError::Store(StoreError::Unavailable(_)) => {
+                "the statement store cannot be read or written, so the statement was not changed; \
+                 the gateway log has details"
+                    .into()
             }
             ApiError::Internal(_) | ApiError::Workers(WorkerError::Failed) => {
                 "internal error; the gateway log has details (see the request id)".into()
@@ -226,7 +232,7 @@ impl ApiError {
             | ApiError::Engine(EngineError::Unavailable(_))
             | ApiError::Audit(_)
             | ApiError::Workers(WorkerError::Busy { .. } | WorkerError::Deadline(_))
-            | ApiError::Store(StoreError::TooMany { .. }) => {
+            | ApiError::Store(StoreError::TooMany { .. } | StoreError::Unavailable(_)) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}

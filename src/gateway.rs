@@ -23,7 +23,7 @@ use crate::metrics::{Metrics, MetricsAccess};
 use crate::pipeline::{Decider, Placement, Pools, Workers};
 use crate::server::ServerConfig;
 use crate::sql::ParseLimits;
-use crate::statements::store::StatementStore;
+use crate::statements::{Clock, Limits, StatementRecord, Statements, StoreError, SystemClock};
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,9 @@ pub enum StartupError {
     /// The decision worker threads.
     #[error("decision workers could not start: {0}")]
     Workers(std::io::Error),
+    /// The statement store.
+    #[error("statements could not be loaded: {0}")]
+    Statements(#[from] StoreError),
     /// The metrics token or listener.
     #[error(transparent)]
     Metrics(#[from] crate::metrics::access::MetricsConfigError),
@@ -72,7 +75,7 @@ pub struct Gateway {
     authorizer: Authorizer,
     engine: EmbeddedEngine,
     auditor: Auditor,
-    statements: StatementStore,
+    statements: Arc<Statements>,
     parse_limits: ParseLimits,
     workers: Workers,
     ready: AtomicBool,
@@ -90,6 +93,16 @@ impl Gateway {
     /// Builds every runtime object; relative paths resolve against `base_dir`. Generates dev
     /// certificates and the dev token issuer when configured and missing, and says so.
     pub async fn build(cfg: Config, base_dir: &Path) -> Result<Arc<Self>, StartupError> {
+        Self::build_with(cfg, base_dir, Arc::new(SystemClock)).await
+    }
+
+    /// [`Gateway::build`] with the clock statements are timed by (tests move it to see
+    /// retention act).
+    pub async fn build_with(
+        cfg: Config,
+        base_dir: &Path,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Arc<Self>, StartupError> {
         if let Some(outcome) = cfg.tls.prepare_dev_certs(base_dir)?
             && outcome != crate::certs::DevCertOutcome::Present
         {
@@ -128,11 +141,13 @@ impl Gateway {
         };
         let auditor = Auditor::start(&cfg.audit.resolved(base_dir)).await?;
         let workers = Workers::start(&cfg.pipeline).map_err(StartupError::Workers)?;
+        let statements = open_statements(&cfg, base_dir, clock).await?;
+        let recovered = statements.recover().await?;
         let pools = Pools::new(cfg.compute_pools, &cfg.gateway.default_compute_pool);
         let gw = Arc::new(Self {
             server: cfg.server,
             handshake_timeout: cfg.tls.handshake_timeout,
-            statements: StatementStore::new(cfg.gateway.max_statements_per_principal),
+            statements,
             gateway: cfg.gateway,
             pools,
             tls,
@@ -151,8 +166,26 @@ impl Gateway {
             local_addr: OnceLock::new(),
             base_dir: base_dir.to_path_buf(),
         });
+        // What the restart ended and what expired while the gateway was down are audited
+        // before the port opens, like every other change of a statement.
+        for r in &recovered.ended {
+            let event = match r.state.phase {
+                crate::statements::Phase::Stopped => crate::audit::StatementEvent::Stopped,
+                _ => crate::audit::StatementEvent::Failed,
+            };
+            gw.audit_statement(r, event, &r.state.detail).await?;
+        }
+        if !recovered.ended.is_empty() || recovered.results_gone > 0 {
+            info!(
+                ended = recovered.ended.len(),
+                results_gone = recovered.results_gone,
+                "statements the restart interrupted are FAILED (or STOPPED); finished queries say their results are gone"
+            );
+        }
+        gw.expire_statements().await;
         gw.start_policy_watcher();
         gw.start_authn_failure_flusher();
+        gw.start_statement_sweeper();
         Ok(gw)
     }
 
@@ -265,10 +298,95 @@ impl Gateway {
         &self.auditor
     }
 
-    /// Statements.
-    pub fn statements(&self) -> &StatementStore {
+    /// Statements: their store and the handles of those this gateway runs.
+    pub fn statements(&self) -> &Arc<Statements> {
         &self.statements
     }
+
+    /// Records a change the gateway itself made to a statement (not a request: startup
+    /// recovery, expiry), as `User:sqlgate` with mechanism `INTERNAL`.
+    async fn audit_statement(
+        &self,
+        r: &StatementRecord,
+        event: crate::audit::StatementEvent,
+        message: &str,
+    ) -> Result<(), crate::audit::AuditError> {
+        let region = self
+            .place(&r.environment_id, Some(&r.spec.compute_pool_id))
+            .map(|p| p.region)
+            .unwrap_or_else(|_| self.gateway.region.clone());
+        let mut info = crate::audit::StatementInfo::new(
+            &r.organization_id,
+            &r.environment_id,
+            &region,
+            &r.name,
+        );
+        info.compute_pool = Some(r.spec.compute_pool_id.clone());
+        let gateway = crate::audit::PrincipalInfo {
+            principal: "User:sqlgate".into(),
+            mechanism: "INTERNAL".into(),
+            identifier: None,
+            identity: None,
+        };
+        let record = crate::audit::AuditRecord::statement(None, &gateway, &info, event, message);
+        self.auditor.record(record).await.map(|_| ())
+    }
+
+    /// Deletes the finished statements past `gateway.statement_retention` and audits each
+    /// as a deletion by the gateway; returns them. Runs at startup and every sweep; a failure
+    /// is logged and the next sweep tries again.
+    pub async fn expire_statements(&self) -> Vec<StatementRecord> {
+        let expired = match self.statements.expire().await {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not expire statements; trying again later");
+                return Vec::new();
+            }
+        };
+        let why = format!(
+            "expired: finished for longer than gateway.statement_retention ({})",
+            humantime::format_duration(self.statements.retention())
+        );
+        for r in &expired {
+            if let Err(e) = self
+                .audit_statement(r, crate::audit::StatementEvent::Deleted, &why)
+                .await
+            {
+                tracing::error!(statement = %r.name, error = %e, "could not audit an expired statement");
+            }
+        }
+        if !expired.is_empty() {
+            info!(
+                count = expired.len(),
+                "deleted finished statements past gateway.statement_retention"
+            );
+        }
+        expired
+    }
+
+    /// Every [`SWEEP_EVERY`] (or the retention, if shorter), deletes the finished statements
+    /// past `gateway.statement_retention`; none with a retention of zero. The task ends with
+    /// the gateway.
+    fn start_statement_sweeper(self: &Arc<Self>) {
+        let retention = self.statements.retention();
+        if retention.is_zero() {
+            return;
+        }
+        let period = retention.clamp(Duration::from_millis(100), SWEEP_EVERY);
+        let weak = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                let Some(gw) = weak.upgrade() else {
+                    return;
+                };
+                gw.expire_statements().await;
+            }
+        });
+    }
+
     /// SQL parsing limits.
     pub fn parse_limits(&self) -> &ParseLimits {
         &self.parse_limits
@@ -432,18 +550,47 @@ impl Gateway {
         m.audit_free_bytes.set(h.free_bytes.map_or(-1, gauge));
         m.audit_last_seq.set(gauge(h.last_seq));
         m.audit_checkpoint_seq.set(gauge(h.checkpoint_seq));
-        m.statements.set(gauge(self.statements.len() as u64));
+        m.statements.set(gauge(self.statements.stored() as u64));
     }
 
     /// Stops every statement's work, writes the pending failed-authentication summaries, then
     /// checkpoints the audit log (and ships that checkpoint to Kafka); called after the drain.
     pub async fn shutdown(&self) {
-        self.statements.cancel_all();
+        self.statements.shutdown();
         if let Err(e) = self.auditor.flush_authn_failures().await {
             tracing::error!(error = %e, "could not audit the failed authentications at shutdown");
         }
         self.auditor.close().await;
     }
+}
+
+/// How often expired statements are looked for, at most.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// Opens the statement store `gateway.statement_store` names (in `<engine.data_dir>`), saying
+/// what it found.
+async fn open_statements(
+    cfg: &Config,
+    base_dir: &Path,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<Statements>, StartupError> {
+    let data_dir = resolve(base_dir, &cfg.engine.data_dir);
+    let (store, opened) =
+        crate::statements::lifecycle::open_store(cfg.gateway.statement_store, &data_dir).await?;
+    if let Some(o) = &opened {
+        for (file, why) in &o.unreadable {
+            tracing::error!(file = %file.display(), %why, "a statement file could not be loaded; it was set aside");
+        }
+        for file in &o.superseded {
+            tracing::warn!(file = %file.display(), "removed a statement file superseded by a newer one of the same name");
+        }
+    }
+    let limits = Limits {
+        max_per_principal: cfg.gateway.max_statements_per_principal,
+        result_buffer_rows: cfg.gateway.result_buffer_rows,
+        retention: cfg.gateway.statement_retention,
+    };
+    Ok(Arc::new(Statements::new(store, clock, limits).await?))
 }
 
 fn resolve(base: &Path, p: &Path) -> PathBuf {

@@ -21,8 +21,9 @@ use crate::engine::{EngineError, ExecContext, Execution};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::sql::SessionNames;
-use crate::statements::store::{Phase, Spec, StatementEntry};
+use crate::statements::running::{Running, StopReason};
 use crate::statements::wire::{self, CreateStatementRequest};
+use crate::statements::{Phase, Spec, StatementId, StatementRecord, Statements};
 
 mod decide;
 pub mod explain;
@@ -80,7 +81,10 @@ pub async fn create_statement(
         .get(DRY_RUN)
         .is_some_and(|v| v.eq_ignore_ascii_case("true"));
     if !dry_run {
-        gw.statements().check_free(env, &req.name, &principal.id)?;
+        // An early refusal only; the reservation below decides.
+        gw.statements()
+            .check_free(env, &req.name, &principal.id)
+            .await?;
     }
     let placement = gw.place(env, req.spec.compute_pool_id.as_deref())?;
     let spec = Spec {
@@ -88,15 +92,15 @@ pub async fn create_statement(
         properties,
         compute_pool_id: placement.compute_pool.clone(),
     };
-    let entry = Arc::new(StatementEntry::new(
+    let mut entry = StatementRecord::new(
         req.name,
         gw.catalogs().organization_id().to_string(),
         env.to_string(),
         principal.id.clone(),
         spec,
         labels,
-        gw.gateway_config().result_buffer_rows,
-    ));
+        gw.statements().now(),
+    );
 
     // --- 1. parse, 2. resolve, 3. authorize, 4. rewrite: on a decision worker, never here
     let session = SessionNames {
@@ -156,7 +160,7 @@ pub async fn create_statement(
                 }
             };
             if dry_run && matches!(stage, "parse" | "resolve") {
-                return Ok(failed_dry_run(&entry, base, &error));
+                return Ok(failed_dry_run(gw, &mut entry, base, &error));
             }
             gw.metrics().decision(false, stage);
             log_decision(
@@ -206,11 +210,23 @@ pub async fn create_statement(
         || sql_kind.starts_with("DESCRIBE");
     if dry_run && !is_query {
         let traits = json!({"sql_kind": sql_kind, "is_bounded": true, "is_append_only": true, "schema": null});
-        entry.transition(Phase::Completed, "Dry run passed", Some(traits));
+        entry.transition(
+            Phase::Completed,
+            "Dry run passed",
+            Some(traits),
+            gw.statements().now(),
+        );
         return Ok(Created {
-            statement: entry.to_json(base),
+            statement: wire::statement(&entry, base),
         });
     }
+
+    // --- the name is reserved before the engine does any work, so two creates with one name
+    // never both run it (a dry run reserves nothing)
+    let reservation = match dry_run {
+        true => None,
+        false => Some(gw.statements().reserve(&entry).await?),
+    };
 
     // --- 5. engine: planning errors are reported as a FAILED statement, as Confluent does
     let exec_ctx = ExecContext {
@@ -228,39 +244,80 @@ pub async fn create_statement(
         // to retry (503) instead of getting a FAILED statement it would have to delete.
         Err(e @ EngineError::Unavailable(_)) => {
             warn!(statement = %entry.name, error = %e, "storage unavailable");
+            if reservation.is_some()
+                && let Err(r) = gw.statements().release(&entry.id()).await
+            {
+                warn!(statement = %entry.name, error = %r, "could not release the statement's name");
+            }
             return Err(ApiError::Engine(e));
         }
         Err(e) => {
-            entry.transition(Phase::Failed, e.detail(), None);
-            if !dry_run {
-                gw.statements().insert(entry.clone())?;
+            entry.transition(Phase::Failed, e.detail(), None, gw.statements().now());
+            if reservation.is_some() {
+                let statements = gw.statements();
+                statements.forget_results(&entry.uid);
+                let stored = statements
+                    .transition(&entry.id(), Phase::Failed, &e.detail(), None)
+                    .await?;
                 trail.event(StatementEvent::Failed, &e.detail()).await?;
+                entry = stored.unwrap_or(entry);
             }
             return Ok(Created {
-                statement: entry.to_json(base),
+                statement: wire::statement(&entry, base),
             });
         }
     };
     let traits =
         serde_json::to_value(&execution.traits).map_err(|e| ApiError::Internal(e.to_string()))?;
-    if dry_run {
+    let Some(running) = reservation else {
         // Dropping the execution's stream cancels it before any row is produced.
         drop(execution);
-        entry.transition(Phase::Completed, "Dry run passed", Some(traits));
+        entry.transition(
+            Phase::Completed,
+            "Dry run passed",
+            Some(traits),
+            gw.statements().now(),
+        );
         return Ok(Created {
-            statement: entry.to_json(base),
+            statement: wire::statement(&entry, base),
         });
-    }
-    gw.statements().insert(entry.clone())?;
+    };
+    let statements = gw.statements().clone();
     trail.event(StatementEvent::Created, "").await?;
-    entry.transition(Phase::Running, "Statement is running", Some(traits));
+    let Some(started) = statements
+        .transition(
+            &entry.id(),
+            Phase::Running,
+            "Statement is running",
+            Some(traits),
+        )
+        .await?
+    else {
+        // Deleted while the engine planned it: nothing is left to run or to show.
+        drop(execution);
+        return Err(ApiError::not_found(format!(
+            "statement `{}` was deleted while it was being created",
+            entry.name
+        )));
+    };
     trail.event(StatementEvent::Running, "").await?;
-    tokio::spawn(drive(entry.clone(), execution, trail));
+    tokio::spawn(drive(
+        statements.clone(),
+        started.id(),
+        running.clone(),
+        execution,
+        trail,
+    ));
 
     // Quick statements finish within the wait, which saves the client a polling round.
-    entry.wait_terminal(gw.gateway_config().create_wait).await;
+    running.wait_terminal(gw.gateway_config().create_wait).await;
+    let now = statements
+        .get(env, &started.name)
+        .await?
+        .filter(|r| r.uid == started.uid)
+        .unwrap_or(started);
     Ok(Created {
-        statement: entry.to_json(base),
+        statement: wire::statement(&now, base),
     })
 }
 
@@ -295,7 +352,7 @@ pub async fn audit_deleted(
     gw: &Gateway,
     ctx: &RequestCtx,
     principal: &Principal,
-    entry: &StatementEntry,
+    entry: &StatementRecord,
 ) -> Result<(), ApiError> {
     let region = gw
         .place(&entry.environment_id, Some(&entry.spec.compute_pool_id))
@@ -319,21 +376,30 @@ pub async fn audit_deleted(
     Ok(())
 }
 
-fn failed_dry_run(entry: &StatementEntry, base: &str, e: &ApiError) -> Created {
-    entry.transition(Phase::Failed, e.detail(), None);
+fn failed_dry_run(gw: &Gateway, entry: &mut StatementRecord, base: &str, e: &ApiError) -> Created {
+    entry.transition(Phase::Failed, e.detail(), None, gw.statements().now());
     Created {
-        statement: entry.to_json(base),
+        statement: wire::statement(entry, base),
     }
 }
 
 /// Drives the engine's row stream into the statement's buffer until it ends, fails, or the
 /// statement is stopped or deleted (cancel), then records the final phase and audits it.
-async fn drive(entry: Arc<StatementEntry>, execution: Execution, trail: AuditTrail) {
+/// Cancelled by the gateway's shutdown, it records nothing: the statement did not end, and
+/// the next start reports it as ended by the restart.
+async fn drive(
+    statements: Arc<Statements>,
+    id: StatementId,
+    running: Arc<Running>,
+    execution: Execution,
+    trail: AuditTrail,
+) {
     let mut rows = execution.rows;
+    let cancel = running.cancel_token().clone();
     let outcome: Result<(), String> = loop {
         tokio::select! {
             biased;
-            _ = entry.cancel.cancelled() => break Ok(()),
+            _ = cancel.cancelled() => break Ok(()),
             next = rows.next() => match next {
                 None => break Ok(()),
                 Some(Ok(batch)) => {
@@ -342,8 +408,8 @@ async fn drive(entry: Arc<StatementEntry>, execution: Execution, trail: AuditTra
                         .filter_map(|r| serde_json::to_value(r).ok())
                         .collect();
                     tokio::select! {
-                        _ = entry.cancel.cancelled() => break Ok(()),
-                        _ = entry.results.push(encoded) => {}
+                        _ = cancel.cancelled() => break Ok(()),
+                        _ = running.results.push(encoded) => {}
                     }
                 }
                 Some(Err(e)) => break Err(e.detail()),
@@ -351,25 +417,34 @@ async fn drive(entry: Arc<StatementEntry>, execution: Execution, trail: AuditTra
         }
     };
     drop(rows);
-    entry.results.finish().await;
+    running.results.finish().await;
+    if running.stop_reason() == Some(StopReason::Shutdown) {
+        info!(statement = %id.name, "statement left unfinished by the shutdown");
+        return;
+    }
     let (phase, event, detail) = match outcome {
-        _ if entry.cancel.is_cancelled() => (
+        _ if running.is_cancelled() => (
             Phase::Stopped,
             StatementEvent::Stopped,
             "Statement was stopped".to_string(),
         ),
         Ok(()) => (Phase::Completed, StatementEvent::Completed, String::new()),
         Err(detail) => {
-            warn!(statement = %entry.name, %detail, "statement failed");
+            warn!(statement = %id.name, %detail, "statement failed");
             (Phase::Failed, StatementEvent::Failed, detail)
         }
     };
-    if entry.transition(phase, detail.clone(), None)
-        && let Err(e) = trail.event(event, &detail).await
-    {
-        // The response went out long ago; the sink now refuses further writes, so later
-        // requests get 503 until the log is repaired.
-        warn!(statement = %entry.name, error = %e, "could not audit the statement's end");
+    match statements.transition(&id, phase, &detail, None).await {
+        Ok(Some(_)) => {
+            if let Err(e) = trail.event(event, &detail).await {
+                // The response went out long ago; the sink now refuses further writes, so
+                // later requests get 503 until the log is repaired.
+                warn!(statement = %id.name, error = %e, "could not audit the statement's end");
+            }
+        }
+        // Ended already (a stop raced the end), or deleted.
+        Ok(None) => {}
+        Err(e) => warn!(statement = %id.name, error = %e, "could not record the statement's end"),
     }
 }
 
@@ -391,7 +466,7 @@ fn describe(decisions: &[crate::authz::Decision]) -> String {
 fn log_decision(
     ctx: &RequestCtx,
     principal: &Principal,
-    entry: &StatementEntry,
+    entry: &StatementRecord,
     decision: &str,
     code: &str,
     detail: &str,

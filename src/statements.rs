@@ -1,10 +1,40 @@
 //! The `sql/v1` statements API: statement objects, their lifecycle, and result paging.
 //!
-//! Owns the wire shapes ([`wire`]), the store of statements and their phases ([`store`]) and
-//! the bounded result buffers ([`results`]). The HTTP handlers live in [`handlers`]; the
-//! security decisions are not made here but in [`crate::pipeline`].
+//! A statement is two things kept apart:
+//!
+//! ```text
+//!   StatementRecord (record.rs)          durable, serializable: name, uid, owner, spec,
+//!        │                               labels, phase, detail, traits, stopped, version
+//!        ▼
+//!   trait StatementStore (store.rs)      insert_if_absent (name + per-principal cap, atomic),
+//!        ├─ MemoryStore (memory.rs)      get, list, update_state (expected version),
+//!        └─ FileStore   (file.rs)        remove, count_owned, expire
+//!                                        data/statements/<uid>.json, fsync + rename
+//!
+//!   Running (running.rs)                 process-local: result rows, cancel token, phase
+//!        └─ RunningRegistry              watch; by uid, in the gateway that runs it
+//!
+//!   Statements (lifecycle.rs)            reserve → transition … → stop / remove / expire;
+//!                                        startup recovery of statements a restart ended
+//! ```
+//!
+//! The wire shapes are in [`wire`], the bounded result buffers in [`results`], the HTTP
+//! handlers in [`handlers`]. The security decisions are not made here but in
+//! [`crate::pipeline`].
 
+pub mod file;
 pub mod handlers;
+pub mod lifecycle;
+pub mod memory;
+pub mod record;
 pub mod results;
+pub mod running;
 pub mod store;
 pub mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use lifecycle::{Clock, Limits, ManualClock, Statements, StoreKind, SystemClock};
+pub use record::{Phase, Spec, StatementId, StatementRecord, StatementState};
+pub use store::{ListFilter, StatementStore, StoreError};

@@ -6,17 +6,15 @@
 //! that binding's pattern covers the new binding's pattern entirely ([`pattern_covers`]).
 //!
 //! Writes hold the authorizer's admin lock from reading the file to swapping the new policy
-//! in, so concurrent writes serialize and none is lost; the file is replaced atomically (temp
-//! file, fsync, rename, fsync of the directory), and the new policy is in force when the call
-//! returns. The watcher later sees the same content and does nothing.
+//! in, so concurrent writes serialize and none is lost; the file is replaced atomically
+//! ([`super::store::PolicyStore::write_bindings`]), and the new policy is in force when the
+//! call returns. The watcher later sees the same content and does nothing.
 //!
 //! Binding ids are derived, not stored: `rb-` + 12 hex digits of SHA-256 over (principal,
 //! role, pattern), so they survive restarts and hand edits. Lines written by the API carry a
 //! `# created_at=<RFC 3339> by=<principal>` comment, which reviewers see in the diff.
 
 use crate::error::ErrorCode;
-use std::io::Write;
-use std::path::Path;
 
 use super::policy::{BINDINGS_FILE, Policy, PolicyTexts, ProbeModel, binding_id, check_scope};
 use super::scope::pattern_covers;
@@ -222,7 +220,7 @@ impl Authorizer {
             .find(|r| r.id == id)
             .cloned()
             .ok_or_else(duplicate)?;
-        write_atomically(&self.inner.dir.join(BINDINGS_FILE), &texts.bindings).await?;
+        self.inner.store.write_bindings(&texts.bindings).await?;
         let version = self.swap(policy, texts);
         Ok((record, version))
     }
@@ -262,7 +260,7 @@ impl Authorizer {
             bindings: text,
         };
         let policy = self.validate_candidate(&texts).await?;
-        write_atomically(&self.inner.dir.join(BINDINGS_FILE), &texts.bindings).await?;
+        self.inner.store.write_bindings(&texts.bindings).await?;
         let version = self.swap(policy, texts);
         Ok((record, version))
     }
@@ -271,12 +269,12 @@ impl Authorizer {
     /// is kept). When it differs from the text in force it may be half-written, so it is used
     /// only once it has settled (see `settle.rs`); callers hold the admin lock.
     async fn bindings_on_disk(&self, state: &State) -> Result<String, BindingError> {
-        let on_disk = read_bindings(&self.inner.dir).await?;
+        let on_disk = self.inner.store.read_bindings().await?;
         if on_disk == state.texts.bindings {
             return Ok(on_disk);
         }
         let clock = super::settle::TokioClock::start();
-        match super::settle::read_settled(&self.inner.dir, self.inner.settle, &clock).await {
+        match super::settle::read_settled(&*self.inner.store, self.inner.settle, &clock).await {
             Settled::Stable(Ok(texts)) => Ok(texts.bindings),
             Settled::Stable(Err(e)) => Err(BindingError::PolicyInvalid(e.to_string())),
             Settled::StillChanging { file, waited } => Err(BindingError::Busy(format!(
@@ -314,15 +312,6 @@ fn check_principal(p: &str) -> Result<(), BindingError> {
     crate::auth::principal_id::check(p).map_err(|e| BindingError::Invalid(e.to_string()))
 }
 
-async fn read_bindings(dir: &Path) -> Result<String, BindingError> {
-    let path = dir.join(BINDINGS_FILE);
-    match tokio::fs::read_to_string(&path).await {
-        Ok(t) => Ok(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
-        Err(e) => Err(BindingError::Io(format!("{}: {e}", path.display()))),
-    }
-}
-
 /// `text` without the lines holding binding `id`, and how many were removed. Comments and
 /// every other line are kept as they are.
 fn remove_binding_lines(text: &str, id: &str) -> (String, usize) {
@@ -347,36 +336,6 @@ fn line_binding_id(line: &str) -> Option<String> {
     };
     let pattern: CrnPattern = pattern.parse().ok()?;
     Some(binding_id(principal, role, &pattern))
-}
-
-/// Replaces `path` with `text` so that readers (and a crash) see the old or the new file,
-/// never a part: temp file in the same directory, fsync, rename, fsync the directory.
-async fn write_atomically(path: &Path, text: &str) -> Result<(), BindingError> {
-    let path = path.to_path_buf();
-    let text = text.to_string();
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        let dir = path.parent().unwrap_or(Path::new("."));
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
-        let tmp = dir.join(format!(".{name}.tmp-{}", uuid::Uuid::new_v4().simple()));
-        let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            if let Ok(meta) = std::fs::metadata(&path) {
-                let _ = f.set_permissions(meta.permissions());
-            }
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            drop(f);
-            std::fs::rename(&tmp, &path)?;
-            std::fs::File::open(dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
-    })
-    .await
-    .map_err(|e| BindingError::Io(e.to_string()))?
-    .map_err(|e| BindingError::Io(e.to_string()))
 }
 
 #[cfg(test)]

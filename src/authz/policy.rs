@@ -101,7 +101,7 @@ impl PolicyTexts {
     /// Reads the three files of `dir` once, as they are now (startup, `policy validate`);
     /// reloads wait for them to settle first (`settle.rs`).
     pub async fn read(dir: &Path) -> Result<Self, PolicyError> {
-        super::settle::read_once(dir).await
+        super::settle::read_once(&super::store::FilePolicyStore::new(dir)).await
     }
 
     /// The name of the first file whose text differs from `other`'s.

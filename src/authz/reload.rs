@@ -5,7 +5,7 @@
 use super::PolicyError;
 use std::time::Duration;
 
-use super::policy::{self, Policy, PolicyTexts};
+use super::policy::{self, Policy};
 use super::settle::{self, Settled};
 use super::{Authorizer, ReloadOutcome};
 
@@ -31,7 +31,7 @@ impl Authorizer {
         let mut attempts = 0;
         let (mut admin, texts) = loop {
             attempts += 1;
-            let settled = match settle::read_settled(&self.inner.dir, settle, clock).await {
+            let settled = match settle::read_settled(&*self.inner.store, settle, clock).await {
                 Settled::Stable(r) => r,
                 Settled::StillChanging { file, waited } => {
                     return Err(self.still_changing(file, waited));
@@ -41,7 +41,7 @@ impl Authorizer {
             if settle.period.is_zero() {
                 break (admin, settled);
             }
-            let now = PolicyTexts::read(&self.inner.dir).await;
+            let now = self.inner.store.read().await;
             let in_force = now
                 .as_ref()
                 .is_ok_and(|t| t.digest() == self.state().digest);

@@ -19,19 +19,15 @@
 //! one that finished; the period should exceed the longest pause of the writers in use
 //! (2 s by default), and writing a new file and renaming it is always safe. The validation
 //! that follows refuses what a prefix usually looks like: an empty bindings file, a cut line.
+//!
+//! The rule works on [`Look`]s of a [`PolicyStore`]; how a look is taken (the file metadata
+//! and digests above) is the file store's business (`store.rs`).
+
+use std::time::Duration;
 
 use super::PolicyError;
-use std::os::unix::fs::MetadataExt;
-use std::path::Path;
-use std::time::{Duration, SystemTime};
-
-use sha2::{Digest, Sha256};
-
 use super::policy::{BINDINGS_FILE, POLICY_FILES, PolicyTexts};
-
-/// Largest policy file read: far above any real policy (a binding is ~150 bytes), low enough
-/// that a mistaken write of something else cannot exhaust memory.
-const MAX_FILE_BYTES: u64 = 64 << 20;
+use super::store::{FileLook, Look, PolicyStore};
 
 /// How long the policy files must stay unchanged before a reload applies them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,136 +68,19 @@ pub(super) enum Settled {
     },
 }
 
-/// One file at one look.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum FileLook {
-    /// Not there (an editor may be between removing and recreating it).
-    Missing,
-    /// Could not be opened or read (`ErrorKind` and message, for the refusal).
-    Unreadable(String),
-    /// Its length or times changed while it was being read: certainly being written.
-    Torn,
-    /// Read whole.
-    Read {
-        /// Identity and times: a rename shows as a new inode, a write as new times.
-        meta: Meta,
-        /// SHA-256 of the bytes read.
-        digest: [u8; 32],
-        /// The bytes read.
-        bytes: Vec<u8>,
-    },
-}
-
-/// The metadata a write or a rename changes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Meta {
-    len: u64,
-    ino: u64,
-    modified: Option<SystemTime>,
-    ctime: (i64, i64),
-}
-
-impl Meta {
-    fn of(m: &std::fs::Metadata) -> Self {
-        Self {
-            len: m.len(),
-            ino: m.ino(),
-            modified: m.modified().ok(),
-            ctime: (m.ctime(), m.ctime_nsec()),
-        }
-    }
-}
-
-/// Looks at one file: metadata, content, metadata again (same open file), and the path's
-/// metadata (a rename in between shows as another inode).
-fn look_at(path: &Path) -> FileLook {
-    use std::io::Read;
-    let open = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return FileLook::Missing,
-        Err(e) => return FileLook::Unreadable(e.to_string()),
-    };
-    let result = (|| -> std::io::Result<FileLook> {
-        let mut f = open;
-        let before = Meta::of(&f.metadata()?);
-        if before.len > MAX_FILE_BYTES {
-            return Ok(FileLook::Unreadable(format!(
-                "larger than {} MiB ({} bytes); not a policy file",
-                MAX_FILE_BYTES >> 20,
-                before.len
-            )));
-        }
-        let mut bytes = Vec::with_capacity(usize::try_from(before.len).unwrap_or(0));
-        (&mut f).take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-        let after = Meta::of(&f.metadata()?);
-        let at_path = std::fs::metadata(path).map(|m| Meta::of(&m)).ok();
-        if before != after || bytes.len() as u64 != after.len || at_path != Some(after) {
-            return Ok(FileLook::Torn);
-        }
-        let digest = Sha256::digest(&bytes).into();
-        Ok(FileLook::Read {
-            meta: after,
-            digest,
-            bytes,
-        })
-    })();
-    result.unwrap_or_else(|e| FileLook::Unreadable(e.to_string()))
-}
-
-/// All three files at one look, in [`POLICY_FILES`] order.
-async fn look(dir: &Path) -> Vec<FileLook> {
-    let dir = dir.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        POLICY_FILES.iter().map(|f| look_at(&dir.join(f))).collect()
-    })
-    .await
-    .unwrap_or_else(|e| vec![FileLook::Unreadable(e.to_string()); POLICY_FILES.len()])
-}
-
-/// The texts of a look, or why they cannot be used (naming the file).
-fn texts_of(dir: &Path, looks: Vec<FileLook>) -> Result<PolicyTexts, PolicyError> {
-    let mut texts = Vec::with_capacity(3);
-    for (file, look) in POLICY_FILES.iter().zip(looks) {
-        let path = dir.join(file);
-        let refuse = |why: String| PolicyError(format!("cannot read {}: {why}", path.display()));
-        match look {
-            FileLook::Missing => return Err(refuse("no such file".into())),
-            FileLook::Unreadable(e) => return Err(refuse(e)),
-            FileLook::Torn => return Err(refuse("it changed while being read".into())),
-            FileLook::Read { bytes, .. } => match String::from_utf8(bytes) {
-                Ok(t) => texts.push(t),
-                Err(e) => {
-                    return Err(PolicyError(format!(
-                        "{file}: not UTF-8 text (invalid byte at offset {})",
-                        e.utf8_error().valid_up_to()
-                    )));
-                }
-            },
-        }
-    }
-    let [model, roles, bindings]: [String; 3] = texts
-        .try_into()
-        .map_err(|_| PolicyError("internal: policy file count".into()))?;
-    Ok(PolicyTexts {
-        model,
-        roles,
-        bindings,
-    })
-}
-
 /// The first file whose look differs between `a` and `b`.
-fn first_difference(a: &[FileLook], b: &[FileLook]) -> &'static str {
+fn first_difference(a: &Look, b: &Look) -> &'static str {
     POLICY_FILES
         .iter()
-        .zip(a.iter().zip(b))
+        .zip(a.files.iter().zip(&b.files))
         .find(|(_, (x, y))| x != y || matches!(x, FileLook::Torn))
         .map(|(f, _)| *f)
         .unwrap_or(BINDINGS_FILE)
 }
 
-/// Reads the policy files of `dir` once, as they are now.
-pub(super) async fn read_once(dir: &Path) -> Result<PolicyTexts, PolicyError> {
-    texts_of(dir, look(dir).await)
+/// Reads the policy texts of `store` once, as they are now.
+pub(super) async fn read_once(store: &dyn PolicyStore) -> Result<PolicyTexts, PolicyError> {
+    store.look().await.texts()
 }
 
 /// Time as the settle rule sees it. The gateway uses tokio's clock ([`TokioClock`]); tests
@@ -234,12 +113,16 @@ impl Clock for TokioClock {
     }
 }
 
-/// Reads the policy files of `dir` once they have stayed unchanged for `settle.period`
+/// Reads the policy texts of `store` once they have stayed unchanged for `settle.period`
 /// (see the module doc), waiting on `clock`.
-pub(super) async fn read_settled(dir: &Path, settle: Settle, clock: &impl Clock) -> Settled {
-    let first = look(dir).await;
+pub(super) async fn read_settled(
+    store: &dyn PolicyStore,
+    settle: Settle,
+    clock: &impl Clock,
+) -> Settled {
+    let first = store.look().await;
     if settle.period.is_zero() {
-        return Settled::Stable(texts_of(dir, first));
+        return Settled::Stable(first.texts());
     }
     let started = clock.elapsed();
     let deadline = started + settle.period * settle.rounds.max(1);
@@ -247,9 +130,9 @@ pub(super) async fn read_settled(dir: &Path, settle: Settle, clock: &impl Clock)
     let (mut since, mut since_at) = (first, started);
     loop {
         clock.sleep_until(since_at + settle.period).await;
-        let now = look(dir).await;
-        if now == since && !now.iter().any(|l| matches!(l, FileLook::Torn)) {
-            return Settled::Stable(texts_of(dir, now));
+        let now = store.look().await;
+        if now == since && !now.is_torn() {
+            return Settled::Stable(now.texts());
         }
         let file = first_difference(&since, &now);
         let at = clock.elapsed();
@@ -274,6 +157,7 @@ pub(super) mod tests {
     use std::io::Write;
 
     use super::*;
+    use crate::authz::store::{FilePolicyStore, MAX_FILE_BYTES};
 
     /// A clock whose time moves only when the code under test sleeps, running each scripted
     /// action (a file write) when its instant is reached, in order.
@@ -358,7 +242,7 @@ pub(super) mod tests {
         // 1.5 s later.
         let rest = file.clone();
         let clock = ScriptClock::default().at(1500, move || (&*rest).write_all(b"ne 2\n").unwrap());
-        let read = read_settled(dir.path(), SETTLE, &clock).await;
+        let read = read_settled(&FilePolicyStore::new(dir.path()), SETTLE, &clock).await;
         assert_eq!(stable_bindings(read), "new line 1\nnew line 2\n");
         // Read at 2 s (differs from the half file), confirmed at 4 s.
         assert_eq!(clock.elapsed(), Duration::from_secs(4));
@@ -381,7 +265,7 @@ pub(super) mod tests {
         let last = 400 * (whole.len() / 64) as u64;
         assert!(last > 4000, "the write takes longer than two periods");
         assert_eq!(
-            stable_bindings(read_settled(dir.path(), SETTLE, &clock).await),
+            stable_bindings(read_settled(&FilePolicyStore::new(dir.path()), SETTLE, &clock).await),
             whole
         );
         assert!(clock.elapsed() >= Duration::from_millis(last) + SETTLE.period);
@@ -397,7 +281,7 @@ pub(super) mod tests {
                 std::fs::write(&path, format!("v{i}\n")).unwrap()
             });
         }
-        match read_settled(dir.path(), SETTLE, &clock).await {
+        match read_settled(&FilePolicyStore::new(dir.path()), SETTLE, &clock).await {
             Settled::StillChanging { file, waited } => {
                 assert_eq!(file, BINDINGS_FILE);
                 assert_eq!(waited, SETTLE.period * SETTLE.rounds);
@@ -418,7 +302,7 @@ pub(super) mod tests {
             rounds: 1,
         };
         assert!(matches!(
-            read_settled(dir.path(), short, &clock).await,
+            read_settled(&FilePolicyStore::new(dir.path()), short, &clock).await,
             Settled::StillChanging {
                 file: "roles.csv",
                 ..
@@ -431,7 +315,7 @@ pub(super) mod tests {
         let dir = dir_with("b\n");
         let clock = ScriptClock::default();
         assert_eq!(
-            stable_bindings(read_settled(dir.path(), SETTLE, &clock).await),
+            stable_bindings(read_settled(&FilePolicyStore::new(dir.path()), SETTLE, &clock).await),
             "b\n"
         );
         assert_eq!(clock.elapsed(), SETTLE.period);
@@ -441,7 +325,7 @@ pub(super) mod tests {
         };
         let clock = ScriptClock::default();
         assert_eq!(
-            stable_bindings(read_settled(dir.path(), now, &clock).await),
+            stable_bindings(read_settled(&FilePolicyStore::new(dir.path()), now, &clock).await),
             "b\n"
         );
         assert_eq!(clock.elapsed(), Duration::ZERO);
@@ -457,7 +341,7 @@ pub(super) mod tests {
             std::fs::rename(d.join(".tmp"), d.join(BINDINGS_FILE)).unwrap();
         });
         assert_eq!(
-            stable_bindings(read_settled(dir.path(), SETTLE, &clock).await),
+            stable_bindings(read_settled(&FilePolicyStore::new(dir.path()), SETTLE, &clock).await),
             "new\n"
         );
         assert_eq!(clock.elapsed(), Duration::from_secs(4));
@@ -473,11 +357,17 @@ pub(super) mod tests {
         let p = path.clone();
         let clock = ScriptClock::default().at(1000, move || std::fs::write(&p, "new\n").unwrap());
         assert_eq!(
-            stable_bindings(read_settled(dir.path(), SETTLE, &clock).await),
+            stable_bindings(read_settled(&FilePolicyStore::new(dir.path()), SETTLE, &clock).await),
             "new\n"
         );
         std::fs::remove_file(&path).unwrap();
-        match read_settled(dir.path(), SETTLE, &ScriptClock::default()).await {
+        match read_settled(
+            &FilePolicyStore::new(dir.path()),
+            SETTLE,
+            &ScriptClock::default(),
+        )
+        .await
+        {
             Settled::Stable(Err(e)) => {
                 let e = e.to_string();
                 assert!(
@@ -493,14 +383,20 @@ pub(super) mod tests {
     async fn non_utf8_and_oversized_files_are_refused_naming_the_file() {
         let dir = dir_with("ok\n");
         std::fs::write(dir.path().join("roles.csv"), b"p, a\xff, b, c\n").unwrap();
-        let e = read_once(dir.path()).await.unwrap_err().to_string();
+        let e = read_once(&FilePolicyStore::new(dir.path()))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("roles.csv: not UTF-8 text (invalid byte at offset 4)"),
             "{e}"
         );
         let f = std::fs::File::create(dir.path().join("roles.csv")).unwrap();
         f.set_len(MAX_FILE_BYTES + 1).unwrap();
-        let e = read_once(dir.path()).await.unwrap_err().to_string();
+        let e = read_once(&FilePolicyStore::new(dir.path()))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("roles.csv") && e.contains("larger than 64 MiB"),
             "{e}"

@@ -172,6 +172,8 @@ error_codes! {
     StatementNameInUse = "statement.name_in_use" => CONFLICT,
     /// The principal has too many statements.
     StatementTooMany = "statement.too_many" => TOO_MANY_REQUESTS,
+    /// The statement store cannot be read or written.
+    StatementStoreUnavailable = "statement.store_unavailable" => SERVICE_UNAVAILABLE,
     /// Invalid for the engine (unknown column, type error, …).
     EnginePlanError = "engine.plan_error" => UNPROCESSABLE_ENTITY,
     /// Failed while running.
@@ -305,6 +307,7 @@ mod tests {
         ("iam.policy_busy", 409),
         ("statement.name_in_use", 409),
         ("statement.too_many", 429),
+        ("statement.store_unavailable", 503),
         ("engine.plan_error", 422),
         ("engine.execution_error", 422),
         ("engine.table_exists", 422),

@@ -16,8 +16,12 @@ use crate::http::response::{self, Body};
 use crate::http::route::EnvPath;
 use crate::pipeline;
 
-use super::store::StatementEntry;
-use super::wire::{CreateStatementRequest, PatchOp, ResultData, ResultMetadata, StatementResult};
+use super::record::StatementRecord;
+use super::results::{Page, PageError};
+use super::store::ListFilter;
+use super::wire::{
+    self, CreateStatementRequest, PatchOp, ResultData, ResultMetadata, StatementResult,
+};
 
 /// Everything a handler needs about its request.
 #[derive(Debug)]
@@ -51,28 +55,36 @@ pub async fn create(call: Call<'_>, req: Request<Incoming>) -> Result<Response<B
     Ok(response::json(StatusCode::OK, &created.statement))
 }
 
+fn not_found(name: &str) -> ApiError {
+    ApiError::not_found(format!("statement `{name}` not found"))
+}
+
 /// Finds a statement the caller may see; others' statements are reported as missing.
-fn visible(call: &Call<'_>, name: &str) -> Result<Arc<StatementEntry>, ApiError> {
+async fn visible(call: &Call<'_>, name: &str) -> Result<StatementRecord, ApiError> {
     call.gw
         .statements()
         .get(&call.path.env, name)
+        .await?
         .filter(|e| {
             e.owner == call.principal.id || call.gw.authorizer().is_admin(&call.principal.id)
         })
-        .ok_or_else(|| ApiError::not_found(format!("statement `{name}` not found")))
+        .ok_or_else(|| not_found(name))
 }
 
 /// `GET …/statements/{name}`.
 pub async fn get(call: Call<'_>, name: &str) -> Result<Response<Body>, ApiError> {
-    let e = visible(&call, name)?;
-    Ok(response::json(StatusCode::OK, &e.to_json(&call.base)))
+    let e = visible(&call, name).await?;
+    Ok(response::json(
+        StatusCode::OK,
+        &wire::statement(&e, &call.base),
+    ))
 }
 
 /// `DELETE …/statements/{name}`: stops the statement if running, then forgets it.
 pub async fn delete(call: Call<'_>, name: &str) -> Result<Response<Body>, ApiError> {
-    let entry = visible(&call, name)?;
-    if call.gw.statements().remove(&call.path.env, name).is_some() {
-        pipeline::audit_deleted(call.gw, call.ctx, call.principal, &entry).await?;
+    visible(&call, name).await?;
+    if let Some(gone) = call.gw.statements().remove(&call.path.env, name).await? {
+        pipeline::audit_deleted(call.gw, call.ctx, call.principal, &gone).await?;
     }
     Ok(response::empty(StatusCode::ACCEPTED))
 }
@@ -83,7 +95,7 @@ pub async fn patch(
     name: &str,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
-    let e = visible(&call, name)?;
+    let e = visible(&call, name).await?;
     let (parts, body) = req.into_parts();
     let bytes = read_limited(&parts.headers, body, call.gw.server_config().body_limits()).await?;
     let ops: Vec<PatchOp> = decode_json(&bytes)?;
@@ -94,7 +106,7 @@ pub async fn patch(
         match (op.op.as_str(), op.path.as_str(), &op.value) {
             ("replace", "/spec/stopped", serde_json::Value::Bool(true)) => {}
             ("replace", "/spec/stopped", serde_json::Value::Bool(false)) => {
-                if e.state().stopped {
+                if e.state.stopped {
                     return Err(ApiError::invalid("a stopped statement cannot be resumed"));
                 }
             }
@@ -106,12 +118,19 @@ pub async fn patch(
             }
         }
     }
-    if ops.iter().any(|o| o.value == serde_json::Value::Bool(true)) {
-        e.mark_stopped();
-        e.cancel.cancel();
-        e.wait_terminal(std::time::Duration::from_secs(2)).await;
-    }
-    Ok(response::json(StatusCode::OK, &e.to_json(&call.base)))
+    let e = if ops.iter().any(|o| o.value == serde_json::Value::Bool(true)) {
+        call.gw
+            .statements()
+            .stop(&e.id(), std::time::Duration::from_secs(2))
+            .await?
+            .ok_or_else(|| not_found(name))?
+    } else {
+        e
+    };
+    Ok(response::json(
+        StatusCode::OK,
+        &wire::statement(&e, &call.base),
+    ))
 }
 
 /// `GET …/statements?page_size&page_token&label_selector&spec.compute_pool_id&statement_name_search_query`.
@@ -134,7 +153,7 @@ pub async fn list(call: Call<'_>, query: Option<&str>) -> Result<Response<Body>,
             .parse::<usize>()
             .map_err(|_| ApiError::invalid("page_token is not one this gateway issued"))?,
     };
-    let label = param("label_selector").map(|l| {
+    let label_selector = param("label_selector").map(|l| {
         let l = l.split('=').next().unwrap_or(l);
         if l.starts_with("user.confluent.io/") {
             l.to_string()
@@ -142,17 +161,15 @@ pub async fn list(call: Call<'_>, query: Option<&str>) -> Result<Response<Body>,
             format!("user.confluent.io/{l}")
         }
     });
-    let pool = param("spec.compute_pool_id");
-    let search = param("statement_name_search_query");
     let admin = call.gw.authorizer().is_admin(&call.principal.id);
-    let all = call.gw.statements().list(&call.path.env, |e| {
-        (admin || e.owner == call.principal.id)
-            && label
-                .as_ref()
-                .is_none_or(|l| e.labels.get(l).is_some_and(|v| v == "true"))
-            && pool.is_none_or(|p| e.spec.compute_pool_id == p)
-            && search.is_none_or(|s| e.name.contains(s))
-    });
+    let filter = ListFilter {
+        environment: Some(call.path.env.clone()),
+        owner: (!admin).then(|| call.principal.id.clone()),
+        label: label_selector,
+        compute_pool: param("spec.compute_pool_id").map(str::to_string),
+        name_contains: param("statement_name_search_query").map(str::to_string),
+    };
+    let all = call.gw.statements().list(&filter).await?;
     // Tokens are offsets this gateway issued, so never past the end it listed (a list that
     // shrank since then ends early); anything else is refused, not wrapped or clamped.
     if offset > all.len() {
@@ -164,7 +181,7 @@ pub async fn list(call: Call<'_>, query: Option<&str>) -> Result<Response<Body>,
         .iter()
         .skip(offset)
         .take(page_size)
-        .map(|e| e.to_json(&call.base))
+        .map(|e| wire::statement(e, &call.base))
         .collect();
     let next = if offset.saturating_add(page_size) < all.len() {
         let mut keep: Vec<(String, String)> =
@@ -183,13 +200,15 @@ pub async fn list(call: Call<'_>, query: Option<&str>) -> Result<Response<Body>,
     ))
 }
 
-/// `GET …/statements/{name}/results[?page_token=n]`.
+/// `GET …/statements/{name}/results[?page_token=n]`. A statement this gateway holds no rows
+/// for (they went with a restart, or it never produced any) answers with no rows and no
+/// `next`; its phase and detail say why.
 pub async fn results(
     call: Call<'_>,
     name: &str,
     query: Option<&str>,
 ) -> Result<Response<Body>, ApiError> {
-    let e = visible(&call, name)?;
+    let e = visible(&call, name).await?;
     let token = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .find(|(k, _)| k == "page_token")
         .map(|(_, v)| v.into_owned());
@@ -200,10 +219,19 @@ pub async fn results(
             .map_err(|_| ApiError::invalid("page_token is not one this gateway issued"))?,
     };
     let cfg = call.gw.gateway_config();
-    let page = e
-        .results
-        .page(from, cfg.page_rows, cfg.results_wait)
-        .await?;
+    let page = match call.gw.statements().running(&e.uid) {
+        Some(running) => {
+            running
+                .results
+                .page(from, cfg.page_rows, cfg.results_wait)
+                .await?
+        }
+        None if from == 0 => Page {
+            rows: Vec::new(),
+            next: None,
+        },
+        None => return Err(PageError::BadToken(from).into()),
+    };
     let results_url = format!("{}/statements/{}/results", call.base, e.name);
     let self_url = match token {
         Some(t) => format!("{results_url}?page_token={t}"),

@@ -5,8 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
+
+use super::record::StatementRecord;
 
 /// Body of `POST …/statements`.
 #[derive(Debug, Deserialize)]
@@ -116,6 +119,47 @@ pub struct PatchOp {
     pub value: Value,
 }
 
+/// The wire Statement object. `base` is the absolute environment URL
+/// (`https://host/sql/v1/organizations/o/environments/e`).
+pub fn statement(r: &StatementRecord, base: &str) -> Value {
+    let s = &r.state;
+    let mut status = json!({
+        "phase": s.phase.as_str(),
+        "detail": s.detail,
+    });
+    if let Some(t) = &s.traits {
+        status["traits"] = t.clone();
+    }
+    json!({
+        "api_version": "sql/v1",
+        "kind": "Statement",
+        "name": r.name,
+        "organization_id": r.organization_id,
+        "environment_id": r.environment_id,
+        "metadata": {
+            "self": format!("{base}/statements/{}", r.name),
+            "uid": r.uid,
+            "resource_version": s.resource_version.to_string(),
+            "created_at": timestamp(r.created_at),
+            "updated_at": timestamp(s.updated_at),
+            "labels": r.labels,
+        },
+        "spec": {
+            "statement": r.spec.statement,
+            "properties": r.spec.properties,
+            "stopped": s.stopped,
+            "compute_pool_id": r.spec.compute_pool_id,
+            "principal": r.owner,
+        },
+        "status": status,
+    })
+}
+
+/// RFC 3339 with milliseconds and `Z`, as the API shows times.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
 /// Response of the results route.
 #[derive(Debug, Serialize)]
 pub struct StatementResult {
@@ -149,7 +193,39 @@ pub struct ResultData {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::statements::record::Spec;
+
+    #[test]
+    fn wire_object_has_what_clients_require() {
+        let r = StatementRecord::new(
+            "a".into(),
+            "org".into(),
+            "env".into(),
+            "User:x".into(),
+            Spec {
+                statement: "SELECT 1".into(),
+                properties: BTreeMap::new(),
+                compute_pool_id: "lfcp-dev".into(),
+            },
+            BTreeMap::new(),
+            Utc::now(),
+        );
+        let v = statement(&r, "https://h/sql/v1/organizations/org/environments/env");
+        for path in [
+            "/name",
+            "/metadata/uid",
+            "/spec/principal",
+            "/spec/compute_pool_id",
+            "/status/phase",
+            "/status/detail",
+        ] {
+            assert!(v.pointer(path).is_some(), "{path} missing");
+        }
+        assert_eq!(
+            v["metadata"]["self"],
+            "https://h/sql/v1/organizations/org/environments/env/statements/a"
+        );
+    }
 
     #[test]
     fn names_follow_the_clients_alphabet() {

@@ -63,12 +63,23 @@ impl TestGateway {
 
     /// Starts a gateway whose relative paths resolve in `dir` (which must hold `policies/`).
     pub async fn start_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::start_in_with_clock(dir, Arc::new(sqlgate::statements::SystemClock), tweak).await
+    }
+
+    /// [`TestGateway::start_in`] with the clock statements are timed by.
+    pub async fn start_in_with_clock(
+        dir: tempfile::TempDir,
+        clock: Arc<dyn sqlgate::statements::Clock>,
+        tweak: impl FnOnce(&mut Config),
+    ) -> Self {
         let mut config = Config::default_config().unwrap();
         config.server.listen = "127.0.0.1:0".parse().unwrap();
         config.server.shutdown_grace = Duration::from_secs(5);
         tweak(&mut config);
         let config = config.validate().unwrap();
-        let gateway = Gateway::build(config.clone(), dir.path()).await.unwrap();
+        let gateway = Gateway::build_with(config.clone(), dir.path(), clock)
+            .await
+            .unwrap();
         let listener = tokio::net::TcpListener::bind(config.server.listen)
             .await
             .unwrap();

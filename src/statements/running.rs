@@ -1,0 +1,124 @@
+//! What only the gateway running a statement has: its result rows, its cancel token and the
+//! watch its waiters follow. Never stored, never shared; gone with the process.
+//!
+//! Owns [`Running`] (one statement's handle) and the [`RunningRegistry`] of this gateway,
+//! keyed by statement uid. A statement in the store without a handle here ran elsewhere or
+//! before a restart: it has no rows to serve.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::record::Phase;
+use super::results::ResultBuffer;
+
+/// Why a statement's work was cancelled; the first reason given is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The owner (or an admin) stopped it: it ends STOPPED.
+    Stopped,
+    /// It was deleted: nothing is left to record.
+    Deleted,
+    /// The gateway is shutting down: the statement did not end, so nothing is recorded for
+    /// it now, and the next start reports it as ended by the restart.
+    Shutdown,
+}
+
+/// One running statement's process-local handle.
+#[derive(Debug)]
+pub struct Running {
+    /// Rows produced by the engine, until a client has read them.
+    pub results: ResultBuffer,
+    /// Cancelled by stop, delete and shutdown; the driving task ends the engine work.
+    cancel: CancellationToken,
+    reason: Mutex<Option<StopReason>>,
+    /// Waiters see every phase change made through [`super::lifecycle::Statements`].
+    phase_tx: watch::Sender<Phase>,
+}
+
+impl Running {
+    /// A handle for a PENDING statement buffering up to `result_capacity` rows.
+    pub fn new(result_capacity: usize) -> Self {
+        let (phase_tx, _) = watch::channel(Phase::Pending);
+        Self {
+            results: ResultBuffer::new(result_capacity),
+            cancel: CancellationToken::new(),
+            reason: Mutex::new(None),
+            phase_tx,
+        }
+    }
+
+    fn reason_lock(&self) -> MutexGuard<'_, Option<StopReason>> {
+        self.reason.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Cancels the work for `reason` (the first reason given is kept).
+    pub fn cancel(&self, reason: StopReason) {
+        self.reason_lock().get_or_insert(reason);
+        self.cancel.cancel();
+    }
+
+    /// Why the work was cancelled, if it was.
+    pub fn stop_reason(&self) -> Option<StopReason> {
+        *self.reason_lock()
+    }
+
+    /// The token the driving task (and the engine) watch.
+    pub fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// Whether the work was cancelled.
+    pub fn is_cancelled(&self) -> bool {
+        self.cancel.is_cancelled()
+    }
+
+    /// Tells waiters the statement's phase is now `phase`.
+    pub(super) fn set_phase(&self, phase: Phase) {
+        self.phase_tx.send_replace(phase);
+    }
+
+    /// Waits until the statement is terminal or `timeout` passes; returns the phase then.
+    pub async fn wait_terminal(&self, timeout: Duration) -> Phase {
+        let mut rx = self.phase_tx.subscribe();
+        let _ = tokio::time::timeout(timeout, rx.wait_for(|p| p.is_terminal())).await;
+        *rx.borrow()
+    }
+}
+
+/// The handles of the statements this gateway runs, by uid.
+#[derive(Debug, Default)]
+pub struct RunningRegistry {
+    map: Mutex<HashMap<String, Arc<Running>>>,
+}
+
+impl RunningRegistry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Arc<Running>>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Registers the handle of statement `uid`.
+    pub fn insert(&self, uid: &str, running: Arc<Running>) {
+        self.lock().insert(uid.to_string(), running);
+    }
+
+    /// The handle of statement `uid`, if this gateway runs (or ran) it.
+    pub fn get(&self, uid: &str) -> Option<Arc<Running>> {
+        self.lock().get(uid).cloned()
+    }
+
+    /// Forgets the handle of statement `uid` (its rows go with it).
+    pub fn remove(&self, uid: &str) -> Option<Arc<Running>> {
+        self.lock().remove(uid)
+    }
+
+    /// Cancels every statement's work for `reason`.
+    pub fn cancel_all(&self, reason: StopReason) {
+        for r in self.lock().values() {
+            r.cancel(reason);
+        }
+    }
+}
