@@ -20,7 +20,8 @@
 //! Parts: [`config`] (the `[auth]` section), `jwt` (tokens and identity pools), `jwks` (key
 //! sets and their refresh), `unique_json` (duplicated claims), [`api_key`] (the key file),
 //! `verify_pool` (bounded argon2id), `throttle` (failed attempts), [`Attempt`] (who tried,
-//! for the audit), [`dev`] (the development issuer).
+//! for the audit), [`dev`] (the development issuer), `unverified` (the reading of headers and
+//! claims before any key is used, for the fuzz harness).
 
 use std::fmt;
 use std::net::IpAddr;
@@ -41,6 +42,7 @@ mod jwks;
 mod jwt;
 mod throttle;
 mod unique_json;
+mod unverified;
 mod verify_pool;
 pub mod principal_id;
 
@@ -58,6 +60,7 @@ pub use config::{
     ThrottleConfig,
 };
 pub use dev::{ensure_dev_issuer, mint_token};
+pub(crate) use unverified::{Unverified, principal_from_claims, read_unverified};
 
 /// The header a BYOIDC client uses to name the identity pool it wants to act as.
 pub const IDENTITY_POOL_HEADER: HeaderName = HeaderName::from_static("confluent-identity-pool-id");

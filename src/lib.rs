@@ -33,6 +33,8 @@ pub mod context;
 pub mod engine;
 pub mod error;
 pub mod explain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod http;
 pub mod iam;
