@@ -20,7 +20,8 @@
 //! Parts: [`config`] (the `[auth]` section), `jwt` (tokens and identity pools), `jwks` (key
 //! sets and their refresh), `unique_json` (duplicated claims), [`api_key`] (the key file),
 //! `verify_pool` (bounded argon2id), `throttle` (failed attempts), [`Attempt`] (who tried,
-//! for the audit), [`dev`] (the development issuer).
+//! for the audit), [`dev`] (the development issuer), `unverified` (the reading of headers and
+//! claims before any key is used, for the fuzz harness).
 
 use crate::error::ErrorCode;
 use std::fmt;
@@ -43,6 +44,7 @@ pub mod principal_id;
 mod setup;
 mod throttle;
 mod unique_json;
+mod unverified;
 mod verify_pool;
 
 #[cfg(test)]
@@ -60,6 +62,7 @@ pub use config::{
 };
 pub use dev::{ensure_dev_issuer, mint_token};
 pub use setup::AuthSetupError;
+pub(crate) use unverified::{Unverified, principal_from_claims, read_unverified};
 
 /// The header a BYOIDC client uses to name the identity pool it wants to act as.
 pub const IDENTITY_POOL_HEADER: HeaderName = HeaderName::from_static("confluent-identity-pool-id");

@@ -32,6 +32,8 @@ pub mod config;
 pub mod context;
 pub mod engine;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway;
 pub mod http;
 pub mod iam;

@@ -105,11 +105,7 @@ impl JwtVerifier {
         pool: Option<&str>,
         attempt: &mut Attempt,
     ) -> Result<Principal, AuthError> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(AuthError::MalformedToken(format!(
-                "longer than {MAX_TOKEN_BYTES} bytes"
-            )));
-        }
+        check_length(token)?;
         let pool_cfg = pool.map(|id| {
             self.pools
                 .get(id)
@@ -139,12 +135,7 @@ impl JwtVerifier {
         token: &str,
         attempt: &mut Attempt,
     ) -> Result<(Map<String, Value>, &Issuer), AuthError> {
-        let header = TokenHeader::parse(token)?;
-        attempt.kid = header.kid.as_deref().map(untrusted);
-        let claims = unverified_claims(token)?;
-        if let Some(Value::String(iss)) = claims.get("iss") {
-            attempt.issuer = Some(untrusted(iss));
-        }
+        let (header, claims) = read_unverified(token, attempt)?;
         let iss = unverified_issuer(&claims)?;
         let issuer = self
             .issuers
@@ -177,11 +168,37 @@ impl JwtVerifier {
     }
 }
 
+/// Refuses a token longer than [`MAX_TOKEN_BYTES`] before anything else reads it.
+pub(crate) fn check_length(token: &str) -> Result<(), AuthError> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(AuthError::MalformedToken(format!(
+            "longer than {MAX_TOKEN_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// The token as it states itself, before any key is used: its JOSE header and its claims
+/// (both refusing duplicated members), with the `kid` and `iss` it claims noted in `attempt`
+/// for the audit of a failure.
+pub(crate) fn read_unverified(
+    token: &str,
+    attempt: &mut Attempt,
+) -> Result<(TokenHeader, Map<String, Value>), AuthError> {
+    let header = TokenHeader::parse(token)?;
+    attempt.kid = header.kid.as_deref().map(untrusted);
+    let claims = unverified_claims(token)?;
+    if let Some(Value::String(iss)) = claims.get("iss") {
+        attempt.issuer = Some(untrusted(iss));
+    }
+    Ok((header, claims))
+}
+
 /// The parts of the JOSE header we act on, parsed by hand so `none`, HMAC and unknown
 /// algorithms get a precise error rather than a JSON error.
-struct TokenHeader {
-    alg: Algorithm,
-    kid: Option<String>,
+pub(crate) struct TokenHeader {
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<String>,
 }
 
 fn segment(token: &str, index: usize, what: &str) -> Result<Vec<u8>, AuthError> {
@@ -415,7 +432,7 @@ pub(crate) fn matches(claims: &Map<String, Value>, filter: &ClaimFilter) -> bool
     false
 }
 
-fn principal(
+pub(crate) fn principal(
     claims: &Map<String, Value>,
     cfg: &IssuerConfig,
     pool: Option<&IdentityPoolConfig>,

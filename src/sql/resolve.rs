@@ -11,6 +11,7 @@
 //! (FROM, JOIN, subqueries in any expression, set operations, CTE bodies, LATERAL, `TABLE t`
 //! arguments of table functions) is reached by sqlparser's `VisitorMut` and is a `Read`.
 
+use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
@@ -116,7 +117,7 @@ pub(super) fn bind_statement(
             visible: names.visible,
         },
         scopes: CteScopes::default(),
-        skip: Vec::new(),
+        skip: HashSet::new(),
         accesses: Vec::new(),
     };
     let kind = binder.bind_targets(statement)?;
@@ -188,15 +189,11 @@ pub(super) fn statement_kind(statement: &Statement) -> Option<&'static str> {
     })
 }
 
-/// Keeps the first of equal accesses.
+/// Keeps the first of equal accesses, in linear time (a statement may name tens of thousands
+/// of tables within the bounds).
 fn dedup(all: Vec<Access>) -> Vec<Access> {
-    let mut accesses: Vec<Access> = Vec::with_capacity(all.len());
-    for a in all {
-        if !accesses.contains(&a) {
-            accesses.push(a);
-        }
-    }
-    accesses
+    let mut seen: HashSet<Access> = HashSet::with_capacity(all.len());
+    all.into_iter().filter(|a| seen.insert(a.clone())).collect()
 }
 
 /// The canonical, backtick-quoted name of a table.
@@ -342,9 +339,10 @@ pub(super) fn parts(name: &ObjectName) -> Result<Vec<&str>, ResolveError> {
 struct Binder<'a> {
     names: Names<'a>,
     scopes: CteScopes,
-    /// Names already bound as the statement's targets; the visitor leaves them alone. Compared
-    /// by address only.
-    skip: Vec<*const ObjectName>,
+    /// Names already bound (the statement's targets, and every relation once bound); the
+    /// visitor leaves them alone. Compared by address only; a set, since a statement may name
+    /// tens of thousands of tables within the bounds.
+    skip: HashSet<*const ObjectName>,
     accesses: Vec<Access>,
 }
 
@@ -353,7 +351,7 @@ impl Binder<'_> {
     fn bind_table(&mut self, name: &mut ObjectName, action: Action) -> Result<(), ResolveError> {
         let t = self.names.table(name)?;
         *name = canonical_name(&t);
-        self.skip.push(name as *const ObjectName);
+        self.skip.insert(name as *const ObjectName);
         self.accesses.push(Access {
             object: ObjectRef::Table(t),
             action,
@@ -435,7 +433,7 @@ impl Binder<'_> {
             parent_name: None,
         });
         let name = show_in.parent_name.insert(canonical);
-        self.skip.push(name as *const ObjectName);
+        self.skip.insert(name as *const ObjectName);
     }
 }
 
@@ -458,7 +456,7 @@ impl VisitorMut for Binder<'_> {
 
     fn pre_visit_relation(&mut self, relation: &mut ObjectName) -> ControlFlow<ResolveError> {
         let addr = relation as *const ObjectName;
-        if self.skip.iter().any(|s| std::ptr::eq(*s, addr)) || self.scopes.is_cte(relation) {
+        if self.skip.contains(&addr) || self.scopes.is_cte(relation) {
             return ControlFlow::Continue(());
         }
         match self.bind_table(relation, Action::Read) {

@@ -6,6 +6,7 @@
 //! that resolution missed must not reach the engine). Row filters, column masks and limits
 //! belong here when they come.
 
+use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Query, Statement, Visit, Visitor};
@@ -26,22 +27,19 @@ pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, Re
         flink,
         ..
     } = resolved;
+    let authorized = objects(&accesses);
     let flink_sql = match flink {
         Some(f) => {
             for statement in &f.statements {
-                check_canonical(statement, &accesses)?;
+                check_canonical(statement, &authorized)?;
             }
-            if let Some(o) = f
-                .objects
-                .iter()
-                .find(|o| !accesses.iter().any(|a| a.object == **o))
-            {
+            if let Some(o) = f.objects.iter().find(|o| !authorized.contains(o)) {
                 return Err(RewriteError::Unresolved(o.to_string()));
             }
             Some(f.canonical_text)
         }
         None => {
-            check_canonical(&canonical, &accesses)?;
+            check_canonical(&canonical, &authorized)?;
             None
         }
     };
@@ -55,14 +53,20 @@ pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, Re
     })
 }
 
-/// Every relation of `statement` outside CTE references is canonical and among `accesses`.
+/// The objects of `accesses`, for [`check_canonical`].
+pub(super) fn objects(accesses: &[Access]) -> HashSet<&ObjectRef> {
+    accesses.iter().map(|a| &a.object).collect()
+}
+
+/// Every relation of `statement` outside CTE references is canonical and among `authorized`
+/// (a set: a statement may name tens of thousands of tables within the bounds).
 pub(super) fn check_canonical(
     statement: &Statement,
-    accesses: &[Access],
+    authorized: &HashSet<&ObjectRef>,
 ) -> Result<(), RewriteError> {
     let mut checker = Checker {
         scopes: CteScopes::default(),
-        accesses,
+        authorized,
     };
     match statement.visit(&mut checker) {
         ControlFlow::Continue(()) => Ok(()),
@@ -72,7 +76,7 @@ pub(super) fn check_canonical(
 
 struct Checker<'a> {
     scopes: CteScopes,
-    accesses: &'a [Access],
+    authorized: &'a HashSet<&'a ObjectRef>,
 }
 
 impl Checker<'_> {
@@ -92,7 +96,7 @@ impl Checker<'_> {
             [c] => ObjectRef::Catalog(c.to_string()),
             _ => return refuse(),
         };
-        if self.accesses.iter().any(|a| a.object == object) {
+        if self.authorized.contains(&object) {
             ControlFlow::Continue(())
         } else {
             refuse()

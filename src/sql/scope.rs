@@ -11,14 +11,19 @@
 //! address of each CTE's query and recognizes it when the visitor enters it. Addresses are only
 //! compared, never dereferenced.
 
+use std::collections::HashMap;
+
 use datafusion::sql::sqlparser::ast::{ObjectName, ObjectNamePart, Query};
 
-/// One `WITH` (or a query without one, for balanced push/pop).
+/// One `WITH` (or a query without one, for balanced push/pop). Looked up by hash: a `WITH`
+/// may hold thousands of CTEs within the bounds, and every relation and query asks.
 #[derive(Debug)]
 struct Scope {
-    /// CTE names (verbatim, case-sensitive) and the address of each CTE's query.
-    ctes: Vec<(String, *const Query)>,
-    /// How many of `ctes` are visible right now.
+    /// The position of each CTE, by the address of its query.
+    positions: HashMap<*const Query, usize>,
+    /// Each CTE name (verbatim, case-sensitive) with the position of its first definition.
+    names: HashMap<String, usize>,
+    /// How many CTEs (by position) are visible right now.
     visible: usize,
 }
 
@@ -33,18 +38,22 @@ impl CteScopes {
     pub(super) fn enter(&mut self, query: &Query) {
         let addr = query as *const Query;
         if let Some(top) = self.stack.last_mut()
-            && let Some(i) = top.ctes.iter().position(|(_, q)| std::ptr::eq(*q, addr))
+            && let Some(i) = top.positions.get(&addr)
         {
             // Entering the body of the i-th CTE: it sees the ones before it.
-            top.visible = i;
+            top.visible = *i;
         }
-        let ctes = query
-            .with
-            .iter()
-            .flat_map(|w| &w.cte_tables)
-            .map(|cte| (cte.alias.name.value.clone(), &*cte.query as *const Query))
-            .collect();
-        self.stack.push(Scope { ctes, visible: 0 });
+        let mut scope = Scope {
+            positions: HashMap::new(),
+            names: HashMap::new(),
+            visible: 0,
+        };
+        let ctes = query.with.iter().flat_map(|w| &w.cte_tables);
+        for (i, cte) in ctes.enumerate() {
+            scope.positions.insert(&*cte.query as *const Query, i);
+            scope.names.entry(cte.alias.name.value.clone()).or_insert(i);
+        }
+        self.stack.push(scope);
     }
 
     /// Call from `post_visit_query`.
@@ -52,7 +61,7 @@ impl CteScopes {
         self.stack.pop();
         let addr = query as *const Query;
         if let Some(top) = self.stack.last_mut()
-            && let Some(i) = top.ctes.iter().position(|(_, q)| std::ptr::eq(*q, addr))
+            && let Some(i) = top.positions.get(&addr)
         {
             // Past the i-th CTE: it and every one before it are visible from here on.
             top.visible = i + 1;
@@ -66,6 +75,6 @@ impl CteScopes {
         };
         self.stack
             .iter()
-            .any(|s| s.ctes[..s.visible].iter().any(|(n, _)| *n == ident.value))
+            .any(|s| s.names.get(&ident.value).is_some_and(|i| *i < s.visible))
     }
 }

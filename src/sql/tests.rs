@@ -667,7 +667,7 @@ fn canonical_sql_qualifies_every_table_and_keeps_ctes_and_aliases() {
         let r = resolved(sql);
         assert_eq!(r.canonical_sql(), *want, "{sql}");
         assert!(
-            rewrite::check_canonical(&r.canonical, r.accesses()).is_ok(),
+            rewrite::check_canonical(&r.canonical, &rewrite::objects(r.accesses())).is_ok(),
             "{sql}"
         );
     }
@@ -679,13 +679,13 @@ fn canonical_check_refuses_an_unaccounted_relation() {
     // Pretend resolution missed one: the canonical statement names a table not in the accesses.
     let other = resolved("SELECT * FROM b");
     assert_eq!(
-        rewrite::check_canonical(&other.canonical, r.accesses())
+        rewrite::check_canonical(&other.canonical, &rewrite::objects(r.accesses()))
             .unwrap_err()
             .code(),
         "rewrite.unresolved_relation"
     );
     // And a non-canonical name is refused too.
-    assert!(rewrite::check_canonical(&r.original, r.accesses()).is_err());
+    assert!(rewrite::check_canonical(&r.original, &rewrite::objects(r.accesses())).is_err());
 }
 
 /// Re-parsing the rendered canonical SQL, with no session at all, binds exactly the same

@@ -32,7 +32,13 @@ from confluent_kafka.schema_registry.json_schema import JSONDeserializer, JSONSe
 from confluent_kafka.serialization import MessageField, SerializationContext
 
 BOOTSTRAP = os.environ["SQLGATE_BOOTSTRAP"]
-REGISTRY = SchemaRegistryClient({"url": os.environ["SCHEMA_REGISTRY_URL"]})
+# Every registry call is bounded (the client waits forever by default; a timeout is retried
+# up to max.retries times).
+REGISTRY = SchemaRegistryClient({"url": os.environ["SCHEMA_REGISTRY_URL"], "timeout": 10})
+# Subjects are <topic>-key / <topic>-value (TopicNameStrategy), as the gateway names them.
+# The client's default, ASSOCIATED, first asks for Confluent Cloud's associations API, which
+# Apicurio does not have (404, then a fallback to the same names).
+TOPIC = {"subject.name.strategy.type": "TOPIC"}
 
 CLICK_KEY = json.dumps({
     "type": "record", "name": "ClickKey", "namespace": "py",
@@ -111,15 +117,16 @@ def produce_all():
         for i in range(3)
     ]
     produce(p, "py_avro", clicks,
-            AvroSerializer(REGISTRY, CLICK_KEY), AvroSerializer(REGISTRY, CLICK))
+            AvroSerializer(REGISTRY, CLICK_KEY, conf=TOPIC),
+            AvroSerializer(REGISTRY, CLICK, conf=TOPIC))
     orders = [
         ({"id": i}, {"id": i, "item": f"item-{i}", "price": i * 1.5, "tags": ["a"] * i})
         for i in range(1, 4)
     ]
     produce(p, "py_json", orders,
             JSONSerializer(json.dumps({"type": "object", "properties": {
-                "id": {"type": "integer"}}, "required": ["id"]}), REGISTRY),
-            JSONSerializer(ORDER, REGISTRY))
+                "id": {"type": "integer"}}, "required": ["id"]}), REGISTRY, conf=TOPIC),
+            JSONSerializer(ORDER, REGISTRY, conf=TOPIC))
 
     # The gateway's Avro table: this producer brings a new version of the value schema (one
     # more nullable field with a default, BACKWARD compatible), auto-registered.
@@ -130,11 +137,11 @@ def produce_all():
     rows = [({"id": 10 + i}, {"name": f"py-{i}", "qty": i, "origin": "python"})
             for i in range(2)]
     produce(p, "gw_avro", rows,
-            AvroSerializer(REGISTRY, key_schema),
-            AvroSerializer(REGISTRY, json.dumps(evolved)))
+            AvroSerializer(REGISTRY, key_schema, conf=TOPIC),
+            AvroSerializer(REGISTRY, json.dumps(evolved), conf=TOPIC))
 
     # The gateway's JSON table: written with the schemas CREATE TABLE registered.
-    latest_only = {"auto.register.schemas": False, "use.latest.version": True}
+    latest_only = {"auto.register.schemas": False, "use.latest.version": True, **TOPIC}
     rows = [({"id": 20 + i}, {"name": f"py-{i}", "qty": i}) for i in range(2)]
     produce(p, "gw_json", rows,
             JSONSerializer(None, REGISTRY, conf=latest_only),

@@ -2,6 +2,7 @@
 //! syntax. It drives sqlparser's parser for names, data types, expressions and queries and
 //! records the sites resolution must bind; the whole text must be consumed.
 
+use std::cell::Cell;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{Expr, ObjectName, Query, Statement, Visit, Visitor};
@@ -47,6 +48,7 @@ pub(crate) fn parse(
         line_starts: std::iter::once(0)
             .chain(sql.match_indices('\n').map(|(i, _)| i + 1))
             .collect(),
+        last_offset: Cell::new((0, 0, 0)),
         sites: Vec::new(),
     };
     let kind = match g.statement() {
@@ -102,6 +104,8 @@ struct Grammar<'a> {
     text: &'a str,
     /// Byte offset of each line's start, to turn token locations into byte ranges.
     line_starts: Vec<usize>,
+    /// The last location [`Grammar::offset`] computed: line, 0-based column, byte offset.
+    last_offset: Cell<(u64, usize, usize)>,
     sites: Vec<Site>,
 }
 
@@ -768,6 +772,10 @@ impl Grammar<'_> {
         self.p.expected(what, found)
     }
 
+    /// The byte offset of `loc` (1-based line and column in characters). Locations are asked
+    /// for in text order, so counting characters goes on from the last one when it is on the
+    /// same line and not after `loc`: a statement on one line (up to 1 MiB) is then counted
+    /// once in all, not once per site.
     fn offset(&self, loc: Location) -> usize {
         let Some(start) = (loc.line as usize)
             .checked_sub(1)
@@ -775,14 +783,20 @@ impl Grammar<'_> {
         else {
             return self.text.len();
         };
-        let line = &self.text[*start..];
         let col = (loc.column as usize).saturating_sub(1);
-        start
-            + line
+        let (from_col, from) = match self.last_offset.get() {
+            (line, c, byte) if line == loc.line && c <= col => (c, byte),
+            _ => (0, *start),
+        };
+        let rest = &self.text[from..];
+        let byte = from
+            + rest
                 .char_indices()
-                .nth(col)
+                .nth(col - from_col)
                 .map(|(i, _)| i)
-                .unwrap_or(line.len())
+                .unwrap_or(rest.len());
+        self.last_offset.set((loc.line, col, byte));
+        byte
     }
 
     /// Where the next significant token starts.

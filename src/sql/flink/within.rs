@@ -97,7 +97,7 @@ pub(crate) fn extract(
     let mut within = Vec::with_capacity(clauses.len());
     let mut pos = 0;
     for (close, at) in clauses {
-        let (interval, len) = interval_at(&tokens[at..], sql, limits)?;
+        let (interval, len) = interval_at(clause_window(&tokens, at), sql, limits)?;
         let marker = format!("{MARKER}{}__", within.len());
         out.extend_from_slice(&tokens[pos..close]);
         out.push(TokenWithSpan {
@@ -114,6 +114,27 @@ pub(crate) fn extract(
     }
     out.extend_from_slice(&tokens[pos..]);
     Ok((out, within))
+}
+
+/// Significant tokens a `WITHIN` clause can take at most (`WITHIN INTERVAL '1' HOUR(2) TO
+/// SECOND(3)` takes 13), with a margin.
+const CLAUSE_TOKENS: usize = 24;
+
+/// The tokens from `at` through the [`CLAUSE_TOKENS`]th significant one: all a clause can
+/// need, so each clause is parsed from a few tokens rather than a copy of the rest of the
+/// statement (which made thousands of clauses quadratic).
+fn clause_window(tokens: &[TokenWithSpan], at: usize) -> &[TokenWithSpan] {
+    let mut significant = 0;
+    let end = tokens[at..]
+        .iter()
+        .position(|t| {
+            if !matches!(t.token, Token::Whitespace(_)) {
+                significant += 1;
+            }
+            significant > CLAUSE_TOKENS
+        })
+        .map_or(tokens.len(), |n| at + n);
+    &tokens[at..end]
 }
 
 /// Index into `sig` of the `)` matching the `(` at `sig[open]`.
@@ -209,22 +230,52 @@ pub(crate) fn attach(
     })
 }
 
-/// Puts each clause back after its pattern in the rendered, canonical text.
-pub(crate) fn restore(mut text: String, within: &[Within]) -> Result<String, ResolveError> {
-    for w in within {
-        let placeholder = format!(" {})", w.marker);
-        if text.matches(&placeholder).count() != 1 {
-            return Err(ResolveError::InvalidName(format!(
-                "MATCH_RECOGNIZE ... WITHIN {} (the clause could not be placed back)",
-                w.interval
-            )));
+/// Puts each clause back after its pattern in the rendered, canonical text, in one pass:
+/// every marker must be the placeholder (` <marker>)`) of a clause not yet placed, and every
+/// clause must be placed.
+pub(crate) fn restore(text: String, within: &[Within]) -> Result<String, ResolveError> {
+    let unplaced = |w: &Within| {
+        ResolveError::InvalidName(format!(
+            "MATCH_RECOGNIZE ... WITHIN {} (the clause could not be placed back)",
+            w.interval
+        ))
+    };
+    let stray = || {
+        ResolveError::InvalidName("MATCH_RECOGNIZE ... WITHIN (a clause was left unplaced)".into())
+    };
+    let mut placed = vec![false; within.len()];
+    let mut out = String::with_capacity(text.len() + 32 * within.len());
+    let mut rest = text.as_str();
+    while let Some(i) = rest.find(MARKER) {
+        let (before, marker) = rest.split_at(i);
+        let digits = marker[MARKER.len()..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        let n: Option<usize> = marker[MARKER.len()..MARKER.len() + digits].parse().ok();
+        let Some(w) = n.and_then(|n| within.get(n)) else {
+            return Err(stray());
+        };
+        let Some(after) = marker
+            .strip_prefix(w.marker.as_str())
+            .and_then(|a| a.strip_prefix(')'))
+        else {
+            return Err(stray());
+        };
+        let Some(before) = before.strip_suffix(' ') else {
+            return Err(unplaced(w));
+        };
+        if n.is_some_and(|n| std::mem::replace(&mut placed[n], true)) {
+            return Err(unplaced(w));
         }
-        text = text.replacen(&placeholder, &format!(") WITHIN {}", w.interval), 1);
+        out.push_str(before);
+        out.push_str(") WITHIN ");
+        out.push_str(&w.interval);
+        rest = after;
     }
-    if text.contains(MARKER) {
-        return Err(ResolveError::InvalidName(
-            "MATCH_RECOGNIZE ... WITHIN (a clause was left unplaced)".into(),
-        ));
+    out.push_str(rest);
+    match placed.iter().position(|p| !p) {
+        Some(n) => Err(unplaced(&within[n])),
+        None => Ok(out),
     }
-    Ok(text)
 }
