@@ -6,13 +6,15 @@
 //!  client ──TLS──▶ server ─▶ http::router ─▶ statements (sql/v1 handlers)
 //!                                             │
 //!                                             ▼
-//!                         pipeline::submit(ctx, request)
+//!                         pipeline::create_statement
 //!                           1. auth::Authenticator::authenticate   → Principal
+//!                              pipeline::placement                 → Placement (pool, region)
+//!                           pipeline::decide (decision workers)
 //!                           2. sql::parse                          → ParsedStatement
 //!                           3. sql::resolve                        → ResolvedStatement
 //!                           4. authz::Authorizer::authorize        → AuthorizedStatement (proof)
 //!                           5. sql::rewrite                        → RewrittenStatement
-//!                           6. engine::Engine::execute             → Execution (row stream)
+//!                           6. engine (embedded)                   → Execution (row stream)
 //!                           7. audit (always)
 //! ```
 //!

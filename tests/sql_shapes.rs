@@ -249,7 +249,20 @@ impl Plan {
             self.kind,
             Kind::Drop | Kind::Show | Kind::Describe | Kind::CreateTable
         );
-        let nesting = self.nest.max(self.case_nest).max(self.subqueries);
+        // Which amplifiers the kind's text uses: unions only where the whole query is used,
+        // subqueries wherever `from()` is.
+        let uses_query = matches!(
+            self.kind,
+            Kind::Select
+                | Kind::InsertSelect
+                | Kind::CreateTableAs
+                | Kind::CreateView
+                | Kind::Explain
+        );
+        let uses_from = uses_query || matches!(self.kind, Kind::StatementSet);
+        let subqueries = if uses_from { self.subqueries } else { 0 };
+        let unions = if uses_query { self.unions } else { 0 };
+        let nesting = self.nest.max(self.case_nest).max(subqueries);
         let tokens_per_item = if matches!(self.kind, Kind::CreateTable) {
             3
         } else {
@@ -258,7 +271,7 @@ impl Plan {
         (has_query
             && (self.chain > l.max_depth + 10
                 || nesting > l.recursion_limit
-                || self.unions > l.max_depth + 10))
+                || unions > l.max_depth + 10))
             || (matches!(self.kind, Kind::CreateTable) && self.nest > l.max_depth)
             || (!matches!(
                 self.kind,
@@ -289,9 +302,10 @@ fn generated_statements_of_every_kind_get_a_clean_answer_and_limits_are_named() 
     on_stack(smallest_gateway_stack(), || {
         let mut runner = TestRunner::new(Config {
             cases: 64,
-            failure_persistence: Some(Box::new(FileFailurePersistence::WithSource(
-                "proptest-regressions",
-            ))),
+            failure_persistence: Some(Box::new(FileFailurePersistence::Direct(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/proptest-regressions/sql_shapes.txt"
+            )))),
             ..Config::default()
         });
         let result = runner.run(&plan(), |p| {
