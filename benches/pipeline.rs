@@ -2,8 +2,8 @@
 //!
 //! * `corpus/parse` vs `corpus/full`: one pass over every valid statement of the Flink SQL
 //!   corpus (`../shared/corpus/flink_sql_corpus.tsv`, or a small embedded list when it is
-//!   absent) that makes it through the whole pipeline, parsed alone vs parsed, resolved,
-//!   authorized and rewritten. The principal holds a role permitting everything, so nothing is
+//!   absent) that makes it through the whole pipeline, parsed alone vs the request path's
+//!   decision (`pipeline::decide`: parsed, resolved, authorized and rewritten). The principal holds a role permitting everything, so nothing is
 //!   refused; authorization decisions are memoized by the authorizer, so `full` is the steady
 //!   state of a gateway that has seen these objects before.
 //! * `authorize/{cold,cached}/{100,1000000}`: one decision (`SELECT` from one table) with 100 vs
@@ -19,8 +19,9 @@ use std::time::Duration;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use sqlgate::authz::Authorizer;
 use sqlgate::catalog::Catalogs;
+use sqlgate::pipeline::{Decider, Placement, Request, decide};
 use sqlgate::sql::corpus::{corpus_catalogs, corpus_session, measure};
-use sqlgate::sql::{ParseLimits, ResolvedStatement, SessionNames, parse, resolve, rewrite};
+use sqlgate::sql::{ParseLimits, ResolvedStatement, SessionNames, parse, resolve};
 
 const CORPUS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -95,11 +96,26 @@ fn corpus(c: &mut Criterion) {
             FALLBACK.iter().map(|s| s.to_string()).collect()
         }
     };
+    let decider = Decider {
+        authorizer: &authz,
+        catalogs: &catalogs,
+        limits: &limits,
+        redact_sql: true,
+    };
+    let placement = Placement {
+        environment: ENV.into(),
+        compute_pool: "lfcp-dev".into(),
+        region: REGION.into(),
+    };
+    // What the request path does with a statement, up to the engine.
     let full = |sql: &str| -> Option<String> {
-        let parsed = parse(sql, &limits).ok()?;
-        let resolved = resolve(parsed, &catalogs, &session).ok()?;
-        let authorized = authz.authorize(PRINCIPAL, resolved, ENV, REGION).ok()?;
-        Some(rewrite(authorized).ok()?.sql())
+        let request = Request {
+            principal: PRINCIPAL.into(),
+            text: sql.into(),
+            session: session.clone(),
+            placement: placement.clone(),
+        };
+        Some(decide(&decider, &request).outcome.ok()?.sql())
     };
     let statements: Vec<&str> = candidates
         .iter()
