@@ -1,5 +1,7 @@
-//! THE request flow for a new statement, top to bottom, one call per stage:
-//! parse → resolve → authorize → rewrite → engine, then the task that drives the statement.
+//! THE request flow for a new statement, top to bottom, one call per stage: placement (which
+//! pool and region), the decision ([`decide`]: parse → resolve → authorize → rewrite, on the
+//! decision [`Workers`]), the reservation of the name, the engine, then the task that drives the
+//! statement. The dry runs (`explain`, `tables`) call the same [`decide`] and placement.
 //!
 //! Deny by default: every stage returns a new type and the engine accepts only the last one,
 //! so a statement that was not parsed, resolved and authorized cannot reach it. Every
@@ -448,7 +450,9 @@ async fn drive(
     }
 }
 
-fn describe(decisions: &[crate::authz::Decision]) -> String {
+/// The granted accesses of a statement, for logs and decision tables:
+/// `read `env-dev`.`lkc-dev`.`orders` via ResourceOwner; …`.
+pub(crate) fn describe(decisions: &[crate::authz::Decision]) -> String {
     decisions
         .iter()
         .map(|d| {

@@ -215,26 +215,12 @@ pub async fn run_tables(
             let version = decided
                 .policy_version
                 .unwrap_or_else(|| authorizer.version());
-            let decided = decided.outcome.map_err(|r| {
-                let (code, detail) = r.code_and_detail();
-                (code, detail)
-            });
+            let decided = decided.outcome.map_err(|r| r.code_and_detail());
             let (passed, got) = match (&decided, case.expect) {
-                (Ok(a), want) => {
-                    let via: Vec<String> = a
-                        .decisions()
-                        .iter()
-                        .map(|d| {
-                            format!(
-                                "{} {} via {}",
-                                d.action.as_str(),
-                                d.object,
-                                d.role.as_deref().unwrap_or("-")
-                            )
-                        })
-                        .collect();
-                    (want == Expect::Allow, format!("allow: {}", via.join("; ")))
-                }
+                (Ok(a), want) => (
+                    want == Expect::Allow,
+                    format!("allow: {}", super::describe(a.decisions())),
+                ),
                 (Err((code, detail)), want) => (
                     want == Expect::Deny && case.code.as_deref().is_none_or(|c| *code == c),
                     format!("deny {code}: {detail}"),
