@@ -226,11 +226,8 @@ impl EmbeddedEngine {
                 _ => None,
             })
             .collect();
-        if stmt.is_flink_only()
-            && let Some(run) = self
-                .inner
-                .kafka_flink_ddl(&stmt.sql(), stmt.sql_kind(), ctx, Some(&checked))
-                .await
+        if let Some(ddl) = stmt.ddl()
+            && let Some(run) = self.inner.kafka_flink_ddl(ddl, ctx, Some(&checked)).await
         {
             return run;
         }

@@ -21,8 +21,9 @@ use super::{Column, EngineError, Inner, Output, ResultRow, Run, Schema};
 use super::{kafka_error, kafka_table_error};
 use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, ObjectRef, TableRef};
 use crate::engine::Listing;
-use crate::kafka::ddl::{AlterTable, NewTable, parse_alter, parse_create, table_options};
+use crate::kafka::ddl::{NewTable, table_options};
 use crate::kafka::layout::{OFFSET, PARTITION, ROWTIME};
+use crate::sql::ddl::{AlterTable, FlinkDdl};
 use crate::sql::types::{FlinkType, parse_flink_type};
 
 /// Column names with their Flink types, in table order.
@@ -520,45 +521,34 @@ impl Inner {
 
 impl Inner {
     /// Runs a Flink-only CREATE TABLE (`DISTRIBUTED BY …`) or ALTER TABLE on a Kafka-backed
-    /// database. `None` when the statement is not one of those, so the caller refuses it as
-    /// every other Flink-only statement.
+    /// database, from the typed clauses the gateway parsed. `None` when it is on another
+    /// database, so the caller refuses it as every other Flink-only statement.
     pub(crate) async fn kafka_flink_ddl(
         self: &Arc<Self>,
-        sql: &str,
-        kind: &str,
+        ddl: &FlinkDdl,
         ctx: &Run,
         guard: super::exec::Guard<'_>,
     ) -> Option<Result<Output, EngineError>> {
-        match kind {
-            "CREATE_TABLE" | "CREATE_TABLE_AS" => {
-                let create = match parse_create(sql) {
-                    Ok(c) => c,
-                    // Watermarks, computed or metadata columns: not for this engine.
-                    Err(_) => return None,
-                };
+        match ddl {
+            FlinkDdl::Create(create) => {
                 let Statement::CreateTable(ct) = &create.statement else {
                     return None;
                 };
                 let target = table_ref_of(&ct.name).ok()?;
                 self.kafka_cluster(&target.catalog, &target.database)?;
-                // The text was re-parsed here: what it names must be what was authorized.
+                // What the clauses name must be what was authorized.
                 if guard.is_some_and(|checked| !checked.contains(&target)) {
                     return Some(Err(EngineError::UncheckedTable(target)));
                 }
+                let distribution = create.distribution.clone();
                 Some(if ct.query.is_some() {
-                    self.create_table_as(ct, create.distribution, ctx, guard)
-                        .await
+                    self.create_table_as(ct, distribution, ctx, guard).await
                 } else {
-                    self.create_table(ct, &create.statement, create.distribution)
-                        .await
+                    self.create_table(ct, &create.statement, distribution).await
                 })
             }
-            "ALTER_TABLE" => {
-                let alter = parse_alter(sql);
-                let name = match &alter {
-                    Ok(AlterTable::Set { name, .. } | AlterTable::Add { name, .. }) => name,
-                    Err(_) => return None,
-                };
+            FlinkDdl::Alter(alter) => {
+                let (AlterTable::Set { name, .. } | AlterTable::Add { name, .. }) = alter;
                 let [c, d, t] = name.as_slice() else {
                     return None;
                 };
@@ -567,10 +557,8 @@ impl Inner {
                 if guard.is_some_and(|checked| !checked.contains(&target)) {
                     return Some(Err(EngineError::UncheckedTable(target)));
                 }
-                let alter = alter.ok()?;
-                Some(self.alter_topic_table(&kc, &target, alter).await)
+                Some(self.alter_topic_table(&kc, &target, alter.clone()).await)
             }
-            _ => None,
         }
     }
 
