@@ -15,7 +15,7 @@ use crate::sql::FlinkDialect;
 pub enum FlinkDdl {
     /// CREATE TABLE [AS SELECT] with a `DISTRIBUTED` clause or other Flink-only syntax that
     /// this form holds.
-    Create(FlinkCreate),
+    Create(Box<FlinkCreate>),
     /// ALTER TABLE … SET (options) / ADD columns.
     Alter(AlterTable),
 }
@@ -26,7 +26,9 @@ impl FlinkDdl {
     /// (watermarks, computed or metadata columns), which an engine then refuses.
     pub fn of(kind: &str, sql: &str) -> Option<Self> {
         match kind {
-            "CREATE_TABLE" | "CREATE_TABLE_AS" => parse_create(sql).ok().map(Self::Create),
+            "CREATE_TABLE" | "CREATE_TABLE_AS" => {
+                parse_create(sql).ok().map(|c| Self::Create(Box::new(c)))
+            }
             "ALTER_TABLE" => parse_alter(sql).ok().map(Self::Alter),
             _ => None,
         }
