@@ -147,3 +147,42 @@ impl RunningRegistry {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Counts the calls of an engine's cancel handle.
+    #[derive(Debug, Default)]
+    struct Counted(AtomicUsize);
+    impl Cancel for Counted {
+        fn cancel(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Stop and DELETE reach the engine's handle whether the engine's execution was attached
+    /// before or after the statement was cancelled.
+    #[test]
+    fn cancelling_a_statement_calls_the_engines_handle() {
+        let running = Running::new(1);
+        let handle = Arc::new(Counted::default());
+        running.attach_engine(handle.clone());
+        assert_eq!(handle.0.load(Ordering::SeqCst), 0, "not before a cancel");
+        running.cancel(StopReason::Deleted);
+        assert_eq!(handle.0.load(Ordering::SeqCst), 1);
+        assert_eq!(running.stop_reason(), Some(StopReason::Deleted));
+
+        let late = Running::new(1);
+        late.cancel(StopReason::Stopped);
+        let handle = Arc::new(Counted::default());
+        late.attach_engine(handle.clone());
+        assert_eq!(
+            handle.0.load(Ordering::SeqCst),
+            1,
+            "attached after the stop"
+        );
+    }
+}
