@@ -1,7 +1,5 @@
 //! THE request flow for a new statement, top to bottom, one call per stage:
-//! parse → resolve → authorize → rewrite → engine (through [`crate::engine::Engine`], with
-//! listings filtered by the caller's visibility in `listing`), then the task that drives the
-//! statement.
+//! parse → resolve → authorize → rewrite → engine, then the task that drives the statement.
 //!
 //! Deny by default: every stage returns a new type and the engine accepts only the last one,
 //! so a statement that was not parsed, resolved and authorized cannot reach it. Every
