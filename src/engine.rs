@@ -1,37 +1,64 @@
-//! The engine: executes statements the gateway has already parsed, resolved to canonical
-//! names, authorized and rewritten, and streams their results in the statements API's wire
-//! shapes (`status.traits` §4.3, row encoding §5.2).
+//! The engine seam: the [`Engine`] trait every backend implements, what a running statement
+//! looks like from the gateway ([`Execution`]: traits, rows, a cancel handle and, for
+//! listings, what the rows name), and the wire shapes of results (`status.traits` §4.3, row
+//! encoding §5.2).
 //!
-//! The embedded engine ([`EmbeddedEngine`], the default) is DataFusion in-process:
-//! one DataFusion catalog per configured environment (by canonical id, e.g. `env-dev`) with one
-//! schema per cluster (`lkc-dev`), plus the built-in read-only `examples`.`marketplace` tables.
-//! Tables users create live in memory and in `data_dir` (see `storage`), so they and every
-//! acknowledged INSERT survive a restart.
+//! An engine executes statements the gateway has already parsed, resolved to canonical
+//! names, authorized and rewritten: it takes only a [`RewrittenStatement`], which only
+//! [`crate::sql::rewrite`] builds, and an [`ExecContext`] of typed settings (never raw client
+//! properties: every name it is handed is already canonical, SHOW scopes included).
 //!
-//! A cluster configured with a Kafka section is different: its schema is the cluster's topics
-//! (see [`kafka`]). Reading a topic is a bounded snapshot when the client asks for one
-//! (`sql.snapshot.mode = now`) and otherwise an unbounded stream (`is_bounded: false`);
-//! INSERT produces records; CREATE / ALTER / DROP TABLE create, change and delete topics
-//! and their schema subjects.
+//! An engine must not decide who may do what, and it does not filter what it lists: for
+//! SHOW CATALOGS / DATABASES / TABLES it returns every row with a [`Listing`] saying what
+//! each row names, and the gateway drops the rows the caller may not see
+//! (`pipeline/listing.rs`).
 //!
-//! This module must not decide who may do what: it executes exactly what it is handed.
-//! The only filtering it does is listing (SHOW TABLES), through the caller's
-//! [`ExecContext::visible`] predicate.
+//! A statement's work ends when it is done, when its [`Execution::cancel`] handle is called
+//! (stop and DELETE do), or when its row stream is dropped; after a cancel the embedded engine
+//! stops within one batch of any operator, whether or not anyone polls the stream.
+//!
+//! The embedded engine ([`EmbeddedEngine`], the default and for now the only backend) is
+//! DataFusion in-process (see [`embedded`]); [`open`] builds the configured one.
 
 pub mod embedded;
 
 use crate::error::ErrorCode;
-use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{ObjectRef, TableRef};
-use crate::sql::FlinkType;
+use crate::catalog::{Catalogs, ObjectRef, TableRef};
+use crate::sql::{FlinkType, RewrittenStatement};
 
 pub use embedded::EmbeddedEngine;
+
+/// A statement engine (see the module doc for the contract). The gateway holds one as
+/// `Arc<dyn Engine>` and talks to nothing else of it.
+#[async_trait::async_trait]
+pub trait Engine: Send + Sync + fmt::Debug {
+    /// Validates and plans a statement and starts its work. Planning errors (unknown table
+    /// or column, type errors, unsupported statements) and unavailable storage are returned
+    /// here, before any work; failures while running arrive in the row stream.
+    async fn execute(
+        &self,
+        stmt: &RewrittenStatement,
+        ctx: &ExecContext,
+    ) -> Result<Execution, EngineError>;
+}
+
+/// Opens the engine the configuration asks for (today always the embedded one; a second
+/// backend is chosen here, and only here).
+pub async fn open(
+    cfg: &EngineConfig,
+    base_dir: &Path,
+    catalogs: Arc<Catalogs>,
+) -> Result<Arc<dyn Engine>, EngineError> {
+    Ok(Arc::new(
+        EmbeddedEngine::open(cfg, base_dir, catalogs).await?,
+    ))
+}
 
 /// Embedded-engine settings (`[engine]` in the config file).
 #[derive(Deserialize, Serialize, Debug, Clone)]
@@ -58,41 +85,81 @@ impl Default for EngineConfig {
     }
 }
 
-/// Per-statement inputs besides the statement itself.
+/// Per-statement settings besides the statement itself: typed, never raw client properties.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ExecContext {
     /// `sql.snapshot.mode = now`: the client wants a bounded snapshot. Without it, a query
     /// that reads a Kafka topic is an unbounded stream; everything else is bounded anyway.
     pub snapshot: bool,
-    /// `spec.properties` (`sql.current-catalog`, `sql.current-database`, …).
-    pub properties: BTreeMap<String, String>,
-    /// SHOW TABLES lists only tables for which this is true, so listing never reveals a
-    /// table the caller may not see.
-    pub visible: Arc<dyn Fn(&ObjectRef) -> bool + Send + Sync>,
 }
 
-impl fmt::Debug for ExecContext {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ExecContext")
-            .field("snapshot", &self.snapshot)
-            .field("properties", &self.properties)
-            .finish_non_exhaustive()
-    }
-}
+/// The rows a statement produces, batch by batch.
+pub type RowStream = futures::stream::BoxStream<'static, Result<Vec<ResultRow>, EngineError>>;
 
-/// A running statement: its traits (known before any row) and its rows.
+/// A running statement: its traits (known before any row), its rows, how to stop it, and
+/// for a listing what its rows name.
 pub struct Execution {
     /// `status.traits` of the statement.
     pub traits: Traits,
     /// Batches of encoded rows. DDL and INSERT yield no rows; their stream ends once the
-    /// work is durable. Dropping the stream cancels the statement.
-    pub rows: futures::stream::BoxStream<'static, Result<Vec<ResultRow>, EngineError>>,
+    /// work is durable. Dropping the stream stops the statement's work.
+    pub rows: RowStream,
+    /// Stops the statement's work (stop and DELETE call it), whether or not the row stream
+    /// is being polled.
+    pub cancel: Arc<dyn Cancel>,
+    /// For SHOW CATALOGS / DATABASES / TABLES, what each row names; the gateway shows only
+    /// the rows the caller may see, and refuses a listing that does not say.
+    pub listing: Option<Listing>,
 }
 
 impl fmt::Debug for Execution {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Execution")
             .field("traits", &self.traits)
+            .field("cancel", &self.cancel)
+            .field("listing", &self.listing)
             .finish_non_exhaustive()
+    }
+}
+
+/// How a statement's work is stopped: for the embedded engine a token its operators check,
+/// for a remote engine a request that cancels the job (sent on a task of its own).
+pub trait Cancel: Send + Sync + fmt::Debug {
+    /// Stops the work; returns at once, and the work ends promptly after. Calling it again,
+    /// or after the work ended, does nothing.
+    fn cancel(&self);
+}
+
+/// What the rows of a listing name: each row is a child of `parent`, the one whose canonical
+/// id (a table's name) is in column `column`.
+///
+/// ```
+/// use sqlgate::catalog::{ObjectRef, TableRef};
+/// use sqlgate::engine::{Listing, ResultRow};
+/// let listing = Listing { parent: ObjectRef::Database("env-dev".into(), "lkc-dev".into()), column: 0 };
+/// let row = ResultRow { op: 0, row: vec!["orders".into()] };
+/// assert_eq!(listing.object(&row), Some(ObjectRef::Table(TableRef::new("env-dev", "lkc-dev", "orders"))));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listing {
+    /// What was listed: the organization (catalogs), a catalog (its databases) or a
+    /// database (its tables).
+    pub parent: ObjectRef,
+    /// The column holding each child's canonical id.
+    pub column: usize,
+}
+
+impl Listing {
+    /// The object a row names; `None` when the row has no such column or the parent has no
+    /// children (a table). Such a row is never shown.
+    pub fn object(&self, row: &ResultRow) -> Option<ObjectRef> {
+        let id = row.row.get(self.column)?.as_str()?;
+        Some(match &self.parent {
+            ObjectRef::Organization => ObjectRef::Catalog(id.to_string()),
+            ObjectRef::Catalog(c) => ObjectRef::Database(c.clone(), id.to_string()),
+            ObjectRef::Database(c, d) => ObjectRef::Table(TableRef::new(c, d, id)),
+            ObjectRef::Table(_) => return None,
+        })
     }
 }
 

@@ -17,7 +17,7 @@ use crate::auth::Authenticator;
 use crate::authz::Authorizer;
 use crate::catalog::Catalogs;
 use crate::config::{Config, GatewayConfig};
-use crate::engine::EmbeddedEngine;
+use crate::engine::Engine;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, MetricsAccess};
 use crate::pipeline::{Decider, Placement, Pools, Workers};
@@ -73,7 +73,7 @@ pub struct Gateway {
     catalogs: Arc<Catalogs>,
     authenticator: Authenticator,
     authorizer: Authorizer,
-    engine: EmbeddedEngine,
+    engine: Arc<dyn Engine>,
     auditor: Auditor,
     statements: Arc<Statements>,
     parse_limits: ParseLimits,
@@ -127,7 +127,7 @@ impl Gateway {
         let policy_dir = resolve(base_dir, &cfg.policy.dir);
         let authorizer =
             Authorizer::load_with(&policy_dir, catalogs.clone(), cfg.policy.settle()).await?;
-        let engine = EmbeddedEngine::open(&cfg.engine, base_dir, catalogs.clone()).await?;
+        let engine = crate::engine::open(&cfg.engine, base_dir, catalogs.clone()).await?;
         let metrics_access = cfg.metrics.build(base_dir, &crate::config::ProcessEnv)?;
         let (metrics_listener, metrics_addr) = match (&metrics_access, cfg.metrics.listen) {
             (MetricsAccess::Listener, Some(addr)) => {

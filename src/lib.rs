@@ -14,7 +14,8 @@
 //!                           3. sql::resolve                        → ResolvedStatement
 //!                           4. authz::Authorizer::authorize        → AuthorizedStatement (proof)
 //!                           5. sql::rewrite                        → RewrittenStatement
-//!                           6. engine (embedded)                   → Execution (row stream)
+//!                           6. engine::Engine::execute             → Execution (rows, cancel handle)
+//!                              pipeline::listing                   → listings cut to what the caller sees
 //!                           7. audit (always)
 //! ```
 //!

@@ -29,6 +29,7 @@ use crate::statements::{Phase, Spec, StatementId, StatementRecord, Statements};
 
 mod decide;
 pub mod explain;
+mod listing;
 mod placement;
 pub mod tables;
 mod workers;
@@ -237,10 +238,13 @@ pub async fn create_statement(
             .properties
             .get(SNAPSHOT_MODE)
             .is_some_and(|v| v == "now"),
-        properties: entry.spec.properties.clone(),
-        visible: gw.visibility(&principal.id),
     };
-    let execution = match gw.execute(&rewritten, &exec_ctx).await {
+    // Listings lose the rows the caller may not see before anything reads them.
+    let execution = gw
+        .execute(&rewritten, &exec_ctx)
+        .await
+        .and_then(|x| listing::visible_only(&rewritten, x, gw.visibility(&principal.id)));
+    let execution = match execution {
         Ok(x) => x,
         // The storage behind the statement did not answer: nothing ran, so the client is told
         // to retry (503) instead of getting a FAILED statement it would have to delete.
@@ -272,7 +276,7 @@ pub async fn create_statement(
     let traits =
         serde_json::to_value(&execution.traits).map_err(|e| ApiError::Internal(e.to_string()))?;
     let Some(running) = reservation else {
-        // Dropping the execution's stream cancels it before any row is produced.
+        // Dropping the execution's stream stops it before any row is produced.
         drop(execution);
         entry.transition(
             Phase::Completed,
@@ -284,6 +288,8 @@ pub async fn create_statement(
             statement: wire::statement(&entry, base),
         });
     };
+    // From here a stop or DELETE stops the engine's work itself, not only its reading.
+    running.attach_engine(execution.cancel.clone());
     let statements = gw.statements().clone();
     trail.event(StatementEvent::Created, "").await?;
     let Some(started) = statements

@@ -40,6 +40,7 @@
 
 pub mod bounds;
 pub mod corpus;
+pub mod ddl;
 mod dialect;
 mod error;
 mod flink;
@@ -60,6 +61,7 @@ use serde::Serialize;
 
 use crate::catalog::ObjectRef;
 
+pub use ddl::FlinkDdl;
 pub use dialect::{FlinkDialect, with_parse_budget};
 pub use error::{ResolveError, RewriteError, SqlError};
 pub use literals::without_literals;
@@ -249,6 +251,8 @@ pub struct RewrittenStatement {
     statement: Statement,
     /// The canonical text of a Flink-only statement (then `statement` is a stand-in).
     flink_sql: Option<String>,
+    /// A Flink-only CREATE / ALTER TABLE as data, parsed from `flink_sql`.
+    ddl: Option<FlinkDdl>,
     kind: &'static str,
     accesses: Vec<Access>,
     decisions: Vec<crate::authz::Decision>,
@@ -280,6 +284,12 @@ impl RewrittenStatement {
     /// Flink's statement kind (see [`ResolvedStatement::sql_kind`]).
     pub fn sql_kind(&self) -> &'static str {
         self.kind
+    }
+
+    /// A Flink-only CREATE / ALTER TABLE as typed clauses (`DISTRIBUTED BY`, WITH options,
+    /// columns), every name canonical: what an engine runs instead of parsing [`Self::sql`].
+    pub fn ddl(&self) -> Option<&FlinkDdl> {
+        self.ddl.as_ref()
     }
 
     /// The accesses that were authorized.

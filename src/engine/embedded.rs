@@ -3,8 +3,10 @@
 //! the built-in read-only `examples`.`marketplace` tables. Tables users create live in memory
 //! and in `data_dir` (see `storage`), so they and every acknowledged INSERT survive a restart.
 //! A Kafka-backed cluster's schema is its topics (`topic_provider`, `topic_scan`, over
-//! [`crate::kafka`]).
+//! [`crate::kafka`]). Every physical plan checks the statement's stop token (`cancel`), so
+//! stop and DELETE end the work within a batch.
 
+mod cancel;
 mod ddl;
 mod dialect;
 mod encode;
@@ -48,12 +50,41 @@ use datafusion::datasource::MemTable;
 use datafusion::execution::context::{SessionConfig, SessionContext};
 use datafusion::sql::sqlparser::ast::{ObjectType, Statement};
 
-use super::{Column, EngineConfig, EngineError, ExecContext, Execution, ResultRow, Schema, Traits};
+use super::{
+    Column, Engine, EngineConfig, EngineError, ExecContext, Execution, Listing, ResultRow,
+    RowStream, Schema, Traits,
+};
 use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, TableRef};
 use crate::kafka;
 
+use cancel::Stop;
 use exec::UserTable;
 use storage::TableStore;
+
+/// What the engine's internals produce for one statement; [`EmbeddedEngine::execute`] adds
+/// the cancel handle.
+pub(crate) struct Output {
+    traits: Traits,
+    rows: RowStream,
+    listing: Option<Listing>,
+}
+
+/// One statement's settings inside the engine: the caller's [`ExecContext`] and the
+/// statement's stop token, which every physical plan it builds checks.
+#[derive(Debug, Clone)]
+pub(crate) struct Run {
+    snapshot: bool,
+    stop: Stop,
+}
+
+impl Run {
+    fn new(ctx: &ExecContext) -> Self {
+        Self {
+            snapshot: ctx.snapshot,
+            stop: Stop::new(),
+        }
+    }
+}
 
 /// The embedded DataFusion engine. Cheap to clone handles are not needed: share it in an `Arc`.
 pub struct EmbeddedEngine {
@@ -158,17 +189,35 @@ impl EmbeddedEngine {
         Ok(Self { inner })
     }
 
-    /// Executes a statement that was parsed, resolved, authorized and rewritten: the only
-    /// entry point the gateway has into the engine, and it takes the proof type that only
-    /// [`crate::sql::rewrite`] can build.
-    ///
-    /// Planning errors (unknown table or column, type errors, unsupported statements) are
-    /// returned here, before any row; failures while running arrive in the row stream.
-    pub async fn execute(
+    /// Executes one statement whose table names are canonical 3-part names, unguarded
+    /// (engine tests only).
+    #[cfg(test)]
+    async fn execute_statement(
         &self,
-        stmt: &crate::sql::RewrittenStatement,
+        stmt: &Statement,
         ctx: &ExecContext,
     ) -> Result<Execution, EngineError> {
+        let run = Run::new(ctx);
+        let out = self.execute_guarded(stmt, &run, None).await?;
+        Ok(Self::execution(out, run))
+    }
+
+    /// A statement's output with its stop handle: cancelling it, or dropping the rows,
+    /// stops every operator of the statement.
+    fn execution(out: Output, run: Run) -> Execution {
+        Execution {
+            traits: out.traits,
+            rows: run.stop.guard_rows(out.rows),
+            cancel: Arc::new(run.stop),
+            listing: out.listing,
+        }
+    }
+
+    async fn rewritten(
+        &self,
+        stmt: &crate::sql::RewrittenStatement,
+        ctx: &Run,
+    ) -> Result<Output, EngineError> {
         let checked: std::collections::HashSet<TableRef> = stmt
             .accesses()
             .iter()
@@ -177,11 +226,8 @@ impl EmbeddedEngine {
                 _ => None,
             })
             .collect();
-        if stmt.is_flink_only()
-            && let Some(run) = self
-                .inner
-                .kafka_flink_ddl(&stmt.sql(), stmt.sql_kind(), ctx, Some(&checked))
-                .await
+        if let Some(ddl) = stmt.ddl()
+            && let Some(run) = self.inner.kafka_flink_ddl(ddl, ctx, Some(&checked)).await
         {
             return run;
         }
@@ -198,23 +244,12 @@ impl EmbeddedEngine {
             .await
     }
 
-    /// Executes one statement whose table names are canonical 3-part names, unguarded
-    /// (engine tests only).
-    #[cfg(test)]
-    async fn execute_statement(
-        &self,
-        stmt: &Statement,
-        ctx: &ExecContext,
-    ) -> Result<Execution, EngineError> {
-        self.execute_guarded(stmt, ctx, None).await
-    }
-
     async fn execute_guarded(
         &self,
         stmt: &Statement,
-        ctx: &ExecContext,
+        ctx: &Run,
         guard: exec::Guard<'_>,
-    ) -> Result<Execution, EngineError> {
+    ) -> Result<Output, EngineError> {
         let inner = &self.inner;
         match stmt {
             Statement::Query(_) => inner.select(stmt.clone(), ctx, guard).await,
@@ -229,14 +264,10 @@ impl EmbeddedEngine {
                 names,
                 ..
             } => inner.drop_tables(names, *if_exists).await,
-            Statement::ShowTables { show_options, .. } => {
-                inner.show_tables(show_options, ctx).await
-            }
-            Statement::ShowCatalogs { .. } => inner.show_catalogs(ctx),
+            Statement::ShowTables { show_options, .. } => inner.show_tables(show_options).await,
+            Statement::ShowCatalogs { .. } => inner.show_catalogs(),
             Statement::ShowDatabases { show_options, .. }
-            | Statement::ShowSchemas { show_options, .. } => {
-                inner.show_databases(show_options, ctx)
-            }
+            | Statement::ShowSchemas { show_options, .. } => inner.show_databases(show_options),
             Statement::ExplainTable { table_name, .. } => inner.describe(table_name).await,
             other => Err(EngineError::Unsupported(format!(
                 "the embedded engine does not run this kind of statement: {}",
@@ -255,6 +286,21 @@ impl EmbeddedEngine {
             .unwrap_or_default();
         t.sort();
         t
+    }
+}
+
+#[async_trait::async_trait]
+impl Engine for EmbeddedEngine {
+    /// Executes a statement that was parsed, resolved, authorized and rewritten (it takes
+    /// the proof type that only [`crate::sql::rewrite`] can build).
+    async fn execute(
+        &self,
+        stmt: &crate::sql::RewrittenStatement,
+        ctx: &ExecContext,
+    ) -> Result<Execution, EngineError> {
+        let run = Run::new(ctx);
+        let out = self.rewritten(stmt, &run).await?;
+        Ok(Self::execution(out, run))
     }
 }
 

@@ -2,237 +2,22 @@
 //!
 //! Owns the mapping from Flink table options (`'kafka.retention.time'`, `'value.format'`, …)
 //! to topic configs and formats, the `DISTRIBUTED BY … INTO n BUCKETS` clause (key columns and
-//! partitions), and the order of Kafka calls that keeps a table whole: a CREATE makes the
+//! partitions, parsed by [`crate::sql::ddl`]), and the order of Kafka calls that keeps a table whole: a CREATE makes the
 //! topic, then registers its subjects, and undoes the topic (and any subject it registered)
 //! if a later call fails; a DROP deletes the topic first and its subjects after.
 
 use std::collections::BTreeMap;
 
-use datafusion::sql::sqlparser::ast::{
-    CreateTableOptions, Expr, SqlOption, Statement, Value, ValueWithSpan,
-};
-use datafusion::sql::sqlparser::parser::Parser;
-use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer, Whitespace};
+use datafusion::sql::sqlparser::ast::{CreateTableOptions, Expr, SqlOption, Value, ValueWithSpan};
 
 use super::cluster::KafkaCluster;
 use super::layout::Format;
 use super::schema_of::FORMAT_KEYWORD;
 use super::subjects::SchemaType;
 use super::{KafkaError, codec, json_schema};
-use crate::sql::FlinkDialect;
 use crate::sql::FlinkType;
 
-/// `DISTRIBUTED BY (cols) INTO n BUCKETS`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Distribution {
-    /// Key columns (empty for `DISTRIBUTED INTO n BUCKETS`).
-    pub columns: Vec<String>,
-    /// Number of partitions, if given.
-    pub buckets: Option<i32>,
-}
-
-/// A CREATE TABLE statement split into the part sqlparser reads and the distribution.
-#[derive(Debug)]
-pub struct FlinkCreate {
-    /// The statement without its `DISTRIBUTED` clause.
-    pub statement: Statement,
-    /// The clause, if present.
-    pub distribution: Option<Distribution>,
-}
-
-/// What an ALTER TABLE on a topic does.
-#[derive(Debug)]
-pub enum AlterTable {
-    /// `ALTER TABLE t SET ('k' = 'v', …)`.
-    Set {
-        /// The table's 3-part name.
-        name: Vec<String>,
-        /// The options.
-        options: Vec<(String, String)>,
-    },
-    /// `ALTER TABLE t ADD (col type, …)` / `ADD col type`.
-    Add {
-        /// The table's 3-part name.
-        name: Vec<String>,
-        /// New columns.
-        columns: Vec<(String, String)>,
-    },
-}
-
-fn plan(msg: impl Into<String>) -> String {
-    msg.into()
-}
-
-/// Splits the `DISTRIBUTED …` clause off a Flink CREATE TABLE text and parses the rest.
-pub fn parse_create(sql: &str) -> Result<FlinkCreate, String> {
-    let dialect = FlinkDialect;
-    let tokens = Tokenizer::new(&dialect, sql)
-        .tokenize()
-        .map_err(|e| e.to_string())?;
-    let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.value.eq_ignore_ascii_case(w));
-    let mut depth = 0i32;
-    let mut start = None;
-    for (i, t) in tokens.iter().enumerate() {
-        match t {
-            Token::LParen => depth += 1,
-            Token::RParen => depth -= 1,
-            _ if depth == 0 && word(t, "DISTRIBUTED") => {
-                start = Some(i);
-                break;
-            }
-            _ => {}
-        }
-    }
-    let Some(start) = start else {
-        let statement = Parser::parse_sql(&dialect, sql)
-            .map_err(|e| e.to_string())?
-            .pop()
-            .ok_or("empty statement")?;
-        return Ok(FlinkCreate {
-            statement,
-            distribution: None,
-        });
-    };
-    // Walk the clause: BY [HASH|RANGE] (a, b) [INTO n BUCKETS] | INTO n BUCKETS.
-    let significant: Vec<(usize, &Token)> = tokens
-        .iter()
-        .enumerate()
-        .skip(start + 1)
-        .filter(|(_, t)| !matches!(t, Token::Whitespace(_)))
-        .collect();
-    let mut it = significant.into_iter().peekable();
-    let mut dist = Distribution::default();
-    let mut end = start + 1;
-    if it.peek().is_some_and(|(_, t)| word(t, "BY")) {
-        it.next();
-        if it
-            .peek()
-            .is_some_and(|(_, t)| word(t, "HASH") || word(t, "RANGE"))
-        {
-            it.next();
-        }
-        if !matches!(it.next(), Some((_, Token::LParen))) {
-            return Err(plan("expected ( after DISTRIBUTED BY"));
-        }
-        loop {
-            match it.next() {
-                Some((_, Token::Word(w))) => dist.columns.push(w.value.clone()),
-                Some((_, Token::Comma)) => {}
-                Some((i, Token::RParen)) => {
-                    end = i + 1;
-                    break;
-                }
-                _ => return Err(plan("malformed DISTRIBUTED BY column list")),
-            }
-        }
-    }
-    if it.peek().is_some_and(|(_, t)| word(t, "INTO")) {
-        it.next();
-        let n = match it.next() {
-            Some((_, Token::Number(n, _))) => n
-                .parse::<i32>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| format!("invalid number of buckets {n}"))?,
-            _ => return Err(plan("expected a number after INTO")),
-        };
-        match it.next() {
-            Some((i, t)) if word(t, "BUCKETS") => end = i + 1,
-            _ => return Err(plan("expected BUCKETS")),
-        }
-        dist.buckets = Some(n);
-    }
-    let rest: String = tokens[..start]
-        .iter()
-        .chain(std::iter::once(&Token::Whitespace(Whitespace::Space)))
-        .chain(tokens[end..].iter())
-        .map(|t| t.to_string())
-        .collect();
-    let statement = Parser::parse_sql(&dialect, &rest)
-        .map_err(|e| e.to_string())?
-        .pop()
-        .ok_or("empty statement")?;
-    Ok(FlinkCreate {
-        statement,
-        distribution: Some(dist),
-    })
-}
-
-/// Parses the ALTER TABLE forms a topic supports.
-pub fn parse_alter(sql: &str) -> Result<AlterTable, String> {
-    let dialect = FlinkDialect;
-    let mut p = Parser::new(&dialect)
-        .try_with_sql(sql)
-        .map_err(|e| e.to_string())?;
-    let kw = |p: &mut Parser, w: &str| {
-        if matches!(p.peek_token().token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w)) {
-            p.next_token();
-            true
-        } else {
-            false
-        }
-    };
-    if !(kw(&mut p, "ALTER") && kw(&mut p, "TABLE")) {
-        return Err("expected ALTER TABLE".into());
-    }
-    let _ = kw(&mut p, "IF") && kw(&mut p, "EXISTS");
-    let name: Vec<String> = p
-        .parse_object_name(false)
-        .map_err(|e| e.to_string())?
-        .0
-        .iter()
-        .filter_map(|x| x.as_ident().map(|i| i.value.clone()))
-        .collect();
-    let result = if kw(&mut p, "SET") {
-        p.expect_token(&Token::LParen).map_err(|e| e.to_string())?;
-        let options = p
-            .parse_comma_separated(|p| {
-                let k = p.parse_literal_string()?;
-                p.expect_token(&Token::Eq)?;
-                let v = p.parse_literal_string()?;
-                Ok((k, v))
-            })
-            .map_err(|e| e.to_string())?;
-        p.expect_token(&Token::RParen).map_err(|e| e.to_string())?;
-        AlterTable::Set { name, options }
-    } else if kw(&mut p, "ADD") {
-        let paren = p.consume_token(&Token::LParen);
-        let defs = if paren {
-            let d = p
-                .parse_comma_separated(Parser::parse_column_def)
-                .map_err(|e| e.to_string())?;
-            p.expect_token(&Token::RParen).map_err(|e| e.to_string())?;
-            d
-        } else {
-            vec![p.parse_column_def().map_err(|e| e.to_string())?]
-        };
-        let mut columns = Vec::new();
-        for d in defs {
-            if !d.options.is_empty() {
-                return Err(format!(
-                    "column {}: only a name and a type may be added to a topic's table",
-                    d.name
-                ));
-            }
-            columns.push((d.name.value.clone(), d.data_type.to_string()));
-        }
-        AlterTable::Add { name, columns }
-    } else {
-        return Err(
-            "a Kafka-backed table supports ALTER TABLE … SET (options) and ALTER TABLE … ADD \
-             columns"
-                .into(),
-        );
-    };
-    let _ = p.consume_token(&Token::SemiColon);
-    if p.peek_token().token != Token::EOF {
-        return Err(format!(
-            "unexpected {} after ALTER TABLE",
-            p.peek_token().token
-        ));
-    }
-    Ok(result)
-}
+pub use crate::sql::ddl::{AlterTable, Distribution, FlinkCreate, parse_alter, parse_create};
 
 /// What a table's WITH options ask for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -525,6 +310,7 @@ pub async fn add_columns(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use datafusion::sql::sqlparser::ast::Statement;
 
     #[test]
     fn distribution_is_split_off_and_the_rest_parses() {

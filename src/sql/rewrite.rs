@@ -13,7 +13,7 @@ use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Query, Statement,
 
 use super::resolve::table_argument;
 use super::scope::CteScopes;
-use super::{Access, ResolvedStatement, RewriteError, RewrittenStatement};
+use super::{Access, FlinkDdl, ResolvedStatement, RewriteError, RewrittenStatement};
 use crate::authz::AuthorizedStatement;
 use crate::catalog::{ObjectRef, TableRef};
 
@@ -43,9 +43,12 @@ pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, Re
             None
         }
     };
+    // Flink-only table DDL is handed to the engine as data, parsed here once.
+    let ddl = flink_sql.as_deref().and_then(|sql| FlinkDdl::of(kind, sql));
     Ok(RewrittenStatement {
         statement: canonical,
         flink_sql,
+        ddl,
         kind,
         accesses,
         decisions,

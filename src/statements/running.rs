@@ -1,5 +1,5 @@
-//! What only the gateway running a statement has: its result rows, its cancel token and the
-//! watch its waiters follow. Never stored, never shared; gone with the process.
+//! What only the gateway running a statement has: its result rows, its cancel token, the
+//! engine's cancel handle and the watch its waiters follow. Never stored, never shared; gone with the process.
 //!
 //! Owns [`Running`] (one statement's handle) and the [`RunningRegistry`] of this gateway,
 //! keyed by statement uid. A statement in the store without a handle here ran elsewhere or
@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::record::Phase;
 use super::results::ResultBuffer;
+use crate::engine::Cancel;
 
 /// Why a statement's work was cancelled; the first reason given is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,9 +33,13 @@ pub enum StopReason {
 pub struct Running {
     /// Rows produced by the engine, until a client has read them.
     pub results: ResultBuffer,
-    /// Cancelled by stop, delete and shutdown; the driving task ends the engine work.
+    /// Cancelled by stop, delete and shutdown; the driving task stops reading rows.
     cancel: CancellationToken,
     reason: Mutex<Option<StopReason>>,
+    /// The engine's handle for the statement's work, once the engine runs it: cancelling
+    /// the statement calls it, so the work stops even while the driving task is inside the
+    /// engine's stream.
+    engine: Mutex<Option<Arc<dyn Cancel>>>,
     /// Waiters see every phase change made through [`super::lifecycle::Statements`].
     phase_tx: watch::Sender<Phase>,
 }
@@ -47,6 +52,7 @@ impl Running {
             results: ResultBuffer::new(result_capacity),
             cancel: CancellationToken::new(),
             reason: Mutex::new(None),
+            engine: Mutex::new(None),
             phase_tx,
         }
     }
@@ -55,10 +61,29 @@ impl Running {
         self.reason.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Cancels the work for `reason` (the first reason given is kept).
+    /// Cancels the work for `reason` (the first reason given is kept): tells the engine to
+    /// stop it, and the driving task to stop reading.
     pub fn cancel(&self, reason: StopReason) {
         self.reason_lock().get_or_insert(reason);
         self.cancel.cancel();
+        let engine = self.engine_lock().clone();
+        if let Some(engine) = engine {
+            engine.cancel();
+        }
+    }
+
+    /// Hands over the engine's cancel handle for the statement's work; called at once if the
+    /// statement was cancelled already.
+    pub fn attach_engine(&self, handle: Arc<dyn Cancel>) {
+        *self.engine_lock() = Some(handle.clone());
+        // After the store above: a cancel racing this sees the handle, or is seen here.
+        if self.cancel.is_cancelled() {
+            handle.cancel();
+        }
+    }
+
+    fn engine_lock(&self) -> MutexGuard<'_, Option<Arc<dyn Cancel>>> {
+        self.engine.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Why the work was cancelled, if it was.
@@ -120,5 +145,44 @@ impl RunningRegistry {
         for r in self.lock().values() {
             r.cancel(reason);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// Counts the calls of an engine's cancel handle.
+    #[derive(Debug, Default)]
+    struct Counted(AtomicUsize);
+    impl Cancel for Counted {
+        fn cancel(&self) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Stop and DELETE reach the engine's handle whether the engine's execution was attached
+    /// before or after the statement was cancelled.
+    #[test]
+    fn cancelling_a_statement_calls_the_engines_handle() {
+        let running = Running::new(1);
+        let handle = Arc::new(Counted::default());
+        running.attach_engine(handle.clone());
+        assert_eq!(handle.0.load(Ordering::SeqCst), 0, "not before a cancel");
+        running.cancel(StopReason::Deleted);
+        assert_eq!(handle.0.load(Ordering::SeqCst), 1);
+        assert_eq!(running.stop_reason(), Some(StopReason::Deleted));
+
+        let late = Running::new(1);
+        late.cancel(StopReason::Stopped);
+        let handle = Arc::new(Counted::default());
+        late.attach_engine(handle.clone());
+        assert_eq!(
+            handle.0.load(Ordering::SeqCst),
+            1,
+            "attached after the stop"
+        );
     }
 }

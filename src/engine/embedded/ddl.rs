@@ -2,7 +2,8 @@
 //! with Flink types, DROP TABLE, SHOW CATALOGS / DATABASES / TABLES and DESCRIBE.
 //!
 //! Owns the Flink column-definition rules (types, NOT NULL, PRIMARY KEY … NOT ENFORCED) and
-//! the shape of metadata results. Listing goes through the caller's visibility predicate.
+//! the shape of metadata results. Listings return every row with a [`Listing`] saying what
+//! the rows name: the gateway, not the engine, drops what the caller may not see.
 
 use std::sync::Arc;
 
@@ -16,11 +17,13 @@ use serde_json::Value;
 
 use super::exec::{UserTable, completion, table_ref_of, traits};
 use super::storage::{ColumnMeta, TableMeta};
-use super::{Column, EngineError, ExecContext, Execution, Inner, ResultRow, Schema};
+use super::{Column, EngineError, Inner, Output, ResultRow, Run, Schema};
 use super::{kafka_error, kafka_table_error};
 use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, ObjectRef, TableRef};
-use crate::kafka::ddl::{AlterTable, NewTable, parse_alter, parse_create, table_options};
+use crate::engine::Listing;
+use crate::kafka::ddl::{NewTable, table_options};
 use crate::kafka::layout::{OFFSET, PARTITION, ROWTIME};
+use crate::sql::ddl::{AlterTable, FlinkDdl};
 use crate::sql::types::{FlinkType, parse_flink_type};
 
 /// Column names with their Flink types, in table order.
@@ -34,7 +37,8 @@ fn rows_execution(
     names: &[&str],
     types: Vec<FlinkType>,
     rows: Vec<Vec<Value>>,
-) -> Execution {
+    listing: Option<Listing>,
+) -> Output {
     let columns = names
         .iter()
         .zip(types)
@@ -52,9 +56,10 @@ fn rows_execution(
     } else {
         stream::once(async move { Ok(rows) }).boxed()
     };
-    Execution {
+    Output {
         traits: traits(kind, Some(Schema { columns })),
         rows: stream,
+        listing,
     }
 }
 
@@ -91,13 +96,9 @@ fn like_filter(opts: &ShowStatementOptions) -> Result<Option<String>, EngineErro
 }
 
 impl Inner {
-    /// Resolves an optional `[catalog.]database` to canonical ids, defaulting to the
-    /// statement's `sql.current-catalog` / `sql.current-database`.
-    fn resolve_database(
-        &self,
-        name: Option<&ObjectName>,
-        ctx: &ExecContext,
-    ) -> Result<(String, String), EngineError> {
+    /// Resolves the `catalog.database` a SHOW TABLES names to canonical ids (the gateway
+    /// always names it: it makes the session's scope explicit before the engine sees it).
+    fn resolve_database(&self, name: Option<&ObjectName>) -> Result<(String, String), EngineError> {
         let parts: Vec<String> = match name {
             Some(n) => {
                 n.0.iter()
@@ -106,32 +107,20 @@ impl Inner {
             }
             None => Vec::new(),
         };
-        let current_catalog = ctx.properties.get("sql.current-catalog").cloned();
-        let current_db = ctx.properties.get("sql.current-database").cloned();
-        let (catalog, database) = match parts.as_slice() {
-            [] => (current_catalog, current_db),
-            [d] => (current_catalog, Some(d.clone())),
-            [c, d] => (Some(c.clone()), Some(d.clone())),
-            _ => {
-                return Err(EngineError::Plan(format!(
-                    "Invalid database name {}",
-                    parts.join(".")
-                )));
-            }
-        };
-        let (Some(catalog), Some(database)) = (catalog, database) else {
-            return Err(EngineError::Plan(
-                "No current catalog/database is set; name one: SHOW TABLES FROM `catalog`.`database`".into(),
-            ));
+        let [catalog, database] = parts.as_slice() else {
+            return Err(EngineError::Plan(format!(
+                "Invalid database name `{}`; name one as SHOW TABLES FROM `catalog`.`database`",
+                parts.join(".")
+            )));
         };
         let not_found = || EngineError::DatabaseNotFound {
             catalog: catalog.clone(),
             database: database.clone(),
         };
-        let cat = self.catalogs.catalog_id(&catalog).ok_or_else(not_found)?;
+        let cat = self.catalogs.catalog_id(catalog).ok_or_else(not_found)?;
         let db = self
             .catalogs
-            .database_id(&cat, &database)
+            .database_id(&cat, database)
             .ok_or_else(not_found)?;
         Ok((cat, db))
     }
@@ -181,7 +170,7 @@ impl Inner {
         ct: &CreateTable,
         stmt: &Statement,
         distribution: Option<crate::kafka::ddl::Distribution>,
-    ) -> Result<Execution, EngineError> {
+    ) -> Result<Output, EngineError> {
         let distribution_buckets = distribution.as_ref().and_then(|d| d.buckets);
         if ct.or_replace || ct.like.is_some() || ct.clone.is_some() {
             return Err(EngineError::Unsupported(
@@ -208,9 +197,10 @@ impl Inner {
             };
             self.create_topic_table(&kc, &target, &new, ct.if_not_exists)
                 .await?;
-            return Ok(Execution {
+            return Ok(Output {
                 traits: traits("CREATE_TABLE", None),
                 rows: completion(async { Ok(()) }),
+                listing: None,
             });
         }
         if distribution.is_some() {
@@ -226,9 +216,10 @@ impl Inner {
             ct.if_not_exists,
         )
         .await?;
-        Ok(Execution {
+        Ok(Output {
             traits: traits("CREATE_TABLE", None),
             rows: completion(async { Ok(()) }),
+            listing: None,
         })
     }
 
@@ -300,7 +291,7 @@ impl Inner {
         &self,
         names: &[ObjectName],
         if_exists: bool,
-    ) -> Result<Execution, EngineError> {
+    ) -> Result<Output, EngineError> {
         let targets = names
             .iter()
             .map(table_ref_of)
@@ -335,19 +326,19 @@ impl Inner {
                 .map_err(|_| EngineError::Internal("table registry poisoned".into()))?
                 .remove(&target);
         }
-        Ok(Execution {
+        Ok(Output {
             traits: traits("DROP_TABLE", None),
             rows: completion(async { Ok(()) }),
+            listing: None,
         })
     }
 
     pub(crate) async fn show_tables(
         &self,
         opts: &ShowStatementOptions,
-        ctx: &ExecContext,
-    ) -> Result<Execution, EngineError> {
+    ) -> Result<Output, EngineError> {
         let parent = opts.show_in.as_ref().and_then(|i| i.parent_name.as_ref());
-        let (catalog, database) = self.resolve_database(parent, ctx)?;
+        let (catalog, database) = self.resolve_database(parent)?;
         let pattern = like_filter(opts)?;
         let schema = self.schema_provider(&catalog, &database).ok_or_else(|| {
             EngineError::DatabaseNotFound {
@@ -370,7 +361,6 @@ impl Inner {
         let rows = names
             .into_iter()
             .filter(|t| pattern.as_deref().is_none_or(|p| like(p, t)))
-            .filter(|t| (ctx.visible)(&ObjectRef::Table(TableRef::new(&catalog, &database, t))))
             .map(|t| vec![text(&t)])
             .collect();
         Ok(rows_execution(
@@ -378,33 +368,37 @@ impl Inner {
             &["table name"],
             vec![FlinkType::string(false)],
             rows,
+            Some(Listing {
+                parent: ObjectRef::Database(catalog, database),
+                column: 0,
+            }),
         ))
     }
 
-    pub(crate) fn show_catalogs(&self, ctx: &ExecContext) -> Result<Execution, EngineError> {
+    pub(crate) fn show_catalogs(&self) -> Result<Output, EngineError> {
         let mut rows: Vec<Vec<Value>> = self
             .catalogs
             .environments()
             .iter()
-            .filter(|e| (ctx.visible)(&ObjectRef::Catalog(e.id.clone())))
             .map(|e| vec![text(&e.display_name), text(&e.id)])
             .collect();
-        if (ctx.visible)(&ObjectRef::Catalog(EXAMPLES_CATALOG.into())) {
-            rows.push(vec![text(EXAMPLES_CATALOG), text(EXAMPLES_CATALOG)]);
-        }
+        rows.push(vec![text(EXAMPLES_CATALOG), text(EXAMPLES_CATALOG)]);
         Ok(rows_execution(
             "SHOW_CATALOGS",
             &["catalog name", "catalog id"],
             vec![FlinkType::string(false), FlinkType::string(false)],
             rows,
+            Some(Listing {
+                parent: ObjectRef::Organization,
+                column: 1,
+            }),
         ))
     }
 
     pub(crate) fn show_databases(
         &self,
         opts: &ShowStatementOptions,
-        ctx: &ExecContext,
-    ) -> Result<Execution, EngineError> {
+    ) -> Result<Output, EngineError> {
         let named = opts
             .show_in
             .as_ref()
@@ -412,10 +406,10 @@ impl Inner {
             .and_then(|n| n.0.first())
             .and_then(|p| p.as_ident())
             .map(|i| i.value.clone());
-        let Some(catalog) = named.or_else(|| ctx.properties.get("sql.current-catalog").cloned())
-        else {
+        // The gateway always names the catalog (it makes the session's scope explicit).
+        let Some(catalog) = named else {
             return Err(EngineError::Plan(
-                "No current catalog is set; name one: SHOW DATABASES FROM `catalog`".into(),
+                "No catalog is named; name one: SHOW DATABASES FROM `catalog`".into(),
             ));
         };
         let pattern = like_filter(opts)?;
@@ -442,7 +436,6 @@ impl Inner {
         let rows = dbs
             .into_iter()
             .filter(|(n, i)| pattern.as_deref().is_none_or(|p| like(p, n) || like(p, i)))
-            .filter(|(_, i)| (ctx.visible)(&ObjectRef::Database(id.clone(), i.clone())))
             .map(|(n, i)| vec![text(&n), text(&i)])
             .collect();
         Ok(rows_execution(
@@ -450,11 +443,15 @@ impl Inner {
             &["database name", "database id"],
             vec![FlinkType::string(false), FlinkType::string(false)],
             rows,
+            Some(Listing {
+                parent: ObjectRef::Catalog(id),
+                column: 1,
+            }),
         ))
     }
 
     /// DESCRIBE: Flink's columns `name, type, null, key, extras, watermark`.
-    pub(crate) async fn describe(&self, name: &ObjectName) -> Result<Execution, EngineError> {
+    pub(crate) async fn describe(&self, name: &ObjectName) -> Result<Output, EngineError> {
         let target = table_ref_of(name)?;
         let provider = match self.schema_provider(&target.catalog, &target.database) {
             Some(s) => s
@@ -517,51 +514,41 @@ impl Inner {
                 n(),
             ],
             rows,
+            None,
         ))
     }
 }
 
 impl Inner {
     /// Runs a Flink-only CREATE TABLE (`DISTRIBUTED BY …`) or ALTER TABLE on a Kafka-backed
-    /// database. `None` when the statement is not one of those, so the caller refuses it as
-    /// every other Flink-only statement.
+    /// database, from the typed clauses the gateway parsed. `None` when it is on another
+    /// database, so the caller refuses it as every other Flink-only statement.
     pub(crate) async fn kafka_flink_ddl(
         self: &Arc<Self>,
-        sql: &str,
-        kind: &str,
-        ctx: &ExecContext,
+        ddl: &FlinkDdl,
+        ctx: &Run,
         guard: super::exec::Guard<'_>,
-    ) -> Option<Result<Execution, EngineError>> {
-        match kind {
-            "CREATE_TABLE" | "CREATE_TABLE_AS" => {
-                let create = match parse_create(sql) {
-                    Ok(c) => c,
-                    // Watermarks, computed or metadata columns: not for this engine.
-                    Err(_) => return None,
-                };
+    ) -> Option<Result<Output, EngineError>> {
+        match ddl {
+            FlinkDdl::Create(create) => {
                 let Statement::CreateTable(ct) = &create.statement else {
                     return None;
                 };
                 let target = table_ref_of(&ct.name).ok()?;
                 self.kafka_cluster(&target.catalog, &target.database)?;
-                // The text was re-parsed here: what it names must be what was authorized.
+                // What the clauses name must be what was authorized.
                 if guard.is_some_and(|checked| !checked.contains(&target)) {
                     return Some(Err(EngineError::UncheckedTable(target)));
                 }
+                let distribution = create.distribution.clone();
                 Some(if ct.query.is_some() {
-                    self.create_table_as(ct, create.distribution, ctx, guard)
-                        .await
+                    self.create_table_as(ct, distribution, ctx, guard).await
                 } else {
-                    self.create_table(ct, &create.statement, create.distribution)
-                        .await
+                    self.create_table(ct, &create.statement, distribution).await
                 })
             }
-            "ALTER_TABLE" => {
-                let alter = parse_alter(sql);
-                let name = match &alter {
-                    Ok(AlterTable::Set { name, .. } | AlterTable::Add { name, .. }) => name,
-                    Err(_) => return None,
-                };
+            FlinkDdl::Alter(alter) => {
+                let (AlterTable::Set { name, .. } | AlterTable::Add { name, .. }) = alter;
                 let [c, d, t] = name.as_slice() else {
                     return None;
                 };
@@ -570,10 +557,8 @@ impl Inner {
                 if guard.is_some_and(|checked| !checked.contains(&target)) {
                     return Some(Err(EngineError::UncheckedTable(target)));
                 }
-                let alter = alter.ok()?;
-                Some(self.alter_topic_table(&kc, &target, alter).await)
+                Some(self.alter_topic_table(&kc, &target, alter.clone()).await)
             }
-            _ => None,
         }
     }
 
@@ -582,7 +567,7 @@ impl Inner {
         kc: &crate::kafka::KafkaCluster,
         target: &TableRef,
         alter: AlterTable,
-    ) -> Result<Execution, EngineError> {
+    ) -> Result<Output, EngineError> {
         let _ddl = self.ddl.lock().await;
         if kc
             .topic(&target.table)
@@ -620,9 +605,10 @@ impl Inner {
                     .map_err(|e| kafka_table_error(e, target))?;
             }
         }
-        Ok(Execution {
+        Ok(Output {
             traits: traits("ALTER_TABLE", None),
             rows: completion(async { Ok(()) }),
+            listing: None,
         })
     }
 }

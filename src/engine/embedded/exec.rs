@@ -25,11 +25,12 @@ use datafusion::sql::sqlparser::ast::{
 };
 use futures::stream::{self, BoxStream, StreamExt};
 
+use super::cancel::Stop;
 use super::storage::{LoadedTable, TableMeta, TableStore};
 use super::topic_scan::ScanMode;
 use super::{
-    Column, EngineError, ExecContext, Execution, Inner, ResultRow, Schema, Traits,
-    dialect as rewrite, encode, kafka_error, kafka_table_error,
+    Column, EngineError, Inner, Output, ResultRow, Run, Schema, Traits, dialect as rewrite, encode,
+    kafka_error, kafka_table_error,
 };
 use crate::catalog::{Catalogs, TableRef};
 use crate::kafka::KafkaCluster;
@@ -294,11 +295,12 @@ impl Inner {
 
     /// The session one statement plans and runs in: the engine's catalogs plus the
     /// statement's scan mode (snapshot or stream).
-    fn session(&self, ctx: &ExecContext) -> SessionState {
+    fn session(&self, ctx: &Run) -> SessionState {
         let mut state = self.ctx.state();
         state.config_mut().set_extension(Arc::new(ScanMode {
             snapshot: ctx.snapshot,
         }));
+        state.config_mut().set_extension(Arc::new(ctx.stop.clone()));
         state
     }
 
@@ -308,7 +310,7 @@ impl Inner {
         &self,
         mut stmt: Statement,
         state: &SessionState,
-        ctx: &ExecContext,
+        ctx: &Run,
         guard: Guard<'_>,
     ) -> Result<Planned, EngineError> {
         self.check_tables_exist(&stmt).await?;
@@ -337,7 +339,7 @@ impl Inner {
         &self,
         stmt: Statement,
         state: &SessionState,
-        ctx: &ExecContext,
+        ctx: &Run,
         guard: Guard<'_>,
     ) -> Result<(Arc<dyn ExecutionPlan>, bool), EngineError> {
         let planned = self.plan(stmt, state, ctx, guard).await?;
@@ -353,9 +355,9 @@ impl Inner {
     pub(crate) async fn select(
         &self,
         stmt: Statement,
-        ctx: &ExecContext,
+        ctx: &Run,
         guard: Guard<'_>,
-    ) -> Result<Execution, EngineError> {
+    ) -> Result<Output, EngineError> {
         let state = self.session(ctx);
         let (physical, streaming) = self.plan_query(stmt, &state, ctx, guard).await?;
         let schema = columns_of(&physical.schema())?;
@@ -388,18 +390,19 @@ impl Inner {
         )
         .filter(|r| std::future::ready(!matches!(r, Ok(rows) if rows.is_empty())))
         .boxed();
-        Ok(Execution {
+        Ok(Output {
             traits: traits_of("SELECT", Some(schema), streaming),
             rows,
+            listing: None,
         })
     }
 
     pub(crate) async fn insert(
         &self,
         mut stmt: Statement,
-        ctx: &ExecContext,
+        ctx: &Run,
         guard: Guard<'_>,
-    ) -> Result<Execution, EngineError> {
+    ) -> Result<Output, EngineError> {
         let Statement::Insert(ins) = &mut stmt else {
             return Err(EngineError::Internal(
                 "insert() called with another statement".into(),
@@ -460,9 +463,10 @@ impl Inner {
                 })
             }
         };
-        Ok(Execution {
+        Ok(Output {
             traits: traits_of("INSERT_INTO", None, planned.streaming),
             rows,
+            listing: None,
         })
     }
 
@@ -474,9 +478,9 @@ impl Inner {
         self: &Arc<Self>,
         ct: &CreateTable,
         distribution: Option<Distribution>,
-        ctx: &ExecContext,
+        ctx: &Run,
         guard: Guard<'_>,
-    ) -> Result<Execution, EngineError> {
+    ) -> Result<Output, EngineError> {
         let Some(query) = &ct.query else {
             return Err(EngineError::Internal("CTAS without a query".into()));
         };
@@ -525,9 +529,10 @@ impl Inner {
                 .create_topic_table(&kc, &target, &new, ct.if_not_exists)
                 .await?
             {
-                return Ok(Execution {
+                return Ok(Output {
                     traits: traits("CREATE_TABLE_AS", None),
                     rows: completion(async { Ok(()) }),
+                    listing: None,
                 });
             }
             let table = kc
@@ -535,9 +540,10 @@ impl Inner {
                 .await
                 .map_err(|e| kafka_table_error(e, &target))?
                 .ok_or_else(|| EngineError::TableNotFound(target.clone()))?;
-            return Ok(Execution {
+            return Ok(Output {
                 traits: traits_of("CREATE_TABLE_AS", None, streaming),
                 rows: produce_all(physical, task, kc, table),
+                listing: None,
             });
         }
         let ddl = Statement::CreateTable(ct.clone()).to_string();
@@ -546,18 +552,20 @@ impl Inner {
             .await?
         else {
             // IF NOT EXISTS and the table exists: nothing to do.
-            return Ok(Execution {
+            return Ok(Output {
                 traits: traits("CREATE_TABLE_AS", None),
                 rows: completion(async { Ok(()) }),
+                listing: None,
             });
         };
         let rows = completion(async move {
             let batches = collect(physical, task).await.map_err(exec_error)?;
             table.append(batches).await.map(|_| ())
         });
-        Ok(Execution {
+        Ok(Output {
             traits: traits("CREATE_TABLE_AS", None),
             rows,
+            listing: None,
         })
     }
 
@@ -641,11 +649,22 @@ struct Planned {
     streaming: bool,
 }
 
+/// The physical plan of `plan`, every node of it checking the statement's stop token (set
+/// on the session by `Inner::session`), so a stop ends the work within a batch.
 async fn physical(
     state: &SessionState,
     plan: LogicalPlan,
 ) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
-    state.create_physical_plan(&plan).await.map_err(plan_error)
+    let physical = state
+        .create_physical_plan(&plan)
+        .await
+        .map_err(plan_error)?;
+    match state.config().get_extension::<Stop>() {
+        Some(stop) => stop.guard_plan(physical),
+        None => Err(EngineError::Internal(
+            "a statement's session has no stop token".into(),
+        )),
+    }
 }
 
 /// Encodes every batch of `input` and produces it to the table's topic; the stream ends once

@@ -12,7 +12,6 @@ use super::*;
 use crate::catalog::ObjectRef;
 use crate::catalog::{ClusterConfig, EnvironmentConfig};
 use crate::sql::types::parse_flink_type;
-use std::collections::BTreeMap;
 
 fn catalogs() -> Arc<Catalogs> {
     Arc::new(Catalogs::new(
@@ -47,23 +46,8 @@ fn parse(sql: &str) -> Statement {
     stmts.remove(0)
 }
 
-fn ctx_with(visible: impl Fn(&TableRef) -> bool + Send + Sync + 'static) -> ExecContext {
-    let visible = move |o: &ObjectRef| match o {
-        ObjectRef::Table(t) => visible(t),
-        _ => true,
-    };
-    ExecContext {
-        snapshot: true,
-        properties: BTreeMap::from([
-            ("sql.current-catalog".to_string(), "env-dev".to_string()),
-            ("sql.current-database".to_string(), "lkc-dev".to_string()),
-        ]),
-        visible: Arc::new(visible),
-    }
-}
-
 fn ctx() -> ExecContext {
-    ctx_with(|_| true)
+    ExecContext { snapshot: true }
 }
 
 /// Runs a statement to completion: its traits and every row.
@@ -595,66 +579,6 @@ async fn create_table_as_select_takes_the_query_schema_and_rows() {
 }
 
 #[tokio::test]
-async fn show_tables_lists_only_visible_tables() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = open(dir.path()).await;
-    for t in ["alpha", "beta", "Gamma"] {
-        ok(
-            &engine,
-            &format!("CREATE TABLE `env-dev`.`lkc-dev`.`{t}` (x INT)"),
-        )
-        .await;
-    }
-    let hide_beta = ctx_with(|t: &TableRef| t.table != "beta");
-    let exec = engine
-        .execute_statement(&parse("SHOW TABLES"), &hide_beta)
-        .await
-        .unwrap();
-    assert_eq!(exec.traits.sql_kind, "SHOW_TABLES");
-    assert_eq!(names(&exec.traits), ["table name"]);
-    let rows: Vec<Vec<ResultRow>> = exec.rows.try_collect().await.unwrap();
-    let listed: Vec<Value> = rows
-        .into_iter()
-        .flatten()
-        .map(|r| r.row[0].clone())
-        .collect();
-    assert_eq!(listed, [json!("Gamma"), json!("alpha")]);
-
-    let exec = engine
-        .execute_statement(
-            &parse("SHOW TABLES FROM `examples`.`marketplace`"),
-            &ctx_with(|_| true),
-        )
-        .await
-        .unwrap();
-    let rows: Vec<Vec<ResultRow>> = exec.rows.try_collect().await.unwrap();
-    assert_eq!(rows.into_iter().flatten().count(), 4);
-    let exec = engine
-        .execute_statement(&parse("SHOW TABLES"), &ctx_with(|_| false))
-        .await
-        .unwrap();
-    let rows: Vec<Vec<ResultRow>> = exec.rows.try_collect().await.unwrap();
-    assert_eq!(
-        rows.into_iter().flatten().count(),
-        0,
-        "nothing visible, nothing listed"
-    );
-
-    let (t, rows) = ok(&engine, "SHOW CATALOGS").await;
-    assert_eq!(t.sql_kind, "SHOW_CATALOGS");
-    assert_eq!(
-        rows,
-        [
-            vec![json!("dev"), json!("env-dev")],
-            vec![json!("examples"), json!("examples")]
-        ]
-    );
-    let (t, rows) = ok(&engine, "SHOW DATABASES").await;
-    assert_eq!(t.sql_kind, "SHOW_DATABASES");
-    assert_eq!(rows, [vec![json!("main"), json!("lkc-dev")]]);
-}
-
-#[tokio::test]
 async fn describe_reports_flink_types_nullability_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path()).await;
@@ -820,30 +744,4 @@ fn config_defaults_and_error_codes_are_stable() {
     }
 }
 
-#[tokio::test]
-async fn a_plan_reading_an_unchecked_table_is_refused_before_running() {
-    let dir = tempfile::tempdir().unwrap();
-    let engine = open(dir.path()).await;
-    let sql = "SELECT o.order_id FROM examples.marketplace.orders o \
-               WHERE o.customer_id IN (SELECT customer_id FROM examples.marketplace.customers)";
-    let orders = TableRef::new("examples", "marketplace", "orders");
-    let customers = TableRef::new("examples", "marketplace", "customers");
-    let only_orders: std::collections::HashSet<TableRef> = [orders.clone()].into();
-    let Err(err) = engine
-        .execute_guarded(&parse(sql), &ctx(), Some(&only_orders))
-        .await
-    else {
-        panic!("the subquery's table was not checked");
-    };
-    assert!(
-        matches!(&err, EngineError::UncheckedTable(t) if *t == customers),
-        "{err:?}"
-    );
-    let both: std::collections::HashSet<TableRef> = [orders, customers].into();
-    assert!(
-        engine
-            .execute_guarded(&parse(sql), &ctx(), Some(&both))
-            .await
-            .is_ok()
-    );
-}
+mod seam;
