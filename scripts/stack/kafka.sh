@@ -146,7 +146,11 @@ kafka_up() {
     fi
   done
   cid="$(stack_env_get "$dir/ports.env" KAFKA_CLUSTER_ID)"
-  [[ -n "$cid" ]] || cid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  # A random 16-byte id in URL-safe base64, as Kafka's own Uuid.randomUuid: never starting
+  # with '-' (the storage tool would read it as an option; Kafka regenerates those too).
+  while [[ -z "$cid" || "$cid" == -* ]]; do
+    cid="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\nKAFKA_CLUSTER_ID=%s\n' "$port" "$cport" "$cid" >"$dir/ports.env"
 
   mkdir -p "$dir/data" "$dir/logs"
@@ -198,7 +202,7 @@ EOF
     local tf; tf="$(stack_now_ms)"
     # A short-lived tool: C1 only and the serial GC start it in half the time.
     if ! "$java" -Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 "$log4j" -cp "$cp" kafka.tools.StorageTool format \
-        --cluster-id "$cid" --config "$dir/server.properties" >"$dir/format.log" 2>&1; then
+        --cluster-id="$cid" --config "$dir/server.properties" >"$dir/format.log" 2>&1; then
       stack_log_tail "$dir/format.log"
       return 1
     fi
