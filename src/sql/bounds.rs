@@ -346,29 +346,8 @@ fn class(token: &Token) -> Class {
     match token {
         Token::Comma | Token::SemiColon => Class::Separator,
         Token::Word(w) if w.quote_style.is_none() => keyword_class(w.keyword),
-        Token::Word(_)
-        | Token::Number(..)
-        | Token::Char(_)
-        | Token::SingleQuotedString(_)
-        | Token::DoubleQuotedString(_)
-        | Token::TripleSingleQuotedString(_)
-        | Token::TripleDoubleQuotedString(_)
-        | Token::DollarQuotedString(_)
-        | Token::SingleQuotedByteStringLiteral(_)
-        | Token::DoubleQuotedByteStringLiteral(_)
-        | Token::TripleSingleQuotedByteStringLiteral(_)
-        | Token::TripleDoubleQuotedByteStringLiteral(_)
-        | Token::SingleQuotedRawStringLiteral(_)
-        | Token::DoubleQuotedRawStringLiteral(_)
-        | Token::TripleSingleQuotedRawStringLiteral(_)
-        | Token::TripleDoubleQuotedRawStringLiteral(_)
-        | Token::NationalStringLiteral(_)
-        | Token::QuoteDelimitedStringLiteral(_)
-        | Token::NationalQuoteDelimitedStringLiteral(_)
-        | Token::EscapedStringLiteral(_)
-        | Token::UnicodeStringLiteral(_)
-        | Token::HexStringLiteral(_)
-        | Token::Placeholder(_) => Class::Operand,
+        Token::Word(_) | Token::Placeholder(_) => Class::Operand,
+        t if super::literals::is_literal(t) => Class::Operand,
         Token::Eq
         | Token::DoubleEq
         | Token::Neq

@@ -38,8 +38,9 @@ pub fn without_literals(tokens: &[TokenWithSpan]) -> String {
     out
 }
 
-/// Whether the token is a literal value (booleans and `NULL` are words, and stay).
-fn is_literal(token: &Token) -> bool {
+/// Whether the token is a literal value (booleans and `NULL` are words, and stay). The bounds
+/// pass counts the same tokens as operands.
+pub(super) fn is_literal(token: &Token) -> bool {
     matches!(
         token,
         Token::Number(..)
