@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::tamper::{
-    audited_dir, checkpoint_at, checkpoints_of, lines, log_of, rechain_from, verify, write_lines,
+    audited_dir, checkpoint_at, checkpoints_of, edit_log, lines, log_of, rechain_from, verify,
+    write_lines,
 };
 use common::{TestGateway, developer, post_statement, run_query};
 use serde_json::{Value, json};
@@ -40,10 +41,9 @@ async fn an_untouched_log_verifies_against_its_checkpoints_ending_with_the_shutd
 #[tokio::test]
 async fn an_edited_record_fails_verify_naming_its_line() {
     let dir = audited_dir(2, 5).await;
-    let log = log_of(dir.path());
-    let mut rows = lines(&log);
-    rows[1] = rows[1].replacen("127.0.0.1", "127.0.0.2", 1);
-    write_lines(&log, &rows);
+    edit_log(dir.path(), |rows| {
+        rows[1] = rows[1].replacen("127.0.0.1", "127.0.0.2", 1)
+    });
     let (code, out) = verify(dir.path(), &[]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("line 2 (seq 2): hash mismatch"), "{out}");
@@ -52,10 +52,9 @@ async fn an_edited_record_fails_verify_naming_its_line() {
 #[tokio::test]
 async fn a_deleted_record_fails_verify_as_a_gap() {
     let dir = audited_dir(2, 5).await;
-    let log = log_of(dir.path());
-    let mut rows = lines(&log);
-    rows.remove(2);
-    write_lines(&log, &rows);
+    edit_log(dir.path(), |rows| {
+        rows.remove(2);
+    });
     let (code, out) = verify(dir.path(), &[]);
     assert_eq!(code, 1, "{out}");
     assert!(
@@ -67,11 +66,7 @@ async fn a_deleted_record_fails_verify_as_a_gap() {
 #[tokio::test]
 async fn an_inserted_record_fails_verify_as_a_reorder() {
     let dir = audited_dir(2, 5).await;
-    let log = log_of(dir.path());
-    let mut rows = lines(&log);
-    let copy = rows[2].clone();
-    rows.insert(3, copy);
-    write_lines(&log, &rows);
+    edit_log(dir.path(), |rows| rows.insert(3, rows[2].clone()));
     let (code, out) = verify(dir.path(), &[]);
     assert_eq!(code, 1, "{out}");
     assert!(
@@ -83,10 +78,7 @@ async fn an_inserted_record_fails_verify_as_a_reorder() {
 #[tokio::test]
 async fn reordered_records_fail_verify() {
     let dir = audited_dir(2, 5).await;
-    let log = log_of(dir.path());
-    let mut rows = lines(&log);
-    rows.swap(2, 3);
-    write_lines(&log, &rows);
+    edit_log(dir.path(), |rows| rows.swap(2, 3));
     let (code, out) = verify(dir.path(), &[]);
     assert_eq!(code, 1, "{out}");
     assert!(
@@ -98,11 +90,10 @@ async fn reordered_records_fail_verify() {
 #[tokio::test]
 async fn a_chain_rewritten_after_an_edit_contradicts_the_next_checkpoint() {
     let dir = audited_dir(3, 5).await;
-    let log = log_of(dir.path());
-    let mut rows = lines(&log);
-    rows[2] = rows[2].replacen("127.0.0.1", "10.9.9.9", 1);
-    rechain_from(&mut rows, 2);
-    write_lines(&log, &rows);
+    edit_log(dir.path(), |rows| {
+        rows[2] = rows[2].replacen("127.0.0.1", "10.9.9.9", 1);
+        rechain_from(rows, 2);
+    });
     // The chain alone is consistent again…
     let (code, out) = verify(dir.path(), &["--no-checkpoints"]);
     assert_eq!(code, 0, "{out}");
@@ -152,10 +143,7 @@ async fn a_cut_tail_fails_verify_naming_the_checkpoint_it_falls_short_of() {
 #[tokio::test]
 async fn the_gateway_refuses_to_start_on_a_log_cut_short_of_its_checkpoint() {
     let dir = audited_dir(1, 5).await;
-    let log = log_of(dir.path());
-    let mut rows = lines(&log);
-    rows.truncate(rows.len() - 1);
-    write_lines(&log, &rows);
+    edit_log(dir.path(), |rows| rows.truncate(rows.len() - 1));
     let out = tokio::time::timeout(
         Duration::from_secs(60),
         tokio::process::Command::new(env!("CARGO_BIN_EXE_sqlgate"))

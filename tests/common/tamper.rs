@@ -25,6 +25,14 @@ pub fn write_lines(path: &Path, lines: &[String]) {
     std::fs::write(path, text).unwrap();
 }
 
+/// Rewrites the active log of `dir` (see [`log_of`]) with `edit` applied to its lines.
+pub fn edit_log(dir: &Path, edit: impl FnOnce(&mut Vec<String>)) {
+    let log = log_of(dir);
+    let mut rows = lines(&log);
+    edit(&mut rows);
+    write_lines(&log, &rows);
+}
+
 /// The active log file of a gateway directory run with the default paths.
 pub fn log_of(dir: &Path) -> PathBuf {
     dir.join("data/audit/audit.log")
