@@ -152,6 +152,21 @@ stack_pick_port() {
   stack_die "could not find a free port on 127.0.0.1"
 }
 
+# stack_choose_port VAR PORTS_ENV [EXCLUDE...] : print the port for VAR: the environment's
+# value, else the one remembered in PORTS_ENV if nothing listens on it, else a free one; never
+# one of EXCLUDE (a clash picks a free one).
+stack_choose_port() {
+  local var="$1" file="$2" given port x clash=0
+  shift 2
+  given="${!var:-}"
+  port="${given:-$(stack_env_get "$file" "$var")}"
+  for x in "$@"; do [[ "$port" == "$x" ]] && clash=1; done
+  if [[ -z "$port" ]] || ((clash)) || { [[ -z "$given" ]] && stack_port_in_use "$port"; }; then
+    port="$(stack_pick_port "$@")" || return 1
+  fi
+  printf '%s\n' "$port"
+}
+
 # stack_pid_alive PIDFILE MARKER : true if the pid in PIDFILE runs and its command line
 # contains MARKER (guards against pid reuse).
 stack_pid_alive() {

@@ -130,14 +130,8 @@ kafka_up() {
   java="$(stack_find_java "$KAFKA_MIN_JAVA" KAFKA_JAVA_HOME)" || return 1
 
   # Ports: env > remembered (if still free) > new free port.
-  port="${KAFKA_PORT:-$(stack_env_get "$dir/ports.env" KAFKA_PORT)}"
-  if [[ -z "$port" ]] || { [[ -z "${KAFKA_PORT:-}" ]] && stack_port_in_use "$port"; }; then
-    port="$(stack_pick_port)" || return 1
-  fi
-  cport="${KAFKA_CONTROLLER_PORT:-$(stack_env_get "$dir/ports.env" KAFKA_CONTROLLER_PORT)}"
-  if [[ -z "$cport" || "$cport" == "$port" ]] || { [[ -z "${KAFKA_CONTROLLER_PORT:-}" ]] && stack_port_in_use "$cport"; }; then
-    cport="$(stack_pick_port "$port")" || return 1
-  fi
+  port="$(stack_choose_port KAFKA_PORT "$dir/ports.env")" || return 1
+  cport="$(stack_choose_port KAFKA_CONTROLLER_PORT "$dir/ports.env" "$port")" || return 1
   local p
   for p in "$port" "$cport"; do
     if stack_port_in_use "$p"; then

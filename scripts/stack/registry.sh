@@ -113,14 +113,8 @@ registry_up() {
   runner="$home/$(_registry_meta "$REGISTRY_VERSION" | cut -d' ' -f3)"
   [[ -f "$runner" ]] || stack_die "missing $runner (remove $home and retry)"
 
-  port="${SCHEMA_REGISTRY_PORT:-$(stack_env_get "$dir/ports.env" SCHEMA_REGISTRY_PORT)}"
-  if [[ -z "$port" ]] || { [[ -z "${SCHEMA_REGISTRY_PORT:-}" ]] && stack_port_in_use "$port"; }; then
-    port="$(stack_pick_port)" || return 1
-  fi
-  mport="${SCHEMA_REGISTRY_MGMT_PORT:-$(stack_env_get "$dir/ports.env" SCHEMA_REGISTRY_MGMT_PORT)}"
-  if [[ -z "$mport" || "$mport" == "$port" ]] || { [[ -z "${SCHEMA_REGISTRY_MGMT_PORT:-}" ]] && stack_port_in_use "$mport"; }; then
-    mport="$(stack_pick_port "$port")" || return 1
-  fi
+  port="$(stack_choose_port SCHEMA_REGISTRY_PORT "$dir/ports.env")" || return 1
+  mport="$(stack_choose_port SCHEMA_REGISTRY_MGMT_PORT "$dir/ports.env" "$port")" || return 1
   local p
   for p in "$port" "$mport"; do
     if stack_port_in_use "$p"; then
