@@ -8,8 +8,6 @@ mod common;
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use serde_json::{Value, json};
 use sqlgate::config::Config;
@@ -25,25 +23,6 @@ async fn gateway(bootstrap: &str, tweak: impl FnOnce(&mut Config)) -> TestGatewa
         tweak(c);
     })
     .await
-}
-
-async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .create()
-        .unwrap();
-    let r = admin
-        .create_topics(
-            [&NewTopic::new(
-                name,
-                partitions,
-                TopicReplication::Fixed(-1),
-            )],
-            &AdminOptions::new(),
-        )
-        .await
-        .unwrap();
-    r[0].as_ref().unwrap();
 }
 
 /// An idempotent producer (a retried send is never written twice), patient with a broker that
@@ -115,7 +94,7 @@ async fn read_until(
 async fn a_snapshot_returns_exactly_the_records_that_existed_at_its_start() {
     let b = broker::shared().await;
     let topic = "snapshot_exact";
-    create_topic(&b.bootstrap, topic, 2).await;
+    b.create_topic(topic, 2).await;
     let p = producer(&b.bootstrap);
     let before: Vec<String> = (0..60).map(|i| format!("before-{i:02}")).collect();
     for (i, v) in before.iter().enumerate() {
@@ -190,7 +169,7 @@ async fn a_snapshot_returns_exactly_the_records_that_existed_at_its_start() {
 async fn a_streaming_select_resumes_after_a_broker_restart_without_loss_or_duplicates() {
     let b = broker::start().await;
     let topic = "resume";
-    create_topic(&b.bootstrap, topic, 2).await;
+    b.create_topic(topic, 2).await;
     let p = producer(&b.bootstrap);
     let all: Vec<String> = (0..30).map(|i| format!("n-{i:02}")).collect();
     for (i, v) in all[..10].iter().enumerate() {

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, ResourceSpecifier, TopicReplication};
+use rdkafka::admin::{AdminClient, AdminOptions, ResourceSpecifier};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
@@ -62,22 +62,6 @@ fn topics(bootstrap: &str) -> BTreeMap<String, usize> {
         .filter(|t| t.error().is_none())
         .map(|t| (t.name().to_string(), t.partitions().len()))
         .collect()
-}
-
-async fn create_topic(bootstrap: &str, name: &str, partitions: i32) {
-    let admin = admin_client(bootstrap);
-    let r = admin
-        .create_topics(
-            [&NewTopic::new(
-                name,
-                partitions,
-                TopicReplication::Fixed(-1),
-            )],
-            &AdminOptions::new(),
-        )
-        .await
-        .unwrap();
-    r[0].as_ref().unwrap();
 }
 
 fn producer(bootstrap: &str) -> FutureProducer {
@@ -286,7 +270,7 @@ fn detail_of(statement: &Value) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_topic_without_schema_is_a_raw_table_and_a_snapshot_is_bounded() {
     let b = broker::shared().await;
-    create_topic(&b.bootstrap, "raw_events", 2).await;
+    b.create_topic("raw_events", 2).await;
     let p = producer(&b.bootstrap);
     for i in 0..10 {
         let value = format!("{{\"n\":{i}}}");
@@ -466,8 +450,8 @@ async fn broker_down_is_a_503_and_the_gateway_recovers() {
 async fn confluent_sql_reads_topics_produced_outside_the_gateway() {
     let python = tokio::task::spawn_blocking(common::python::venv_python);
     let b = broker::shared().await;
-    create_topic(&b.bootstrap, "clicks", 2).await;
-    create_topic(&b.bootstrap, "raw_topic", 1).await;
+    b.create_topic("clicks", 2).await;
+    b.create_topic("raw_topic", 1).await;
     // The producing application registers its schema where the gateway keeps subjects.
     let store = SchemaStore::new(&KafkaClusterConfig::new(&b.bootstrap)).unwrap();
     let schema = json!({

@@ -12,6 +12,8 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 
 use super::stack::Stack;
@@ -91,6 +93,27 @@ impl Broker {
             );
             self.wait_ready();
         });
+    }
+
+    /// Creates `name` with `partitions` partitions (the broker's replication factor), as a
+    /// producer outside the gateway would; panics if Kafka refuses.
+    pub async fn create_topic(&self, name: &str, partitions: i32) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", &self.bootstrap)
+            .create()
+            .unwrap();
+        let r = admin
+            .create_topics(
+                [&NewTopic::new(
+                    name,
+                    partitions,
+                    TopicReplication::Fixed(-1),
+                )],
+                &AdminOptions::new(),
+            )
+            .await
+            .unwrap();
+        r[0].as_ref().unwrap();
     }
 
     /// The broker's log so far, for failure messages.
