@@ -46,6 +46,7 @@ mod error;
 mod flink;
 mod literals;
 mod parse;
+mod render;
 mod resolve;
 mod rewrite;
 mod scope;
@@ -189,6 +190,9 @@ pub struct ResolvedStatement {
     /// The same statement with every table reference replaced by its canonical, backtick-quoted,
     /// fully qualified name (built in the pass that recorded `accesses`).
     canonical: Statement,
+    /// `canonical` as SQL text that parses back to it (`sql/render.rs`), or the canonical
+    /// text of a Flink-only statement.
+    canonical_text: String,
     text: String,
     kind: &'static str,
     accesses: Vec<Access>,
@@ -237,10 +241,7 @@ impl ResolvedStatement {
 
     /// The canonical statement as SQL (what [`rewrite`] will hand to the engine).
     pub fn canonical_sql(&self) -> String {
-        match &self.flink {
-            Some(f) => f.canonical_text.clone(),
-            None => self.canonical.to_string(),
-        }
+        self.canonical_text.clone()
     }
 }
 
@@ -249,6 +250,9 @@ impl ResolvedStatement {
 #[derive(Debug, Clone)]
 pub struct RewrittenStatement {
     statement: Statement,
+    /// `statement` as SQL text that parses back to it, or the canonical text of a Flink-only
+    /// statement.
+    sql: String,
     /// The canonical text of a Flink-only statement (then `statement` is a stand-in).
     flink_sql: Option<String>,
     /// A Flink-only CREATE / ALTER TABLE as data, parsed from `flink_sql`.
@@ -275,10 +279,7 @@ impl RewrittenStatement {
     /// The canonical statement rendered as SQL (for a Flink-only statement, the client's text
     /// with every name canonical).
     pub fn sql(&self) -> String {
-        match &self.flink_sql {
-            Some(sql) => sql.clone(),
-            None => self.statement.to_string(),
-        }
+        self.sql.clone()
     }
 
     /// Flink's statement kind (see [`ResolvedStatement::sql_kind`]).

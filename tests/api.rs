@@ -165,6 +165,40 @@ async fn sql_that_does_not_parse_gets_400_with_line_and_column() {
     gw.stop().await;
 }
 
+/// What an engine parses must be what was checked: a statement whose canonical SQL text would
+/// read as another statement (sqlparser prints `- -x` as the comment `--x`, and a name's
+/// doubled backticks as written) is refused at resolution; doubled quotes in strings are
+/// carried faithfully.
+#[tokio::test]
+async fn statements_whose_sql_text_would_read_differently_are_refused_before_the_engine() {
+    let gw = TestGateway::start().await;
+    let before = gw.engine_calls();
+    for (name, sql) in [
+        ("signs", "SELECT - -price FROM examples.marketplace.orders"),
+        ("ticks", "SELECT * FROM examples.marketplace.`orders````x`"),
+    ] {
+        let (status, body) = post_statement(&gw, &developer(&gw), name, sql, json!({})).await;
+        assert_eq!(status, 400, "{sql}: {body}");
+        assert_eq!(body["errors"][0]["code"], "resolve.unrenderable", "{body}");
+        assert!(detail(&body).contains("-(-x)"), "{body}");
+    }
+    assert_eq!(
+        gw.engine_calls(),
+        before,
+        "a refused statement reached the engine"
+    );
+    let rows = run_query(
+        &gw,
+        &developer(&gw),
+        "quotes",
+        "SELECT 'it''s', 'a''''b', -(-1)",
+    )
+    .await
+    .unwrap();
+    assert_eq!(rows, vec![json!(["it's", "a''b", "1"])]);
+    gw.stop().await;
+}
+
 #[tokio::test]
 async fn unknown_tables_fail_the_statement_with_a_detail() {
     let gw = TestGateway::start().await;

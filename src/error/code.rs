@@ -138,6 +138,8 @@ error_codes! {
     ResolveTooManyNameParts = "resolve.too_many_name_parts" => BAD_REQUEST,
     /// Not an identifier.
     ResolveInvalidName = "resolve.invalid_name" => BAD_REQUEST,
+    /// The canonical statement has no SQL text that reads as the same statement.
+    ResolveUnrenderable = "resolve.unrenderable" => BAD_REQUEST,
     /// A relation escaped resolution (a bug, refused).
     RewriteUnresolvedRelation = "rewrite.unresolved_relation" => BAD_REQUEST,
 
@@ -293,6 +295,7 @@ mod tests {
         ("resolve.no_current_database", 400),
         ("resolve.too_many_name_parts", 400),
         ("resolve.invalid_name", 400),
+        ("resolve.unrenderable", 400),
         ("rewrite.unresolved_relation", 400),
         ("authz.denied", 403),
         ("authz.not_allowed_to_run", 403),

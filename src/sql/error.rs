@@ -150,6 +150,10 @@ pub enum ResolveError {
     /// A name part that is not an identifier (e.g. a dialect's identifier function).
     #[error("invalid name `{0}`")]
     InvalidName(String),
+    /// The canonical statement, written out as SQL text, would read as another statement
+    /// (see `sql/render.rs`).
+    #[error("the statement has no faithful SQL rendering")]
+    Unrenderable,
 }
 
 impl ResolveError {
@@ -162,6 +166,7 @@ impl ResolveError {
             ResolveError::NoCurrentDatabase(_) => ErrorCode::ResolveNoCurrentDatabase,
             ResolveError::TooManyNameParts(_) => ErrorCode::ResolveTooManyNameParts,
             ResolveError::InvalidName(_) => ErrorCode::ResolveInvalidName,
+            ResolveError::Unrenderable => ErrorCode::ResolveUnrenderable,
         }
     }
 
@@ -187,6 +192,12 @@ impl ResolveError {
             ResolveError::InvalidName(name) => {
                 format!("`{name}` is not a valid object name.")
             }
+            ResolveError::Unrenderable => "The statement cannot be passed on to the engine \
+                unchanged: written out as SQL text it would read as a different statement. \
+                This happens with doubled quote characters inside a quoted name and with \
+                directly nested signs such as `- -x` (which reads as a comment); rewrite that \
+                part, e.g. as `-(-x)`."
+                .to_string(),
         }
     }
 }

@@ -31,11 +31,11 @@ mod tests;
 
 use std::ops::Range;
 
-use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Statement, Value};
+use datafusion::sql::sqlparser::ast::{Expr, ObjectName, Statement, Value};
 
 pub(super) use grammar::parse;
 
-use super::resolve::{Names, bind_statement, canonical_name, parts};
+use super::resolve::{Names, bind_statement, parts};
 use super::{Access, Action, ResolveError};
 use crate::catalog::{ObjectRef, TableRef};
 
@@ -157,6 +157,7 @@ pub(super) fn resolve(
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
     let mut statements = Vec::new();
     let mut objects = Vec::new();
+    let quotes = super::render::may_hold_quotes(&text);
     for site in sites {
         match site {
             Site::Name {
@@ -180,7 +181,7 @@ pub(super) fn resolve(
             } => {
                 let (_, inner) = bind_statement(&mut statement, names)?;
                 accesses.extend(inner);
-                edits.push((range, statement.to_string()));
+                edits.push((range, super::render::statement(&statement, quotes)?));
                 statements.push(*statement);
             }
             Site::SessionScope { at, scope } => {
@@ -217,12 +218,12 @@ pub(super) fn resolve(
 
 /// The canonical, backtick-quoted rendering of an object.
 pub(super) fn render(object: &ObjectRef) -> String {
-    let q = |s: &str| Ident::with_quote('`', s).to_string();
+    let q = super::render::ident;
     match object {
         ObjectRef::Organization => String::new(),
         ObjectRef::Catalog(c) => q(c),
         ObjectRef::Database(c, d) => format!("{}.{}", q(c), q(d)),
-        ObjectRef::Table(t) => canonical_name(t).to_string(),
+        ObjectRef::Table(t) => format!("{}.{}.{}", q(&t.catalog), q(&t.database), q(&t.table)),
     }
 }
 

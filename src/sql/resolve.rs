@@ -84,6 +84,7 @@ pub fn resolve_for(
     if let Some(flink) = flink {
         let resolved = super::flink::resolve(flink, &names)?;
         return Ok(ResolvedStatement {
+            canonical_text: resolved.canonical_text.clone(),
             canonical: original.clone(),
             original,
             text,
@@ -94,9 +95,12 @@ pub fn resolve_for(
     }
     let mut canonical = original.clone();
     let (kind, accesses) = bind_statement(&mut canonical, &names)?;
+    let canonical_text =
+        super::render::statement(&canonical, super::render::may_hold_quotes(&text))?;
     Ok(ResolvedStatement {
         original,
         canonical,
+        canonical_text,
         text,
         kind,
         accesses: dedup(accesses),

@@ -22,6 +22,7 @@ pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, Re
     let (resolved, decisions) = authorized.into_parts();
     let ResolvedStatement {
         canonical,
+        canonical_text,
         kind,
         accesses,
         flink,
@@ -47,6 +48,7 @@ pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, Re
     let ddl = flink_sql.as_deref().and_then(|sql| FlinkDdl::of(kind, sql));
     Ok(RewrittenStatement {
         statement: canonical,
+        sql: canonical_text,
         flink_sql,
         ddl,
         kind,

@@ -1,0 +1,171 @@
+//! SQL text from the canonical AST that means exactly what was checked.
+//!
+//! What an engine parses must be the statement that was resolved and authorized. sqlparser's
+//! `Display` is not injective where a quoted value holds its own quote character: it prints a
+//! value's doubled quote (`` a``b `` as an identifier, `it''s` as a string) as it stands, so a
+//! name with two backticks renders as one with one, and a backslash before a quote, or a quote
+//! in an `N'…'` string, can end a literal early so that the text after it is read as SQL. Such
+//! values only arise from doubled quotes or escapes in the client's text. `Display` also
+//! prints nested signs without a space (`- -x` as `--x`, a comment). So:
+//! - a statement whose text has no doubled quote character, no backslash and no `&` (the
+//!   `U&'…'` escapes), and whose rendering has no `--` or `/*`, renders as it is;
+//! - any other is rendered, parsed again and compared with the AST it came from (spans aside);
+//!   if they differ, the quotes in its string literals are doubled first (which `Display` then
+//!   prints unchanged) and the comparison is made again; a statement that still differs is
+//!   refused ([`ResolveError::Unrenderable`]), never passed on.
+//!
+//! Names spliced into Flink-only text are quoted by [`ident`], which escapes by construction.
+
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{Statement, Value, ValueWithSpan, VisitMut, VisitorMut};
+use datafusion::sql::sqlparser::parser::Parser;
+
+use super::{FlinkDialect, ResolveError, with_parse_budget};
+
+/// Parser attempts per byte allowed when parsing the rendering again (the client's statement
+/// was parsed within `sql.parse_attempts_per_token` per token; a byte is at most a token).
+const REPARSE_ATTEMPTS_PER_BYTE: usize = 16;
+/// Nesting allowed when parsing the rendering again: above `sql.recursion_limit`'s range, so
+/// an accepted statement is never refused for its canonical names.
+const REPARSE_RECURSION_LIMIT: usize = 4096;
+
+/// `` `value` `` with every backtick in it doubled: Flink's quoting of an identifier.
+///
+/// ```ignore
+/// assert_eq!(ident("a`b"), "`a``b`");
+/// ```
+pub(super) fn ident(value: &str) -> String {
+    format!("`{}`", value.replace('`', "``"))
+}
+
+/// The SQL text of `statement` that parses back to the same statement; see the module doc.
+/// `quotes` is [`may_hold_quotes`] of the text it was parsed from (or is embedded in),
+/// computed once per statement text.
+pub(super) fn statement(statement: &Statement, quotes: bool) -> Result<String, ResolveError> {
+    let text = statement.to_string();
+    let hazard = quotes || text.contains("--") || text.contains("/*");
+    if !hazard || reparses_to(&text, statement) {
+        return Ok(text);
+    }
+    let mut doubled = statement.clone();
+    let _ = doubled.visit(&mut DoubleQuotes);
+    let text = doubled.to_string();
+    if reparses_to(&text, statement) {
+        Ok(text)
+    } else {
+        Err(ResolveError::Unrenderable)
+    }
+}
+
+/// Whether some quoted value of a statement with this text can hold its own quote character.
+pub(super) fn may_hold_quotes(source: &str) -> bool {
+    source.contains("''")
+        || source.contains("``")
+        || source.contains("\"\"")
+        || source.contains('\\')
+        || source.contains('&')
+}
+
+/// Whether `text` parses to exactly `statement` (sqlparser's equality ignores spans).
+fn reparses_to(text: &str, statement: &Statement) -> bool {
+    let budget = text.len().saturating_mul(REPARSE_ATTEMPTS_PER_BYTE);
+    let (parsed, _) = with_parse_budget(budget, || {
+        Parser::new(&FlinkDialect)
+            .with_recursion_limit(REPARSE_RECURSION_LIMIT)
+            .try_with_sql(text)
+            .and_then(|mut p| p.parse_statements())
+    });
+    matches!(parsed.as_deref(), Ok([again]) if again == statement)
+}
+
+/// Doubles the quote characters inside `'…'`, `"…"`, `N'…'` and `B'…'` string literals. sqlparser prints a
+/// doubled quote as it stands, so the printed literal then holds each quote escaped once.
+struct DoubleQuotes;
+
+impl VisitorMut for DoubleQuotes {
+    type Break = ();
+
+    fn pre_visit_value(&mut self, value: &mut ValueWithSpan) -> ControlFlow<()> {
+        match &mut value.value {
+            Value::SingleQuotedString(s) if s.contains('\'') => *s = s.replace('\'', "''"),
+            Value::DoubleQuotedString(s) if s.contains('"') => *s = s.replace('"', "\"\""),
+            Value::NationalStringLiteral(s) | Value::SingleQuotedByteStringLiteral(s)
+                if s.contains('\'') =>
+            {
+                *s = s.replace('\'', "''")
+            }
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+
+    fn parse_one(sql: &str) -> Statement {
+        Parser::parse_sql(&FlinkDialect, sql).unwrap().remove(0)
+    }
+
+    /// Renders `sql` and parses the rendering: it must be the same statement (or refused).
+    fn round_trip(sql: &str) -> Result<String, ResolveError> {
+        let st = parse_one(sql);
+        let text = statement(&st, may_hold_quotes(sql))?;
+        assert_eq!(parse_one(&text), st, "{sql} rendered as {text}");
+        Ok(text)
+    }
+
+    #[test]
+    fn plain_statements_render_as_display_does() {
+        let sql = "SELECT a, 'x' FROM `t` WHERE b = 'y'";
+        assert_eq!(round_trip(sql).unwrap(), parse_one(sql).to_string());
+    }
+
+    #[test]
+    fn doubled_quotes_in_strings_keep_their_meaning() {
+        for sql in [
+            "SELECT 'it''s'",
+            "SELECT 'a''''b'",
+            "SELECT ''''",
+            "SELECT '[\\''\"]'",
+            "SELECT 'x\\'' , ' UNION SELECT * FROM salaries --'",
+            "SELECT REGEXP_EXTRACT(s, '\\'''), '' FROM t",
+            "SELECT N'x'' UNION ALL SELECT * FROM salaries --'",
+        ] {
+            round_trip(sql).unwrap();
+        }
+    }
+
+    #[test]
+    fn names_that_cannot_render_unambiguously_are_refused() {
+        // `a````b` names "a``b", which sqlparser prints as `a``b` ("a`b").
+        for sql in [
+            "SELECT * FROM `a````b`",
+            "SELECT `a````b` FROM t",
+            "SELECT - -a, b FROM t WHERE c",
+        ] {
+            assert_eq!(round_trip(sql), Err(ResolveError::Unrenderable), "{sql}");
+        }
+        // One doubled backtick (a name with one backtick) is printed right, and so are
+        // comment markers inside literals.
+        round_trip("SELECT * FROM `a``b`").unwrap();
+        round_trip("SELECT '--', '/*' FROM t").unwrap();
+        round_trip("SELECT -(-a) FROM t").unwrap();
+    }
+
+    #[test]
+    fn spliced_identifiers_escape_backticks() {
+        assert_eq!(ident("a`b"), "`a``b`");
+        for value in ["a`b", "a``b", "`", "a\\`"] {
+            let quoted = ident(value);
+            let tokens = Tokenizer::new(&FlinkDialect, &quoted).tokenize().unwrap();
+            assert!(
+                matches!(&tokens[..], [Token::Word(w)] if w.value == value && w.quote_style == Some('`')),
+                "{quoted} → {tokens:?}"
+            );
+        }
+    }
+}
