@@ -52,6 +52,7 @@ mod kafka;
 mod query;
 mod record;
 mod redact;
+mod request;
 mod retention;
 mod sink;
 mod verify;
@@ -82,6 +83,7 @@ pub use record::{
     record_hash,
 };
 pub use redact::{SqlForAudit, redact_sql};
+pub use request::{RequestDetails, RequestOutcome};
 pub use retention::RetentionConfig;
 pub use sink::AuditSink;
 pub use verify::{
