@@ -391,6 +391,14 @@ impl Auditor {
         }
     }
 
+    /// Whether a record appended now could be made durable, as far as is known: `false` when
+    /// an earlier failure left the log refusing records and `fail_closed` is on. Requests that
+    /// change something check it before acting, so that no change is made whose record is
+    /// already known to be impossible.
+    pub fn accepts_records(&self) -> bool {
+        !self.enabled || !self.fail_closed || !self.sink.stats().poisoned
+    }
+
     /// Audits a failed authentication: the first from its peer in the current interval is
     /// recorded in full (and, like [`Auditor::record`], waited for); later ones are counted
     /// for the peer's summary (see [`Auditor::flush_authn_failures`]) and return at once.

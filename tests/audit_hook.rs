@@ -422,3 +422,43 @@ async fn a_client_that_goes_away_still_leaves_its_request_record() {
     assert_eq!(request_level(&records(&gw), id).len(), 1);
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn with_a_log_that_refuses_records_changes_are_refused_before_they_are_made() {
+    let gw = TestGateway::start().await;
+    let dev = developer(&gw);
+    let (s, _, body) = create(&gw, &dev, "kept", "SELECT 1").await;
+    assert_eq!(s, 200, "{body}");
+    // Replace the log under the gateway's feet: the sink notices at a write and refuses all
+    // records from then on; the request whose record failed is answered 503 itself.
+    std::fs::remove_file(gw.dir.path().join(&gw.config.audit.file)).unwrap();
+    let mut status = 0;
+    for _ in 0..10 {
+        status = send(&gw, &dev, Method::GET, STATEMENTS, None).await.0;
+        if status == 503 {
+            break;
+        }
+    }
+    assert_eq!(
+        status, 503,
+        "a read whose record cannot be written is not answered"
+    );
+    let (s, _, body) = send(
+        &gw,
+        &dev,
+        Method::DELETE,
+        &format!("{STATEMENTS}/kept"),
+        None,
+    )
+    .await;
+    assert_eq!(s, 503, "{body}");
+    assert_eq!(body["errors"][0]["code"], "audit.unavailable", "{body}");
+    let still = gw
+        .gateway
+        .statements()
+        .get("env-dev", "kept")
+        .await
+        .unwrap();
+    assert!(still.is_some(), "the statement was not deleted unaudited");
+    gw.stop().await;
+}

@@ -91,6 +91,13 @@ async fn dispatch(
     // Stage 1 of every authenticated route, here and nowhere else.
     let principal = crate::pipeline::authenticate(gw, ctx, req.headers()).await?;
     tracing::Span::current().record("principal", principal.id.as_str());
+    // A change is refused before it is made when its record cannot be written (fail-closed,
+    // as statements are refused before the engine runs them).
+    if changes_state(&route) && !gw.auditor().accepts_records() {
+        return Err(ApiError::Audit(crate::audit::AuditError::Poisoned(
+            "the audit log refuses records after an earlier failure".into(),
+        )));
+    }
     // iam/v2 role bindings: not under an environment.
     match &route {
         Route::CreateRoleBinding => return crate::iam::create(gw, ctx, &principal, req).await,
@@ -261,6 +268,18 @@ async fn audit(
         StatusCode::OK,
         &json!({"kind": "AuditRecordList", "data": records}),
     ))
+}
+
+/// Routes whose handler changes state (a statement, a role binding) beyond its audit record.
+fn changes_state(route: &Route) -> bool {
+    matches!(
+        route,
+        Route::CreateStatement(_)
+            | Route::DeleteStatement(..)
+            | Route::PatchStatement(..)
+            | Route::CreateRoleBinding
+            | Route::DeleteRoleBinding(_)
+    )
 }
 
 fn unreachable_route<T>() -> Result<T, ApiError> {
