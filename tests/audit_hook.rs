@@ -462,3 +462,60 @@ async fn with_a_log_that_refuses_records_changes_are_refused_before_they_are_mad
     assert!(still.is_some(), "the statement was not deleted unaudited");
     gw.stop().await;
 }
+
+#[tokio::test]
+async fn an_mtls_client_certificate_is_named_in_the_request_record() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+        IsCa, Issuer, KeyPair,
+    };
+    // A client CA of the test's own, and a client certificate it signed.
+    let mut ca = CertificateParams::default();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "test client CA");
+    ca.distinguished_name = dn;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let mut leaf = CertificateParams::new(Vec::<String>::new()).unwrap();
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CommonName, "ci-runner");
+    dn.push(DnType::OrganizationName, "Example");
+    leaf.distinguished_name = dn;
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_pem = leaf.signed_by(&leaf_key, &issuer).unwrap().pem();
+
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_policies(&dir.path().join("policies"));
+    let ca_file = dir.path().join("client-ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let gw = TestGateway::start_in(dir, |c| c.tls.client_ca_file = Some(ca_file)).await;
+    let identity =
+        reqwest::Identity::from_pem(format!("{leaf_pem}{}", leaf_key.serialize_pem()).as_bytes())
+            .unwrap();
+    let client = reqwest::Client::builder()
+        .tls_certs_only([
+            reqwest::Certificate::from_pem(&std::fs::read(gw.ca_file()).unwrap()).unwrap(),
+        ])
+        .identity(identity)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let resp = developer(&gw)
+        .apply(client.get(format!("{}{STATEMENTS}", gw.endpoint())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
+    let recs = records(&gw);
+    let r = one_request_record(&recs, &id, "User:pool-dev", "sql.ListStatements", 200);
+    assert_eq!(
+        r["data"]["sqlgate"]["request"]["clientCertificate"], "CN=ci-runner, O=Example",
+        "{r:#}"
+    );
+    assert_log_is_sound(&gw);
+    gw.stop().await;
+}
