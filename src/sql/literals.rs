@@ -186,4 +186,32 @@ mod tests {
         assert!(!text.contains("2024") && !text.contains("abc123"), "{text}");
         assert_eq!(text, "SELECT * FROM t WHERE d > DATE ?");
     }
+
+    #[test]
+    fn error_messages_lose_the_statements_literals_and_keep_the_rest() {
+        let sql = "SELECT a FROM t WHERE s = 'p@ss w0rd' AND n > 4711 X'ff' \"dq secret\" 1.5";
+        let cases = [
+            (
+                "Expected: end of statement, found: 'p@ss w0rd'",
+                "Expected: end of statement, found: ?",
+            ),
+            (
+                "found: 4711 at Line: 1, Column: 40",
+                "found: ? at Line: 1, Column: 40",
+            ),
+            ("found: 1.5.", "found: ?."),
+            ("found: X'ff'", "found: ?"),
+            ("found: \"dq secret\"", "found: ?"),
+            ("an unterminated 'quote that runs on", "an unterminated ?"),
+            (
+                "Expected: identifier, found: FROM",
+                "Expected: identifier, found: FROM",
+            ),
+        ];
+        for (message, want) in cases {
+            assert_eq!(scrub_literals(message, sql), want, "{message}");
+        }
+        // A statement the tokenizer refuses: quoted runs still go.
+        assert_eq!(scrub_literals("found: 'abc", "SELECT 'abc"), "found: ?");
+    }
 }
