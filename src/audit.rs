@@ -52,6 +52,7 @@ mod kafka;
 mod query;
 mod record;
 mod redact;
+mod request;
 mod retention;
 mod sink;
 mod verify;
@@ -82,6 +83,7 @@ pub use record::{
     record_hash,
 };
 pub use redact::{SqlForAudit, redact_sql};
+pub use request::{RequestDetails, RequestOutcome};
 pub use retention::RetentionConfig;
 pub use sink::AuditSink;
 pub use verify::{
@@ -387,6 +389,14 @@ impl Auditor {
                 Ok(None)
             }
         }
+    }
+
+    /// Whether a record appended now could be made durable, as far as is known: `false` when
+    /// an earlier failure left the log refusing records and `fail_closed` is on. Requests that
+    /// change something check it before acting, so that no change is made whose record is
+    /// already known to be impossible.
+    pub fn accepts_records(&self) -> bool {
+        !self.enabled || !self.fail_closed || !self.sink.stats().poisoned
     }
 
     /// Audits a failed authentication: the first from its peer in the current interval is

@@ -11,7 +11,9 @@
 //! Owns the wire shapes and the query parameters only. Who may grant what where, the file
 //! write-back and the policy swap belong to [`crate::authz`] ([`Authorizer::create_binding`],
 //! [`Authorizer::delete_binding`]); a change is in force when the response is sent. Callers
-//! see only the bindings in scopes they administer and their own; others are 404.
+//! see only the bindings in scopes they administer and their own; others are 404. A change
+//! (or its refusal) is noted in the [`RequestCtx`]; the request's audit hook writes it as the
+//! request's `iam.CreateRoleBinding` / `iam.DeleteRoleBinding` record.
 //! Bindings are immutable (no update), as in Confluent's API.
 //!
 //! [`Authorizer::create_binding`]: crate::authz::Authorizer::create_binding
@@ -26,6 +28,7 @@ use hyper::{Request, Response, StatusCode};
 
 use crate::auth::Principal;
 use crate::authz::{self, BindingFilter};
+use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::http::body::{decode_json, read_limited};
@@ -43,6 +46,7 @@ const MAX_PAGE_SIZE: usize = 1000;
 /// `POST /iam/v2/role-bindings`.
 pub async fn create(
     gw: &Arc<Gateway>,
+    ctx: &RequestCtx,
     principal: &Principal,
     req: Request<Incoming>,
 ) -> Result<Response<Body>, ApiError> {
@@ -64,36 +68,21 @@ pub async fn create(
     match result {
         Ok((record, version)) => {
             authz::binding_changed(gw.metrics(), &principal.id, "create", &record, version);
-            audit_change(
-                gw,
-                principal,
-                "iam.CreateRoleBinding",
-                &record.pattern.to_string(),
-                true,
-                "iam.created",
-                &format!(
+            ctx.changed(
+                record.pattern.to_string(),
+                Some("iam.created"),
+                format!(
                     "{} {} {} ({})",
                     record.principal, record.role, record.pattern, record.id
                 ),
                 Some(version),
-            )
-            .await;
+            );
             let rb = RoleBinding::new(&record, &base, gw.catalogs().organization_id());
             Ok(response::json(StatusCode::CREATED, &rb))
         }
         Err(e) => {
             authz::binding_refused(&principal.id, "create", e.code().as_str(), &e.to_string());
-            audit_change(
-                gw,
-                principal,
-                "iam.CreateRoleBinding",
-                &organization_crn(gw),
-                false,
-                e.code().as_str(),
-                &e.to_string(),
-                None,
-            )
-            .await;
+            ctx.changed(organization_crn(gw), None, e.to_string(), None);
             Err(e.into())
         }
     }
@@ -209,41 +198,27 @@ pub async fn get(
 /// `DELETE /iam/v2/role-bindings/{id}`: 204 once the binding is no longer in force.
 pub async fn delete(
     gw: &Arc<Gateway>,
+    ctx: &RequestCtx,
     principal: &Principal,
     id: &str,
 ) -> Result<Response<Body>, ApiError> {
     match gw.authorizer().delete_binding(&principal.id, id).await {
         Ok((record, version)) => {
             authz::binding_changed(gw.metrics(), &principal.id, "delete", &record, version);
-            audit_change(
-                gw,
-                principal,
-                "iam.DeleteRoleBinding",
-                &record.pattern.to_string(),
-                true,
-                "iam.deleted",
-                &format!(
+            ctx.changed(
+                record.pattern.to_string(),
+                Some("iam.deleted"),
+                format!(
                     "{} {} {} ({})",
                     record.principal, record.role, record.pattern, record.id
                 ),
                 Some(version),
-            )
-            .await;
+            );
             Ok(response::empty(StatusCode::NO_CONTENT))
         }
         Err(e) => {
             authz::binding_refused(&principal.id, "delete", e.code().as_str(), &e.to_string());
-            audit_change(
-                gw,
-                principal,
-                "iam.DeleteRoleBinding",
-                &organization_crn(gw),
-                false,
-                e.code().as_str(),
-                &e.to_string(),
-                None,
-            )
-            .await;
+            ctx.changed(organization_crn(gw), None, e.to_string(), None);
             Err(e.into())
         }
     }
@@ -258,32 +233,4 @@ fn organization_crn(gw: &Gateway) -> String {
     gw.catalogs()
         .crn(&crate::catalog::ObjectRef::Organization)
         .to_string()
-}
-
-/// Writes a role-binding change (or its refusal) to the audit log. The change is already in
-/// force when this runs, so a failing log is reported, not undone.
-#[allow(clippy::too_many_arguments)]
-async fn audit_change(
-    gw: &Gateway,
-    actor: &Principal,
-    method: &str,
-    subject: &str,
-    ok: bool,
-    code: &str,
-    message: &str,
-    version: Option<u64>,
-) {
-    let record = crate::audit::AuditRecord::policy(
-        None,
-        Some(&actor.into()),
-        subject,
-        method,
-        ok,
-        code,
-        message,
-        version,
-    );
-    if let Err(e) = gw.auditor().record(record).await {
-        tracing::error!(error = %e, "could not audit a role-binding change");
-    }
 }

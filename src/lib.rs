@@ -3,11 +3,11 @@
 //! An RBAC-aware SQL gateway that speaks Confluent Cloud's Flink SQL statements API (`sql/v1`).
 //!
 //! ```text
-//!  client ──TLS──▶ server ─▶ http::router ─▶ statements (sql/v1 handlers)
+//!  client ──TLS──▶ server ─▶ http::handle: context::RequestCtx + context::AuditGuard
+//!                           1. pipeline::authenticate              → Principal (every authenticated route)
 //!                                             │
-//!                                             ▼
+//!                                             ▼ statements (sql/v1 handlers), iam, admin
 //!                         pipeline::create_statement
-//!                           1. auth::Authenticator::authenticate   → Principal
 //!                              pipeline::placement                 → Placement (pool, region)
 //!                           pipeline::decide (decision workers)
 //!                           2. sql::parse                          → ParsedStatement
@@ -16,7 +16,8 @@
 //!                           5. sql::rewrite                        → RewrittenStatement
 //!                           6. engine::Engine::execute             → Execution (rows, cancel handle)
 //!                              pipeline::listing                   → listings cut to what the caller sees
-//!                           7. audit (always)
+//!                              audit: the decision (any stage's refusal too), lifecycle
+//!                           7. context::AuditGuard::finish         → one request record, whatever the exit
 //! ```
 //!
 //! Deny is the default: a statement that cannot be parsed, resolved or authorized is refused

@@ -27,6 +27,7 @@ use crate::statements::running::{Running, StopReason};
 use crate::statements::wire::{self, CreateStatementRequest};
 use crate::statements::{Phase, Spec, StatementId, StatementRecord, Statements};
 
+mod authenticate;
 mod decide;
 pub mod explain;
 mod listing;
@@ -34,6 +35,8 @@ mod placement;
 pub mod tables;
 mod workers;
 
+pub use authenticate::authenticate;
+pub(crate) use authenticate::metrics_refused;
 pub use decide::{Decided, Decider, Refusal, Request, decide};
 pub use explain::{CheckReport, CheckRequest, check};
 pub use placement::{Placement, PlacementError, Pools};
@@ -124,9 +127,18 @@ pub async fn create_statement(
         placement: placement.clone(),
     };
     let on_worker = gw.clone();
-    let decided = gw
+    let (decided, why) = gw
         .workers()
-        .run(move || decide(&on_worker.decider(), &request))
+        .run(move || {
+            let decided = decide(&on_worker.decider(), &request);
+            // What the audit may say about a refusal: never the statement's literals.
+            let why = decided
+                .outcome
+                .as_ref()
+                .err()
+                .map(|r| r.audit_detail(&request.text));
+            (decided, why)
+        })
         .await?;
     let mut info = StatementInfo::new(
         gw.catalogs().organization_id(),
@@ -151,16 +163,20 @@ pub async fn create_statement(
         Ok(r) => r,
         Err(refusal) => {
             let stage = refusal.stage();
-            // Refusals by authorization are decisions (recorded as such, never a FAILED
-            // statement); the others are errors in the caller's SQL.
-            let (error, decision): (ApiError, _) = match refusal {
-                Refusal::Parse(e) => (e.into(), None),
-                Refusal::Resolve(e) => (e.into(), None),
-                Refusal::Rewrite(e) => (e.into(), None),
-                Refusal::Authorize(e) => {
-                    let outcome = AuthzOutcome::refused(&e, gw.catalogs(), &policy_version);
-                    (e.into(), Some(outcome))
-                }
+            let why = why.unwrap_or_default();
+            // Every refusal is an authorization-stage record naming the stage (never a FAILED
+            // statement: nothing was created); before authorization no access was decided.
+            let before = |code: crate::error::ErrorCode| {
+                AuthzOutcome::refused_before(code.as_str(), &why, &policy_version)
+            };
+            let (outcome, error): (_, ApiError) = match refusal {
+                Refusal::Parse(e) => (before(e.code()), e.into()),
+                Refusal::Resolve(e) => (before(e.code()), e.into()),
+                Refusal::Rewrite(e) => (before(e.code()), e.into()),
+                Refusal::Authorize(e) => (
+                    AuthzOutcome::refused(&e, gw.catalogs(), &policy_version),
+                    e.into(),
+                ),
             };
             if dry_run && matches!(stage, "parse" | "resolve") {
                 return Ok(failed_dry_run(gw, &mut entry, base, &error));
@@ -174,11 +190,9 @@ pub async fn create_statement(
                 error.code().as_str(),
                 &error.detail(),
             );
-            match decision {
-                // Durable in the audit log before the client hears of it.
-                Some(outcome) => trail.decision(&outcome).await?,
-                None => trail.event(StatementEvent::Failed, &error.detail()).await?,
-            }
+            // Durable in the audit log before the client hears of it.
+            trail.decision(&outcome, Some(stage)).await?;
+            ctx.refused_at(stage, why);
             return Err(error);
         }
     };
@@ -203,7 +217,7 @@ pub async fn create_statement(
         binding: None,
         missing_role: None,
     });
-    trail.decision(&outcome).await?;
+    trail.decision(&outcome, None).await?;
 
     // --- dry run of anything but a query: nothing may run, so the engine is not called
     // Only statements that change nothing may reach the engine in a dry run (it plans them;
@@ -347,9 +361,14 @@ impl AuditTrail {
         Ok(())
     }
 
-    /// Records an authorization decision and waits until it is durable.
-    async fn decision(&self, outcome: &AuthzOutcome) -> Result<(), ApiError> {
-        let record = AuditRecord::authorization(&self.req, &self.principal, &self.stmt, outcome);
+    /// Records an authorization decision (a refusal with the `stage` that refused) and waits
+    /// until it is durable.
+    async fn decision(&self, outcome: &AuthzOutcome, stage: Option<&str>) -> Result<(), ApiError> {
+        let mut record =
+            AuditRecord::authorization(&self.req, &self.principal, &self.stmt, outcome);
+        if let Some(stage) = stage {
+            record = record.refused_at(stage);
+        }
         self.auditor.record(record).await?;
         Ok(())
     }

@@ -65,7 +65,7 @@ use crate::catalog::ObjectRef;
 pub use ddl::FlinkDdl;
 pub use dialect::{FlinkDialect, with_parse_budget};
 pub use error::{ResolveError, RewriteError, SqlError};
-pub use literals::without_literals;
+pub use literals::{scrub_literals, without_literals};
 pub use parse::{ParseLimits, parse};
 pub use resolve::{resolve, resolve_for};
 pub use rewrite::rewrite;

@@ -146,9 +146,19 @@ async fn refusals_and_failed_logins_are_recorded_once_each() {
         })
         .collect();
     assert_eq!(failed_logins.len(), 1, "{failed_logins:#?}");
+    // A parse refusal is an authorization-stage record naming the stage, not a FAILED
+    // statement (nothing was created).
     let garbled = of_statement(&recs, "garbled");
-    assert_eq!(garbled.len(), 1);
-    assert_eq!(garbled[0]["data"]["sqlgate"]["phase"], "FAILED");
+    assert_eq!(garbled.len(), 1, "{garbled:#?}");
+    assert_eq!(
+        garbled[0]["type"],
+        "io.confluent.flink.server/authorization"
+    );
+    assert_eq!(garbled[0]["data"]["sqlgate"]["stage"], "parse");
+    assert_eq!(
+        garbled[0]["data"]["result"]["status"],
+        "FAILED_PRECONDITION"
+    );
     assert!(
         recs.iter().all(|r| !method(r).is_empty()),
         "every record names its method"

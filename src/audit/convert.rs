@@ -114,6 +114,21 @@ impl AuthzOutcome {
         }
     }
 
+    /// A statement refused before any access was decided (at parse or resolve) or after
+    /// (rewrite): no object, `FAILED_PRECONDITION` (no role would change it), the refusal's
+    /// `code` and `message` (which must not carry the statement's literals).
+    pub fn refused_before(code: &str, message: &str, policy_version: &str) -> Self {
+        AuthzOutcome {
+            granted: false,
+            status: ResultStatus::FailedPrecondition,
+            run: None,
+            objects: Vec::new(),
+            policy_version: policy_version.into(),
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+
     /// A refused statement. The refused access is recorded; accesses checked before it are
     /// not known from the error (the authorizer stops at the first refusal).
     pub fn refused(e: &AuthzError, catalogs: &Catalogs, policy_version: &str) -> Self {

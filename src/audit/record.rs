@@ -250,6 +250,13 @@ pub struct SqlgateInfo {
     /// On a `sqlgate.AuthenticationFailures` record: the failures it stands for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failures: Option<FailureSummary>,
+    /// On a refusal: the stage that refused (`parse`, `resolve`, `region`, `authorize`,
+    /// `rewrite`; on request records also `authenticate`, `admin`, `request`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stage: Option<String>,
+    /// On a request record: the HTTP facts (see `audit/request.rs`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<super::request::RequestDetails>,
 }
 
 /// One (object, action) of a statement and its decision.
@@ -296,7 +303,7 @@ impl RequestInfo {
         }
     }
 
-    fn metadata(&self) -> RequestMetadata {
+    pub(super) fn metadata(&self) -> RequestMetadata {
         RequestMetadata {
             request_id: vec![self.request_id.clone()],
             client_address: self
@@ -322,7 +329,7 @@ pub struct PrincipalInfo {
 }
 
 impl PrincipalInfo {
-    fn authentication_info(&self) -> AuthenticationInfo {
+    pub(super) fn authentication_info(&self) -> AuthenticationInfo {
         AuthenticationInfo {
             principal: self.principal.clone(),
             identity: self.identity.clone(),

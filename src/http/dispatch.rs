@@ -1,5 +1,7 @@
-//! Entry point for every HTTP request: request id, routing, authentication, and rendering
-//! of errors through [`ApiError::into_response`].
+//! Entry point for every HTTP request: request id and context, routing, stage 1
+//! ([`crate::pipeline::authenticate`]) for every authenticated route, the audit hook
+//! ([`AuditGuard`]) every request ends through, and rendering of errors through
+//! [`ApiError::into_response`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 use tracing::Instrument;
 
-use crate::context::RequestCtx;
+use crate::context::{AuditGuard, RequestCtx};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::statements::handlers::{self, Call};
@@ -18,9 +20,16 @@ use crate::statements::handlers::{self, Call};
 use super::response::{self, Body};
 use super::route::{EnvPath, NoRoute, Route, match_route};
 
-/// Serves one request; never fails (errors become error responses).
-pub async fn handle(gw: Arc<Gateway>, peer: SocketAddr, req: Request<Incoming>) -> Response<Body> {
-    let ctx = RequestCtx::new(peer);
+/// Serves one request; never fails (errors become error responses). `client_cert` is the
+/// subject of the connection's TLS client certificate (mTLS). Every request ends through its
+/// [`AuditGuard`], which writes the request's one audit record.
+pub async fn handle(
+    gw: Arc<Gateway>,
+    peer: SocketAddr,
+    client_cert: Option<String>,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let ctx = Arc::new(RequestCtx::with_client_cert(peer, client_cert));
     let span = tracing::info_span!(
         "request",
         request_id = %ctx.request_id,
@@ -29,8 +38,17 @@ pub async fn handle(gw: Arc<Gateway>, peer: SocketAddr, req: Request<Incoming>) 
         principal = tracing::field::Empty,
     );
     let request_id = ctx.request_id.clone();
-    let route_name = match_route(req.method(), req.uri().path()).map_or("unmatched", |r| r.name());
-    let mut resp = match dispatch(&gw, &ctx, req).instrument(span).await {
+    let route = match_route(req.method(), req.uri().path()).ok();
+    let route_name = route.as_ref().map_or("unmatched", Route::name);
+    let guard = AuditGuard::new(
+        gw.clone(),
+        ctx.clone(),
+        req.method(),
+        req.uri().path(),
+        route.as_ref(),
+    );
+    let result = dispatch(&gw, &ctx, req).instrument(span).await;
+    let mut resp = match guard.finish(result).await {
         Ok(r) => r,
         Err(e) => e.into_response(&request_id),
     };
@@ -60,23 +78,34 @@ async fn dispatch(
     };
     match &route {
         Route::Health => return Ok(response::json(StatusCode::OK, &json!({"status": "ok"}))),
-        Route::Metrics => return super::metrics::main_port(gw, req.headers()),
+        Route::Metrics => {
+            return super::metrics::main_port(gw, req.headers())
+                .inspect_err(|e| crate::pipeline::metrics_refused(ctx, e));
+        }
         Route::Ready => {
             let (status, body) = gw.readiness();
             return Ok(response::json(status, &body));
         }
         _ => {}
     }
-    let principal = authenticate(gw, ctx, &route, req.headers()).await?;
+    // Stage 1 of every authenticated route, here and nowhere else.
+    let principal = crate::pipeline::authenticate(gw, ctx, req.headers()).await?;
     tracing::Span::current().record("principal", principal.id.as_str());
+    // A change is refused before it is made when its record cannot be written (fail-closed,
+    // as statements are refused before the engine runs them).
+    if changes_state(&route) && !gw.auditor().accepts_records() {
+        return Err(ApiError::Audit(crate::audit::AuditError::Poisoned(
+            "the audit log refuses records after an earlier failure".into(),
+        )));
+    }
     // iam/v2 role bindings: not under an environment.
     match &route {
-        Route::CreateRoleBinding => return crate::iam::create(gw, &principal, req).await,
+        Route::CreateRoleBinding => return crate::iam::create(gw, ctx, &principal, req).await,
         Route::Check => return check(gw, &principal, req).await,
         Route::Audit => return audit(gw, &principal, &req).await,
         Route::ListRoleBindings => return crate::iam::list(gw, &principal, &req).await,
         Route::GetRoleBinding(id) => return crate::iam::get(gw, &principal, id).await,
-        Route::DeleteRoleBinding(id) => return crate::iam::delete(gw, &principal, id).await,
+        Route::DeleteRoleBinding(id) => return crate::iam::delete(gw, ctx, &principal, id).await,
         _ => {}
     }
     let query = req.uri().query().map(str::to_string);
@@ -120,53 +149,6 @@ async fn dispatch(
         | Route::DeleteRoleBinding(_)
         | Route::Check
         | Route::Audit => unreachable_route(),
-    }
-}
-
-/// Authenticates the caller and writes the authentication record (success or failure) to
-/// the audit log before anything else happens. Failed authentications go through the
-/// auditor's per-peer aggregation (the first of an interval in full, then counted).
-async fn authenticate(
-    gw: &Gateway,
-    ctx: &RequestCtx,
-    route: &Route,
-    headers: &hyper::HeaderMap,
-) -> Result<crate::auth::Principal, ApiError> {
-    use crate::audit::{AuditRecord, AuthnFailure};
-    let org = gw.catalogs().organization_id();
-    let env = route.env().map_or("", |p| p.env.as_str());
-    let region = gw.gateway_config().region.as_str();
-    let (result, attempt) = gw
-        .authenticator()
-        .authenticate_from(headers, Some(ctx.peer.ip()))
-        .await;
-    match result {
-        Ok(p) => {
-            let record = AuditRecord::authenticated(&ctx.into(), &(&p).into(), org, env, region);
-            gw.auditor().record(record).await?;
-            Ok(p)
-        }
-        Err(e) => {
-            let failure = AuthnFailure::from_auth_error(&e, mechanism(headers), &attempt);
-            gw.auditor()
-                .authentication_failed(&ctx.into(), &failure, org, env, region)
-                .await?;
-            Err(e.into())
-        }
-    }
-}
-
-/// The credential kind a request presented, for the audit of a failed authentication.
-fn mechanism(headers: &hyper::HeaderMap) -> Option<&'static str> {
-    let auth = headers.get(hyper::header::AUTHORIZATION)?.to_str().ok()?;
-    let scheme = auth.split_whitespace().next()?.to_ascii_lowercase();
-    match scheme.as_str() {
-        "bearer" if headers.contains_key(crate::auth::IDENTITY_POOL_HEADER) => {
-            Some("IDENTITY_POOL")
-        }
-        "bearer" => Some("JWT"),
-        "basic" => Some("API_KEY"),
-        _ => None,
     }
 }
 
@@ -286,6 +268,18 @@ async fn audit(
         StatusCode::OK,
         &json!({"kind": "AuditRecordList", "data": records}),
     ))
+}
+
+/// Routes whose handler changes state (a statement, a role binding) beyond its audit record.
+fn changes_state(route: &Route) -> bool {
+    matches!(
+        route,
+        Route::CreateStatement(_)
+            | Route::DeleteStatement(..)
+            | Route::PatchStatement(..)
+            | Route::CreateRoleBinding
+            | Route::DeleteRoleBinding(_)
+    )
 }
 
 fn unreachable_route<T>() -> Result<T, ApiError> {

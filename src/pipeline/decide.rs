@@ -84,6 +84,27 @@ impl Refusal {
         }
     }
 
+    /// The refusal's detail as an audit record may carry it: as the client sees it, except
+    /// that a parser's message loses the statement's literals it quotes (`found: 'secret'`).
+    pub fn audit_detail(&self, text: &str) -> String {
+        match self {
+            Refusal::Parse(SqlError::Parse {
+                message,
+                line,
+                column,
+            }) => SqlError::Parse {
+                message: sql::scrub_literals(message, text),
+                line: *line,
+                column: *column,
+            }
+            .detail(),
+            Refusal::Parse(SqlError::Unsupported(what)) => {
+                SqlError::Unsupported(sql::scrub_literals(what, text)).detail()
+            }
+            other => other.code_and_detail().1,
+        }
+    }
+
     /// The refusal's code and detail, as the client sees them.
     pub fn code_and_detail(&self) -> (crate::error::ErrorCode, String) {
         match self {

@@ -62,11 +62,19 @@ impl Connection {
         };
         let gateway = self.gateway.clone();
         let peer = self.peer;
+        // mTLS: who the verified client certificate names, for every request's audit record.
+        let client_cert = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|chain| chain.first())
+            .and_then(|leaf| crate::context::client_cert_subject(leaf.as_ref()));
         let service = service_fn(move |req| {
             let gateway = gateway.clone();
             let request = activity.begin_request();
+            let client_cert = client_cert.clone();
             async move {
-                let resp = crate::http::handle(gateway, peer, req).await;
+                let resp = crate::http::handle(gateway, peer, client_cert, req).await;
                 Ok::<_, std::convert::Infallible>(resp.map(|b| TrackedBody::new(b, request)))
             }
         });

@@ -4,7 +4,9 @@
 //! records carry this text, so they say which tables and columns were touched without the
 //! values (personal data, secrets in `WITH (...)` options) that literals carry.
 
-use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan};
+use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
+
+use super::FlinkDialect;
 
 /// Renders `tokens` without literals (see the module doc).
 ///
@@ -67,12 +69,83 @@ pub(super) fn is_literal(token: &Token) -> bool {
     )
 }
 
+/// `message`, an error's text about the statement `sql`, without the statement's literals: a
+/// parser's message quotes the token it stopped at (`found: 'secret'`), and audit records must
+/// not carry literals. Every quoted run (`'…'`, `"…"`) of `message`, every literal token of
+/// `sql` it contains, and every number of `sql` that appears in it as a whole word become
+/// `?`. Keywords, identifiers and operators stay.
+///
+/// ```
+/// use sqlgate::sql::scrub_literals;
+/// let sql = "SELECT * FROM t WHERE ssn = '123-45-6789' 42";
+/// let msg = "Expected: end of statement, found: '123-45-6789' or 42";
+/// assert_eq!(scrub_literals(msg, sql), "Expected: end of statement, found: ? or ?");
+/// ```
+pub fn scrub_literals(message: &str, sql: &str) -> String {
+    let mut out = message.to_string();
+    let mut numbers = Vec::new();
+    if let Ok(tokens) = Tokenizer::new(&FlinkDialect, sql).tokenize() {
+        let mut texts: Vec<String> = Vec::new();
+        for t in &tokens {
+            match t {
+                Token::Number(n, _) => numbers.push(n.clone()),
+                t if is_literal(t) => texts.push(t.to_string()),
+                _ => {}
+            }
+        }
+        texts.sort_by_key(|t| std::cmp::Reverse(t.len()));
+        for t in texts.iter().filter(|t| !t.is_empty()) {
+            out = out.replace(t.as_str(), "?");
+        }
+    }
+    let out = without_quoted_runs(&out);
+    // Numbers only as whole words, so that `1` in `line 1` of an unrelated message stays
+    // unless the statement itself has the literal 1.
+    let mut scrubbed = String::with_capacity(out.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, scrubbed: &mut String| {
+        let bare = word.trim_end_matches('.');
+        if numbers.iter().any(|n| n == bare) {
+            scrubbed.push('?');
+            scrubbed.push_str(&word[bare.len()..]);
+        } else {
+            scrubbed.push_str(word);
+        }
+        word.clear();
+    };
+    for c in out.chars() {
+        if c.is_alphanumeric() || c == '_' || c == '.' {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut scrubbed);
+            scrubbed.push(c);
+        }
+    }
+    flush(&mut word, &mut scrubbed);
+    scrubbed
+}
+
+/// Every `'…'` and `"…"` run replaced by `?` (an unterminated one runs to the end).
+fn without_quoted_runs(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut open: Option<char> = None;
+    for c in s.chars() {
+        match open {
+            Some(q) if c == q => open = None,
+            Some(_) => {}
+            None if c == '\'' || c == '"' => {
+                open = Some(c);
+                out.push('?');
+            }
+            None => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
-    use datafusion::sql::sqlparser::tokenizer::Tokenizer;
-
     use super::*;
-    use crate::sql::FlinkDialect;
 
     fn redact(sql: &str) -> String {
         let tokens = Tokenizer::new(&FlinkDialect, sql)
@@ -112,5 +185,33 @@ mod tests {
         let text = redact("SELECT * FROM t -- token abc123\nWHERE d > DATE '2024-01-01'");
         assert!(!text.contains("2024") && !text.contains("abc123"), "{text}");
         assert_eq!(text, "SELECT * FROM t WHERE d > DATE ?");
+    }
+
+    #[test]
+    fn error_messages_lose_the_statements_literals_and_keep_the_rest() {
+        let sql = "SELECT a FROM t WHERE s = 'p@ss w0rd' AND n > 4711 X'ff' \"dq secret\" 1.5";
+        let cases = [
+            (
+                "Expected: end of statement, found: 'p@ss w0rd'",
+                "Expected: end of statement, found: ?",
+            ),
+            (
+                "found: 4711 at Line: 1, Column: 40",
+                "found: ? at Line: 1, Column: 40",
+            ),
+            ("found: 1.5.", "found: ?."),
+            ("found: X'ff'", "found: ?"),
+            ("found: \"dq secret\"", "found: ?"),
+            ("an unterminated 'quote that runs on", "an unterminated ?"),
+            (
+                "Expected: identifier, found: FROM",
+                "Expected: identifier, found: FROM",
+            ),
+        ];
+        for (message, want) in cases {
+            assert_eq!(scrub_literals(message, sql), want, "{message}");
+        }
+        // A statement the tokenizer refuses: quoted runs still go.
+        assert_eq!(scrub_literals("found: 'abc", "SELECT 'abc"), "found: ?");
     }
 }
