@@ -588,10 +588,9 @@ impl Gateway {
                 m.statements_queued
                     .get_or_create(&labels)
                     .set(i64::try_from(u.queued).unwrap_or(i64::MAX));
-                m.statements_refused
-                    .get_or_create(&labels)
-                    .set(i64::try_from(u.refused).unwrap_or(i64::MAX));
             }
+            // Counted where it happens; shown at 0 before the first refusal.
+            drop(m.statements_refused.get_or_create(&labels));
             let counts = self.statements.tally().of(&pool.id);
             for (phase, n) in crate::statements::tally::PHASES.iter().zip(counts) {
                 m.statements

@@ -298,7 +298,7 @@ async fn beyond_the_pools_queue_a_create_is_refused_with_429_and_keeps_no_name()
     assert_eq!(gw.engine_calls(), calls);
     assert_eq!(get(&gw, &dev, "/statements/refused").await.0, 404);
     assert_eq!(
-        pool_metric(&gw, "sqlgate_compute_pool_statements_refused", None).await,
+        pool_metric(&gw, "sqlgate_compute_pool_statements_refused_total", None).await,
         1
     );
     gw.stop().await;

@@ -5,6 +5,7 @@
 //! a principal or a statement). The gateway copies the figures in before each scrape.
 
 use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
@@ -44,9 +45,8 @@ pub struct PoolMetrics {
     pub statements_running: Family<PoolLabels, Gauge>,
     /// Statements waiting PENDING (`POOL_EXHAUSTED`) for a slot.
     pub statements_queued: Family<PoolLabels, Gauge>,
-    /// Creates refused because the pool's queue was full, since startup (a counter kept by
-    /// the pool's ledger, exported as a gauge of its value).
-    pub statements_refused: Family<PoolLabels, Gauge>,
+    /// Creates refused because the pool's queue was full.
+    pub statements_refused: Family<PoolLabels, Counter>,
     /// Stored statements of the pool by phase.
     pub statements: Family<PoolPhaseLabels, Gauge>,
 }
@@ -77,7 +77,7 @@ impl PoolMetrics {
         );
         registry.register(
             "compute_pool_statements_refused",
-            "Creates refused since startup because a compute pool's queue was full (429 compute_pool.queue_full)",
+            "Creates refused because a compute pool's queue was full (429 compute_pool.queue_full)",
             m.statements_refused.clone(),
         );
         registry.register(

@@ -78,10 +78,27 @@ pub(super) async fn admit(
             if let Err(e) = gw.statements().release(&entry.id()).await {
                 warn!(statement = %entry.name, error = %e, "could not release the statement's name");
             }
+            count_refusal(gw, &full.pool);
             let error = ApiError::from(full);
             trail.event(StatementEvent::Failed, &error.detail()).await?;
             Err(error)
         }
+    }
+}
+
+/// Counts a create refused because `pool`'s queue was full.
+fn count_refusal(gw: &Gateway, pool: &str) {
+    if let Some(p) = gw.pools().all().iter().find(|p| p.id == pool) {
+        let labels = crate::metrics::pools::PoolLabels {
+            compute_pool: p.id.clone(),
+            environment: p.environment.clone(),
+            region: p.region.clone(),
+        };
+        gw.metrics()
+            .pools
+            .statements_refused
+            .get_or_create(&labels)
+            .inc();
     }
 }
 
