@@ -362,3 +362,33 @@ async fn a_restart_ends_a_waiting_statement_failed_saying_it_never_ran() {
     hold_the_slot(&gw, &dev, "after").await;
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_confluent_sql_driver_sees_pool_exhausted_and_deletes_the_statement() {
+    let python = tokio::task::spawn_blocking(common::python::venv_python)
+        .await
+        .unwrap();
+    let gw = start_one_slot(10).await;
+    let dev = developer(&gw);
+    hold_the_slot(&gw, &dev, "holder").await;
+    let calls = gw.engine_calls();
+    let out = common::python::run_script(
+        &python,
+        &gw,
+        "pool_exhausted.py",
+        &[("SQLGATE_TOKEN", gw.token("alice", &["developers"]))],
+        "pool: done",
+    )
+    .await;
+    let name = out
+        .lines()
+        .find_map(|l| l.strip_prefix("exhausted: "))
+        .expect("the script names the statement");
+    assert_eq!(get(&gw, &dev, &format!("/statements/{name}")).await.0, 404);
+    assert_eq!(gw.engine_calls(), calls, "the waiting statement never ran");
+    assert_eq!(
+        pool_metric(&gw, "sqlgate_compute_pool_statements_queued", None).await,
+        0
+    );
+    gw.stop().await;
+}
