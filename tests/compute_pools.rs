@@ -100,6 +100,31 @@ async fn delete(gw: &TestGateway, cred: &Cred, name: &str) {
     assert_eq!(r.status(), 202);
 }
 
+/// The audit methods recorded for statement `name`, once `until` is among them (5 s at most).
+async fn audited(gw: &TestGateway, name: &str, until: &str) -> Vec<String> {
+    let log = gw.dir.path().join(&gw.config.audit.file);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut methods = Vec::new();
+        for f in sqlgate::audit::log_files(&log) {
+            for line in std::fs::read_to_string(f).unwrap().lines() {
+                let r: Value = serde_json::from_str(line).unwrap();
+                if r["data"]["sqlgate"]["statement"] == name {
+                    methods.push(r["data"]["methodName"].as_str().unwrap_or("").to_string());
+                }
+            }
+        }
+        if methods.iter().any(|m| m == until) {
+            return methods;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {until} audited for `{name}`: {methods:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Starts [`HOLDS`] as `name` and checks it holds the pool's slot (RUNNING).
 async fn hold_the_slot(gw: &TestGateway, cred: &Cred, name: &str) {
     let (status, body) = post_statement(gw, cred, name, HOLDS, json!({})).await;
@@ -272,6 +297,22 @@ async fn deleting_or_stopping_a_waiting_statement_never_runs_it() {
     let (_, after) = get(&gw, &dev, "/statements/stopped").await;
     assert_eq!(after["status"]["phase"], "STOPPED", "{after}");
     hold_the_slot(&gw, &dev, "next").await;
+
+    // Audited as created and ended, never as running.
+    for (name, end) in [
+        ("deleted", "flink.DeleteStatement"),
+        ("stopped", "flink.StatementStopped"),
+    ] {
+        let methods = audited(&gw, name, end).await;
+        assert!(
+            methods.iter().any(|m| m == "flink.CreateStatement"),
+            "{name}: {methods:?}"
+        );
+        assert!(
+            !methods.iter().any(|m| m == "flink.StatementRunning"),
+            "{name}: {methods:?}"
+        );
+    }
     gw.stop().await;
 }
 
