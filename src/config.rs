@@ -128,6 +128,39 @@ pub struct ComputePoolConfig {
     pub environment: String,
     /// Region the pool runs in; its statements may only touch data of this region.
     pub region: String,
+    /// Task slots the pool's statements may hold at once: sqlgate's analogue of Confluent's
+    /// `max_cfu`. Every statement the engine works on for its lifetime (a query while it
+    /// runs, an `INSERT`, a `CREATE TABLE … AS`) holds one; DDL, `SHOW`/`DESCRIBE`/`EXPLAIN`
+    /// and dry runs hold none. A statement beyond it waits PENDING (`POOL_EXHAUSTED`).
+    /// The default, 50, is the maximum of Confluent's default compute pools.
+    #[serde(default = "default_max_slots")]
+    pub max_slots: u32,
+    /// Statements that may wait PENDING for a slot of the pool at once; a create beyond it
+    /// is refused with 429 `compute_pool.queue_full` (so waiting statements cannot grow
+    /// without bound). `0`: a statement beyond `max_slots` is refused at once.
+    #[serde(default = "default_max_pending")]
+    pub max_pending: usize,
+}
+
+fn default_max_slots() -> u32 {
+    50
+}
+
+fn default_max_pending() -> usize {
+    100
+}
+
+impl Default for ComputePoolConfig {
+    /// A pool with empty names and the default limits (for struct-update syntax).
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            environment: String::new(),
+            region: String::new(),
+            max_slots: default_max_slots(),
+            max_pending: default_max_pending(),
+        }
+    }
 }
 
 /// Why the configuration was refused.
@@ -360,6 +393,12 @@ impl Config {
                     format!("unknown environment `{}`", p.environment),
                 ));
             }
+            if p.max_slots == 0 {
+                return Err(invalid(
+                    format!("compute_pools[{i}].max_slots"),
+                    "must be greater than 0 (a pool without slots would run nothing)",
+                ));
+            }
         }
         if !self
             .compute_pools
@@ -492,6 +531,17 @@ mod tests {
         cfg.compute_pools[0].environment = "env-nope".into();
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.contains("compute_pools[0].environment"), "{err}");
+    }
+
+    #[test]
+    fn a_pool_without_slots_is_refused_and_the_limits_have_defaults() {
+        let cfg = Config::default_config().unwrap();
+        assert_eq!(cfg.compute_pools[0].max_slots, 50);
+        assert_eq!(cfg.compute_pools[0].max_pending, 100);
+        let mut cfg = Config::default_config().unwrap();
+        cfg.compute_pools[0].max_slots = 0;
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(err.contains("compute_pools[0].max_slots"), "{err}");
     }
 
     #[test]

@@ -77,6 +77,9 @@ pub enum ApiError {
     /// A results page token that cannot be served.
     #[error(transparent)]
     Page(#[from] PageError),
+    /// The compute pool is exhausted and its queue of waiting statements is full.
+    #[error(transparent)]
+    PoolQueueFull(#[from] crate::statements::pool_slots::QueueFull),
     /// The audit log cannot be written; nothing runs unaudited.
     #[error(transparent)]
     Audit(#[from] AuditError),
@@ -149,6 +152,7 @@ impl ApiError {
             ApiError::Store(StoreError::TooMany { .. }) => ErrorCode::StatementTooMany,
             ApiError::Store(StoreError::Unavailable(_)) => ErrorCode::StatementStoreUnavailable,
             ApiError::Page(_) => ErrorCode::ResultsBadPageToken,
+            ApiError::PoolQueueFull(_) => ErrorCode::ComputePoolQueueFull,
             ApiError::ShuttingDown => ErrorCode::GatewayUnavailable,
             ApiError::Audit(e) => e.code(),
             ApiError::AuditUnverifiable(_) => ErrorCode::AuditUnavailable,
@@ -231,6 +235,7 @@ impl ApiError {
             ApiError::ShuttingDown
             | ApiError::Engine(EngineError::Unavailable(_))
             | ApiError::Audit(_)
+            | ApiError::PoolQueueFull(_)
             | ApiError::Workers(WorkerError::Busy { .. } | WorkerError::Deadline(_))
             | ApiError::Store(StoreError::TooMany { .. } | StoreError::Unavailable(_)) => {
                 h.insert(RETRY_AFTER, HeaderValue::from_static("5"));

@@ -23,6 +23,7 @@ use crate::metrics::{Metrics, MetricsAccess};
 use crate::pipeline::{Decider, Placement, Pools, Workers};
 use crate::server::ServerConfig;
 use crate::sql::ParseLimits;
+use crate::statements::pool_slots::PoolSlots;
 use crate::statements::{Clock, Limits, StatementRecord, Statements, StoreError, SystemClock};
 
 /// Why the gateway could not start.
@@ -68,6 +69,8 @@ pub struct Gateway {
     server: ServerConfig,
     gateway: GatewayConfig,
     pools: Pools,
+    /// Each compute pool's task slots and the statements waiting for one.
+    pool_slots: PoolSlots,
     handshake_timeout: Duration,
     tls: Arc<rustls::ServerConfig>,
     catalogs: Arc<Catalogs>,
@@ -143,6 +146,7 @@ impl Gateway {
         let workers = Workers::start(&cfg.pipeline).map_err(StartupError::Workers)?;
         let statements = open_statements(&cfg, base_dir, clock).await?;
         let recovered = statements.recover().await?;
+        let pool_slots = PoolSlots::new(&cfg.compute_pools);
         let pools = Pools::new(cfg.compute_pools, &cfg.gateway.default_compute_pool);
         let gw = Arc::new(Self {
             server: cfg.server,
@@ -150,6 +154,7 @@ impl Gateway {
             statements,
             gateway: cfg.gateway,
             pools,
+            pool_slots,
             tls,
             catalogs,
             authenticator,
@@ -276,6 +281,11 @@ impl Gateway {
     /// The compute pools and the placement rule.
     pub fn pools(&self) -> &Pools {
         &self.pools
+    }
+
+    /// Each compute pool's task slots and queue (see [`PoolSlots`]).
+    pub fn pool_slots(&self) -> &PoolSlots {
+        &self.pool_slots
     }
 
     /// What [`crate::pipeline::decide`] needs of this gateway.
@@ -551,6 +561,48 @@ impl Gateway {
         m.audit_last_seq.set(gauge(h.last_seq));
         m.audit_checkpoint_seq.set(gauge(h.checkpoint_seq));
         m.statements.set(gauge(self.statements.stored() as u64));
+        self.refresh_pool_metrics();
+    }
+
+    /// Copies each configured pool's slots, queue and statements by phase into the metrics.
+    fn refresh_pool_metrics(&self) {
+        use crate::metrics::pools::{PoolLabels, PoolPhaseLabels};
+        let m = &self.metrics.pools;
+        let usage = self.pool_slots.usage();
+        for pool in self.pools.all() {
+            let labels = PoolLabels {
+                compute_pool: pool.id.clone(),
+                environment: pool.environment.clone(),
+                region: pool.region.clone(),
+            };
+            if let Some(u) = usage.iter().find(|u| u.pool == pool.id) {
+                m.slots_limit
+                    .get_or_create(&labels)
+                    .set(i64::from(u.max_slots));
+                m.slots_in_use
+                    .get_or_create(&labels)
+                    .set(i64::from(u.in_use));
+                m.statements_running
+                    .get_or_create(&labels)
+                    .set(i64::from(u.holders));
+                m.statements_queued
+                    .get_or_create(&labels)
+                    .set(i64::try_from(u.queued).unwrap_or(i64::MAX));
+            }
+            // Counted where it happens; shown at 0 before the first refusal.
+            drop(m.statements_refused.get_or_create(&labels));
+            let counts = self.statements.tally().of(&pool.id);
+            for (phase, n) in crate::statements::tally::PHASES.iter().zip(counts) {
+                m.statements
+                    .get_or_create(&PoolPhaseLabels {
+                        compute_pool: labels.compute_pool.clone(),
+                        environment: labels.environment.clone(),
+                        region: labels.region.clone(),
+                        phase: phase.as_str().to_string(),
+                    })
+                    .set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+        }
     }
 
     /// Stops every statement's work, writes the pending failed-authentication summaries, then

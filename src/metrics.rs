@@ -13,9 +13,11 @@ use prometheus_client::registry::Registry;
 
 pub mod access;
 pub mod connections;
+pub mod pools;
 
 pub use access::{MetricsAccess, MetricsConfig};
 pub use connections::ConnectionMetrics;
+pub use pools::PoolMetrics;
 
 /// Labels of `sqlgate_http_requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -60,6 +62,8 @@ pub struct Metrics {
     pub statements: Gauge,
     /// Open connections and the ones the gateway closed.
     pub connections: ConnectionMetrics,
+    /// Task slots and statements per compute pool.
+    pub pools: PoolMetrics,
     /// Bytes of the audit log files and checkpoint file.
     pub audit_used_bytes: Gauge,
     /// Bytes free on the audit log's filesystem (-1 until measured).
@@ -117,6 +121,7 @@ impl Metrics {
             statements.clone(),
         );
         let connections = ConnectionMetrics::register(&mut registry);
+        let pools = PoolMetrics::register(&mut registry);
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
             registry.register(name, help, g.clone());
@@ -145,6 +150,7 @@ impl Metrics {
         Self {
             registry,
             connections,
+            pools,
             requests,
             decisions,
             engine_statements,

@@ -1,6 +1,7 @@
 //! THE request flow for a new statement, top to bottom, one call per stage: placement (which
 //! pool and region), the decision ([`decide`]: parse → resolve → authorize → rewrite, on the
-//! decision [`Workers`]), the reservation of the name, the engine, then the task that drives the
+//! decision [`Workers`]), the reservation of the name, the compute pool's admission (a task
+//! slot, or waiting PENDING for one: `admission`), the engine, then the task that drives the
 //! statement. The dry runs (`explain`, `tables`) call the same [`decide`] and placement.
 //!
 //! Deny by default: every stage returns a new type and the engine accepts only the last one,
@@ -23,10 +24,12 @@ use crate::engine::{EngineError, ExecContext, Execution};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::sql::SessionNames;
+use crate::statements::pool_slots::Slot;
 use crate::statements::running::{Running, StopReason};
 use crate::statements::wire::{self, CreateStatementRequest};
 use crate::statements::{Phase, Spec, StatementId, StatementRecord, Statements};
 
+mod admission;
 mod authenticate;
 mod decide;
 pub mod explain;
@@ -253,6 +256,29 @@ pub async fn create_statement(
             .get(SNAPSHOT_MODE)
             .is_some_and(|v| v == "now"),
     };
+
+    // --- the compute pool: a statement that keeps the engine busy takes a task slot of its
+    // pool, or waits PENDING (POOL_EXHAUSTED) for one with nothing sent to the engine
+    let slot = match &reservation {
+        None => None,
+        Some(running) => match admission::admit(gw, &entry, sql_kind, &trail).await? {
+            admission::Admit::Now(slot) => slot,
+            admission::Admit::Wait(ticket) => {
+                let queued = admission::Queued {
+                    ticket,
+                    rewritten,
+                    exec_ctx,
+                    running: running.clone(),
+                    trail,
+                    principal: principal.id.clone(),
+                };
+                let waiting = admission::wait(gw, entry, queued).await?;
+                return Ok(Created {
+                    statement: wire::statement(&waiting, base),
+                });
+            }
+        },
+    };
     // Listings lose the rows the caller may not see before anything reads them.
     let execution = gw
         .execute(&rewritten, &exec_ctx)
@@ -329,6 +355,7 @@ pub async fn create_statement(
         running.clone(),
         execution,
         trail,
+        slot,
     ));
 
     // Quick statements finish within the wait, which saves the client a polling round.
@@ -413,13 +440,15 @@ fn failed_dry_run(gw: &Gateway, entry: &mut StatementRecord, base: &str, e: &Api
 /// Drives the engine's row stream into the statement's buffer until it ends, fails, or the
 /// statement is stopped or deleted (cancel), then records the final phase and audits it.
 /// Cancelled by the gateway's shutdown, it records nothing: the statement did not end, and
-/// the next start reports it as ended by the restart.
+/// the next start reports it as ended by the restart. The statement's task slot (if it holds
+/// one) is given back as soon as the engine's work has ended, before the end is recorded.
 async fn drive(
     statements: Arc<Statements>,
     id: StatementId,
     running: Arc<Running>,
     execution: Execution,
     trail: AuditTrail,
+    slot: Option<Slot>,
 ) {
     let mut rows = execution.rows;
     let cancel = running.cancel_token().clone();
@@ -444,6 +473,7 @@ async fn drive(
         }
     };
     drop(rows);
+    drop(slot);
     running.results.finish().await;
     if running.stop_reason() == Some(StopReason::Shutdown) {
         info!(statement = %id.name, "statement left unfinished by the shutdown");

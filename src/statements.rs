@@ -15,7 +15,11 @@
 //!        └─ RunningRegistry              watch; by uid, in the gateway that runs it
 //!
 //!   Statements (lifecycle.rs)            reserve → transition … → stop / remove / expire;
-//!                                        startup recovery of statements a restart ended
+//!        └─ PhaseTally (tally.rs)        startup recovery of statements a restart ended;
+//!                                        statements per pool and phase, for the metrics
+//!
+//!   PoolSlots (pool_slots.rs)            each compute pool's task slots and its FIFO queue
+//!                                        of PENDING statements waiting for one
 //! ```
 //!
 //! The wire shapes are in [`wire`], the bounded result buffers in [`results`], the HTTP
@@ -26,10 +30,12 @@ pub mod file;
 pub mod handlers;
 pub mod lifecycle;
 pub mod memory;
+pub mod pool_slots;
 pub mod record;
 pub mod results;
 pub mod running;
 pub mod store;
+pub mod tally;
 pub mod wire;
 
 #[cfg(test)]

@@ -264,6 +264,7 @@ fn stage_of(e: &ApiError) -> &'static str {
         ApiError::Workers(_) => "decide",
         ApiError::Engine(_) => "engine",
         ApiError::Store(_) => "store",
+        ApiError::PoolQueueFull(_) => "admission",
         ApiError::Audit(_) | ApiError::AuditUnverifiable(_) => "audit",
         ApiError::ShuttingDown => "server",
         ApiError::Internal(_) => "internal",

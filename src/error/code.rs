@@ -176,6 +176,8 @@ error_codes! {
     StatementTooMany = "statement.too_many" => TOO_MANY_REQUESTS,
     /// The statement store cannot be read or written.
     StatementStoreUnavailable = "statement.store_unavailable" => SERVICE_UNAVAILABLE,
+    /// The compute pool's slots are all in use and its queue of waiting statements is full.
+    ComputePoolQueueFull = "compute_pool.queue_full" => TOO_MANY_REQUESTS,
     /// Invalid for the engine (unknown column, type error, …).
     EnginePlanError = "engine.plan_error" => UNPROCESSABLE_ENTITY,
     /// Failed while running.
@@ -311,6 +313,7 @@ mod tests {
         ("statement.name_in_use", 409),
         ("statement.too_many", 429),
         ("statement.store_unavailable", 503),
+        ("compute_pool.queue_full", 429),
         ("engine.plan_error", 422),
         ("engine.execution_error", 422),
         ("engine.table_exists", 422),

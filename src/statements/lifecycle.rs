@@ -23,6 +23,7 @@ use super::memory::MemoryStore;
 use super::record::{Phase, StatementId, StatementRecord, StatementState};
 use super::running::{Running, RunningRegistry, StopReason};
 use super::store::{ListFilter, StatementStore, StoreError, Update};
+use super::tally::PhaseTally;
 
 /// Conditional updates tried before giving up on a statement that keeps changing (only a
 /// stop racing the statement's own end changes one statement concurrently).
@@ -32,12 +33,18 @@ const MAX_ATTEMPTS: usize = 8;
 pub const RESTART_FAILED: &str = "The gateway restarted while the statement was running, so it did not finish; its results were held in the memory of the gateway process and are gone. Run it again to get them.";
 /// Detail of a statement that was asked to stop and had not stopped when the gateway went.
 pub const RESTART_STOPPED: &str = "Statement was stopped; the gateway restarted before the stop had finished, and its results are gone.";
+/// Detail of a statement that was waiting for a task slot of its compute pool when the
+/// gateway stopped: it never ran, and is ended rather than run long after it was asked for.
+pub const RESTART_QUEUED: &str = "The gateway restarted while the statement was waiting for a task slot of its compute pool (POOL_EXHAUSTED); it never ran. Run it again.";
 /// Added to the detail of a finished query whose rows a restart took away.
 pub const RESULTS_GONE: &str = "Its results were held in the memory of the gateway process and are gone since the gateway restarted.";
 
 /// Whether a detail already tells that a restart took the results.
 fn says_results_gone(detail: &str) -> bool {
-    detail.ends_with(RESULTS_GONE) || detail == RESTART_FAILED || detail == RESTART_STOPPED
+    detail.ends_with(RESULTS_GONE)
+        || detail == RESTART_FAILED
+        || detail == RESTART_STOPPED
+        || detail == RESTART_QUEUED
 }
 
 /// Where statements are kept (`gateway.statement_store`).
@@ -123,6 +130,8 @@ pub struct Statements {
     limits: Limits,
     /// Statements stored, as of the last change made here (the `statements` gauge).
     stored: AtomicUsize,
+    /// Statements per compute pool and phase (the per-pool gauges).
+    tally: PhaseTally,
 }
 
 /// Opens the store `kind` names; a file store lives in `<data_dir>/statements`.
@@ -155,12 +164,17 @@ impl Statements {
         limits: Limits,
     ) -> Result<Self, StoreError> {
         let stored = AtomicUsize::new(store.count().await?);
+        let tally = PhaseTally::default();
+        for r in store.list(&ListFilter::default()).await? {
+            tally.add(&r);
+        }
         Ok(Self {
             store,
             running: RunningRegistry::default(),
             clock,
             limits,
             stored,
+            tally,
         })
     }
 
@@ -177,6 +191,11 @@ impl Statements {
     /// Statements stored, for the metrics.
     pub fn stored(&self) -> usize {
         self.stored.load(Ordering::Relaxed)
+    }
+
+    /// Statements per compute pool and phase, for the metrics.
+    pub fn tally(&self) -> &PhaseTally {
+        &self.tally
     }
 
     async fn recount(&self) {
@@ -219,6 +238,7 @@ impl Statements {
             self.running.remove(&record.uid);
             return Err(e);
         }
+        self.tally.add(record);
         self.recount().await;
         Ok(running)
     }
@@ -226,9 +246,13 @@ impl Statements {
     /// Gives a reservation back (nothing ran for it, so nothing is left to see).
     pub async fn release(&self, id: &StatementId) -> Result<(), StoreError> {
         self.running.remove(&id.uid);
-        self.store
+        let removed = self
+            .store
             .remove(&id.environment_id, &id.name, Some(&id.uid))
             .await?;
+        if let Some(r) = &removed {
+            self.tally.remove(r);
+        }
         self.recount().await;
         Ok(())
     }
@@ -262,7 +286,11 @@ impl Statements {
                 .update_state(id, current.state.resource_version, next)
                 .await?
             {
-                Update::Updated(r) => return Ok(Some(r)),
+                Update::Updated(r) => {
+                    self.tally
+                        .moved(&r.spec.compute_pool_id, current.state.phase, r.state.phase);
+                    return Ok(Some(r));
+                }
                 Update::Conflict(r) => current = r,
                 Update::Missing => return Ok(None),
             }
@@ -294,6 +322,26 @@ impl Statements {
             h.set_phase(phase);
         }
         Ok(changed)
+    }
+
+    /// Records that the PENDING statement waits for a task slot of its compute pool
+    /// (`scaling_status` `POOL_EXHAUSTED`, and `detail`). `None` when it is no longer PENDING
+    /// or was deleted.
+    pub async fn mark_pool_exhausted(
+        &self,
+        id: &StatementId,
+        detail: &str,
+    ) -> Result<Option<StatementRecord>, StoreError> {
+        self.change(id, |r, now| {
+            (r.state.phase == Phase::Pending).then(|| StatementState {
+                detail: detail.to_string(),
+                pool_exhausted: true,
+                updated_at: now,
+                resource_version: r.state.resource_version + 1,
+                ..r.state.clone()
+            })
+        })
+        .await
     }
 
     /// Stops the statement: records `spec.stopped`, cancels its work here, and waits up to
@@ -330,6 +378,9 @@ impl Statements {
         name: &str,
     ) -> Result<Option<StatementRecord>, StoreError> {
         let removed = self.store.remove(environment, name, None).await?;
+        if let Some(r) = &removed {
+            self.tally.remove(r);
+        }
         if let Some(r) = &removed
             && let Some(h) = self.running.remove(&r.uid)
         {
@@ -371,6 +422,7 @@ impl Statements {
         let expired = self.store.expire(cutoff).await?;
         for r in &expired {
             self.running.remove(&r.uid);
+            self.tally.remove(r);
         }
         if !expired.is_empty() {
             self.recount().await;
@@ -392,6 +444,8 @@ impl Statements {
             if !r.state.phase.is_terminal() {
                 let (phase, detail) = if r.state.stopped {
                     (Phase::Stopped, RESTART_STOPPED)
+                } else if r.state.pool_exhausted {
+                    (Phase::Failed, RESTART_QUEUED)
                 } else {
                     (Phase::Failed, RESTART_FAILED)
                 };

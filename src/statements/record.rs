@@ -80,6 +80,10 @@ pub struct StatementState {
     pub updated_at: DateTime<Utc>,
     /// Increments on every change; a conditional update names the version it read.
     pub resource_version: u64,
+    /// PENDING because its compute pool has no free task slot (`scaling_status` says
+    /// `POOL_EXHAUSTED`); every phase change clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pool_exhausted: bool,
 }
 
 /// Which statement: the API addresses it by environment and name, and `uid` tells a statement
@@ -144,6 +148,7 @@ impl StatementRecord {
                 stopped: false,
                 updated_at: now,
                 resource_version: 1,
+                pool_exhausted: false,
             },
         }
     }
@@ -178,6 +183,7 @@ impl StatementRecord {
             stopped: s.stopped,
             updated_at: now,
             resource_version: s.resource_version + 1,
+            pool_exhausted: false,
         })
     }
 

@@ -423,3 +423,53 @@ async fn stop_cancels_the_local_work_and_records_it() {
         "the first reason is kept"
     );
 }
+
+/// The per-pool phase counters follow every insert, phase change and removal, and a
+/// statement waiting for its pool is ended by a restart saying it never ran.
+#[tokio::test]
+async fn the_phase_tally_follows_the_lifecycle_and_a_restart_ends_waiting_statements() {
+    use super::lifecycle::RESTART_QUEUED;
+    use super::tally::PHASES;
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let store = open_file(dir.path());
+    let st = lifecycle(store, c.clone(), DAY).await;
+    let count = |st: &Statements, phase: Phase| {
+        let i = PHASES.iter().position(|p| *p == phase).unwrap();
+        st.tally().of("lfcp-dev")[i]
+    };
+    st.reserve(&record("a", "User:x", &*c)).await.unwrap();
+    st.reserve(&record("b", "User:x", &*c)).await.unwrap();
+    assert_eq!(count(&st, Phase::Pending), 2);
+    let a = id_of(&st, "a").await;
+    st.transition(&a, Phase::Running, "", None).await.unwrap();
+    assert_eq!(
+        (count(&st, Phase::Pending), count(&st, Phase::Running)),
+        (1, 1)
+    );
+    let b = id_of(&st, "b").await;
+    let marked = st.mark_pool_exhausted(&b, "waits").await.unwrap().unwrap();
+    assert!(marked.state.pool_exhausted);
+    assert_eq!(marked.state.phase, Phase::Pending);
+    assert!(
+        st.mark_pool_exhausted(&a, "x").await.unwrap().is_none(),
+        "not PENDING"
+    );
+    st.remove("env", "a").await.unwrap();
+    assert_eq!(count(&st, Phase::Running), 0);
+
+    // A restart: the waiting statement is FAILED, saying so, and counted as such.
+    let st = lifecycle(open_file(dir.path()), c.clone(), DAY).await;
+    assert_eq!(count(&st, Phase::Pending), 1, "seeded from the store");
+    st.recover().await.unwrap();
+    let b = state_of(&st, "b").await;
+    assert_eq!(
+        (b.phase, b.detail.as_str()),
+        (Phase::Failed, RESTART_QUEUED)
+    );
+    assert!(!b.pool_exhausted);
+    assert_eq!(
+        (count(&st, Phase::Pending), count(&st, Phase::Failed)),
+        (0, 1)
+    );
+}

@@ -130,6 +130,14 @@ pub fn statement(r: &StatementRecord, base: &str) -> Value {
     if let Some(t) = &s.traits {
         status["traits"] = t.clone();
     }
+    // What Confluent shows of a statement waiting for its compute pool (clients such as
+    // confluent-sql key their `ComputePoolExhaustedError` on it).
+    if s.pool_exhausted && s.phase == super::record::Phase::Pending {
+        status["scaling_status"] = json!({
+            "scaling_state": "POOL_EXHAUSTED",
+            "last_updated": timestamp(s.updated_at),
+        });
+    }
     json!({
         "api_version": "sql/v1",
         "kind": "Statement",
