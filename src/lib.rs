@@ -46,4 +46,6 @@ pub mod pipeline;
 pub mod server;
 pub mod sql;
 pub mod statements;
+#[cfg(test)]
+mod testing;
 pub mod tls;
