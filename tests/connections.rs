@@ -212,7 +212,7 @@ async fn an_http2_peer_that_only_exchanges_pings_is_closed_at_the_first_request_
 async fn h2_with_one_request(
     gw: &TestGateway,
 ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    let mut s = connect(&gw, &[b"h2"]).await;
+    let mut s = connect(gw, &[b"h2"]).await;
     conn::start_h2(&mut s).await;
     let block = conn::get_headers("/healthz");
     s.write_all(&conn::frame(

@@ -11,6 +11,10 @@ use crate::sql::flink::FlinkStatement;
 
 /// What the parser made of the text, before it becomes a [`ParsedStatement`].
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "moved once into ParsedStatement, which holds the Statement by value anyway"
+)]
 pub(in crate::sql) enum Body {
     /// A statement sqlparser's AST holds.
     Sql(Statement),
