@@ -63,6 +63,15 @@ fn authorizer(roles: &str, bindings: &str, catalogs: Catalogs) -> Authorizer {
         .expect("bench policy loads")
 }
 
+/// Every statement runs on the default pool of `env-dev`.
+fn placement() -> Placement {
+    Placement {
+        environment: ENV.into(),
+        compute_pool: "lfcp-dev".into(),
+        region: REGION.into(),
+    }
+}
+
 fn resolved(sql: &str, catalogs: &Catalogs, session: &SessionNames) -> ResolvedStatement {
     let parsed = parse(sql, &ParseLimits::default()).expect("parses");
     resolve(parsed, catalogs, session).expect("resolves")
@@ -102,11 +111,7 @@ fn corpus(c: &mut Criterion) {
         limits: &limits,
         redact_sql: true,
     };
-    let placement = Placement {
-        environment: ENV.into(),
-        compute_pool: "lfcp-dev".into(),
-        region: REGION.into(),
-    };
+    let placement = placement();
     // What the request path does with a statement, up to the engine.
     let full = |sql: &str| -> Option<String> {
         let request = Request {
@@ -173,6 +178,7 @@ fn authorize(c: &mut Criterion) {
     g.sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
+    let placement = placement();
     for total in [100usize, 1_000_000] {
         let authz = authorizer(ROLES, &bindings(total), catalogs.clone());
         // Cold: a table nobody asked about before, so the decision cache misses.
@@ -183,19 +189,20 @@ fn authorize(c: &mut Criterion) {
                     let n = next.fetch_add(1, Ordering::Relaxed);
                     resolved(&format!("SELECT * FROM cold_{n}"), &catalogs, &session)
                 },
-                |r| black_box(authz.authorize(PRINCIPAL, r, ENV, REGION).expect("granted")),
+                |r| black_box(authz.authorize(PRINCIPAL, r, &placement).expect("granted")),
                 BatchSize::SmallInput,
             )
         });
-        // Cached: the same table every time.
-        let warm = resolved("SELECT * FROM orders", &catalogs, &session);
+        // Cached: the same table every time (a resolved statement is not `Clone`: the setup,
+        // which is not measured, resolves it again).
+        let warm = || resolved("SELECT * FROM orders", &catalogs, &session);
         authz
-            .authorize(PRINCIPAL, warm.clone(), ENV, REGION)
+            .authorize(PRINCIPAL, warm(), &placement)
             .expect("granted");
         g.bench_with_input(BenchmarkId::new("cached", total), &total, |b, _| {
             b.iter_batched(
-                || warm.clone(),
-                |r| black_box(authz.authorize(PRINCIPAL, r, ENV, REGION).expect("granted")),
+                warm,
+                |r| black_box(authz.authorize(PRINCIPAL, r, &placement).expect("granted")),
                 BatchSize::SmallInput,
             )
         });

@@ -25,7 +25,7 @@
 //! * Versions: the policy in force is one immutable snapshot with a version number (1 at
 //!   startup, +1 per change). Each decision takes one snapshot and uses it throughout, so a
 //!   decision is never made against a half-loaded policy; the version is recorded in
-//!   [`AuthorizedStatement::policy_version`], [`Decision::policy_version`] and
+//!   [`Warrant::policy_version`], [`Decision::policy_version`] and
 //!   [`DecisionEvent`].
 //! * Reload ([`Authorizer::reload`] in `reload.rs`, the watcher in `watch.rs`): the three files
 //!   are read once they have stopped changing (`settle.rs`: a file written in place is never
@@ -45,6 +45,7 @@ mod evaluate;
 mod hooks;
 mod model_check;
 mod policy;
+mod proof;
 mod reload;
 mod scope;
 mod settle;
@@ -70,13 +71,14 @@ pub use hooks::{AUDIT_TARGET, binding_changed, binding_refused, report_reload};
 pub use policy::EMPTY_BINDINGS_MARKER;
 use policy::Policy;
 pub use policy::{BindingRecord, PolicyTexts};
+pub use proof::{AuthorizedStatement, Warrant};
 pub use scope::pattern_covers;
 pub use settle::Settle;
 pub use store::{FilePolicyStore, Look, PolicyStore};
 pub use tools::{PolicyDiff, diff_policies, validate_dir};
 pub use watch::{WatchConfig, spawn_watcher};
 
-use crate::catalog::{Catalogs, Crn, ObjectRef, TableRef};
+use crate::catalog::{Catalogs, Crn, ObjectRef, Placement, TableRef};
 use crate::sql::{Action, ResolvedStatement};
 
 /// How many decisions are memoized. A decision is small (a few strings); this bounds memory
@@ -173,42 +175,6 @@ pub enum ReloadOutcome {
     Unchanged(u64),
     /// The files hold the same invalid content that was refused before; still this version.
     AlreadyRejected(u64),
-}
-
-/// A statement every access of which was allowed. Only [`Authorizer::authorize`] builds one.
-#[derive(Debug, Clone)]
-pub struct AuthorizedStatement {
-    resolved: ResolvedStatement,
-    decisions: Vec<Decision>,
-    policy_version: u64,
-    _proof: (),
-}
-
-impl AuthorizedStatement {
-    /// The resolved statement that was authorized.
-    pub fn resolved(&self) -> &ResolvedStatement {
-        &self.resolved
-    }
-
-    /// One granted decision per access, in the order of [`ResolvedStatement::accesses`].
-    pub fn decisions(&self) -> &[Decision] {
-        &self.decisions
-    }
-
-    /// Flink's statement kind.
-    pub fn sql_kind(&self) -> &'static str {
-        self.resolved.sql_kind()
-    }
-
-    /// The version of the policy every decision of this statement was made against.
-    pub fn policy_version(&self) -> u64 {
-        self.policy_version
-    }
-
-    /// Takes the statement apart (for `sql::rewrite`).
-    pub fn into_parts(self) -> (ResolvedStatement, Vec<Decision>) {
-        (self.resolved, self.decisions)
-    }
 }
 
 /// A role and binding that granted something.
@@ -355,16 +321,11 @@ impl Authorizer {
         &self.inner.catalogs
     }
 
-    /// The version of the policy in force.
+    /// The version of the policy in force. To know the version a given decision used, read
+    /// its [`Warrant::policy_version`] or [`Authorizer::authorize_versioned`]: the policy may
+    /// change between two calls.
     pub fn version(&self) -> u64 {
         self.state().version
-    }
-
-    /// Same as [`Authorizer::version`] (name used by the audit pipeline). To know the version
-    /// a given decision used, prefer [`AuthorizedStatement::policy_version`] or
-    /// [`Authorizer::authorize_versioned`]: the policy may change between two calls.
-    pub fn policy_version(&self) -> u64 {
-        self.version()
     }
 
     /// Version in force and the last reload refusal, for `/readyz`.
@@ -446,24 +407,24 @@ impl Authorizer {
         found
     }
 
-    /// Checks every access of `resolved` for `principal_id`, for a statement submitted to
-    /// environment `statement_env` and running in `statement_region` (see the module doc),
+    /// Checks every access of `resolved` for `principal_id`, for a statement placed at
+    /// `placement` (submitted to its environment, running in its region: see the module doc),
     /// against one policy snapshot, and returns the evaluation that decided with the decision:
     /// what `sqlgate check` explains is, by construction, what enforcement concluded.
     pub fn authorize_explained(
         &self,
         principal_id: &str,
         resolved: ResolvedStatement,
-        statement_env: &str,
-        statement_region: &str,
+        placement: &Placement,
     ) -> Authorization {
         let state = self.state();
+        let statement_env = placement.environment.as_str();
         let evaluation = self.evaluate(
             &state,
             principal_id,
             &resolved,
             statement_env,
-            statement_region,
+            &placement.region,
         );
         let accesses = (self.inner.events.receiver_count() > 0).then(|| {
             resolved
@@ -472,7 +433,7 @@ impl Authorizer {
                 .map(|a| format!("{} {}", a.action.as_str(), a.object))
                 .collect::<Vec<_>>()
         });
-        let result = conclude(&evaluation, principal_id, resolved);
+        let result = proof::conclude(&evaluation, resolved, placement);
         if let Some(accesses) = accesses {
             let _ = self.inner.events.send(DecisionEvent {
                 policy_version: state.version,
@@ -498,10 +459,9 @@ impl Authorizer {
         &self,
         principal_id: &str,
         resolved: ResolvedStatement,
-        statement_env: &str,
-        statement_region: &str,
+        placement: &Placement,
     ) -> (u64, Result<AuthorizedStatement, AuthzError>) {
-        let a = self.authorize_explained(principal_id, resolved, statement_env, statement_region);
+        let a = self.authorize_explained(principal_id, resolved, placement);
         (a.version, a.result)
     }
 
@@ -510,10 +470,9 @@ impl Authorizer {
         &self,
         principal_id: &str,
         resolved: ResolvedStatement,
-        statement_env: &str,
-        statement_region: &str,
+        placement: &Placement,
     ) -> Result<AuthorizedStatement, AuthzError> {
-        self.authorize_explained(principal_id, resolved, statement_env, statement_region)
+        self.authorize_explained(principal_id, resolved, placement)
             .result
     }
 
@@ -624,65 +583,6 @@ pub struct Authorization {
     pub evaluation: Evaluation,
     /// The decision: the first access not granted (statement order) is the refusal.
     pub result: Result<AuthorizedStatement, AuthzError>,
-}
-
-/// The decision an evaluation implies.
-fn conclude(
-    ev: &Evaluation,
-    principal_id: &str,
-    resolved: ResolvedStatement,
-) -> Result<AuthorizedStatement, AuthzError> {
-    if ev.run.is_none() {
-        return Err(AuthzError::NotAllowedToRun {
-            principal: principal_id.to_string(),
-            environment: ev.environment.clone(),
-            crn: ev.environment_crn.clone(),
-        });
-    }
-    let mut decisions = Vec::with_capacity(ev.accesses.len());
-    for item in &ev.accesses {
-        let object = item.object.clone();
-        let action = item.action;
-        match &item.outcome {
-            Outcome::Granted { role, binding } => decisions.push(Decision {
-                object,
-                action,
-                granted: true,
-                role: Some(role.clone()),
-                binding: Some(binding.clone()),
-                missing: None,
-                policy_version: ev.version,
-            }),
-            Outcome::WrongRegion { object_region } => {
-                return Err(AuthzError::WrongRegion {
-                    object: Box::new(object),
-                    object_region: object_region.clone(),
-                    statement_region: ev.region.clone(),
-                });
-            }
-            Outcome::ReadOnly => {
-                return Err(AuthzError::ReadOnly {
-                    object: Box::new(object),
-                    action,
-                });
-            }
-            Outcome::Denied { missing_role, crn } => {
-                return Err(AuthzError::Denied {
-                    principal: principal_id.to_string(),
-                    object: Box::new(object),
-                    action,
-                    missing_role: missing_role.clone(),
-                    crn: crn.clone(),
-                });
-            }
-        }
-    }
-    Ok(AuthorizedStatement {
-        resolved,
-        decisions,
-        policy_version: ev.version,
-        _proof: (),
-    })
 }
 
 /// The region of the cluster an object lives in; `None` for objects above clusters and for

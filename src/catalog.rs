@@ -6,6 +6,7 @@
 
 mod crn;
 mod model;
+mod placement;
 mod visibility;
 
 pub use crn::{Crn, CrnError, CrnPattern};
@@ -13,4 +14,5 @@ pub use model::{
     Catalogs, ClusterConfig, ClusterInfo, EXAMPLES_CATALOG, EXAMPLES_DATABASE, EnvironmentConfig,
     EnvironmentInfo, ObjectRef, TableRef,
 };
+pub use placement::Placement;
 pub use visibility::{Everything, Visibility};

@@ -298,11 +298,6 @@ impl Gateway {
         }
     }
 
-    /// Version of the policy in force (recorded with every decision).
-    pub fn policy_version(&self) -> String {
-        self.authorizer.policy_version().to_string()
-    }
-
     /// The audit log.
     pub fn auditor(&self) -> &Auditor {
         &self.auditor

@@ -280,10 +280,13 @@ pub async fn create_statement(
         },
     };
     // Listings lose the rows the caller may not see before anything reads them.
-    let execution = gw
-        .execute(&rewritten, &exec_ctx)
-        .await
-        .and_then(|x| listing::visible_only(&rewritten, x, gw.visibility(&principal.id)));
+    let execution = gw.execute(&rewritten, &exec_ctx).await.and_then(|x| {
+        listing::visible_only(
+            &rewritten,
+            x,
+            gw.visibility(rewritten.warrant().principal()),
+        )
+    });
     let execution = match execution {
         Ok(x) => x,
         // The storage behind the statement did not answer: nothing ran, so the client is told

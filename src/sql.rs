@@ -57,7 +57,6 @@ mod tests;
 
 use std::fmt;
 
-use datafusion::sql::sqlparser::ast::Statement;
 use serde::Serialize;
 
 use crate::catalog::ObjectRef;
@@ -66,9 +65,9 @@ pub use ddl::FlinkDdl;
 pub use dialect::{FlinkDialect, with_parse_budget};
 pub use error::{ResolveError, RewriteError, SqlError};
 pub use literals::{scrub_literals, without_literals};
-pub use parse::{ParseLimits, parse};
-pub use resolve::{resolve, resolve_for};
-pub use rewrite::rewrite;
+pub use parse::{ParseLimits, ParsedStatement, parse};
+pub use resolve::{ResolvedStatement, resolve, resolve_for};
+pub use rewrite::{RewrittenStatement, rewrite};
 pub use types::FlinkType;
 
 /// What a statement does to one object. Authorization decides each one separately.
@@ -129,177 +128,4 @@ pub struct SessionNames {
     pub catalog: Option<String>,
     /// Default database (Kafka cluster) for 1-part names.
     pub database: Option<String>,
-}
-
-/// Exactly one allowed statement, as parsed, with its original text.
-#[derive(Debug, Clone)]
-pub struct ParsedStatement {
-    /// For a Flink-only statement, a stand-in (see [`ParsedStatement::is_flink_only`]).
-    statement: Statement,
-    /// A statement sqlparser's AST cannot hold, kept as text and name sites.
-    flink: Option<flink::FlinkStatement>,
-    text: String,
-    /// The text without literals or comments (see [`without_literals`]), for audit records.
-    literal_free: String,
-}
-
-impl ParsedStatement {
-    /// The parsed statement. For a Flink-only statement (see [`Self::is_flink_only`]) this is a
-    /// stand-in, `ASSERT false, 'Flink statement <KIND> has no sqlparser form'`.
-    pub fn statement(&self) -> &Statement {
-        &self.statement
-    }
-
-    /// Whether sqlparser's AST cannot hold the statement (Flink-only DDL, SHOW, SET, …): it is
-    /// then carried as text whose names resolution rewrites.
-    pub fn is_flink_only(&self) -> bool {
-        self.flink.is_some()
-    }
-
-    /// Flink's statement kind when it is Flink-only (`ALTER_TABLE`, `SHOW_VIEWS`, …).
-    pub fn flink_kind(&self) -> Option<&'static str> {
-        self.flink.as_ref().map(|f| f.kind())
-    }
-
-    /// The text it was parsed from.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// The text with every literal replaced by `?` and comments dropped (see
-    /// [`without_literals`]): what an audit record may carry.
-    pub fn literal_free_text(&self) -> &str {
-        &self.literal_free
-    }
-
-    /// Every sqlparser statement it holds: the statement itself, or for a Flink-only statement
-    /// the embedded ones (CTAS and view bodies, the INSERTs of a statement set, …).
-    pub(crate) fn statements(&self) -> Box<dyn Iterator<Item = &Statement> + '_> {
-        match &self.flink {
-            Some(f) => Box::new(f.statements()),
-            None => Box::new(std::iter::once(&self.statement)),
-        }
-    }
-}
-
-/// A statement whose every relation is bound to a canonical object, with the accesses it needs.
-#[derive(Debug, Clone)]
-pub struct ResolvedStatement {
-    /// As parsed (what the client wrote).
-    original: Statement,
-    /// The same statement with every table reference replaced by its canonical, backtick-quoted,
-    /// fully qualified name (built in the pass that recorded `accesses`).
-    canonical: Statement,
-    /// `canonical` as SQL text that parses back to it (`sql/render.rs`), or the canonical
-    /// text of a Flink-only statement.
-    canonical_text: String,
-    text: String,
-    kind: &'static str,
-    accesses: Vec<Access>,
-    /// Set for a Flink-only statement: `original` and `canonical` are then stand-ins and the
-    /// canonical text is here.
-    flink: Option<flink::ResolvedFlink>,
-}
-
-impl ResolvedStatement {
-    /// The statement as the client wrote it (a stand-in when [`Self::is_flink_only`]).
-    pub fn statement(&self) -> &Statement {
-        &self.original
-    }
-
-    /// Whether the statement is Flink-only (see [`ParsedStatement::is_flink_only`]).
-    pub fn is_flink_only(&self) -> bool {
-        self.flink.is_some()
-    }
-
-    /// The original SQL text.
-    pub fn text(&self) -> &str {
-        &self.text
-    }
-
-    /// Flink's statement kind: `SELECT`, `INSERT_INTO`, `CREATE_TABLE`, `CREATE_TABLE_AS`,
-    /// `CREATE_VIEW`, `DROP_TABLE`, `DROP_VIEW`, `SHOW_TABLES`, `SHOW_CATALOGS`,
-    /// `SHOW_DATABASES`, `DESCRIBE` or `EXPLAIN`; and, for Flink-only statements
-    /// ([`Self::is_flink_only`]), also `REPLACE_TABLE_AS`, `ALTER_TABLE`, `ALTER_VIEW`,
-    /// `ALTER_DATABASE`, `ALTER_CATALOG`, `ALTER_FUNCTION`, `CREATE_CATALOG`, `CREATE_DATABASE`,
-    /// `CREATE_FUNCTION`, `DROP_CATALOG`, `DROP_DATABASE`, `DROP_FUNCTION`, `SHOW_VIEWS`,
-    /// `SHOW_FUNCTIONS`, `SHOW_PROCEDURES`, `SHOW_COLUMNS`, `SHOW_PARTITIONS`,
-    /// `SHOW_CREATE_TABLE`, `SHOW_CREATE_VIEW`, `SHOW_CREATE_CATALOG`, `SHOW_CURRENT_CATALOG`,
-    /// `SHOW_CURRENT_DATABASE`, `SHOW_JARS`, `SHOW_MODULES`, `DESCRIBE_CATALOG`, `USE`,
-    /// `USE_CATALOG`, `SET`, `RESET`, `ANALYZE_TABLE`, `TRUNCATE_TABLE`, `STATEMENT_SET`,
-    /// `ADD_JAR` and `REMOVE_JAR` (no table access: `alter` on the session's catalog, which
-    /// only administrators hold). A statement with `MATCH_RECOGNIZE … WITHIN` is Flink-only
-    /// and keeps its sqlparser kind (`SELECT`, `INSERT_INTO`, …).
-    pub fn sql_kind(&self) -> &'static str {
-        self.kind
-    }
-
-    /// Every (object, action) the statement needs, deduplicated, in order of first appearance.
-    pub fn accesses(&self) -> &[Access] {
-        &self.accesses
-    }
-
-    /// The canonical statement as SQL (what [`rewrite`] will hand to the engine).
-    pub fn canonical_sql(&self) -> String {
-        self.canonical_text.clone()
-    }
-}
-
-/// The statement the engine runs: canonical names only, built by [`rewrite`] from an
-/// [`crate::authz::AuthorizedStatement`]. The private field keeps other modules from building one.
-#[derive(Debug, Clone)]
-pub struct RewrittenStatement {
-    statement: Statement,
-    /// `statement` as SQL text that parses back to it, or the canonical text of a Flink-only
-    /// statement.
-    sql: String,
-    /// The canonical text of a Flink-only statement (then `statement` is a stand-in).
-    flink_sql: Option<String>,
-    /// A Flink-only CREATE / ALTER TABLE as data, parsed from `flink_sql`.
-    ddl: Option<FlinkDdl>,
-    kind: &'static str,
-    accesses: Vec<Access>,
-    decisions: Vec<crate::authz::Decision>,
-    _proof: (),
-}
-
-impl RewrittenStatement {
-    /// The canonical statement: every table reference is `` `catalog`.`database`.`table` ``;
-    /// CTE names and aliases are as written.
-    pub fn statement(&self) -> &Statement {
-        &self.statement
-    }
-
-    /// Whether the statement is Flink-only: [`Self::statement`] is then a stand-in that an
-    /// engine running sqlparser statements must refuse, and [`Self::sql`] is the statement.
-    pub fn is_flink_only(&self) -> bool {
-        self.flink_sql.is_some()
-    }
-
-    /// The canonical statement rendered as SQL (for a Flink-only statement, the client's text
-    /// with every name canonical).
-    pub fn sql(&self) -> String {
-        self.sql.clone()
-    }
-
-    /// Flink's statement kind (see [`ResolvedStatement::sql_kind`]).
-    pub fn sql_kind(&self) -> &'static str {
-        self.kind
-    }
-
-    /// A Flink-only CREATE / ALTER TABLE as typed clauses (`DISTRIBUTED BY`, WITH options,
-    /// columns), every name canonical: what an engine runs instead of parsing [`Self::sql`].
-    pub fn ddl(&self) -> Option<&FlinkDdl> {
-        self.ddl.as_ref()
-    }
-
-    /// The accesses that were authorized.
-    pub fn accesses(&self) -> &[Access] {
-        &self.accesses
-    }
-
-    /// The authorization decisions, one per access.
-    pub fn decisions(&self) -> &[crate::authz::Decision] {
-        &self.decisions
-    }
 }

@@ -19,6 +19,17 @@ fn ip(s: &str) -> IpAddr {
 }
 
 /// A reqwest client whose connections come from `source`.
+/// A TLS connection from 127.0.0.1 offering `alpn` (none: the server picks HTTP/1.1).
+async fn connect(
+    gw: &TestGateway,
+    alpn: &[&[u8]],
+) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
+    let connector = conn::connector(&gw.ca_file(), alpn);
+    conn::tls_from(&connector, ip("127.0.0.1"), gw.addr, Duration::from_secs(5))
+        .await
+        .unwrap()
+}
+
 fn client_from(gw: &TestGateway, source: IpAddr) -> reqwest::Client {
     let pem = std::fs::read(gw.ca_file()).unwrap();
     reqwest::Client::builder()
@@ -138,10 +149,7 @@ async fn a_connection_silent_after_the_tls_handshake_is_closed_at_the_first_requ
     })
     .await;
     for alpn in [&[][..], &[&b"h2"[..]][..], &[&b"http/1.1"[..]][..]] {
-        let connector = conn::connector(&gw.ca_file(), alpn);
-        let mut s = conn::tls_from(&connector, ip("127.0.0.1"), gw.addr, Duration::from_secs(5))
-            .await
-            .unwrap();
+        let mut s = connect(&gw, alpn).await;
         let closed = conn::closed_within(&mut s, Duration::from_secs(5)).await;
         let closed = closed.expect("a silent connection was held open");
         assert!(
@@ -163,10 +171,7 @@ async fn a_partial_http2_preface_is_closed_at_the_first_request_deadline() {
         c.server.first_request_timeout = Duration::from_millis(500);
     })
     .await;
-    let connector = conn::connector(&gw.ca_file(), &[b"h2"]);
-    let mut s = conn::tls_from(&connector, ip("127.0.0.1"), gw.addr, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let mut s = connect(&gw, &[b"h2"]).await;
     s.write_all(&conn::PREFACE[..16]).await.unwrap();
     let closed = conn::closed_within(&mut s, Duration::from_secs(5)).await;
     assert!(
@@ -183,10 +188,7 @@ async fn an_http2_peer_that_only_exchanges_pings_is_closed_at_the_first_request_
         c.server.http2_keepalive_interval = Duration::from_millis(100);
     })
     .await;
-    let connector = conn::connector(&gw.ca_file(), &[b"h2"]);
-    let mut s = conn::tls_from(&connector, ip("127.0.0.1"), gw.addr, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let mut s = connect(&gw, &[b"h2"]).await;
     conn::start_h2(&mut s).await;
     let seen = conn::wait_h2(
         s,
@@ -210,10 +212,7 @@ async fn an_http2_peer_that_only_exchanges_pings_is_closed_at_the_first_request_
 async fn h2_with_one_request(
     gw: &TestGateway,
 ) -> tokio_rustls::client::TlsStream<tokio::net::TcpStream> {
-    let connector = conn::connector(&gw.ca_file(), &[b"h2"]);
-    let mut s = conn::tls_from(&connector, ip("127.0.0.1"), gw.addr, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let mut s = connect(gw, &[b"h2"]).await;
     conn::start_h2(&mut s).await;
     let block = conn::get_headers("/healthz");
     s.write_all(&conn::frame(
@@ -285,10 +284,7 @@ async fn an_http2_peer_that_stops_answering_pings_is_disconnected() {
 #[tokio::test]
 async fn an_idle_http1_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let gw = TestGateway::start_with(|c| c.server.idle_timeout = Duration::from_millis(800)).await;
-    let connector = conn::connector(&gw.ca_file(), &[b"http/1.1"]);
-    let mut s = conn::tls_from(&connector, ip("127.0.0.1"), gw.addr, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let mut s = connect(&gw, &[b"http/1.1"]).await;
     s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
@@ -312,10 +308,7 @@ async fn a_request_body_that_does_not_arrive_in_time_gets_408() {
     let common::Cred::Pool(token, pool) = developer(&gw) else {
         unreachable!()
     };
-    let connector = conn::connector(&gw.ca_file(), &[b"http/1.1"]);
-    let mut s = conn::tls_from(&connector, ip("127.0.0.1"), gw.addr, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let mut s = connect(&gw, &[b"http/1.1"]).await;
     let head = format!(
         "POST /sql/v1/organizations/{}/environments/{}/statements HTTP/1.1\r\nHost: localhost\r\n\
          Authorization: Bearer {token}\r\nConfluent-Identity-Pool-Id: {pool}\r\n\
@@ -345,10 +338,7 @@ async fn an_http2_client_that_never_opens_its_window_is_closed_after_the_idle_ti
         c.server.http2_keepalive_interval = Duration::from_millis(100);
     })
     .await;
-    let connector = conn::connector(&gw.ca_file(), &[b"h2"]);
-    let mut s = conn::tls_from(&connector, ip("127.0.0.1"), gw.addr, Duration::from_secs(5))
-        .await
-        .unwrap();
+    let mut s = connect(&gw, &[b"h2"]).await;
     // SETTINGS_INITIAL_WINDOW_SIZE = 0: the server may send no response body at all.
     s.write_all(conn::PREFACE).await.unwrap();
     s.write_all(&conn::frame(conn::SETTINGS, 0, 0, &[0, 4, 0, 0, 0, 0]))

@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::refusal::assert_denied;
 use common::{Cred, TestGateway, bind, detail, developer, get, post_statement, run_query};
 use serde_json::{Value, json};
 use sqlgate::catalog::{ClusterConfig, EnvironmentConfig};
@@ -83,35 +84,14 @@ fn shape(status: u16, body: &Value, written: &str) -> (u16, String, String) {
 #[tokio::test]
 async fn the_region_of_a_cluster_is_told_only_to_callers_who_may_otherwise_read_it() {
     let gw = start().await;
-    let before = gw.engine_calls();
+    let sql = "SELECT * FROM europe.secret_table";
     // pool-dev runs statements in env-dev but has no role on lkc-eu's topics.
-    let (status, body) = post_statement(
-        &gw,
-        &developer(&gw),
-        "eu",
-        "SELECT * FROM europe.secret_table",
-        json!({}),
-    )
-    .await;
-    assert_eq!(status, 403, "{body}");
-    assert_eq!(body["errors"][0]["code"], "authz.denied", "{body}");
+    let body = assert_denied(&gw, &developer(&gw), "eu", sql, 403, "authz.denied").await;
     let d = detail(&body);
     assert!(!d.contains("eu-central-1") && !d.contains("region"), "{d}");
     // An administrator, who could read it from a pool in its region, is told why not.
-    let (status, body) = post_statement(
-        &gw,
-        &common::admin(&gw),
-        "eu",
-        "SELECT * FROM europe.secret_table",
-        json!({}),
-    )
-    .await;
-    assert_eq!(
-        (status, body["errors"][0]["code"].clone()),
-        (403, json!("authz.region"))
-    );
+    let body = assert_denied(&gw, &common::admin(&gw), "eu", sql, 403, "authz.region").await;
     assert!(detail(&body).contains("aws.eu-central-1"), "{body}");
-    assert_eq!(gw.engine_calls(), before);
     gw.stop().await;
 }
 

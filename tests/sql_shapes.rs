@@ -355,6 +355,11 @@ fn the_largest_statements_within_the_limits_are_accepted() {
             .filter(|(n, _)| n.starts_with("largest-") || *n == "string-literal-1mib")
             .collect();
         assert!(shapes.len() >= 9);
+        let placement = sqlgate::catalog::Placement {
+            environment: "env-dev".into(),
+            compute_pool: "lfcp-dev".into(),
+            region: "aws.us-east-2".into(),
+        };
         for (name, text) in shapes {
             let started = Instant::now();
             let parsed = sql::parse(&text, &limits)
@@ -363,7 +368,7 @@ fn the_largest_statements_within_the_limits_are_accepted() {
                 .unwrap_or_else(|e| panic!("{name}: {}", e.detail()));
             let accesses = resolved.accesses().len();
             let authorized = authorizer
-                .authorize("User:pool-admin", resolved, "env-dev", "aws.us-east-2")
+                .authorize("User:pool-admin", resolved, &placement)
                 .unwrap_or_else(|e| panic!("{name}: {}", e.detail()));
             let rendered = sql::rewrite(authorized).unwrap().sql();
             println!(

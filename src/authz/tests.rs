@@ -4,51 +4,43 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::catalog::{ClusterConfig, EnvironmentConfig};
 use crate::sql::{self, ParseLimits, SessionNames};
+use crate::testing::{BINDINGS, MODEL, REGION, ROLES, cluster, dev_placement, environment};
 
-const MODEL: &str = include_str!("../../policies/model.conf");
-const ROLES: &str = include_str!("../../policies/roles.csv");
-const BINDINGS: &str = include_str!("../../policies/bindings.csv");
 const ENV: &str = "crn://confluent.cloud/organization=org-dev/environment=env-dev";
 const CLUSTER: &str = "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev";
-const REGION: &str = "aws.us-east-2";
 /// Reloads read at once (the settle rule has tests of its own).
 const NO_SETTLE: Settle = Settle {
     period: std::time::Duration::ZERO,
     rounds: 1,
 };
 
+/// `env-dev` with a second cluster `lkc-eu` (`eu`) in another region, and `env-other`
+/// without clusters.
 fn catalogs() -> Arc<Catalogs> {
     Arc::new(Catalogs::new(
         "org-dev",
         REGION,
         vec![
-            EnvironmentConfig {
-                id: "env-dev".into(),
-                display_name: "dev".into(),
-                clusters: vec![
-                    ClusterConfig {
-                        id: "lkc-dev".into(),
-                        display_name: "main".into(),
-                        region: REGION.into(),
-                        kafka: None,
-                    },
-                    ClusterConfig {
-                        id: "lkc-eu".into(),
-                        display_name: "eu".into(),
-                        region: "aws.eu-west-1".into(),
-                        kafka: None,
-                    },
+            environment(
+                "env-dev",
+                "dev",
+                vec![
+                    cluster("lkc-dev", "main", REGION),
+                    cluster("lkc-eu", "eu", "aws.eu-west-1"),
                 ],
-            },
-            EnvironmentConfig {
-                id: "env-other".into(),
-                display_name: "other".into(),
-                clusters: vec![],
-            },
+            ),
+            environment("env-other", "other", vec![]),
         ],
     ))
+}
+
+/// A statement in `env-dev` whose pool is in `region`.
+fn placed_in(region: &str) -> Placement {
+    Placement {
+        region: region.into(),
+        ..dev_placement()
+    }
 }
 
 /// The shipped policy plus extra bindings.
@@ -69,7 +61,7 @@ fn resolved(sql: &str) -> ResolvedStatement {
 }
 
 fn check(a: &Authorizer, principal: &str, sql: &str) -> Result<AuthorizedStatement, AuthzError> {
-    a.authorize(principal, resolved(sql), "env-dev", REGION)
+    a.authorize(principal, resolved(sql), &dev_placement())
 }
 
 /// `Ok(())` or the error code.
@@ -239,16 +231,14 @@ async fn region_is_refused_to_those_who_may_otherwise_read_and_hidden_from_the_r
     let ok = a.authorize(
         "User:pool-admin",
         resolved("SELECT * FROM eu.orders"),
-        "env-dev",
-        "aws.eu-west-1",
+        &placed_in("aws.eu-west-1"),
     );
     assert!(ok.is_ok());
     // examples has no region: fine from anywhere.
     let ok = a.authorize(
         "User:pool-dev",
         resolved("SELECT * FROM examples.marketplace.orders"),
-        "env-dev",
-        "gcp.us-central1",
+        &placed_in("gcp.us-central1"),
     );
     assert!(ok.is_ok());
 }
@@ -524,9 +514,9 @@ async fn decisions_record_the_policy_version_they_used() {
     let a = authorizer("").await;
     let mut events = a.subscribe();
     let ok = check(&a, "User:pool-dev", "SELECT * FROM orders").unwrap();
-    assert_eq!(ok.policy_version(), 1);
     assert!(ok.decisions().iter().all(|d| d.policy_version == 1));
-    let (v, denied) = a.authorize_versioned("User:nobody", resolved("SELECT 1"), "env-dev", REGION);
+    assert_eq!(sql::rewrite(ok).unwrap().warrant().policy_version(), 1);
+    let (v, denied) = a.authorize_versioned("User:nobody", resolved("SELECT 1"), &dev_placement());
     assert_eq!(v, 1);
     assert!(denied.is_err());
     let e1 = events.try_recv().unwrap();
@@ -536,4 +526,23 @@ async fn decisions_record_the_policy_version_they_used() {
     );
     let e2 = events.try_recv().unwrap();
     assert_eq!((e2.granted, e2.code), (false, "authz.not_allowed_to_run"));
+}
+
+#[tokio::test]
+async fn the_proof_holds_for_its_principal_placement_and_policy_version() {
+    let a = authorizer("").await;
+    let placement = placed_in("gcp.us-central1");
+    let ok = a
+        .authorize(
+            "User:pool-dev",
+            resolved("SELECT * FROM examples.marketplace.orders"),
+            &placement,
+        )
+        .unwrap();
+    // Rewriting hands the warrant on to what the engine runs.
+    let w = sql::rewrite(ok).unwrap();
+    let w = w.warrant();
+    assert_eq!(w.principal(), "User:pool-dev");
+    assert_eq!(w.placement(), &placement);
+    assert_eq!(w.policy_version(), a.version());
 }

@@ -6,28 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::catalog::{ClusterConfig, EnvironmentConfig};
+use crate::testing::{BINDINGS, MODEL, ROLES};
 
-const MODEL: &str = include_str!("../../policies/model.conf");
-const ROLES: &str = include_str!("../../policies/roles.csv");
-const BINDINGS: &str = include_str!("../../policies/bindings.csv");
 const ENV: &str = "crn://confluent.cloud/organization=org-dev/environment=env-dev";
 
 fn catalogs() -> Arc<Catalogs> {
-    Arc::new(Catalogs::new(
-        "org-dev",
-        "aws.us-east-2",
-        vec![EnvironmentConfig {
-            id: "env-dev".into(),
-            display_name: "dev".into(),
-            clusters: vec![ClusterConfig {
-                id: "lkc-dev".into(),
-                display_name: "main".into(),
-                region: "aws.us-east-2".into(),
-                kafka: None,
-            }],
-        }],
-    ))
+    Arc::new(crate::testing::catalogs())
 }
 
 /// The refusal of a policy, as one string.

@@ -218,20 +218,7 @@ mod tests {
     use super::*;
 
     fn model() -> Catalogs {
-        Catalogs::new(
-            "org-dev",
-            "aws.us-east-2",
-            vec![EnvironmentConfig {
-                id: "env-dev".into(),
-                display_name: "dev".into(),
-                clusters: vec![ClusterConfig {
-                    id: "lkc-dev".into(),
-                    display_name: "main".into(),
-                    region: "aws.us-east-2".into(),
-                    kafka: None,
-                }],
-            }],
-        )
+        crate::testing::catalogs()
     }
 
     #[test]

@@ -57,17 +57,15 @@ pub fn sql_pipeline(corpus_tsv: Option<&str>) -> Vec<Seed> {
     seeds
 }
 
-/// Statements built to crash, stall or overload the SQL stages (issue 10's reproducers and
-/// their relatives), and the largest statements the default limits accept, by name.
-pub fn hostile_sql() -> Vec<(&'static str, String)> {
-    let list = |n: usize, item: &dyn Fn(usize) -> String, sep: &str| {
-        (0..n).map(item).collect::<Vec<_>>().join(sep)
-    };
+/// Issue 10's reproducers that aborted the process (stack overflow) or froze it (exponential
+/// parse), and their relatives: every caller, with roles or without, must get a 400 whose
+/// detail names a limit or the parse error, by name. One list for the fuzz seeds
+/// ([`hostile_sql`]) and `tests/hostile_sql.rs`.
+pub fn refused_bombs() -> Vec<(&'static str, String)> {
     let nested = |open: &str, n: usize, inner: &str, close: &str| {
         format!("{}{inner}{}", open.repeat(n), close.repeat(n))
     };
     vec![
-        // issue 10's reproducers
         ("plus-chain-1750", format!("SELECT {}1", "1+".repeat(1750))),
         (
             "or-chain-5000",
@@ -80,10 +78,6 @@ pub fn hostile_sql() -> Vec<(&'static str, String)> {
         (
             "cast-chain-2000",
             format!("SELECT 1{}", "::INT".repeat(2000)),
-        ),
-        (
-            "union-500",
-            format!("SELECT 1 {}", "UNION ALL SELECT 1 ".repeat(500)),
         ),
         ("array-nest-62", format!("SELECT {}1", "ARRAY[".repeat(62))),
         ("cast-nest-62", format!("SELECT {}1", "CAST(".repeat(62))),
@@ -98,6 +92,29 @@ pub fn hostile_sql() -> Vec<(&'static str, String)> {
         (
             "identifier-5000",
             format!("SELECT * FROM `{}`", "x".repeat(5000)),
+        ),
+        (
+            "columns-100000",
+            format!("SELECT {}1 FROM t", "c, ".repeat(100_000)),
+        ),
+    ]
+}
+
+/// Statements built to crash, stall or overload the SQL stages ([`refused_bombs`] and their
+/// relatives), and the largest statements the default limits accept, by name.
+pub fn hostile_sql() -> Vec<(&'static str, String)> {
+    let list = |n: usize, item: &dyn Fn(usize) -> String, sep: &str| {
+        (0..n).map(item).collect::<Vec<_>>().join(sep)
+    };
+    let nested = |open: &str, n: usize, inner: &str, close: &str| {
+        format!("{}{inner}{}", open.repeat(n), close.repeat(n))
+    };
+    let mut all = refused_bombs();
+    all.extend(vec![
+        // issue 10's reproducer that became a statement within the bounds
+        (
+            "union-500",
+            format!("SELECT 1 {}", "UNION ALL SELECT 1 ".repeat(500)),
         ),
         // at the limits, accepted
         ("plus-chain-990", format!("SELECT {}1", "1+".repeat(990))),
@@ -383,7 +400,8 @@ pub fn hostile_sql() -> Vec<(&'static str, String)> {
                 )
             ),
         ),
-    ]
+    ]);
+    all
 }
 
 // === create_statement_request ===

@@ -7,8 +7,8 @@ use std::sync::{Arc, OnceLock};
 use super::{assert_clean_refusal, runtime};
 use crate::audit::redact_sql;
 use crate::authz::Authorizer;
-use crate::catalog::ObjectRef;
 use crate::catalog::{Catalogs, ClusterConfig, EnvironmentConfig};
+use crate::catalog::{ObjectRef, Placement};
 use crate::error::ApiError;
 use crate::sql::bounds::Bound;
 use crate::sql::{
@@ -18,6 +18,15 @@ use crate::sql::{
 /// The environment statements are submitted to, and the region of its compute pool.
 const ENVIRONMENT: &str = "env-dev";
 const REGION: &str = "aws.us-east-2";
+
+/// Where every statement runs: the gateway's default pool in `env-dev`.
+fn placement() -> Placement {
+    Placement {
+        environment: ENVIRONMENT.into(),
+        compute_pool: "lfcp-dev".into(),
+        region: REGION.into(),
+    }
+}
 
 /// OrganizationAdmin: every access is granted except writes to `examples` and objects in
 /// another region, so most statements reach `rewrite`.
@@ -105,9 +114,9 @@ pub fn sql_pipeline(data: &[u8]) {
     };
     let audit = redact_sql(&text, Some(&parsed), true);
     assert!(audit.text.is_some(), "a parsed statement has audit text");
-    let admin = decide(fx, &parsed, ADMIN);
-    decide(fx, &parsed, DEVELOPER);
-    decide(fx, &parsed, NOBODY);
+    let admin = decide(fx, &text, ADMIN);
+    decide(fx, &text, DEVELOPER);
+    decide(fx, &text, NOBODY);
     round_trip(fx, parsed, admin.as_ref());
 }
 
@@ -129,15 +138,18 @@ fn assert_names_its_limit(e: &SqlError, text: &str) {
 }
 
 /// One principal's decision, as `pipeline::decide` makes it; the statement the engine would
-/// get, when allowed.
-fn decide(fx: &Fixture, parsed: &ParsedStatement, principal: &str) -> Option<RewrittenStatement> {
-    let text = Short(parsed.text());
+/// get, when allowed. A proof is not `Clone`, so each decision parses `text` (which parsed
+/// once already) again, as each request does.
+fn decide(fx: &Fixture, text: &str, principal: &str) -> Option<RewrittenStatement> {
+    let parsed = sql::parse(text, &fx.limits)
+        .unwrap_or_else(|e| panic!("parsed once, refused the second time: {e}"));
+    let text = Short(text);
     if let Err(e) = fx.authorizer.check_run(principal, ENVIRONMENT) {
         assert_clean_refusal(e.into(), &text);
         return None;
     }
     let view = fx.authorizer.view(principal);
-    let resolved = match sql::resolve_for(parsed.clone(), &fx.catalogs, &fx.session, &view) {
+    let resolved = match sql::resolve_for(parsed, &fx.catalogs, &fx.session, &view) {
         Ok(r) => r,
         Err(e) => {
             assert_clean_refusal(e.into(), &text);
@@ -145,9 +157,9 @@ fn decide(fx: &Fixture, parsed: &ParsedStatement, principal: &str) -> Option<Rew
         }
     };
     let accesses = resolved.accesses().to_vec();
-    let (_, authorized) =
-        fx.authorizer
-            .authorize_versioned(principal, resolved, ENVIRONMENT, REGION);
+    let (_, authorized) = fx
+        .authorizer
+        .authorize_versioned(principal, resolved, &placement());
     let authorized = match authorized {
         Ok(a) => a,
         Err(e) => {
@@ -202,10 +214,12 @@ fn round_trip(fx: &Fixture, parsed: ParsedStatement, admin: Option<&RewrittenSta
         .accesses()
         .iter()
         .all(|a| !matches!(a.object, ObjectRef::Table(_)));
-    let again = match sql::resolve(again.clone(), &fx.catalogs, &SessionNames::default()) {
+    let again = match sql::resolve(again, &fx.catalogs, &SessionNames::default()) {
         Err(ResolveError::NoCurrentCatalog(_) | ResolveError::NoCurrentDatabase(_))
             if no_tables =>
         {
+            let again = sql::parse(&canonical, &fx.reparse_limits)
+                .unwrap_or_else(|e| panic!("parsed once, refused the second time: {e}"));
             sql::resolve(again, &fx.catalogs, &fx.session)
         }
         other => other,

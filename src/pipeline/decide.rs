@@ -150,12 +150,9 @@ pub fn decide(d: &Decider<'_>, req: &Request) -> Decided {
         }
     };
     decided.kind = Some(resolved.sql_kind());
-    let a = d.authorizer.authorize_explained(
-        &req.principal,
-        resolved,
-        environment,
-        &req.placement.region,
-    );
+    let a = d
+        .authorizer
+        .authorize_explained(&req.principal, resolved, &req.placement);
     decided.policy_version = Some(a.version);
     decided.evaluation = Some(a.evaluation);
     decided.outcome = a
@@ -180,12 +177,7 @@ pub(super) fn objects_for_report(
     let resolved = sql::resolve_for(parsed, d.catalogs, &req.session, visible).ok()?;
     Some(
         d.authorizer
-            .authorize_explained(
-                &req.principal,
-                resolved,
-                &req.placement.environment,
-                &req.placement.region,
-            )
+            .authorize_explained(&req.principal, resolved, &req.placement)
             .evaluation,
     )
 }

@@ -2,50 +2,15 @@
 //! and a listing that does not say what it lists is refused.
 
 use super::*;
-use crate::authz::Authorizer;
-use crate::catalog::{Catalogs, ClusterConfig, EnvironmentConfig, TableRef};
+use crate::catalog::TableRef;
 use crate::engine::{Cancel, ResultRow, Traits};
-use crate::sql::{ParseLimits, SessionNames, parse, resolve, rewrite};
+use crate::testing::Fixture;
 use futures::TryStreamExt;
 use serde_json::json;
 
-fn catalogs() -> Arc<Catalogs> {
-    Arc::new(Catalogs::new(
-        "org-dev",
-        "aws.us-east-2",
-        vec![EnvironmentConfig {
-            id: "env-dev".into(),
-            display_name: "dev".into(),
-            clusters: vec![ClusterConfig {
-                id: "lkc-dev".into(),
-                display_name: "main".into(),
-                region: "aws.us-east-2".into(),
-                kafka: None,
-            }],
-        }],
-    ))
-}
-
-/// `sql` through parse, resolve, authorize (as the repository's developer) and rewrite.
+/// `sql` through the one decision path, as the repository's developer.
 async fn rewritten(sql: &str) -> RewrittenStatement {
-    let authz = Authorizer::from_texts(
-        include_str!("../../policies/model.conf"),
-        include_str!("../../policies/roles.csv"),
-        include_str!("../../policies/bindings.csv"),
-        catalogs(),
-    )
-    .await
-    .unwrap();
-    let session = SessionNames {
-        catalog: Some("env-dev".into()),
-        database: Some("lkc-dev".into()),
-    };
-    let parsed = parse(sql, &ParseLimits::default()).unwrap();
-    let resolved = resolve(parsed, &catalogs(), &session).unwrap();
-    let authorized = authz
-        .authorize("User:pool-dev", resolved, "env-dev", "aws.us-east-2")
-        .unwrap();
-    rewrite(authorized).unwrap()
+    Fixture::new().await.rewritten("User:pool-dev", sql)
 }
 
 #[derive(Debug)]

@@ -8,18 +8,8 @@
 //! environment, and every object must be in the pool's region.
 
 use crate::catalog::Catalogs;
+pub use crate::catalog::Placement;
 use crate::config::ComputePoolConfig;
-
-/// Where one statement runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placement {
-    /// Canonical id of the environment the statement is submitted to.
-    pub environment: String,
-    /// Its compute pool.
-    pub compute_pool: String,
-    /// The pool's region: the only region the statement may read or write.
-    pub region: String,
-}
 
 /// Why a statement cannot be placed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -249,47 +249,12 @@ pub fn parse_alter(sql: &str) -> Result<AlterTable, String> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::authz::Authorizer;
-    use crate::catalog::{Catalogs, ClusterConfig, EnvironmentConfig};
-    use crate::sql::{ParseLimits, SessionNames, parse, resolve, rewrite};
+    use crate::testing::Fixture;
 
-    /// `sql` through parse, resolve, authorize (as the repository's developer) and rewrite.
+    /// `sql` through the one decision path, as the repository's developer.
     async fn rewritten(sql: &str) -> crate::sql::RewrittenStatement {
-        let catalogs = Arc::new(Catalogs::new(
-            "org-dev",
-            "aws.us-east-2",
-            vec![EnvironmentConfig {
-                id: "env-dev".into(),
-                display_name: "dev".into(),
-                clusters: vec![ClusterConfig {
-                    id: "lkc-dev".into(),
-                    display_name: "main".into(),
-                    region: "aws.us-east-2".into(),
-                    kafka: None,
-                }],
-            }],
-        ));
-        let authz = Authorizer::from_texts(
-            include_str!("../../policies/model.conf"),
-            include_str!("../../policies/roles.csv"),
-            include_str!("../../policies/bindings.csv"),
-            catalogs.clone(),
-        )
-        .await
-        .unwrap();
-        let session = SessionNames {
-            catalog: Some("dev".into()),
-            database: Some("main".into()),
-        };
-        let parsed = parse(sql, &ParseLimits::default()).unwrap();
-        let resolved = resolve(parsed, &catalogs, &session).unwrap();
-        let authorized = authz
-            .authorize("User:pool-dev", resolved, "env-dev", "aws.us-east-2")
-            .unwrap();
-        rewrite(authorized).unwrap()
+        Fixture::new().await.rewritten("User:pool-dev", sql)
     }
 
     /// The engine gets `DISTRIBUTED BY` and the WITH options as data, with canonical names,

@@ -113,6 +113,7 @@ pub(crate) struct ResolvedFlink {
 
 impl FlinkStatement {
     /// Flink's statement kind (`CREATE_TABLE`, `ALTER_TABLE`, `SHOW_VIEWS`, …).
+    #[cfg(test)]
     pub(super) fn kind(&self) -> &'static str {
         self.kind
     }

@@ -12,7 +12,12 @@ use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use serde::{Deserialize, Serialize};
 
 use super::bounds::{self, Bound};
-use super::{FlinkDialect, ParsedStatement, SqlError, flink, with_parse_budget, without_literals};
+use super::{FlinkDialect, SqlError, flink, with_parse_budget, without_literals};
+
+mod parsed;
+
+pub(in crate::sql) use parsed::Body;
+pub use parsed::ParsedStatement;
 
 /// Bounds on what the parser will accept; all of them protect the gateway from hostile input
 /// (see [`super::bounds`] for how each is measured).
@@ -92,11 +97,11 @@ pub fn parse(sql: &str, limits: &ParseLimits) -> Result<ParsedStatement, SqlErro
         .saturating_add(1024);
     let (parsed, exhausted) = with_parse_budget(budget, || {
         let (tokens, within) = flink::within::extract(sql, tokens, limits)?;
-        let parsed = parse_tokens(sql, tokens, limits)?;
+        let body = parse_tokens(sql, tokens, limits)?;
         if within.is_empty() {
-            Ok(parsed)
+            Ok(body)
         } else {
-            flink::within::attach(parsed, within)
+            flink::within::attach(body, sql, within).map(Body::Flink)
         }
     });
     if exhausted {
@@ -110,11 +115,10 @@ pub fn parse(sql: &str, limits: &ParseLimits) -> Result<ParsedStatement, SqlErro
             column: None,
         });
     }
-    let mut parsed = parsed?;
+    let parsed = ParsedStatement::new(sql, literal_free, parsed?);
     for statement in parsed.statements() {
         bounds::check_tree(statement, limits)?;
     }
-    parsed.literal_free = literal_free;
     Ok(parsed)
 }
 
@@ -123,7 +127,7 @@ fn parse_tokens(
     sql: &str,
     tokens: Vec<TokenWithSpan>,
     limits: &ParseLimits,
-) -> Result<ParsedStatement, SqlError> {
+) -> Result<Body, SqlError> {
     let dialect = FlinkDialect;
     let statement_set = starts_with_statement_set(&tokens);
     if !statement_set {
@@ -147,12 +151,7 @@ fn parse_tokens(
                 match check_kind(&statement) {
                     Ok(()) => {
                         check_clauses(&statement)?;
-                        return Ok(ParsedStatement {
-                            statement,
-                            flink: None,
-                            text: sql.to_string(),
-                            literal_free: String::new(),
-                        });
+                        return Ok(Body::Sql(statement));
                     }
                     Err(e) => e,
                 }
@@ -169,12 +168,7 @@ fn parse_tokens(
     match flink::parse(sql, flink_tokens, limits) {
         None => Err(refusal),
         Some(Err(e)) => Err(e),
-        Some(Ok(flink)) => Ok(ParsedStatement {
-            statement: flink.stand_in(),
-            flink: Some(flink),
-            text: sql.to_string(),
-            literal_free: String::new(),
-        }),
+        Some(Ok(flink)) => Ok(Body::Flink(flink)),
     }
 }
 

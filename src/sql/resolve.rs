@@ -21,8 +21,12 @@ use datafusion::sql::sqlparser::ast::{
 };
 
 use super::scope::CteScopes;
-use super::{Access, Action, ParsedStatement, ResolveError, ResolvedStatement, SessionNames};
+use super::{Access, Action, ParsedStatement, ResolveError, SessionNames};
+
+mod resolved;
+
 use crate::catalog::{Catalogs, Everything, ObjectRef, TableRef, Visibility};
+pub use resolved::ResolvedStatement;
 
 /// Binds every name of `parsed` (see the module doc).
 ///
@@ -70,12 +74,8 @@ pub fn resolve_for(
     session: &SessionNames,
     visible: &dyn Visibility,
 ) -> Result<ResolvedStatement, ResolveError> {
-    let ParsedStatement {
-        statement: original,
-        flink,
-        text,
-        ..
-    } = parsed;
+    let quotes = super::render::may_hold_quotes(parsed.text());
+    let (statement, flink) = parsed.into_parts();
     let names = Names {
         catalogs,
         session,
@@ -83,29 +83,24 @@ pub fn resolve_for(
     };
     if let Some(flink) = flink {
         let resolved = super::flink::resolve(flink, &names)?;
-        return Ok(ResolvedStatement {
-            canonical_text: resolved.canonical_text.clone(),
-            canonical: original.clone(),
-            original,
-            text,
-            kind: resolved.kind,
-            accesses: dedup(resolved.accesses.clone()),
-            flink: Some(resolved),
-        });
+        return Ok(ResolvedStatement::new(
+            statement,
+            resolved.canonical_text.clone(),
+            resolved.kind,
+            dedup(resolved.accesses.clone()),
+            Some(resolved),
+        ));
     }
-    let mut canonical = original.clone();
+    let mut canonical = statement;
     let (kind, accesses) = bind_statement(&mut canonical, &names)?;
-    let canonical_text =
-        super::render::statement(&canonical, super::render::may_hold_quotes(&text))?;
-    Ok(ResolvedStatement {
-        original,
+    let canonical_text = super::render::statement(&canonical, quotes)?;
+    Ok(ResolvedStatement::new(
         canonical,
         canonical_text,
-        text,
         kind,
-        accesses: dedup(accesses),
-        flink: None,
-    })
+        dedup(accesses),
+        None,
+    ))
 }
 
 /// Binds one sqlparser statement in place (targets, then every relation) and returns its kind

@@ -13,21 +13,18 @@ use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Query, Statement,
 
 use super::resolve::table_argument;
 use super::scope::CteScopes;
-use super::{Access, FlinkDdl, ResolvedStatement, RewriteError, RewrittenStatement};
+use super::{Access, RewriteError};
 use crate::authz::AuthorizedStatement;
+
+mod rewritten;
+
 use crate::catalog::{ObjectRef, TableRef};
+pub use rewritten::RewrittenStatement;
 
 /// Builds the engine's statement from an authorized one.
 pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, RewriteError> {
-    let (resolved, decisions) = authorized.into_parts();
-    let ResolvedStatement {
-        canonical,
-        canonical_text,
-        kind,
-        accesses,
-        flink,
-        ..
-    } = resolved;
+    let (resolved, decisions, warrant) = authorized.into_parts();
+    let (canonical, canonical_text, kind, accesses, flink) = resolved.into_parts();
     let authorized = objects(&accesses);
     let flink_sql = match flink {
         Some(f) => {
@@ -44,18 +41,15 @@ pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, Re
             None
         }
     };
-    // Flink-only table DDL is handed to the engine as data, parsed here once.
-    let ddl = flink_sql.as_deref().and_then(|sql| FlinkDdl::of(kind, sql));
-    Ok(RewrittenStatement {
-        statement: canonical,
-        sql: canonical_text,
+    Ok(RewrittenStatement::new(
+        canonical,
+        canonical_text,
         flink_sql,
-        ddl,
         kind,
         accesses,
         decisions,
-        _proof: (),
-    })
+        warrant,
+    ))
 }
 
 /// The objects of `accesses`, for [`check_canonical`].

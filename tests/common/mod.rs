@@ -7,6 +7,7 @@ pub mod broker;
 pub mod conn;
 pub mod peers;
 pub mod python;
+pub mod refusal;
 pub mod registry;
 pub mod stack;
 pub mod tamper;

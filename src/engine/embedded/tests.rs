@@ -10,23 +10,13 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::catalog::ObjectRef;
-use crate::catalog::{ClusterConfig, EnvironmentConfig};
 use crate::sql::types::parse_flink_type;
 
 fn catalogs() -> Arc<Catalogs> {
     Arc::new(Catalogs::new(
         "org-test",
-        "aws.us-east-2",
-        vec![EnvironmentConfig {
-            id: "env-dev".into(),
-            display_name: "dev".into(),
-            clusters: vec![ClusterConfig {
-                id: "lkc-dev".into(),
-                display_name: "main".into(),
-                region: "aws.us-east-2".into(),
-                kafka: None,
-            }],
-        }],
+        crate::testing::REGION,
+        vec![crate::testing::dev()],
     ))
 }
 

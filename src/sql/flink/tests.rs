@@ -1,40 +1,9 @@
 //! Tests of the Flink-only grammar: parse, resolved accesses and canonical text, each case a
 //! row of (SQL, kind, accesses, canonical SQL), plus refusals.
 
-use crate::catalog::{Catalogs, ClusterConfig, EnvironmentConfig, ObjectRef};
+use crate::catalog::ObjectRef;
 use crate::sql::{Access, ParseLimits, ResolvedStatement, SessionNames, parse, resolve};
-
-fn catalogs() -> Catalogs {
-    let cluster = |id: &str, name: &str| ClusterConfig {
-        id: id.into(),
-        display_name: name.into(),
-        region: "aws.us-east-2".into(),
-        kafka: None,
-    };
-    Catalogs::new(
-        "org-dev",
-        "aws.us-east-2",
-        vec![
-            EnvironmentConfig {
-                id: "env-dev".into(),
-                display_name: "dev".into(),
-                clusters: vec![cluster("lkc-dev", "main")],
-            },
-            EnvironmentConfig {
-                id: "env-prod".into(),
-                display_name: "prod".into(),
-                clusters: vec![cluster("lkc-prod", "main")],
-            },
-        ],
-    )
-}
-
-fn session() -> SessionNames {
-    SessionNames {
-        catalog: Some("dev".into()),
-        database: Some("main".into()),
-    }
-}
+use crate::testing::{Fixture, catalogs_with_prod as catalogs, dev_session as session};
 
 fn try_resolve(sql: &str, session: &SessionNames) -> Result<ResolvedStatement, String> {
     let parsed =
@@ -492,7 +461,13 @@ fn flink_only_statements_report_a_stand_in_and_names_resolve_or_fail() {
     let parsed = parse("ALTER TABLE t DROP WATERMARK", &ParseLimits::default()).unwrap();
     assert!(parsed.is_flink_only());
     assert_eq!(parsed.flink_kind(), Some("ALTER_TABLE"));
-    assert!(parsed.statement().to_string().starts_with("ASSERT false"));
+    assert!(
+        parsed
+            .into_parts()
+            .0
+            .to_string()
+            .starts_with("ASSERT false")
+    );
     assert!(
         !parse("SELECT 1", &ParseLimits::default())
             .unwrap()
@@ -600,37 +575,15 @@ fn jar_statements_need_alter_on_the_session_catalog_and_name_no_table() {
 /// with a message naming the environment; a role granting `alter` on environments allows it.
 #[tokio::test]
 async fn jar_statements_are_refused_to_a_flink_developer_and_allowed_to_an_admin() {
-    use std::sync::Arc;
-
-    use crate::authz::Authorizer;
-    use crate::sql::rewrite;
-
-    let model = include_str!("../../../policies/model.conf");
-    let roles = format!(
-        "{}\np, EnvironmentAdmin, environment, alter\n",
-        include_str!("../../../policies/roles.csv")
-    );
-    let bindings = include_str!("../../../policies/bindings.csv");
-    let authz = Authorizer::from_texts(model, &roles, bindings, Arc::new(catalogs()))
-        .await
-        .unwrap();
+    let fx = Fixture::with_roles("p, EnvironmentAdmin, environment, alter").await;
     for sql in ["ADD JAR '/path/hello.jar'", "REMOVE JAR '/path/hello.jar'"] {
-        let r = try_resolve(sql, &session()).unwrap();
-        let err = authz
-            .authorize("User:pool-dev", r.clone(), "env-dev", "aws.us-east-2")
-            .unwrap_err();
-        assert_eq!(err.code(), "authz.denied", "{sql}");
-        let msg = err.to_string();
+        let msg = fx.assert_denied("User:pool-dev", sql, "authz.denied");
         assert!(
             msg.contains("User:pool-dev may not alter") && msg.contains("environment=env-dev"),
             "{msg}"
         );
-        let ok = authz
-            .authorize("User:pool-admin", r, "env-dev", "aws.us-east-2")
-            .unwrap();
-        let rewritten = rewrite(ok).unwrap();
+        let rewritten = fx.assert_rewrites_to("User:pool-admin", sql, sql);
         assert!(rewritten.is_flink_only());
-        assert_eq!(rewritten.sql(), sql);
     }
 }
 
@@ -733,29 +686,12 @@ fn match_recognize_within_is_refused_when_malformed() {
 
 #[tokio::test]
 async fn match_recognize_within_reaches_the_engine_with_the_clause() {
-    use std::sync::Arc;
-
-    use crate::authz::Authorizer;
-    use crate::sql::rewrite;
-
-    let authz = Authorizer::from_texts(
-        include_str!("../../../policies/model.conf"),
-        include_str!("../../../policies/roles.csv"),
-        include_str!("../../../policies/bindings.csv"),
-        Arc::new(catalogs()),
-    )
-    .await
-    .unwrap();
     let sql = "SELECT * FROM orders MATCH_RECOGNIZE (ORDER BY ts PATTERN (a b) WITHIN INTERVAL '1' HOUR DEFINE a AS a.x > 1)";
-    let r = try_resolve(sql, &session()).unwrap();
-    let ok = authz
-        .authorize("User:pool-dev", r, "env-dev", "aws.us-east-2")
-        .unwrap();
-    let rewritten = rewrite(ok).unwrap();
-    assert!(rewritten.is_flink_only());
-    assert_eq!(
-        rewritten.sql(),
-        "SELECT * FROM `env-dev`.`lkc-dev`.`orders` MATCH_RECOGNIZE(ORDER BY ts PATTERN (a b) WITHIN INTERVAL '1' HOUR DEFINE a AS a.x > 1)"
+    let rewritten = Fixture::new().await.assert_rewrites_to(
+        "User:pool-dev",
+        sql,
+        "SELECT * FROM `env-dev`.`lkc-dev`.`orders` MATCH_RECOGNIZE(ORDER BY ts PATTERN (a b) WITHIN INTERVAL '1' HOUR DEFINE a AS a.x > 1)",
     );
+    assert!(rewritten.is_flink_only());
     assert_eq!(rewritten.sql_kind(), "SELECT");
 }

@@ -19,9 +19,10 @@ use datafusion::sql::sqlparser::parser::{Parser, ParserError};
 use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Whitespace};
 
 use super::{FlinkStatement, Site};
+use crate::sql::parse::Body;
 use crate::sql::parse::parser_error;
 use crate::sql::resolve::statement_kind;
-use crate::sql::{FlinkDialect, ParseLimits, ParsedStatement, ResolveError, SqlError};
+use crate::sql::{FlinkDialect, ParseLimits, ResolveError, SqlError};
 
 /// Prefix of the marker variables; no client text may contain it.
 const MARKER: &str = "__sqlgate_within_";
@@ -193,40 +194,29 @@ fn is_word(token: &Token, w: &str) -> bool {
     matches!(token, Token::Word(word) if word.quote_style.is_none() && word.value.eq_ignore_ascii_case(w))
 }
 
-/// Makes `parsed` (which was parsed from the tokens [`extract`] returned) Flink-only and
-/// remembers its clauses: a sqlparser statement becomes one whose single site is the whole
-/// statement.
+/// Makes `body` (which was parsed from the tokens [`extract`] returned out of `text`)
+/// Flink-only and remembers its clauses: a sqlparser statement becomes one whose single site
+/// is the whole statement.
 pub(crate) fn attach(
-    parsed: ParsedStatement,
+    body: Body,
+    text: &str,
     within: Vec<Within>,
-) -> Result<ParsedStatement, SqlError> {
-    let ParsedStatement {
-        statement,
-        flink,
-        text,
-        literal_free,
-    } = parsed;
-    let flink = match flink {
-        Some(mut f) => {
+) -> Result<FlinkStatement, SqlError> {
+    Ok(match body {
+        Body::Flink(mut f) => {
             f.within = within;
             f
         }
-        None => FlinkStatement {
+        Body::Sql(statement) => FlinkStatement {
             kind: statement_kind(&statement)
                 .ok_or_else(|| SqlError::Unsupported(format!("WITHIN in {statement}")))?,
             sites: vec![Site::Statement {
                 range: 0..text.len(),
                 statement: Box::new(statement),
             }],
-            text: text.clone(),
+            text: text.to_string(),
             within,
         },
-    };
-    Ok(ParsedStatement {
-        statement: flink.stand_in(),
-        flink: Some(flink),
-        text,
-        literal_free,
     })
 }
 

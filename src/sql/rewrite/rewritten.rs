@@ -1,0 +1,103 @@
+//! The proof of stage 5: [`RewrittenStatement`], the statement the engine runs, and the
+//! engine's only input.
+//!
+//! Owns the type, its read accessors (what every engine reads: the canonical statement or
+//! Flink text, its kind, its DDL as data, its accesses) and its one constructor, which only
+//! `sql::rewrite` can call (`pub(super)` here). It keeps the [`Warrant`] of the
+//! [`AuthorizedStatement`](crate::authz::AuthorizedStatement) it was made from: the principal,
+//! the placement and the policy version it holds for. It is not `Clone`.
+
+use datafusion::sql::sqlparser::ast::Statement;
+
+use crate::authz::{Decision, Warrant};
+use crate::sql::{Access, FlinkDdl};
+
+/// The statement the engine runs: canonical names only, built by [`crate::sql::rewrite`] from
+/// an [`AuthorizedStatement`](crate::authz::AuthorizedStatement), whose [`Warrant`] it keeps.
+#[derive(Debug)]
+pub struct RewrittenStatement {
+    statement: Statement,
+    /// `statement` as SQL text that parses back to it (`sql/render.rs`), or the canonical
+    /// text of a Flink-only statement.
+    sql: String,
+    /// The canonical text of a Flink-only statement (then `statement` is a stand-in).
+    flink_sql: Option<String>,
+    /// A Flink-only CREATE / ALTER TABLE as data, parsed from `flink_sql`.
+    ddl: Option<FlinkDdl>,
+    kind: &'static str,
+    accesses: Vec<Access>,
+    decisions: Vec<Decision>,
+    warrant: Warrant,
+}
+
+impl RewrittenStatement {
+    /// The one constructor: `sql::rewrite`, once the canonical statement was checked against
+    /// the accesses the warrant's decisions granted.
+    pub(super) fn new(
+        statement: Statement,
+        sql: String,
+        flink_sql: Option<String>,
+        kind: &'static str,
+        accesses: Vec<Access>,
+        decisions: Vec<Decision>,
+        warrant: Warrant,
+    ) -> Self {
+        // Flink-only table DDL is handed to the engine as data, parsed here once.
+        let ddl = flink_sql.as_deref().and_then(|sql| FlinkDdl::of(kind, sql));
+        Self {
+            statement,
+            sql,
+            flink_sql,
+            ddl,
+            kind,
+            accesses,
+            decisions,
+            warrant,
+        }
+    }
+
+    /// The canonical statement: every table reference is `` `catalog`.`database`.`table` ``;
+    /// CTE names and aliases are as written.
+    pub fn statement(&self) -> &Statement {
+        &self.statement
+    }
+
+    /// Whether the statement is Flink-only: [`Self::statement`] is then a stand-in that an
+    /// engine running sqlparser statements must refuse, and [`Self::sql`] is the statement.
+    pub fn is_flink_only(&self) -> bool {
+        self.flink_sql.is_some()
+    }
+
+    /// The canonical statement rendered as SQL (for a Flink-only statement, the client's text
+    /// with every name canonical).
+    pub fn sql(&self) -> String {
+        self.sql.clone()
+    }
+
+    /// Flink's statement kind (see [`crate::sql::ResolvedStatement::sql_kind`]).
+    pub fn sql_kind(&self) -> &'static str {
+        self.kind
+    }
+
+    /// A Flink-only CREATE / ALTER TABLE as typed clauses (`DISTRIBUTED BY`, WITH options,
+    /// columns), every name canonical: what an engine runs instead of parsing [`Self::sql`].
+    pub fn ddl(&self) -> Option<&FlinkDdl> {
+        self.ddl.as_ref()
+    }
+
+    /// The accesses that were authorized.
+    pub fn accesses(&self) -> &[Access] {
+        &self.accesses
+    }
+
+    /// The authorization decisions, one per access.
+    pub fn decisions(&self) -> &[Decision] {
+        &self.decisions
+    }
+
+    /// For whom, where and under which policy version it was authorized: the engine derives
+    /// what the caller may see from this, never from a principal passed beside it.
+    pub fn warrant(&self) -> &Warrant {
+        &self.warrant
+    }
+}
