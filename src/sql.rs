@@ -44,6 +44,8 @@ pub mod ddl;
 mod dialect;
 mod error;
 mod flink;
+mod guard;
+mod hints;
 mod literals;
 mod parse;
 mod resolve;
@@ -51,6 +53,8 @@ mod rewrite;
 mod scope;
 pub mod types;
 
+#[cfg(test)]
+mod guard_tests;
 #[cfg(test)]
 mod tests;
 
@@ -64,6 +68,8 @@ use crate::catalog::ObjectRef;
 pub use ddl::FlinkDdl;
 pub use dialect::{FlinkDialect, with_parse_budget};
 pub use error::{ResolveError, RewriteError, SqlError};
+pub use guard::{SESSION_KEYS, TABLE_OPTIONS};
+pub use hints::READ_OPTIONS;
 pub use literals::without_literals;
 pub use parse::{ParseLimits, parse};
 pub use resolve::{resolve, resolve_for};
@@ -140,6 +146,8 @@ pub struct ParsedStatement {
     text: String,
     /// The text without literals or comments (see [`without_literals`]), for audit records.
     literal_free: String,
+    /// The `/*+ … */` hints, checked and placed on [`Self::statements`] (see `sql/hints.rs`).
+    hints: Vec<hints::Placed>,
 }
 
 impl ParsedStatement {
@@ -195,6 +203,9 @@ pub struct ResolvedStatement {
     /// Set for a Flink-only statement: `original` and `canonical` are then stand-ins and the
     /// canonical text is here.
     flink: Option<flink::ResolvedFlink>,
+    /// The checked hints, rendered into `canonical` (those of a Flink-only statement are in
+    /// its canonical text already).
+    hints: Vec<hints::Placed>,
 }
 
 impl ResolvedStatement {
@@ -239,7 +250,7 @@ impl ResolvedStatement {
     pub fn canonical_sql(&self) -> String {
         match &self.flink {
             Some(f) => f.canonical_text.clone(),
-            None => self.canonical.to_string(),
+            None => hints::render(&self.canonical, 0, &self.hints),
         }
     }
 }
@@ -256,6 +267,8 @@ pub struct RewrittenStatement {
     kind: &'static str,
     accesses: Vec<Access>,
     decisions: Vec<crate::authz::Decision>,
+    /// The checked hints, written into the rendering of `statement` by [`Self::sql`].
+    hints: Vec<hints::Placed>,
     _proof: (),
 }
 
@@ -272,12 +285,13 @@ impl RewrittenStatement {
         self.flink_sql.is_some()
     }
 
-    /// The canonical statement rendered as SQL (for a Flink-only statement, the client's text
-    /// with every name canonical).
+    /// The canonical statement rendered as SQL, with its checked hints in canonical form and
+    /// no comments (for a Flink-only statement, the client's text with every name canonical,
+    /// each embedded statement rendered, and comments cut).
     pub fn sql(&self) -> String {
         match &self.flink_sql {
             Some(sql) => sql.clone(),
-            None => self.statement.to_string(),
+            None => hints::render(&self.statement, 0, &self.hints),
         }
     }
 

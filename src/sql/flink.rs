@@ -35,6 +35,7 @@ use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Statement, Value}
 
 pub(super) use grammar::parse;
 
+use super::hints::{Placed, render as render_hinted};
 use super::resolve::{Names, bind_statement, canonical_name, parts};
 use super::{Access, Action, ResolveError};
 use crate::catalog::{ObjectRef, TableRef};
@@ -47,6 +48,9 @@ pub(crate) struct FlinkStatement {
     sites: Vec<Site>,
     /// `MATCH_RECOGNIZE … WITHIN` clauses taken out before parsing, put back after rendering.
     within: Vec<within::Within>,
+    /// Byte ranges of the comments in the text: cut from the canonical text, so no client
+    /// comment reaches the engine (those inside an embedded statement go with its rendering).
+    comments: Vec<Range<usize>>,
 }
 
 /// One place in the text that resolution must account for.
@@ -146,12 +150,14 @@ impl FlinkStatement {
 pub(super) fn resolve(
     statement: FlinkStatement,
     names: &Names<'_>,
+    hints: &[Placed],
 ) -> Result<ResolvedFlink, ResolveError> {
     let FlinkStatement {
         kind,
         text,
         sites,
         within,
+        comments,
     } = statement;
     let mut accesses = Vec::new();
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
@@ -180,7 +186,7 @@ pub(super) fn resolve(
             } => {
                 let (_, inner) = bind_statement(&mut statement, names)?;
                 accesses.extend(inner);
-                edits.push((range, statement.to_string()));
+                edits.push((range, render_hinted(&statement, statements.len(), hints)));
                 statements.push(*statement);
             }
             Site::SessionScope { at, scope } => {
@@ -193,6 +199,30 @@ pub(super) fn resolve(
         }
     }
     edits.sort_by_key(|(r, _)| r.start);
+    // A comment is cut unless it lies in a range that is replaced anyway.
+    let mut cuts: Vec<(Range<usize>, String)> = comments
+        .into_iter()
+        .filter(|c| {
+            !edits
+                .iter()
+                .any(|(r, _)| r.start < c.end && c.start < r.end)
+        })
+        .map(|c| {
+            // One space is left where the comment separated two tokens, none more.
+            if text[..c.start].ends_with(char::is_whitespace) {
+                let rest = &text[c.end..];
+                let blank = rest.len() - rest.trim_start().len();
+                (c.start..c.end + blank, String::new())
+            } else if text[c.end..].starts_with(char::is_whitespace) {
+                (c, String::new())
+            } else {
+                (c, " ".to_string())
+            }
+        })
+        .collect();
+    edits.append(&mut cuts);
+    // An insertion at a comment's start goes before the cut.
+    edits.sort_by_key(|(r, _)| (r.start, r.end));
     let mut canonical_text = String::with_capacity(text.len() + 64);
     let mut pos = 0;
     for (range, replacement) in edits {

@@ -12,7 +12,10 @@ use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use serde::{Deserialize, Serialize};
 
 use super::bounds::{self, Bound};
-use super::{FlinkDialect, ParsedStatement, SqlError, flink, with_parse_budget, without_literals};
+use super::{
+    FlinkDialect, ParsedStatement, SqlError, flink, guard, hints, with_parse_budget,
+    without_literals,
+};
 
 /// Bounds on what the parser will accept; all of them protect the gateway from hostile input
 /// (see [`super::bounds`] for how each is measured).
@@ -86,6 +89,7 @@ pub fn parse(sql: &str, limits: &ParseLimits) -> Result<ParsedStatement, SqlErro
         })?;
     bounds::check_tokens(&tokens, limits)?;
     let literal_free = without_literals(&tokens);
+    let written_hints = hints::written(&tokens)?;
     let budget = tokens
         .len()
         .saturating_mul(limits.parse_attempts_per_token)
@@ -114,6 +118,7 @@ pub fn parse(sql: &str, limits: &ParseLimits) -> Result<ParsedStatement, SqlErro
     for statement in parsed.statements() {
         bounds::check_tree(statement, limits)?;
     }
+    parsed.hints = hints::place(written_hints, parsed.statements())?;
     parsed.literal_free = literal_free;
     Ok(parsed)
 }
@@ -147,11 +152,13 @@ fn parse_tokens(
                 match check_kind(&statement) {
                     Ok(()) => {
                         check_clauses(&statement)?;
+                        check_guarded(&statement)?;
                         return Ok(ParsedStatement {
                             statement,
                             flink: None,
                             text: sql.to_string(),
                             literal_free: String::new(),
+                            hints: Vec::new(),
                         });
                     }
                     Err(e) => e,
@@ -174,6 +181,7 @@ fn parse_tokens(
             flink: Some(flink),
             text: sql.to_string(),
             literal_free: String::new(),
+            hints: Vec::new(),
         }),
     }
 }
@@ -253,7 +261,42 @@ fn split_location(message: &str) -> (String, Option<u64>, Option<u64>) {
 /// The allow-list for a statement sqlparser parsed: its kind, then its clauses.
 pub(super) fn check_allowed(statement: &Statement) -> Result<(), SqlError> {
     check_kind(statement)?;
-    check_clauses(statement)
+    check_clauses(statement)?;
+    check_guarded(statement)
+}
+
+/// What [`super::guard`] refuses by name in a statement sqlparser parsed: `CREATE TABLE …
+/// LIKE` and table options outside the allow-list.
+fn check_guarded(statement: &Statement) -> Result<(), SqlError> {
+    let Statement::CreateTable(ct) = statement else {
+        return Ok(());
+    };
+    if ct.like.is_some() {
+        return Err(guard::refuse("CREATE TABLE ... LIKE"));
+    }
+    let (CreateTableOptions::With(options)
+    | CreateTableOptions::Options(options)
+    | CreateTableOptions::Plain(options)
+    | CreateTableOptions::TableProperties(options)) = &ct.table_options
+    else {
+        return Ok(());
+    };
+    for option in options {
+        match option {
+            SqlOption::KeyValue { key, value } => {
+                let value = match value {
+                    Expr::Value(v) => match &v.value {
+                        Value::SingleQuotedString(s) => Some(s.as_str()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                guard::table_option(&key.value, Some(value.unwrap_or("")))?;
+            }
+            other => guard::table_option(&other.to_string(), None)?,
+        }
+    }
+    Ok(())
 }
 
 /// The statement-kind allow-list: only what `resolve` knows how to account for.

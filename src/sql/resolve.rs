@@ -74,6 +74,7 @@ pub fn resolve_for(
         statement: original,
         flink,
         text,
+        hints,
         ..
     } = parsed;
     let names = Names {
@@ -82,7 +83,7 @@ pub fn resolve_for(
         visible,
     };
     if let Some(flink) = flink {
-        let resolved = super::flink::resolve(flink, &names)?;
+        let resolved = super::flink::resolve(flink, &names, &hints)?;
         return Ok(ResolvedStatement {
             canonical: original.clone(),
             original,
@@ -90,6 +91,7 @@ pub fn resolve_for(
             kind: resolved.kind,
             accesses: dedup(resolved.accesses.clone()),
             flink: Some(resolved),
+            hints: Vec::new(),
         });
     }
     let mut canonical = original.clone();
@@ -101,6 +103,7 @@ pub fn resolve_for(
         kind,
         accesses: dedup(accesses),
         flink: None,
+        hints,
     })
 }
 

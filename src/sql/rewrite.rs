@@ -25,6 +25,7 @@ pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, Re
         kind,
         accesses,
         flink,
+        hints,
         ..
     } = resolved;
     let authorized = objects(&accesses);
@@ -52,6 +53,7 @@ pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, Re
         kind,
         accesses,
         decisions,
+        hints,
         _proof: (),
     })
 }

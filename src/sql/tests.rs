@@ -542,11 +542,6 @@ fn statement_kinds_and_actions() {
             &["create env-prod.lkc-prod.t"],
         ),
         (
-            "CREATE TABLE t2 LIKE t",
-            "CREATE_TABLE",
-            &["create env-dev.lkc-dev.t2", "read env-dev.lkc-dev.t"],
-        ),
-        (
             "CREATE TABLE t AS SELECT * FROM a JOIN b ON true",
             "CREATE_TABLE_AS",
             &[
@@ -654,10 +649,6 @@ fn canonical_sql_qualifies_every_table_and_keeps_ctes_and_aliases() {
         ("SHOW DATABASES", "SHOW DATABASES FROM `env-dev`"),
         ("DROP TABLE a", "DROP TABLE `env-dev`.`lkc-dev`.`a`"),
         ("DESCRIBE a", "DESCRIBE `env-dev`.`lkc-dev`.`a`"),
-        (
-            "CREATE TABLE t2 LIKE t",
-            "CREATE TABLE `env-dev`.`lkc-dev`.`t2` LIKE `env-dev`.`lkc-dev`.`t`",
-        ),
         (
             "SELECT * FROM TABLE(TUMBLE(TABLE orders, DESCRIPTOR(ts), INTERVAL '10' MINUTES))",
             "SELECT * FROM TABLE(TUMBLE(TABLE `env-dev`.`lkc-dev`.`orders`, DESCRIPTOR(ts), INTERVAL '10' MINUTES))",

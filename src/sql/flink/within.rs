@@ -205,6 +205,7 @@ pub(crate) fn attach(
         flink,
         text,
         literal_free,
+        hints,
     } = parsed;
     let flink = match flink {
         Some(mut f) => {
@@ -220,6 +221,7 @@ pub(crate) fn attach(
             }],
             text: text.clone(),
             within,
+            comments: Vec::new(),
         },
     };
     Ok(ParsedStatement {
@@ -227,6 +229,7 @@ pub(crate) fn attach(
         flink: Some(flink),
         text,
         literal_free,
+        hints,
     })
 }
 
