@@ -60,6 +60,7 @@ pub fn sql_pipeline(corpus_tsv: Option<&str>) -> Vec<Seed> {
 /// Statements built to crash, stall or overload the SQL stages (issue 10's reproducers and
 /// their relatives), and the largest statements the default limits accept, by name.
 pub fn hostile_sql() -> Vec<(&'static str, String)> {
+    const OPTIONS: &str = "/*+ OPTIONS('scan.startup.mode'='earliest-offset') */";
     let list = |n: usize, item: &dyn Fn(usize) -> String, sep: &str| {
         (0..n).map(item).collect::<Vec<_>>().join(sep)
     };
@@ -98,6 +99,49 @@ pub fn hostile_sql() -> Vec<(&'static str, String)> {
         (
             "identifier-5000",
             format!("SELECT * FROM `{}`", "x".repeat(5000)),
+        ),
+        // what may not reach the engine, refused by name (`sql/guard.rs`, `sql/hints.rs`)
+        (
+            "hint-options-topic",
+            "SELECT * FROM orders /*+ OPTIONS('topic'='salaries') */".into(),
+        ),
+        (
+            "hint-after-alias",
+            "SELECT * FROM orders AS o /*+ OPTIONS('scan.startup.mode'='latest-offset') */".into(),
+        ),
+        (
+            "hint-in-ddl",
+            "CREATE TABLE t /*+ OPTIONS('topic'='x') */ (a INT) DISTRIBUTED INTO 2 BUCKETS".into(),
+        ),
+        (
+            "hint-comment-end-in-string",
+            "SELECT * FROM t /*+ OPTIONS('scan.startup.mode'='*/ latest') */".into(),
+        ),
+        (
+            "hint-nested-comment",
+            "SELECT /*+ BROADCAST(t) /* inner */ */ * FROM t JOIN u ON true".into(),
+        ),
+        (
+            "hint-join-names-other-table",
+            "SELECT /*+ BROADCAST(salaries) */ * FROM orders".into(),
+        ),
+        (
+            "with-topic",
+            "CREATE TABLE t (a INT) WITH ('connector' = 'kafka', 'topic' = 'salaries')".into(),
+        ),
+        ("like-copy", "CREATE TABLE t2 LIKE salaries".into()),
+        (
+            "set-pipeline-jars",
+            "SET 'pipeline.jars' = 'file:///tmp/evil.jar'".into(),
+        ),
+        ("add-jar", "ADD JAR '/tmp/evil.jar'".into()),
+        (
+            "function-using-jar",
+            "CREATE FUNCTION f AS 'com.evil.F' USING JAR '/tmp/evil.jar'".into(),
+        ),
+        (
+            "create-catalog",
+            "CREATE CATALOG c WITH ('type' = 'jdbc', 'base-url' = 'jdbc:postgresql://x')".into(),
         ),
         // at the limits, accepted
         ("plus-chain-990", format!("SELECT {}1", "1+".repeat(990))),
@@ -370,6 +414,17 @@ pub fn hostile_sql() -> Vec<(&'static str, String)> {
                     &|i| format!("INSERT INTO s{i} SELECT * FROM o;"),
                     " "
                 )
+            ),
+        ),
+        (
+            // Hints: one per table and a join hint naming every table (placed by location,
+            // checked against a set: linear in the statement). A comma list, since every JOIN
+            // adds a level of depth.
+            "largest-hinted-join-4000",
+            format!(
+                "SELECT /*+ BROADCAST({}) */ * FROM {}",
+                list(4000, &|i| format!("t{i}"), ", "),
+                list(4000, &|i| format!("t{i} {OPTIONS}"), ", "),
             ),
         ),
         (

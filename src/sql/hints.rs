@@ -25,6 +25,7 @@
 //!   rendered ([`render`]): query hints as sqlparser's `optimizer_hints` of the `SELECT`,
 //!   table hints between the table's name and its alias.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::ControlFlow;
 
@@ -122,7 +123,7 @@ pub(crate) struct Written {
 }
 
 /// Where a placed hint goes in its statement.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Anchor {
     /// After `SELECT` of the n-th query block (visiting order).
     Select(usize),
@@ -168,7 +169,9 @@ pub(super) fn place<'a>(
     if written.is_empty() {
         return Ok(Vec::new());
     }
-    let mut anchors = Vec::new();
+    // Looked up by location: a statement within the bounds may hold tens of thousands of
+    // query blocks, tables and hints.
+    let mut anchors: HashMap<(u64, u64), Found> = HashMap::new();
     for (n, statement) in statements.enumerate() {
         let mut finder = Anchors {
             statement: n,
@@ -177,13 +180,19 @@ pub(super) fn place<'a>(
             found: Vec::new(),
         };
         let _ = statement.visit(&mut finder);
-        anchors.extend(finder.found);
+        anchors.extend(
+            finder
+                .found
+                .into_iter()
+                .map(|f| ((f.end.line, f.end.column), f)),
+        );
     }
     let mut placed: Vec<Placed> = Vec::new();
+    let mut taken: HashSet<(usize, Anchor)> = HashSet::new();
     for w in written {
         let found = w
             .after
-            .and_then(|after| anchors.iter().find(|a| a.end == after));
+            .and_then(|after| anchors.get(&(after.line, after.column)));
         let Some(a) = found else {
             return Err(unplaced(&w));
         };
@@ -208,10 +217,7 @@ pub(super) fn place<'a>(
                 return Err(unplaced(&w));
             }
         };
-        if placed
-            .iter()
-            .any(|p| p.statement == a.statement && p.anchor == anchor)
-        {
+        if !taken.insert((a.statement, anchor)) {
             return Err(SqlError::HintNotAllowed {
                 hint: w.hints.first().map(|h| h.name.clone()).unwrap_or_default(),
                 reason: format!(
@@ -227,21 +233,31 @@ pub(super) fn place<'a>(
             hints: w.hints,
         });
     }
+    placed.sort_by_key(|p| p.statement);
     Ok(placed)
 }
 
 /// Renders `statement` (the `index`-th of its parsed statement, canonical) with its placed
 /// hints; without hints this is sqlparser's rendering.
 pub(crate) fn render(statement: &Statement, index: usize, placed: &[Placed]) -> String {
-    let mine: Vec<&Placed> = placed.iter().filter(|p| p.statement == index).collect();
-    if mine.is_empty() {
+    // `placed` is sorted by statement (see `place`).
+    let from = placed.partition_point(|p| p.statement < index);
+    let to = placed.partition_point(|p| p.statement <= index);
+    if from >= to {
         return statement.to_string();
     }
+    let texts = placed[from..to]
+        .iter()
+        .map(|p| {
+            let hints: Vec<String> = p.hints.iter().map(Hint::to_string).collect();
+            (p.anchor, hints.join(", "))
+        })
+        .collect();
     let mut copy = statement.clone();
     let _ = VisitMut::visit(
         &mut copy,
         &mut Writer {
-            placed: &mine,
+            texts,
             selects: 0,
             tables: 0,
         },
@@ -311,9 +327,9 @@ fn is_query_hint(name: &str) -> bool {
 }
 
 /// `tables`: the names (as written) and aliases of the query block's FROM.
-fn check_query_hint(h: &Hint, tables: &[String]) -> Result<(), SqlError> {
+fn check_query_hint(h: &Hint, tables: &HashSet<String>) -> Result<(), SqlError> {
     let names_table = |t: &str| -> Result<(), SqlError> {
-        if tables.iter().any(|x| x == t) {
+        if tables.contains(t) {
             Ok(())
         } else {
             Err(SqlError::HintNotAllowed {
@@ -490,7 +506,7 @@ fn show(t: Option<Token>) -> String {
 
 enum Place {
     /// After `SELECT`; the names and aliases of the block's FROM.
-    Select { tables: Vec<String> },
+    Select { tables: HashSet<String> },
     /// After a table's name in FROM/JOIN.
     Table,
     /// After the name of the table an INSERT writes.
@@ -541,7 +557,7 @@ impl Visitor for Anchors {
     fn pre_visit_select(&mut self, select: &Select) -> ControlFlow<()> {
         let end = select.select_token.0.span.end;
         if end.line > 0 {
-            let mut tables = Vec::new();
+            let mut tables = HashSet::new();
             for twj in &select.from {
                 from_names(&twj.relation, &mut tables);
                 for j in &twj.joins {
@@ -578,11 +594,11 @@ impl Visitor for Anchors {
 }
 
 /// The names (last part, as written) and aliases a query hint may name, of one FROM item.
-fn from_names(factor: &TableFactor, out: &mut Vec<String>) {
+fn from_names(factor: &TableFactor, out: &mut HashSet<String>) {
     let alias = match factor {
         TableFactor::Table { name, alias, .. } => {
             if let Some(i) = name.0.last().and_then(|p| p.as_ident()) {
-                out.push(i.value.clone());
+                out.insert(i.value.clone());
             }
             alias
         }
@@ -604,27 +620,25 @@ fn from_names(factor: &TableFactor, out: &mut Vec<String>) {
         _ => &None,
     };
     if let Some(a) = alias {
-        out.push(a.name.value.clone());
+        out.insert(a.name.value.clone());
     }
 }
 
 /// Writes placed hints into a copy of the canonical tree (see the module doc).
-struct Writer<'a> {
-    placed: &'a [&'a Placed],
+struct Writer {
+    /// The rendered hints of each anchor.
+    texts: HashMap<Anchor, String>,
     selects: usize,
     tables: usize,
 }
 
-impl Writer<'_> {
-    fn text(&self, anchor: Anchor) -> Option<String> {
-        self.placed.iter().find(|p| p.anchor == anchor).map(|p| {
-            let hints: Vec<String> = p.hints.iter().map(Hint::to_string).collect();
-            hints.join(", ")
-        })
+impl Writer {
+    fn text(&mut self, anchor: Anchor) -> Option<String> {
+        self.texts.remove(&anchor)
     }
 }
 
-impl VisitorMut for Writer<'_> {
+impl VisitorMut for Writer {
     type Break = ();
 
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
