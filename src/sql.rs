@@ -228,14 +228,15 @@ impl ResolvedStatement {
     /// `CREATE_VIEW`, `DROP_TABLE`, `DROP_VIEW`, `SHOW_TABLES`, `SHOW_CATALOGS`,
     /// `SHOW_DATABASES`, `DESCRIBE` or `EXPLAIN`; and, for Flink-only statements
     /// ([`Self::is_flink_only`]), also `REPLACE_TABLE_AS`, `ALTER_TABLE`, `ALTER_VIEW`,
-    /// `ALTER_DATABASE`, `ALTER_CATALOG`, `ALTER_FUNCTION`, `CREATE_CATALOG`, `CREATE_DATABASE`,
+    /// `ALTER_DATABASE`, `ALTER_CATALOG`, `ALTER_FUNCTION`, `CREATE_DATABASE`,
     /// `CREATE_FUNCTION`, `DROP_CATALOG`, `DROP_DATABASE`, `DROP_FUNCTION`, `SHOW_VIEWS`,
     /// `SHOW_FUNCTIONS`, `SHOW_PROCEDURES`, `SHOW_COLUMNS`, `SHOW_PARTITIONS`,
     /// `SHOW_CREATE_TABLE`, `SHOW_CREATE_VIEW`, `SHOW_CREATE_CATALOG`, `SHOW_CURRENT_CATALOG`,
     /// `SHOW_CURRENT_DATABASE`, `SHOW_JARS`, `SHOW_MODULES`, `DESCRIBE_CATALOG`, `USE`,
-    /// `USE_CATALOG`, `SET`, `RESET`, `ANALYZE_TABLE`, `TRUNCATE_TABLE`, `STATEMENT_SET`,
-    /// `ADD_JAR` and `REMOVE_JAR` (no table access: `alter` on the session's catalog, which
-    /// only administrators hold). A statement with `MATCH_RECOGNIZE … WITHIN` is Flink-only
+    /// `USE_CATALOG`, `SET`, `RESET`, `ANALYZE_TABLE`, `TRUNCATE_TABLE`, `STATEMENT_SET` and
+    /// `REMOVE_JAR` (no table access: `alter` on the session's catalog, which only
+    /// administrators hold). `CREATE_CATALOG` and `ADD_JAR` never get here: they are refused
+    /// by name while parsing (see `sql/guard.rs`). A statement with `MATCH_RECOGNIZE … WITHIN` is Flink-only
     /// and keeps its sqlparser kind (`SELECT`, `INSERT_INTO`, …).
     pub fn sql_kind(&self) -> &'static str {
         self.kind

@@ -17,11 +17,16 @@
 //! holds it (`within.rs`): sqlparser parses it without the clause, and the clause is put back
 //! into the canonical text.
 //!
-//! `ADD JAR` / `REMOVE JAR` load code into (or unload it from) the session's classpath. They
-//! name no table; the gateway checks them as `alter` on the session's catalog (environment),
-//! a permission only administrators are meant to hold, so a FlinkDeveloper is refused by
-//! authorization with `authz.denied`. The embedded engine refuses them like every Flink-only
-//! statement; only a Flink SQL Gateway engine runs them.
+//! `ADD JAR`, `CREATE FUNCTION … USING JAR`, `CREATE CATALOG`, `CREATE TABLE … LIKE`, table
+//! options beyond sqlgate's own and `SET`/`RESET` keys outside the session allow-list are
+//! recognized here and refused by name once the whole text has parsed (see `sql/guard.rs`).
+//! `REMOVE JAR` names no table; the gateway checks it as `alter` on the session's catalog
+//! (environment), a permission only administrators are meant to hold, so a FlinkDeveloper is
+//! refused by authorization with `authz.denied`.
+//!
+//! Comments are cut from the canonical text (on token boundaries, so comment-like text in
+//! strings and quoted names stays); hints are placed on the embedded statements and rendered
+//! with them (see `sql/hints.rs`), or refused.
 
 mod grammar;
 pub(super) mod within;
