@@ -236,8 +236,8 @@ impl ResolvedStatement {
     /// `USE_CATALOG`, `SET`, `RESET`, `ANALYZE_TABLE`, `TRUNCATE_TABLE`, `STATEMENT_SET` and
     /// `REMOVE_JAR` (no table access: `alter` on the session's catalog, which only
     /// administrators hold). `CREATE_CATALOG` and `ADD_JAR` never get here: they are refused
-    /// by name while parsing (see `sql/guard.rs`). A statement with `MATCH_RECOGNIZE … WITHIN` is Flink-only
-    /// and keeps its sqlparser kind (`SELECT`, `INSERT_INTO`, …).
+    /// by name while parsing (see `sql/guard.rs`). A statement with `MATCH_RECOGNIZE …
+    /// WITHIN` is Flink-only and keeps its sqlparser kind (`SELECT`, `INSERT_INTO`, …).
     pub fn sql_kind(&self) -> &'static str {
         self.kind
     }
