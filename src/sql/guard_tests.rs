@@ -317,6 +317,14 @@ fn unknown_misplaced_and_malformed_hints_are_refused() {
 }
 
 #[test]
+fn the_tokens_inside_hints_count_towards_the_token_bound() {
+    let names = (0..60_000).map(|i| format!("t{i}")).collect::<Vec<_>>();
+    let sql = format!("SELECT /*+ BROADCAST({}) */ * FROM t0", names.join(", "));
+    let e = refusal(&sql);
+    assert_eq!(e.code(), "sql.too_complex", "{}", e.detail());
+}
+
+#[test]
 fn plain_comments_and_comment_like_literals_are_not_hints() {
     // `/* + x */` (space before +) and `--+` are comments to Flink too.
     assert_eq!(

@@ -141,15 +141,20 @@ pub(crate) struct Placed {
     hints: Vec<Hint>,
 }
 
-/// The hint comments of a statement's tokens, parsed (refused if malformed).
-pub(super) fn written(tokens: &[TokenWithSpan]) -> Result<Vec<Written>, SqlError> {
+/// The hint comments of a statement's tokens, parsed (refused if malformed). The tokens
+/// inside hints count towards `max_tokens` with the statement's own.
+pub(super) fn written(
+    tokens: &[TokenWithSpan],
+    max_tokens: usize,
+) -> Result<Vec<Written>, SqlError> {
     let mut out = Vec::new();
     let mut after = None;
+    let mut budget = max_tokens.saturating_sub(tokens.len());
     for t in tokens {
         match &t.token {
             Token::Whitespace(Whitespace::MultiLineComment(c)) if c.starts_with('+') => {
                 out.push(Written {
-                    hints: parse_hints(&c[1..], t.span.start)?,
+                    hints: parse_hints(&c[1..], t.span.start, max_tokens, &mut budget)?,
                     at: t.span.start,
                     after,
                 });
@@ -403,7 +408,12 @@ fn malformed(h: &Hint, what: &str) -> SqlError {
 /// Parses the text of one hint comment (after `/*+`): `hint [, hint]*` with
 /// `hint := NAME [ '(' (option [, option]* | key = 'value' [, key = 'value']*) ')' ]`,
 /// `option := identifier`, `key := identifier | 'string'`.
-fn parse_hints(text: &str, at: Location) -> Result<Vec<Hint>, SqlError> {
+fn parse_hints(
+    text: &str,
+    at: Location,
+    max_tokens: usize,
+    budget: &mut usize,
+) -> Result<Vec<Hint>, SqlError> {
     let bad = |what: String| SqlError::Parse {
         message: format!("malformed hint: {what}"),
         line: Some(at.line),
@@ -412,6 +422,18 @@ fn parse_hints(text: &str, at: Location) -> Result<Vec<Hint>, SqlError> {
     let tokens = Tokenizer::new(&FlinkDialect, text)
         .tokenize()
         .map_err(|e| bad(e.message))?;
+    match budget.checked_sub(tokens.len()) {
+        Some(left) => *budget = left,
+        None => {
+            return Err(SqlError::TooComplex {
+                bound: super::bounds::Bound::Tokens,
+                found: max_tokens.saturating_add(1),
+                limit: max_tokens,
+                line: Some(at.line),
+                column: Some(at.column),
+            });
+        }
+    }
     let mut it = tokens
         .into_iter()
         .filter(|t| !matches!(t, Token::Whitespace(_) | Token::EOF))

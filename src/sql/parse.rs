@@ -89,7 +89,7 @@ pub fn parse(sql: &str, limits: &ParseLimits) -> Result<ParsedStatement, SqlErro
         })?;
     bounds::check_tokens(&tokens, limits)?;
     let literal_free = without_literals(&tokens);
-    let written_hints = hints::written(&tokens)?;
+    let written_hints = hints::written(&tokens, limits.max_tokens)?;
     let budget = tokens
         .len()
         .saturating_mul(limits.parse_attempts_per_token)
