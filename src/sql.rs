@@ -44,6 +44,8 @@ pub mod ddl;
 mod dialect;
 mod error;
 mod flink;
+mod guard;
+mod hints;
 mod literals;
 mod parse;
 mod render;
@@ -52,6 +54,8 @@ mod rewrite;
 mod scope;
 pub mod types;
 
+#[cfg(test)]
+mod guard_tests;
 #[cfg(test)]
 mod tests;
 
@@ -64,6 +68,8 @@ use crate::catalog::ObjectRef;
 pub use ddl::FlinkDdl;
 pub use dialect::{FlinkDialect, with_parse_budget};
 pub use error::{ResolveError, RewriteError, SqlError};
+pub use guard::{SESSION_KEYS, TABLE_OPTIONS};
+pub use hints::READ_OPTIONS;
 pub use literals::{scrub_literals, without_literals};
 pub use parse::{ParseLimits, ParsedStatement, parse};
 pub use resolve::{ResolvedStatement, resolve, resolve_for};

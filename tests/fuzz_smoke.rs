@@ -155,6 +155,8 @@ const SQL_WORDS: &[&[u8]] = &[
     b"examples.marketplace.orders",
     b"/*",
     b"*/",
+    b"/*+ OPTIONS('scan.startup.mode'='latest-offset') */",
+    b"/*+ BROADCAST(t), STATE_TTL('t'='1d') */",
     b"--",
     b"'",
     b";",

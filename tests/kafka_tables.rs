@@ -380,16 +380,24 @@ async fn ddl_is_authorized_before_any_kafka_call_and_bad_ddl_leaves_nothing() {
     assert_eq!(gw.engine_calls(), before, "nothing reached the engine");
     assert!(!topics(&b.bootstrap).contains_key("nope"));
 
-    // An unsupported option is refused before the topic is made.
+    // An unsupported option is refused by name before any engine or topic sees it.
     let dev = developer(&gw);
-    let d = fails(
+    let before = gw.engine_calls();
+    let (status, body) = post_statement(
         &gw,
         &dev,
         "c2",
         "CREATE TABLE bad (a INT) WITH ('connector' = 'filesystem')",
+        json!({}),
     )
     .await;
-    assert!(d.contains("not supported"), "{d}");
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["errors"][0]["code"], "sql.option_not_allowed",
+        "{body}"
+    );
+    assert!(detail(&body).contains("not supported"), "{body}");
+    assert_eq!(gw.engine_calls(), before);
     assert!(!topics(&b.bootstrap).contains_key("bad"));
 
     // Names of internal topics are reserved.

@@ -124,6 +124,12 @@ error_codes! {
     SqlParseError = "sql.parse_error" => BAD_REQUEST,
     /// A statement or clause the gateway cannot authorize.
     SqlUnsupported = "sql.unsupported" => BAD_REQUEST,
+    /// A `/*+ … */` hint that is not passed on, or not where Flink reads hints.
+    SqlHintNotAllowed = "sql.hint_not_allowed" => BAD_REQUEST,
+    /// A table option, dynamic table option or session key outside its allow-list.
+    SqlOptionNotAllowed = "sql.option_not_allowed" => BAD_REQUEST,
+    /// A statement or clause refused whoever sends it (ADD JAR, CREATE CATALOG, …).
+    SqlStatementNotAllowed = "sql.statement_not_allowed" => BAD_REQUEST,
     /// The statement's analysis passed `pipeline.deadline`.
     SqlDeadlineExceeded = "sql.deadline_exceeded" => SERVICE_UNAVAILABLE,
     /// No such catalog (or none the caller may know of).
@@ -290,6 +296,9 @@ mod tests {
         ("sql.identifier_too_long", 400),
         ("sql.parse_error", 400),
         ("sql.unsupported", 400),
+        ("sql.hint_not_allowed", 400),
+        ("sql.option_not_allowed", 400),
+        ("sql.statement_not_allowed", 400),
         ("sql.deadline_exceeded", 503),
         ("resolve.unknown_catalog", 404),
         ("resolve.unknown_database", 404),

@@ -103,6 +103,7 @@ pub fn refused_bombs() -> Vec<(&'static str, String)> {
 /// Statements built to crash, stall or overload the SQL stages ([`refused_bombs`] and their
 /// relatives), and the largest statements the default limits accept, by name.
 pub fn hostile_sql() -> Vec<(&'static str, String)> {
+    const OPTIONS: &str = "/*+ OPTIONS('scan.startup.mode'='earliest-offset') */";
     let list = |n: usize, item: &dyn Fn(usize) -> String, sep: &str| {
         (0..n).map(item).collect::<Vec<_>>().join(sep)
     };
@@ -111,6 +112,49 @@ pub fn hostile_sql() -> Vec<(&'static str, String)> {
     };
     let mut all = refused_bombs();
     all.extend(vec![
+        // what may not reach the engine, refused by name (`sql/guard.rs`, `sql/hints.rs`)
+        (
+            "hint-options-topic",
+            "SELECT * FROM orders /*+ OPTIONS('topic'='salaries') */".into(),
+        ),
+        (
+            "hint-after-alias",
+            "SELECT * FROM orders AS o /*+ OPTIONS('scan.startup.mode'='latest-offset') */".into(),
+        ),
+        (
+            "hint-in-ddl",
+            "CREATE TABLE t /*+ OPTIONS('topic'='x') */ (a INT) DISTRIBUTED INTO 2 BUCKETS".into(),
+        ),
+        (
+            "hint-comment-end-in-string",
+            "SELECT * FROM t /*+ OPTIONS('scan.startup.mode'='*/ latest') */".into(),
+        ),
+        (
+            "hint-nested-comment",
+            "SELECT /*+ BROADCAST(t) /* inner */ */ * FROM t JOIN u ON true".into(),
+        ),
+        (
+            "hint-join-names-other-table",
+            "SELECT /*+ BROADCAST(salaries) */ * FROM orders".into(),
+        ),
+        (
+            "with-topic",
+            "CREATE TABLE t (a INT) WITH ('connector' = 'kafka', 'topic' = 'salaries')".into(),
+        ),
+        ("like-copy", "CREATE TABLE t2 LIKE salaries".into()),
+        (
+            "set-pipeline-jars",
+            "SET 'pipeline.jars' = 'file:///tmp/evil.jar'".into(),
+        ),
+        ("add-jar", "ADD JAR '/tmp/evil.jar'".into()),
+        (
+            "function-using-jar",
+            "CREATE FUNCTION f AS 'com.evil.F' USING JAR '/tmp/evil.jar'".into(),
+        ),
+        (
+            "create-catalog",
+            "CREATE CATALOG c WITH ('type' = 'jdbc', 'base-url' = 'jdbc:postgresql://x')".into(),
+        ),
         // issue 10's reproducer that became a statement within the bounds
         (
             "union-500",
@@ -387,6 +431,17 @@ pub fn hostile_sql() -> Vec<(&'static str, String)> {
                     &|i| format!("INSERT INTO s{i} SELECT * FROM o;"),
                     " "
                 )
+            ),
+        ),
+        (
+            // Hints: one per table and a join hint naming every table (placed by location,
+            // checked against a set: linear in the statement). A comma list, since every JOIN
+            // adds a level of depth.
+            "largest-hinted-join-4000",
+            format!(
+                "SELECT /*+ BROADCAST({}) */ * FROM {}",
+                list(4000, &|i| format!("t{i}"), ", "),
+                list(4000, &|i| format!("t{i} {OPTIONS}"), ", "),
             ),
         ),
         (

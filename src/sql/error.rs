@@ -50,6 +50,34 @@ pub enum SqlError {
     /// A statement kind (or clause) the gateway does not know how to authorize.
     #[error("unsupported statement: {0}")]
     Unsupported(String),
+    /// A `/*+ … */` hint the gateway does not pass on, or one where Flink reads none (see
+    /// `sql/hints.rs`).
+    #[error("hint {hint} not allowed: {reason}")]
+    HintNotAllowed {
+        /// The hint's name as written (upper-cased), or the names of a misplaced comment.
+        hint: String,
+        /// Why, for people.
+        reason: String,
+    },
+    /// A table option, dynamic table option or session key outside its allow-list (see
+    /// `sql/guard.rs` and `sql/hints.rs`).
+    #[error("{context} '{option}' not allowed: {reason}")]
+    OptionNotAllowed {
+        /// The option's key as written (never its value, which may be a secret).
+        option: String,
+        /// What kind of option (`table option`, `dynamic table option …`, `session option (SET)`).
+        context: &'static str,
+        /// Why, for people.
+        reason: String,
+    },
+    /// A statement or clause refused whoever sends it (`ADD JAR`, `CREATE CATALOG`, …).
+    #[error("{what} not allowed: {reason}")]
+    StatementNotAllowed {
+        /// The statement or clause (`ADD JAR`).
+        what: String,
+        /// Why, for people.
+        reason: String,
+    },
 }
 
 impl SqlError {
@@ -71,6 +99,9 @@ impl SqlError {
             },
             SqlError::Parse { .. } => ErrorCode::SqlParseError,
             SqlError::Unsupported(_) => ErrorCode::SqlUnsupported,
+            SqlError::HintNotAllowed { .. } => ErrorCode::SqlHintNotAllowed,
+            SqlError::OptionNotAllowed { .. } => ErrorCode::SqlOptionNotAllowed,
+            SqlError::StatementNotAllowed { .. } => ErrorCode::SqlStatementNotAllowed,
         }
     }
 
@@ -119,6 +150,17 @@ impl SqlError {
             SqlError::Parse { message, .. } => format!("SQL parse error: {message}"),
             SqlError::Unsupported(what) => {
                 format!("{what} is not supported by this gateway.")
+            }
+            SqlError::HintNotAllowed { hint, reason } => {
+                format!("The hint {hint} is not allowed: {reason}.")
+            }
+            SqlError::OptionNotAllowed {
+                option,
+                context,
+                reason,
+            } => format!("The {context} '{option}' is not supported here: {reason}."),
+            SqlError::StatementNotAllowed { what, reason } => {
+                format!("{what} is not allowed through this gateway: {reason}.")
             }
         }
     }

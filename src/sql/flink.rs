@@ -17,11 +17,16 @@
 //! holds it (`within.rs`): sqlparser parses it without the clause, and the clause is put back
 //! into the canonical text.
 //!
-//! `ADD JAR` / `REMOVE JAR` load code into (or unload it from) the session's classpath. They
-//! name no table; the gateway checks them as `alter` on the session's catalog (environment),
-//! a permission only administrators are meant to hold, so a FlinkDeveloper is refused by
-//! authorization with `authz.denied`. The embedded engine refuses them like every Flink-only
-//! statement; only a Flink SQL Gateway engine runs them.
+//! `ADD JAR`, `CREATE FUNCTION … USING JAR`, `CREATE CATALOG`, `CREATE TABLE … LIKE`, table
+//! options beyond sqlgate's own and `SET`/`RESET` keys outside the session allow-list are
+//! recognized here and refused by name once the whole text has parsed (see `sql/guard.rs`).
+//! `REMOVE JAR` names no table; the gateway checks it as `alter` on the session's catalog
+//! (environment), a permission only administrators are meant to hold, so a FlinkDeveloper is
+//! refused by authorization with `authz.denied`.
+//!
+//! Comments are cut from the canonical text (on token boundaries, so comment-like text in
+//! strings and quoted names stays); hints are placed on the embedded statements and rendered
+//! with them (see `sql/hints.rs`), or refused.
 
 mod grammar;
 pub(super) mod within;
@@ -35,6 +40,7 @@ use datafusion::sql::sqlparser::ast::{Expr, ObjectName, Statement, Value};
 
 pub(super) use grammar::parse;
 
+use super::hints::{Placed, render as render_hinted};
 use super::resolve::{Names, bind_statement, parts};
 use super::{Access, Action, ResolveError};
 use crate::catalog::{ObjectRef, TableRef};
@@ -47,6 +53,9 @@ pub(crate) struct FlinkStatement {
     sites: Vec<Site>,
     /// `MATCH_RECOGNIZE … WITHIN` clauses taken out before parsing, put back after rendering.
     within: Vec<within::Within>,
+    /// Byte ranges of the comments in the text: cut from the canonical text, so no client
+    /// comment reaches the engine (those inside an embedded statement go with its rendering).
+    comments: Vec<Range<usize>>,
 }
 
 /// One place in the text that resolution must account for.
@@ -147,12 +156,14 @@ impl FlinkStatement {
 pub(super) fn resolve(
     statement: FlinkStatement,
     names: &Names<'_>,
+    hints: &[Placed],
 ) -> Result<ResolvedFlink, ResolveError> {
     let FlinkStatement {
         kind,
         text,
         sites,
         within,
+        comments,
     } = statement;
     let mut accesses = Vec::new();
     let mut edits: Vec<(Range<usize>, String)> = Vec::new();
@@ -182,7 +193,10 @@ pub(super) fn resolve(
             } => {
                 let (_, inner) = bind_statement(&mut statement, names)?;
                 accesses.extend(inner);
-                edits.push((range, super::render::statement(&statement, quotes)?));
+                let index = statements.len();
+                let hinted = |s: &Statement| render_hinted(s, index, hints);
+                let rendered = super::render::statement(&statement, quotes, Some(&hinted))?;
+                edits.push((range, rendered));
                 statements.push(*statement);
             }
             Site::SessionScope { at, scope } => {
@@ -195,6 +209,30 @@ pub(super) fn resolve(
         }
     }
     edits.sort_by_key(|(r, _)| r.start);
+    // A comment is cut unless it lies in a range that is replaced anyway.
+    let mut cuts: Vec<(Range<usize>, String)> = comments
+        .into_iter()
+        .filter(|c| {
+            !edits
+                .iter()
+                .any(|(r, _)| r.start < c.end && c.start < r.end)
+        })
+        .map(|c| {
+            // One space is left where the comment separated two tokens, none more.
+            if text[..c.start].ends_with(char::is_whitespace) {
+                let rest = &text[c.end..];
+                let blank = rest.len() - rest.trim_start().len();
+                (c.start..c.end + blank, String::new())
+            } else if text[c.end..].starts_with(char::is_whitespace) {
+                (c, String::new())
+            } else {
+                (c, " ".to_string())
+            }
+        })
+        .collect();
+    edits.append(&mut cuts);
+    // An insertion at a comment's start goes before the cut.
+    edits.sort_by_key(|(r, _)| (r.start, r.end));
     let mut canonical_text = String::with_capacity(text.len() + 64);
     let mut pos = 0;
     for (range, replacement) in edits {

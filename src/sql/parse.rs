@@ -12,7 +12,7 @@ use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use serde::{Deserialize, Serialize};
 
 use super::bounds::{self, Bound};
-use super::{FlinkDialect, SqlError, flink, with_parse_budget, without_literals};
+use super::{FlinkDialect, SqlError, flink, guard, hints, with_parse_budget, without_literals};
 
 mod parsed;
 
@@ -91,6 +91,7 @@ pub fn parse(sql: &str, limits: &ParseLimits) -> Result<ParsedStatement, SqlErro
         })?;
     bounds::check_tokens(&tokens, limits)?;
     let literal_free = without_literals(&tokens);
+    let written_hints = hints::written(&tokens, limits.max_tokens)?;
     let budget = tokens
         .len()
         .saturating_mul(limits.parse_attempts_per_token)
@@ -115,10 +116,11 @@ pub fn parse(sql: &str, limits: &ParseLimits) -> Result<ParsedStatement, SqlErro
             column: None,
         });
     }
-    let parsed = ParsedStatement::new(sql, literal_free, parsed?);
+    let mut parsed = ParsedStatement::new(sql, literal_free, parsed?);
     for statement in parsed.statements() {
         bounds::check_tree(statement, limits)?;
     }
+    parsed.set_hints(hints::place(written_hints, parsed.statements())?);
     Ok(parsed)
 }
 
@@ -151,6 +153,7 @@ fn parse_tokens(
                 match check_kind(&statement) {
                     Ok(()) => {
                         check_clauses(&statement)?;
+                        check_guarded(&statement)?;
                         return Ok(Body::Sql(statement));
                     }
                     Err(e) => e,
@@ -247,7 +250,42 @@ fn split_location(message: &str) -> (String, Option<u64>, Option<u64>) {
 /// The allow-list for a statement sqlparser parsed: its kind, then its clauses.
 pub(super) fn check_allowed(statement: &Statement) -> Result<(), SqlError> {
     check_kind(statement)?;
-    check_clauses(statement)
+    check_clauses(statement)?;
+    check_guarded(statement)
+}
+
+/// What [`super::guard`] refuses by name in a statement sqlparser parsed: `CREATE TABLE …
+/// LIKE` and table options outside the allow-list.
+fn check_guarded(statement: &Statement) -> Result<(), SqlError> {
+    let Statement::CreateTable(ct) = statement else {
+        return Ok(());
+    };
+    if ct.like.is_some() {
+        return Err(guard::refuse("CREATE TABLE ... LIKE"));
+    }
+    let (CreateTableOptions::With(options)
+    | CreateTableOptions::Options(options)
+    | CreateTableOptions::Plain(options)
+    | CreateTableOptions::TableProperties(options)) = &ct.table_options
+    else {
+        return Ok(());
+    };
+    for option in options {
+        match option {
+            SqlOption::KeyValue { key, value } => {
+                let value = match value {
+                    Expr::Value(v) => match &v.value {
+                        Value::SingleQuotedString(s) => Some(s.as_str()),
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                guard::table_option(&key.value, Some(value.unwrap_or("")))?;
+            }
+            other => guard::table_option(&other.to_string(), None)?,
+        }
+    }
+    Ok(())
 }
 
 /// The statement-kind allow-list: only what `resolve` knows how to account for.

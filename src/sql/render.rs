@@ -41,18 +41,28 @@ pub(super) fn ident(value: &str) -> String {
 
 /// The SQL text of `statement` that parses back to the same statement; see the module doc.
 /// `quotes` is [`may_hold_quotes`] of the text it was parsed from (or is embedded in),
-/// computed once per statement text.
-pub(super) fn statement(statement: &Statement, quotes: bool) -> Result<String, ResolveError> {
+/// computed once per statement text. `hinted`, when the statement has hints, renders the
+/// (checked) statement with them (`sql/hints.rs`): the rendering is checked without its
+/// hints, which are written by construction.
+pub(super) fn statement(
+    statement: &Statement,
+    quotes: bool,
+    hinted: Option<&dyn Fn(&Statement) -> String>,
+) -> Result<String, ResolveError> {
     let text = statement.to_string();
     let hazard = quotes || text.contains("--") || text.contains("/*");
+    let out = |checked: &Statement, text: String| match hinted {
+        Some(render) => render(checked),
+        None => text,
+    };
     if !hazard || reparses_to(&text, statement) {
-        return Ok(text);
+        return Ok(out(statement, text));
     }
     let mut doubled = statement.clone();
     let _ = doubled.visit(&mut DoubleQuotes);
     let text = doubled.to_string();
     if reparses_to(&text, statement) {
-        Ok(text)
+        Ok(out(&doubled, text))
     } else {
         Err(ResolveError::Unrenderable)
     }
@@ -113,7 +123,7 @@ mod tests {
     /// Renders `sql` and parses the rendering: it must be the same statement (or refused).
     fn round_trip(sql: &str) -> Result<String, ResolveError> {
         let st = parse_one(sql);
-        let text = statement(&st, may_hold_quotes(sql))?;
+        let text = statement(&st, may_hold_quotes(sql), None)?;
         assert_eq!(parse_one(&text), st, "{sql} rendered as {text}");
         Ok(text)
     }

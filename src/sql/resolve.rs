@@ -75,14 +75,14 @@ pub fn resolve_for(
     visible: &dyn Visibility,
 ) -> Result<ResolvedStatement, ResolveError> {
     let quotes = super::render::may_hold_quotes(parsed.text());
-    let (statement, flink) = parsed.into_parts();
+    let (statement, flink, hints) = parsed.into_parts();
     let names = Names {
         catalogs,
         session,
         visible,
     };
     if let Some(flink) = flink {
-        let resolved = super::flink::resolve(flink, &names)?;
+        let resolved = super::flink::resolve(flink, &names, &hints)?;
         return Ok(ResolvedStatement::new(
             statement,
             resolved.canonical_text.clone(),
@@ -93,7 +93,13 @@ pub fn resolve_for(
     }
     let mut canonical = statement;
     let (kind, accesses) = bind_statement(&mut canonical, &names)?;
-    let canonical_text = super::render::statement(&canonical, quotes)?;
+    let hinted = |s: &Statement| super::hints::render(s, 0, &hints);
+    let hinted: Option<&dyn Fn(&Statement) -> String> = if hints.is_empty() {
+        None
+    } else {
+        Some(&hinted)
+    };
+    let canonical_text = super::render::statement(&canonical, quotes, hinted)?;
     Ok(ResolvedStatement::new(
         canonical,
         canonical_text,

@@ -15,7 +15,7 @@ use datafusion::sql::sqlparser::tokenizer::{Location, Token, TokenWithSpan, Whit
 use super::{FlinkStatement, Scope, Site, Target};
 use crate::sql::parse::{check_allowed, parser_error};
 use crate::sql::resolve::table_argument;
-use crate::sql::{Action, FlinkDialect, ParseLimits, SqlError};
+use crate::sql::{Action, FlinkDialect, ParseLimits, SqlError, guard};
 
 type R<T> = Result<T, ParserError>;
 
@@ -36,10 +36,19 @@ pub(crate) fn parse(
     tokens: Vec<TokenWithSpan>,
     limits: &ParseLimits,
 ) -> Option<Result<FlinkStatement, SqlError>> {
-    let hints: Vec<Location> = tokens
+    // Comments outside the embedded statements (which are rendered again) are cut from the
+    // canonical text; hints are placed (or refused) on the embedded statements by `parse`.
+    let comments: Vec<(Location, Location)> = tokens
         .iter()
-        .filter(|t| matches!(&t.token, Token::Whitespace(Whitespace::MultiLineComment(c)) if c.starts_with('+')))
-        .map(|t| t.span.start)
+        .filter(|t| {
+            matches!(
+                &t.token,
+                Token::Whitespace(
+                    Whitespace::MultiLineComment(_) | Whitespace::SingleLineComment { .. }
+                )
+            )
+        })
+        .map(|t| (t.span.start, t.span.end))
         .collect();
     let dialect = FlinkDialect;
     let parser = Parser::new(&dialect)
@@ -53,6 +62,7 @@ pub(crate) fn parse(
             .collect(),
         last_offset: Cell::new((0, 0, 0)),
         sites: Vec::new(),
+        refused: None,
     };
     let kind = match g.statement() {
         Ok(None) => return None,
@@ -64,18 +74,14 @@ pub(crate) fn parse(
     if let Err(e) = end {
         return Some(Err(parser_error(e, sql, limits)));
     }
-    // A hint is kept verbatim in the text, so only a query's own hints (which are re-rendered
-    // from sqlparser's AST, where they do not survive) are acceptable.
-    let in_statement = |at: usize| {
-        g.sites
-            .iter()
-            .any(|s| matches!(s, Site::Statement { range, .. } if range.contains(&at)))
-    };
-    if hints.iter().any(|h| !in_statement(g.offset(*h))) {
-        return Some(Err(SqlError::Unsupported(
-            "An optimizer hint (/*+ ... */) outside a query".into(),
-        )));
+    // Refusals by name come after the whole text parsed, so a syntax error is reported as one.
+    if let Some(e) = g.refused {
+        return Some(Err(e));
     }
+    let comments = comments
+        .into_iter()
+        .map(|(start, end)| g.offset(start)..g.offset(end))
+        .collect();
     for site in &g.sites {
         if let Site::Statement { statement, .. } = site
             && let Err(e) = check_allowed(statement)
@@ -88,6 +94,7 @@ pub(crate) fn parse(
         text: sql.to_string(),
         sites: g.sites,
         within: Vec::new(),
+        comments,
     }))
 }
 
@@ -110,9 +117,18 @@ struct Grammar<'a> {
     /// The last location [`Grammar::offset`] computed: line, 0-based column, byte offset.
     last_offset: Cell<(u64, usize, usize)>,
     sites: Vec<Site>,
+    /// The first refusal by name (see `sql/guard.rs`), reported once the text has parsed.
+    refused: Option<SqlError>,
 }
 
 impl Grammar<'_> {
+    /// Keeps the first refusal by name.
+    fn refuse(&mut self, check: Result<(), SqlError>) {
+        if let Err(e) = check {
+            self.refused.get_or_insert(e);
+        }
+    }
+
     // === statements ===
 
     /// Dispatches on the leading keywords; `Ok(None)` for none this grammar knows.
@@ -140,6 +156,7 @@ impl Grammar<'_> {
                 self.optional_comment()?;
                 self.expect_word("WITH")?;
                 self.options()?;
+                self.refuse(Err(guard::refuse("CREATE CATALOG")));
                 "CREATE_CATALOG"
             } else if self.word("DATABASE") {
                 self.words(&["IF", "NOT", "EXISTS"]);
@@ -181,16 +198,20 @@ impl Grammar<'_> {
                 "USE"
             }
         } else if self.word("SET") {
+            let mut key = None;
             if self.peek_string() {
-                self.p.parse_literal_string()?;
+                key = Some(self.p.parse_literal_string()?);
                 self.p.expect_token(&Token::Eq)?;
                 self.p.parse_literal_string()?;
             }
+            self.refuse(guard::session_key("SET", key.as_deref()));
             "SET"
         } else if self.word("RESET") {
+            let mut key = None;
             if self.peek_string() {
-                self.p.parse_literal_string()?;
+                key = Some(self.p.parse_literal_string()?);
             }
+            self.refuse(guard::session_key("RESET", key.as_deref()));
             "RESET"
         } else if self.word("EXPLAIN") {
             self.explain()?
@@ -219,6 +240,7 @@ impl Grammar<'_> {
             "STATEMENT_SET"
         } else if self.words(&["ADD", "JAR"]) {
             self.jar()?;
+            self.refuse(Err(guard::refuse("ADD JAR")));
             "ADD_JAR"
         } else if self.words(&["REMOVE", "JAR"]) {
             self.jar()?;
@@ -276,6 +298,7 @@ impl Grammar<'_> {
                     break;
                 }
             }
+            self.refuse(Err(guard::refuse("CREATE FUNCTION ... USING JAR")));
         }
         Ok(())
     }

@@ -216,6 +216,7 @@ pub(crate) fn attach(
             }],
             text: text.to_string(),
             within,
+            comments: Vec::new(),
         },
     })
 }

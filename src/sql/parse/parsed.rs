@@ -8,6 +8,7 @@
 use datafusion::sql::sqlparser::ast::Statement;
 
 use crate::sql::flink::FlinkStatement;
+use crate::sql::hints::Placed;
 
 /// What the parser made of the text, before it becomes a [`ParsedStatement`].
 #[derive(Debug)]
@@ -33,6 +34,8 @@ pub struct ParsedStatement {
     /// The text without literals or comments (see [`crate::sql::without_literals`]), for
     /// audit records.
     literal_free: String,
+    /// The `/*+ … */` hints, checked and placed on [`Self::statements`] (see `sql/hints.rs`).
+    hints: Vec<Placed>,
 }
 
 impl ParsedStatement {
@@ -47,14 +50,21 @@ impl ParsedStatement {
             flink,
             text: text.to_string(),
             literal_free,
+            hints: Vec::new(),
         }
+    }
+
+    /// Records the hints placed on the statement (`sql::parse`, once its statements are
+    /// known).
+    pub(super) fn set_hints(&mut self, hints: Vec<Placed>) {
+        self.hints = hints;
     }
 
     /// Takes the statement apart for resolution: the statement (for a Flink-only statement a
     /// stand-in, `ASSERT false, 'Flink statement <KIND> has no sqlparser form'`) and the
     /// Flink-only form.
-    pub(in crate::sql) fn into_parts(self) -> (Statement, Option<FlinkStatement>) {
-        (self.statement, self.flink)
+    pub(in crate::sql) fn into_parts(self) -> (Statement, Option<FlinkStatement>, Vec<Placed>) {
+        (self.statement, self.flink, self.hints)
     }
 
     /// Whether sqlparser's AST cannot hold the statement (Flink-only DDL, SHOW, SET, …): it is

@@ -32,7 +32,9 @@ impl Grammar<'_> {
             self.paren_idents()?;
         }
         if self.word("WITH") {
-            self.options()?;
+            for (key, value) in self.options()? {
+                self.refuse(guard::table_option(&key, Some(&value)));
+            }
         }
         if self.word("LIKE") {
             self.name(Target::Table(READ))?;
@@ -41,6 +43,7 @@ impl Grammar<'_> {
                     like_option(&mut self.p)?;
                 }
             }
+            self.refuse(Err(guard::refuse("CREATE TABLE ... LIKE")));
         }
         if self.word("AS") {
             self.query()?;
@@ -147,9 +150,13 @@ impl Grammar<'_> {
     /// The action of `ALTER TABLE <name>`.
     pub(super) fn alter_table(&mut self) -> Result<(), Refusal> {
         if self.word("SET") {
-            self.options()?;
+            for (key, value) in self.options()? {
+                self.refuse(guard::table_option(&key, Some(&value)));
+            }
         } else if self.word("RESET") {
-            self.string_list()?;
+            for key in self.string_list()? {
+                self.refuse(guard::table_option(&key, None));
+            }
         } else if self.word("RENAME") {
             if self.word("TO") {
                 self.name(Target::Table(CREATE))?;
@@ -218,28 +225,28 @@ impl Grammar<'_> {
     /// `('k' = 'v' [, ...])`: Flink's options are string literals on both sides. The value
     /// `'...'` is the documentation's placeholder, never a real option: refused, so a pasted
     /// template is not run.
-    pub(super) fn options(&mut self) -> R<()> {
+    pub(super) fn options(&mut self) -> R<Vec<(String, String)>> {
         self.p.expect_token(&Token::LParen)?;
-        self.p.parse_comma_separated(|p| {
-            p.parse_literal_string()?;
+        let options = self.p.parse_comma_separated(|p| {
+            let key = p.parse_literal_string()?;
             p.expect_token(&Token::Eq)?;
             let value = p.parse_literal_string()?;
             if value.trim() == "..." {
                 let at = p.get_current_token().clone();
                 return p.expected("an option value, not the placeholder '...'", at);
             }
-            Ok(())
+            Ok((key, value))
         })?;
         self.p.expect_token(&Token::RParen)?;
-        Ok(())
+        Ok(options)
     }
 
     /// `('k' [, ...])`.
-    pub(super) fn string_list(&mut self) -> R<()> {
+    pub(super) fn string_list(&mut self) -> R<Vec<String>> {
         self.p.expect_token(&Token::LParen)?;
-        self.p.parse_comma_separated(Parser::parse_literal_string)?;
+        let keys = self.p.parse_comma_separated(Parser::parse_literal_string)?;
         self.p.expect_token(&Token::RParen)?;
-        Ok(())
+        Ok(keys)
     }
 
     pub(super) fn paren_idents(&mut self) -> R<()> {
