@@ -501,13 +501,18 @@ fn parse_hints(
             Args::None
         };
         hints.push(Hint { name, args });
-        match it.next() {
+        // Calcite, and so Flink, takes hints separated by a comma or by spaces alone
+        // (`/*+ BROADCAST(t1) SHUFFLE_HASH(t1) */` in Flink's documentation).
+        match it.peek() {
             None => return Ok(hints),
-            Some(Token::Comma) => {}
-            other => {
+            Some(Token::Comma) => {
+                it.next();
+            }
+            Some(Token::Word(_)) => {}
+            Some(_) => {
                 return Err(bad(format!(
                     "expected , between hints, found {}",
-                    show(other)
+                    show(it.next())
                 )));
             }
         }
