@@ -50,6 +50,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// The embedded engine.
     pub engine: EngineConfig,
+    /// Further engines (Flink SQL Gateways, one per region) that compute pools name.
+    pub engines: Vec<crate::engine::EngineEntry>,
     /// Bounds on the statements the parser accepts.
     pub sql: ParseLimits,
     /// The workers that parse, resolve, authorize and rewrite statements.
@@ -128,6 +130,10 @@ pub struct ComputePoolConfig {
     pub environment: String,
     /// Region the pool runs in; its statements may only touch data of this region.
     pub region: String,
+    /// Id of the engine its statements run on (an `[[engines]]` entry); unset: the
+    /// embedded engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 /// Why the configuration was refused.
@@ -276,6 +282,71 @@ impl Config {
         Ok(self)
     }
 
+    /// Runs the default compute pool on the Flink SQL Gateway at `sql_gateway_url` with its
+    /// JobManager at `jobmanager_url` (`sqlgate serve --flink URL --flink-rest URL`): adds
+    /// (or updates) the engine `flink` and names it on the default pool.
+    pub fn with_flink(mut self, sql_gateway_url: &str, jobmanager_url: &str) -> Self {
+        const ID: &str = "flink";
+        match self.engines.iter_mut().find(|e| e.id == ID) {
+            Some(e) => {
+                e.kind = crate::engine::EngineKind::Flink;
+                e.sql_gateway_url = Some(sql_gateway_url.to_string());
+                e.jobmanager_url = Some(jobmanager_url.to_string());
+            }
+            None => self.engines.push(crate::engine::EngineEntry::flink(
+                ID,
+                sql_gateway_url,
+                jobmanager_url,
+            )),
+        }
+        let default = self.gateway.default_compute_pool.clone();
+        for p in self.compute_pools.iter_mut().filter(|p| p.id == default) {
+            p.engine = Some(ID.to_string());
+        }
+        self
+    }
+
+    /// Picks the create format of Kafka clusters a Flink engine serves when none is
+    /// configured (`avro-registry` with a Schema Registry, else `json`), and refuses
+    /// `json-registry` on them: Flink cannot read Confluent-framed JSON.
+    fn flink_formats(&mut self) -> Result<(), ConfigError> {
+        use crate::engine::EngineKind;
+        let flink: Vec<(String, String)> = self
+            .compute_pools
+            .iter()
+            .filter(|p| {
+                crate::engine::registry::kind_of(&self.engines, p) == Some(EngineKind::Flink)
+            })
+            .map(|p| (p.environment.clone(), p.region.clone()))
+            .collect();
+        for (i, e) in self.environments.iter_mut().enumerate() {
+            for (j, c) in e.clusters.iter_mut().enumerate() {
+                let served = flink.iter().any(|(env, r)| *env == e.id && *r == c.region);
+                let Some(k) = c.kafka.as_mut().filter(|_| served) else {
+                    continue;
+                };
+                match k.default_format.as_deref() {
+                    None => {
+                        let f = match k.schema_registry_url {
+                            Some(_) => crate::kafka::Format::AvroRegistry,
+                            None => crate::kafka::Format::Json,
+                        };
+                        k.default_format = Some(f.as_str().to_string());
+                    }
+                    Some("json-registry") => {
+                        return Err(invalid(
+                            format!("environments[{i}].clusters[{j}].kafka.default_format"),
+                            "'json-registry' (Confluent-framed JSON) cannot be read by the Flink \
+                             engine that serves this cluster; use 'avro-registry' or 'json'",
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks cross-field consistency, naming the offending key.
     pub fn validate(self) -> Result<Self, ConfigError> {
         let g = &self.gateway;
@@ -371,6 +442,8 @@ impl Config {
                 format!("no compute pool `{}` is configured", g.default_compute_pool),
             ));
         }
+        crate::engine::registry::validate(&self.engines, &self.compute_pools)
+            .map_err(|(path, m)| invalid(path, m))?;
         self.auth
             .validate()
             .map_err(|m| invalid("auth", m.to_string()))?;
@@ -384,6 +457,7 @@ impl Config {
             other => invalid("metrics", other.to_string()),
         })?;
         let mut cfg = self;
+        cfg.flink_formats()?;
         cfg.gateway.public_url =
             public_origin(cfg.gateway.public_url.as_deref(), cfg.server.listen)?;
         Ok(cfg)

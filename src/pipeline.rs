@@ -238,10 +238,12 @@ pub async fn create_statement(
             .properties
             .get(SNAPSHOT_MODE)
             .is_some_and(|v| v == "now"),
+        name: Some(entry.name.clone()),
+        local_time_zone: entry.spec.properties.get("sql.local-time-zone").cloned(),
     };
     // Listings lose the rows the caller may not see before anything reads them.
     let execution = gw
-        .execute(&rewritten, &exec_ctx)
+        .execute(&placement, &rewritten, &exec_ctx)
         .await
         .and_then(|x| listing::visible_only(&rewritten, x, gw.visibility(&principal.id)));
     let execution = match execution {

@@ -43,11 +43,13 @@ async fn gateway() -> TestGateway {
             id: "lfcp-eu".into(),
             environment: "env-dev".into(),
             region: "aws.eu-central-1".into(),
+            engine: None,
         });
         cfg.compute_pools.push(ComputePoolConfig {
             id: "lfcp-prod".into(),
             environment: "env-prod".into(),
             region: "aws.us-east-2".into(),
+            engine: None,
         });
     })
     .await

@@ -69,7 +69,7 @@ impl Pools {
     /// use sqlgate::pipeline::Pools;
     /// let env = |id: &str| EnvironmentConfig { id: id.into(), display_name: id.into(), clusters: vec![] };
     /// let catalogs = Catalogs::new("o", "r1", vec![env("env-a"), env("env-b")]);
-    /// let pool = |id: &str, e: &str, r: &str| ComputePoolConfig { id: id.into(), environment: e.into(), region: r.into() };
+    /// let pool = |id: &str, e: &str, r: &str| ComputePoolConfig { id: id.into(), environment: e.into(), region: r.into(), engine: None };
     /// let pools = Pools::new(vec![pool("lfcp-a", "env-a", "r1"), pool("lfcp-b", "env-b", "r2")], "lfcp-a");
     /// assert_eq!(pools.place(&catalogs, "env-b", Some("lfcp-b")).unwrap().region, "r2");
     /// assert_eq!(pools.place(&catalogs, "env-b", None).unwrap().region, "r1");
