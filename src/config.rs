@@ -569,6 +569,72 @@ mod tests {
     }
 
     #[test]
+    fn a_pool_naming_an_unknown_engine_is_refused_with_the_engines_known() {
+        let mut cfg = Config::default_config().unwrap();
+        cfg.compute_pools[0].engine = Some("flink-eu".into());
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("compute_pools[0].engine") && err.contains("unknown engine `flink-eu`"),
+            "{err}"
+        );
+        let toml = format!(
+            "{DEFAULT_CONFIG}\n[[engines]]\nid = \"eu\"\nkind = \"flink\"\nsql_gateway_url = \"http://127.0.0.1:1\"\n"
+        );
+        let err = Config::from_toml(&toml).unwrap().validate().unwrap_err().to_string();
+        assert!(err.contains("engines[0].jobmanager_url") && err.contains("required"), "{err}");
+        let err = Config::from_toml(&format!("{DEFAULT_CONFIG}\n[[engines]]\nid = \"x\"\nkind = \"spark\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("engines[0].kind"), "{err}");
+    }
+
+    #[test]
+    fn the_flink_flag_runs_the_default_pool_on_flink_and_picks_a_format_flink_reads() {
+        let cfg = Config::default_config()
+            .unwrap()
+            .with_kafka("127.0.0.1:9092")
+            .and_then(|c| c.with_schema_registry("http://127.0.0.1:8081"))
+            .unwrap()
+            .with_flink("http://127.0.0.1:8083", "http://127.0.0.1:8081")
+            .validate()
+            .unwrap();
+        assert_eq!(cfg.compute_pools[0].engine.as_deref(), Some("flink"));
+        assert_eq!(cfg.engines[0].kind, crate::engine::EngineKind::Flink);
+        let k = cfg.environments[0].clusters[0].kafka.as_ref().unwrap();
+        assert_eq!(k.create_format(), crate::kafka::Format::AvroRegistry);
+
+        let plain = Config::default_config()
+            .unwrap()
+            .with_kafka("127.0.0.1:9092")
+            .unwrap()
+            .with_flink("http://127.0.0.1:8083", "http://127.0.0.1:8081")
+            .validate()
+            .unwrap();
+        let k = plain.environments[0].clusters[0].kafka.as_ref().unwrap();
+        assert_eq!(k.create_format(), crate::kafka::Format::Json, "no registry: plain JSON");
+
+        let mut framed = Config::default_config()
+            .unwrap()
+            .with_kafka("127.0.0.1:9092")
+            .unwrap()
+            .with_flink("http://127.0.0.1:8083", "http://127.0.0.1:8081");
+        if let Some(k) = framed.environments[0].clusters[0].kafka.as_mut() {
+            k.default_format = Some("json-registry".into());
+        }
+        let err = framed.validate().unwrap_err().to_string();
+        assert!(err.contains("default_format") && err.contains("json-registry"), "{err}");
+
+        // Without Flink nothing changes: json-registry stays the default.
+        let embedded = Config::default_config()
+            .unwrap()
+            .with_kafka("127.0.0.1:9092")
+            .and_then(Config::validate)
+            .unwrap();
+        let k = embedded.environments[0].clusters[0].kafka.as_ref().unwrap();
+        assert_eq!(k.create_format(), crate::kafka::Format::JsonRegistry);
+    }
+
+    #[test]
     fn the_schema_registry_flag_needs_a_kafka_backed_default_cluster() {
         let err = Config::default_config()
             .unwrap()
