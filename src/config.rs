@@ -580,11 +580,20 @@ mod tests {
         let toml = format!(
             "{DEFAULT_CONFIG}\n[[engines]]\nid = \"eu\"\nkind = \"flink\"\nsql_gateway_url = \"http://127.0.0.1:1\"\n"
         );
-        let err = Config::from_toml(&toml).unwrap().validate().unwrap_err().to_string();
-        assert!(err.contains("engines[0].jobmanager_url") && err.contains("required"), "{err}");
-        let err = Config::from_toml(&format!("{DEFAULT_CONFIG}\n[[engines]]\nid = \"x\"\nkind = \"spark\"\n"))
+        let err = Config::from_toml(&toml)
+            .unwrap()
+            .validate()
             .unwrap_err()
             .to_string();
+        assert!(
+            err.contains("engines[0].jobmanager_url") && err.contains("required"),
+            "{err}"
+        );
+        let err = Config::from_toml(&format!(
+            "{DEFAULT_CONFIG}\n[[engines]]\nid = \"x\"\nkind = \"spark\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("engines[0].kind"), "{err}");
     }
 
@@ -611,7 +620,11 @@ mod tests {
             .validate()
             .unwrap();
         let k = plain.environments[0].clusters[0].kafka.as_ref().unwrap();
-        assert_eq!(k.create_format(), crate::kafka::Format::Json, "no registry: plain JSON");
+        assert_eq!(
+            k.create_format(),
+            crate::kafka::Format::Json,
+            "no registry: plain JSON"
+        );
 
         let mut framed = Config::default_config()
             .unwrap()
@@ -622,7 +635,10 @@ mod tests {
             k.default_format = Some("json-registry".into());
         }
         let err = framed.validate().unwrap_err().to_string();
-        assert!(err.contains("default_format") && err.contains("json-registry"), "{err}");
+        assert!(
+            err.contains("default_format") && err.contains("json-registry"),
+            "{err}"
+        );
 
         // Without Flink nothing changes: json-registry stays the default.
         let embedded = Config::default_config()

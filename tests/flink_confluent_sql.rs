@@ -35,7 +35,14 @@ async fn confluent_sql_runs_tumble_windows_and_a_changelog_on_flink() {
     )
     .await;
     assert_eq!(s, 200, "{v}");
-    let v = wait_phase(&gw, &dev, "ddl-clicks", &["COMPLETED", "FAILED"], Duration::from_secs(60)).await;
+    let v = wait_phase(
+        &gw,
+        &dev,
+        "ddl-clicks",
+        &["COMPLETED", "FAILED"],
+        Duration::from_secs(60),
+    )
+    .await;
     assert_eq!(v["status"]["phase"], "COMPLETED", "{v}");
 
     // Record timestamps within the topic's retention: a whole minute ten minutes ago.
@@ -82,7 +89,10 @@ async fn confluent_sql_runs_tumble_windows_and_a_changelog_on_flink() {
         &python,
         &gw,
         "flink_e2e.py",
-        &[("SQLGATE_TOKEN", token), ("SQLGATE_EXPECT", expect.to_string())],
+        &[
+            ("SQLGATE_TOKEN", token),
+            ("SQLGATE_EXPECT", expect.to_string()),
+        ],
         "flink e2e: all checks passed",
     )
     .await;

@@ -31,7 +31,13 @@ async fn run(gw: &TestGateway, cred: &Cred, name: &str, sql: &str, pool: Option<
     wait_phase(gw, cred, name, &["COMPLETED", "FAILED"], LONG).await
 }
 
-async fn rows(gw: &TestGateway, cred: &Cred, name: &str, sql: &str, pool: Option<&str>) -> Vec<Value> {
+async fn rows(
+    gw: &TestGateway,
+    cred: &Cred,
+    name: &str,
+    sql: &str,
+    pool: Option<&str>,
+) -> Vec<Value> {
     let v = run(gw, cred, name, sql, pool).await;
     assert_eq!(v["status"]["phase"], "COMPLETED", "{sql}: {v}");
     let mut r: Vec<Value> = read_until(gw, cred, name, LONG, |_| false)
@@ -62,13 +68,30 @@ async fn an_avro_table_is_written_and_read_by_flink_the_embedded_engine_and_conf
         });
     })
     .await;
-    let kafka_cfg = gw.config.environments[0].clusters[0].kafka.as_ref().unwrap();
+    let kafka_cfg = gw.config.environments[0].clusters[0]
+        .kafka
+        .as_ref()
+        .unwrap();
     assert_eq!(kafka_cfg.default_format.as_deref(), Some("avro-registry"));
     let dev = developer(&gw);
 
-    let v = run(&gw, &dev, "ddl", "CREATE TABLE payments (id INT, amount DOUBLE, note STRING)", None).await;
+    let v = run(
+        &gw,
+        &dev,
+        "ddl",
+        "CREATE TABLE payments (id INT, amount DOUBLE, note STRING)",
+        None,
+    )
+    .await;
     assert_eq!(v["status"]["phase"], "COMPLETED", "{v}");
-    let v = run(&gw, &dev, "by-flink", "INSERT INTO payments VALUES (1, 2.5, 'flink')", None).await;
+    let v = run(
+        &gw,
+        &dev,
+        "by-flink",
+        "INSERT INTO payments VALUES (1, 2.5, 'flink')",
+        None,
+    )
+    .await;
     assert_eq!(v["status"]["phase"], "COMPLETED", "{v}");
     let v = run(
         &gw,
@@ -80,10 +103,21 @@ async fn an_avro_table_is_written_and_read_by_flink_the_embedded_engine_and_conf
     .await;
     assert_eq!(v["status"]["phase"], "COMPLETED", "{v}");
 
-    let want = [json!(["1", "2.5", "flink"]), json!(["2", "3.5", "embedded"])];
+    let want = [
+        json!(["1", "2.5", "flink"]),
+        json!(["2", "3.5", "embedded"]),
+    ];
     let sql = "SELECT id, amount, note FROM payments";
-    assert_eq!(rows(&gw, &dev, "read-flink", sql, None).await, want, "Flink reads both");
-    assert_eq!(rows(&gw, &dev, "read-embedded", sql, Some(LOCAL)).await, want, "so does the embedded engine");
+    assert_eq!(
+        rows(&gw, &dev, "read-flink", sql, None).await,
+        want,
+        "Flink reads both"
+    );
+    assert_eq!(
+        rows(&gw, &dev, "read-embedded", sql, Some(LOCAL)).await,
+        want,
+        "so does the embedded engine"
+    );
 
     let out = common::python::run_with(
         &python,
@@ -139,7 +173,10 @@ async fn json_registry_is_refused_by_name_on_flink() {
     .await;
     assert_eq!(v["status"]["phase"], "FAILED", "{v}");
     let detail = v["status"]["detail"].as_str().unwrap();
-    assert!(detail.contains("'json-registry'") && detail.contains("Flink"), "{detail}");
+    assert!(
+        detail.contains("'json-registry'") && detail.contains("Flink"),
+        "{detail}"
+    );
 
     // Made by the embedded engine's pool, the table exists; Flink refuses to read it, by name.
     let v = run(
@@ -154,7 +191,14 @@ async fn json_registry_is_refused_by_name_on_flink() {
     let v = run(&gw, &dev, "framed-read", "SELECT * FROM framed", None).await;
     assert_eq!(v["status"]["phase"], "FAILED", "{v}");
     let detail = v["status"]["detail"].as_str().unwrap();
-    assert!(detail.contains("'json-registry'") && detail.contains("framed"), "{detail}");
-    assert_eq!(f.sessions_opened(), before, "no session was opened for refused formats");
+    assert!(
+        detail.contains("'json-registry'") && detail.contains("framed"),
+        "{detail}"
+    );
+    assert_eq!(
+        f.sessions_opened(),
+        before,
+        "no session was opened for refused formats"
+    );
     gw.stop().await;
 }

@@ -85,7 +85,11 @@ async fn a_statement_runs_only_on_the_flink_of_its_pools_region() {
     let v = wait_phase(&gw, &dev, "eu-read", &["COMPLETED", "FAILED"], LONG).await;
     assert_eq!(v["status"]["phase"], "COMPLETED", "{v}");
     assert_eq!(read_until(&gw, &dev, "eu-read", LONG, |_| false).await, []);
-    assert_eq!(eu.sessions_opened(), eu0 + 1, "the EU statement reached the EU Flink");
+    assert_eq!(
+        eu.sessions_opened(),
+        eu0 + 1,
+        "the EU statement reached the EU Flink"
+    );
     assert_eq!(us.sessions_opened(), us0, "and never the US one");
     assert!(eu.jobs().await.iter().any(|(n, _)| n == "sqlgate:eu-read"));
     assert!(!us.jobs().await.iter().any(|(n, _)| n == "sqlgate:eu-read"));
@@ -95,7 +99,10 @@ async fn a_statement_runs_only_on_the_flink_of_its_pools_region() {
     assert_eq!(s, 200, "{v}");
     let v = wait_phase(&gw, &dev, "us-one", &["COMPLETED", "FAILED"], LONG).await;
     assert_eq!(v["status"]["phase"], "COMPLETED", "{v}");
-    assert_eq!((us.sessions_opened(), eu.sessions_opened()), (us0 + 1, eu0 + 1));
+    assert_eq!(
+        (us.sessions_opened(), eu.sessions_opened()),
+        (us0 + 1, eu0 + 1)
+    );
 
     // Refused by the gateway (the EU pool reading a US table: the region check), so no Flink
     // sees it.
@@ -111,6 +118,9 @@ async fn a_statement_runs_only_on_the_flink_of_its_pools_region() {
     .await;
     assert!(s == 403 || s == 400, "refused: {s} {v}");
     assert_eq!(gw.engine_calls(), calls, "nothing reached an engine");
-    assert_eq!((us.sessions_opened(), eu.sessions_opened()), (us0 + 1, eu0 + 1));
+    assert_eq!(
+        (us.sessions_opened(), eu.sessions_opened()),
+        (us0 + 1, eu0 + 1)
+    );
     gw.stop().await;
 }

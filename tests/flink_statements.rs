@@ -51,10 +51,13 @@ fn producer(bootstrap: &str) -> FutureProducer {
         .unwrap()
 }
 
-/// Produces JSON values with record timestamps (ms).
+/// Produces JSON values with record timestamps (ms after a whole minute ten minutes ago:
+/// within the topic's retention, which would delete records of 1970 at its next check).
 async fn produce(bootstrap: &str, topic: &str, records: &[(i64, Value)]) {
     let p = producer(bootstrap);
-    for (ts, v) in records {
+    let base = (chrono::Utc::now().timestamp_millis() / 60_000 - 10) * 60_000;
+    for (at, v) in records {
+        let ts = &(base + at);
         let payload = v.to_string();
         p.send(
             FutureRecord::<(), _>::to(topic)
@@ -175,7 +178,12 @@ async fn a_streaming_group_by_delivers_the_changelog_and_stop_cancels_its_job() 
         .send()
         .await
         .unwrap();
-    assert_eq!(stop.status().as_u16(), 200, "{}", stop.text().await.unwrap());
+    assert_eq!(
+        stop.status().as_u16(),
+        200,
+        "{}",
+        stop.text().await.unwrap()
+    );
     wait_phase(&gw, &dev, "totals", &["STOPPED"], LONG).await;
     f.wait_job("totals", "CANCELED", LONG).await;
     gw.stop().await;
@@ -220,8 +228,16 @@ async fn insert_into_select_runs_as_a_flink_job_until_deleted() {
     assert_eq!(s, 200, "{v}");
     f.wait_job("copy", "RUNNING", LONG).await;
     let v = wait_phase(&gw, &dev, "copy", &["RUNNING", "FAILED", "COMPLETED"], LONG).await;
-    assert_eq!(v["status"]["phase"], "RUNNING", "a job runs until stopped: {v}");
-    produce(&bootstrap, "moves", &[(3_000, json!({"id": 3, "dist": 70}))]).await;
+    assert_eq!(
+        v["status"]["phase"], "RUNNING",
+        "a job runs until stopped: {v}"
+    );
+    produce(
+        &bootstrap,
+        "moves",
+        &[(3_000, json!({"id": 3, "dist": 70}))],
+    )
+    .await;
 
     // What the job wrote, read back by a bounded query on Flink.
     let deadline = std::time::Instant::now() + LONG;
@@ -229,7 +245,15 @@ async fn insert_into_select_runs_as_a_flink_job_until_deleted() {
     let got = loop {
         n += 1;
         let name = format!("check-{n}");
-        let (s, v) = create(&gw, &dev, &name, "SELECT id, dist FROM far_moves", None, snapshot()).await;
+        let (s, v) = create(
+            &gw,
+            &dev,
+            &name,
+            "SELECT id, dist FROM far_moves",
+            None,
+            snapshot(),
+        )
+        .await;
         assert_eq!(s, 200, "{v}");
         wait_phase(&gw, &dev, &name, &["COMPLETED"], LONG).await;
         let rows = read_until(&gw, &dev, &name, LONG, |_| false).await;
@@ -278,5 +302,86 @@ async fn the_sql_gateway_down_is_503_with_retry_after_and_nothing_runs() {
     // Nothing is left: the name is free again.
     let (s, _) = common::get(&gw, &dev, "/statements/down").await;
     assert_eq!(s, 404);
+    gw.stop().await;
+}
+
+/// `SELECT 1` to its last row, 10 times, through sqlgate (create, wait for COMPLETED, read the
+/// results) and straight to the SQL Gateway (session, submit, poll, fetch to EOS, close);
+/// prints the medians. A measurement, not a check: `cargo test --test flink_statements
+/// measure_ -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement; run it with --ignored --nocapture"]
+async fn measure_select_one_round_trip_via_sqlgate_and_direct() {
+    let (gw, f, _) = gateway().await;
+    let dev = developer(&gw);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut via = Vec::new();
+    for i in 0..10 {
+        let name = format!("m-{i}");
+        let t = std::time::Instant::now();
+        let (s, v) = create(&gw, &dev, &name, "SELECT 1", None, snapshot()).await;
+        assert_eq!(s, 200, "{v}");
+        wait_phase(&gw, &dev, &name, &["COMPLETED"], LONG).await;
+        let rows = read_until(&gw, &dev, &name, LONG, |_| false).await;
+        assert_eq!(rows.len(), 1);
+        via.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let c = reqwest::Client::new();
+    let gwu = &f.sql_gateway;
+    let mut direct = Vec::new();
+    for _ in 0..10 {
+        let t = std::time::Instant::now();
+        let sh: Value = c
+            .post(format!("{gwu}/v2/sessions"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let sh = sh["sessionHandle"].as_str().unwrap().to_string();
+        let op: Value = c
+            .post(format!("{gwu}/v2/sessions/{sh}/statements"))
+            .json(&json!({"statement": "SELECT 1"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let op = op["operationHandle"].as_str().unwrap().to_string();
+        let mut token = 0;
+        loop {
+            let page: Value = c
+                .get(format!(
+                    "{gwu}/v2/sessions/{sh}/operations/{op}/result/{token}?rowFormat=JSON"
+                ))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            match page["resultType"].as_str() {
+                Some("EOS") => break,
+                Some("PAYLOAD") => token += 1,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        c.delete(format!("{gwu}/v2/sessions/{sh}"))
+            .send()
+            .await
+            .unwrap();
+        direct.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (v, d) = (median(via), median(direct));
+    println!(
+        "SELECT 1 round trip, median of 10: via sqlgate {v:.0} ms, straight to the SQL Gateway {d:.0} ms, ratio {:.2}",
+        v / d
+    );
     gw.stop().await;
 }

@@ -167,13 +167,19 @@ impl EngineEntry {
 
 /// Checks the engine entries and the pools' engine names together. Errors are
 /// `(key path, message)`.
-pub fn validate(entries: &[EngineEntry], pools: &[ComputePoolConfig]) -> Result<(), (String, String)> {
+pub fn validate(
+    entries: &[EngineEntry],
+    pools: &[ComputePoolConfig],
+) -> Result<(), (String, String)> {
     let mut ids = std::collections::HashSet::from([EMBEDDED.to_string()]);
     for (i, e) in entries.iter().enumerate() {
         let at = format!("engines[{i}]");
         e.validate(&at)?;
         if e.kind == EngineKind::Flink && !ids.insert(e.id.clone()) {
-            return Err((format!("{at}.id"), format!("engine `{}` is configured twice", e.id)));
+            return Err((
+                format!("{at}.id"),
+                format!("engine `{}` is configured twice", e.id),
+            ));
         }
         ids.insert(e.id.clone());
     }
@@ -187,7 +193,11 @@ pub fn validate(entries: &[EngineEntry], pools: &[ComputePoolConfig]) -> Result<
                 format!("compute_pools[{i}].engine"),
                 format!(
                     "unknown engine `{id}` (configured: {})",
-                    known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+                    known
+                        .iter()
+                        .map(|k| format!("`{k}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
@@ -227,9 +237,7 @@ impl Engines {
         for e in entries {
             let engine: Arc<dyn Engine> = match e.kind {
                 EngineKind::Embedded => embedded.clone(),
-                EngineKind::Flink => {
-                    Arc::new(super::flink::FlinkEngine::new(e, embedded.clone())?)
-                }
+                EngineKind::Flink => Arc::new(super::flink::FlinkEngine::new(e, embedded.clone())?),
             };
             by_id.insert(e.id.clone(), engine);
         }

@@ -133,7 +133,9 @@ impl KafkaClusterConfig {
         if let Some(f) = &self.default_format
             && !matches!(
                 super::Format::parse(f),
-                Some(super::Format::Json | super::Format::JsonRegistry | super::Format::AvroRegistry)
+                Some(
+                    super::Format::Json | super::Format::JsonRegistry | super::Format::AvroRegistry
+                )
             )
         {
             return Err(format!(

@@ -106,7 +106,10 @@ impl Flink {
         let deadline = Instant::now() + WARMUP;
         let mut token = 0;
         loop {
-            assert!(Instant::now() < deadline, "Flink's warm-up SELECT 1 did not end within {WARMUP:?}");
+            assert!(
+                Instant::now() < deadline,
+                "Flink's warm-up SELECT 1 did not end within {WARMUP:?}"
+            );
             let page: Value = c
                 .get(format!(
                     "{gw}/v2/sessions/{sh}/operations/{op}/result/{token}?rowFormat=JSON"

@@ -188,7 +188,11 @@ impl Client {
             .unwrap_or(&[])
             .iter()
             .map(|c| {
-                let name = c.get("name").and_then(Json::as_str).unwrap_or("").to_string();
+                let name = c
+                    .get("name")
+                    .and_then(Json::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 (name, c.get("logicalType").cloned().unwrap_or(Json::Null))
             })
             .collect();
@@ -229,7 +233,9 @@ impl Client {
     /// Keeps a session alive past the gateway's idle timeout.
     pub(crate) async fn heartbeat(&self, session: &str) -> Result<(), CallError> {
         let url = self.gw(&format!("/v2/sessions/{session}/heartbeat"));
-        self.call(self.http.post(url).json(&json!({}))).await.map(|_| ())
+        self.call(self.http.post(url).json(&json!({})))
+            .await
+            .map(|_| ())
     }
 
     /// Asks the JobManager to cancel a job (asynchronous: watch [`Self::job_state`]).
@@ -299,7 +305,11 @@ pub(crate) fn reduce(text: &str) -> String {
         .next_back()
         .or_else(|| {
             text.lines()
-                .map(|l| l.trim().trim_start_matches("<Exception on server side:").trim())
+                .map(|l| {
+                    l.trim()
+                        .trim_start_matches("<Exception on server side:")
+                        .trim()
+                })
                 .find(|l| !l.is_empty())
         })
         .unwrap_or("the Flink SQL Gateway gave no reason");

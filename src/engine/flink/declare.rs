@@ -74,7 +74,10 @@ fn format_options(
                 out.push((p("avro-confluent.schema"), s.to_string()));
             }
             if let Some(auth) = &cluster.schema_registry_basic_auth {
-                out.push((p("avro-confluent.basic-auth.credentials-source"), "USER_INFO".into()));
+                out.push((
+                    p("avro-confluent.basic-auth.credentials-source"),
+                    "USER_INFO".into(),
+                ));
                 out.push((p("avro-confluent.basic-auth.user-info"), auth.clone()));
             }
         }
@@ -106,8 +109,14 @@ pub(crate) fn create_table(
         "{} TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
         ident(ROWTIME)
     ));
-    cols.push(format!("{} INT METADATA FROM 'partition' VIRTUAL", ident(PARTITION)));
-    cols.push(format!("{} BIGINT METADATA FROM 'offset' VIRTUAL", ident(OFFSET)));
+    cols.push(format!(
+        "{} INT METADATA FROM 'partition' VIRTUAL",
+        ident(PARTITION)
+    ));
+    cols.push(format!(
+        "{} BIGINT METADATA FROM 'offset' VIRTUAL",
+        ident(OFFSET)
+    ));
     cols.push(format!(
         "WATERMARK FOR {r} AS {r} - {WATERMARK_DELAY}",
         r = ident(ROWTIME)
@@ -269,13 +278,19 @@ mod tests {
         assert!(m.contains("'json-registry'") && m.contains("orders"), "{m}");
         let mut avro = layout;
         avro.value_format = Format::AvroRegistry;
-        assert!(create_table(&t, &avro, &cluster, false).is_err(), "no registry");
+        assert!(
+            create_table(&t, &avro, &cluster, false).is_err(),
+            "no registry"
+        );
     }
 
     #[test]
     fn the_session_sees_only_the_declared_catalogs() {
         let t = TableRef::new("env-dev", "lkc-dev", "orders");
-        let s = session_statements(&[(t, "CREATE TABLE x".into())], Some(("env-dev", "lkc-dev")));
+        let s = session_statements(
+            &[(t, "CREATE TABLE x".into())],
+            Some(("env-dev", "lkc-dev")),
+        );
         assert_eq!(
             s,
             [

@@ -173,7 +173,10 @@ impl Parser<'_> {
     fn number(&mut self) -> Result<Json, String> {
         let start = self.i;
         while self.i < self.s.len()
-            && matches!(self.s[self.i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+            && matches!(
+                self.s[self.i],
+                b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9'
+            )
         {
             self.i += 1;
         }
@@ -248,7 +251,10 @@ mod tests {
             v.get("b").unwrap().as_array().unwrap()[2],
             Json::Number("99999999999999999999.999999999999999999".into())
         );
-        assert_eq!(v.get("b").unwrap().as_array().unwrap()[0], Json::Number("1E+2".into()));
+        assert_eq!(
+            v.get("b").unwrap().as_array().unwrap()[0],
+            Json::Number("1E+2".into())
+        );
         assert_eq!(v.get("a").unwrap().as_str(), Some("xé\""));
         assert_eq!(v.get("n"), Some(&Json::Null));
     }

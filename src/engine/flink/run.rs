@@ -84,12 +84,18 @@ impl Handle {
 
     /// Records the statement's operation (closed on stop).
     pub(crate) fn set_operation(&self, op: &str) {
-        *self.op.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(op.to_string());
+        *self
+            .op
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(op.to_string());
     }
 
     /// Records the statement's job (cancelled on stop).
     pub(crate) fn set_job(&self, job: &str) {
-        *self.job.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(job.to_string());
+        *self
+            .job
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(job.to_string());
     }
 
     fn job(&self) -> Option<String> {
@@ -171,7 +177,10 @@ impl Handle {
                 _ => tokio::time::sleep(Duration::from_millis(200)).await,
             }
         }
-        warn!(job, "a cancelled Flink job did not reach CANCELED within cancel_timeout");
+        warn!(
+            job,
+            "a cancelled Flink job did not reach CANCELED within cancel_timeout"
+        );
     }
 
     /// [`Self::stop_now`] on a task of its own.

@@ -42,9 +42,15 @@ pub(crate) fn type_of(t: &Json) -> Result<FlinkType, String> {
         .ok_or("a column type without a name")?;
     let nullable = !matches!(t.get("nullable"), Some(Json::Bool(false)));
     let precision = |default: u64| num(t, "precision").unwrap_or(default).min(9) as u8;
-    let length = |default: u64| num(t, "length").unwrap_or(default).min(u64::from(MAX_LENGTH)) as u32;
+    let length = |default: u64| {
+        num(t, "length")
+            .unwrap_or(default)
+            .min(u64::from(MAX_LENGTH)) as u32
+    };
     let nested = |key: &str| -> Result<Box<FlinkType>, String> {
-        Ok(Box::new(type_of(t.get(key).ok_or_else(|| format!("{name} without {key}"))?)?))
+        Ok(Box::new(type_of(
+            t.get(key).ok_or_else(|| format!("{name} without {key}"))?,
+        )?))
     };
     let kind = match name {
         "NULL" => Kind::Null,
@@ -80,7 +86,11 @@ pub(crate) fn type_of(t: &Json) -> Result<FlinkType, String> {
                 fields
                     .iter()
                     .map(|f| {
-                        let n = f.get("name").and_then(Json::as_str).unwrap_or("").to_string();
+                        let n = f
+                            .get("name")
+                            .and_then(Json::as_str)
+                            .unwrap_or("")
+                            .to_string();
                         let ft = f.get("fieldType").ok_or("ROW field without fieldType")?;
                         Ok((n, type_of(ft)?))
                     })
@@ -95,7 +105,10 @@ pub(crate) fn type_of(t: &Json) -> Result<FlinkType, String> {
 
 /// Encodes one row of a result page (`{"kind": …, "fields": […]}`) against the columns.
 pub(crate) fn row_of(row: &Json, types: &[FlinkType]) -> Result<ResultRow, String> {
-    let kind = row.get("kind").and_then(Json::as_str).ok_or("a row without kind")?;
+    let kind = row
+        .get("kind")
+        .and_then(Json::as_str)
+        .ok_or("a row without kind")?;
     let op = op_of(kind).ok_or_else(|| format!("unknown row kind {kind}"))?;
     let fields = row
         .get("fields")
@@ -260,7 +273,10 @@ pub(crate) fn rescale(n: &str, scale: usize) -> Option<String> {
         }
     }
     if point > digits.len() as i64 {
-        int_part.extend(std::iter::repeat_n('0', (point - digits.len() as i64) as usize));
+        int_part.extend(std::iter::repeat_n(
+            '0',
+            (point - digits.len() as i64) as usize,
+        ));
     }
     if point < 0 {
         frac_part = format!("{}{frac_part}", "0".repeat((-point) as usize));
@@ -319,13 +335,25 @@ mod tests {
             ("1E-18", 18, "0.000000000000000001"),
             ("1.5", 2, "1.50"),
             ("-0.5", 1, "-0.5"),
-            ("-12345678901234567890.123456789012345678", 18, "-12345678901234567890.123456789012345678"),
-            ("99999999999999999999.999999999999999999", 18, "99999999999999999999.999999999999999999"),
+            (
+                "-12345678901234567890.123456789012345678",
+                18,
+                "-12345678901234567890.123456789012345678",
+            ),
+            (
+                "99999999999999999999.999999999999999999",
+                18,
+                "99999999999999999999.999999999999999999",
+            ),
             ("0", 2, "0.00"),
             ("-0.0", 1, "0.0"),
             ("1.25E1", 1, "12.5"),
         ] {
-            assert_eq!(rescale(n, scale).as_deref(), Some(want), "{n} scale {scale}");
+            assert_eq!(
+                rescale(n, scale).as_deref(),
+                Some(want),
+                "{n} scale {scale}"
+            );
         }
         for bad in ["", "x", "1.2.3", "1E", "--1", "1E99999"] {
             assert_eq!(rescale(bad, 2), None, "{bad}");
@@ -346,7 +374,12 @@ mod tests {
                 {"type":"BIGINT","nullable":true}]"#,
         )
         .unwrap();
-        let types: Vec<FlinkType> = cols.as_array().unwrap().iter().map(|c| type_of(c).unwrap()).collect();
+        let types: Vec<FlinkType> = cols
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| type_of(c).unwrap())
+            .collect();
         assert_eq!(types[2].type_name(), "TIMESTAMP_WITH_LOCAL_TIME_ZONE");
         let row = parse(
             r#"{"kind":"UPDATE_AFTER","fields":[1E+2,"2024-01-02T03:04:05","1970-01-01T00:00:01.5Z","AQL/",true,86400000,{"k":1},{"EXPR$0":1,"EXPR$1":"x"},null]}"#,
