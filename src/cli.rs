@@ -41,6 +41,14 @@ pub enum Command {
         /// (e.g. `http://127.0.0.1:8081`) rather than in its `_sqlgate_schemas` topic.
         #[arg(long, value_name = "URL")]
         schema_registry: Option<String>,
+        /// Run the default compute pool's statements on the Apache Flink SQL Gateway at this
+        /// URL (e.g. `http://127.0.0.1:8083`); needs --flink-rest.
+        #[arg(long, value_name = "URL", requires = "flink_rest")]
+        flink: Option<String>,
+        /// The REST URL of that Flink cluster's JobManager (e.g. `http://127.0.0.1:8081`),
+        /// where INSERT jobs are watched and cancelled.
+        #[arg(long, value_name = "URL", requires = "flink")]
+        flink_rest: Option<String>,
     },
     /// Print a JWT signed by the development issuer that the default config trusts.
     Token {
@@ -206,11 +214,14 @@ pub fn main() -> ExitCode {
             listen,
             kafka,
             schema_registry,
+            flink,
+            flink_rest,
         } => serve(
             &config,
             listen,
             kafka.as_deref(),
             schema_registry.as_deref(),
+            flink.as_deref().zip(flink_rest.as_deref()),
         ),
         Command::Token {
             config,
@@ -273,6 +284,7 @@ fn serve(
     listen: Option<std::net::SocketAddr>,
     kafka: Option<&str>,
     schema_registry: Option<&str>,
+    flink: Option<(&str, &str)>,
 ) -> anyhow::Result<()> {
     let (mut cfg, base) = config.load()?;
     if let Some(k) = kafka {
@@ -281,7 +293,10 @@ fn serve(
     if let Some(url) = schema_registry {
         cfg = cfg.with_schema_registry(url)?;
     }
-    if kafka.is_some() || schema_registry.is_some() {
+    if let Some((gateway, jobmanager)) = flink {
+        cfg = cfg.with_flink(gateway, jobmanager);
+    }
+    if kafka.is_some() || schema_registry.is_some() || flink.is_some() {
         cfg = cfg.validate()?;
     }
     if let Some(l) = listen {

@@ -50,6 +50,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// The embedded engine.
     pub engine: EngineConfig,
+    /// Further engines (Flink SQL Gateways, one per region) that compute pools name.
+    pub engines: Vec<crate::engine::EngineEntry>,
     /// Bounds on the statements the parser accepts.
     pub sql: ParseLimits,
     /// The workers that parse, resolve, authorize and rewrite statements.
@@ -140,6 +142,10 @@ pub struct ComputePoolConfig {
     /// without bound). `0`: a statement beyond `max_slots` is refused at once.
     #[serde(default = "default_max_pending")]
     pub max_pending: usize,
+    /// Id of the engine its statements run on (an `[[engines]]` entry); unset: the
+    /// embedded engine.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<String>,
 }
 
 fn default_max_slots() -> u32 {
@@ -159,6 +165,7 @@ impl Default for ComputePoolConfig {
             region: String::new(),
             max_slots: default_max_slots(),
             max_pending: default_max_pending(),
+            engine: None,
         }
     }
 }
@@ -309,6 +316,71 @@ impl Config {
         Ok(self)
     }
 
+    /// Runs the default compute pool on the Flink SQL Gateway at `sql_gateway_url` with its
+    /// JobManager at `jobmanager_url` (`sqlgate serve --flink URL --flink-rest URL`): adds
+    /// (or updates) the engine `flink` and names it on the default pool.
+    pub fn with_flink(mut self, sql_gateway_url: &str, jobmanager_url: &str) -> Self {
+        const ID: &str = "flink";
+        match self.engines.iter_mut().find(|e| e.id == ID) {
+            Some(e) => {
+                e.kind = crate::engine::EngineKind::Flink;
+                e.sql_gateway_url = Some(sql_gateway_url.to_string());
+                e.jobmanager_url = Some(jobmanager_url.to_string());
+            }
+            None => self.engines.push(crate::engine::EngineEntry::flink(
+                ID,
+                sql_gateway_url,
+                jobmanager_url,
+            )),
+        }
+        let default = self.gateway.default_compute_pool.clone();
+        for p in self.compute_pools.iter_mut().filter(|p| p.id == default) {
+            p.engine = Some(ID.to_string());
+        }
+        self
+    }
+
+    /// Picks the create format of Kafka clusters a Flink engine serves when none is
+    /// configured (`avro-registry` with a Schema Registry, else `json`), and refuses
+    /// `json-registry` on them: Flink cannot read Confluent-framed JSON.
+    fn flink_formats(&mut self) -> Result<(), ConfigError> {
+        use crate::engine::EngineKind;
+        let flink: Vec<(String, String)> = self
+            .compute_pools
+            .iter()
+            .filter(|p| {
+                crate::engine::registry::kind_of(&self.engines, p) == Some(EngineKind::Flink)
+            })
+            .map(|p| (p.environment.clone(), p.region.clone()))
+            .collect();
+        for (i, e) in self.environments.iter_mut().enumerate() {
+            for (j, c) in e.clusters.iter_mut().enumerate() {
+                let served = flink.iter().any(|(env, r)| *env == e.id && *r == c.region);
+                let Some(k) = c.kafka.as_mut().filter(|_| served) else {
+                    continue;
+                };
+                match k.default_format.as_deref() {
+                    None => {
+                        let f = match k.schema_registry_url {
+                            Some(_) => crate::kafka::Format::AvroRegistry,
+                            None => crate::kafka::Format::Json,
+                        };
+                        k.default_format = Some(f.as_str().to_string());
+                    }
+                    Some("json-registry") => {
+                        return Err(invalid(
+                            format!("environments[{i}].clusters[{j}].kafka.default_format"),
+                            "'json-registry' (Confluent-framed JSON) cannot be read by the Flink \
+                             engine that serves this cluster; use 'avro-registry' or 'json'",
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Checks cross-field consistency, naming the offending key.
     pub fn validate(self) -> Result<Self, ConfigError> {
         let g = &self.gateway;
@@ -410,6 +482,8 @@ impl Config {
                 format!("no compute pool `{}` is configured", g.default_compute_pool),
             ));
         }
+        crate::engine::registry::validate(&self.engines, &self.compute_pools)
+            .map_err(|(path, m)| invalid(path, m))?;
         self.auth
             .validate()
             .map_err(|m| invalid("auth", m.to_string()))?;
@@ -423,6 +497,7 @@ impl Config {
             other => invalid("metrics", other.to_string()),
         })?;
         let mut cfg = self;
+        cfg.flink_formats()?;
         cfg.gateway.public_url =
             public_origin(cfg.gateway.public_url.as_deref(), cfg.server.listen)?;
         Ok(cfg)
@@ -542,6 +617,88 @@ mod tests {
         cfg.compute_pools[0].max_slots = 0;
         let err = cfg.validate().unwrap_err().to_string();
         assert!(err.contains("compute_pools[0].max_slots"), "{err}");
+    }
+
+    #[test]
+    fn a_pool_naming_an_unknown_engine_is_refused_with_the_engines_known() {
+        let mut cfg = Config::default_config().unwrap();
+        cfg.compute_pools[0].engine = Some("flink-eu".into());
+        let err = cfg.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("compute_pools[0].engine") && err.contains("unknown engine `flink-eu`"),
+            "{err}"
+        );
+        let toml = format!(
+            "{DEFAULT_CONFIG}\n[[engines]]\nid = \"eu\"\nkind = \"flink\"\nsql_gateway_url = \"http://127.0.0.1:1\"\n"
+        );
+        let err = Config::from_toml(&toml)
+            .unwrap()
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("engines[0].jobmanager_url") && err.contains("required"),
+            "{err}"
+        );
+        let err = Config::from_toml(&format!(
+            "{DEFAULT_CONFIG}\n[[engines]]\nid = \"x\"\nkind = \"spark\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("engines[0].kind"), "{err}");
+    }
+
+    #[test]
+    fn the_flink_flag_runs_the_default_pool_on_flink_and_picks_a_format_flink_reads() {
+        let cfg = Config::default_config()
+            .unwrap()
+            .with_kafka("127.0.0.1:9092")
+            .and_then(|c| c.with_schema_registry("http://127.0.0.1:8081"))
+            .unwrap()
+            .with_flink("http://127.0.0.1:8083", "http://127.0.0.1:8081")
+            .validate()
+            .unwrap();
+        assert_eq!(cfg.compute_pools[0].engine.as_deref(), Some("flink"));
+        assert_eq!(cfg.engines[0].kind, crate::engine::EngineKind::Flink);
+        let k = cfg.environments[0].clusters[0].kafka.as_ref().unwrap();
+        assert_eq!(k.create_format(), crate::kafka::Format::AvroRegistry);
+
+        let plain = Config::default_config()
+            .unwrap()
+            .with_kafka("127.0.0.1:9092")
+            .unwrap()
+            .with_flink("http://127.0.0.1:8083", "http://127.0.0.1:8081")
+            .validate()
+            .unwrap();
+        let k = plain.environments[0].clusters[0].kafka.as_ref().unwrap();
+        assert_eq!(
+            k.create_format(),
+            crate::kafka::Format::Json,
+            "no registry: plain JSON"
+        );
+
+        let mut framed = Config::default_config()
+            .unwrap()
+            .with_kafka("127.0.0.1:9092")
+            .unwrap()
+            .with_flink("http://127.0.0.1:8083", "http://127.0.0.1:8081");
+        if let Some(k) = framed.environments[0].clusters[0].kafka.as_mut() {
+            k.default_format = Some("json-registry".into());
+        }
+        let err = framed.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("default_format") && err.contains("json-registry"),
+            "{err}"
+        );
+
+        // Without Flink nothing changes: json-registry stays the default.
+        let embedded = Config::default_config()
+            .unwrap()
+            .with_kafka("127.0.0.1:9092")
+            .and_then(Config::validate)
+            .unwrap();
+        let k = embedded.environments[0].clusters[0].kafka.as_ref().unwrap();
+        assert_eq!(k.create_format(), crate::kafka::Format::JsonRegistry);
     }
 
     #[test]

@@ -17,10 +17,14 @@
 //! (stop and DELETE do), or when its row stream is dropped; after a cancel the embedded engine
 //! stops within one batch of any operator, whether or not anyone polls the stream.
 //!
-//! The embedded engine ([`EmbeddedEngine`], the default and for now the only backend) is
-//! DataFusion in-process (see [`embedded`]); [`open`] builds the configured one.
+//! The embedded engine ([`EmbeddedEngine`], the default) is DataFusion in-process (see
+//! [`embedded`]); [`FlinkEngine`] runs statements on an Apache Flink SQL Gateway (see
+//! [`flink`]). [`Engines`] holds one engine per configured id and picks a statement's by
+//! its compute pool (see [`registry`]).
 
 pub mod embedded;
+pub mod flink;
+pub mod registry;
 
 use crate::error::ErrorCode;
 use std::fmt;
@@ -33,6 +37,8 @@ use crate::catalog::{Catalogs, ObjectRef, TableRef};
 use crate::sql::{FlinkType, RewrittenStatement};
 
 pub use embedded::EmbeddedEngine;
+pub use flink::FlinkEngine;
+pub use registry::{EngineEntry, EngineKind, Engines};
 
 /// A statement engine (see the module doc for the contract). The gateway holds one as
 /// `Arc<dyn Engine>` and talks to nothing else of it.
@@ -48,8 +54,8 @@ pub trait Engine: Send + Sync + fmt::Debug {
     ) -> Result<Execution, EngineError>;
 }
 
-/// Opens the engine the configuration asks for (today always the embedded one; a second
-/// backend is chosen here, and only here).
+/// Opens the embedded engine alone (the gateway opens every configured engine with
+/// [`Engines::open`]).
 pub async fn open(
     cfg: &EngineConfig,
     base_dir: &Path,
@@ -91,6 +97,12 @@ pub struct ExecContext {
     /// `sql.snapshot.mode = now`: the client wants a bounded snapshot. Without it, a query
     /// that reads a Kafka topic is an unbounded stream; everything else is bounded anyway.
     pub snapshot: bool,
+    /// The statement's name, for what a remote engine names after it (a Flink job's
+    /// `pipeline.name`). Never used to decide anything.
+    pub name: Option<String>,
+    /// `sql.local-time-zone`: the zone of TIMESTAMP_LTZ computation (casts, extraction,
+    /// windows). Results still show LTZ values as UTC. `None`: UTC.
+    pub local_time_zone: Option<String>,
 }
 
 /// The rows a statement produces, batch by batch.

@@ -17,7 +17,7 @@ use crate::auth::Authenticator;
 use crate::authz::Authorizer;
 use crate::catalog::Catalogs;
 use crate::config::{Config, GatewayConfig};
-use crate::engine::Engine;
+use crate::engine::Engines;
 use crate::error::ApiError;
 use crate::metrics::{Metrics, MetricsAccess};
 use crate::pipeline::{Decider, Placement, Pools, Workers};
@@ -76,7 +76,8 @@ pub struct Gateway {
     catalogs: Arc<Catalogs>,
     authenticator: Authenticator,
     authorizer: Authorizer,
-    engine: Arc<dyn Engine>,
+    /// One engine per configured id; a statement runs on its pool's.
+    engines: Engines,
     auditor: Auditor,
     statements: Arc<Statements>,
     parse_limits: ParseLimits,
@@ -130,7 +131,14 @@ impl Gateway {
         let policy_dir = resolve(base_dir, &cfg.policy.dir);
         let authorizer =
             Authorizer::load_with(&policy_dir, catalogs.clone(), cfg.policy.settle()).await?;
-        let engine = crate::engine::open(&cfg.engine, base_dir, catalogs.clone()).await?;
+        let engines = Engines::open(
+            &cfg.engine,
+            &cfg.engines,
+            &cfg.compute_pools,
+            base_dir,
+            catalogs.clone(),
+        )
+        .await?;
         let metrics_access = cfg.metrics.build(base_dir, &crate::config::ProcessEnv)?;
         let (metrics_listener, metrics_addr) = match (&metrics_access, cfg.metrics.listen) {
             (MetricsAccess::Listener, Some(addr)) => {
@@ -159,7 +167,7 @@ impl Gateway {
             catalogs,
             authenticator,
             authorizer,
-            engine,
+            engines,
             auditor,
             parse_limits: cfg.sql.clone(),
             workers,
@@ -226,14 +234,22 @@ impl Gateway {
     pub fn authorizer(&self) -> &Authorizer {
         &self.authorizer
     }
-    /// Runs an authorized, rewritten statement on the engine (and counts it).
+    /// Runs an authorized, rewritten statement on the engine of the compute pool it was
+    /// authorized for (the placement its warrant carries), and only there (and counts it).
     pub async fn execute(
         &self,
         stmt: &crate::sql::RewrittenStatement,
         ctx: &crate::engine::ExecContext,
     ) -> Result<crate::engine::Execution, crate::engine::EngineError> {
+        let placement = stmt.warrant().placement();
         self.metrics.engine_statements.inc();
-        self.engine.execute(stmt, ctx).await
+        let engine = self.engines.of_pool(&placement.compute_pool);
+        tracing::debug!(
+            pool = %placement.compute_pool,
+            engine = self.engines.id_of_pool(&placement.compute_pool),
+            "statement handed to its pool's engine"
+        );
+        engine.execute(stmt, ctx).await
     }
 
     /// How many statements were handed to the engine since startup (tests use it to prove

@@ -255,6 +255,8 @@ pub async fn create_statement(
             .properties
             .get(SNAPSHOT_MODE)
             .is_some_and(|v| v == "now"),
+        name: Some(entry.name.clone()),
+        local_time_zone: entry.spec.properties.get("sql.local-time-zone").cloned(),
     };
 
     // --- the compute pool: a statement that keeps the engine busy takes a task slot of its

@@ -276,6 +276,16 @@ impl EmbeddedEngine {
         }
     }
 
+    /// The Kafka cluster behind a canonical catalog/database, if it is Kafka-backed (shared
+    /// with the Flink engine, which declares its topics as tables).
+    pub(crate) fn kafka_cluster(
+        &self,
+        catalog: &str,
+        database: &str,
+    ) -> Option<Arc<kafka::KafkaCluster>> {
+        self.inner.kafka_cluster(catalog, database)
+    }
+
     /// The canonical names of the user tables currently stored (not `examples`).
     pub fn user_tables(&self) -> Vec<TableRef> {
         let mut t: Vec<TableRef> = self

@@ -45,6 +45,12 @@ pub struct KafkaClusterConfig {
     /// unavailable (the statement is refused with 503).
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
+    /// `value.format` / `key.format` of a table created without them: `json-registry`,
+    /// `avro-registry` or `json`. Unset: `json-registry`, except on a cluster a Flink engine
+    /// serves (Flink cannot read Confluent-framed JSON), where startup picks `avro-registry`
+    /// when a Schema Registry is configured and `json` when not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_format: Option<String>,
 }
 
 fn default_schemas_topic() -> String {
@@ -82,7 +88,17 @@ impl KafkaClusterConfig {
             replication_factor: default_replication_factor(),
             metadata_ttl: default_metadata_ttl(),
             request_timeout: default_request_timeout(),
+            default_format: None,
         }
+    }
+
+    /// The format of tables created without `value.format` / `key.format` (see
+    /// [`Self::default_format`]; `json-registry` when unset).
+    pub fn create_format(&self) -> super::Format {
+        self.default_format
+            .as_deref()
+            .and_then(super::Format::parse)
+            .unwrap_or(super::Format::JsonRegistry)
     }
 
     /// The librdkafka configuration shared by every client of this cluster.
@@ -113,6 +129,18 @@ impl KafkaClusterConfig {
         }
         if self.default_partitions < 1 {
             return Err(format!("{at}.default_partitions must be at least 1"));
+        }
+        if let Some(f) = &self.default_format
+            && !matches!(
+                super::Format::parse(f),
+                Some(
+                    super::Format::Json | super::Format::JsonRegistry | super::Format::AvroRegistry
+                )
+            )
+        {
+            return Err(format!(
+                "{at}.default_format must be 'json-registry', 'avro-registry' or 'json', not '{f}'"
+            ));
         }
         if let Some(url) = &self.schema_registry_url
             && url::Url::parse(url).is_err()
@@ -163,6 +191,7 @@ impl std::fmt::Debug for KafkaClusterConfig {
             .field("replication_factor", &self.replication_factor)
             .field("metadata_ttl", &self.metadata_ttl)
             .field("request_timeout", &self.request_timeout)
+            .field("default_format", &self.default_format)
             .finish()
     }
 }

@@ -210,8 +210,9 @@ pub async fn create(cluster: &KafkaCluster, t: &NewTable) -> Result<(), KafkaErr
                 .into(),
         ));
     }
-    let value_format = t.options.value_format.unwrap_or(Format::JsonRegistry);
-    let key_format = t.options.key_format.unwrap_or(Format::JsonRegistry);
+    let default = cluster.config().create_format();
+    let value_format = t.options.value_format.unwrap_or(default);
+    let key_format = t.options.key_format.unwrap_or(default);
     // Build both schemas before touching Kafka, so a bad definition changes nothing.
     let value = schema_text(value_format, "record", &value_cols).map_err(definition)?;
     let key = if key_cols.is_empty() {

@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod broker;
 pub mod conn;
+pub mod flink;
 pub mod peers;
 pub mod python;
 pub mod refusal;

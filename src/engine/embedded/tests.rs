@@ -37,7 +37,10 @@ fn parse(sql: &str) -> Statement {
 }
 
 fn ctx() -> ExecContext {
-    ExecContext { snapshot: true }
+    ExecContext {
+        snapshot: true,
+        ..ExecContext::default()
+    }
 }
 
 /// Runs a statement to completion: its traits and every row.

@@ -1,0 +1,400 @@
+//! The Flink engine: statements run on an Apache Flink SQL Gateway (REST v2+), one session
+//! per statement, in the region of the compute pools that name this engine.
+//!
+//! The engine sees exactly what was checked: a statement's session declares only the tables
+//! the statement was authorized to touch (its [`RewrittenStatement::accesses`]), as sqlgate
+//! generates them from the cluster's configuration and the topic's registered schema
+//! (`declare`), in a catalog per environment and a database per cluster, with Flink's default
+//! catalog dropped. `/*+ OPTIONS(…) */` hints are enabled: the gateway lets through only the
+//! read options of its allow-list (`sql/hints.rs`), on tables it declared. The SQL sent is the
+//! canonical rendering the gateway checked ([`RewrittenStatement::sql`]), never the client's
+//! text. Sessions run in UTC (Flink's JSON rows label local-time-zone values with `Z`); the
+//! client's `sql.local-time-zone` is applied to computation.
+//!
+//! What sqlgate does itself stays sqlgate's: CREATE / DROP / ALTER TABLE (topics and
+//! subjects), SHOW and DESCRIBE go to the embedded engine's Kafka code, never to Flink, and a
+//! CREATE TABLE in a format Flink cannot read (`json-registry`) is refused by name.
+//!
+//! Parts: `client` (REST calls, error root causes), `json` (rows with exact numbers),
+//! `values` (types and the row encoding), `declare` (session catalog), `run` (session,
+//! operation, result pages, stop).
+
+mod client;
+mod declare;
+mod json;
+mod run;
+mod values;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use datafusion::sql::sqlparser::ast::Statement;
+
+use super::registry::EngineEntry;
+use super::{Column, EmbeddedEngine, Engine, EngineError, ExecContext, Execution, Schema, Traits};
+use crate::catalog::{Catalogs, ObjectRef, TableRef};
+use crate::sql::RewrittenStatement;
+use client::{CallError, Client};
+use run::{FlinkCancel, Handle};
+
+/// Statement kinds that run on Flink; the others are sqlgate's own (see the module doc).
+const ON_FLINK: [&str; 4] = ["SELECT", "INSERT_INTO", "STATEMENT_SET", "EXPLAIN"];
+
+/// A Flink SQL Gateway as an engine (see the module doc).
+#[derive(Debug)]
+pub struct FlinkEngine {
+    id: String,
+    entry: EngineEntry,
+    client: Client,
+    /// sqlgate's own Kafka DDL, SHOW and DESCRIBE, and the clusters' table definitions.
+    embedded: Arc<EmbeddedEngine>,
+}
+
+impl FlinkEngine {
+    /// The engine of `entry` (kind `flink`, validated). Nothing connects yet: a gateway that
+    /// is down only makes statements fail with 503 until it is back.
+    pub fn new(entry: &EngineEntry, embedded: Arc<EmbeddedEngine>) -> Result<Self, EngineError> {
+        let (Some(gw), Some(jm)) = (&entry.sql_gateway_url, &entry.jobmanager_url) else {
+            return Err(EngineError::Internal(format!(
+                "engine `{}` has no sql_gateway_url or jobmanager_url",
+                entry.id
+            )));
+        };
+        let client = Client::new(gw, jm, entry.request_timeout).map_err(EngineError::Internal)?;
+        Ok(Self {
+            id: entry.id.clone(),
+            entry: entry.clone(),
+            client,
+            embedded,
+        })
+    }
+
+    fn unavailable(&self, e: &CallError) -> EngineError {
+        EngineError::Unavailable(format!(
+            "the Flink SQL Gateway of engine `{}` ({}) is unavailable: {e}",
+            self.id,
+            self.client.gateway_url()
+        ))
+    }
+
+    /// A CREATE TABLE asking for a format this engine's Flink cannot read is refused by name.
+    fn check_create_format(stmt: &RewrittenStatement) -> Result<(), EngineError> {
+        let ct = match stmt.ddl() {
+            Some(crate::sql::FlinkDdl::Create(c)) => match &c.statement {
+                Statement::CreateTable(ct) => Some(ct.clone()),
+                _ => None,
+            },
+            _ => match stmt.statement() {
+                Statement::CreateTable(ct) => Some(ct.clone()),
+                _ => None,
+            },
+        };
+        let Some(ct) = ct else { return Ok(()) };
+        let options = crate::kafka::ddl::create_options(&ct.table_options).unwrap_or_default();
+        for (k, v) in options {
+            if matches!(k.as_str(), "value.format" | "key.format") && v.trim() == "json-registry" {
+                return Err(EngineError::Unsupported(format!(
+                    "'{k}' = 'json-registry' (Confluent-framed JSON) cannot be read by the Flink \
+                     engine of this compute pool; use 'avro-registry' or 'json'"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The `CREATE TABLE` declarations of the tables the statement was authorized to touch.
+    async fn declarations(
+        &self,
+        stmt: &RewrittenStatement,
+        bounded: bool,
+    ) -> Result<Vec<(TableRef, String)>, EngineError> {
+        let tables: BTreeSet<TableRef> = stmt
+            .accesses()
+            .iter()
+            .filter_map(|a| match &a.object {
+                ObjectRef::Table(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tables {
+            if Catalogs::is_examples(&t.catalog) {
+                return Err(EngineError::Unsupported(format!(
+                    "table {t} is a built-in example of the embedded engine; the Flink engine \
+                     reads Kafka topics only"
+                )));
+            }
+            let Some(cluster) = self.embedded.kafka_cluster(&t.catalog, &t.database) else {
+                return Err(EngineError::Unsupported(format!(
+                    "table {t} is stored by sqlgate's embedded engine, not in Kafka; the Flink \
+                     engine reads Kafka-backed databases only"
+                )));
+            };
+            let table = cluster
+                .table(&t.table)
+                .await
+                .map_err(|e| super::embedded::kafka_table_error(e, &t))?
+                .ok_or_else(|| EngineError::TableNotFound(t.clone()))?;
+            let ddl = declare::create_table(&t, &table.layout, cluster.config(), bounded)
+                .map_err(|declare::DeclareError::Format(m)| EngineError::Unsupported(m))?;
+            out.push((t, ddl));
+        }
+        Ok(out)
+    }
+
+    /// Waits until an operation leaves PENDING/RUNNING (bounded by `start_timeout`); its
+    /// final status.
+    async fn settle(&self, handle: &Handle, op: &str) -> Result<String, EngineError> {
+        let deadline = tokio::time::Instant::now() + self.entry.start_timeout;
+        let mut pause = Duration::from_millis(20);
+        loop {
+            let s = self
+                .client
+                .status(handle.session(), op)
+                .await
+                .map_err(|e| self.unavailable(&e))?;
+            if !matches!(s.as_str(), "PENDING" | "RUNNING" | "INITIALIZED") {
+                return Ok(s);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(EngineError::Unavailable(format!(
+                    "the Flink SQL Gateway of engine `{}` did not start the statement within {}",
+                    self.id,
+                    humantime::format_duration(self.entry.start_timeout)
+                )));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(self.entry.poll_interval);
+        }
+    }
+
+    /// Submits `sql`, waits for it to be planned, and fetches its first non-empty page (or
+    /// EOS). Planning errors come back as [`EngineError::Plan`] with Flink's root cause.
+    async fn submit(
+        &self,
+        handle: &Handle,
+        sql: &str,
+        exec: &[(&str, String)],
+    ) -> Result<(String, client::Page), EngineError> {
+        let op = self
+            .client
+            .submit(handle.session(), sql, exec)
+            .await
+            .map_err(|e| match e {
+                CallError::Failed { root, .. } => EngineError::Plan(root),
+                other => self.unavailable(&other),
+            })?;
+        handle.set_operation(&op);
+        let status = self.settle(handle, &op).await?;
+        let mut uri = Client::first_page(handle.session(), &op);
+        let deadline = tokio::time::Instant::now() + self.entry.start_timeout;
+        loop {
+            let page = match self.client.fetch(&uri).await {
+                Ok(p) => p,
+                Err(CallError::Failed { root, .. }) if status == "ERROR" => {
+                    return Err(EngineError::Plan(root));
+                }
+                Err(CallError::Failed { root, .. }) => return Err(EngineError::Execution(root)),
+                Err(e) => return Err(self.unavailable(&e)),
+            };
+            let ready = page.result_type != "NOT_READY";
+            if ready && (!page.columns.is_empty() || page.result_type == "EOS") {
+                return Ok((op, page));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(EngineError::Unavailable(format!(
+                    "the Flink SQL Gateway of engine `{}` gave no result within {}",
+                    self.id,
+                    humantime::format_duration(self.entry.start_timeout)
+                )));
+            }
+            if let Some(next) = page.next.filter(|_| ready) {
+                uri = next;
+            }
+            tokio::time::sleep(self.entry.poll_interval).await;
+        }
+    }
+
+    /// Whether a streaming query's result is append-only, from Flink's own plan
+    /// (`EXPLAIN CHANGELOG_MODE`: the root's `changelogMode=[I]`).
+    async fn append_only(&self, handle: &Handle, sql: &str) -> Result<bool, EngineError> {
+        let (op, page) = self
+            .submit(handle, &format!("EXPLAIN CHANGELOG_MODE {sql}"), &[])
+            .await?;
+        let plan = page
+            .data
+            .first()
+            .and_then(|r| r.get("fields"))
+            .and_then(json::Json::as_array)
+            .and_then(|f| f.first())
+            .and_then(json::Json::as_str)
+            .unwrap_or("")
+            .to_string();
+        if let Err(e) = self.client.close_operation(handle.session(), &op).await {
+            tracing::debug!(error = %e, "closing the EXPLAIN operation failed");
+        }
+        let root = plan
+            .split("== Optimized Physical Plan ==")
+            .nth(1)
+            .and_then(|p| p.lines().map(str::trim).find(|l| !l.is_empty()))
+            .unwrap_or("");
+        let mode = root
+            .rsplit_once("changelogMode=[")
+            .and_then(|(_, m)| m.split(']').next())
+            .unwrap_or("I");
+        Ok(mode == "I")
+    }
+
+    async fn run(
+        &self,
+        stmt: &RewrittenStatement,
+        ctx: &ExecContext,
+    ) -> Result<Execution, EngineError> {
+        let tables = self.declarations(stmt, ctx.snapshot).await?;
+        let mut props: Vec<(&str, String)> = vec![
+            ("table.local-time-zone", "UTC".into()),
+            ("table.dynamic-table-options.enabled", "true".into()),
+            ("parallelism.default", self.entry.parallelism.to_string()),
+            ("table.exec.source.idle-timeout", "1 s".into()),
+        ];
+        if ctx.snapshot {
+            props.push(("execution.runtime-mode", "batch".into()));
+        }
+        let name = ctx.name.as_deref().unwrap_or("statement");
+        let handle = Handle::open(
+            &self.client,
+            &format!("sqlgate-{name}"),
+            &props,
+            self.entry.heartbeat_interval,
+            self.entry.cancel_timeout,
+        )
+        .await
+        .map_err(|e| self.unavailable(&e))?;
+        let result = self.run_in(&handle, stmt, ctx, &tables).await;
+        if result.is_err() {
+            handle.stop_now().await;
+        }
+        result
+    }
+
+    async fn run_in(
+        &self,
+        handle: &Arc<Handle>,
+        stmt: &RewrittenStatement,
+        ctx: &ExecContext,
+        tables: &[(TableRef, String)],
+    ) -> Result<Execution, EngineError> {
+        let current = tables
+            .first()
+            .map(|(t, _)| (t.catalog.as_str(), t.database.as_str()));
+        for s in declare::session_statements(tables, current) {
+            self.client
+                .configure(handle.session(), &s)
+                .await
+                .map_err(|e| match e {
+                    CallError::Failed { root, .. } => EngineError::Plan(format!(
+                        "Flink refused the declaration of the statement's tables: {root}"
+                    )),
+                    other => self.unavailable(&other),
+                })?;
+        }
+        let sql = stmt.sql();
+        let kind = stmt.sql_kind();
+        let bounded = ctx.snapshot || tables.is_empty() || kind == "EXPLAIN";
+        let append_only = match kind {
+            "SELECT" if !bounded => self.append_only(handle, &sql).await?,
+            _ => true,
+        };
+        let mut exec: Vec<(&str, String)> = vec![(
+            "pipeline.name",
+            format!("sqlgate:{}", ctx.name.as_deref().unwrap_or("statement")),
+        )];
+        if let Some(tz) = &ctx.local_time_zone {
+            exec.push(("table.local-time-zone", tz.clone()));
+        }
+        let (_op, page) = self.submit(handle, &sql, &exec).await?;
+        if let (false, Some(job)) = (page.is_query, page.job_id.clone()) {
+            // DML: a job that writes until it ends or is stopped.
+            handle.set_job(&job);
+            handle.close_session().await;
+            tracing::info!(engine = %self.id, job = %job, "Flink job submitted");
+            return Ok(Execution {
+                traits: Traits {
+                    sql_kind: kind.to_string(),
+                    is_bounded: ctx.snapshot,
+                    is_append_only: true,
+                    upsert_columns: None,
+                    schema: None,
+                },
+                rows: run::job_rows(handle.clone(), job),
+                cancel: Arc::new(FlinkCancel(handle.clone())),
+                listing: None,
+            });
+        }
+        let types: Vec<crate::sql::FlinkType> = page
+            .columns
+            .iter()
+            .map(|(_, t)| values::type_of(t))
+            .collect::<Result<_, _>>()
+            .map_err(EngineError::Internal)?;
+        let columns = page
+            .columns
+            .iter()
+            .zip(&types)
+            .map(|((n, _), t)| Column {
+                name: n.clone(),
+                data_type: t.clone(),
+            })
+            .collect();
+        let first = page
+            .data
+            .iter()
+            .map(|r| values::row_of(r, &types))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(EngineError::Internal)?;
+        let next = if page.result_type == "EOS" {
+            None
+        } else {
+            page.next
+        };
+        Ok(Execution {
+            traits: Traits {
+                sql_kind: kind.to_string(),
+                is_bounded: bounded,
+                is_append_only: append_only,
+                upsert_columns: None,
+                schema: Some(Schema { columns }),
+            },
+            rows: run::query_rows(handle.clone(), types, first, next, self.entry.poll_interval),
+            cancel: Arc::new(FlinkCancel(handle.clone())),
+            listing: None,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl Engine for FlinkEngine {
+    async fn execute(
+        &self,
+        stmt: &RewrittenStatement,
+        ctx: &ExecContext,
+    ) -> Result<Execution, EngineError> {
+        let kind = stmt.sql_kind();
+        if ON_FLINK.contains(&kind) {
+            return self.run(stmt, ctx).await;
+        }
+        let own = matches!(kind, "CREATE_TABLE" | "DROP_TABLE" | "ALTER_TABLE")
+            || kind.starts_with("SHOW_")
+            || kind.starts_with("DESCRIBE");
+        if !own {
+            return Err(EngineError::Unsupported(format!(
+                "the Flink engine of this compute pool does not run {kind} statements"
+            )));
+        }
+        if kind == "CREATE_TABLE" {
+            Self::check_create_format(stmt)?;
+        }
+        self.embedded.execute(stmt, ctx).await
+    }
+}

@@ -1,0 +1,387 @@
+//! Statements on the real Flink engine: Apache Kafka, Apicurio Registry and Flink 2.2.1 (JobManager,
+//! TaskManager, SQL Gateway) started by `scripts/dev-stack.sh`, the gateway's default compute
+//! pool running on that Flink. Queries over topics a Kafka producer filled, the changelog of a
+//! streaming aggregation, stop cancelling the Flink job, INSERT INTO … SELECT as a job, and
+//! the SQL Gateway's absence as 503.
+
+mod common;
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::{Value, json};
+
+use common::flink::{self, create, read_until, wait_phase};
+use common::{Cred, TestGateway, broker, developer, registry};
+
+/// Generous bounds: a statement's first job on a busy 2-core machine takes seconds.
+const LONG: Duration = Duration::from_secs(120);
+
+async fn gateway() -> (TestGateway, &'static flink::Flink, String) {
+    let kafka = broker::shared().await;
+    let reg = registry::shared().await;
+    let f = flink::shared().await;
+    let k = flink::kafka(&kafka.bootstrap, &reg.url);
+    let gw = TestGateway::start_with(|c| flink::on_flink(c, k, f)).await;
+    (gw, f, kafka.bootstrap.clone())
+}
+
+/// Properties of a streaming statement in `env-dev`.`lkc-dev`.
+fn streaming() -> Value {
+    json!({"sql.current-catalog": "env-dev", "sql.current-database": "lkc-dev"})
+}
+
+/// Properties of a snapshot (bounded) statement.
+fn snapshot() -> Value {
+    json!({"sql.current-catalog": "env-dev", "sql.current-database": "lkc-dev", "sql.snapshot.mode": "now"})
+}
+
+async fn run_ddl(gw: &TestGateway, cred: &Cred, name: &str, sql: &str) {
+    let (s, v) = create(gw, cred, name, sql, None, snapshot()).await;
+    assert_eq!(s, 200, "{sql}: {v}");
+    let v = wait_phase(gw, cred, name, &["COMPLETED", "FAILED"], LONG).await;
+    assert_eq!(v["status"]["phase"], "COMPLETED", "{sql}: {v}");
+}
+
+fn producer(bootstrap: &str) -> FutureProducer {
+    ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap()
+}
+
+/// Produces JSON values with record timestamps (ms after a whole minute ten minutes ago:
+/// within the topic's retention, which would delete records of 1970 at its next check).
+async fn produce(bootstrap: &str, topic: &str, records: &[(i64, Value)]) {
+    let p = producer(bootstrap);
+    let base = (chrono::Utc::now().timestamp_millis() / 60_000 - 10) * 60_000;
+    for (at, v) in records {
+        let ts = &(base + at);
+        let payload = v.to_string();
+        p.send(
+            FutureRecord::<(), _>::to(topic)
+                .payload(&payload)
+                .timestamp(*ts),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn select_one_runs_on_flink_with_exact_decimals() {
+    let (gw, f, _) = gateway().await;
+    let dev = developer(&gw);
+    let (s, v) = create(
+        &gw,
+        &dev,
+        "one",
+        "SELECT 1 AS x, CAST('100' AS DECIMAL(38, 18)) AS d, CAST(0.000000000000000001 AS DECIMAL(38, 18)) AS e",
+        None,
+        snapshot(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let v = wait_phase(&gw, &dev, "one", &["COMPLETED", "FAILED"], LONG).await;
+    assert_eq!(v["status"]["phase"], "COMPLETED", "{v}");
+    let traits = &v["status"]["traits"];
+    assert_eq!(traits["is_bounded"], true, "{traits}");
+    assert_eq!(traits["schema"]["columns"][1]["type"]["type"], "DECIMAL");
+    assert_eq!(traits["schema"]["columns"][1]["type"]["scale"], 18);
+    let rows = read_until(&gw, &dev, "one", LONG, |_| false).await;
+    assert_eq!(
+        rows,
+        [(
+            0,
+            json!(["1", "100.000000000000000000", "0.000000000000000001"])
+        )]
+    );
+    f.wait_job("one", "FINISHED", LONG).await;
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flink_error_is_reduced_to_its_root_cause() {
+    let (gw, _f, _) = gateway().await;
+    let dev = developer(&gw);
+    let (s, v) = create(&gw, &dev, "bad", "SELECT 1/0", None, snapshot()).await;
+    assert_eq!(s, 200, "{v}");
+    let v = wait_phase(&gw, &dev, "bad", &["FAILED", "COMPLETED"], LONG).await;
+    let detail = v["status"]["detail"].as_str().unwrap();
+    assert_eq!(v["status"]["phase"], "FAILED", "{v}");
+    assert!(detail.contains("Division by zero"), "{detail}");
+    assert!(!detail.contains("\tat "), "no stack trace: {detail}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_streaming_group_by_delivers_the_changelog_and_stop_cancels_its_job() {
+    let (gw, f, bootstrap) = gateway().await;
+    let dev = developer(&gw);
+    run_ddl(
+        &gw,
+        &dev,
+        "ddl-scores",
+        "CREATE TABLE scores (player STRING, points INT) WITH ('value.format' = 'json')",
+    )
+    .await;
+    produce(
+        &bootstrap,
+        "scores",
+        &[
+            (1_000, json!({"player": "ann", "points": 3})),
+            (2_000, json!({"player": "bob", "points": 1})),
+            (3_000, json!({"player": "ann", "points": 4})),
+        ],
+    )
+    .await;
+    let (s, v) = create(
+        &gw,
+        &dev,
+        "totals",
+        "SELECT player, SUM(points) AS total FROM scores GROUP BY player",
+        None,
+        streaming(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let v = wait_phase(&gw, &dev, "totals", &["RUNNING", "FAILED"], LONG).await;
+    assert_eq!(v["status"]["phase"], "RUNNING", "{v}");
+    assert_eq!(v["status"]["traits"]["is_bounded"], false);
+    assert_eq!(v["status"]["traits"]["is_append_only"], false);
+    let rows = read_until(&gw, &dev, "totals", LONG, |r| r.len() >= 4).await;
+    let ann: Vec<(u64, Value)> = rows
+        .iter()
+        .filter(|(_, r)| r[0] == "ann")
+        .cloned()
+        .collect();
+    assert_eq!(
+        ann,
+        [
+            (0, json!(["ann", "3"])),
+            (1, json!(["ann", "3"])),
+            (2, json!(["ann", "7"]))
+        ],
+        "+I, -U, +U: {rows:?}"
+    );
+    f.wait_job("totals", "RUNNING", LONG).await;
+
+    let stop = dev
+        .apply(
+            gw.client()
+                .patch(format!("{}/statements/totals", gw.base())),
+        )
+        .header("content-type", "application/json-patch+json")
+        .json(&json!([{"op": "replace", "path": "/spec/stopped", "value": true}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        stop.status().as_u16(),
+        200,
+        "{}",
+        stop.text().await.unwrap()
+    );
+    wait_phase(&gw, &dev, "totals", &["STOPPED"], LONG).await;
+    f.wait_job("totals", "CANCELED", LONG).await;
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn insert_into_select_runs_as_a_flink_job_until_deleted() {
+    let (gw, f, bootstrap) = gateway().await;
+    let dev = developer(&gw);
+    run_ddl(
+        &gw,
+        &dev,
+        "ddl-src",
+        "CREATE TABLE moves (id INT, dist INT) WITH ('value.format' = 'json')",
+    )
+    .await;
+    run_ddl(
+        &gw,
+        &dev,
+        "ddl-dst",
+        "CREATE TABLE far_moves (id INT, dist INT) WITH ('value.format' = 'json')",
+    )
+    .await;
+    produce(
+        &bootstrap,
+        "moves",
+        &[
+            (1_000, json!({"id": 1, "dist": 5})),
+            (2_000, json!({"id": 2, "dist": 50})),
+        ],
+    )
+    .await;
+    let (s, v) = create(
+        &gw,
+        &dev,
+        "copy",
+        "INSERT INTO far_moves SELECT id, dist FROM moves WHERE dist > 10",
+        None,
+        streaming(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    f.wait_job("copy", "RUNNING", LONG).await;
+    let v = wait_phase(&gw, &dev, "copy", &["RUNNING", "FAILED", "COMPLETED"], LONG).await;
+    assert_eq!(
+        v["status"]["phase"], "RUNNING",
+        "a job runs until stopped: {v}"
+    );
+    produce(
+        &bootstrap,
+        "moves",
+        &[(3_000, json!({"id": 3, "dist": 70}))],
+    )
+    .await;
+
+    // What the job wrote, read back by a bounded query on Flink.
+    let deadline = std::time::Instant::now() + LONG;
+    let mut n = 0;
+    let got = loop {
+        n += 1;
+        let name = format!("check-{n}");
+        let (s, v) = create(
+            &gw,
+            &dev,
+            &name,
+            "SELECT id, dist FROM far_moves",
+            None,
+            snapshot(),
+        )
+        .await;
+        assert_eq!(s, 200, "{v}");
+        wait_phase(&gw, &dev, &name, &["COMPLETED"], LONG).await;
+        let rows = read_until(&gw, &dev, &name, LONG, |_| false).await;
+        if rows.len() >= 2 || std::time::Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let mut got: Vec<Value> = got.into_iter().map(|(_, r)| r).collect();
+    got.sort_by_key(|r| r[0].as_str().unwrap_or("").to_string());
+    assert_eq!(got, [json!(["2", "50"]), json!(["3", "70"])]);
+
+    let del = dev
+        .apply(gw.client().delete(format!("{}/statements/copy", gw.base())))
+        .send()
+        .await
+        .unwrap();
+    assert!(del.status().is_success(), "{}", del.status());
+    f.wait_job("copy", "CANCELED", LONG).await;
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sql_gateway_down_is_503_with_retry_after_and_nothing_runs() {
+    let kafka = broker::shared().await;
+    let reg = registry::shared().await;
+    // A port nothing listens on: the SQL Gateway is down.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let k = flink::kafka(&kafka.bootstrap, &reg.url);
+    let gw = TestGateway::start_with(|c| {
+        c.environments[0].clusters[0].kafka = Some(k);
+        let mut e = sqlgate::engine::EngineEntry::flink("flink-us", &url, &url);
+        e.request_timeout = Duration::from_secs(3);
+        c.engines.push(e);
+        c.compute_pools[0].engine = Some("flink-us".into());
+    })
+    .await;
+    let dev = developer(&gw);
+    let (s, v) = create(&gw, &dev, "down", "SELECT 1", None, snapshot()).await;
+    assert_eq!(s, 503, "{v}");
+    assert!(v["_retry_after"].as_str().is_some(), "Retry-After: {v}");
+    let detail = common::detail(&v);
+    assert!(detail.contains("Flink SQL Gateway"), "{detail}");
+    // Nothing is left: the name is free again.
+    let (s, _) = common::get(&gw, &dev, "/statements/down").await;
+    assert_eq!(s, 404);
+    gw.stop().await;
+}
+
+/// `SELECT 1` to its last row, 10 times, through sqlgate (create, wait for COMPLETED, read the
+/// results) and straight to the SQL Gateway (session, submit, poll, fetch to EOS, close);
+/// prints the medians. A measurement, not a check: `cargo test --test flink_statements
+/// measure_ -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement; run it with --ignored --nocapture"]
+async fn measure_select_one_round_trip_via_sqlgate_and_direct() {
+    let (gw, f, _) = gateway().await;
+    let dev = developer(&gw);
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let mut via = Vec::new();
+    for i in 0..10 {
+        let name = format!("m-{i}");
+        let t = std::time::Instant::now();
+        let (s, v) = create(&gw, &dev, &name, "SELECT 1", None, snapshot()).await;
+        assert_eq!(s, 200, "{v}");
+        wait_phase(&gw, &dev, &name, &["COMPLETED"], LONG).await;
+        let rows = read_until(&gw, &dev, &name, LONG, |_| false).await;
+        assert_eq!(rows.len(), 1);
+        via.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let c = reqwest::Client::new();
+    let gwu = &f.sql_gateway;
+    let mut direct = Vec::new();
+    for _ in 0..10 {
+        let t = std::time::Instant::now();
+        let sh: Value = c
+            .post(format!("{gwu}/v2/sessions"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let sh = sh["sessionHandle"].as_str().unwrap().to_string();
+        let op: Value = c
+            .post(format!("{gwu}/v2/sessions/{sh}/statements"))
+            .json(&json!({"statement": "SELECT 1"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let op = op["operationHandle"].as_str().unwrap().to_string();
+        let mut token = 0;
+        loop {
+            let page: Value = c
+                .get(format!(
+                    "{gwu}/v2/sessions/{sh}/operations/{op}/result/{token}?rowFormat=JSON"
+                ))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            match page["resultType"].as_str() {
+                Some("EOS") => break,
+                Some("PAYLOAD") => token += 1,
+                _ => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        c.delete(format!("{gwu}/v2/sessions/{sh}"))
+            .send()
+            .await
+            .unwrap();
+        direct.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    let (v, d) = (median(via), median(direct));
+    println!(
+        "SELECT 1 round trip, median of 10: via sqlgate {v:.0} ms, straight to the SQL Gateway {d:.0} ms, ratio {:.2}",
+        v / d
+    );
+    gw.stop().await;
+}
