@@ -121,9 +121,19 @@ async fn a_dynamic_option_naming_another_topic_is_refused_before_any_engine() {
         .filter(|r| r["data"]["sqlgate"]["statement"] == "smuggle")
         .collect();
     assert_eq!(mine.len(), 1, "{mine:#?}");
-    // (As every refusal while parsing: a failed statement, with the detail as its message.)
+    // (As every refusal before authorization: an authorization record naming the stage,
+    // with the detail as its message.)
     let text = mine[0].to_string();
-    assert_eq!(mine[0]["data"]["result"]["status"], "FAILURE", "{text}");
+    assert_eq!(mine[0]["data"]["methodName"], "mds.Authorize", "{text}");
+    assert_eq!(mine[0]["data"]["sqlgate"]["stage"], "parse", "{text}");
+    assert_eq!(
+        mine[0]["data"]["result"]["code"], "sql.option_not_allowed",
+        "{text}"
+    );
+    assert_eq!(
+        mine[0]["data"]["result"]["status"], "FAILED_PRECONDITION",
+        "{text}"
+    );
     let message = mine[0]["data"]["result"]["message"].as_str().unwrap();
     assert!(message.contains("'topic'"), "{text}");
     assert!(!text.contains("salaries"), "{text}");

@@ -4,6 +4,8 @@
 //! real file sink. `tests/fuzz_smoke.rs` (`write_seed_corpus`, ignored) writes them to
 //! `fuzz/corpus/<target>/seed-*`; the files are committed.
 
+mod refusals;
+
 use std::path::Path;
 use std::time::Duration;
 
@@ -111,50 +113,9 @@ pub fn hostile_sql() -> Vec<(&'static str, String)> {
         format!("{}{inner}{}", open.repeat(n), close.repeat(n))
     };
     let mut all = refused_bombs();
+    all.extend(vec![]);
+    all.extend(refusals::refused_by_name());
     all.extend(vec![
-        // what may not reach the engine, refused by name (`sql/guard.rs`, `sql/hints.rs`)
-        (
-            "hint-options-topic",
-            "SELECT * FROM orders /*+ OPTIONS('topic'='salaries') */".into(),
-        ),
-        (
-            "hint-after-alias",
-            "SELECT * FROM orders AS o /*+ OPTIONS('scan.startup.mode'='latest-offset') */".into(),
-        ),
-        (
-            "hint-in-ddl",
-            "CREATE TABLE t /*+ OPTIONS('topic'='x') */ (a INT) DISTRIBUTED INTO 2 BUCKETS".into(),
-        ),
-        (
-            "hint-comment-end-in-string",
-            "SELECT * FROM t /*+ OPTIONS('scan.startup.mode'='*/ latest') */".into(),
-        ),
-        (
-            "hint-nested-comment",
-            "SELECT /*+ BROADCAST(t) /* inner */ */ * FROM t JOIN u ON true".into(),
-        ),
-        (
-            "hint-join-names-other-table",
-            "SELECT /*+ BROADCAST(salaries) */ * FROM orders".into(),
-        ),
-        (
-            "with-topic",
-            "CREATE TABLE t (a INT) WITH ('connector' = 'kafka', 'topic' = 'salaries')".into(),
-        ),
-        ("like-copy", "CREATE TABLE t2 LIKE salaries".into()),
-        (
-            "set-pipeline-jars",
-            "SET 'pipeline.jars' = 'file:///tmp/evil.jar'".into(),
-        ),
-        ("add-jar", "ADD JAR '/tmp/evil.jar'".into()),
-        (
-            "function-using-jar",
-            "CREATE FUNCTION f AS 'com.evil.F' USING JAR '/tmp/evil.jar'".into(),
-        ),
-        (
-            "create-catalog",
-            "CREATE CATALOG c WITH ('type' = 'jdbc', 'base-url' = 'jdbc:postgresql://x')".into(),
-        ),
         // issue 10's reproducer that became a statement within the bounds
         (
             "union-500",

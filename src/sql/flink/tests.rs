@@ -569,7 +569,8 @@ fn jar_statements_need_alter_on_the_session_catalog_and_name_no_table() {
 #[tokio::test]
 async fn jar_statements_are_refused_to_a_flink_developer_and_allowed_to_an_admin() {
     let fx = Fixture::with_roles("p, EnvironmentAdmin, environment, alter").await;
-    for sql in ["REMOVE JAR '/path/hello.jar'"] {
+    {
+        let sql = "REMOVE JAR '/path/hello.jar'";
         let msg = fx.assert_denied("User:pool-dev", sql, "authz.denied");
         assert!(
             msg.contains("User:pool-dev may not alter") && msg.contains("environment=env-dev"),
