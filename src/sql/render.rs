@@ -30,11 +30,8 @@ const REPARSE_ATTEMPTS_PER_BYTE: usize = 16;
 /// an accepted statement is never refused for its canonical names.
 const REPARSE_RECURSION_LIMIT: usize = 4096;
 
-/// `` `value` `` with every backtick in it doubled: Flink's quoting of an identifier.
-///
-/// ```ignore
-/// assert_eq!(ident("a`b"), "`a``b`");
-/// ```
+/// `` `value` `` with every backtick in it doubled: Flink's quoting of an identifier
+/// (`` a`b `` becomes `` `a``b` ``).
 pub(super) fn ident(value: &str) -> String {
     format!("`{}`", value.replace('`', "``"))
 }
@@ -89,8 +86,9 @@ fn reparses_to(text: &str, statement: &Statement) -> bool {
     matches!(parsed.as_deref(), Ok([again]) if again == statement)
 }
 
-/// Doubles the quote characters inside `'…'`, `"…"`, `N'…'` and `B'…'` string literals. sqlparser prints a
-/// doubled quote as it stands, so the printed literal then holds each quote escaped once.
+/// Doubles the quote characters inside `'…'`, `"…"`, `N'…'` and `B'…'` string literals.
+/// sqlparser prints a doubled quote as it stands, so the printed literal then holds each
+/// quote escaped once.
 struct DoubleQuotes;
 
 impl VisitorMut for DoubleQuotes {
