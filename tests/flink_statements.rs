@@ -330,52 +330,11 @@ async fn measure_select_one_round_trip_via_sqlgate_and_direct() {
         via.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let c = reqwest::Client::new();
-    let gwu = &f.sql_gateway;
     let mut direct = Vec::new();
     for _ in 0..10 {
         let t = std::time::Instant::now();
-        let sh: Value = c
-            .post(format!("{gwu}/v2/sessions"))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let sh = sh["sessionHandle"].as_str().unwrap().to_string();
-        let op: Value = c
-            .post(format!("{gwu}/v2/sessions/{sh}/statements"))
-            .json(&json!({"statement": "SELECT 1"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let op = op["operationHandle"].as_str().unwrap().to_string();
-        let mut token = 0;
-        loop {
-            let page: Value = c
-                .get(format!(
-                    "{gwu}/v2/sessions/{sh}/operations/{op}/result/{token}?rowFormat=JSON"
-                ))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            match page["resultType"].as_str() {
-                Some("EOS") => break,
-                Some("PAYLOAD") => token += 1,
-                _ => tokio::time::sleep(Duration::from_millis(20)).await,
-            }
-        }
-        c.delete(format!("{gwu}/v2/sessions/{sh}"))
-            .send()
-            .await
-            .unwrap();
+        f.select_one_direct(&c, Duration::from_millis(20), Duration::from_secs(120))
+            .await;
         direct.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let (v, d) = (median(via), median(direct));

@@ -81,7 +81,14 @@ fn http() -> reqwest::Client {
 impl Flink {
     /// Runs `SELECT 1` in a session of its own straight on the SQL Gateway, to its end.
     async fn warm_up(&self) {
-        let c = http();
+        self.select_one_direct(&http(), Duration::from_millis(200), WARMUP)
+            .await;
+    }
+
+    /// `SELECT 1` in a session of its own straight on the SQL Gateway (no sqlgate), read to
+    /// its end, fetching a result that is not ready every `poll`; the session is closed
+    /// after. Panics if it does not end `within`.
+    pub async fn select_one_direct(&self, c: &reqwest::Client, poll: Duration, within: Duration) {
         let gw = &self.sql_gateway;
         let sh: Value = c
             .post(format!("{gw}/v2/sessions"))
@@ -103,12 +110,12 @@ impl Flink {
             .await
             .unwrap();
         let op = op["operationHandle"].as_str().unwrap().to_string();
-        let deadline = Instant::now() + WARMUP;
+        let deadline = Instant::now() + within;
         let mut token = 0;
         loop {
             assert!(
                 Instant::now() < deadline,
-                "Flink's warm-up SELECT 1 did not end within {WARMUP:?}"
+                "SELECT 1 straight on Flink's SQL Gateway did not end within {within:?}"
             );
             let page: Value = c
                 .get(format!(
@@ -123,10 +130,13 @@ impl Flink {
             match page["resultType"].as_str() {
                 Some("EOS") => break,
                 Some("PAYLOAD") => token += 1,
-                _ => tokio::time::sleep(Duration::from_millis(200)).await,
+                _ => tokio::time::sleep(poll).await,
             }
         }
-        let _ = c.delete(format!("{gw}/v2/sessions/{sh}")).send().await;
+        c.delete(format!("{gw}/v2/sessions/{sh}"))
+            .send()
+            .await
+            .unwrap();
     }
 
     /// Stops the SQL Gateway, JobManager and TaskManager.
