@@ -138,9 +138,12 @@ fn assert_replica_matches_file(msgs: &[Msg], lines: &[String]) {
     assert_eq!(
         msgs.len(),
         lines.len(),
-        "topic has {} records, file {}",
+        "topic has {} records, file {}; the topic's sqlgateseq headers in order: {:?}",
         msgs.len(),
-        lines.len()
+        lines.len(),
+        msgs.iter()
+            .map(|m| m.seq_header.as_deref().unwrap_or("-"))
+            .collect::<Vec<_>>()
     );
     let mut prev_hash = GENESIS.to_string();
     for (i, (m, line)) in msgs.iter().zip(lines).enumerate() {
@@ -212,6 +215,12 @@ async fn every_file_record_reaches_kafka_in_order_with_identical_bytes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_keeps_serving_while_kafka_is_down_and_ships_the_backlog_after() {
+    // Shown with a failure: the shipper's connections and the seq each resumed from.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("sqlgate::audit=info")
+        .with_test_writer()
+        .with_ansi(false)
+        .try_init();
     let broker = broker::start().await;
     let config = kafka_config(&broker, None);
     let gw = TestGateway::start_with(|c| c.audit.kafka = Some(config.clone())).await;
@@ -240,6 +249,22 @@ async fn gateway_keeps_serving_while_kafka_is_down_and_ships_the_backlog_after()
     );
     let lines = file_lines(&gw);
     let msgs = consume_all(&config, lines.len()).await;
+    if msgs.len() != lines.len() {
+        let log = broker.log();
+        let notable: Vec<&str> = log
+            .lines()
+            .filter(|l| {
+                l.contains("confluent-audit-log-events")
+                    || l.contains("WARN")
+                    || l.contains("ERROR")
+            })
+            .collect();
+        println!(
+            "broker {} log, notable lines:\n{}",
+            broker.bootstrap,
+            notable.join("\n")
+        );
+    }
     assert_replica_matches_file(&msgs, &lines);
     let stats = gw.gateway.auditor().kafka().unwrap().stats();
     assert!(stats.failures > 0 && stats.healthy, "{stats:?}");
