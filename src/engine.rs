@@ -5,7 +5,7 @@
 //!
 //! An engine executes statements the gateway has already parsed, resolved to canonical
 //! names, authorized and rewritten: it takes only a [`RewrittenStatement`], which only
-//! [`crate::sql::rewrite`] builds, and an [`ExecContext`] of typed settings (never raw client
+//! [`crate::rewrite::rewrite`] builds, and an [`ExecContext`] of typed settings (never raw client
 //! properties: every name it is handed is already canonical, SHOW scopes included).
 //!
 //! An engine must not decide who may do what, and it does not filter what it lists: for
@@ -34,7 +34,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalogs, ObjectRef, TableRef};
-use crate::sql::{FlinkType, RewrittenStatement};
+use crate::rewrite::RewrittenStatement;
+use crate::sql::FlinkType;
 
 pub use embedded::EmbeddedEngine;
 pub use flink::FlinkEngine;

@@ -22,7 +22,8 @@ use crate::engine::EngineError;
 use crate::http::body::BodyError;
 use crate::http::response::{self, Body};
 use crate::pipeline::WorkerError;
-use crate::sql::{ResolveError, RewriteError, SqlError};
+use crate::rewrite::RewriteError;
+use crate::sql::{ResolveError, SqlError};
 use crate::statements::StoreError;
 use crate::statements::results::PageError;
 

@@ -238,7 +238,7 @@ impl Gateway {
     /// authorized for (the placement its warrant carries), and only there (and counts it).
     pub async fn execute(
         &self,
-        stmt: &crate::sql::RewrittenStatement,
+        stmt: &crate::rewrite::RewrittenStatement,
         ctx: &crate::engine::ExecContext,
     ) -> Result<crate::engine::Execution, crate::engine::EngineError> {
         let placement = stmt.warrant().placement();

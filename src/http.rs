@@ -1,8 +1,8 @@
 //! HTTP front: routing, bounded bodies, JSON responses and the error envelope.
 //!
 //! Owns turning a hyper request into a call of the right handler and every response back into
-//! bytes. No business logic lives here: handlers delegate to [`crate::statements`] and
-//! [`crate::pipeline`].
+//! bytes. No business logic lives here: the statements handlers ([`statements`]) delegate to
+//! [`crate::pipeline`] and [`crate::statements`].
 
 pub mod body;
 pub mod dispatch;
@@ -10,5 +10,6 @@ pub mod headers;
 pub(crate) mod metrics;
 pub mod response;
 pub mod route;
+pub mod statements;
 
 pub use dispatch::handle;

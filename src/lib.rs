@@ -15,7 +15,7 @@
 //!                           3. sql::resolve_for (principal's view) → ResolvedStatement
 //!                           4. authz::Authorizer::authorize_explained
 //!                                                                  → AuthorizedStatement + Warrant
-//!                           5. sql::rewrite                        → RewrittenStatement (its Warrant)
+//!                           5. rewrite::rewrite                    → RewrittenStatement (its Warrant)
 //!                           6. engine::Engine::execute             → Execution (rows, cancel handle)
 //!                              pipeline::listing                   → listings cut to what the caller sees
 //!                              audit: the decision (any stage's refusal too), lifecycle
@@ -24,10 +24,10 @@
 //!
 //! Deny is the default: a statement that cannot be parsed, resolved or authorized is refused
 //! and never reaches the engine; the engine only accepts a [`sql::RewrittenStatement`], which
-//! only [`sql::rewrite`] can build, from an [`authz::AuthorizedStatement`], which only
+//! only [`rewrite::rewrite`] can build, from an [`authz::AuthorizedStatement`], which only
 //! [`authz::Authorizer`] can build. Each proof type lives in a leaf file beside its one
 //! constructor (`sql/parse/parsed.rs`, `sql/resolve/resolved.rs`, `authz/proof.rs`,
-//! `sql/rewrite/rewritten.rs`), none is `Clone`, and the last two carry the
+//! `rewrite/rewritten.rs`), none is `Clone`, and the last two carry the
 //! [`authz::Warrant`]: the principal, the [`catalog::Placement`] and the policy version they
 //! hold for.
 #![forbid(unsafe_code)]
@@ -50,6 +50,7 @@ pub mod iam;
 pub mod kafka;
 pub mod metrics;
 pub mod pipeline;
+pub mod rewrite;
 pub mod server;
 pub mod sql;
 pub mod statements;

@@ -1,6 +1,7 @@
-//! Flink SQL in the gateway: parse (one statement, bounded), resolve (every relation to a
-//! canonical `catalog`.`database`.`table` plus the action taken on it) and rewrite (render the
-//! canonical statement the engine runs).
+//! Flink SQL in the gateway: parse (one statement, bounded) and resolve (every relation to a
+//! canonical `catalog`.`database`.`table` plus the action taken on it, and the canonical text
+//! the engine will run). Rewrite, the stage after authorization, is [`crate::rewrite`]: this
+//! module imports no later stage.
 //!
 //! Owns the dialect, the size and recursion limits, the statement-kind allow-list, CTE scoping,
 //! session defaults for catalog and database, and the canonical form of names. It does not
@@ -10,10 +11,10 @@
 //! The stages hand each other new types:
 //! [`parse`] → [`ParsedStatement`] → [`resolve`] → [`ResolvedStatement`] →
 //! [`crate::authz::Authorizer::authorize`] → [`crate::authz::AuthorizedStatement`] →
-//! [`rewrite`] → [`RewrittenStatement`], which only [`rewrite`] can build.
+//! [`crate::rewrite::rewrite`] → [`crate::rewrite::RewrittenStatement`], which only it can build.
 //!
 //! Resolution canonicalizes names in the same pass that records the accesses, so the names that
-//! were checked are, by construction, the names the engine gets; [`rewrite`] re-walks the
+//! were checked are, by construction, the names the engine gets; [`crate::rewrite`] re-walks the
 //! canonical statement and refuses it if any relation escaped that pass.
 //!
 //! ```
@@ -50,7 +51,6 @@ mod literals;
 mod parse;
 mod render;
 mod resolve;
-mod rewrite;
 mod scope;
 pub mod types;
 
@@ -67,14 +67,16 @@ use crate::catalog::ObjectRef;
 
 pub use ddl::FlinkDdl;
 pub use dialect::{FlinkDialect, with_parse_budget};
-pub use error::{ResolveError, RewriteError, SqlError};
+pub use error::{ResolveError, SqlError};
 pub use guard::{SESSION_KEYS, TABLE_OPTIONS};
 pub use hints::READ_OPTIONS;
 pub use literals::{scrub_literals, without_literals};
 pub use parse::{ParseLimits, ParsedStatement, parse};
 pub use resolve::{ResolvedStatement, resolve, resolve_for};
-pub use rewrite::{RewrittenStatement, rewrite};
 pub use types::FlinkType;
+
+pub(crate) use resolve::table_argument;
+pub(crate) use scope::CteScopes;
 
 /// What a statement does to one object. Authorization decides each one separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

@@ -27,7 +27,6 @@
 //! [`crate::pipeline`].
 
 pub mod file;
-pub mod handlers;
 pub mod lifecycle;
 pub mod memory;
 pub mod pool_slots;

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use crate::authz::Authorizer;
 use crate::catalog::{Catalogs, ClusterConfig, EnvironmentConfig, Placement};
 use crate::pipeline::{Decider, Refusal, Request, decide};
-use crate::sql::{ParseLimits, RewrittenStatement, SessionNames};
+use crate::rewrite::RewrittenStatement;
+use crate::sql::{ParseLimits, SessionNames};
 
 /// The organization of every fixture.
 pub(crate) const ORG: &str = "org-dev";

@@ -370,7 +370,7 @@ fn the_largest_statements_within_the_limits_are_accepted() {
             let authorized = authorizer
                 .authorize("User:pool-admin", resolved, &placement)
                 .unwrap_or_else(|e| panic!("{name}: {}", e.detail()));
-            let rendered = sql::rewrite(authorized).unwrap().sql();
+            let rendered = sqlgate::rewrite::rewrite(authorized).unwrap().sql();
             println!(
                 "{name}: {} bytes, {accesses} accesses, rendered {} bytes, {:?} (debug build)",
                 text.len(),

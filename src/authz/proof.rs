@@ -12,7 +12,7 @@ use crate::catalog::Placement;
 use crate::sql::ResolvedStatement;
 
 /// For whom, where and under which policy version a proof holds. Made only with an
-/// [`AuthorizedStatement`], and handed on by `sql::rewrite` to the statement the engine runs.
+/// [`AuthorizedStatement`], and handed on by `rewrite::rewrite` to the statement the engine runs.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Warrant {
     principal: String,
@@ -54,7 +54,7 @@ impl AuthorizedStatement {
         &self.decisions
     }
 
-    /// Takes the statement apart (for `sql::rewrite`).
+    /// Takes the statement apart (for `rewrite::rewrite`).
     pub(crate) fn into_parts(self) -> (ResolvedStatement, Vec<Decision>, Warrant) {
         (self.resolved, self.decisions, self.warrant)
     }

@@ -515,7 +515,13 @@ async fn decisions_record_the_policy_version_they_used() {
     let mut events = a.subscribe();
     let ok = check(&a, "User:pool-dev", "SELECT * FROM orders").unwrap();
     assert!(ok.decisions().iter().all(|d| d.policy_version == 1));
-    assert_eq!(sql::rewrite(ok).unwrap().warrant().policy_version(), 1);
+    assert_eq!(
+        crate::rewrite::rewrite(ok)
+            .unwrap()
+            .warrant()
+            .policy_version(),
+        1
+    );
     let (v, denied) = a.authorize_versioned("User:nobody", resolved("SELECT 1"), &dev_placement());
     assert_eq!(v, 1);
     assert!(denied.is_err());
@@ -540,7 +546,7 @@ async fn the_proof_holds_for_its_principal_placement_and_policy_version() {
         )
         .unwrap();
     // Rewriting hands the warrant on to what the engine runs.
-    let w = sql::rewrite(ok).unwrap();
+    let w = crate::rewrite::rewrite(ok).unwrap();
     let w = w.warrant();
     assert_eq!(w.principal(), "User:pool-dev");
     assert_eq!(w.placement(), &placement);

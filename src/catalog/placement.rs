@@ -2,7 +2,7 @@
 //!
 //! Owns the shape only. The rule that computes it (compute pool → environment → region) is
 //! `pipeline::placement`; this type sits in the resource model so that the proofs of later
-//! stages (`authz`, `sql::rewrite`) can carry it without importing the pipeline.
+//! stages (`authz`, `rewrite::rewrite`) can carry it without importing the pipeline.
 
 /// Where one statement runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

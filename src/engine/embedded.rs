@@ -215,7 +215,7 @@ impl EmbeddedEngine {
 
     async fn rewritten(
         &self,
-        stmt: &crate::sql::RewrittenStatement,
+        stmt: &crate::rewrite::RewrittenStatement,
         ctx: &Run,
     ) -> Result<Output, EngineError> {
         let checked: std::collections::HashSet<TableRef> = stmt
@@ -302,10 +302,10 @@ impl EmbeddedEngine {
 #[async_trait::async_trait]
 impl Engine for EmbeddedEngine {
     /// Executes a statement that was parsed, resolved, authorized and rewritten (it takes
-    /// the proof type that only [`crate::sql::rewrite`] can build).
+    /// the proof type that only [`crate::rewrite::rewrite`] can build).
     async fn execute(
         &self,
-        stmt: &crate::sql::RewrittenStatement,
+        stmt: &crate::rewrite::RewrittenStatement,
         ctx: &ExecContext,
     ) -> Result<Execution, EngineError> {
         let run = Run::new(ctx);

@@ -34,7 +34,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 use super::registry::EngineEntry;
 use super::{Column, EmbeddedEngine, Engine, EngineError, ExecContext, Execution, Schema, Traits};
 use crate::catalog::{Catalogs, ObjectRef, TableRef};
-use crate::sql::RewrittenStatement;
+use crate::rewrite::RewrittenStatement;
 use client::{CallError, Client};
 use run::{FlinkCancel, Handle};
 

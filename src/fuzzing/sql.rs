@@ -10,10 +10,9 @@ use crate::authz::Authorizer;
 use crate::catalog::{Catalogs, ClusterConfig, EnvironmentConfig};
 use crate::catalog::{ObjectRef, Placement};
 use crate::error::ApiError;
+use crate::rewrite::RewrittenStatement;
 use crate::sql::bounds::Bound;
-use crate::sql::{
-    self, ParseLimits, ParsedStatement, ResolveError, RewrittenStatement, SessionNames, SqlError,
-};
+use crate::sql::{self, ParseLimits, ParsedStatement, ResolveError, SessionNames, SqlError};
 
 /// The environment statements are submitted to, and the region of its compute pool.
 const ENVIRONMENT: &str = "env-dev";
@@ -173,7 +172,7 @@ fn decide(fx: &Fixture, text: &str, principal: &str) -> Option<RewrittenStatemen
         "one decision per access, for {text:?}"
     );
     assert!(authorized.decisions().iter().all(|d| d.granted));
-    let rewritten = sql::rewrite(authorized).unwrap_or_else(|e| {
+    let rewritten = crate::rewrite::rewrite(authorized).unwrap_or_else(|e| {
         panic!(
             "rewrite refused an authorized statement (a relation escaped resolution): {e} \
              for {principal}, {text:?}"

@@ -12,10 +12,10 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::json;
 use tracing::Instrument;
 
+use super::statements::{self as handlers, Call};
 use crate::context::{AuditGuard, RequestCtx};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::statements::handlers::{self, Call};
 
 use super::response::{self, Body};
 use super::route::{EnvPath, NoRoute, Route, match_route};

@@ -29,7 +29,7 @@ use crate::audit::StatementEvent;
 use crate::engine::ExecContext;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::sql::RewrittenStatement;
+use crate::rewrite::RewrittenStatement;
 use crate::statements::pool_slots::{Admission, Slot, Ticket};
 use crate::statements::running::{Running, StopReason};
 use crate::statements::{Phase, StatementId, StatementRecord};

@@ -11,9 +11,8 @@
 use crate::audit::{SqlForAudit, redact_sql};
 use crate::authz::{Authorizer, AuthzError, Evaluation};
 use crate::catalog::{Catalogs, Everything, Visibility};
-use crate::sql::{
-    self, ParseLimits, ResolveError, RewriteError, RewrittenStatement, SessionNames, SqlError,
-};
+use crate::rewrite::{self, RewriteError, RewrittenStatement};
+use crate::sql::{self, ParseLimits, ResolveError, SessionNames, SqlError};
 
 use super::Placement;
 
@@ -158,7 +157,7 @@ pub fn decide(d: &Decider<'_>, req: &Request) -> Decided {
     decided.outcome = a
         .result
         .map_err(Refusal::Authorize)
-        .and_then(|a| sql::rewrite(a).map_err(Refusal::Rewrite));
+        .and_then(|a| rewrite::rewrite(a).map_err(Refusal::Rewrite));
     decided
 }
 

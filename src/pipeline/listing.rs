@@ -13,7 +13,8 @@ use futures::stream;
 
 use crate::catalog::ObjectRef;
 use crate::engine::{EngineError, Execution, Listing, RowStream};
-use crate::sql::{Action, RewrittenStatement};
+use crate::rewrite::RewrittenStatement;
+use crate::sql::Action;
 
 /// Whether the caller may see an object (see [`crate::gateway::Gateway::visibility`]).
 pub(crate) type Visible = Arc<dyn Fn(&ObjectRef) -> bool + Send + Sync>;

@@ -1,6 +1,6 @@
 //! Flink table DDL as data: the `DISTRIBUTED BY … INTO n BUCKETS` clause, the rest of a
 //! CREATE TABLE as sqlparser's AST (WITH options included), and the ALTER TABLE forms a topic
-//! supports. [`crate::sql::rewrite`] parses a Flink-only CREATE / ALTER TABLE into a
+//! supports. [`crate::rewrite::rewrite`] parses a Flink-only CREATE / ALTER TABLE into a
 //! [`FlinkDdl`] from its canonical text once, so an engine receives typed clauses and never
 //! parses text again.
 
@@ -253,7 +253,7 @@ mod tests {
     use crate::testing::Fixture;
 
     /// `sql` through the one decision path, as the repository's developer.
-    async fn rewritten(sql: &str) -> crate::sql::RewrittenStatement {
+    async fn rewritten(sql: &str) -> crate::rewrite::RewrittenStatement {
         Fixture::new().await.rewritten("User:pool-dev", sql)
     }
 

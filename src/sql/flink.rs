@@ -113,11 +113,11 @@ pub(crate) struct ResolvedFlink {
     pub(super) kind: &'static str,
     pub(super) accesses: Vec<Access>,
     /// The text with every site replaced by its canonical form.
-    pub(super) canonical_text: String,
+    pub(crate) canonical_text: String,
     /// The canonical embedded statements (re-checked by `rewrite`).
-    pub(super) statements: Vec<Statement>,
+    pub(crate) statements: Vec<Statement>,
     /// The objects whose canonical names were spliced in (re-checked by `rewrite`).
-    pub(super) objects: Vec<ObjectRef>,
+    pub(crate) objects: Vec<ObjectRef>,
 }
 
 impl FlinkStatement {

@@ -62,7 +62,7 @@ async fn engine_text(sql: &str) -> String {
     let authorized = authz
         .authorize("User:pool-dev", resolved, &crate::testing::dev_placement())
         .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rewrite(authorized).unwrap().sql()
+    crate::rewrite::rewrite(authorized).unwrap().sql()
 }
 
 /// The canonical text parses again and renders to itself.

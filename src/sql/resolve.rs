@@ -502,7 +502,7 @@ impl VisitorMut for Binder<'_> {
 }
 
 /// The name of a `TABLE t` table-function argument (see `dialect.rs`), if `expr` is one.
-pub(super) fn table_argument(expr: &Expr) -> Option<Vec<Ident>> {
+pub(crate) fn table_argument(expr: &Expr) -> Option<Vec<Ident>> {
     let Expr::Prefixed { prefix, value } = expr else {
         return None;
     };

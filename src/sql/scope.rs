@@ -29,13 +29,13 @@ struct Scope {
 
 /// The stack of `WITH` scopes enclosing the visitor's position.
 #[derive(Debug, Default)]
-pub(super) struct CteScopes {
+pub(crate) struct CteScopes {
     stack: Vec<Scope>,
 }
 
 impl CteScopes {
     /// Call from `pre_visit_query`.
-    pub(super) fn enter(&mut self, query: &Query) {
+    pub(crate) fn enter(&mut self, query: &Query) {
         let addr = query as *const Query;
         if let Some(top) = self.stack.last_mut()
             && let Some(i) = top.positions.get(&addr)
@@ -57,7 +57,7 @@ impl CteScopes {
     }
 
     /// Call from `post_visit_query`.
-    pub(super) fn exit(&mut self, query: &Query) {
+    pub(crate) fn exit(&mut self, query: &Query) {
         self.stack.pop();
         let addr = query as *const Query;
         if let Some(top) = self.stack.last_mut()
@@ -69,7 +69,7 @@ impl CteScopes {
     }
 
     /// Whether `name` refers to a CTE in scope rather than to a table.
-    pub(super) fn is_cte(&self, name: &ObjectName) -> bool {
+    pub(crate) fn is_cte(&self, name: &ObjectName) -> bool {
         let [ObjectNamePart::Identifier(ident)] = name.0.as_slice() else {
             return false;
         };

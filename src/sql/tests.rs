@@ -620,8 +620,11 @@ fn canonical_sql_qualifies_every_table_and_keeps_ctes_and_aliases() {
         let r = resolved(sql);
         assert_eq!(r.canonical_sql(), *want, "{sql}");
         assert!(
-            rewrite::check_canonical(r.canonical_statement(), &rewrite::objects(r.accesses()))
-                .is_ok(),
+            crate::rewrite::check_canonical(
+                r.canonical_statement(),
+                &crate::rewrite::objects(r.accesses())
+            )
+            .is_ok(),
             "{sql}"
         );
     }
@@ -633,16 +636,22 @@ fn canonical_check_refuses_an_unaccounted_relation() {
     // Pretend resolution missed one: the canonical statement names a table not in the accesses.
     let other = resolved("SELECT * FROM b");
     assert_eq!(
-        rewrite::check_canonical(other.canonical_statement(), &rewrite::objects(r.accesses()))
-            .unwrap_err()
-            .code(),
+        crate::rewrite::check_canonical(
+            other.canonical_statement(),
+            &crate::rewrite::objects(r.accesses())
+        )
+        .unwrap_err()
+        .code(),
         "rewrite.unresolved_relation"
     );
     // And a non-canonical name is refused too.
     let (as_written, _, _) = parse("SELECT * FROM a", &ParseLimits::default())
         .unwrap()
         .into_parts();
-    assert!(rewrite::check_canonical(&as_written, &rewrite::objects(r.accesses())).is_err());
+    assert!(
+        crate::rewrite::check_canonical(&as_written, &crate::rewrite::objects(r.accesses()))
+            .is_err()
+    );
 }
 
 /// Re-parsing the rendered canonical SQL, with no session at all, binds exactly the same

@@ -47,9 +47,9 @@ impl ResolvedStatement {
         }
     }
 
-    /// Takes the statement apart for `sql::rewrite`: the canonical statement, its kind, its
-    /// accesses and its Flink-only form.
-    pub(in crate::sql) fn into_parts(
+    /// Takes the statement apart for [`crate::rewrite`]: the canonical statement, its kind,
+    /// its accesses and its Flink-only form.
+    pub(crate) fn into_parts(
         self,
     ) -> (
         Statement,
@@ -102,7 +102,7 @@ impl ResolvedStatement {
         &self.accesses
     }
 
-    /// The canonical statement as SQL (what [`crate::sql::rewrite`] will hand to the engine).
+    /// The canonical statement as SQL (what [`crate::rewrite::rewrite`] will hand to the engine).
     pub fn canonical_sql(&self) -> String {
         self.canonical_text.clone()
     }

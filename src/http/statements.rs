@@ -1,5 +1,8 @@
 //! Handlers of the statements routes (R1–R6 of the contract): each authenticates nothing
 //! itself (the caller passes the principal), checks ownership, and renders the wire shapes.
+//!
+//! They live in `http` rather than in [`crate::statements`] because they call the pipeline:
+//! the statement lifecycle below them imports neither `http` nor `pipeline`.
 
 use std::sync::Arc;
 
@@ -11,17 +14,17 @@ use crate::auth::Principal;
 use crate::context::RequestCtx;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::http::body::{decode_json, read_limited};
-use crate::http::response::{self, Body};
-use crate::http::route::EnvPath;
 use crate::pipeline;
-
-use super::record::StatementRecord;
-use super::results::{Page, PageError};
-use super::store::ListFilter;
-use super::wire::{
+use crate::statements::StatementRecord;
+use crate::statements::results::{Page, PageError};
+use crate::statements::store::ListFilter;
+use crate::statements::wire::{
     self, CreateStatementRequest, PatchOp, ResultData, ResultMetadata, StatementResult,
 };
+
+use super::body::{decode_json, read_limited};
+use super::response::{self, Body};
+use super::route::EnvPath;
 
 /// Everything a handler needs about its request.
 #[derive(Debug)]

@@ -1,4 +1,8 @@
-//! Rewrite: turns an authorized statement into what the engine runs.
+//! Stage 5, rewrite: turns an authorized statement into what the engine runs, and owns the
+//! engine's only input, [`RewrittenStatement`].
+//!
+//! A stage of its own beside [`crate::sql`] (parse, resolve) and [`crate::authz`], so that the
+//! stages import one way only: `rewrite → authz → sql`.
 //!
 //! Names were canonicalized by `resolve` in the pass that recorded the accesses; here the
 //! canonical statement is walked once more and refused if any relation in it is not a
@@ -11,14 +15,14 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Query, Statement, Visit, Visitor};
 
-use super::resolve::table_argument;
-use super::scope::CteScopes;
-use super::{Access, RewriteError};
 use crate::authz::AuthorizedStatement;
+use crate::catalog::{ObjectRef, TableRef};
+use crate::sql::{Access, CteScopes, table_argument};
 
+mod error;
 mod rewritten;
 
-use crate::catalog::{ObjectRef, TableRef};
+pub use error::RewriteError;
 pub use rewritten::RewrittenStatement;
 
 /// Builds the engine's statement from an authorized one.

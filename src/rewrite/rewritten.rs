@@ -3,7 +3,7 @@
 //!
 //! Owns the type, its read accessors (what every engine reads: the canonical statement or
 //! Flink text, its kind, its DDL as data, its accesses) and its one constructor, which only
-//! `sql::rewrite` can call (`pub(super)` here). It keeps the [`Warrant`] of the
+//! `rewrite::rewrite` can call (`pub(super)` here). It keeps the [`Warrant`] of the
 //! [`AuthorizedStatement`](crate::authz::AuthorizedStatement) it was made from: the principal,
 //! the placement and the policy version it holds for. It is not `Clone`.
 
@@ -12,7 +12,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 use crate::authz::{Decision, Warrant};
 use crate::sql::{Access, FlinkDdl};
 
-/// The statement the engine runs: canonical names only, built by [`crate::sql::rewrite`] from
+/// The statement the engine runs: canonical names only, built by [`crate::rewrite::rewrite`] from
 /// an [`AuthorizedStatement`](crate::authz::AuthorizedStatement), whose [`Warrant`] it keeps.
 #[derive(Debug)]
 pub struct RewrittenStatement {
@@ -31,7 +31,7 @@ pub struct RewrittenStatement {
 }
 
 impl RewrittenStatement {
-    /// The one constructor: `sql::rewrite`, once the canonical statement was checked against
+    /// The one constructor: `rewrite::rewrite`, once the canonical statement was checked against
     /// the accesses the warrant's decisions granted.
     pub(super) fn new(
         statement: Statement,
