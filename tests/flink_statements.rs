@@ -305,42 +305,122 @@ async fn the_sql_gateway_down_is_503_with_retry_after_and_nothing_runs() {
     gw.stop().await;
 }
 
-/// `SELECT 1` to its last row, 10 times, through sqlgate (create, wait for COMPLETED, read the
-/// results) and straight to the SQL Gateway (session, submit, poll, fetch to EOS, close);
-/// prints the medians. A measurement, not a check: `cargo test --test flink_statements
-/// measure_ -- --ignored --nocapture`.
+/// Runs of each round-trip measurement.
+const RUNS: usize = 10;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// `sql` to its last row through sqlgate (create, wait for COMPLETED, read the results), in
+/// milliseconds; checks it gave `rows` rows.
+async fn via_sqlgate(gw: &TestGateway, cred: &Cred, name: &str, sql: &str, rows: usize) -> f64 {
+    let t = std::time::Instant::now();
+    let (s, v) = create(gw, cred, name, sql, None, snapshot()).await;
+    assert_eq!(s, 200, "{v}");
+    wait_phase(gw, cred, name, &["COMPLETED"], LONG).await;
+    let got = read_until(gw, cred, name, LONG, |_| false).await;
+    assert_eq!(got.len(), rows, "{sql}: {got:?}");
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// `d` to its last row straight on the SQL Gateway (session, session statements, submit,
+/// poll, fetch to EOS, close), in milliseconds; checks the row count.
+async fn direct(f: &flink::Flink, d: &flink::DirectStatement, rows: usize) -> f64 {
+    let c = reqwest::Client::new();
+    let t = std::time::Instant::now();
+    let got = f.direct(&c, d, Duration::from_millis(20), LONG).await;
+    assert_eq!(got.len(), rows, "{d:?}: {got:?}");
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+fn print_ratio(what: &str, via: Vec<f64>, direct: Vec<f64>) {
+    let (v, d) = (median(via), median(direct));
+    println!(
+        "{what} round trip to the last row, median of {RUNS}: via sqlgate {v:.0} ms, straight to the SQL Gateway {d:.0} ms, ratio {:.2}",
+        v / d
+    );
+}
+
+/// `SELECT 1` to its last row, [`RUNS`] times, through sqlgate and straight to the SQL
+/// Gateway; prints the medians. A measurement, not a check: `cargo test --test
+/// flink_statements measure_ -- --ignored --nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "a measurement; run it with --ignored --nocapture"]
 async fn measure_select_one_round_trip_via_sqlgate_and_direct() {
     let (gw, f, _) = gateway().await;
     let dev = developer(&gw);
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        v[v.len() / 2]
-    };
     let mut via = Vec::new();
-    for i in 0..10 {
-        let name = format!("m-{i}");
-        let t = std::time::Instant::now();
-        let (s, v) = create(&gw, &dev, &name, "SELECT 1", None, snapshot()).await;
-        assert_eq!(s, 200, "{v}");
-        wait_phase(&gw, &dev, &name, &["COMPLETED"], LONG).await;
-        let rows = read_until(&gw, &dev, &name, LONG, |_| false).await;
-        assert_eq!(rows.len(), 1);
-        via.push(t.elapsed().as_secs_f64() * 1000.0);
+    for i in 0..RUNS {
+        via.push(via_sqlgate(&gw, &dev, &format!("m-{i}"), "SELECT 1", 1).await);
     }
-    let c = reqwest::Client::new();
-    let mut direct = Vec::new();
-    for _ in 0..10 {
-        let t = std::time::Instant::now();
-        f.select_one_direct(&c, Duration::from_millis(20), Duration::from_secs(120))
-            .await;
-        direct.push(t.elapsed().as_secs_f64() * 1000.0);
+    let mut straight = Vec::new();
+    for _ in 0..RUNS {
+        straight.push(direct(f, &flink::DirectStatement::plain("SELECT 1"), 1).await);
     }
-    let (v, d) = (median(via), median(direct));
-    println!(
-        "SELECT 1 round trip, median of 10: via sqlgate {v:.0} ms, straight to the SQL Gateway {d:.0} ms, ratio {:.2}",
-        v / d
-    );
+    print_ratio("SELECT 1", via, straight);
+    gw.stop().await;
+}
+
+/// A TUMBLE window aggregation over a small topic already filled (60 records, 6 windows),
+/// bounded (`sql.snapshot.mode` = now), to its last row, [`RUNS`] times, through sqlgate and
+/// straight to the SQL Gateway. The direct path sends exactly what sqlgate sends for it (the
+/// session properties, the declarations of the table, the rendered statement), recorded
+/// once by a pass-through in front of the SQL Gateway; like sqlgate, it opens a session per
+/// run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "a measurement; run it with --ignored --nocapture"]
+async fn measure_tumble_window_round_trip_via_sqlgate_and_direct() {
+    let (gw, f, bootstrap) = gateway().await;
+    let dev = developer(&gw);
+    run_ddl(
+        &gw,
+        &dev,
+        "ddl-taps",
+        "CREATE TABLE taps (user_id STRING, amount INT) WITH ('value.format' = 'json')",
+    )
+    .await;
+    let records: Vec<(i64, Value)> = (0..60)
+        .map(|i| {
+            (
+                i * 1_000,
+                json!({"user_id": format!("u{}", i % 3), "amount": i}),
+            )
+        })
+        .collect();
+    produce(&bootstrap, "taps", &records).await;
+    let sql = "SELECT window_start, window_end, COUNT(*) AS n, SUM(amount) AS total \
+               FROM TABLE(TUMBLE(TABLE taps, DESCRIPTOR(`$rowtime`), INTERVAL '10' SECOND)) \
+               GROUP BY window_start, window_end";
+
+    // What sqlgate sends for it, recorded by a second gateway on the same Kafka and Flink.
+    let recorder = common::recorder::start(&f.sql_gateway).await;
+    let kafka = broker::shared().await;
+    let reg = registry::shared().await;
+    let k = flink::kafka(&kafka.bootstrap, &reg.url);
+    let recorded_gw = TestGateway::start_with(|c| {
+        c.environments[0].clusters[0].kafka = Some(k);
+        let mut e = f.engine("flink-us");
+        e.sql_gateway_url = Some(recorder.url.clone());
+        c.engines.push(e);
+        c.compute_pools[0].engine = Some("flink-us".into());
+    })
+    .await;
+    let rdev = developer(&recorded_gw);
+    via_sqlgate(&recorded_gw, &rdev, "w-recorded", sql, 6).await;
+    recorded_gw.stop().await;
+    let d = flink::DirectStatement::recorded(&recorder.posts());
+    println!("what sqlgate sends to the SQL Gateway for it: {d:#?}");
+
+    let mut via = Vec::new();
+    for i in 0..RUNS {
+        via.push(via_sqlgate(&gw, &dev, &format!("w-{i}"), sql, 6).await);
+    }
+    let mut straight = Vec::new();
+    for _ in 0..RUNS {
+        straight.push(direct(f, &d, 6).await);
+    }
+    print_ratio("TUMBLE window (60 records, 6 windows)", via, straight);
     gw.stop().await;
 }

@@ -89,54 +89,80 @@ impl Flink {
     /// its end, fetching a result that is not ready every `poll`; the session is closed
     /// after. Panics if it does not end `within`.
     pub async fn select_one_direct(&self, c: &reqwest::Client, poll: Duration, within: Duration) {
+        self.direct(c, &DirectStatement::plain("SELECT 1"), poll, within)
+            .await;
+    }
+
+    /// `d` straight on the SQL Gateway (no sqlgate): a session of its own with its
+    /// properties, its session statements (configure-session), then the statement, read to
+    /// its end (fetching a result that is not ready, or empty, every `poll`); the session is
+    /// closed after. Returns the rows (each its `fields`). Panics if a call fails or the
+    /// statement does not end `within`.
+    pub async fn direct(
+        &self,
+        c: &reqwest::Client,
+        d: &DirectStatement,
+        poll: Duration,
+        within: Duration,
+    ) -> Vec<Value> {
         let gw = &self.sql_gateway;
-        let sh: Value = c
-            .post(format!("{gw}/v2/sessions"))
-            .json(&json!({}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let sh = sh["sessionHandle"].as_str().unwrap().to_string();
-        let op: Value = c
-            .post(format!("{gw}/v2/sessions/{sh}/statements"))
-            .json(&json!({"statement": "SELECT 1"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let op = op["operationHandle"].as_str().unwrap().to_string();
         let deadline = Instant::now() + within;
+        let call = |rb: reqwest::RequestBuilder| async move {
+            let v: Value = rb.send().await.unwrap().json().await.unwrap();
+            assert!(
+                v.get("errors").is_none(),
+                "{d:?} on Flink's SQL Gateway: {v}"
+            );
+            v
+        };
+        let sh = call(
+            c.post(format!("{gw}/v2/sessions"))
+                .json(&json!({ "properties": d.properties })),
+        )
+        .await;
+        let sh = sh["sessionHandle"].as_str().unwrap().to_string();
+        for s in &d.setup {
+            call(
+                c.post(format!("{gw}/v2/sessions/{sh}/configure-session"))
+                    .json(&json!({ "statement": s })),
+            )
+            .await;
+        }
+        let op = call(
+            c.post(format!("{gw}/v2/sessions/{sh}/statements"))
+                .json(&json!({"statement": d.statement, "executionConfig": d.execution})),
+        )
+        .await;
+        let op = op["operationHandle"].as_str().unwrap().to_string();
+        let mut rows = Vec::new();
         let mut token = 0;
         loop {
             assert!(
                 Instant::now() < deadline,
-                "SELECT 1 straight on Flink's SQL Gateway did not end within {within:?}"
+                "{} straight on Flink's SQL Gateway did not end within {within:?}",
+                d.statement
             );
-            let page: Value = c
-                .get(format!(
-                    "{gw}/v2/sessions/{sh}/operations/{op}/result/{token}?rowFormat=JSON"
-                ))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let page = call(c.get(format!(
+                "{gw}/v2/sessions/{sh}/operations/{op}/result/{token}?rowFormat=JSON"
+            )))
+            .await;
+            let data = page["results"]["data"].as_array();
+            let n = data.map_or(0, Vec::len);
+            rows.extend(data.into_iter().flatten().map(|r| r["fields"].clone()));
             match page["resultType"].as_str() {
                 Some("EOS") => break,
                 Some("PAYLOAD") => token += 1,
-                _ => tokio::time::sleep(poll).await,
+                _ => {}
+            }
+            if n == 0 {
+                tokio::time::sleep(poll).await;
             }
         }
         c.delete(format!("{gw}/v2/sessions/{sh}"))
             .send()
             .await
             .unwrap();
+        rows
     }
 
     /// Stops the SQL Gateway, JobManager and TaskManager.
@@ -213,6 +239,52 @@ impl Flink {
             );
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
+    }
+}
+
+/// A statement as sent straight to the SQL Gateway: the session's properties, the session
+/// statements run before it (configure-session), the statement and its execution config.
+#[derive(Debug, Clone, Default)]
+pub struct DirectStatement {
+    pub properties: Value,
+    pub setup: Vec<String>,
+    pub statement: String,
+    pub execution: Value,
+}
+
+impl DirectStatement {
+    /// `sql` alone, in a session with no properties.
+    pub fn plain(sql: &str) -> Self {
+        DirectStatement {
+            properties: json!({}),
+            setup: Vec::new(),
+            statement: sql.to_string(),
+            execution: json!({}),
+        }
+    }
+
+    /// What sqlgate sent for its last statement, as a [`super::recorder`] in front of the
+    /// SQL Gateway saw it: the last session opened, the session statements, the statement.
+    pub fn recorded(posts: &[(String, Value)]) -> Self {
+        let open = posts
+            .iter()
+            .rposition(|(p, _)| p == "/v2/sessions")
+            .expect("sqlgate opened a session");
+        let mut d = DirectStatement {
+            properties: posts[open].1["properties"].clone(),
+            ..Default::default()
+        };
+        for (path, body) in &posts[open + 1..] {
+            if path.ends_with("/configure-session") {
+                d.setup
+                    .push(body["statement"].as_str().unwrap().to_string());
+            } else if path.ends_with("/statements") {
+                d.statement = body["statement"].as_str().unwrap().to_string();
+                d.execution = body["executionConfig"].clone();
+            }
+        }
+        assert!(!d.statement.is_empty(), "no statement recorded: {posts:?}");
+        d
     }
 }
 

@@ -8,6 +8,7 @@ pub mod conn;
 pub mod flink;
 pub mod peers;
 pub mod python;
+pub mod recorder;
 pub mod refusal;
 pub mod registry;
 pub mod stack;
