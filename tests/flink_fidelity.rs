@@ -149,6 +149,8 @@ async fn a_temporal_join_gives_each_order_the_rate_valid_at_its_time() {
         (1_000, rate("USD", 1.00)),
         (10_000, rate("EUR", 1.20)),
         (20_000, rate("USD", 0.90)),
+        // Moves the rates' watermark on (without relying on the source going idle).
+        (60_000, rate("GBP", 1.30)),
     ] {
         rates.push((at, k, v));
     }
@@ -163,7 +165,7 @@ async fn a_temporal_join_gives_each_order_the_rate_valid_at_its_time() {
             (15_000, None, order(2, "EUR", 20)),
             (15_000, None, order(3, "USD", 30)),
             (25_000, None, order(4, "USD", 40)),
-            // Moves the orders' watermark past the others (the rates source goes idle).
+            // Moves the orders' watermark past the others.
             (60_000, None, order(5, "EUR", 1)),
         ],
     )
@@ -184,7 +186,9 @@ async fn a_temporal_join_gives_each_order_the_rate_valid_at_its_time() {
     assert_eq!(v["status"]["phase"], "RUNNING", "{v}");
     assert_eq!(v["status"]["traits"]["is_append_only"], true, "{v}");
     let rows = read_until(&gw, &dev, "priced", LONG, |r| {
-        (1..=4).all(|id| r.iter().any(|(_, row)| row[0] == id.to_string()))
+        ["1", "2", "3", "4"]
+            .iter()
+            .all(|id| r.iter().any(|(_, row)| row[0] == *id))
     })
     .await;
     let mut got: Vec<Value> = rows
@@ -206,5 +210,6 @@ async fn a_temporal_join_gives_each_order_the_rate_valid_at_its_time() {
         ],
         "each order with the rate valid at its time"
     );
+
     gw.stop().await;
 }
