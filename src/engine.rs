@@ -25,6 +25,7 @@
 pub mod embedded;
 pub mod flink;
 pub mod registry;
+pub(crate) mod zone;
 
 use crate::error::ErrorCode;
 use std::fmt;
@@ -101,8 +102,10 @@ pub struct ExecContext {
     /// The statement's name, for what a remote engine names after it (a Flink job's
     /// `pipeline.name`). Never used to decide anything.
     pub name: Option<String>,
-    /// `sql.local-time-zone`: the zone of TIMESTAMP_LTZ computation (casts, extraction,
-    /// windows). Results still show LTZ values as UTC. `None`: UTC.
+    /// `sql.local-time-zone` (validated by `zone` when the statement is created): the zone
+    /// of TIMESTAMP_LTZ computation (casts, extraction, windows) and of how results show
+    /// TIMESTAMP_LTZ values (the Flink engine; the embedded engine still shows them as
+    /// UTC). `None`: UTC.
     pub local_time_zone: Option<String>,
 }
 

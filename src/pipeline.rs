@@ -85,6 +85,7 @@ pub async fn create_statement(
         ));
     }
     let properties = wire::stringify_properties(req.spec.properties).map_err(ApiError::invalid)?;
+    crate::engine::zone::check_properties(&properties).map_err(ApiError::invalid)?;
     let labels = req.metadata.map(|m| m.labels).unwrap_or_default();
     let dry_run = properties
         .get(DRY_RUN)

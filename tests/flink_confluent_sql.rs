@@ -1,6 +1,7 @@
 //! The unmodified `confluent-sql` 0.7.0 driver against the gateway whose default pool runs
 //! on a real Flink 2.2.1: a TUMBLE window aggregation over a topic a Kafka producer filled
-//! (snapshot and streaming), and a streaming GROUP BY read as a changelog.
+//! (snapshot and streaming), and a streaming GROUP BY read as a changelog, raw and through the
+//! driver's changelog compressor (keyed by the statement's `upsert_columns`).
 
 mod common;
 

@@ -151,6 +151,11 @@ async fn a_streaming_group_by_delivers_the_changelog_and_stop_cancels_its_job() 
     assert_eq!(v["status"]["phase"], "RUNNING", "{v}");
     assert_eq!(v["status"]["traits"]["is_bounded"], false);
     assert_eq!(v["status"]["traits"]["is_append_only"], false);
+    assert_eq!(
+        v["status"]["traits"]["upsert_columns"],
+        json!([0]),
+        "keyed by the grouping column"
+    );
     let rows = read_until(&gw, &dev, "totals", LONG, |r| r.len() >= 4).await;
     let ann: Vec<(u64, Value)> = rows
         .iter()

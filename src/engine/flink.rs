@@ -9,7 +9,8 @@
 //! read options of its allow-list (`sql/hints.rs`), on tables it declared. The SQL sent is the
 //! canonical rendering the gateway checked ([`RewrittenStatement::sql`]), never the client's
 //! text. Sessions run in UTC (Flink's JSON rows label local-time-zone values with `Z`); the
-//! client's `sql.local-time-zone` is applied to computation.
+//! client's `sql.local-time-zone` is applied to computation, and TIMESTAMP_LTZ values are
+//! shown in it (`values`).
 //!
 //! What sqlgate does itself stays sqlgate's: CREATE / DROP / ALTER TABLE (topics and
 //! subjects), SHOW and DESCRIBE go to the embedded engine's Kafka code, never to Flink, and a
@@ -17,12 +18,14 @@
 //!
 //! Parts: `client` (REST calls, error root causes), `json` (rows with exact numbers),
 //! `values` (types and the row encoding), `declare` (session catalog), `run` (session,
-//! operation, result pages, stop).
+//! operation, result pages, stop), `upsert` (`status.traits.upsert_columns`, and the rule
+//! that derives them).
 
 mod client;
 mod declare;
 mod json;
 mod run;
+mod upsert;
 mod values;
 
 use std::collections::BTreeSet;
@@ -32,6 +35,7 @@ use std::time::Duration;
 use datafusion::sql::sqlparser::ast::Statement;
 
 use super::registry::EngineEntry;
+use super::zone::LocalZone;
 use super::{Column, EmbeddedEngine, Engine, EngineError, ExecContext, Execution, Schema, Traits};
 use crate::catalog::{Catalogs, ObjectRef, TableRef};
 use crate::rewrite::RewrittenStatement;
@@ -347,10 +351,14 @@ impl FlinkEngine {
                 data_type: t.clone(),
             })
             .collect();
+        let decoder = values::Decoder {
+            types,
+            zone: LocalZone::of(ctx.local_time_zone.as_deref()).map_err(EngineError::Plan)?,
+        };
         let first = page
             .data
             .iter()
-            .map(|r| values::row_of(r, &types))
+            .map(|r| decoder.row(r))
             .collect::<Result<Vec<_>, _>>()
             .map_err(EngineError::Internal)?;
         let next = if page.result_type == "EOS" {
@@ -363,10 +371,16 @@ impl FlinkEngine {
                 sql_kind: kind.to_string(),
                 is_bounded: bounded,
                 is_append_only: append_only,
-                upsert_columns: None,
+                upsert_columns: upsert::upsert_columns(stmt, append_only),
                 schema: Some(Schema { columns }),
             },
-            rows: run::query_rows(handle.clone(), types, first, next, self.entry.poll_interval),
+            rows: run::query_rows(
+                handle.clone(),
+                decoder,
+                first,
+                next,
+                self.entry.poll_interval,
+            ),
             cancel: Arc::new(FlinkCancel(handle.clone())),
             listing: None,
         })

@@ -12,7 +12,7 @@ use datafusion::sql::sqlparser::ast::{CreateTableOptions, Expr, SqlOption, Value
 
 use super::cluster::KafkaCluster;
 use super::layout::Format;
-use super::schema_of::FORMAT_KEYWORD;
+use super::schema_of::{CHANGELOG_KEYWORD, FORMAT_KEYWORD, UPSERT};
 use super::subjects::SchemaType;
 use super::{KafkaError, codec, json_schema};
 use crate::sql::FlinkType;
@@ -28,6 +28,8 @@ pub struct TableOptions {
     pub key_format: Option<Format>,
     /// `value.format`, if given.
     pub value_format: Option<Format>,
+    /// `'changelog.mode' = 'append'` was given: a PRIMARY KEY is then only the record key.
+    pub append: bool,
 }
 
 /// The options a Kafka-backed table accepts, for error messages.
@@ -41,13 +43,14 @@ pub fn table_options(options: &[(String, String)]) -> Result<TableOptions, Strin
         topic_configs: BTreeMap::new(),
         key_format: None,
         value_format: None,
+        append: false,
     };
     for (k, v) in options {
         let v = v.trim();
         let bad = || format!("invalid value '{v}' for option '{k}'");
         match k.as_str() {
             "connector" if v == "confluent" || v == "kafka" => {}
-            "changelog.mode" if v == "append" => {}
+            "changelog.mode" if v == "append" => out.append = true,
             "key.format" | "value.format" => {
                 let f = Format::parse(v).filter(|f| *f != Format::Raw).ok_or_else(|| {
                     format!(
@@ -162,6 +165,18 @@ fn schema_text(
     }
 }
 
+/// A key schema's text with the upsert mark ([`CHANGELOG_KEYWORD`]) at its top level (a JSON
+/// Schema and an Avro record are both JSON objects; both allow extra keywords).
+fn mark_upsert(text: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(serde_json::Value::Object(mut o)) => {
+            o.insert(CHANGELOG_KEYWORD.into(), UPSERT.into());
+            serde_json::Value::Object(o).to_string()
+        }
+        _ => text.to_string(),
+    }
+}
+
 /// A new table, as CREATE TABLE describes it.
 #[derive(Debug, Clone)]
 pub struct NewTable {
@@ -171,10 +186,21 @@ pub struct NewTable {
     pub columns: Vec<(String, FlinkType)>,
     /// Columns carried in the key.
     pub key_columns: Vec<String>,
+    /// The key columns are the table's PRIMARY KEY and the topic an upsert changelog
+    /// (Confluent's default for a table with a primary key, unless `'changelog.mode' =
+    /// 'append'`); recorded in the key schema ([`CHANGELOG_KEYWORD`]).
+    pub upsert: bool,
     /// Partitions (`None`: the cluster's default).
     pub partitions: Option<i32>,
     /// Options from WITH.
     pub options: TableOptions,
+}
+
+/// Whether a new table is an upsert table: it has a PRIMARY KEY, its record key is exactly
+/// that key (a `DISTRIBUTED BY` on other columns makes it append-only), and its options do
+/// not say `'changelog.mode' = 'append'`.
+pub fn is_upsert(primary_key: &[String], key_columns: &[String], options: &TableOptions) -> bool {
+    !primary_key.is_empty() && primary_key == key_columns && !options.append
 }
 
 /// Creates the topic and registers its subjects; on any failure removes what it made.
@@ -218,7 +244,8 @@ pub async fn create(cluster: &KafkaCluster, t: &NewTable) -> Result<(), KafkaErr
     let key = if key_cols.is_empty() {
         None
     } else {
-        Some(schema_text(key_format, "key", &key_cols).map_err(definition)?)
+        let (kind, text) = schema_text(key_format, "key", &key_cols).map_err(definition)?;
+        Some((kind, if t.upsert { mark_upsert(&text) } else { text }))
     };
     let partitions = t.partitions.unwrap_or(cluster.config().default_partitions);
     cluster

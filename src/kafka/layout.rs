@@ -75,6 +75,11 @@ pub struct TableLayout {
     pub key_schema: Option<RegisteredSchema>,
     /// The registered value schema (`<topic>-value`), if any; its id frames written values.
     pub value_schema: Option<RegisteredSchema>,
+    /// The key columns are the table's `PRIMARY KEY` and the topic is an upsert changelog
+    /// (Confluent's `changelog.mode` = 'upsert', the default of a table created with a
+    /// primary key): the Flink engine declares the table as a versioned table, and a record
+    /// is the latest row of its key. Recorded in the key subject's schema (`schema_of`).
+    pub upsert: bool,
 }
 
 impl TableLayout {
@@ -91,6 +96,7 @@ impl TableLayout {
             value_format: Format::Raw,
             key_schema: None,
             value_schema: None,
+            upsert: false,
         }
     }
 

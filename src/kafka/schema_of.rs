@@ -18,6 +18,26 @@ use crate::sql::FlinkType;
 /// not the default `json-registry` (i.e. `json`: unframed values).
 pub(crate) const FORMAT_KEYWORD: &str = "sqlgate.format";
 
+/// Top-level keyword of a registered key schema (JSON Schema or Avro record) saying the key
+/// is the table's PRIMARY KEY and the topic an upsert changelog: its value is
+/// [`UPSERT`]. Written by CREATE TABLE with a primary key (`ddl`).
+pub(crate) const CHANGELOG_KEYWORD: &str = "sqlgate.changelog";
+
+/// The value of [`CHANGELOG_KEYWORD`] of an upsert table.
+pub(crate) const UPSERT: &str = "upsert";
+
+/// Whether a key schema's text carries the upsert mark.
+fn marks_upsert(schema: &RegisteredSchema) -> bool {
+    serde_json::from_str::<Value>(&schema.schema)
+        .ok()
+        .and_then(|v| {
+            v.get(CHANGELOG_KEYWORD)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
+        .is_some_and(|m| m == UPSERT)
+}
+
 /// Columns in order with the format of the data they come from.
 type Described = (Vec<(String, FlinkType)>, Format);
 
@@ -72,9 +92,11 @@ pub(crate) fn layout(
     let mut key_columns = Vec::new();
     let mut key_format = Format::Raw;
     let mut key_schema = None;
+    let mut upsert = false;
     if let Some(k) = key
         && let Some((kc, kf)) = columns_of(&k)?
     {
+        upsert = marks_upsert(&k);
         for (name, t) in kc {
             if !value_columns.iter().any(|(n, _)| *n == name) {
                 key_columns.push(name.clone());
@@ -91,9 +113,11 @@ pub(crate) fn layout(
             value_schema.subject
         )));
     }
+    let upsert = upsert && !key_columns.is_empty();
     Ok(TableLayout {
         topic: topic.to_string(),
         columns,
+        upsert,
         key_columns,
         key_format,
         value_format,

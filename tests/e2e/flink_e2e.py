@@ -78,6 +78,28 @@ def main():
     check(Op.UPDATE_BEFORE in ops and Op.UPDATE_AFTER in ops, f"-U and +U rows arrive: {ops}")
     check(counts == {"u1": 4, "u2": 2}, f"the changelog ends at the totals: {counts}")
     cur.close()
+
+    # The same GROUP BY through the driver's changelog compressor: the statement names its
+    # upsert key (the grouping column, index 0), so the compressor keeps one row per user,
+    # ignores -U and replaces the row on +U; its final table is the totals.
+    cur = conn.streaming_cursor()
+    cur.execute("SELECT user_id, COUNT(*) AS n FROM clicks GROUP BY user_id")
+    traits = cur.statement.traits
+    check(traits is not None and traits.upsert_columns == [0], f"upsert_columns: {traits}")
+    compressor = cur.changelog_compressor()
+    check(
+        type(compressor).__name__ == "UpsertColumnsCompressor",
+        f"the driver picks its keyed compressor: {type(compressor).__name__}",
+    )
+    table = []
+    deadline = time.time() + 120
+    while cur.may_have_results and time.time() < deadline:
+        table = sorted(tuple(r) for r in compressor.get_current_snapshot())
+        if table == [("u1", 4), ("u2", 2)]:
+            break
+        time.sleep(0.2)
+    check(table == [("u1", 4), ("u2", 2)], f"the compressed changelog is the totals: {table}")
+    compressor.close()
     print("flink e2e: all checks passed")
 
 

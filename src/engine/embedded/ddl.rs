@@ -185,15 +185,18 @@ impl Inner {
             ));
         }
         if let Some(kc) = self.kafka_cluster(&target.catalog, &target.database) {
+            let key_columns = match distribution {
+                Some(d) if !d.columns.is_empty() => d.columns,
+                _ => primary_key.clone(),
+            };
+            let options = Self::kafka_options(ct)?;
             let new = NewTable {
                 topic: target.table.clone(),
                 columns,
-                key_columns: match distribution {
-                    Some(d) if !d.columns.is_empty() => d.columns,
-                    _ => primary_key,
-                },
+                upsert: crate::kafka::ddl::is_upsert(&primary_key, &key_columns, &options),
+                key_columns,
                 partitions: distribution_buckets,
-                options: Self::kafka_options(ct)?,
+                options,
             };
             self.create_topic_table(&kc, &target, &new, ct.if_not_exists)
                 .await?;

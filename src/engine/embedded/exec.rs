@@ -514,16 +514,19 @@ impl Inner {
             .collect::<Result<Vec<_>, EngineError>>()?;
         let task = state.task_ctx();
         if let Some(kc) = kafka {
+            let primary_key = Self::primary_key_of(ct)?;
             let key_columns = match &distribution {
                 Some(d) if !d.columns.is_empty() => d.columns.clone(),
-                _ => Self::primary_key_of(ct)?,
+                _ => primary_key.clone(),
             };
+            let options = Self::kafka_options(ct)?;
             let new = NewTable {
                 topic: target.table.clone(),
                 columns,
+                upsert: crate::kafka::ddl::is_upsert(&primary_key, &key_columns, &options),
                 key_columns,
                 partitions: distribution.as_ref().and_then(|d| d.buckets),
-                options: Self::kafka_options(ct)?,
+                options,
             };
             if !self
                 .create_topic_table(&kc, &target, &new, ct.if_not_exists)

@@ -9,6 +9,12 @@
 //! cluster's Schema Registry and the registered schema itself (so Flink writes records
 //! with the very schema id other writers use); raw topics ↔ Flink `raw`. `json-registry`
 //! (Confluent-framed JSON) has no Flink format and is refused by name.
+//!
+//! An upsert table (created with a PRIMARY KEY, [`TableLayout::upsert`]) is declared with
+//! Flink's `upsert-kafka` connector and its key as `PRIMARY KEY (…) NOT ENFORCED`: with the
+//! `$rowtime` watermark every table has, it is a versioned table, so `FOR SYSTEM_TIME AS OF`
+//! joins (temporal joins) run against it. `upsert-kafka` always reads from the earliest
+//! offset (it has no `scan.startup.mode`). The key is sqlgate's, never a client option.
 
 use std::collections::BTreeMap;
 
@@ -121,9 +127,15 @@ pub(crate) fn create_table(
         "WATERMARK FOR {r} AS {r} - {WATERMARK_DELAY}",
         r = ident(ROWTIME)
     ));
+    let upsert = layout.upsert && !layout.key_columns.is_empty();
+    if upsert {
+        let key: Vec<String> = layout.key_columns.iter().map(|k| ident(k)).collect();
+        cols.push(format!("PRIMARY KEY ({}) NOT ENFORCED", key.join(", ")));
+    }
 
     let mut opts: BTreeMap<String, String> = BTreeMap::new();
-    opts.insert("connector".into(), "kafka".into());
+    let connector = if upsert { "upsert-kafka" } else { "kafka" };
+    opts.insert("connector".into(), connector.into());
     opts.insert("topic".into(), layout.topic.clone());
     opts.insert(
         "properties.bootstrap.servers".into(),
@@ -137,7 +149,9 @@ pub(crate) fn create_table(
     if let Some(v) = cluster.client.get("sasl.mechanisms") {
         opts.insert("properties.sasl.mechanism".into(), v.clone());
     }
-    opts.insert("scan.startup.mode".into(), "earliest-offset".into());
+    if !upsert {
+        opts.insert("scan.startup.mode".into(), "earliest-offset".into());
+    }
     if bounded {
         opts.insert("scan.bounded.mode".into(), "latest-offset".into());
     }
@@ -166,7 +180,10 @@ pub(crate) fn create_table(
         )? {
             opts.insert(k, v);
         }
-        opts.insert("key.fields".into(), layout.key_columns.join(";"));
+        if !upsert {
+            // upsert-kafka takes its key fields from the PRIMARY KEY.
+            opts.insert("key.fields".into(), layout.key_columns.join(";"));
+        }
         opts.insert("value.fields-include".into(), "EXCEPT_KEY".into());
     }
     let with: Vec<String> = opts
@@ -256,6 +273,7 @@ mod tests {
             value_format: Format::Json,
             key_schema: None,
             value_schema: None,
+            upsert: false,
         };
         let cluster = KafkaClusterConfig::new("127.0.0.1:9092");
         let ddl = create_table(&t, &layout, &cluster, true).unwrap();
@@ -281,6 +299,46 @@ mod tests {
         assert!(
             create_table(&t, &avro, &cluster, false).is_err(),
             "no registry"
+        );
+    }
+
+    #[test]
+    fn an_upsert_table_is_declared_as_a_versioned_table() {
+        let t = TableRef::new("env-dev", "lkc-dev", "rates");
+        let layout = TableLayout {
+            topic: "rates".into(),
+            columns: vec![
+                ("currency".into(), FlinkType::string(false)),
+                ("rate".into(), FlinkType::string(true)),
+            ],
+            key_columns: vec!["currency".into()],
+            key_format: Format::Json,
+            value_format: Format::Json,
+            key_schema: None,
+            value_schema: None,
+            upsert: true,
+        };
+        let cluster = KafkaClusterConfig::new("127.0.0.1:9092");
+        let ddl = create_table(&t, &layout, &cluster, false).unwrap();
+        for want in [
+            "WATERMARK FOR `$rowtime` AS `$rowtime` - INTERVAL '1' SECOND, PRIMARY KEY (`currency`) NOT ENFORCED)",
+            "'connector' = 'upsert-kafka'",
+            "'key.format' = 'json'",
+            "'value.fields-include' = 'EXCEPT_KEY'",
+        ] {
+            assert!(ddl.contains(want), "{want} in {ddl}");
+        }
+        for never in ["scan.startup.mode", "key.fields"] {
+            assert!(!ddl.contains(never), "{never} in {ddl}");
+        }
+        let append = TableLayout {
+            upsert: false,
+            ..layout
+        };
+        let ddl = create_table(&t, &append, &cluster, false).unwrap();
+        assert!(
+            ddl.contains("'connector' = 'kafka'") && !ddl.contains("PRIMARY KEY"),
+            "{ddl}"
         );
     }
 

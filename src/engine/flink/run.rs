@@ -20,7 +20,6 @@ use tracing::{debug, warn};
 use super::client::{CallError, Client};
 use super::values;
 use crate::engine::{Cancel, EngineError, ResultRow, RowStream};
-use crate::sql::FlinkType;
 
 /// How often a job's state is read while it runs.
 const JOB_POLL: Duration = Duration::from_secs(1);
@@ -215,7 +214,7 @@ struct QueryRows {
     handle: Arc<Handle>,
     next: Option<String>,
     pending: Vec<ResultRow>,
-    types: Vec<FlinkType>,
+    decoder: values::Decoder,
     poll: Duration,
     done: bool,
 }
@@ -251,11 +250,8 @@ impl QueryRows {
                     failures = 0;
                     let eos = page.result_type == "EOS";
                     self.next = if eos { None } else { page.next };
-                    let rows: Result<Vec<ResultRow>, String> = page
-                        .data
-                        .iter()
-                        .map(|r| values::row_of(r, &self.types))
-                        .collect();
+                    let rows: Result<Vec<ResultRow>, String> =
+                        page.data.iter().map(|r| self.decoder.row(r)).collect();
                     match rows {
                         Ok(r) if r.is_empty() && !eos => tokio::time::sleep(self.poll).await,
                         Ok(r) => self.pending = r,
@@ -288,7 +284,7 @@ impl QueryRows {
 /// The rows of a query whose first page was `first` (already fetched), continuing at `next`.
 pub(crate) fn query_rows(
     handle: Arc<Handle>,
-    types: Vec<FlinkType>,
+    decoder: values::Decoder,
     first: Vec<ResultRow>,
     next: Option<String>,
     poll: Duration,
@@ -297,7 +293,7 @@ pub(crate) fn query_rows(
         handle,
         next,
         pending: first,
-        types,
+        decoder,
         poll,
         done: false,
     };

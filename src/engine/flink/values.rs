@@ -3,6 +3,10 @@
 //! embedded engine uses (§5.2: every scalar a string, NULL `null`, arrays and rows arrays,
 //! maps `[[k, v], …]`, timestamps `YYYY-MM-DD HH:MM:SS.fff`, binaries `x'…'`).
 //!
+//! TIMESTAMP_LTZ values are shown as wall-clock time in the statement's
+//! `sql.local-time-zone` (UTC by default), like Confluent Cloud does: sessions run in UTC, so
+//! Flink's `…Z` strings are true UTC instants, which [`Decoder`] moves into the zone.
+//!
 //! DECIMALs are exact: Flink writes them as JSON numbers with trailing zeros stripped and
 //! sometimes in exponent form (`1E+2`), so the number's text is re-scaled to the column's
 //! scale digit by digit, never through a float.
@@ -12,6 +16,7 @@ use serde_json::Value;
 
 use super::json::Json;
 use crate::engine::ResultRow;
+use crate::engine::zone::LocalZone;
 use crate::sql::FlinkType;
 use crate::sql::types::{Kind, MAX_LENGTH};
 
@@ -103,8 +108,24 @@ pub(crate) fn type_of(t: &Json) -> Result<FlinkType, String> {
     Ok(FlinkType::new(kind, nullable))
 }
 
+/// How a statement's rows are encoded: its column types and its local time zone.
+#[derive(Debug, Clone)]
+pub(crate) struct Decoder {
+    /// The result's column types, in order.
+    pub(crate) types: Vec<FlinkType>,
+    /// Where TIMESTAMP_LTZ values are shown.
+    pub(crate) zone: LocalZone,
+}
+
+impl Decoder {
+    /// Encodes one row of a result page (`{"kind": …, "fields": […]}`).
+    pub(crate) fn row(&self, row: &Json) -> Result<ResultRow, String> {
+        row_of(row, &self.types, self.zone)
+    }
+}
+
 /// Encodes one row of a result page (`{"kind": …, "fields": […]}`) against the columns.
-pub(crate) fn row_of(row: &Json, types: &[FlinkType]) -> Result<ResultRow, String> {
+fn row_of(row: &Json, types: &[FlinkType], zone: LocalZone) -> Result<ResultRow, String> {
     let kind = row
         .get("kind")
         .and_then(Json::as_str)
@@ -124,7 +145,7 @@ pub(crate) fn row_of(row: &Json, types: &[FlinkType]) -> Result<ResultRow, Strin
     let row = fields
         .iter()
         .zip(types)
-        .map(|(v, t)| value_of(v, t))
+        .map(|(v, t)| value_of(v, t, zone))
         .collect::<Result<_, _>>()?;
     Ok(ResultRow { op, row })
 }
@@ -133,8 +154,8 @@ fn text(s: impl Into<String>) -> Value {
     Value::String(s.into())
 }
 
-/// Encodes one value of type `t`.
-pub(crate) fn value_of(v: &Json, t: &FlinkType) -> Result<Value, String> {
+/// Encodes one value of type `t`; TIMESTAMP_LTZ values are shown in `zone`.
+fn value_of(v: &Json, t: &FlinkType, zone: LocalZone) -> Result<Value, String> {
     if *v == Json::Null {
         return Ok(Value::Null);
     }
@@ -157,11 +178,7 @@ pub(crate) fn value_of(v: &Json, t: &FlinkType) -> Result<Value, String> {
         }
         (Kind::Time(p), Json::Str(s)) => text(with_fraction(s, *p)),
         (Kind::Timestamp(p), Json::Str(s)) => text(with_fraction(&s.replacen('T', " ", 1), *p)),
-        (Kind::TimestampLtz(p), Json::Str(s)) => {
-            // Sessions run in UTC, so the `Z` Flink appends is true.
-            let wall = s.trim_end_matches('Z').replacen('T', " ", 1);
-            text(with_fraction(&wall, *p))
-        }
+        (Kind::TimestampLtz(p), Json::Str(s)) => text(with_fraction(&in_zone(s, zone)?, *p)),
         (Kind::IntervalDayTime, Json::Number(n)) => {
             text(day_time(n.parse::<i128>().map_err(|_| bad())? * 1_000_000))
         }
@@ -171,7 +188,7 @@ pub(crate) fn value_of(v: &Json, t: &FlinkType) -> Result<Value, String> {
         (Kind::Array(e), Json::Array(items)) => Value::Array(
             items
                 .iter()
-                .map(|i| value_of(i, e))
+                .map(|i| value_of(i, e, zone))
                 .collect::<Result<_, _>>()?,
         ),
         (Kind::Map(k, val), Json::Object(entries)) => Value::Array(
@@ -179,8 +196,8 @@ pub(crate) fn value_of(v: &Json, t: &FlinkType) -> Result<Value, String> {
                 .iter()
                 .map(|(key, item)| {
                     Ok(Value::Array(vec![
-                        value_of(&Json::Str(key.clone()), k)?,
-                        value_of(item, val)?,
+                        value_of(&Json::Str(key.clone()), k, zone)?,
+                        value_of(item, val, zone)?,
                     ]))
                 })
                 .collect::<Result<_, String>>()?,
@@ -196,7 +213,7 @@ pub(crate) fn value_of(v: &Json, t: &FlinkType) -> Result<Value, String> {
                         .map(|(_, v)| v)
                         .or_else(|| members.get(i).map(|(_, v)| v))
                         .unwrap_or(&Json::Null);
-                    value_of(m, ft)
+                    value_of(m, ft, zone)
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -204,13 +221,31 @@ pub(crate) fn value_of(v: &Json, t: &FlinkType) -> Result<Value, String> {
             fields
                 .iter()
                 .zip(items)
-                .map(|((_, ft), v)| value_of(v, ft))
+                .map(|((_, ft), v)| value_of(v, ft, zone))
                 .collect::<Result<_, _>>()?,
         ),
         (_, Json::Str(s)) => text(s.clone()),
         (_, Json::Number(n)) => text(n.clone()),
         (_, Json::Bool(b)) => text(if *b { "TRUE" } else { "FALSE" }),
         _ => return Err(bad()),
+    })
+}
+
+/// `1970-01-01T00:00:00[.fff…]Z` (a UTC instant: sessions run in UTC) as wall-clock time in
+/// `zone`, `1970-01-01 01:00:00[.fff…]` for Europe/Berlin; the fraction is kept as sent.
+fn in_zone(s: &str, zone: LocalZone) -> Result<String, String> {
+    let bad = || format!("a TIMESTAMP_LTZ value Flink sent cannot be read: {s:?}");
+    let utc = s.strip_suffix('Z').ok_or_else(bad)?;
+    let (whole, frac) = match utc.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (utc, None),
+    };
+    let at =
+        chrono::NaiveDateTime::parse_from_str(whole, "%Y-%m-%dT%H:%M:%S").map_err(|_| bad())?;
+    let wall = zone.wall_clock(at).format("%Y-%m-%d %H:%M:%S");
+    Ok(match frac {
+        Some(f) => format!("{wall}.{f}"),
+        None => wall.to_string(),
     })
 }
 
@@ -385,7 +420,7 @@ mod tests {
             r#"{"kind":"UPDATE_AFTER","fields":[1E+2,"2024-01-02T03:04:05","1970-01-01T00:00:01.5Z","AQL/",true,86400000,{"k":1},{"EXPR$0":1,"EXPR$1":"x"},null]}"#,
         )
         .unwrap();
-        let r = row_of(&row, &types).unwrap();
+        let r = row_of(&row, &types, LocalZone::default()).unwrap();
         assert_eq!(r.op, 2);
         assert_eq!(
             serde_json::to_value(&r.row).unwrap(),
@@ -401,6 +436,57 @@ mod tests {
                 null
             ])
         );
-        assert!(row_of(&parse(r#"{"kind":"NOPE","fields":[]}"#).unwrap(), &[]).is_err());
+        let nope = parse(r#"{"kind":"NOPE","fields":[]}"#).unwrap();
+        assert!(row_of(&nope, &[], LocalZone::default()).is_err());
+    }
+
+    #[test]
+    fn timestamp_ltz_values_are_shown_in_the_statement_zone() {
+        let ltz = |p: u64| {
+            type_of(
+                &parse(&format!(
+                    r#"{{"type":"TIMESTAMP_WITH_LOCAL_TIME_ZONE","nullable":true,"precision":{p}}}"#
+                ))
+                .unwrap(),
+            )
+            .unwrap()
+        };
+        let show = |v: &str, p: u64, zone: &str| {
+            let d = Decoder {
+                types: vec![ltz(p)],
+                zone: LocalZone::parse(zone).unwrap(),
+            };
+            let row = parse(&format!(r#"{{"kind":"INSERT","fields":["{v}"]}}"#)).unwrap();
+            d.row(&row).unwrap().row[0].clone()
+        };
+        assert_eq!(
+            show("1970-01-01T00:00:00Z", 3, "UTC"),
+            "1970-01-01 00:00:00.000"
+        );
+        assert_eq!(
+            show("1970-01-01T00:00:00Z", 3, "Europe/Berlin"),
+            "1970-01-01 01:00:00.000"
+        );
+        assert_eq!(
+            show("2024-07-01T23:30:00.5Z", 3, "Europe/Berlin"),
+            "2024-07-02 01:30:00.500"
+        );
+        assert_eq!(
+            show("1970-01-01T00:00:00.123456Z", 6, "GMT-3"),
+            "1969-12-31 21:00:00.123456"
+        );
+        assert_eq!(
+            show("1970-01-01T00:00:00Z", 0, "GMT+02:00"),
+            "1970-01-01 02:00:00"
+        );
+        let d = Decoder {
+            types: vec![ltz(3)],
+            zone: LocalZone::default(),
+        };
+        let no_zone = parse(r#"{"kind":"INSERT","fields":["1970-01-01T00:00:00"]}"#).unwrap();
+        assert!(
+            d.row(&no_zone).is_err(),
+            "a value that is not a UTC instant"
+        );
     }
 }

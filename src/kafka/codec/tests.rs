@@ -43,6 +43,7 @@ fn layout(
         value_format,
         key_schema: None,
         value_schema: None,
+        upsert: false,
     }
 }
 
@@ -538,6 +539,7 @@ fn avro_written_by_the_avro_library_decodes() {
         value_format: Format::AvroRegistry,
         key_schema: None,
         value_schema: Some(registered(7, SchemaType::Avro, text.into())),
+        upsert: false,
     };
     let codec = Codec::new(&l).unwrap();
     let datum = apache_avro::to_avro_datum(
