@@ -9,8 +9,8 @@
 //! read options of its allow-list (`sql/hints.rs`), on tables it declared. The SQL sent is the
 //! canonical rendering the gateway checked ([`RewrittenStatement::sql`]), never the client's
 //! text. Sessions run in UTC (Flink's JSON rows label local-time-zone values with `Z`); the
-//! client's `sql.local-time-zone` is applied to computation, and TIMESTAMP_LTZ values are
-//! shown in it (`values`).
+//! client's `sql.local-time-zone` is applied to computation; TIMESTAMP_LTZ values are shown
+//! as UTC wall-clock time, the statements API's encoding (`values`).
 //!
 //! What sqlgate does itself stays sqlgate's: CREATE / DROP / ALTER TABLE (topics and
 //! subjects), SHOW and DESCRIBE go to the embedded engine's Kafka code, never to Flink, and a
@@ -35,7 +35,6 @@ use std::time::Duration;
 use datafusion::sql::sqlparser::ast::Statement;
 
 use super::registry::EngineEntry;
-use super::zone::LocalZone;
 use super::{Column, EmbeddedEngine, Engine, EngineError, ExecContext, Execution, Schema, Traits};
 use crate::catalog::{Catalogs, ObjectRef, TableRef};
 use crate::rewrite::RewrittenStatement;
@@ -351,10 +350,7 @@ impl FlinkEngine {
                 data_type: t.clone(),
             })
             .collect();
-        let decoder = values::Decoder {
-            types,
-            zone: LocalZone::of(ctx.local_time_zone.as_deref()).map_err(EngineError::Plan)?,
-        };
+        let decoder = values::Decoder { types };
         let first = page
             .data
             .iter()

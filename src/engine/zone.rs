@@ -1,5 +1,4 @@
-//! A statement's local time zone (`sql.local-time-zone`): which spellings are accepted, and
-//! the wall-clock time of an instant in it.
+//! A statement's local time zone (`sql.local-time-zone`): which spellings are accepted.
 //!
 //! The accepted spellings are exactly the ones Flink's `table.local-time-zone` accepts
 //! (checked against Flink 2.2.1, which refuses the rest with "Invalid time zone"): a Time Zone
@@ -10,7 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{FixedOffset, NaiveDateTime, TimeZone};
+use chrono::FixedOffset;
+#[cfg(test)]
+use chrono::{NaiveDateTime, TimeZone};
 
 /// The statement property naming the zone.
 pub(crate) const PROPERTY: &str = "sql.local-time-zone";
@@ -53,12 +54,8 @@ impl LocalZone {
             .map_err(|_| refuse())
     }
 
-    /// The zone of a statement: its `sql.local-time-zone`, UTC when unset.
-    pub(crate) fn of(spelling: Option<&str>) -> Result<LocalZone, String> {
-        spelling.map_or(Ok(LocalZone::default()), LocalZone::parse)
-    }
-
     /// The wall-clock time in this zone of the instant whose UTC wall-clock time is `utc`.
+    #[cfg(test)]
     pub(crate) fn wall_clock(&self, utc: NaiveDateTime) -> NaiveDateTime {
         match self {
             LocalZone::Region(tz) => tz.from_utc_datetime(&utc).naive_local(),

@@ -24,7 +24,7 @@ use datafusion::sql::sqlparser::ast::{
     Expr, GroupByExpr, Ident, Query, SelectItem, SetExpr, Statement,
 };
 
-use crate::sql::RewrittenStatement;
+use crate::rewrite::RewrittenStatement;
 
 /// The upsert columns of `stmt`, whose result Flink planned as append-only or not (see the
 /// module doc).

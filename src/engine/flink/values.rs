@@ -3,9 +3,10 @@
 //! embedded engine uses (§5.2: every scalar a string, NULL `null`, arrays and rows arrays,
 //! maps `[[k, v], …]`, timestamps `YYYY-MM-DD HH:MM:SS.fff`, binaries `x'…'`).
 //!
-//! TIMESTAMP_LTZ values are shown as wall-clock time in the statement's
-//! `sql.local-time-zone` (UTC by default), like Confluent Cloud does: sessions run in UTC, so
-//! Flink's `…Z` strings are true UTC instants, which [`Decoder`] moves into the zone.
+//! TIMESTAMP_LTZ values are shown as their UTC wall-clock time, whatever the statement's
+//! `sql.local-time-zone` (which applies to computation): that is the statements API's row
+//! encoding (`contracts/statements-api.md`, and the `confluent-sql` driver tags these values
+//! UTC). Flink writes them as UTC instants with a `Z`.
 //!
 //! DECIMALs are exact: Flink writes them as JSON numbers with trailing zeros stripped and
 //! sometimes in exponent form (`1E+2`), so the number's text is re-scaled to the column's
@@ -16,7 +17,6 @@ use serde_json::Value;
 
 use super::json::Json;
 use crate::engine::ResultRow;
-use crate::engine::zone::LocalZone;
 use crate::sql::FlinkType;
 use crate::sql::types::{Kind, MAX_LENGTH};
 
@@ -108,24 +108,22 @@ pub(crate) fn type_of(t: &Json) -> Result<FlinkType, String> {
     Ok(FlinkType::new(kind, nullable))
 }
 
-/// How a statement's rows are encoded: its column types and its local time zone.
+/// How a statement's rows are encoded: its column types.
 #[derive(Debug, Clone)]
 pub(crate) struct Decoder {
     /// The result's column types, in order.
     pub(crate) types: Vec<FlinkType>,
-    /// Where TIMESTAMP_LTZ values are shown.
-    pub(crate) zone: LocalZone,
 }
 
 impl Decoder {
     /// Encodes one row of a result page (`{"kind": …, "fields": […]}`).
     pub(crate) fn row(&self, row: &Json) -> Result<ResultRow, String> {
-        row_of(row, &self.types, self.zone)
+        row_of(row, &self.types)
     }
 }
 
 /// Encodes one row of a result page (`{"kind": …, "fields": […]}`) against the columns.
-fn row_of(row: &Json, types: &[FlinkType], zone: LocalZone) -> Result<ResultRow, String> {
+fn row_of(row: &Json, types: &[FlinkType]) -> Result<ResultRow, String> {
     let kind = row
         .get("kind")
         .and_then(Json::as_str)
@@ -145,7 +143,7 @@ fn row_of(row: &Json, types: &[FlinkType], zone: LocalZone) -> Result<ResultRow,
     let row = fields
         .iter()
         .zip(types)
-        .map(|(v, t)| value_of(v, t, zone))
+        .map(|(v, t)| value_of(v, t))
         .collect::<Result<_, _>>()?;
     Ok(ResultRow { op, row })
 }
@@ -154,8 +152,8 @@ fn text(s: impl Into<String>) -> Value {
     Value::String(s.into())
 }
 
-/// Encodes one value of type `t`; TIMESTAMP_LTZ values are shown in `zone`.
-fn value_of(v: &Json, t: &FlinkType, zone: LocalZone) -> Result<Value, String> {
+/// Encodes one value of type `t`.
+fn value_of(v: &Json, t: &FlinkType) -> Result<Value, String> {
     if *v == Json::Null {
         return Ok(Value::Null);
     }
@@ -178,7 +176,7 @@ fn value_of(v: &Json, t: &FlinkType, zone: LocalZone) -> Result<Value, String> {
         }
         (Kind::Time(p), Json::Str(s)) => text(with_fraction(s, *p)),
         (Kind::Timestamp(p), Json::Str(s)) => text(with_fraction(&s.replacen('T', " ", 1), *p)),
-        (Kind::TimestampLtz(p), Json::Str(s)) => text(with_fraction(&in_zone(s, zone)?, *p)),
+        (Kind::TimestampLtz(p), Json::Str(s)) => text(with_fraction(&utc_wall_clock(s)?, *p)),
         (Kind::IntervalDayTime, Json::Number(n)) => {
             text(day_time(n.parse::<i128>().map_err(|_| bad())? * 1_000_000))
         }
@@ -188,7 +186,7 @@ fn value_of(v: &Json, t: &FlinkType, zone: LocalZone) -> Result<Value, String> {
         (Kind::Array(e), Json::Array(items)) => Value::Array(
             items
                 .iter()
-                .map(|i| value_of(i, e, zone))
+                .map(|i| value_of(i, e))
                 .collect::<Result<_, _>>()?,
         ),
         (Kind::Map(k, val), Json::Object(entries)) => Value::Array(
@@ -196,8 +194,8 @@ fn value_of(v: &Json, t: &FlinkType, zone: LocalZone) -> Result<Value, String> {
                 .iter()
                 .map(|(key, item)| {
                     Ok(Value::Array(vec![
-                        value_of(&Json::Str(key.clone()), k, zone)?,
-                        value_of(item, val, zone)?,
+                        value_of(&Json::Str(key.clone()), k)?,
+                        value_of(item, val)?,
                     ]))
                 })
                 .collect::<Result<_, String>>()?,
@@ -213,7 +211,7 @@ fn value_of(v: &Json, t: &FlinkType, zone: LocalZone) -> Result<Value, String> {
                         .map(|(_, v)| v)
                         .or_else(|| members.get(i).map(|(_, v)| v))
                         .unwrap_or(&Json::Null);
-                    value_of(m, ft, zone)
+                    value_of(m, ft)
                 })
                 .collect::<Result<_, _>>()?,
         ),
@@ -221,7 +219,7 @@ fn value_of(v: &Json, t: &FlinkType, zone: LocalZone) -> Result<Value, String> {
             fields
                 .iter()
                 .zip(items)
-                .map(|((_, ft), v)| value_of(v, ft, zone))
+                .map(|((_, ft), v)| value_of(v, ft))
                 .collect::<Result<_, _>>()?,
         ),
         (_, Json::Str(s)) => text(s.clone()),
@@ -231,22 +229,13 @@ fn value_of(v: &Json, t: &FlinkType, zone: LocalZone) -> Result<Value, String> {
     })
 }
 
-/// `1970-01-01T00:00:00[.fff…]Z` (a UTC instant: sessions run in UTC) as wall-clock time in
-/// `zone`, `1970-01-01 01:00:00[.fff…]` for Europe/Berlin; the fraction is kept as sent.
-fn in_zone(s: &str, zone: LocalZone) -> Result<String, String> {
-    let bad = || format!("a TIMESTAMP_LTZ value Flink sent cannot be read: {s:?}");
-    let utc = s.strip_suffix('Z').ok_or_else(bad)?;
-    let (whole, frac) = match utc.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (utc, None),
-    };
-    let at =
-        chrono::NaiveDateTime::parse_from_str(whole, "%Y-%m-%dT%H:%M:%S").map_err(|_| bad())?;
-    let wall = zone.wall_clock(at).format("%Y-%m-%d %H:%M:%S");
-    Ok(match frac {
-        Some(f) => format!("{wall}.{f}"),
-        None => wall.to_string(),
-    })
+/// `1970-01-01T00:00:00[.fff…]Z` (a UTC instant) as `1970-01-01 00:00:00[.fff…]`; a value
+/// without the `Z` is refused (it would not be an instant).
+fn utc_wall_clock(s: &str) -> Result<String, String> {
+    let utc = s
+        .strip_suffix('Z')
+        .ok_or_else(|| format!("a TIMESTAMP_LTZ value Flink sent cannot be read: {s:?}"))?;
+    Ok(utc.replacen('T', " ", 1))
 }
 
 /// Pads or cuts the fraction of `HH:MM:SS[.f…]` (also inside a timestamp) to the digits the
@@ -420,7 +409,7 @@ mod tests {
             r#"{"kind":"UPDATE_AFTER","fields":[1E+2,"2024-01-02T03:04:05","1970-01-01T00:00:01.5Z","AQL/",true,86400000,{"k":1},{"EXPR$0":1,"EXPR$1":"x"},null]}"#,
         )
         .unwrap();
-        let r = row_of(&row, &types, LocalZone::default()).unwrap();
+        let r = row_of(&row, &types).unwrap();
         assert_eq!(r.op, 2);
         assert_eq!(
             serde_json::to_value(&r.row).unwrap(),
@@ -437,11 +426,11 @@ mod tests {
             ])
         );
         let nope = parse(r#"{"kind":"NOPE","fields":[]}"#).unwrap();
-        assert!(row_of(&nope, &[], LocalZone::default()).is_err());
+        assert!(row_of(&nope, &[]).is_err());
     }
 
     #[test]
-    fn timestamp_ltz_values_are_shown_in_the_statement_zone() {
+    fn timestamp_ltz_values_are_shown_as_utc_wall_clock_time() {
         let ltz = |p: u64| {
             type_of(
                 &parse(&format!(
@@ -451,41 +440,27 @@ mod tests {
             )
             .unwrap()
         };
-        let show = |v: &str, p: u64, zone: &str| {
+        let show = |v: &str, p: u64| {
             let d = Decoder {
                 types: vec![ltz(p)],
-                zone: LocalZone::parse(zone).unwrap(),
             };
             let row = parse(&format!(r#"{{"kind":"INSERT","fields":["{v}"]}}"#)).unwrap();
-            d.row(&row).unwrap().row[0].clone()
+            d.row(&row).map(|r| r.row[0].clone())
         };
         assert_eq!(
-            show("1970-01-01T00:00:00Z", 3, "UTC"),
-            "1970-01-01 00:00:00.000"
+            show("2024-07-01T23:30:00.5Z", 3).unwrap(),
+            "2024-07-01 23:30:00.500"
         );
         assert_eq!(
-            show("1970-01-01T00:00:00Z", 3, "Europe/Berlin"),
-            "1970-01-01 01:00:00.000"
+            show("1970-01-01T00:00:00.123456Z", 6).unwrap(),
+            "1970-01-01 00:00:00.123456"
         );
         assert_eq!(
-            show("2024-07-01T23:30:00.5Z", 3, "Europe/Berlin"),
-            "2024-07-02 01:30:00.500"
+            show("1970-01-01T00:00:00Z", 0).unwrap(),
+            "1970-01-01 00:00:00"
         );
-        assert_eq!(
-            show("1970-01-01T00:00:00.123456Z", 6, "GMT-3"),
-            "1969-12-31 21:00:00.123456"
-        );
-        assert_eq!(
-            show("1970-01-01T00:00:00Z", 0, "GMT+02:00"),
-            "1970-01-01 02:00:00"
-        );
-        let d = Decoder {
-            types: vec![ltz(3)],
-            zone: LocalZone::default(),
-        };
-        let no_zone = parse(r#"{"kind":"INSERT","fields":["1970-01-01T00:00:00"]}"#).unwrap();
         assert!(
-            d.row(&no_zone).is_err(),
+            show("1970-01-01T00:00:00", 3).is_err(),
             "a value that is not a UTC instant"
         );
     }
