@@ -17,6 +17,11 @@
 //! (stop and DELETE do), or when its row stream is dropped; after a cancel the embedded engine
 //! stops within one batch of any operator, whether or not anyone polls the stream.
 //!
+//! A statement's start is one step ([`Start::Running`]: the embedded engine plans it in
+//! milliseconds) or two ([`Start::Pending`]: a remote engine checks it can reach its service,
+//! and the slow rest, planning and job submission, runs as [`Pending::rest`], which the
+//! gateway awaits on a task of its own while the statement shows PENDING).
+//!
 //! The embedded engine ([`EmbeddedEngine`], the default) is DataFusion in-process (see
 //! [`embedded`]); [`FlinkEngine`] runs statements on an Apache Flink SQL Gateway (see
 //! [`flink`]). [`Engines`] holds one engine per configured id and picks a statement's by
@@ -54,6 +59,46 @@ pub trait Engine: Send + Sync + fmt::Debug {
         stmt: &RewrittenStatement,
         ctx: &ExecContext,
     ) -> Result<Execution, EngineError>;
+
+    /// Starts a statement for the statements API. An engine whose start is slow (a remote
+    /// engine planning and submitting a job) does only its quick part here, whose failure to
+    /// reach the engine's service is [`EngineError::Unavailable`], and returns
+    /// [`Start::Pending`] with the rest; the default runs [`Engine::execute`] to its end.
+    async fn start(
+        &self,
+        stmt: &Arc<RewrittenStatement>,
+        ctx: &ExecContext,
+    ) -> Result<Start, EngineError> {
+        Ok(Start::Running(self.execute(stmt, ctx).await?))
+    }
+}
+
+/// How [`Engine::start`] left a statement.
+#[derive(Debug)]
+pub enum Start {
+    /// The engine runs it.
+    Running(Execution),
+    /// The engine is starting it; the statement is PENDING until [`Pending::rest`] ends.
+    Pending(Pending),
+}
+
+/// The rest of a slow start.
+pub struct Pending {
+    /// `status.detail` while it starts.
+    pub detail: String,
+    /// Ends with the running statement, or the engine's error, the root cause as the engine
+    /// reported it. The engine bounds it by its own start timeout and cleans up on every
+    /// error. Dropping it abandons the start: whatever the engine had opened for the
+    /// statement (a session, an operation, a job) is closed or cancelled soon after.
+    pub rest: futures::future::BoxFuture<'static, Result<Execution, EngineError>>,
+}
+
+impl fmt::Debug for Pending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pending")
+            .field("detail", &self.detail)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Opens the embedded engine alone (the gateway opens every configured engine with

@@ -252,6 +252,26 @@ impl Gateway {
         engine.execute(stmt, ctx).await
     }
 
+    /// Like [`Gateway::execute`], for the statements API: a statement of an engine that is
+    /// slow to start comes back [`crate::engine::Start::Pending`] (see [`Engine::start`]).
+    ///
+    /// [`Engine::start`]: crate::engine::Engine::start
+    pub async fn start(
+        &self,
+        stmt: &Arc<crate::sql::RewrittenStatement>,
+        ctx: &crate::engine::ExecContext,
+    ) -> Result<crate::engine::Start, crate::engine::EngineError> {
+        let placement = stmt.warrant().placement();
+        self.metrics.engine_statements.inc();
+        let engine = self.engines.of_pool(&placement.compute_pool);
+        tracing::debug!(
+            pool = %placement.compute_pool,
+            engine = self.engines.id_of_pool(&placement.compute_pool),
+            "statement handed to its pool's engine"
+        );
+        engine.start(stmt, ctx).await
+    }
+
     /// How many statements were handed to the engine since startup (tests use it to prove
     /// that refused statements never were).
     pub fn engine_calls(&self) -> u64 {

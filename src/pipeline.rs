@@ -1,8 +1,9 @@
 //! THE request flow for a new statement, top to bottom, one call per stage: placement (which
 //! pool and region), the decision ([`decide`]: parse → resolve → authorize → rewrite, on the
 //! decision [`Workers`]), the reservation of the name, the compute pool's admission (a task
-//! slot, or waiting PENDING for one: `admission`), the engine, then the task that drives the
-//! statement. The dry runs (`explain`, `tables`) call the same [`decide`] and placement.
+//! slot, or waiting PENDING for one: `admission`), the engine (an engine slow to start, such
+//! as Flink, is answered PENDING at once and started in the background: `starting`), then the
+//! task that drives the statement. The dry runs (`explain`, `tables`) call the same [`decide`] and placement.
 //!
 //! Deny by default: every stage returns a new type and the engine accepts only the last one,
 //! so a statement that was not parsed, resolved and authorized cannot reach it. Every
@@ -20,7 +21,7 @@ use crate::audit::{
 };
 use crate::auth::Principal;
 use crate::context::RequestCtx;
-use crate::engine::{EngineError, ExecContext, Execution};
+use crate::engine::{EngineError, ExecContext, Execution, Start};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::sql::SessionNames;
@@ -35,6 +36,7 @@ mod decide;
 pub mod explain;
 mod listing;
 mod placement;
+mod starting;
 pub mod tables;
 mod workers;
 
@@ -164,7 +166,7 @@ pub async fn create_statement(
         .map(|v| v.to_string())
         .unwrap_or_default();
     let rewritten = match decided.outcome {
-        Ok(r) => r,
+        Ok(r) => Arc::new(r),
         Err(refusal) => {
             let stage = refusal.stage();
             let why = why.unwrap_or_default();
@@ -282,8 +284,31 @@ pub async fn create_statement(
             }
         },
     };
+    // A dry run plans the statement to its end; a statement handed to an engine that is slow
+    // to start (Flink) is answered PENDING at once and started in the background, holding its
+    // slot from here.
+    let execution = match &reservation {
+        None => gw.execute(&rewritten, &exec_ctx).await,
+        Some(running) => match gw.start(&rewritten, &exec_ctx).await {
+            Ok(Start::Running(x)) => Ok(x),
+            Ok(Start::Pending(pending)) => {
+                let bg = starting::Background {
+                    rewritten,
+                    running: running.clone(),
+                    trail,
+                    principal: principal.id.clone(),
+                    slot,
+                };
+                let record = starting::in_background(gw, entry, pending, bg).await?;
+                return Ok(Created {
+                    statement: wire::statement(&record, base),
+                });
+            }
+            Err(e) => Err(e),
+        },
+    };
     // Listings lose the rows the caller may not see before anything reads them.
-    let execution = gw.execute(&rewritten, &exec_ctx).await.and_then(|x| {
+    let execution = execution.and_then(|x| {
         listing::visible_only(
             &rewritten,
             x,

@@ -16,6 +16,12 @@
 //! subjects), SHOW and DESCRIBE go to the embedded engine's Kafka code, never to Flink, and a
 //! CREATE TABLE in a format Flink cannot read (`json-registry`) is refused by name.
 //!
+//! A statement that runs on Flink starts in two steps ([`Engine::start`]): its session is
+//! opened before the create is answered, so a SQL Gateway that is down is a 503 with nothing
+//! left behind; declaring its tables, planning, submitting and the first result page, which
+//! take seconds to a minute, run while the statement shows PENDING, bounded by the engine's
+//! `start_timeout`.
+//!
 //! Parts: `client` (REST calls, error root causes), `json` (rows with exact numbers),
 //! `values` (types and the row encoding), `declare` (session catalog), `run` (session,
 //! operation, result pages, stop), `upsert` (`status.traits.upsert_columns`, and the rule
@@ -35,7 +41,10 @@ use std::time::Duration;
 use datafusion::sql::sqlparser::ast::Statement;
 
 use super::registry::EngineEntry;
-use super::{Column, EmbeddedEngine, Engine, EngineError, ExecContext, Execution, Schema, Traits};
+use super::{
+    Column, EmbeddedEngine, Engine, EngineError, ExecContext, Execution, Pending, Schema, Start,
+    Traits,
+};
 use crate::catalog::{Catalogs, ObjectRef, TableRef};
 use crate::rewrite::RewrittenStatement;
 use client::{CallError, Client};
@@ -45,7 +54,7 @@ use run::{FlinkCancel, Handle};
 const ON_FLINK: [&str; 4] = ["SELECT", "INSERT_INTO", "STATEMENT_SET", "EXPLAIN"];
 
 /// A Flink SQL Gateway as an engine (see the module doc).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct FlinkEngine {
     id: String,
     entry: EngineEntry,
@@ -249,11 +258,14 @@ impl FlinkEngine {
         Ok(mode == "I")
     }
 
-    async fn run(
+    /// The quick part of a start: the declarations of the statement's tables (read from
+    /// Kafka and its schema registry) and the statement's session, whose opening proves the
+    /// SQL Gateway is reachable ([`EngineError::Unavailable`] when it is not).
+    async fn open(
         &self,
         stmt: &RewrittenStatement,
         ctx: &ExecContext,
-    ) -> Result<Execution, EngineError> {
+    ) -> Result<(Arc<Handle>, Vec<(TableRef, String)>), EngineError> {
         let tables = self.declarations(stmt, ctx.snapshot).await?;
         let mut props: Vec<(&str, String)> = vec![
             ("table.local-time-zone", "UTC".into()),
@@ -274,11 +286,46 @@ impl FlinkEngine {
         )
         .await
         .map_err(|e| self.unavailable(&e))?;
-        let result = self.run_in(&handle, stmt, ctx, &tables).await;
+        Ok((handle, tables))
+    }
+
+    /// The slow part of a start, in the session `open` gave: declarations, planning, the
+    /// submission and the first page, all within `start_timeout`. On any failure, and when
+    /// the returned future is dropped before it ends, the session, operation and job are
+    /// stopped.
+    async fn finish(
+        &self,
+        handle: Arc<Handle>,
+        stmt: &RewrittenStatement,
+        ctx: &ExecContext,
+        tables: &[(TableRef, String)],
+    ) -> Result<Execution, EngineError> {
+        let guard = run::StartGuard::new(&handle);
+        let timeout = self.entry.start_timeout;
+        let result = tokio::time::timeout(timeout, self.run_in(&handle, stmt, ctx, tables))
+            .await
+            .unwrap_or_else(|_| {
+                Err(EngineError::Unavailable(format!(
+                    "Flink (engine `{}`) did not accept the statement within {} \
+                     (start_timeout); it was cancelled and nothing of it is left running",
+                    self.id,
+                    humantime::format_duration(timeout)
+                )))
+            });
         if result.is_err() {
             handle.stop_now().await;
         }
+        guard.disarm();
         result
+    }
+
+    async fn run(
+        &self,
+        stmt: &RewrittenStatement,
+        ctx: &ExecContext,
+    ) -> Result<Execution, EngineError> {
+        let (handle, tables) = self.open(stmt, ctx).await?;
+        self.finish(handle, stmt, ctx, &tables).await
     }
 
     async fn run_in(
@@ -385,6 +432,37 @@ impl FlinkEngine {
 
 #[async_trait::async_trait]
 impl Engine for FlinkEngine {
+    /// Statements that run on Flink start in two steps: the session is opened here (a SQL
+    /// Gateway that cannot be reached is [`EngineError::Unavailable`], nothing left open),
+    /// the rest runs as [`Pending::rest`]. sqlgate's own statements run at once.
+    async fn start(
+        &self,
+        stmt: &Arc<RewrittenStatement>,
+        ctx: &ExecContext,
+    ) -> Result<Start, EngineError> {
+        if !ON_FLINK.contains(&stmt.sql_kind()) {
+            return Ok(Start::Running(self.execute(stmt, ctx).await?));
+        }
+        let (handle, tables) = self.open(stmt, ctx).await?;
+        let detail = format!(
+            "Statement is being submitted to the Flink of compute pool `{}` (engine `{}`)",
+            stmt.warrant().placement().compute_pool,
+            self.id
+        );
+        let (me, stmt, ctx) = (self.clone(), stmt.clone(), ctx.clone());
+        // Also when the rest is dropped before it is first polled.
+        let unpolled = run::StartGuard::new(&handle);
+        let rest = async move {
+            let result = me.finish(handle, &stmt, &ctx, &tables).await;
+            unpolled.disarm();
+            result
+        };
+        Ok(Start::Pending(Pending {
+            detail,
+            rest: Box::pin(rest),
+        }))
+    }
+
     async fn execute(
         &self,
         stmt: &RewrittenStatement,

@@ -51,8 +51,10 @@ pub struct EngineEntry {
     /// unavailable (503, nothing left running).
     #[serde(default = "default_request_timeout", with = "humantime_serde")]
     pub request_timeout: Duration,
-    /// Flink: how long a submitted statement may take to be planned and its job submitted
-    /// (the first statement of a fresh SQL Gateway takes 10–60 s).
+    /// Flink: how long a statement's start may take while it shows PENDING (declarations,
+    /// planning, job submission, first result page; the first statement of a fresh SQL
+    /// Gateway takes 10–60 s). Beyond it the statement is FAILED and what it opened is
+    /// closed.
     #[serde(default = "default_start_timeout", with = "humantime_serde")]
     pub start_timeout: Duration,
     /// Flink: pause between result fetches that returned no rows.

@@ -11,8 +11,9 @@
 //!
 //! With no slot free, the statement stays PENDING: stored, its name reserved, audited as
 //! created, `status.detail` and `scaling_status` saying `POOL_EXHAUSTED`, and nothing sent to
-//! the engine. It waits in its pool's queue, first come first served, and starts (PENDING →
-//! RUNNING) when a slot is handed to it. Stopping it ends it STOPPED without running it;
+//! the engine. It waits in its pool's queue, first come first served, and starts when a slot
+//! is handed to it, by the background start of `starting` (PENDING → RUNNING, or still PENDING
+//! while a slow engine such as Flink accepts it). Stopping it ends it STOPPED without running it;
 //! deleting it removes it from the queue. A restart ends it FAILED with
 //! [`crate::statements::lifecycle::RESTART_QUEUED`] (it never ran). Beyond
 //! `compute_pools.max_pending` waiting statements, a create is refused (429
@@ -24,15 +25,16 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use super::{AuditTrail, listing};
+use super::AuditTrail;
+use super::starting::{self, Background};
 use crate::audit::StatementEvent;
 use crate::engine::ExecContext;
 use crate::error::ApiError;
 use crate::gateway::Gateway;
 use crate::rewrite::RewrittenStatement;
 use crate::statements::pool_slots::{Admission, Slot, Ticket};
-use crate::statements::running::{Running, StopReason};
-use crate::statements::{Phase, StatementId, StatementRecord};
+use crate::statements::running::Running;
+use crate::statements::{StatementId, StatementRecord};
 
 /// The statement kinds that keep the engine busy for their lifetime, and so hold a slot.
 const SLOT_HOLDERS: [&str; 5] = [
@@ -118,7 +120,7 @@ pub(super) struct Queued {
     /// Its place in the pool's queue.
     pub(super) ticket: Ticket,
     /// The checked statement, as the engine will get it.
-    pub(super) rewritten: RewrittenStatement,
+    pub(super) rewritten: Arc<RewrittenStatement>,
     /// Its execution settings.
     pub(super) exec_ctx: ExecContext,
     /// Its process-local handle (cancelled by stop, delete and shutdown).
@@ -189,37 +191,15 @@ async fn start_when_admitted(gw: Arc<Gateway>, id: StatementId, mut queued: Queu
                 ..
             } = queued;
             drop(ticket);
-            never_started(&gw, &id, &running, &trail).await;
+            let detail = "Statement was stopped while it waited for a task slot of its \
+                          compute pool; it never ran";
+            starting::never_started(&gw, &id, &running, &trail, detail).await;
         }
     }
 }
 
-/// Ends a statement that left the queue without running: STOPPED if it was stopped; nothing
-/// to record if it was deleted or the gateway is shutting down (the restart ends it).
-async fn never_started(gw: &Gateway, id: &StatementId, running: &Running, trail: &AuditTrail) {
-    if running.stop_reason() != Some(StopReason::Stopped) {
-        return;
-    }
-    let detail =
-        "Statement was stopped while it waited for a task slot of its compute pool; it never ran";
-    let statements = gw.statements();
-    match statements
-        .transition(id, Phase::Stopped, detail, None)
-        .await
-    {
-        Ok(Some(_)) => {
-            if let Err(e) = trail.event(StatementEvent::Stopped, detail).await {
-                warn!(statement = %id.name, error = %e, "could not audit the statement's stop");
-            }
-        }
-        Ok(None) => {}
-        Err(e) => warn!(statement = %id.name, error = %e, "could not record the statement's stop"),
-    }
-    running.results.finish().await;
-}
-
-/// Hands the statement to the engine holding `slot`, and drives it like a statement that
-/// started at once. Failures are recorded on the statement (its create was answered long ago).
+/// Hands the statement to the engine holding `slot` (the background start of `starting`),
+/// and drives it like a statement that started at once.
 async fn start(gw: Arc<Gateway>, id: StatementId, queued: Queued, slot: Slot) {
     let Queued {
         rewritten,
@@ -230,67 +210,14 @@ async fn start(gw: Arc<Gateway>, id: StatementId, queued: Queued, slot: Slot) {
         ticket,
     } = queued;
     drop(ticket);
-    let statements = gw.statements().clone();
-    let execution = gw
-        .execute(&rewritten, &exec_ctx)
-        .await
-        .and_then(|x| listing::visible_only(&rewritten, x, gw.visibility(&principal)));
-    let (execution, traits) = match execution.map(|x| {
-        let traits = serde_json::to_value(&x.traits);
-        (x, traits)
-    }) {
-        Ok((x, Ok(traits))) => (x, traits),
-        Ok((_, Err(e))) => return fail(&gw, &id, &trail, &format!("internal error: {e}")).await,
-        Err(e) => return fail(&gw, &id, &trail, &e.detail()).await,
+    let bg = Background {
+        rewritten,
+        running,
+        trail,
+        principal,
+        slot: Some(slot),
     };
-    running.attach_engine(execution.cancel.clone());
-    match statements
-        .transition(&id, Phase::Running, "Statement is running", Some(traits))
-        .await
-    {
-        Ok(Some(_)) => {}
-        // Deleted as it started: dropping the execution stops it.
-        Ok(None) => return,
-        // Dropping the execution stops it; the restart ends the record.
-        Err(e) => {
-            warn!(statement = %id.name, error = %e, "could not record the statement's start");
-            return;
-        }
-    }
-    // Nothing runs unaudited: without the record, the statement is stopped and failed.
-    if let Err(e) = trail.event(StatementEvent::Running, "").await {
-        warn!(statement = %id.name, error = %e, "could not audit the statement's start; not running it");
-        drop(execution);
-        running.cancel(StopReason::Deleted);
-        let detail = "The audit log could not be written, so the statement was not run";
-        if let Err(e) = statements
-            .transition(&id, Phase::Failed, detail, None)
-            .await
-        {
-            warn!(statement = %id.name, error = %e, "could not record the statement's failure");
-        }
-        return;
-    }
-    super::drive(statements, id, running, execution, trail, Some(slot)).await;
-}
-
-/// Records that a statement which waited for its pool failed on the engine.
-async fn fail(gw: &Gateway, id: &StatementId, trail: &AuditTrail, detail: &str) {
-    let statements = gw.statements();
-    let changed = statements.transition(id, Phase::Failed, detail, None).await;
-    // After the change, which tells the handle's waiters (a stop waits for the end).
-    statements.forget_results(&id.uid);
-    match changed {
-        Ok(Some(_)) => {
-            if let Err(e) = trail.event(StatementEvent::Failed, detail).await {
-                warn!(statement = %id.name, error = %e, "could not audit the statement's failure");
-            }
-        }
-        Ok(None) => {}
-        Err(e) => {
-            warn!(statement = %id.name, error = %e, "could not record the statement's failure")
-        }
-    }
+    starting::start(gw, id, exec_ctx, bg).await;
 }
 
 #[cfg(test)]

@@ -36,6 +36,9 @@ pub const RESTART_STOPPED: &str = "Statement was stopped; the gateway restarted 
 /// Detail of a statement that was waiting for a task slot of its compute pool when the
 /// gateway stopped: it never ran, and is ended rather than run long after it was asked for.
 pub const RESTART_QUEUED: &str = "The gateway restarted while the statement was waiting for a task slot of its compute pool (POOL_EXHAUSTED); it never ran. Run it again.";
+/// Detail of a statement whose engine was still starting it (a Flink submission, PENDING)
+/// when the gateway stopped: it never ran, and is ended rather than started long after.
+pub const RESTART_STARTING: &str = "The gateway restarted while the statement was being submitted to its compute pool's engine (PENDING); it never ran. Run it again.";
 /// Added to the detail of a finished query whose rows a restart took away.
 pub const RESULTS_GONE: &str = "Its results were held in the memory of the gateway process and are gone since the gateway restarted.";
 
@@ -45,6 +48,7 @@ fn says_results_gone(detail: &str) -> bool {
         || detail == RESTART_FAILED
         || detail == RESTART_STOPPED
         || detail == RESTART_QUEUED
+        || detail == RESTART_STARTING
 }
 
 /// Where statements are kept (`gateway.statement_store`).
@@ -344,6 +348,27 @@ impl Statements {
         .await
     }
 
+    /// Records that the PENDING statement is being started by its engine in the background
+    /// (`detail` says so; a wait for its pool is over). `None` when it is no longer PENDING
+    /// or was deleted.
+    pub async fn mark_starting(
+        &self,
+        id: &StatementId,
+        detail: &str,
+    ) -> Result<Option<StatementRecord>, StoreError> {
+        self.change(id, |r, now| {
+            (r.state.phase == Phase::Pending).then(|| StatementState {
+                detail: detail.to_string(),
+                pool_exhausted: false,
+                starting: true,
+                updated_at: now,
+                resource_version: r.state.resource_version + 1,
+                ..r.state.clone()
+            })
+        })
+        .await
+    }
+
     /// Stops the statement: records `spec.stopped`, cancels its work here, and waits up to
     /// `wait` for it to end. Returns the record then (`None` if it was deleted meanwhile).
     pub async fn stop(
@@ -446,6 +471,8 @@ impl Statements {
                     (Phase::Stopped, RESTART_STOPPED)
                 } else if r.state.pool_exhausted {
                     (Phase::Failed, RESTART_QUEUED)
+                } else if r.state.starting {
+                    (Phase::Failed, RESTART_STARTING)
                 } else {
                     (Phase::Failed, RESTART_FAILED)
                 };

@@ -84,6 +84,10 @@ pub struct StatementState {
     /// `POOL_EXHAUSTED`); every phase change clears it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pool_exhausted: bool,
+    /// PENDING because its engine is starting it in the background (a Flink submission);
+    /// every phase change clears it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub starting: bool,
 }
 
 /// Which statement: the API addresses it by environment and name, and `uid` tells a statement
@@ -149,6 +153,7 @@ impl StatementRecord {
                 updated_at: now,
                 resource_version: 1,
                 pool_exhausted: false,
+                starting: false,
             },
         }
     }
@@ -184,6 +189,7 @@ impl StatementRecord {
             updated_at: now,
             resource_version: s.resource_version + 1,
             pool_exhausted: false,
+            starting: false,
         })
     }
 

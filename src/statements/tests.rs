@@ -473,3 +473,42 @@ async fn the_phase_tally_follows_the_lifecycle_and_a_restart_ends_waiting_statem
         (0, 1)
     );
 }
+
+/// A statement its engine was still starting in the background (a Flink submission) when the
+/// gateway stopped is ended by the restart, FAILED, saying it never ran.
+#[tokio::test]
+async fn a_restart_ends_a_statement_its_engine_was_starting() {
+    use super::lifecycle::RESTART_STARTING;
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let st = lifecycle(open_file(dir.path()), c.clone(), DAY).await;
+    st.reserve(&record("a", "User:x", &*c)).await.unwrap();
+    let a = id_of(&st, "a").await;
+    let marked = st.mark_starting(&a, "submitting").await.unwrap().unwrap();
+    assert!(marked.state.starting && !marked.state.pool_exhausted);
+    assert_eq!(
+        (marked.state.phase, marked.state.detail.as_str()),
+        (Phase::Pending, "submitting")
+    );
+    st.transition(&a, Phase::Running, "", None).await.unwrap();
+    assert!(
+        !state_of(&st, "a").await.starting,
+        "a phase change clears it"
+    );
+    assert!(
+        st.mark_starting(&a, "x").await.unwrap().is_none(),
+        "not PENDING"
+    );
+
+    st.reserve(&record("b", "User:x", &*c)).await.unwrap();
+    let b = id_of(&st, "b").await;
+    st.mark_starting(&b, "submitting").await.unwrap().unwrap();
+    let st = lifecycle(open_file(dir.path()), c.clone(), DAY).await;
+    st.recover().await.unwrap();
+    let b = state_of(&st, "b").await;
+    assert_eq!(
+        (b.phase, b.detail.as_str()),
+        (Phase::Failed, RESTART_STARTING)
+    );
+    assert!(!b.starting);
+}

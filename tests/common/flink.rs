@@ -181,6 +181,20 @@ impl Flink {
     /// Sessions the SQL Gateway opened so far (sqlgate opens one per statement), counted in
     /// its log.
     pub fn sessions_opened(&self) -> usize {
+        self.gateway_log_lines(&[
+            "SessionManagerImpl",
+            "is opened, and the number of current sessions",
+        ])
+    }
+
+    /// Sessions the SQL Gateway closed so far (closed by a client, or expired), counted in
+    /// its log.
+    pub fn sessions_closed(&self) -> usize {
+        self.gateway_log_lines(&["SessionManagerImpl", "Session: ", " is closed."])
+    }
+
+    /// The lines of the SQL Gateway's log holding every one of `needles`.
+    fn gateway_log_lines(&self, needles: &[&str]) -> usize {
         let dir = self.stack.dir().join("flink").join("log");
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return 0;
@@ -194,7 +208,8 @@ impl Flink {
             .map(|e| {
                 std::fs::read_to_string(e.path())
                     .unwrap_or_default()
-                    .matches("is opened, and the number of current sessions")
+                    .lines()
+                    .filter(|l| needles.iter().all(|n| l.contains(n)))
                     .count()
             })
             .sum()

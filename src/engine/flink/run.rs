@@ -4,6 +4,9 @@
 //! - A query's rows come from the page loop (tokens only go forward; the gateway's own
 //!   buffer serves pages to clients). Its end, failure, cancel or the stream's drop closes
 //!   the operation and the session, which cancels its job.
+//! - A start abandoned before it ended ([`StartGuard`] dropped) stops whatever it opened:
+//!   the operation, the session, and a job it submitted (found from the operation's first
+//!   page when the start had not read it yet).
 //! - An `INSERT INTO … SELECT` (or statement set) is a job: its session is closed once the
 //!   job is submitted (INSERT jobs outlive sessions), and its "rows" stream ends when the job
 //!   does. Stopping it cancels the job on the JobManager and waits (bounded) until the
@@ -145,7 +148,19 @@ impl Handle {
         if self.stopped.swap(true, Ordering::SeqCst) {
             return;
         }
-        if let Some(job) = self.job() {
+        // A start abandoned after its submission may not have learnt its job yet: the
+        // operation's first page names it once the job is submitted.
+        let job = match (self.job(), self.operation()) {
+            (Some(job), _) => Some(job),
+            (None, Some(op)) if !self.session_closed.load(Ordering::SeqCst) => self
+                .client
+                .fetch(&Client::first_page(&self.session, &op))
+                .await
+                .ok()
+                .and_then(|p| p.job_id),
+            (None, _) => None,
+        };
+        if let Some(job) = job {
             self.cancel_job(&job).await;
         }
         if let Some(op) = self.operation()
@@ -190,6 +205,32 @@ impl Handle {
         let h = self.clone();
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn(async move { h.stop_now().await });
+        }
+    }
+}
+
+/// Stops a statement's work if its start is abandoned (the future holding this is dropped
+/// before [`StartGuard::disarm`]): a stop or DELETE while PENDING, or the gateway's shutdown.
+#[derive(Debug)]
+pub(crate) struct StartGuard(Option<Arc<Handle>>);
+
+impl StartGuard {
+    /// Guards the start of `handle`'s statement.
+    pub(crate) fn new(handle: &Arc<Handle>) -> Self {
+        Self(Some(handle.clone()))
+    }
+
+    /// The start ended (its execution, or its error path, owns the cleanup now).
+    pub(crate) fn disarm(mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for StartGuard {
+    fn drop(&mut self) {
+        if let Some(h) = self.0.take() {
+            debug!(session = %h.session, "start abandoned; stopping what it opened");
+            h.stop_later();
         }
     }
 }
