@@ -258,7 +258,7 @@ impl Gateway {
     /// [`Engine::start`]: crate::engine::Engine::start
     pub async fn start(
         &self,
-        stmt: &Arc<crate::sql::RewrittenStatement>,
+        stmt: &Arc<crate::rewrite::RewrittenStatement>,
         ctx: &crate::engine::ExecContext,
     ) -> Result<crate::engine::Start, crate::engine::EngineError> {
         let placement = stmt.warrant().placement();

@@ -23,7 +23,7 @@
 //! ```
 //!
 //! Deny is the default: a statement that cannot be parsed, resolved or authorized is refused
-//! and never reaches the engine; the engine only accepts a [`sql::RewrittenStatement`], which
+//! and never reaches the engine; the engine only accepts a [`rewrite::RewrittenStatement`], which
 //! only [`rewrite::rewrite`] can build, from an [`authz::AuthorizedStatement`], which only
 //! [`authz::Authorizer`] can build. Each proof type lives in a leaf file beside its one
 //! constructor (`sql/parse/parsed.rs`, `sql/resolve/resolved.rs`, `authz/proof.rs`,

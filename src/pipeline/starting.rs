@@ -22,7 +22,7 @@ use crate::audit::StatementEvent;
 use crate::engine::{EngineError, ExecContext, Execution, Pending, Start};
 use crate::error::ApiError;
 use crate::gateway::Gateway;
-use crate::sql::RewrittenStatement;
+use crate::rewrite::RewrittenStatement;
 use crate::statements::pool_slots::Slot;
 use crate::statements::running::{Running, StopReason};
 use crate::statements::{Phase, StatementId, StatementRecord};
