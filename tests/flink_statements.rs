@@ -116,6 +116,39 @@ async fn a_flink_error_is_reduced_to_its_root_cause() {
     gw.stop().await;
 }
 
+/// Statements sqlgate answers itself on a Flink pool (SHOW, DESCRIBE, ALTER TABLE) but does not
+/// support in some form are refused saying so, not pointing to a Flink engine that the pool
+/// already is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_own_statement_sqlgate_does_not_support_is_refused_without_pointing_elsewhere() {
+    let (gw, _f, _) = gateway().await;
+    let dev = developer(&gw);
+    for (name, sql) in [
+        ("own-functions", "SHOW FUNCTIONS"),
+        ("own-create", "SHOW CREATE TABLE orders"),
+    ] {
+        let (s, v) = create(&gw, &dev, name, sql, None, snapshot()).await;
+        let detail = if s == 200 {
+            let v = wait_phase(&gw, &dev, name, &["FAILED", "COMPLETED"], LONG).await;
+            assert_eq!(v["status"]["phase"], "FAILED", "{sql}: {v}");
+            v["status"]["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        } else {
+            v["errors"][0]["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(
+            detail.contains("sqlgate answers") && !detail.contains("Flink SQL Gateway engine does"),
+            "{sql}: {detail}"
+        );
+    }
+    gw.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_streaming_group_by_delivers_the_changelog_and_stop_cancels_its_job() {
     let (gw, f, bootstrap) = gateway().await;

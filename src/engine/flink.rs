@@ -483,6 +483,16 @@ impl Engine for FlinkEngine {
         if kind == "CREATE_TABLE" {
             Self::check_create_format(stmt)?;
         }
-        self.embedded.execute(stmt, ctx).await
+        match self.embedded.execute(stmt, ctx).await {
+            // The embedded engine's refusal points to Flink, which is not who answers here.
+            Err(EngineError::Unsupported(_)) if stmt.is_flink_only() => {
+                Err(EngineError::Unsupported(format!(
+                    "sqlgate answers {kind} statements itself on every compute pool (tables are \
+                     Kafka topics and their schemas, which it owns), and it does not support \
+                     this form of {kind} yet"
+                )))
+            }
+            other => other,
+        }
     }
 }
