@@ -1,7 +1,12 @@
 //! Flink-engine results as Confluent Cloud shows them, on the real parts (Kafka, Apicurio,
-//! Flink 2.2.1 started by `scripts/dev-stack.sh`): TIMESTAMP_LTZ values in the statement's
-//! `sql.local-time-zone`, a zone Flink would not accept refused before Flink sees it, and a
-//! temporal join against a table created with a PRIMARY KEY (a versioned table on Flink).
+//! Flink 2.2.1 started by `scripts/dev-stack.sh`): `sql.local-time-zone` in computation with
+//! TIMESTAMP_LTZ values shown in UTC, a zone Flink would not accept refused before Flink sees
+//! it, statements refused by the guard or by authorization never reaching Flink (counted in
+//! the SQL Gateway's log), and a temporal join against a table created with a PRIMARY KEY (a
+//! versioned table on Flink).
+//!
+//! The tests run one at a time ([`SERIAL`]): two of them count the sessions the shared
+//! Flink's SQL Gateway opened, which another test's statements would change.
 
 mod common;
 
@@ -16,6 +21,11 @@ use common::{Cred, TestGateway, broker, developer, registry};
 
 /// Generous bounds: a statement's first job on a busy 2-core machine takes seconds.
 const LONG: Duration = Duration::from_secs(120);
+
+/// One test at a time (see the module doc).
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+const ORDERS_CRN: &str = "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev/topic=orders";
 
 async fn gateway() -> (TestGateway, &'static flink::Flink) {
     let (gw, f, _) = gateway_and_broker().await;
@@ -69,6 +79,7 @@ fn in_zone(zone: Option<&str>) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_local_time_zone_applies_to_computation_and_ltz_values_are_shown_in_utc() {
+    let _one = SERIAL.lock().await;
     let (gw, _f) = gateway().await;
     let dev = developer(&gw);
     // The instant 0 as TIMESTAMP_LTZ, and Flink's own rendering of it as a string (computed in
@@ -101,6 +112,7 @@ async fn the_local_time_zone_applies_to_computation_and_ltz_values_are_shown_in_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_zone_flink_refuses_is_a_400_and_never_reaches_flink() {
+    let _one = SERIAL.lock().await;
     let (gw, f) = gateway().await;
     let dev = developer(&gw);
     let before = f.sessions_opened();
@@ -123,8 +135,101 @@ async fn a_zone_flink_refuses_is_a_400_and_never_reaches_flink() {
     gw.stop().await;
 }
 
+/// What the guard or authorization refuses on a Flink pool is refused before Flink: no
+/// session is opened for it on the SQL Gateway (and the gateway's engine counter stays).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn refused_statements_never_reach_flink() {
+    let _one = SERIAL.lock().await;
+    let kafka = broker::shared().await;
+    let reg = registry::shared().await;
+    let f = flink::shared().await;
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_policies(&dir.path().join("policies"));
+    common::bind(
+        &dir.path().join("policies"),
+        &[
+            ("User:sa-orders", "FlinkDeveloper", common::ENV_CRN),
+            ("User:sa-orders", "DeveloperRead", ORDERS_CRN),
+        ],
+    );
+    let k = flink::kafka(&kafka.bootstrap, &reg.url);
+    let gw = TestGateway::start_in(dir, |c| flink::on_flink(c, k, f)).await;
+    let dev = developer(&gw);
+    for (name, sql) in [
+        (
+            "g-orders",
+            "CREATE TABLE IF NOT EXISTS orders (id INT) WITH ('value.format' = 'json')",
+        ),
+        (
+            "g-salaries",
+            "CREATE TABLE IF NOT EXISTS salaries (id INT, amount INT) WITH ('value.format' = 'json')",
+        ),
+    ] {
+        run_ddl(&gw, &dev, name, sql).await;
+    }
+    let (key, secret) = gw.api_key("User:sa-orders");
+    let reader = Cred::Basic(key, secret);
+    let (sessions, calls) = (f.sessions_opened(), gw.engine_calls());
+    for (name, sql, status, code) in [
+        (
+            "r-topic",
+            "SELECT * FROM orders /*+ OPTIONS('topic'='salaries') */",
+            400,
+            "sql.option_not_allowed",
+        ),
+        ("r-denied", "SELECT * FROM salaries", 403, "authz.denied"),
+        (
+            "r-jar",
+            "ADD JAR '/tmp/evil.jar'",
+            400,
+            "sql.statement_not_allowed",
+        ),
+        (
+            "r-set",
+            "SET 'pipeline.classpaths' = 'file:///tmp/evil.jar'",
+            400,
+            "sql.option_not_allowed",
+        ),
+    ] {
+        let (s, v) = create(&gw, &reader, name, sql, None, in_zone(None)).await;
+        assert_eq!(
+            (s, v["errors"][0]["code"].as_str()),
+            (status, Some(code)),
+            "{sql}: {v}"
+        );
+    }
+    assert_eq!(
+        gw.engine_calls(),
+        calls,
+        "a refused statement reached an engine"
+    );
+    assert_eq!(
+        f.sessions_opened(),
+        sessions,
+        "a refused statement reached Flink"
+    );
+    // The count does move for a statement that is allowed.
+    let (s, v) = create(
+        &gw,
+        &reader,
+        "r-allowed",
+        "SELECT * FROM orders",
+        None,
+        in_zone(None),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    wait_phase(&gw, &reader, "r-allowed", &["COMPLETED", "FAILED"], LONG).await;
+    assert!(
+        f.sessions_opened() > sessions,
+        "the allowed read opened a Flink session"
+    );
+    gw.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_temporal_join_gives_each_order_the_rate_valid_at_its_time() {
+    let _one = SERIAL.lock().await;
     let (gw, _f, bootstrap) = gateway_and_broker().await;
     let dev = developer(&gw);
     // A table with a PRIMARY KEY is an upsert table: on Flink a versioned table (its key and
