@@ -6,7 +6,7 @@
 //!  client ──TLS──▶ server ─▶ http::handle: context::RequestCtx + context::AuditGuard
 //!                           1. pipeline::authenticate              → Principal (every authenticated route)
 //!                                             │
-//!                                             ▼ statements (sql/v1 handlers), iam, admin
+//!                                             ▼ http::statements (sql/v1 handlers), iam, admin
 //!                         pipeline::create_statement
 //!                              pipeline::placement                 → Placement (pool, region)
 //!                           pipeline::decide (decision workers)
@@ -16,7 +16,9 @@
 //!                           4. authz::Authorizer::authorize_explained
 //!                                                                  → AuthorizedStatement + Warrant
 //!                           5. rewrite::rewrite                    → RewrittenStatement (its Warrant)
-//!                           6. engine::Engine::execute             → Execution (rows, cancel handle)
+//!                              pipeline::admission                 (a task slot of the pool, or PENDING in its queue)
+//!                           6. engine::Engine::start               → Execution (rows, cancel handle), or PENDING
+//!                              pipeline::starting                  (Flink: the start finished in the background)
 //!                              pipeline::listing                   → listings cut to what the caller sees
 //!                              audit: the decision (any stage's refusal too), lifecycle
 //!                           7. context::AuditGuard::finish         → one request record, whatever the exit
