@@ -1,7 +1,8 @@
 //! What the unit tests share: one resource model, the repository's policy, the placement of a
 //! statement in `env-dev`, and the SQL vocabulary built on the one decision path
 //! ([`crate::pipeline::decide`]): [`Fixture::rewritten`], [`Fixture::assert_rewrites_to`] and
-//! [`Fixture::assert_denied`] (after sqlparser's `verified_stmt` / `one_statement_parses_to`).
+//! [`Fixture::assert_denied`] (after sqlparser's `verified_stmt` / `one_statement_parses_to`);
+//! and the SQL fixture files under `tests/fixtures/sql/`, read by [`sql_cases`].
 //!
 //! Compiled for tests only. Integration tests have their own vocabulary in `tests/common/`.
 
@@ -12,6 +13,9 @@ use crate::catalog::{Catalogs, ClusterConfig, EnvironmentConfig, Placement};
 use crate::pipeline::{Decider, Refusal, Request, decide};
 use crate::rewrite::RewrittenStatement;
 use crate::sql::{ParseLimits, SessionNames};
+
+mod sql_files;
+pub(crate) use sql_files::cases as sql_cases;
 
 /// The organization of every fixture.
 pub(crate) const ORG: &str = "org-dev";

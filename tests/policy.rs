@@ -14,6 +14,16 @@ use serde_json::{Value, json};
 
 const TOPICS: &str = "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev/topic=";
 
+/// `policy.reload_settle` for these tests (the default is 2 s). They replace files whole
+/// (write + rename), so settling is not what they test (`policy_editors.rs` tests it with the
+/// default); each reload would otherwise wait the full 2 s.
+const SETTLE: Duration = Duration::from_millis(100);
+
+/// A gateway whose policy reloads settle after [`SETTLE`].
+async fn start() -> TestGateway {
+    TestGateway::start_with(|c| c.policy.reload_settle = SETTLE).await
+}
+
 /// Replaces a file the way editors and `git checkout` on most setups do (write + rename).
 fn replace(path: &Path, text: &str) {
     let tmp = path.with_extension("tmp-test");
@@ -52,7 +62,7 @@ async fn metrics(gw: &TestGateway) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reload_under_concurrent_load_never_mixes_two_policies() {
-    let gw = TestGateway::start().await;
+    let gw = start().await;
     let file = gw.dir.path().join("policies/bindings.csv");
     let base = std::fs::read_to_string(&file).unwrap();
     // Policy A lets `flip` read orders, policy B clicks; both let it run statements.
@@ -140,7 +150,7 @@ async fn reload_under_concurrent_load_never_mixes_two_policies() {
 
 #[tokio::test]
 async fn a_corrupt_file_keeps_the_last_good_policy_and_says_why() {
-    let gw = TestGateway::start().await;
+    let gw = start().await;
     let dev = developer(&gw);
     let policies = gw.dir.path().join("policies");
     let (s, body) = readyz(&gw).await;
@@ -208,7 +218,8 @@ async fn a_corrupt_file_keeps_the_last_good_policy_and_says_why() {
         "{m}"
     );
     assert!(m.contains("sqlgate_policy_version 2"), "{m}");
-    // Other files in the directory do not cause reloads.
+    // Other files in the directory do not cause reloads: the wait is well past the watcher's
+    // debounce and the settle period.
     std::fs::write(policies.join("notes.txt"), "hello").unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(authz.version(), 2);

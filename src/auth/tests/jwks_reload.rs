@@ -1,13 +1,17 @@
 //! JWKS reloads: an unknown `kid` reloads a file or fetches a URL at most once per interval;
-//! an unreachable or unreadable source. Moved from `auth/tests.rs` unchanged.
+//! an unreachable or unreadable source. The file test runs on paused time (`start_paused`);
+//! the URL test fetches over a real socket, so it keeps real time (paused time would
+//! auto-advance past the client's timeouts while it waits on I/O).
 
 use super::*;
 
-#[tokio::test]
+/// Paused time: the interval is the rate limit's own (tokio's clock), so the test waits for it
+/// without waiting, and a reload just before it is due is still refused.
+#[tokio::test(start_paused = true)]
 async fn unknown_kid_reloads_a_jwks_file_at_most_once_per_interval() {
     let a = TestKey::ed("a");
     let (b, c) = (TestKey::ed("b"), TestKey::ec("c"));
-    let interval = Duration::from_millis(400);
+    let interval = Duration::from_secs(30);
     let (dir, auth) = setup_with(&[&a], |cfg| {
         cfg.issuers[0].jwks_refresh_min_interval = interval
     })
@@ -37,7 +41,18 @@ async fn unknown_kid_reloads_a_jwks_file_at_most_once_per_interval() {
         .unwrap();
     assert_eq!(loads(&auth), 2);
 
-    tokio::time::sleep(interval).await;
+    tokio::time::sleep(interval - Duration::from_millis(1)).await;
+    let err = auth
+        .authenticate(&bearer(&c.sign(&claims("carol", &[]))))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, AuthError::UnknownKey { .. }), "{err:?}");
+    assert_eq!(
+        loads(&auth),
+        2,
+        "no reload a millisecond before the interval ends"
+    );
+    tokio::time::sleep(Duration::from_millis(1)).await;
     auth.authenticate(&bearer(&c.sign(&claims("carol", &[]))))
         .await
         .unwrap();
