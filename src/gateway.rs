@@ -241,15 +241,7 @@ impl Gateway {
         stmt: &crate::rewrite::RewrittenStatement,
         ctx: &crate::engine::ExecContext,
     ) -> Result<crate::engine::Execution, crate::engine::EngineError> {
-        let placement = stmt.warrant().placement();
-        self.metrics.engine_statements.inc();
-        let engine = self.engines.of_pool(&placement.compute_pool);
-        tracing::debug!(
-            pool = %placement.compute_pool,
-            engine = self.engines.id_of_pool(&placement.compute_pool),
-            "statement handed to its pool's engine"
-        );
-        engine.execute(stmt, ctx).await
+        self.hand_over(stmt).execute(stmt, ctx).await
     }
 
     /// Like [`Gateway::execute`], for the statements API: a statement of an engine that is
@@ -261,15 +253,23 @@ impl Gateway {
         stmt: &Arc<crate::rewrite::RewrittenStatement>,
         ctx: &crate::engine::ExecContext,
     ) -> Result<crate::engine::Start, crate::engine::EngineError> {
-        let placement = stmt.warrant().placement();
+        self.hand_over(stmt).start(stmt, ctx).await
+    }
+
+    /// The engine of the compute pool `stmt`'s warrant places it in, with the statement
+    /// counted as handed to an engine.
+    fn hand_over(
+        &self,
+        stmt: &crate::rewrite::RewrittenStatement,
+    ) -> &Arc<dyn crate::engine::Engine> {
+        let pool = &stmt.warrant().placement().compute_pool;
         self.metrics.engine_statements.inc();
-        let engine = self.engines.of_pool(&placement.compute_pool);
         tracing::debug!(
-            pool = %placement.compute_pool,
-            engine = self.engines.id_of_pool(&placement.compute_pool),
+            pool = %pool,
+            engine = self.engines.id_of_pool(pool),
             "statement handed to its pool's engine"
         );
-        engine.start(stmt, ctx).await
+        self.engines.of_pool(pool)
     }
 
     /// How many statements were handed to the engine since startup (tests use it to prove

@@ -336,16 +336,7 @@ impl Statements {
         id: &StatementId,
         detail: &str,
     ) -> Result<Option<StatementRecord>, StoreError> {
-        self.change(id, |r, now| {
-            (r.state.phase == Phase::Pending).then(|| StatementState {
-                detail: detail.to_string(),
-                pool_exhausted: true,
-                updated_at: now,
-                resource_version: r.state.resource_version + 1,
-                ..r.state.clone()
-            })
-        })
-        .await
+        self.mark_pending(id, detail, true, false).await
     }
 
     /// Records that the PENDING statement is being started by its engine in the background
@@ -356,11 +347,22 @@ impl Statements {
         id: &StatementId,
         detail: &str,
     ) -> Result<Option<StatementRecord>, StoreError> {
+        self.mark_pending(id, detail, false, true).await
+    }
+
+    /// Why a PENDING statement waits, if it still is PENDING.
+    async fn mark_pending(
+        &self,
+        id: &StatementId,
+        detail: &str,
+        pool_exhausted: bool,
+        starting: bool,
+    ) -> Result<Option<StatementRecord>, StoreError> {
         self.change(id, |r, now| {
             (r.state.phase == Phase::Pending).then(|| StatementState {
                 detail: detail.to_string(),
-                pool_exhausted: false,
-                starting: true,
+                pool_exhausted,
+                starting,
                 updated_at: now,
                 resource_version: r.state.resource_version + 1,
                 ..r.state.clone()
