@@ -10,6 +10,14 @@
 //! with the very schema id other writers use); raw topics ↔ Flink `raw`. `json-registry`
 //! (Confluent-framed JSON) has no Flink format and is refused by name.
 //!
+//! Flink 2.2's `avro-confluent` converts with its legacy timestamp mapping, always: it has no
+//! form for `TIMESTAMP_LTZ` (neither reads nor writes it), writes `TIMESTAMP` as epoch
+//! milliseconds whatever the precision, and matches no `time-*` schema to a TIME column. An
+//! Avro table with such a column is refused by name, naming the column; `TIMESTAMP(p ≤ 3)`,
+//! DATE, DECIMAL, BYTES, ARRAY, MAP (string keys, declared NOT NULL as Flink derives them)
+//! and ROW are declared as they are. A registered `local-timestamp-millis` is handed to Flink
+//! as sqlgate's current form of `TIMESTAMP(3)` (`kafka::codec::avro::for_flink`).
+//!
 //! An upsert table (created with a PRIMARY KEY, [`TableLayout::upsert`]) is declared with
 //! Flink's `upsert-kafka` connector and its key as `PRIMARY KEY (…) NOT ENFORCED`: with the
 //! `$rowtime` watermark every table has, it is a versioned table, so `FOR SYSTEM_TIME AS OF`
@@ -19,8 +27,11 @@
 use std::collections::BTreeMap;
 
 use crate::catalog::TableRef;
+use crate::kafka::codec::avro::for_flink;
 use crate::kafka::layout::{OFFSET, PARTITION, ROWTIME};
 use crate::kafka::{Format, KafkaClusterConfig, TableLayout};
+use crate::sql::FlinkType;
+use crate::sql::types::Kind;
 
 /// Watermark delay of the `$rowtime` column every topic table has (records out of order by
 /// more than this are late for windows).
@@ -77,7 +88,7 @@ fn format_options(
             out.push((p("avro-confluent.url"), url.clone()));
             out.push((p("avro-confluent.subject"), subject.to_string()));
             if let Some(s) = schema {
-                out.push((p("avro-confluent.schema"), s.to_string()));
+                out.push((p("avro-confluent.schema"), for_flink(s)));
             }
             if let Some(auth) = &cluster.schema_registry_basic_auth {
                 out.push((
@@ -98,6 +109,70 @@ fn format_options(
     Ok(out)
 }
 
+/// Why Flink's `avro-confluent` cannot carry `t` (anywhere inside it), if it cannot.
+fn avro_unsupported(t: &FlinkType) -> Option<&'static str> {
+    match t.kind() {
+        Kind::TimestampLtz(_) => Some(
+            "Flink's 'avro-confluent' format has no mapping for TIMESTAMP_LTZ (it converts \
+             with the legacy timestamp mapping)",
+        ),
+        Kind::Timestamp(p) if *p > 3 => Some(
+            "Flink's 'avro-confluent' format stores TIMESTAMP as milliseconds only; use \
+             TIMESTAMP(3)",
+        ),
+        Kind::Time(_) => Some("Flink's 'avro-confluent' format matches no Avro time type to TIME"),
+        Kind::Array(i) => avro_unsupported(i),
+        Kind::Map(k, v) => avro_unsupported(k).or_else(|| avro_unsupported(v)),
+        Kind::Row(fields) => fields.iter().find_map(|(_, f)| avro_unsupported(f)),
+        _ => None,
+    }
+}
+
+/// `t` as Flink's `avro-confluent` derives it from the Avro schema: map keys NOT NULL.
+fn avro_declared(t: &FlinkType) -> FlinkType {
+    let kind = match t.kind() {
+        Kind::Array(i) => Kind::Array(Box::new(avro_declared(i))),
+        Kind::Map(k, v) => Kind::Map(
+            Box::new(avro_declared(k).with_nullable(false)),
+            Box::new(avro_declared(v)),
+        ),
+        Kind::Row(fields) => Kind::Row(
+            fields
+                .iter()
+                .map(|(n, f)| (n.clone(), avro_declared(f)))
+                .collect(),
+        ),
+        other => other.clone(),
+    };
+    FlinkType::new(kind, t.nullable())
+}
+
+/// The column `name` (of type `t`) as declared to Flink: refused by name when stored as Avro
+/// in a type Flink's `avro-confluent` cannot carry.
+fn column(
+    table: &TableRef,
+    layout: &TableLayout,
+    name: &str,
+    t: &FlinkType,
+) -> Result<String, DeclareError> {
+    let format = if layout.key_columns.iter().any(|k| k == name) {
+        layout.key_format
+    } else {
+        layout.value_format
+    };
+    if format != Format::AvroRegistry {
+        return Ok(format!("{} {}", ident(name), t.to_sql()));
+    }
+    if let Some(why) = avro_unsupported(t) {
+        return Err(DeclareError::Format(format!(
+            "column `{name}` {} of table {table} (stored as 'avro-registry') cannot be read or \
+             written by the Flink engine: {why}; the embedded engine reads it",
+            t.to_sql()
+        )));
+    }
+    Ok(format!("{} {}", ident(name), avro_declared(t).to_sql()))
+}
+
 /// `CREATE TABLE` of one topic table, fully qualified, with the three metadata columns and a
 /// watermark on `$rowtime`. `bounded`: reads stop at the offsets current at start.
 pub(crate) fn create_table(
@@ -109,8 +184,8 @@ pub(crate) fn create_table(
     let mut cols: Vec<String> = layout
         .columns
         .iter()
-        .map(|(n, t)| format!("{} {}", ident(n), t.to_sql()))
-        .collect();
+        .map(|(n, t)| column(table, layout, n, t))
+        .collect::<Result<_, _>>()?;
     cols.push(format!(
         "{} TIMESTAMP_LTZ(3) METADATA FROM 'timestamp' VIRTUAL",
         ident(ROWTIME)
@@ -339,6 +414,62 @@ mod tests {
         assert!(
             ddl.contains("'connector' = 'kafka'") && !ddl.contains("PRIMARY KEY"),
             "{ddl}"
+        );
+    }
+
+    #[test]
+    fn avro_columns_are_declared_as_flink_derives_them_or_refused_by_name() {
+        use crate::sql::types::parse_flink_type;
+        let t = TableRef::new("env-dev", "lkc-dev", "typed");
+        let layout = |cols: &[(&str, &str)]| TableLayout {
+            topic: "typed".into(),
+            columns: cols
+                .iter()
+                .map(|(n, ty)| (n.to_string(), parse_flink_type(ty).unwrap()))
+                .collect(),
+            key_columns: vec![],
+            key_format: Format::Raw,
+            value_format: Format::AvroRegistry,
+            key_schema: None,
+            value_schema: None,
+            upsert: false,
+        };
+        let mut cluster = KafkaClusterConfig::new("127.0.0.1:9092");
+        cluster.schema_registry_url = Some("http://127.0.0.1:1".into());
+        let ddl = create_table(
+            &t,
+            &layout(&[
+                ("ts", "TIMESTAMP(3)"),
+                ("mp", "MAP<STRING, INT>"),
+                ("r", "ROW<m MAP<STRING, DATE>>"),
+            ]),
+            &cluster,
+            false,
+        )
+        .unwrap();
+        assert!(
+            ddl.contains("`ts` TIMESTAMP(3), `mp` MAP<STRING NOT NULL, INT>, `r` ROW<`m` MAP<STRING NOT NULL, DATE>>"),
+            "{ddl}"
+        );
+        for (ty, why) in [
+            ("TIMESTAMP_LTZ(3)", "TIMESTAMP_LTZ"),
+            ("TIMESTAMP(6)", "milliseconds"),
+            ("TIME(3)", "TIME"),
+            ("ARRAY<TIMESTAMP_LTZ(3)>", "TIMESTAMP_LTZ"),
+        ] {
+            let DeclareError::Format(m) =
+                create_table(&t, &layout(&[("id", "INT"), ("at", ty)]), &cluster, false)
+                    .unwrap_err();
+            assert!(
+                m.contains("`at`") && m.contains("typed") && m.contains(why),
+                "{m}"
+            );
+        }
+        let mut json = layout(&[("at", "TIMESTAMP_LTZ(3)")]);
+        json.value_format = Format::Json;
+        assert!(
+            create_table(&t, &json, &cluster, false).is_ok(),
+            "JSON carries it"
         );
     }
 

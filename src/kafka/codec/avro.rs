@@ -2,6 +2,15 @@
 //! (Confluent style: a record with one field per column; a nullable column is the union
 //! `["null", T]` with default `null`).
 //!
+//! Timestamps follow the Avro mapping Flink's `avro-confluent` format uses (Flink 2.2 converts
+//! with its legacy timestamp mapping and has no option to change it; verified against
+//! `flink-sql-avro-confluent-registry` 2.2.0): `TIMESTAMP(p)` is `long` with logicalType
+//! `timestamp-millis` (`-micros` past precision 3), marked with [`LOCAL_MARK`] so that it
+//! reads back as `TIMESTAMP` and not as the `TIMESTAMP_LTZ` an unmarked `timestamp-*` is. The
+//! data is the same either way (the wall-clock time as epoch units at UTC).
+//! `local-timestamp-*` (Confluent Cloud's form of `TIMESTAMP`, and what sqlgate registered
+//! before) still reads as `TIMESTAMP`; [`for_flink`] rewrites it for Flink.
+//!
 //! Owns the type mapping only; decoding and encoding Avro data is `avro_data`'s.
 
 use apache_avro::Schema;
@@ -10,6 +19,14 @@ use serde_json::{Value, json};
 
 use crate::sql::FlinkType;
 use crate::sql::types::{Kind, MAX_LENGTH};
+
+/// Property of an Avro `long` with logicalType `timestamp-*` saying the column is a
+/// `TIMESTAMP` (wall-clock time, no time zone), not a `TIMESTAMP_LTZ`; its value is
+/// [`LOCAL`]. Avro readers ignore unknown properties.
+pub const LOCAL_MARK: &str = "sqlgate.type";
+
+/// The value of [`LOCAL_MARK`].
+pub const LOCAL: &str = "TIMESTAMP";
 
 /// The Avro schema text (a record named `record_name`) registered for `columns`.
 ///
@@ -51,8 +68,9 @@ pub fn to_avro_schema(
 /// ```
 pub fn from_avro_schema(text: &str) -> Result<Vec<(String, FlinkType)>, String> {
     let schema = Schema::parse_str(text).map_err(|e| format!("invalid Avro schema: {e}"))?;
+    let json: Value = serde_json::from_str(text).unwrap_or(Value::Null);
     match &schema {
-        Schema::Record(r) => record_columns(r),
+        Schema::Record(r) => record_columns(r, Some(&json)),
         other => Err(format!(
             "an Avro table schema must be a record, not {:?}",
             apache_avro::schema::SchemaKind::from(other)
@@ -123,7 +141,9 @@ fn avro_type(t: &FlinkType, path: &str) -> Result<Value, String> {
         Kind::Date => logical("int", "date"),
         Kind::Time(p) if *p <= 3 => logical("int", "time-millis"),
         Kind::Time(_) => logical("long", "time-micros"),
-        Kind::Timestamp(p) => logical("long", &format!("local-timestamp-{}", unit(*p))),
+        Kind::Timestamp(p) => {
+            json!({"type": "long", "logicalType": format!("timestamp-{}", unit(*p)), LOCAL_MARK: LOCAL})
+        }
         Kind::TimestampLtz(p) => logical("long", &format!("timestamp-{}", unit(*p))),
         Kind::Array(item) => json!({"type": "array", "items": avro_type(item, path)?}),
         Kind::Map(k, v) => {
@@ -155,14 +175,61 @@ fn unit(precision: u8) -> &'static str {
     }
 }
 
-fn record_columns(r: &RecordSchema) -> Result<Vec<(String, FlinkType)>, String> {
+/// The columns of record `r`; `json` is the record's schema text (for [`LOCAL_MARK`]).
+fn record_columns(
+    r: &RecordSchema,
+    json: Option<&Value>,
+) -> Result<Vec<(String, FlinkType)>, String> {
     r.fields
         .iter()
-        .map(|f| {
-            let t = flink_type(&f.schema).map_err(|e| format!("field `{}`: {e}", f.name))?;
+        .enumerate()
+        .map(|(i, f)| {
+            let j = json.and_then(|j| j.get("fields")?.get(i)?.get("type"));
+            let t = flink_type_of(&f.schema, j).map_err(|e| format!("field `{}`: {e}", f.name))?;
             Ok((f.name.clone(), t))
         })
         .collect()
+}
+
+/// Whether the schema text `json` of a `timestamp-*` type carries [`LOCAL_MARK`].
+fn marked_local(json: Option<&Value>) -> bool {
+    json.and_then(|j| j.get(LOCAL_MARK)).and_then(Value::as_str) == Some(LOCAL)
+}
+
+/// The schema text Flink's `avro-confluent` format is given for a registered schema `text`:
+/// `local-timestamp-millis` (which Flink 2.2 reads as BIGINT) becomes `timestamp-millis`
+/// marked with [`LOCAL_MARK`], the same data under the form Flink reads as `TIMESTAMP(3)`;
+/// anything else is unchanged. (Flink registers what it writes with: the rewritten form
+/// becomes the subject's next version, which reads back the same.)
+pub fn for_flink(text: &str) -> String {
+    fn walk(v: &mut Value) -> bool {
+        match v {
+            Value::Object(o) => {
+                let mut changed = false;
+                if o.get("logicalType").and_then(Value::as_str) == Some("local-timestamp-millis") {
+                    o.insert("logicalType".into(), json!("timestamp-millis"));
+                    o.insert(LOCAL_MARK.into(), json!(LOCAL));
+                    changed = true;
+                }
+                for x in o.values_mut() {
+                    changed |= walk(x);
+                }
+                changed
+            }
+            Value::Array(a) => a.iter_mut().fold(false, |c, x| walk(x) | c),
+            _ => false,
+        }
+    }
+    match serde_json::from_str::<Value>(text) {
+        Ok(mut v) => {
+            if walk(&mut v) {
+                v.to_string()
+            } else {
+                text.to_string()
+            }
+        }
+        Err(_) => text.to_string(),
+    }
 }
 
 /// The nullable form of an `["null", T]` union, else `None`.
@@ -173,12 +240,19 @@ fn nullable_variant(u: &UnionSchema) -> Option<&Schema> {
     }
 }
 
-/// The Flink type of an Avro type (NOT NULL unless it is a union with `null`).
-pub(super) fn flink_type(s: &Schema) -> Result<FlinkType, String> {
+/// The Flink type of an Avro type (NOT NULL unless it is a union with `null`); `json` is the
+/// type's schema text where known (for [`LOCAL_MARK`]).
+fn flink_type_of(s: &Schema, json: Option<&Value>) -> Result<FlinkType, String> {
+    let local = marked_local(json);
     let kind = match s {
         Schema::Union(u) => {
             return match nullable_variant(u) {
-                Some(t) => Ok(flink_type(t)?.with_nullable(true)),
+                Some(t) => {
+                    let j = json
+                        .and_then(Value::as_array)
+                        .and_then(|a| a.iter().find(|x| x.as_str() != Some("null")));
+                    Ok(flink_type_of(t, j)?.with_nullable(true))
+                }
                 None => Err("only unions of null and one type are supported".into()),
             };
         }
@@ -206,18 +280,24 @@ pub(super) fn flink_type(s: &Schema) -> Result<FlinkType, String> {
         Schema::Date => Kind::Date,
         Schema::TimeMillis => Kind::Time(3),
         Schema::TimeMicros => Kind::Time(6),
+        Schema::TimestampMillis if local => Kind::Timestamp(3),
+        Schema::TimestampMicros if local => Kind::Timestamp(6),
+        Schema::TimestampNanos if local => Kind::Timestamp(9),
         Schema::TimestampMillis => Kind::TimestampLtz(3),
         Schema::TimestampMicros => Kind::TimestampLtz(6),
         Schema::TimestampNanos => Kind::TimestampLtz(9),
         Schema::LocalTimestampMillis => Kind::Timestamp(3),
         Schema::LocalTimestampMicros => Kind::Timestamp(6),
         Schema::LocalTimestampNanos => Kind::Timestamp(9),
-        Schema::Array(a) => Kind::Array(Box::new(flink_type(&a.items)?)),
+        Schema::Array(a) => Kind::Array(Box::new(flink_type_of(
+            &a.items,
+            json.and_then(|j| j.get("items")),
+        )?)),
         Schema::Map(m) => Kind::Map(
             Box::new(FlinkType::string(true)),
-            Box::new(flink_type(&m.types)?),
+            Box::new(flink_type_of(&m.types, json.and_then(|j| j.get("values")))?),
         ),
-        Schema::Record(r) => Kind::Row(record_columns(r)?),
+        Schema::Record(r) => Kind::Row(record_columns(r, json)?),
         other => {
             return Err(format!(
                 "Avro type {:?} is not supported",
@@ -275,8 +355,45 @@ mod tests {
             "timestamp-millis"
         );
         assert_eq!(
-            v["fields"][10]["type"][1]["logicalType"],
-            "local-timestamp-millis"
+            v["fields"][10]["type"][1],
+            json!({"type": "long", "logicalType": "timestamp-millis", LOCAL_MARK: LOCAL})
+        );
+        assert_eq!(
+            v["fields"][12]["type"][1],
+            json!({"type": "long", "logicalType": "timestamp-micros", LOCAL_MARK: LOCAL})
+        );
+        let nested = cols(&[("r", "ROW<at TIMESTAMP(3), arr ARRAY<TIMESTAMP(3)>>")]);
+        let text = to_avro_schema("n", &nested).unwrap();
+        assert_eq!(from_avro_schema(&text).unwrap(), nested, "{text}");
+    }
+
+    #[test]
+    fn local_timestamps_of_older_subjects_read_as_timestamp_and_are_rewritten_for_flink() {
+        let old = r#"{"type":"record","name":"r","fields":[
+            {"name":"at","type":["null",{"type":"long","logicalType":"local-timestamp-millis"}],"default":null},
+            {"name":"m","type":{"type":"map","values":{"type":"long","logicalType":"local-timestamp-millis"}}},
+            {"name":"us","type":{"type":"long","logicalType":"local-timestamp-micros"}},
+            {"name":"ltz","type":{"type":"long","logicalType":"timestamp-millis"}}]}"#;
+        let want = cols(&[
+            ("at", "TIMESTAMP(3)"),
+            ("m", "MAP<STRING, TIMESTAMP(3) NOT NULL> NOT NULL"),
+            ("us", "TIMESTAMP(6) NOT NULL"),
+            ("ltz", "TIMESTAMP_LTZ(3) NOT NULL"),
+        ]);
+        assert_eq!(from_avro_schema(old).unwrap(), want);
+        let flink = for_flink(old);
+        assert!(!flink.contains("local-timestamp-millis"), "{flink}");
+        assert!(flink.contains("local-timestamp-micros"), "{flink}");
+        assert_eq!(
+            from_avro_schema(&flink).unwrap(),
+            want,
+            "same columns after the rewrite"
+        );
+        let current = to_avro_schema("r", &want).unwrap();
+        assert_eq!(
+            for_flink(&current),
+            current,
+            "current schemas pass unchanged"
         );
     }
 
