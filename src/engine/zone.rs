@@ -33,12 +33,6 @@ pub(crate) enum LocalZone {
     Fixed(FixedOffset),
 }
 
-impl Default for LocalZone {
-    fn default() -> Self {
-        LocalZone::Region(chrono_tz::UTC)
-    }
-}
-
 impl LocalZone {
     /// Parses a zone as Flink accepts it (see the module doc).
     pub(crate) fn parse(s: &str) -> Result<LocalZone, String> {
