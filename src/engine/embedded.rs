@@ -16,6 +16,8 @@ mod storage;
 mod topic_provider;
 mod topic_scan;
 
+pub(crate) use encode::{day_time, year_month};
+
 #[cfg(test)]
 mod tests;
 

@@ -124,9 +124,9 @@ pub(crate) fn encode_value(array: &dyn Array, i: usize) -> Result<Value, EngineE
             // Zoned (LTZ) values are UTC instants; they are shown as UTC wall-clock time.
             s(timestamp(v, u)?)
         }
-        DataType::Interval(IntervalUnit::YearMonth) => s(year_month(
+        DataType::Interval(IntervalUnit::YearMonth) => s(year_month(i64::from(
             array.as_primitive::<IntervalYearMonthType>().value(i),
-        )),
+        ))),
         DataType::Interval(IntervalUnit::DayTime) => {
             let v = array.as_primitive::<IntervalDayTimeType>().value(i);
             s(day_time(
@@ -273,15 +273,16 @@ fn timestamp(v: i64, unit: &TimeUnit) -> Result<String, EngineError> {
     ))
 }
 
-/// `+1-06` / `-0-03`.
-fn year_month(months: i32) -> String {
+/// `+1-06` / `-0-03` (the statements API's spelling, also the Flink engine's).
+pub(crate) fn year_month(months: i64) -> String {
     let sign = if months < 0 { '-' } else { '+' };
     let m = months.unsigned_abs();
     format!("{sign}{}-{:02}", m / 12, m % 12)
 }
 
-/// `+1 02:03:04.567`: 3 fraction digits, 6 when there is a sub-millisecond part.
-fn day_time(total_nanos: i128) -> String {
+/// `+1 02:03:04.567`: 3 fraction digits, 6 when there is a sub-millisecond part (the
+/// statements API's spelling, also the Flink engine's).
+pub(crate) fn day_time(total_nanos: i128) -> String {
     let sign = if total_nanos < 0 { '-' } else { '+' };
     let n = total_nanos.unsigned_abs();
     let day = NANOS_PER_DAY as u128;

@@ -17,6 +17,7 @@ use serde_json::Value;
 
 use super::json::Json;
 use crate::engine::ResultRow;
+use crate::engine::embedded::{day_time, year_month};
 use crate::sql::FlinkType;
 use crate::sql::types::{Kind, MAX_LENGTH};
 
@@ -317,33 +318,6 @@ pub(crate) fn rescale(n: &str, scale: usize) -> Option<String> {
         0 => format!("{sign}{int_part}"),
         _ => format!("{sign}{int_part}.{frac_part}"),
     })
-}
-
-/// `+1 02:03:04.567` from nanoseconds (the embedded engine's spelling).
-fn day_time(total_nanos: i128) -> String {
-    const DAY: u128 = 86_400 * 1_000_000_000;
-    let sign = if total_nanos < 0 { '-' } else { '+' };
-    let n = total_nanos.unsigned_abs();
-    let (days, rest) = (n / DAY, n % DAY);
-    let (secs, sub) = (rest / 1_000_000_000, rest % 1_000_000_000);
-    let frac = if sub % 1_000_000 == 0 {
-        format!("{:03}", sub / 1_000_000)
-    } else {
-        format!("{:06}", sub / 1_000)
-    };
-    format!(
-        "{sign}{days} {:02}:{:02}:{:02}.{frac}",
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
-}
-
-/// `+1-06` from months.
-fn year_month(months: i64) -> String {
-    let sign = if months < 0 { '-' } else { '+' };
-    let m = months.unsigned_abs();
-    format!("{sign}{}-{:02}", m / 12, m % 12)
 }
 
 #[cfg(test)]
