@@ -24,6 +24,32 @@ fn props() -> Value {
     json!({"sql.current-catalog": "env-dev", "sql.current-database": "lkc-dev", "sql.snapshot.mode": "now"})
 }
 
+/// A gateway over the shared Kafka cluster and registry whose default pool runs on the shared
+/// Flink and whose pool [`LOCAL`] runs on the embedded engine.
+async fn both_engines() -> (
+    TestGateway,
+    &'static broker::Broker,
+    &'static registry::Registry,
+    &'static flink::Flink,
+) {
+    let kafka = broker::shared().await;
+    let reg = registry::shared().await;
+    let f = flink::shared().await;
+    let k = flink::kafka(&kafka.bootstrap, &reg.url);
+    let gw = TestGateway::start_with(|c| {
+        flink::on_flink(c, k, f);
+        c.compute_pools.push(ComputePoolConfig {
+            id: LOCAL.into(),
+            environment: "env-dev".into(),
+            region: "aws.us-east-2".into(),
+            engine: None,
+            ..Default::default()
+        });
+    })
+    .await;
+    (gw, kafka, reg, f)
+}
+
 /// Runs a statement to its end in `pool`; its final statement object.
 async fn run(gw: &TestGateway, cred: &Cred, name: &str, sql: &str, pool: Option<&str>) -> Value {
     let (s, v) = create(gw, cred, name, sql, pool, props()).await;
@@ -53,22 +79,8 @@ async fn rows(
 async fn an_avro_table_is_written_and_read_by_flink_the_embedded_engine_and_confluent_clients() {
     let _one = SERIAL.lock().await;
     let python = tokio::task::spawn_blocking(common::python::confluent_kafka_python);
-    let kafka = broker::shared().await;
-    let reg = registry::shared().await;
-    let f = flink::shared().await;
+    let (gw, kafka, reg, _f) = both_engines().await;
     let python = python.await.unwrap();
-    let k = flink::kafka(&kafka.bootstrap, &reg.url);
-    let gw = TestGateway::start_with(|c| {
-        flink::on_flink(c, k, f);
-        c.compute_pools.push(ComputePoolConfig {
-            id: LOCAL.into(),
-            environment: "env-dev".into(),
-            region: "aws.us-east-2".into(),
-            engine: None,
-            ..Default::default()
-        });
-    })
-    .await;
     let kafka_cfg = gw.config.environments[0].clusters[0]
         .kafka
         .as_ref()
@@ -122,8 +134,8 @@ async fn an_avro_table_is_written_and_read_by_flink_the_embedded_engine_and_conf
 
     let out = common::python::run_with(
         &python,
-        "flink_avro_consume.py",
-        &[],
+        "flink_avro_types.py",
+        &["consume"],
         &[
             ("SQLGATE_BOOTSTRAP", kafka.bootstrap.clone()),
             ("SCHEMA_REGISTRY_URL", reg.url.clone()),
@@ -148,21 +160,7 @@ async fn an_avro_table_is_written_and_read_by_flink_the_embedded_engine_and_conf
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn json_registry_is_refused_by_name_on_flink() {
     let _one = SERIAL.lock().await;
-    let kafka = broker::shared().await;
-    let reg = registry::shared().await;
-    let f = flink::shared().await;
-    let k = flink::kafka(&kafka.bootstrap, &reg.url);
-    let gw = TestGateway::start_with(|c| {
-        flink::on_flink(c, k, f);
-        c.compute_pools.push(ComputePoolConfig {
-            id: LOCAL.into(),
-            environment: "env-dev".into(),
-            region: "aws.us-east-2".into(),
-            engine: None,
-            ..Default::default()
-        });
-    })
-    .await;
+    let (gw, _, _, f) = both_engines().await;
     let dev = developer(&gw);
     let before = f.sessions_opened();
     let v = run(
@@ -222,22 +220,8 @@ async fn timestamps_and_nested_avro_columns_are_shared_by_flink_the_embedded_eng
  {
     let _one = SERIAL.lock().await;
     let python = tokio::task::spawn_blocking(common::python::confluent_kafka_python);
-    let kafka = broker::shared().await;
-    let reg = registry::shared().await;
-    let f = flink::shared().await;
+    let (gw, kafka, reg, f) = both_engines().await;
     let python = python.await.unwrap();
-    let k = flink::kafka(&kafka.bootstrap, &reg.url);
-    let gw = TestGateway::start_with(|c| {
-        flink::on_flink(c, k, f);
-        c.compute_pools.push(ComputePoolConfig {
-            id: LOCAL.into(),
-            environment: "env-dev".into(),
-            region: "aws.us-east-2".into(),
-            engine: None,
-            ..Default::default()
-        });
-    })
-    .await;
     let dev = developer(&gw);
     let v = run(
         &gw,

@@ -1,11 +1,12 @@
-"""Confluent's AvroSerializer / AvroDeserializer (PyPI confluent-kafka) on a table sqlgate
-created with TIMESTAMP(3), DATE, DECIMAL, BYTES and ARRAY columns.
+"""Confluent's AvroSerializer / AvroDeserializer (PyPI confluent-kafka) on tables sqlgate
+created.
 
 Run by tests/flink_formats.rs with SQLGATE_BOOTSTRAP, SCHEMA_REGISTRY_URL and SQLGATE_TOPIC,
 in one of two modes (argv[1]):
 
-  produce   appends one record (id 3) with the subject's latest version, as registered by
-            CREATE TABLE (no schema of its own is registered);
+  produce   appends one record (id 3) of the table with TIMESTAMP(3), DATE, DECIMAL, BYTES
+            and ARRAY columns, with the subject's latest version, as registered by CREATE
+            TABLE (no schema of its own is registered);
   consume   reads every record from the beginning (writer schema looked up by the id in each
             record) and prints them as one JSON line, temporal values as ISO-8601 text (an
             instant with its UTC offset), decimals as text and bytes as hex.
