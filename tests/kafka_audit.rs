@@ -35,8 +35,6 @@ fn kafka_config(b: &Broker, topic: Option<&str>) -> KafkaAuditConfig {
     }
     // One broker: the broker default may ask for more replicas than exist.
     k.replication_factor = 1;
-    // Fail deliveries to a dead broker fast, so the outage test does not wait a minute.
-    k.client.insert("message.timeout.ms".into(), "2000".into());
     k
 }
 
@@ -236,13 +234,24 @@ async fn gateway_keeps_serving_while_kafka_is_down_and_ships_the_backlog_after()
     }
     let stats = gw.gateway.auditor().kafka().unwrap().stats();
     assert!(stats.backlog > 0, "records wait for Kafka: {stats:?}");
+    // The stall is what operators see: the replica turns unhealthy within seconds.
+    let noticed = tokio::time::timeout(Duration::from_secs(20), async {
+        while gw.gateway.auditor().kafka().unwrap().stats().healthy {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    let stats = gw.gateway.auditor().kafka().unwrap().stats();
+    assert!(noticed.is_ok(), "the outage is noticed: {stats:?}");
+    assert!(stats.failures > 0, "{stats:?}");
 
     // The broker comes back with its data: the backlog follows what it had, nothing twice.
     broker.restart().await;
     run_query(&gw, &dev, "after", "SELECT 1").await.unwrap();
     wait_replicated(&gw, Duration::from_secs(60)).await;
-    // Shown with a failure (this test has failed under full-suite load with 12 of 30
-    // records in the topic while the stats said none was waiting).
+    // Shown with a failure. (This test once found records 7–24 missing from the topic
+    // while 25–30 were in it: librdkafka had timed out the outage's records and shipped
+    // the later ones; the producer no longer times records out.)
     println!(
         "replica stats after the restart: {:?}",
         gw.gateway.auditor().kafka().unwrap().stats()
@@ -267,7 +276,7 @@ async fn gateway_keeps_serving_while_kafka_is_down_and_ships_the_backlog_after()
     }
     assert_replica_matches_file(&msgs, &lines);
     let stats = gw.gateway.auditor().kafka().unwrap().stats();
-    assert!(stats.failures > 0 && stats.healthy, "{stats:?}");
+    assert!(stats.healthy && stats.backlog == 0, "{stats:?}");
     gw.stop().await;
 }
 

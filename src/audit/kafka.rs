@@ -23,9 +23,16 @@
 //!   as in the file, without its `\n` (CloudEvents structured mode, header
 //!   `content-type: application/cloudevents+json; charset=UTF-8`); header `sqlgateseq`.
 //! - **Delivery.** Idempotent producer (`enable.idempotence=true`, `acks=all`), so retries
-//!   inside one producer session neither reorder nor duplicate. After a delivery failure the
-//!   sink waits for everything in flight to settle, reconnects and resumes after the last
-//!   record the topic holds; a record is duplicated only if the broker lost data it had
+//!   inside one producer session neither reorder nor duplicate. A record never times out in
+//!   the producer (`message.timeout.ms=0`): while Kafka is away it is retried until Kafka is
+//!   back, in order, because a timed-out record is skipped by librdkafka and the records
+//!   after it would land with a hole before them. `enable.gapless.guarantee=true` turns any
+//!   other error that could leave a hole into a failure of the whole producer. After a
+//!   delivery failure the sink waits for everything in flight to settle, reconnects and
+//!   resumes after the last record the topic holds; if a later record was acknowledged after
+//!   an earlier one failed all the same, it resumes from the first failed record instead, so
+//!   the topic is never missing a record (records are then duplicated, and an error is
+//!   logged). A record is duplicated otherwise only if the broker lost data it had
 //!   acknowledged. Consumers can deduplicate on `sqlgateseq`.
 //! - **Kafka down.** Statements keep being served (the file has every record); the sink logs
 //!   a warning when delivery stalls and every 30 s while it stays down, and
@@ -68,7 +75,7 @@ const MAX_IN_FLIGHT: usize = 1000;
 /// The one partition written: a single partition is what keeps the topic in chain order.
 const PARTITION: i32 = 0;
 /// How long a front record may wait for its acknowledgement before the replica counts as
-/// stalled (and says so), well before librdkafka gives up on it (`message.timeout.ms`).
+/// stalled (and says so); librdkafka itself retries it until Kafka takes it.
 const STALL_AFTER: Duration = Duration::from_secs(5);
 /// While stalled or disconnected, how often the backlog is logged again.
 const REPORT_EVERY: Duration = Duration::from_secs(30);
@@ -116,8 +123,9 @@ pub struct KafkaAuditConfig {
     #[serde(default = "default_replication_factor")]
     pub replication_factor: i32,
     /// librdkafka properties passed through (`security.protocol`, `sasl.*`, `ssl.*`,
-    /// `message.timeout.ms`, …). `bootstrap.servers`, `enable.idempotence` and `acks` are
-    /// set by the sink and cannot be overridden.
+    /// `linger.ms`, …). `bootstrap.servers`, `enable.idempotence`, `acks`,
+    /// `message.timeout.ms` and `enable.gapless.guarantee` are set by the sink (they keep the
+    /// topic a complete, ordered copy) and cannot be overridden.
     #[serde(default)]
     pub client: BTreeMap<String, String>,
     /// Topic of the signed checkpoints (default `<topic>-checkpoints`; one partition,
@@ -125,6 +133,16 @@ pub struct KafkaAuditConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkpoint_topic: Option<String>,
 }
+
+/// librdkafka properties the sink sets itself: where the replica goes, and what keeps the
+/// topic a gapless copy of the chain (see the module doc).
+const SET_BY_SINK: [&str; 5] = [
+    "bootstrap.servers",
+    "enable.idempotence",
+    "acks",
+    "message.timeout.ms",
+    "enable.gapless.guarantee",
+];
 
 fn default_topic() -> String {
     "confluent-audit-log-events".into()
@@ -175,8 +193,7 @@ impl KafkaAuditConfig {
     /// The librdkafka configuration shared by producer, admin client and consumer.
     fn client_config(&self) -> ClientConfig {
         let mut c = ClientConfig::new();
-        c.set("message.timeout.ms", "60000")
-            .set("linger.ms", "5")
+        c.set("linger.ms", "5")
             .set("socket.connection.setup.timeout.ms", "10000");
         for (k, v) in &self.client {
             c.set(k, v);
@@ -196,10 +213,10 @@ impl KafkaAuditConfig {
         if self.checkpoint_topic() == self.topic {
             return bad("checkpoint_topic must differ from topic (the log's topic is one chain)");
         }
-        for k in ["bootstrap.servers", "enable.idempotence", "acks"] {
+        for k in SET_BY_SINK {
             if self.client.contains_key(k) {
                 return bad(&format!(
-                    "client.\"{k}\" is set by the sink and cannot be overridden"
+                    "client.\"{k}\" is set by the sink and cannot be overridden (it keeps the topic a complete, ordered copy of the log)"
                 ));
             }
         }
@@ -240,7 +257,8 @@ pub struct KafkaStats {
     pub backlog: u64,
     /// Records acknowledged by Kafka since startup (re-deliveries included).
     pub delivered: u64,
-    /// Delivery failures and failed connection attempts since startup.
+    /// Delivery failures (a refused record, or one not acknowledged within 5 s) and failed
+    /// connection attempts since startup.
     pub failures: u64,
     /// Whether the last attempt succeeded and nothing is stalled.
     pub healthy: bool,
@@ -305,6 +323,7 @@ impl KafkaSink {
             durable: durable_rx,
             delivered: delivered_tx,
             connected: connected_tx,
+            resume_at: None,
         };
         std::thread::Builder::new()
             .name("sqlgate-audit-kafka".into())
@@ -442,6 +461,8 @@ struct Shipper {
     durable: watch::Receiver<u64>,
     delivered: watch::Sender<u64>,
     connected: watch::Sender<bool>,
+    /// Set when the topic holds records after a hole: the first seq the hole lacks.
+    resume_at: Option<u64>,
 }
 
 impl Shipper {
@@ -466,6 +487,7 @@ impl Shipper {
                 let failure = match self.connect().await {
                     Ok((producer, reader)) => {
                         backoff = BACKOFF_MIN;
+                        self.resume_at = None;
                         let _ = self.connected.send(true);
                         if !self.shared.healthy.swap(true, Ordering::Relaxed)
                             && last_report.take().is_some()
@@ -539,6 +561,8 @@ impl Shipper {
                 }
             },
         };
+        // Records after a hole: ship again from the hole, after them.
+        let next = self.resume_at.map_or(next, |r| r.min(next));
         self.shared
             .acked_seq
             .store(next.saturating_sub(1), Ordering::Relaxed);
@@ -551,7 +575,10 @@ impl Shipper {
         });
         let reader = Reader::locate(base, next);
         let mut pc = cfg.client_config();
-        pc.set("enable.idempotence", "true").set("acks", "all");
+        pc.set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", "0")
+            .set("enable.gapless.guarantee", "true");
         let producer: FutureProducer = pc
             .create()
             .map_err(|e| format!("create Kafka producer: {e}"))?;
@@ -577,14 +604,16 @@ impl Shipper {
                     Ok(Some(l)) => l,
                     Ok(None) => break,
                     Err(e) => {
+                        let failed = reader.next_seq;
                         return self
-                            .settle(in_flight, format!("read the audit log: {e}"))
+                            .settle(failed, in_flight, format!("read the audit log: {e}"))
                             .await;
                     }
                 };
+                let seq = line.seq;
                 match send(&producer, &self.config.topic, line) {
                     Ok(f) => in_flight.push_back(f),
-                    Err(e) => return self.settle(in_flight, e).await,
+                    Err(e) => return self.settle(seq, in_flight, e).await,
                 }
             }
             if closing.is_some_and(|t| t.elapsed() >= CLOSE_GRACE)
@@ -608,9 +637,9 @@ impl Shipper {
                         Ok(Ok(_)) => self.acked(done.line.seq, &mut reported_stall),
                         Ok(Err((e, _))) => {
                             let e = format!("Kafka refused audit record {}: {e}", done.line.seq);
-                            return self.settle(in_flight, e).await;
+                            return self.settle(done.line.seq, in_flight, e).await;
                         }
-                        Err(_) => return self.settle(in_flight, "Kafka producer was shut down".into()).await,
+                        Err(_) => return self.settle(done.line.seq, in_flight, "Kafka producer was shut down".into()).await,
                     }
                 }
                 changed = self.durable.changed(), if closing.is_none() => {
@@ -621,6 +650,10 @@ impl Shipper {
                 _ = tokio::time::sleep(stall_check.min(TICK)) => {
                     let stalled = in_flight.front().is_some_and(|f| f.sent.elapsed() >= STALL_AFTER);
                     if stalled && reported_stall.is_none_or(|t| t.elapsed() >= REPORT_EVERY) {
+                        if reported_stall.is_none() {
+                            self.fail(&format!("Kafka has not acknowledged audit record {} for {STALL_AFTER:?}",
+                                in_flight.front().map_or(0, |f| f.line.seq)));
+                        }
                         self.shared.healthy.store(false, Ordering::Relaxed);
                         tracing::warn!(target: "sqlgate::audit", topic = %self.config.topic,
                             backlog = self.backlog(), "Kafka has not acknowledged audit records for {STALL_AFTER:?}; they are queuing (the file log has them)");
@@ -646,13 +679,32 @@ impl Shipper {
         }
     }
 
-    /// After a failure: lets every in-flight record finish (acknowledged or failed) so that
-    /// the topic's end is final before the reconnection reads it.
-    async fn settle(&self, in_flight: VecDeque<InFlight>, error: String) -> SessionEnd {
+    /// After record `failed` failed (or could not be read or queued): lets every in-flight
+    /// record finish (acknowledged or failed) so that the topic's end is final before the
+    /// reconnection reads it. Should a record have been acknowledged after one that failed,
+    /// the topic holds records after a hole, and the next connection resumes from the first
+    /// failed record rather than from the topic's end.
+    async fn settle(
+        &mut self,
+        failed: u64,
+        in_flight: VecDeque<InFlight>,
+        error: String,
+    ) -> SessionEnd {
+        let (mut first_failed, mut last_acked) = (failed, 0);
         for f in in_flight {
             if let Ok(Ok(_)) = f.delivery.await {
                 self.shared.delivered.fetch_add(1, Ordering::Relaxed);
+                last_acked = last_acked.max(f.line.seq);
+            } else {
+                first_failed = first_failed.min(f.line.seq);
             }
+        }
+        let failed = first_failed;
+        if last_acked > failed {
+            let later = last_acked;
+            tracing::error!(target: "sqlgate::audit", topic = %self.config.topic,
+                "Kafka stored audit record {later} although record {failed} failed; records from {failed} on are shipped again after the topic's end, so the copy has every record (consumers deduplicate on sqlgateseq)");
+            self.resume_at = Some(self.resume_at.map_or(failed, |r| r.min(failed)));
         }
         SessionEnd::Failed(error)
     }
@@ -708,6 +760,13 @@ mod tests {
         let mut k = KafkaAuditConfig::new("b:9092");
         k.client.insert("acks".into(), "1".into());
         assert!(k.validate().is_err(), "acks=all cannot be weakened");
+        let mut k = KafkaAuditConfig::new("b:9092");
+        k.client.insert("message.timeout.ms".into(), "2000".into());
+        let e = k.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("message.timeout.ms"),
+            "a timeout would leave holes: {e}"
+        );
     }
 
     #[tokio::test]

@@ -121,7 +121,9 @@ impl Shipper {
         if producer.is_none() {
             ensure_topic(&self.config, &self.topic).await?;
             let mut pc = self.config.client_config();
-            pc.set("acks", "all");
+            // One checkpoint at a time, so a timed-out one leaves no hole behind a later one;
+            // the newest is retried after a minute.
+            pc.set("acks", "all").set("message.timeout.ms", "60000");
             *producer = Some(
                 pc.create()
                     .map_err(|e| format!("create Kafka producer: {e}"))?,
