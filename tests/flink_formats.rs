@@ -288,12 +288,35 @@ async fn timestamps_and_nested_avro_columns_are_shared_by_flink_the_embedded_eng
 
     // TIMESTAMP_LTZ has no form in Flink 2.2's avro-confluent: the embedded engine has it,
     // Flink refuses the table by name, naming the column, before any session is opened.
+    // Created on Flink's pool, it is refused before anything is made.
+    let before = f.sessions_opened();
+    let v = run(
+        &gw,
+        &dev,
+        "ltz-ddl-flink",
+        "CREATE TABLE instants (id INT, at TIMESTAMP_LTZ(3))",
+        None,
+    )
+    .await;
+    assert_eq!(v["status"]["phase"], "FAILED", "{v}");
+    let detail = v["status"]["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("`at`") && detail.contains("TIMESTAMP_LTZ") && detail.contains("instants"),
+        "{detail}"
+    );
+    assert_eq!(f.sessions_opened(), before, "refused before Flink saw it");
+    let tables = rows(&gw, &dev, "ltz-none", "SHOW TABLES", Some(LOCAL)).await;
+    assert!(
+        !tables.is_empty() && !tables.contains(&json!(["instants"])),
+        "no topic was made: {tables:?}"
+    );
+    // Made by the embedded engine's pool, the table exists; Flink refuses to read it.
     let v = run(
         &gw,
         &dev,
         "ltz-ddl",
         "CREATE TABLE instants (id INT, at TIMESTAMP_LTZ(3))",
-        None,
+        Some(LOCAL),
     )
     .await;
     assert_eq!(v["status"]["phase"], "COMPLETED", "{v}");

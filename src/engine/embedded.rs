@@ -288,6 +288,29 @@ impl EmbeddedEngine {
         self.inner.kafka_cluster(catalog, database)
     }
 
+    /// What a `CREATE TABLE` in a Kafka-backed database would make, before it is made: the
+    /// table, its topic's layout and cluster (`None` for anything else and for invalid
+    /// statements, whose execution says why). The Flink engine checks that it can read it.
+    pub(crate) fn planned_topic_table(
+        &self,
+        stmt: &crate::rewrite::RewrittenStatement,
+    ) -> Option<(
+        TableRef,
+        kafka::layout::TableLayout,
+        Arc<kafka::KafkaCluster>,
+    )> {
+        match (stmt.ddl(), stmt.statement()) {
+            (Some(crate::sql::FlinkDdl::Create(c)), _) => match &c.statement {
+                Statement::CreateTable(ct) => {
+                    self.inner.planned_topic_table(ct, c.distribution.clone())
+                }
+                _ => None,
+            },
+            (None, Statement::CreateTable(ct)) => self.inner.planned_topic_table(&ct, None),
+            _ => None,
+        }
+    }
+
     /// The canonical names of the user tables currently stored (not `examples`).
     pub fn user_tables(&self) -> Vec<TableRef> {
         let mut t: Vec<TableRef> = self

@@ -14,7 +14,9 @@
 //!
 //! What sqlgate does itself stays sqlgate's: CREATE / DROP / ALTER TABLE (topics and
 //! subjects), SHOW and DESCRIBE go to the embedded engine's Kafka code, never to Flink, and a
-//! CREATE TABLE in a format Flink cannot read (`json-registry`) is refused by name.
+//! CREATE TABLE in a format Flink cannot read (`json-registry`), or with a column its format
+//! cannot carry to Flink (`TIMESTAMP_LTZ` in Avro, see `declare`), is refused by name before
+//! anything is created.
 //!
 //! A statement that runs on Flink starts in two steps ([`Engine::start`]): its session is
 //! opened before the create is answered, so a SQL Gateway that is down is a 503 with nothing
@@ -88,6 +90,18 @@ impl FlinkEngine {
             self.id,
             self.client.gateway_url()
         ))
+    }
+
+    /// A CREATE TABLE asking for a format this engine's Flink cannot read, or for a column
+    /// that its format cannot carry to Flink, is refused by name before anything is created.
+    fn check_create_readable(&self, stmt: &RewrittenStatement) -> Result<(), EngineError> {
+        Self::check_create_format(stmt)?;
+        let Some((table, layout, cluster)) = self.embedded.planned_topic_table(stmt) else {
+            return Ok(());
+        };
+        declare::create_table(&table, &layout, cluster.config(), false)
+            .map(|_| ())
+            .map_err(|declare::DeclareError::Format(m)| EngineError::Unsupported(m))
     }
 
     /// A CREATE TABLE asking for a format this engine's Flink cannot read is refused by name.
@@ -481,7 +495,7 @@ impl Engine for FlinkEngine {
             )));
         }
         if kind == "CREATE_TABLE" {
-            Self::check_create_format(stmt)?;
+            self.check_create_readable(stmt)?;
         }
         match self.embedded.execute(stmt, ctx).await {
             // The embedded engine's refusal points to Flink, which is not who answers here.

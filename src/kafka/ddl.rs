@@ -196,6 +196,23 @@ pub struct NewTable {
     pub options: TableOptions,
 }
 
+impl NewTable {
+    /// The layout the topic gets once created, formats not given in WITH being `default`
+    /// (the cluster's), with no schema registered yet.
+    pub fn layout(&self, default: Format) -> super::layout::TableLayout {
+        super::layout::TableLayout {
+            topic: self.topic.clone(),
+            columns: self.columns.clone(),
+            key_columns: self.key_columns.clone(),
+            key_format: self.options.key_format.unwrap_or(default),
+            value_format: self.options.value_format.unwrap_or(default),
+            key_schema: None,
+            value_schema: None,
+            upsert: self.upsert,
+        }
+    }
+}
+
 /// Whether a new table is an upsert table: it has a PRIMARY KEY, its record key is exactly
 /// that key (a `DISTRIBUTED BY` on other columns makes it append-only), and its options do
 /// not say `'changelog.mode' = 'append'`.
@@ -237,8 +254,8 @@ pub async fn create(cluster: &KafkaCluster, t: &NewTable) -> Result<(), KafkaErr
         ));
     }
     let default = cluster.config().create_format();
-    let value_format = t.options.value_format.unwrap_or(default);
-    let key_format = t.options.key_format.unwrap_or(default);
+    let layout = t.layout(default);
+    let (value_format, key_format) = (layout.value_format, layout.key_format);
     // Build both schemas before touching Kafka, so a bad definition changes nothing.
     let value = schema_text(value_format, "record", &value_cols).map_err(definition)?;
     let key = if key_cols.is_empty() {

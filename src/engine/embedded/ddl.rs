@@ -171,7 +171,6 @@ impl Inner {
         stmt: &Statement,
         distribution: Option<crate::kafka::ddl::Distribution>,
     ) -> Result<Output, EngineError> {
-        let distribution_buckets = distribution.as_ref().and_then(|d| d.buckets);
         if ct.or_replace || ct.like.is_some() || ct.clone.is_some() {
             return Err(EngineError::Unsupported(
                 "CREATE OR REPLACE / LIKE / CLONE".into(),
@@ -185,19 +184,7 @@ impl Inner {
             ));
         }
         if let Some(kc) = self.kafka_cluster(&target.catalog, &target.database) {
-            let key_columns = match distribution {
-                Some(d) if !d.columns.is_empty() => d.columns,
-                _ => primary_key.clone(),
-            };
-            let options = Self::kafka_options(ct)?;
-            let new = NewTable {
-                topic: target.table.clone(),
-                columns,
-                upsert: crate::kafka::ddl::is_upsert(&primary_key, &key_columns, &options),
-                key_columns,
-                partitions: distribution_buckets,
-                options,
-            };
+            let new = Self::new_topic_table(ct, &target, columns, &primary_key, distribution)?;
             self.create_topic_table(&kc, &target, &new, ct.if_not_exists)
                 .await?;
             return Ok(Output {
@@ -224,6 +211,53 @@ impl Inner {
             rows: completion(async { Ok(()) }),
             listing: None,
         })
+    }
+
+    /// The topic table a CREATE TABLE of a Kafka-backed database describes.
+    fn new_topic_table(
+        ct: &CreateTable,
+        target: &TableRef,
+        columns: Columns,
+        primary_key: &[String],
+        distribution: Option<crate::kafka::ddl::Distribution>,
+    ) -> Result<NewTable, EngineError> {
+        let partitions = distribution.as_ref().and_then(|d| d.buckets);
+        let key_columns = match distribution {
+            Some(d) if !d.columns.is_empty() => d.columns,
+            _ => primary_key.to_vec(),
+        };
+        let options = Self::kafka_options(ct)?;
+        Ok(NewTable {
+            topic: target.table.clone(),
+            columns,
+            upsert: crate::kafka::ddl::is_upsert(primary_key, &key_columns, &options),
+            key_columns,
+            partitions,
+            options,
+        })
+    }
+
+    /// The layout the topic of a CREATE TABLE (without AS) in a Kafka-backed database would
+    /// get, and its cluster, before anything is created; `None` for any other statement and
+    /// for an invalid one (running it says why).
+    pub(crate) fn planned_topic_table(
+        &self,
+        ct: &CreateTable,
+        distribution: Option<crate::kafka::ddl::Distribution>,
+    ) -> Option<(
+        TableRef,
+        crate::kafka::layout::TableLayout,
+        Arc<crate::kafka::KafkaCluster>,
+    )> {
+        if ct.query.is_some() {
+            return None;
+        }
+        let target = table_ref_of(&ct.name).ok()?;
+        let kc = self.kafka_cluster(&target.catalog, &target.database)?;
+        let (columns, primary_key) = Self::columns_of_ddl(ct).ok()?;
+        let new = Self::new_topic_table(ct, &target, columns, &primary_key, distribution).ok()?;
+        let layout = new.layout(kc.config().create_format());
+        Some((target, layout, kc))
     }
 
     /// Creates, persists and registers a table. `Ok(None)` when it exists and `if_not_exists`.
