@@ -51,6 +51,7 @@ pub mod http;
 pub mod iam;
 pub mod kafka;
 pub mod metrics;
+pub mod infoschema;
 pub mod pipeline;
 pub mod rewrite;
 pub mod server;
