@@ -80,11 +80,10 @@ pub(crate) fn views_of(statement: &Statement) -> Option<Vec<ViewRef>> {
     impl Visitor for Find {
         type Break = ();
         fn pre_visit_relation(&mut self, r: &ObjectName) -> ControlFlow<()> {
-            let parts: Vec<&str> = r
-                .0
-                .iter()
-                .filter_map(|p| p.as_ident().map(|i| i.value.as_str()))
-                .collect();
+            let parts: Vec<&str> =
+                r.0.iter()
+                    .filter_map(|p| p.as_ident().map(|i| i.value.as_str()))
+                    .collect();
             if let [c, s, v] = parts.as_slice()
                 && *s == INFORMATION_SCHEMA
             {

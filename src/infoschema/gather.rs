@@ -97,9 +97,8 @@ pub(crate) async fn tables(
     // Each catalog's tables are listed once, however many of its views are read.
     let mut listed: Vec<(String, Arc<Vec<Table>>)> = Vec::new();
     for v in views {
-        let def = views::find(&v.view).ok_or_else(|| {
-            EngineError::Internal(format!("`{}` escaped resolution", v.view))
-        })?;
+        let def = views::find(&v.view)
+            .ok_or_else(|| EngineError::Internal(format!("`{}` escaped resolution", v.view)))?;
         let cname = catalog_name(catalogs, &v.catalog);
         let databases: Vec<Database> = databases_of(catalogs, &v.catalog)
             .into_iter()
@@ -117,14 +116,7 @@ pub(crate) async fn tables(
         } else {
             Arc::new(Vec::new())
         };
-        let ids = |db: &Database| {
-            vec![
-                st(&v.catalog),
-                st(&cname),
-                st(&db.id),
-                st(&db.name),
-            ]
-        };
+        let ids = |db: &Database| vec![st(&v.catalog), st(&cname), st(&db.id), st(&db.name)];
         let mut rows: Vec<Vec<Cell>> = Vec::new();
         match def.name {
             "CATALOGS" => {
@@ -454,7 +446,10 @@ mod tests {
         assert_eq!(full_type("STRING"), "VARCHAR(2147483647)");
         assert_eq!(root_of("INT"), "INTEGER");
         assert_eq!(root_of("DECIMAL(10, 2)"), "DECIMAL");
-        assert_eq!(root_of("TIMESTAMP(3) WITH LOCAL TIME ZONE"), "TIMESTAMP_LTZ");
+        assert_eq!(
+            root_of("TIMESTAMP(3) WITH LOCAL TIME ZONE"),
+            "TIMESTAMP_LTZ"
+        );
         assert_eq!(root_of("TIMESTAMP_LTZ(3)"), "TIMESTAMP_LTZ");
         assert_eq!(root_of("ROW<`a` INT>"), "ROW");
         assert_eq!(full_type("ARRAY<STRING>"), "ARRAY<VARCHAR(2147483647)>");
@@ -470,8 +465,15 @@ mod tests {
             extras: None,
             watermark: None,
         };
-        let cols = [c("a", Some("PRI(b, a)")), c("b", Some("PRI(b, a)")), c("x", None)];
-        assert_eq!(primary_key(&cols), Some(vec!["b".to_string(), "a".to_string()]));
+        let cols = [
+            c("a", Some("PRI(b, a)")),
+            c("b", Some("PRI(b, a)")),
+            c("x", None),
+        ];
+        assert_eq!(
+            primary_key(&cols),
+            Some(vec!["b".to_string(), "a".to_string()])
+        );
         assert_eq!(primary_key(&[c("x", None)]), None);
     }
 }

@@ -390,7 +390,10 @@ impl Binder<'_> {
             [c, s, _] if *s == INFORMATION_SCHEMA => self.names.catalog(c)?,
             _ => return Ok(false),
         };
-        let view = parts(name)?.last().map(|v| v.to_string()).unwrap_or_default();
+        let view = parts(name)?
+            .last()
+            .map(|v| v.to_string())
+            .unwrap_or_default();
         if action != Action::Read {
             return Err(ResolveError::InfoSchemaUnsupported(
                 "its views can only be read".into(),
