@@ -50,7 +50,7 @@ pub(crate) fn listed_by(view: &str, catalog: &str) -> Result<ObjectRef, ResolveE
 pub(crate) fn check_shape(kind: &str, accesses: &[Access]) -> Result<(), ResolveError> {
     if kind != "SELECT" {
         return Err(ResolveError::InfoSchemaUnsupported(format!(
-            "a {kind} statement cannot read it"
+            "a statement of kind {kind} cannot read it"
         )));
     }
     if accesses
