@@ -236,7 +236,22 @@ impl Gateway {
     }
     /// Runs an authorized, rewritten statement on the engine of the compute pool it was
     /// authorized for (the placement its warrant carries), and only there (and counts it).
+    /// A read of INFORMATION_SCHEMA is answered by the gateway itself, whatever the engine
+    /// (see [`crate::infoschema`]): it is never handed to one.
     pub async fn execute(
+        self: &Arc<Self>,
+        stmt: &crate::rewrite::RewrittenStatement,
+        ctx: &crate::engine::ExecContext,
+    ) -> Result<crate::engine::Execution, crate::engine::EngineError> {
+        if let Some(views) = crate::infoschema::views_of(stmt.statement()) {
+            return crate::infoschema::answer(self, stmt, views, ctx).await;
+        }
+        self.execute_on_engine(stmt, ctx).await
+    }
+
+    /// [`Gateway::execute`] on the statement's engine, for what the gateway itself composes
+    /// (INFORMATION_SCHEMA's listings).
+    pub(crate) async fn execute_on_engine(
         &self,
         stmt: &crate::rewrite::RewrittenStatement,
         ctx: &crate::engine::ExecContext,
@@ -249,10 +264,14 @@ impl Gateway {
     ///
     /// [`Engine::start`]: crate::engine::Engine::start
     pub async fn start(
-        &self,
+        self: &Arc<Self>,
         stmt: &Arc<crate::rewrite::RewrittenStatement>,
         ctx: &crate::engine::ExecContext,
     ) -> Result<crate::engine::Start, crate::engine::EngineError> {
+        if let Some(views) = crate::infoschema::views_of(stmt.statement()) {
+            let execution = crate::infoschema::answer(self, stmt, views, ctx).await?;
+            return Ok(crate::engine::Start::Running(execution));
+        }
         self.hand_over(stmt).start(stmt, ctx).await
     }
 

@@ -18,6 +18,7 @@
 //!                           5. rewrite::rewrite                    → RewrittenStatement (its Warrant)
 //!                              pipeline::admission                 (a task slot of the pool, or PENDING in its queue)
 //!                           6. engine::Engine::start               → Execution (rows, cancel handle), or PENDING
+//!                              (a read of INFORMATION_SCHEMA: infoschema::answer, in the gateway, never an engine)
 //!                              pipeline::starting                  (Flink: the start finished in the background)
 //!                              pipeline::listing                   → listings cut to what the caller sees
 //!                              audit: the decision (any stage's refusal too), lifecycle
@@ -49,6 +50,7 @@ pub mod fuzzing;
 pub mod gateway;
 pub mod http;
 pub mod iam;
+pub mod infoschema;
 pub mod kafka;
 pub mod metrics;
 pub mod pipeline;

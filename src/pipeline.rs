@@ -34,7 +34,7 @@ mod admission;
 mod authenticate;
 mod decide;
 pub mod explain;
-mod listing;
+pub(crate) mod listing;
 mod placement;
 mod starting;
 pub mod tables;

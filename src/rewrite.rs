@@ -94,6 +94,13 @@ impl Checker<'_> {
         }
         let v: Vec<&str> = idents.iter().map(|i| i.value.as_str()).collect();
         let object = match v.as_slice() {
+            // A view of INFORMATION_SCHEMA is accounted for by the listing it was bound as.
+            [c, d, t] if *d == crate::infoschema::INFORMATION_SCHEMA => {
+                match crate::infoschema::listed_by(t, c) {
+                    Ok(o) => o,
+                    Err(_) => return refuse(),
+                }
+            }
             [c, d, t] => ObjectRef::Table(TableRef::new(c, d, t)),
             [c, d] => ObjectRef::Database(c.to_string(), d.to_string()),
             [c] => ObjectRef::Catalog(c.to_string()),

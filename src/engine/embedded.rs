@@ -8,10 +8,10 @@
 
 mod cancel;
 mod ddl;
-mod dialect;
-mod encode;
+pub(crate) mod dialect;
+pub(crate) mod encode;
 mod examples;
-mod exec;
+pub(crate) mod exec;
 mod storage;
 mod topic_provider;
 mod topic_scan;

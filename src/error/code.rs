@@ -146,6 +146,8 @@ error_codes! {
     ResolveInvalidName = "resolve.invalid_name" => BAD_REQUEST,
     /// The canonical statement has no SQL text that reads as the same statement.
     ResolveUnrenderable = "resolve.unrenderable" => BAD_REQUEST,
+    /// INFORMATION_SCHEMA read in a shape the gateway does not answer.
+    ResolveInfoSchemaUnsupported = "resolve.information_schema_unsupported" => BAD_REQUEST,
     /// A relation escaped resolution (a bug, refused).
     RewriteUnresolvedRelation = "rewrite.unresolved_relation" => BAD_REQUEST,
 
@@ -307,6 +309,7 @@ mod tests {
         ("resolve.too_many_name_parts", 400),
         ("resolve.invalid_name", 400),
         ("resolve.unrenderable", 400),
+        ("resolve.information_schema_unsupported", 400),
         ("rewrite.unresolved_relation", 400),
         ("authz.denied", 403),
         ("authz.not_allowed_to_run", 403),

@@ -196,6 +196,10 @@ pub enum ResolveError {
     /// (see `sql/render.rs`).
     #[error("the statement has no faithful SQL rendering")]
     Unrenderable,
+    /// A read of INFORMATION_SCHEMA in a shape the gateway does not answer (see
+    /// `crate::infoschema`): written to, combined with a table, or a view it does not have.
+    #[error("unsupported INFORMATION_SCHEMA use: {0}")]
+    InfoSchemaUnsupported(String),
 }
 
 impl ResolveError {
@@ -209,6 +213,7 @@ impl ResolveError {
             ResolveError::TooManyNameParts(_) => ErrorCode::ResolveTooManyNameParts,
             ResolveError::InvalidName(_) => ErrorCode::ResolveInvalidName,
             ResolveError::Unrenderable => ErrorCode::ResolveUnrenderable,
+            ResolveError::InfoSchemaUnsupported(_) => ErrorCode::ResolveInfoSchemaUnsupported,
         }
     }
 
@@ -240,6 +245,10 @@ impl ResolveError {
                 directly nested signs such as `- -x` (which reads as a comment); rewrite that \
                 part, e.g. as `-(-x)`."
                 .to_string(),
+            ResolveError::InfoSchemaUnsupported(why) => format!(
+                "INFORMATION_SCHEMA is answered by the gateway for SELECT statements that read \
+                 only its views; {why}."
+            ),
         }
     }
 }

@@ -192,6 +192,13 @@ pub(super) fn resolve(
                 mut statement,
             } => {
                 let (_, inner) = bind_statement(&mut statement, names)?;
+                // The gateway answers INFORMATION_SCHEMA only in statements it evaluates
+                // itself; a Flink-only form would carry the views to an engine.
+                if crate::infoschema::views_of(&statement).is_some() {
+                    return Err(ResolveError::InfoSchemaUnsupported(
+                        "a Flink-only statement form cannot read it".into(),
+                    ));
+                }
                 accesses.extend(inner);
                 let index = statements.len();
                 let hinted = |s: &Statement| render_hinted(s, index, hints);

@@ -124,10 +124,16 @@ pub(super) fn bind_statement(
         scopes: CteScopes::default(),
         skip: HashSet::new(),
         accesses: Vec::new(),
+        info_schema: false,
     };
     let kind = binder.bind_targets(statement)?;
     if let ControlFlow::Break(e) = statement.visit(&mut binder) {
         return Err(e);
+    }
+    if binder.info_schema {
+        // Checked once every name is bound, so the refusal names nothing the caller could
+        // not have resolved anyway.
+        crate::infoschema::check_shape(kind, &binder.accesses)?;
     }
     if let ControlFlow::Break(e) = statement.visit(&mut TemporalAlias) {
         return Err(e);
@@ -349,11 +355,16 @@ struct Binder<'a> {
     /// tens of thousands of tables within the bounds.
     skip: HashSet<*const ObjectName>,
     accesses: Vec<Access>,
+    /// Whether a relation named an INFORMATION_SCHEMA view.
+    info_schema: bool,
 }
 
 impl Binder<'_> {
     /// Binds a table target in place and records `action` on it.
     fn bind_table(&mut self, name: &mut ObjectName, action: Action) -> Result<(), ResolveError> {
+        if self.bind_info_schema(name, action)? {
+            return Ok(());
+        }
         let t = self.names.table(name)?;
         *name = canonical_name(&t);
         self.skip.insert(name as *const ObjectName);
@@ -362,6 +373,45 @@ impl Binder<'_> {
             action,
         });
         Ok(())
+    }
+
+    /// Binds `[catalog.]INFORMATION_SCHEMA.view` in place, if `name` is one: the catalog is
+    /// found exactly as any other (a catalog the caller may not know of gets the error one
+    /// that does not exist gets), and reading a view is listing its catalog (the global
+    /// `CATALOGS` view: listing the organization), as SHOW DATABASES / SHOW CATALOGS are.
+    fn bind_info_schema(
+        &mut self,
+        name: &mut ObjectName,
+        action: Action,
+    ) -> Result<bool, ResolveError> {
+        use crate::infoschema::{self, INFORMATION_SCHEMA};
+        let catalog = match parts(name)?.as_slice() {
+            [s, _] if *s == INFORMATION_SCHEMA => self.names.session_catalog(name)?,
+            [c, s, _] if *s == INFORMATION_SCHEMA => self.names.catalog(c)?,
+            _ => return Ok(false),
+        };
+        let view = parts(name)?
+            .last()
+            .map(|v| v.to_string())
+            .unwrap_or_default();
+        if action != Action::Read {
+            return Err(ResolveError::InfoSchemaUnsupported(
+                "its views can only be read".into(),
+            ));
+        }
+        let object = infoschema::listed_by(&view, &catalog)?;
+        *name = ObjectName::from(vec![
+            Ident::with_quote('`', catalog.as_str()),
+            Ident::with_quote('`', INFORMATION_SCHEMA),
+            Ident::with_quote('`', view.as_str()),
+        ]);
+        self.skip.insert(name as *const ObjectName);
+        self.info_schema = true;
+        self.accesses.push(Access {
+            object,
+            action: Action::List,
+        });
+        Ok(true)
     }
 
     /// Binds the statement's own targets and returns Flink's statement kind. Relations inside

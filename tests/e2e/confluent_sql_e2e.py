@@ -165,6 +165,44 @@ def ddl_dml(conn, tag):
     return table
 
 
+def information_schema(conn, denied_conn, table):
+    # dbt-confluent 0.4.1's list_schemas and list_relations, as its macros render them.
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT SCHEMA_NAME as schema FROM `env-dev`.`INFORMATION_SCHEMA`.`SCHEMATA` "
+        "WHERE `SCHEMA_NAME` <> 'INFORMATION_SCHEMA'"
+    )
+    check([tuple(r) for r in cur.fetchall()] == [("main",)], "INFORMATION_SCHEMA.SCHEMATA lists main")
+    cur.close()
+    relations = (
+        "SELECT TABLE_CATALOG_ID as database, TABLE_NAME as name, TABLE_SCHEMA as schema, "
+        "TABLE_TYPE as type FROM INFORMATION_SCHEMA.`TABLES` "
+        "WHERE TABLE_CATALOG_ID = 'env-dev' AND TABLE_SCHEMA = 'main'"
+    )
+    cur = conn.cursor()
+    cur.execute(relations)
+    rows = [tuple(r) for r in cur.fetchall()]
+    check(("env-dev", table, "main", "BASE TABLE") in rows, f"INFORMATION_SCHEMA.TABLES lists {table}")
+    cur.close()
+    cur = conn.cursor()
+    cur.execute(
+        "SELECT COLUMN_NAME, FULL_DATA_TYPE, ORDINAL_POSITION FROM INFORMATION_SCHEMA.`COLUMNS` "
+        f"WHERE TABLE_SCHEMA = 'main' AND TABLE_NAME = '{table}' AND IS_HIDDEN = 'NO'"
+    )
+    rows = sorted(tuple(r) for r in cur.fetchall())
+    check(
+        rows == [("amount", "DECIMAL(10, 2)", 3), ("id", "INT", 1), ("name", "VARCHAR(2147483647)", 2)],
+        f"INFORMATION_SCHEMA.COLUMNS describes {table} ({rows})",
+    )
+    cur.close()
+    # A principal without a role on the table does not see it listed.
+    cur = denied_conn.cursor()
+    cur.execute(relations)
+    names = [r[1] for r in cur.fetchall()]
+    check(table not in names, "INFORMATION_SCHEMA.TABLES hides a table the caller may not see")
+    cur.close()
+
+
 def streaming_bounded(conn, table):
     cur = conn.streaming_cursor()
     cur.execute(f"SELECT id FROM {table} WHERE id >= 2 ORDER BY id")
@@ -215,6 +253,7 @@ def main():
         examples_query(conn)
         table = ddl_dml(conn, mode)
         refused(denied, table)
+        information_schema(conn, denied, table)
         streaming_bounded(conn, table)
         list_stop_delete(conn, mode)
         med = latency(conn)
