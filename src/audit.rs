@@ -75,7 +75,7 @@ pub use checkpoint::{
 };
 pub use file::{Durable, FileSink, SinkOptions, SinkStats};
 pub use kafka::{KafkaAuditConfig, KafkaSink, KafkaStats, read_kafka_checkpoints};
-pub use query::{Decision, Filter, OutputFormat, query, render};
+pub use query::{Decision, Filter, OutputFormat, Page, page, parse_time, query, render};
 pub use record::{
     AuditData, AuditRecord, AuthenticationInfo, AuthnFailure, AuthorizationInfo, AuthzOutcome,
     ObjectDecision, PrincipalInfo, RbacAuthorization, RbacScope, RequestInfo, RequestMetadata,

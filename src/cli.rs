@@ -151,14 +151,18 @@ pub enum AuditAction {
         /// Table: `orders`, `env-dev.lkc-dev.orders` or a CRN.
         #[arg(long)]
         table: Option<String>,
+        /// Only records with an access of this action (`read`, `write`, `create`, `alter`,
+        /// `drop`, `describe`, `list`, `run`), to `--table` when given.
+        #[arg(long, value_parser = ["read", "write", "create", "alter", "drop", "describe", "list", "run"], ignore_case = true)]
+        action: Option<String>,
         /// Only authorization decisions with this outcome.
         #[arg(long, value_parser = ["allow", "deny"])]
         decision: Option<String>,
-        /// Records at or after this time (RFC 3339).
-        #[arg(long)]
+        /// Records at or after this time: RFC 3339, or a span back from now (`30m`, `1h`, `2d`).
+        #[arg(long, value_parser = parse_time_arg)]
         since: Option<chrono::DateTime<chrono::Utc>>,
-        /// Records before this time (RFC 3339).
-        #[arg(long)]
+        /// Records before this time: RFC 3339, or a span back from now (`30m`, `1h`, `2d`).
+        #[arg(long, value_parser = parse_time_arg)]
         until: Option<chrono::DateTime<chrono::Utc>>,
         /// Output format.
         #[arg(long, default_value = "table", value_parser = ["table", "json"])]
@@ -425,6 +429,7 @@ fn audit(action: AuditAction) -> ExitCode {
             config,
             principal,
             table,
+            action,
             decision,
             since,
             until,
@@ -433,6 +438,7 @@ fn audit(action: AuditAction) -> ExitCode {
             let filter = crate::audit::Filter {
                 principal,
                 table,
+                action,
                 decision: decision.map(|d| {
                     if d == "allow" {
                         crate::audit::Decision::Allow
@@ -627,6 +633,11 @@ fn check(config: &ConfigArg, req: &crate::pipeline::CheckRequest, format: &str) 
             ExitCode::from(2)
         }
     }
+}
+
+/// `--since`/`--until`: RFC 3339 or a span back from now.
+fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    crate::audit::parse_time(s, chrono::Utc::now())
 }
 
 /// Reads the log file by file, drawing a progress bar on stderr when it is a terminal and the

@@ -4,6 +4,7 @@
 //! bytes. No business logic lives here: the statements handlers ([`statements`]) delegate to
 //! [`crate::pipeline`] and [`crate::statements`].
 
+pub(crate) mod audit;
 pub mod body;
 pub mod dispatch;
 pub mod headers;

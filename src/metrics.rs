@@ -1,4 +1,5 @@
-//! Prometheus metrics (OpenMetrics text at `GET /metrics`).
+//! Prometheus metrics (`GET /metrics`: Prometheus text 0.0.4, or OpenMetrics on request; see
+//! [`exposition`]).
 //!
 //! Owns the registry and every metric the gateway exports. Other modules only increment;
 //! nothing here reads request data beyond the labels given, and no label carries a principal,
@@ -13,10 +14,12 @@ use prometheus_client::registry::Registry;
 
 pub mod access;
 pub mod connections;
+pub mod exposition;
 pub mod pools;
 
 pub use access::{MetricsAccess, MetricsConfig};
 pub use connections::ConnectionMetrics;
+pub use exposition::Format;
 pub use pools::PoolMetrics;
 
 /// Labels of `sqlgate_http_requests_total`.
@@ -184,12 +187,15 @@ impl Metrics {
             .inc();
     }
 
-    /// OpenMetrics text exposition.
-    pub fn render(&self) -> String {
+    /// The exposition in `format`.
+    pub fn render(&self, format: Format) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);
-        out
+        match format {
+            Format::OpenMetrics => out,
+            Format::Text => exposition::openmetrics_to_text(&out),
+        }
     }
 }
 
@@ -203,7 +209,7 @@ mod tests {
         m.decision(false, "authorize");
         m.request("create_statement", 403);
         m.engine_statements.inc();
-        let text = m.render();
+        let text = m.render(Format::OpenMetrics);
         assert!(
             text.contains("sqlgate_decisions_total{decision=\"deny\",stage=\"authorize\"} 1"),
             "{text}"
@@ -216,5 +222,11 @@ mod tests {
         );
         assert!(text.contains("sqlgate_engine_statements_total 1"), "{text}");
         assert!(text.ends_with("# EOF\n"));
+        let text = m.render(Format::Text);
+        assert!(
+            text.contains("# TYPE sqlgate_engine_statements_total counter\nsqlgate_engine_statements_total 1\n"),
+            "{text}"
+        );
+        assert!(!text.contains("# EOF"), "{text}");
     }
 }

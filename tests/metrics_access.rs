@@ -102,7 +102,7 @@ async fn listener_metrics_are_served_on_loopback_only_and_the_main_port_says_404
         let (status, head, body) = answer.await.unwrap();
         assert_eq!(status, want, "{path}: {head}{body}");
         if want == 200 {
-            assert!(head.contains("application/openmetrics-text"), "{head}");
+            assert!(head.contains("text/plain; version=0.0.4"), "{head}");
             assert!(body.contains("sqlgate_engine_statements_total"), "{body}");
         }
     }

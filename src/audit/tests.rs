@@ -706,7 +706,7 @@ async fn query_filters_by_principal_table_decision_and_time() {
     let table = render(&found, OutputFormat::Table);
     assert_eq!(table.lines().count(), 5);
     assert!(table.lines().nth(2).unwrap().contains("deny"), "{table}");
-    assert!(table.contains("read:topic=payments!"), "{table}");
+    assert!(table.contains("read:env-dev.lkc-dev.payments!"), "{table}");
     let json = render(&found, OutputFormat::Json);
     assert_eq!(json.lines().count(), 4);
     let back: AuditRecord = serde_json::from_str(json.lines().next().unwrap()).unwrap();

@@ -162,6 +162,7 @@ fn read(fx: &Fixture, dir: &Path, data: &[u8]) {
         Filter {
             principal: Some("User:alice".into()),
             table: Some("env-dev.lkc-dev.orders".into()),
+            action: Some("read".into()),
             decision: Some(Decision::Deny),
             since: Some(chrono::DateTime::UNIX_EPOCH),
             until: None,

@@ -194,9 +194,8 @@ async fn check(
     Ok(response::json(StatusCode::OK, &report))
 }
 
-/// `GET /sqlgate/v1/audit?principal=&table=&decision=allow|deny&since=&until=&limit=`: the
-/// records `sqlgate audit query` would print, as JSON, newest last; for AuditLogReader and
-/// OrganizationAdmin only.
+/// `GET /sqlgate/v1/audit`: the records `sqlgate audit query` would print, as JSON, a page at a
+/// time ([`super::audit`]); for AuditLogReader and OrganizationAdmin only.
 async fn audit(
     gw: &Gateway,
     principal: &crate::auth::Principal,
@@ -213,61 +212,7 @@ async fn audit(
                 .to_string(),
         });
     }
-    let q: Vec<(String, String)> =
-        url::form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
-    let param = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let time = |k: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
-        param(k)
-            .map(|v| {
-                chrono::DateTime::parse_from_rfc3339(&v)
-                    .map(|t| t.with_timezone(&chrono::Utc))
-                    .map_err(|e| ApiError::invalid(format!("{k} must be an RFC 3339 time: {e}")))
-            })
-            .transpose()
-    };
-    let decision = match param("decision").as_deref() {
-        None => None,
-        Some("allow") => Some(crate::audit::Decision::Allow),
-        Some("deny") => Some(crate::audit::Decision::Deny),
-        Some(_) => return Err(ApiError::invalid("decision must be allow or deny")),
-    };
-    let limit = match param("limit") {
-        None => 1000,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=10_000).contains(n))
-            .ok_or_else(|| ApiError::invalid("limit must be a number from 1 to 10000"))?,
-    };
-    let filter = crate::audit::Filter {
-        principal: param("principal"),
-        table: param("table"),
-        decision,
-        since: time("since")?,
-        until: time("until")?,
-    };
-    let files = crate::audit::log_files(gw.auditor().sink().path());
-    // Reading the files is blocking work; keep it off the async workers.
-    let records = tokio::task::spawn_blocking(move || {
-        let mut out = std::collections::VecDeque::with_capacity(limit);
-        for r in crate::audit::query(&files, &filter) {
-            let r = r.map_err(|e| e.to_string())?;
-            if out.len() == limit {
-                out.pop_front();
-            }
-            out.push_back(r);
-        }
-        Ok::<_, String>(out)
-    })
-    .await
-    .map_err(|e| ApiError::Internal(e.to_string()))?
-    .map_err(|e| ApiError::AuditUnverifiable(e.to_string()))?;
-    Ok(response::json(
-        StatusCode::OK,
-        &json!({"kind": "AuditRecordList", "data": records}),
-    ))
+    super::audit::list(gw, req).await
 }
 
 /// Routes whose handler changes state (a statement, a role binding) beyond its audit record.

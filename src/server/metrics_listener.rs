@@ -55,7 +55,7 @@ pub(crate) async fn serve(listener: TcpListener, gateway: Arc<Gateway>, stop: Ca
                 let gateway = gateway.clone();
                 async move {
                     let resp = if req.method() == Method::GET && req.uri().path() == "/metrics" {
-                        crate::http::metrics::page(&gateway)
+                        crate::http::metrics::page(&gateway, req.headers())
                     } else {
                         response::error(
                             StatusCode::NOT_FOUND,
