@@ -29,6 +29,7 @@
 
 pub mod embedded;
 pub mod flink;
+pub(crate) mod idle;
 pub mod registry;
 pub(crate) mod zone;
 
@@ -152,6 +153,9 @@ pub struct ExecContext {
     /// TIMESTAMP_LTZ values (the Flink engine; the embedded engine still shows them as
     /// UTC). `None`: UTC.
     pub local_time_zone: Option<String>,
+    /// `sql.tables.scan.idle-timeout` (validated by `idle` when the statement is created):
+    /// `None` is the default of [`idle::DEFAULT`].
+    pub scan_idle_timeout: Option<std::time::Duration>,
 }
 
 /// The rows a statement produces, batch by batch.

@@ -88,6 +88,7 @@ pub async fn create_statement(
     }
     let properties = wire::stringify_properties(req.spec.properties).map_err(ApiError::invalid)?;
     crate::engine::zone::check_properties(&properties).map_err(ApiError::invalid)?;
+    crate::engine::idle::check_properties(&properties).map_err(ApiError::invalid)?;
     let labels = req.metadata.map(|m| m.labels).unwrap_or_default();
     let dry_run = properties
         .get(DRY_RUN)
@@ -260,6 +261,11 @@ pub async fn create_statement(
             .is_some_and(|v| v == "now"),
         name: Some(entry.name.clone()),
         local_time_zone: entry.spec.properties.get("sql.local-time-zone").cloned(),
+        scan_idle_timeout: entry
+            .spec
+            .properties
+            .get(crate::engine::idle::PROPERTY)
+            .and_then(|v| crate::engine::idle::parse(v).ok()),
     };
 
     // --- the compute pool: a statement that keeps the engine busy takes a task slot of its

@@ -285,7 +285,10 @@ impl FlinkEngine {
             ("table.local-time-zone", "UTC".into()),
             ("table.dynamic-table-options.enabled", "true".into()),
             ("parallelism.default", self.entry.parallelism.to_string()),
-            ("table.exec.source.idle-timeout", "1 s".into()),
+            (
+                "table.exec.source.idle-timeout",
+                super::idle::flink_value(ctx.scan_idle_timeout),
+            ),
         ];
         if ctx.snapshot {
             props.push(("execution.runtime-mode", "batch".into()));
