@@ -119,6 +119,7 @@ fn corpus(c: &mut Criterion) {
             text: sql.into(),
             session: session.clone(),
             placement: placement.clone(),
+            claims: Default::default(),
         };
         Some(decide(&decider, &request).outcome.ok()?.sql())
     };

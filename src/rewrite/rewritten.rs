@@ -9,6 +9,7 @@
 
 use datafusion::sql::sqlparser::ast::Statement;
 
+use super::AppliedPolicies;
 use crate::authz::{Decision, Warrant};
 use crate::sql::{Access, FlinkDdl};
 
@@ -28,6 +29,7 @@ pub struct RewrittenStatement {
     accesses: Vec<Access>,
     decisions: Vec<Decision>,
     warrant: Warrant,
+    applied: Vec<AppliedPolicies>,
 }
 
 impl RewrittenStatement {
@@ -41,6 +43,7 @@ impl RewrittenStatement {
         accesses: Vec<Access>,
         decisions: Vec<Decision>,
         warrant: Warrant,
+        applied: Vec<AppliedPolicies>,
     ) -> Self {
         // Flink-only table DDL is handed to the engine as data, parsed here once.
         let ddl = flink_sql.as_deref().and_then(|sql| FlinkDdl::of(kind, sql));
@@ -53,7 +56,13 @@ impl RewrittenStatement {
             accesses,
             decisions,
             warrant,
+            applied,
         }
+    }
+
+    /// The row filters and column masks applied, per table (empty when none applies).
+    pub fn data_policies(&self) -> &[AppliedPolicies] {
+        &self.applied
     }
 
     /// The canonical statement: every table reference is `` `catalog`.`database`.`table` ``;
