@@ -400,3 +400,68 @@ async fn check_lists_the_filters_and_masks_and_shows_admins_the_rewritten_sql() 
     assert!(sql.contains("REPLACE (CONCAT('***@'"), "{sql}");
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_policy_file_is_refused_whole_and_the_last_good_one_stays_in_force() {
+    let (gw, dev) = setup().await;
+    let version = gw.gateway.authorizer().version();
+    let path = gw.dir.path().join("policies").join("data-policies.toml");
+    let bad = format!(
+        "{}\n[[column_mask]]\nname = \"again\"\ntable = \"{}\"\ncolumn = \"email\"\n\
+         principals = [\"User:pool-dev\"]\nmask = \"NULL\"\n\n[[row_filter]]\nname = \"typo\"\n\
+         table = \"{}\"\nprincipals = [\"*\"]\nfilter = \"tenant = {{{{claim.tenant}}}}\"\n",
+        policies(),
+        table_crn("customers"),
+        table_crn("orders")
+    );
+    std::fs::write(path.with_extension("tmp-test"), bad).unwrap();
+    std::fs::rename(path.with_extension("tmp-test"), &path).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let error = loop {
+        if let Some(e) = gw.gateway.authorizer().status().last_error {
+            break e;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the bad file was not refused"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    };
+    assert!(
+        error.contains("data-policies.toml: column_mask `again`: masks column `email`")
+            && error.contains("data-policies.toml: row_filter `typo`: filter: unknown placeholder `{{claim.tenant}}`"),
+        "{error}"
+    );
+    assert_eq!(gw.gateway.authorizer().version(), version, "last good kept");
+    assert_eq!(
+        rows(
+            &gw,
+            &dev,
+            "still",
+            "SELECT email FROM customers WHERE id = 2"
+        )
+        .await,
+        vec![json!(["***@mail.example"])]
+    );
+    // A policy naming a column the table lacks refuses the reads it covers (fail closed),
+    // naming the table, never the policy's text.
+    set_data_policies(
+        &gw,
+        &format!(
+            "[[row_filter]]\nname = \"stale\"\ntable = \"{}\"\nprincipals = [\"*\"]\n\
+             filter = \"secret_flag = 1\"\n",
+            table_crn("customers")
+        ),
+    )
+    .await;
+    let (status, body) =
+        post_statement(&gw, &dev, "stale", "SELECT id FROM customers", json!({})).await;
+    let text = body.to_string();
+    assert!(
+        status != 200 || body["status"]["phase"] == "FAILED",
+        "refused: {status} {body}"
+    );
+    assert!(text.contains("does not match its columns"), "{text}");
+    assert!(!text.contains("secret_flag"), "no policy text: {text}");
+    gw.stop().await;
+}

@@ -49,6 +49,24 @@ pub struct AppliedPolicies {
     pub row_filters: Vec<String>,
     /// The column masks: `(name, column)`.
     pub column_masks: Vec<(String, String)>,
+    /// Every column the filters and masks name (masked columns included): an engine refuses
+    /// the statement if the table lacks one ([`RewriteError::PolicyMismatch`]).
+    #[serde(skip)]
+    pub columns: std::collections::BTreeSet<String>,
+}
+
+impl AppliedPolicies {
+    /// [`RewriteError::PolicyMismatch`] unless the table's `columns` hold every column its
+    /// filters and masks name.
+    pub fn check_columns(&self, columns: &[String]) -> Result<(), RewriteError> {
+        if self.columns.iter().all(|c| columns.contains(c)) {
+            Ok(())
+        } else {
+            Err(RewriteError::PolicyMismatch {
+                table: self.table.to_string(),
+            })
+        }
+    }
 }
 
 /// Who reads: what the templates are instantiated with.
@@ -196,6 +214,16 @@ impl Enforcer<'_> {
                     .masks
                     .iter()
                     .map(|m| (m.name.clone(), m.column.clone()))
+                    .collect(),
+                columns: applying
+                    .filters
+                    .iter()
+                    .flat_map(|f| f.filter.columns())
+                    .chain(applying.masks.iter().flat_map(|m| {
+                        let mut c = m.mask.columns();
+                        c.insert(m.column.clone());
+                        c
+                    }))
                     .collect(),
             });
         let mut query = skeleton();
