@@ -88,8 +88,8 @@ pub fn rewrite_for(
         accesses,
         decisions,
         warrant,
-        applied,
-    ))
+    )
+    .with_data_policies(applied))
 }
 
 /// The applied filters and masks as audit records name them: `row_filter NAME on TABLE`,

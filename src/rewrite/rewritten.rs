@@ -43,7 +43,6 @@ impl RewrittenStatement {
         accesses: Vec<Access>,
         decisions: Vec<Decision>,
         warrant: Warrant,
-        applied: Vec<AppliedPolicies>,
     ) -> Self {
         // Flink-only table DDL is handed to the engine as data, parsed here once.
         let ddl = flink_sql.as_deref().and_then(|sql| FlinkDdl::of(kind, sql));
@@ -56,8 +55,14 @@ impl RewrittenStatement {
             accesses,
             decisions,
             warrant,
-            applied,
+            applied: Vec::new(),
         }
+    }
+
+    /// The row filters and column masks `rewrite::rewrite` enforced in the statement.
+    pub(super) fn with_data_policies(mut self, applied: Vec<AppliedPolicies>) -> Self {
+        self.applied = applied;
+        self
     }
 
     /// The row filters and column masks applied, per table (empty when none applies).
