@@ -10,6 +10,9 @@
 //!   1,000,000 role bindings. Cold uses a table never asked about before in each iteration (a
 //!   decision cache miss); cached asks about the same table every time. Statements are built
 //!   outside the timed section.
+//! * `data_policies/decide/{0,10,1000}`: the request path's decision (parse, resolve,
+//!   authorize, rewrite) of a join of two tables with 0, 10 and 1,000 row filters and column
+//!   masks in force, two of which apply (one filter, one mask).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -119,6 +122,7 @@ fn corpus(c: &mut Criterion) {
             text: sql.into(),
             session: session.clone(),
             placement: placement.clone(),
+            claims: Default::default(),
         };
         Some(decide(&decider, &request).outcome.ok()?.sql())
     };
@@ -210,5 +214,87 @@ fn authorize(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, corpus, authorize);
+// === decision + rewrite with 0, 10 and 1,000 data policies ===
+
+/// `total` data policies: a row filter on `orders` and a mask on `customers` that apply to
+/// the principal, and `total - 2` others, alternately filters and masks on other topics.
+fn data_policies(total: usize) -> String {
+    let mut text = String::new();
+    if total >= 2 {
+        text.push_str(&format!(
+            "[[row_filter]]\nname = \"orders\"\ntable = \"{CLUSTER_CRN}/topic=orders\"\n\
+             principals = [\"*\"]\nfilter = \"region = 'EU' AND tenant = {{{{claims.tenant}}}}\"\n\n\
+             [[column_mask]]\nname = \"email\"\ntable = \"{CLUSTER_CRN}/topic=customers\"\n\
+             column = \"name\"\nprincipals = [\"*\"]\nmask = \"CONCAT('***', SUBSTRING(name FROM 4))\"\n\n"
+        ));
+    }
+    for i in 0..total.saturating_sub(2) {
+        if i % 2 == 0 {
+            text.push_str(&format!(
+                "[[row_filter]]\nname = \"f{i}\"\ntable = \"{CLUSTER_CRN}/topic=t{i}\"\n\
+                 principals = [\"User:u{i}\"]\nfilter = \"tenant = {{{{claims.tenant}}}}\"\n\n"
+            ));
+        } else {
+            text.push_str(&format!(
+                "[[column_mask]]\nname = \"m{i}\"\ntable = \"{CLUSTER_CRN}/topic=t{i}\"\n\
+                 column = \"c\"\nprincipals = [\"*\"]\nmask = \"NULL\"\n\n"
+            ));
+        }
+    }
+    text
+}
+
+fn with_data_policies(c: &mut Criterion) {
+    let catalogs = corpus_catalogs();
+    let session = corpus_session();
+    let limits = ParseLimits::default();
+    let placement = placement();
+    let mut g = c.benchmark_group("data_policies");
+    g.sample_size(30)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let sql = "SELECT o.id, c.name FROM orders o JOIN customers c ON o.cid = c.id WHERE o.amount > 10";
+    for total in [0usize, 10, 1_000] {
+        let texts = sqlgate::authz::PolicyTexts {
+            model: MODEL.into(),
+            roles: ROLES.into(),
+            bindings: bindings(2),
+            data_policies: data_policies(total),
+        };
+        let authz = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .expect("tokio runtime")
+            .block_on(Authorizer::from_policy_texts(
+                texts,
+                Arc::new(catalogs.clone()),
+            ))
+            .expect("bench policy loads");
+        assert_eq!(authz.data_policies().1.len(), total);
+        let decider = Decider {
+            authorizer: &authz,
+            catalogs: &catalogs,
+            limits: &limits,
+            redact_sql: true,
+        };
+        let request = Request {
+            principal: PRINCIPAL.into(),
+            text: sql.into(),
+            session: session.clone(),
+            placement: placement.clone(),
+            claims: [("tenant".to_string(), "t1".to_string())].into(),
+        };
+        let applied = decide(&decider, &request)
+            .outcome
+            .expect("allowed")
+            .data_policies()
+            .len();
+        assert_eq!(applied, if total == 0 { 0 } else { 2 });
+        g.bench_with_input(BenchmarkId::new("decide", total), &total, |b, _| {
+            b.iter(|| black_box(decide(&decider, black_box(&request)).outcome.is_ok()))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, corpus, authorize, with_data_policies);
 criterion_main!(benches);

@@ -88,6 +88,11 @@ pub struct Principal {
     pub pool: Option<String>,
     /// The token's groups claim (empty when absent), for the audit.
     pub groups: Vec<String>,
+    /// The verified token's top-level string, number and boolean claims, as text: what row
+    /// filters and column masks substitute for `{{claims.NAME}}`. Empty for API keys. Not
+    /// serialized (the audit names the policies applied, not the claims).
+    #[serde(skip)]
+    pub claims: std::collections::BTreeMap<String, String>,
 }
 
 /// How a [`Principal`] authenticated.

@@ -40,6 +40,7 @@
 //! * Tools for admins (`tools.rs`): validate, diff.
 
 mod bindings;
+mod data_policy;
 mod error;
 mod evaluate;
 mod hooks;
@@ -65,6 +66,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use bindings::{BindingError, BindingFilter};
+pub use data_policy::{Applying, Claims, ColumnMask, DataPolicies, RowFilter, Template};
 pub use error::{AuthzError, PolicyError};
 pub use evaluate::{Evaluated, Evaluation, Outcome};
 pub use hooks::{AUDIT_TARGET, binding_changed, binding_refused, report_reload};
@@ -271,6 +273,7 @@ impl Authorizer {
             model: model.to_string(),
             roles: roles.to_string(),
             bindings: bindings.to_string(),
+            data_policies: String::new(),
         };
         let policy =
             Policy::from_texts(&texts, catalogs.organization_id(), Some(&catalogs)).await?;
@@ -281,6 +284,28 @@ impl Authorizer {
             texts,
             Settle::default(),
         ))
+    }
+
+    /// [`Authorizer::from_texts`] with every text given, `data-policies.toml` included.
+    pub async fn from_policy_texts(
+        texts: PolicyTexts,
+        catalogs: Arc<Catalogs>,
+    ) -> Result<Self, PolicyError> {
+        let policy =
+            Policy::from_texts(&texts, catalogs.organization_id(), Some(&catalogs)).await?;
+        Ok(Self::with_policy(
+            Path::new(""),
+            catalogs,
+            policy,
+            texts,
+            Settle::default(),
+        ))
+    }
+
+    /// The row filters and column masks in force, with their policy version.
+    pub fn data_policies(&self) -> (u64, Arc<DataPolicies>) {
+        let state = self.state();
+        (state.version, state.policy.data_policies().clone())
     }
 
     fn with_policy(
@@ -433,7 +458,12 @@ impl Authorizer {
                 .map(|a| format!("{} {}", a.action.as_str(), a.object))
                 .collect::<Vec<_>>()
         });
-        let result = proof::conclude(&evaluation, resolved, placement);
+        let result = proof::conclude(
+            &evaluation,
+            resolved,
+            placement,
+            state.policy.data_policies().clone(),
+        );
         if let Some(accesses) = accesses {
             let _ = self.inner.events.send(DecisionEvent {
                 policy_version: state.version,

@@ -93,6 +93,10 @@ pub enum Command {
         /// Output format.
         #[arg(long, default_value = "text", value_parser = ["text", "json"])]
         format: String,
+        /// A claim of the principal's token, `NAME=VALUE`, for row filters and column masks
+        /// that use `{{claims.NAME}}` (repeatable).
+        #[arg(long = "claim", value_parser = parse_claim)]
+        claims: Vec<(String, String)>,
     },
     /// Read the audit log: verify its hash chain, or query it.
     Audit {
@@ -243,6 +247,7 @@ pub fn main() -> ExitCode {
             sql,
             compute_pool,
             format,
+            claims,
         } => {
             let req = crate::pipeline::CheckRequest {
                 principal,
@@ -251,6 +256,7 @@ pub fn main() -> ExitCode {
                 catalog,
                 database,
                 sql,
+                claims: claims.into_iter().collect(),
             };
             return check(&config, &req, &format);
         }
@@ -270,6 +276,14 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `NAME=VALUE` of `sqlgate check --claim`.
+fn parse_claim(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}`: expected NAME=VALUE")),
     }
 }
 

@@ -132,6 +132,7 @@ pub async fn create_statement(
         text: entry.spec.statement.clone(),
         session,
         placement: placement.clone(),
+        claims: principal.claims.clone(),
     };
     let on_worker = gw.clone();
     let (decided, why) = gw
@@ -156,6 +157,9 @@ pub async fn create_statement(
     info.compute_pool = Some(placement.compute_pool.clone());
     info.sql = Some(decided.sql);
     info.sql_kind = decided.kind.map(str::to_string);
+    if let Ok(r) = &decided.outcome {
+        info.data_policies = crate::rewrite::describe_applied(r.data_policies());
+    }
     let trail = AuditTrail {
         auditor: gw.auditor().clone(),
         req: ctx.into(),

@@ -7,33 +7,63 @@
 //! Names were canonicalized by `resolve` in the pass that recorded the accesses; here the
 //! canonical statement is walked once more and refused if any relation in it is not a
 //! canonical, backtick-quoted name that was authorized (defense in depth: a relation position
-//! that resolution missed must not reach the engine). Row filters, column masks and limits
-//! belong here when they come.
+//! that resolution missed must not reach the engine). Then the row filters and column masks
+//! that apply to the warrant's principal are enforced at the scan (`enforce.rs`); the
+//! statement records which ones, by name ([`RewrittenStatement::data_policies`]).
 
 use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{Expr, Ident, ObjectName, Query, Statement, Visit, Visitor};
 
-use crate::authz::AuthorizedStatement;
+use crate::authz::{AuthorizedStatement, Claims};
 use crate::catalog::{ObjectRef, TableRef};
 use crate::sql::{Access, CteScopes, table_argument};
 
+mod enforce;
 mod error;
 mod rewritten;
 
+pub use enforce::{AppliedPolicies, expand_replace};
 pub use error::RewriteError;
 pub use rewritten::RewrittenStatement;
 
-/// Builds the engine's statement from an authorized one.
+/// Builds the engine's statement from an authorized one, for a caller whose token carries no
+/// claims (see [`rewrite_for`]).
 pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, RewriteError> {
-    let (resolved, decisions, warrant) = authorized.into_parts();
-    let (canonical, canonical_text, kind, accesses, flink) = resolved.into_parts();
+    rewrite_for(authorized, "", &Claims::new())
+}
+
+/// Builds the engine's statement from an authorized one: names checked, then the row filters
+/// and column masks of the decision's policy version enforced for the warrant's principal,
+/// with `claims` of its verified token (`organization` is the gateway's, for the tables'
+/// CRNs).
+pub fn rewrite_for(
+    authorized: AuthorizedStatement,
+    organization: &str,
+    claims: &Claims,
+) -> Result<RewrittenStatement, RewriteError> {
+    let (resolved, decisions, warrant, data) = authorized.into_parts();
+    let (mut canonical, mut canonical_text, kind, accesses, flink) = resolved.into_parts();
+    let reader = enforce::Reader {
+        organization,
+        principal: warrant.principal(),
+        claims,
+    };
     let authorized = objects(&accesses);
+    let mut applied = Vec::new();
     let flink_sql = match flink {
         Some(f) => {
             for statement in &f.statements {
                 check_canonical(statement, &authorized)?;
+                // The gateway does not rebuild Flink-only text: refused if it reads a table
+                // a filter or mask applies to.
+                if let Some(t) = enforce::first_covered(statement, &data, reader) {
+                    return Err(RewriteError::Unenforceable {
+                        table: t.to_string(),
+                        position: "a Flink-only statement (statement set, …)",
+                    });
+                }
             }
             if let Some(o) = f.objects.iter().find(|o| !authorized.contains(o)) {
                 return Err(RewriteError::Unresolved(o.to_string()));
@@ -42,9 +72,14 @@ pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, Re
         }
         None => {
             check_canonical(&canonical, &authorized)?;
+            applied = enforce::enforce(&mut canonical, &data, reader)?;
+            if !applied.is_empty() {
+                canonical_text = canonical.to_string();
+            }
             None
         }
     };
+    drop(authorized);
     Ok(RewrittenStatement::new(
         canonical,
         canonical_text,
@@ -53,7 +88,23 @@ pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, Re
         accesses,
         decisions,
         warrant,
-    ))
+    )
+    .with_data_policies(applied))
+}
+
+/// The applied filters and masks as audit records name them: `row_filter NAME on TABLE`,
+/// `column_mask NAME (COLUMN) on TABLE`.
+pub fn describe_applied(applied: &[AppliedPolicies]) -> Vec<String> {
+    let mut out = Vec::new();
+    for a in applied {
+        for f in &a.row_filters {
+            out.push(format!("row_filter {f} on {}", a.table));
+        }
+        for (m, c) in &a.column_masks {
+            out.push(format!("column_mask {m} ({c}) on {}", a.table));
+        }
+    }
+    out
 }
 
 /// The objects of `accesses`, for [`check_canonical`].

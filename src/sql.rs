@@ -76,6 +76,14 @@ pub use resolve::{ResolvedStatement, resolve, resolve_for};
 pub use types::FlinkType;
 
 pub(crate) use resolve::table_argument;
+
+/// The SQL text of a statement rebuilt after resolution (the Flink engine's form of a
+/// statement under row filters and column masks), checked to parse back to it (`render.rs`).
+pub fn render_checked(
+    statement: &datafusion::sql::sqlparser::ast::Statement,
+) -> Result<String, ResolveError> {
+    render::statement(statement, true, None)
+}
 pub(crate) use scope::CteScopes;
 
 /// What a statement does to one object. Authorization decides each one separately.

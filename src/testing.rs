@@ -137,6 +137,7 @@ impl Fixture {
             text: sql.into(),
             session: dev_session(),
             placement: dev_placement(),
+            claims: Default::default(),
         };
         decide(&decider, &request).outcome
     }

@@ -254,6 +254,10 @@ pub struct SqlgateInfo {
     /// Version of the policy the decision was made with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_version: Option<String>,
+    /// The row filters and column masks the statement reads through (see
+    /// [`super::StatementInfo::data_policies`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data_policies: Vec<String>,
     /// On a failed authentication: who the credential claimed or proved to be.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attempt: Option<AuthnAttempt>,

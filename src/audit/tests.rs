@@ -729,6 +729,7 @@ fn conversions_from_pipeline_types() {
         issuer: Some("https://idp".into()),
         pool: Some("pool-dev".into()),
         groups: vec![],
+        claims: Default::default(),
     };
     let info = PrincipalInfo::from(&p);
     assert_eq!(info.mechanism, "IDENTITY_POOL");

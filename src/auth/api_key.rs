@@ -408,6 +408,7 @@ impl ApiKeyStore {
             issuer: None,
             pool: None,
             groups: Vec::new(),
+            claims: Default::default(),
         };
         self.cache
             .insert(fingerprint, Arc::new(principal.clone()))

@@ -129,6 +129,9 @@ struct DevClaims<'a> {
     nbf: i64,
     exp: i64,
     jti: String,
+    /// Further claims ([`mint_token_with_claims`]); never one of the above.
+    #[serde(flatten)]
+    extra: &'a std::collections::BTreeMap<String, String>,
 }
 
 /// Mints a token for `subject` signed by the dev issuer key (which must exist; see
@@ -151,6 +154,27 @@ pub fn mint_token(
     groups: &[String],
     ttl: Duration,
 ) -> Result<String, AuthSetupError> {
+    mint_token_with_claims(cfg, base_dir, subject, groups, ttl, &Default::default())
+}
+
+/// [`mint_token`] with further string claims (e.g. `tenant`, for row filters that use
+/// `{{claims.tenant}}`). A name of a standard claim the token sets itself is refused.
+pub fn mint_token_with_claims(
+    cfg: &DevIssuerConfig,
+    base_dir: &Path,
+    subject: &str,
+    groups: &[String],
+    ttl: Duration,
+    extra: &std::collections::BTreeMap<String, String>,
+) -> Result<String, AuthSetupError> {
+    if let Some(k) = extra
+        .keys()
+        .find(|k| ["iss", "aud", "sub", "groups", "iat", "nbf", "exp", "jti"].contains(&k.as_str()))
+    {
+        return Err(AuthSetupError::InvalidArgument(format!(
+            "claim `{k}` is set by the dev issuer itself"
+        )));
+    }
     if subject.is_empty() || subject.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(AuthSetupError::InvalidArgument(
             "the subject must be non-empty without spaces".into(),
@@ -183,6 +207,7 @@ pub fn mint_token(
         nbf: now,
         exp: now + ttl.as_secs() as i64,
         jti: uuid::Uuid::new_v4().to_string(),
+        extra,
     };
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = jwk.common.key_id;

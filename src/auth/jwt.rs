@@ -439,6 +439,7 @@ pub(crate) fn principal(
 ) -> Result<Principal, AuthError> {
     let who = identity(claims, &cfg.identity_claim)?;
     let groups = groups(claims, &cfg.groups_claim);
+    let scalars = scalar_claims(claims);
     match pool {
         Some(p) => {
             if !matches(claims, &p.filter) {
@@ -454,6 +455,7 @@ pub(crate) fn principal(
                 issuer: Some(cfg.issuer.clone()),
                 pool: Some(p.id.clone()),
                 groups,
+                claims: scalars,
             })
         }
         None => Ok(Principal {
@@ -463,8 +465,26 @@ pub(crate) fn principal(
             issuer: Some(cfg.issuer.clone()),
             pool: None,
             groups,
+            claims: scalars,
         }),
     }
+}
+
+/// The top-level claims with a string, number or boolean value, as text (see
+/// [`Principal::claims`]).
+fn scalar_claims(claims: &Map<String, Value>) -> std::collections::BTreeMap<String, String> {
+    claims
+        .iter()
+        .filter_map(|(k, v)| {
+            let text = match v {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            Some((k.clone(), text))
+        })
+        .collect()
 }
 
 #[cfg(test)]

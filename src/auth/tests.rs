@@ -97,6 +97,7 @@ async fn valid_tokens_of_every_key_type_authenticate_as_the_subject() {
                 issuer: Some(ISS.into()),
                 pool: None,
                 groups: vec!["developers".into(), "ops".into()],
+                claims: p.claims.clone(),
             },
             "{:?}",
             key.alg
@@ -311,8 +312,10 @@ async fn identity_pool_header_selects_a_pool_whose_filter_matches() {
             issuer: Some(ISS.into()),
             pool: Some("pool-dev".into()),
             groups: vec!["developers".into()],
+            claims: p.claims.clone(),
         }
     );
+    assert_eq!(p.claims.get("sub").map(String::as_str), Some("alice"));
     assert_eq!(p.mechanism.as_str(), "IDENTITY_POOL");
 
     let err = auth
@@ -398,6 +401,7 @@ async fn api_keys_created_on_a_running_gateway_are_picked_up_and_verified() {
             issuer: None,
             pool: None,
             groups: vec![],
+            claims: Default::default(),
         }
     );
     // Cached path gives the same answer.

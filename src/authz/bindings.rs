@@ -212,6 +212,7 @@ impl Authorizer {
             model: state.texts.model.clone(),
             roles: state.texts.roles.clone(),
             bindings: text,
+            data_policies: state.texts.data_policies.clone(),
         };
         let policy = self.validate_candidate(&texts).await?;
         let record = policy
@@ -258,6 +259,7 @@ impl Authorizer {
             model: state.texts.model.clone(),
             roles: state.texts.roles.clone(),
             bindings: text,
+            data_policies: state.texts.data_policies.clone(),
         };
         let policy = self.validate_candidate(&texts).await?;
         self.inner.store.write_bindings(&texts.bindings).await?;

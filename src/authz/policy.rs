@@ -23,10 +23,12 @@ use super::PolicyError;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use casbin::{CoreApi, DefaultModel, Enforcer, StringAdapter};
 use sha2::{Digest, Sha256};
 
+use super::data_policy::{DATA_POLICIES_FILE, DataPolicies};
 use super::model_check::{self, RoleLine};
 use crate::catalog::{Catalogs, CrnPattern};
 
@@ -36,8 +38,10 @@ pub(super) const MODEL_FILE: &str = "model.conf";
 pub(super) const ROLES_FILE: &str = "roles.csv";
 /// See the module doc.
 pub(super) const BINDINGS_FILE: &str = "bindings.csv";
-/// The three, in the order of [`PolicyTexts`]' fields.
-pub(super) const POLICY_FILES: [&str; 3] = [MODEL_FILE, ROLES_FILE, BINDINGS_FILE];
+/// The four, in the order of [`PolicyTexts`]' fields. The last, row filters and column
+/// masks, may be missing (then there are none).
+pub(super) const POLICY_FILES: [&str; 4] =
+    [MODEL_FILE, ROLES_FILE, BINDINGS_FILE, DATA_POLICIES_FILE];
 
 /// The line that says a `bindings.csv` without bindings is meant to be so (a comment, so
 /// older gateways read it too). Without it an empty file is refused: a truncated or
@@ -95,6 +99,8 @@ pub struct PolicyTexts {
     pub roles: String,
     /// `bindings.csv`.
     pub bindings: String,
+    /// `data-policies.toml` (empty when there is none): row filters and column masks.
+    pub data_policies: String,
 }
 
 impl PolicyTexts {
@@ -110,15 +116,22 @@ impl PolicyTexts {
             MODEL_FILE
         } else if self.roles != other.roles {
             ROLES_FILE
-        } else {
+        } else if self.bindings != other.bindings {
             BINDINGS_FILE
+        } else {
+            DATA_POLICIES_FILE
         }
     }
 
     /// Content hash: equal texts are the same policy (reloads of unchanged files are no-ops).
     pub fn digest(&self) -> [u8; 32] {
         let mut h = Sha256::new();
-        for t in [&self.model, &self.roles, &self.bindings] {
+        for t in [
+            &self.model,
+            &self.roles,
+            &self.bindings,
+            &self.data_policies,
+        ] {
             h.update((t.len() as u64).to_le_bytes());
             h.update(t.as_bytes());
         }
@@ -152,6 +165,7 @@ pub(super) struct Policy {
     bindings: HashMap<String, Vec<Binding>>,
     records: Vec<BindingRecord>,
     roles: BTreeSet<String>,
+    data: Arc<DataPolicies>,
 }
 
 impl fmt::Debug for Policy {
@@ -159,6 +173,7 @@ impl fmt::Debug for Policy {
         f.debug_struct("Policy")
             .field("principals", &self.bindings.len())
             .field("bindings", &self.records.len())
+            .field("data_policies", &self.data.len())
             .finish_non_exhaustive()
     }
 }
@@ -218,6 +233,11 @@ impl Policy {
             catalogs,
             &mut problems,
         );
+        let data = DataPolicies::parse(
+            &texts.data_policies,
+            &|p| check_scope(p, organization_id, catalogs),
+            &mut problems,
+        );
         let Some(model) = model else {
             return Err(problems);
         };
@@ -242,6 +262,7 @@ impl Policy {
             bindings: index,
             records,
             roles: roles.bindable,
+            data: Arc::new(data),
         })
     }
 
@@ -264,6 +285,11 @@ impl Policy {
     /// Every binding, in file order.
     pub(super) fn records(&self) -> &[BindingRecord] {
         &self.records
+    }
+
+    /// The row filters and column masks.
+    pub(super) fn data_policies(&self) -> &Arc<DataPolicies> {
+        &self.data
     }
 
     /// The bindable role names.

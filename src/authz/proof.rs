@@ -6,6 +6,9 @@
 //! [`super::Authorizer::authorize_explained`]) can make a proof; the fields are private to this
 //! file. Neither type is `Clone`: a proof is used once, by the rewrite it feeds.
 
+use std::sync::Arc;
+
+use super::data_policy::DataPolicies;
 use super::evaluate::{Evaluation, Outcome};
 use super::{AuthzError, Decision};
 use crate::catalog::Placement;
@@ -45,6 +48,8 @@ pub struct AuthorizedStatement {
     resolved: ResolvedStatement,
     decisions: Vec<Decision>,
     warrant: Warrant,
+    /// The row filters and column masks of the policy version that decided.
+    data: Arc<DataPolicies>,
 }
 
 impl AuthorizedStatement {
@@ -55,8 +60,10 @@ impl AuthorizedStatement {
     }
 
     /// Takes the statement apart (for `rewrite::rewrite`).
-    pub(crate) fn into_parts(self) -> (ResolvedStatement, Vec<Decision>, Warrant) {
-        (self.resolved, self.decisions, self.warrant)
+    pub(crate) fn into_parts(
+        self,
+    ) -> (ResolvedStatement, Vec<Decision>, Warrant, Arc<DataPolicies>) {
+        (self.resolved, self.decisions, self.warrant, self.data)
     }
 }
 
@@ -66,6 +73,7 @@ pub(super) fn conclude(
     ev: &Evaluation,
     resolved: ResolvedStatement,
     placement: &Placement,
+    data: Arc<DataPolicies>,
 ) -> Result<AuthorizedStatement, AuthzError> {
     let principal_id = ev.principal.as_str();
     if ev.run.is_none() {
@@ -121,5 +129,6 @@ pub(super) fn conclude(
             placement: placement.clone(),
             policy_version: ev.version,
         },
+        data,
     })
 }

@@ -21,6 +21,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+use super::data_policy::DATA_POLICIES_FILE;
 use super::policy::{BINDINGS_FILE, POLICY_FILES, PolicyTexts};
 use super::{BindingError, PolicyError};
 
@@ -67,12 +68,13 @@ impl Look {
 
     /// The texts of the look, or why they cannot be used (naming the file).
     pub(super) fn texts(self) -> Result<PolicyTexts, PolicyError> {
-        let mut texts = Vec::with_capacity(3);
+        let mut texts = Vec::with_capacity(POLICY_FILES.len());
         for (file, look) in POLICY_FILES.iter().zip(self.files) {
             let path = self.location.join(file);
             let refuse =
                 |why: String| PolicyError(format!("cannot read {}: {why}", path.display()));
             match look {
+                FileLook::Missing if *file == DATA_POLICIES_FILE => texts.push(String::new()),
                 FileLook::Missing => return Err(refuse("no such file".into())),
                 FileLook::Unreadable(e) => return Err(refuse(e)),
                 FileLook::Torn => return Err(refuse("it changed while being read".into())),
@@ -87,13 +89,14 @@ impl Look {
                 },
             }
         }
-        let [model, roles, bindings]: [String; 3] = texts
+        let [model, roles, bindings, data_policies]: [String; 4] = texts
             .try_into()
             .map_err(|_| PolicyError("internal: policy file count".into()))?;
         Ok(PolicyTexts {
             model,
             roles,
             bindings,
+            data_policies,
         })
     }
 }

@@ -251,6 +251,7 @@ async fn every_problem_of_every_file_is_reported_at_once() {
             model: MODEL.to_string(),
             roles: roles.clone(),
             bindings: bindings.clone(),
+            ..PolicyTexts::default()
         },
         "org-dev",
         None,

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use notify::Watcher;
 use tokio::sync::mpsc;
 
-use super::policy::{BINDINGS_FILE, MODEL_FILE, ROLES_FILE};
+use super::policy::POLICY_FILES;
 use super::{Authorizer, ReloadOutcome};
 
 /// Timing of the watcher.
@@ -115,12 +115,12 @@ where
 fn is_policy_file(p: &Path) -> bool {
     p.file_name()
         .and_then(|n| n.to_str())
-        .is_some_and(|n| [MODEL_FILE, ROLES_FILE, BINDINGS_FILE].contains(&n))
+        .is_some_and(|n| POLICY_FILES.contains(&n))
 }
 
 async fn fingerprint(dir: &Path) -> Fingerprint {
-    let mut out = Vec::with_capacity(3);
-    for f in [MODEL_FILE, ROLES_FILE, BINDINGS_FILE] {
+    let mut out = Vec::with_capacity(POLICY_FILES.len());
+    for f in POLICY_FILES {
         let p: PathBuf = dir.join(f);
         out.push(
             tokio::fs::metadata(&p)

@@ -215,6 +215,37 @@ impl EmbeddedEngine {
         }
     }
 
+    /// Refuses the statement if a row filter or column mask it reads through names a column
+    /// its table lacks: planning would otherwise fail with an error that names the policy's
+    /// columns to the caller.
+    async fn check_data_policies(
+        &self,
+        stmt: &crate::rewrite::RewrittenStatement,
+    ) -> Result<(), EngineError> {
+        for applied in stmt.data_policies() {
+            let t = &applied.table;
+            let reference = datafusion::common::TableReference::full(
+                t.catalog.as_str(),
+                t.database.as_str(),
+                t.table.as_str(),
+            );
+            let Ok(provider) = self.inner.ctx.table_provider(reference).await else {
+                // An unknown table is the planner's to report, as for any statement.
+                continue;
+            };
+            let columns: Vec<String> = provider
+                .schema()
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect();
+            applied
+                .check_columns(&columns)
+                .map_err(|e| EngineError::Plan(e.detail()))?;
+        }
+        Ok(())
+    }
+
     async fn rewritten(
         &self,
         stmt: &crate::rewrite::RewrittenStatement,
@@ -233,6 +264,7 @@ impl EmbeddedEngine {
         {
             return run;
         }
+        self.check_data_policies(stmt).await?;
         if stmt.is_flink_only() {
             // Flink-only grammar (ALTER, SET, statement sets, …) has no DataFusion form.
             return Err(EngineError::Unsupported(format!(

@@ -169,6 +169,44 @@ impl FlinkEngine {
         Ok(out)
     }
 
+    /// The text of a statement that reads through row filters or column masks, with each
+    /// masked table's `* REPLACE (…)` expanded into its columns (Flink has no `REPLACE`);
+    /// `None` when no policy applies. A policy naming a column the table lacks refuses the
+    /// statement, naming the table only.
+    async fn policy_sql(&self, stmt: &RewrittenStatement) -> Result<Option<String>, EngineError> {
+        if stmt.data_policies().is_empty() || stmt.is_flink_only() {
+            return Ok(None);
+        }
+        let mut columns = std::collections::BTreeMap::new();
+        for applied in stmt.data_policies() {
+            let t = &applied.table;
+            let Some(cluster) = self.embedded.kafka_cluster(&t.catalog, &t.database) else {
+                continue;
+            };
+            let table = cluster
+                .table(&t.table)
+                .await
+                .map_err(|e| super::embedded::kafka_table_error(e, t))?
+                .ok_or_else(|| EngineError::TableNotFound(t.clone()))?;
+            let names: Vec<String> = table
+                .layout
+                .columns
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect();
+            applied
+                .check_columns(&names)
+                .map_err(|e| EngineError::Plan(e.detail()))?;
+            columns.insert(t.clone(), names);
+        }
+        let mut ast = stmt.statement().clone();
+        crate::rewrite::expand_replace(&mut ast, &|t| columns.get(t).cloned())
+            .map_err(|e| EngineError::Plan(e.detail()))?;
+        crate::sql::render_checked(&ast)
+            .map(Some)
+            .map_err(|e| EngineError::Plan(e.detail()))
+    }
+
     /// Waits until an operation leaves PENDING/RUNNING (bounded by `start_timeout`); its
     /// final status.
     async fn settle(&self, handle: &Handle, op: &str) -> Result<String, EngineError> {
@@ -366,7 +404,10 @@ impl FlinkEngine {
                     other => self.unavailable(&other),
                 })?;
         }
-        let sql = stmt.sql();
+        let sql = match self.policy_sql(stmt).await? {
+            Some(sql) => sql,
+            None => stmt.sql(),
+        };
         let kind = stmt.sql_kind();
         let bounded = ctx.snapshot || tables.is_empty() || kind == "EXPLAIN";
         let append_only = match kind {

@@ -150,6 +150,10 @@ error_codes! {
     ResolveInfoSchemaUnsupported = "resolve.information_schema_unsupported" => BAD_REQUEST,
     /// A relation escaped resolution (a bug, refused).
     RewriteUnresolvedRelation = "rewrite.unresolved_relation" => BAD_REQUEST,
+    /// A read of a table under row filters or column masks where they cannot be enforced.
+    RewriteDataPolicyUnenforceable = "rewrite.data_policy_unenforceable" => FORBIDDEN,
+    /// A row filter or column mask that does not match its table's columns (fail closed).
+    RewriteDataPolicyMismatch = "rewrite.data_policy_mismatch" => FORBIDDEN,
 
     // --- authorization
     /// An access no binding grants.
@@ -311,6 +315,8 @@ mod tests {
         ("resolve.unrenderable", 400),
         ("resolve.information_schema_unsupported", 400),
         ("rewrite.unresolved_relation", 400),
+        ("rewrite.data_policy_unenforceable", 403),
+        ("rewrite.data_policy_mismatch", 403),
         ("authz.denied", 403),
         ("authz.not_allowed_to_run", 403),
         ("authz.read_only", 403),

@@ -9,7 +9,7 @@
 //! text audit records carry.
 
 use crate::audit::{SqlForAudit, redact_sql};
-use crate::authz::{Authorizer, AuthzError, Evaluation};
+use crate::authz::{Authorizer, AuthzError, Claims, Evaluation};
 use crate::catalog::{Catalogs, Everything, Visibility};
 use crate::rewrite::{self, RewriteError, RewrittenStatement};
 use crate::sql::{self, ParseLimits, ResolveError, SessionNames, SqlError};
@@ -40,6 +40,9 @@ pub struct Request {
     pub session: SessionNames,
     /// Where it runs.
     pub placement: Placement,
+    /// The claims of the principal's verified token, for row filters and column masks
+    /// (`{{claims.NAME}}`); empty for API keys and dry runs without claims.
+    pub claims: Claims,
 }
 
 /// What the decision concluded, and what the audit and `sqlgate check` need of it.
@@ -154,10 +157,9 @@ pub fn decide(d: &Decider<'_>, req: &Request) -> Decided {
         .authorize_explained(&req.principal, resolved, &req.placement);
     decided.policy_version = Some(a.version);
     decided.evaluation = Some(a.evaluation);
-    decided.outcome = a
-        .result
-        .map_err(Refusal::Authorize)
-        .and_then(|a| rewrite::rewrite(a).map_err(Refusal::Rewrite));
+    decided.outcome = a.result.map_err(Refusal::Authorize).and_then(|a| {
+        rewrite::rewrite_for(a, d.catalogs.organization_id(), &req.claims).map_err(Refusal::Rewrite)
+    });
     decided
 }
 

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use super::decide::{self, Decided, Decider, Refusal, Request};
 use super::placement::{PlacementError, Pools};
-use crate::authz::{Evaluation, Outcome};
+use crate::authz::{Claims, Evaluation, Outcome};
 use crate::sql::{SessionNames, SqlError};
 
 /// What to decide about.
@@ -36,6 +36,10 @@ pub struct CheckRequest {
     pub database: Option<String>,
     /// The SQL text.
     pub sql: String,
+    /// The claims the principal's token would carry, for row filters and column masks that
+    /// use `{{claims.NAME}}` (default none: such a filter is then false).
+    #[serde(default)]
+    pub claims: Claims,
 }
 
 /// One object of the statement and its verdict.
@@ -51,6 +55,26 @@ pub struct CheckedObject {
     pub by: Option<String>,
     /// Why not: the missing role and where, the region, or read-only.
     pub missing: Option<String>,
+}
+
+/// The row filters and column masks applied to one table.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CheckedDataPolicies {
+    /// e.g. `` `env-dev`.`lkc-dev`.`orders` ``.
+    pub table: String,
+    /// The row filters' names (ANDed).
+    pub row_filters: Vec<String>,
+    /// The column masks: name and column.
+    pub column_masks: Vec<CheckedMask>,
+}
+
+/// One column mask applied.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct CheckedMask {
+    /// The mask's name.
+    pub name: String,
+    /// The column it masks.
+    pub column: String,
 }
 
 /// Why the statement was refused before authorization.
@@ -83,7 +107,10 @@ pub struct CheckReport {
     pub sql_kind: Option<String>,
     /// Every object with its verdict (the run permission first).
     pub objects: Vec<CheckedObject>,
-    /// The SQL the engine would receive, when allowed.
+    /// The row filters and column masks applied to each table read, by name, when allowed.
+    pub data_policies: Vec<CheckedDataPolicies>,
+    /// The SQL the engine would receive, when allowed (with the row filters and column masks
+    /// in it: for administrators, never shown to callers).
     pub rewritten: Option<String>,
     /// Parse, resolve or authorization error.
     pub error: Option<CheckError>,
@@ -118,6 +145,7 @@ pub fn check(
             database: req.database.clone(),
         },
         placement,
+        claims: req.claims.clone(),
     };
     let decided = decide::decide(d, &request);
     Ok(report(d, &request, decided))
@@ -132,6 +160,7 @@ fn report(d: &Decider<'_>, req: &Request, decided: Decided) -> CheckReport {
         region: req.placement.region.clone(),
         sql_kind: decided.kind.map(str::to_string),
         objects: Vec::new(),
+        data_policies: Vec::new(),
         rewritten: None,
         error: None,
         policy_version: decided.policy_version,
@@ -149,6 +178,22 @@ fn report(d: &Decider<'_>, req: &Request, decided: Decided) -> CheckReport {
         Ok(rewritten) => {
             report.decision = "allow";
             report.rewritten = Some(rewritten.sql());
+            report.data_policies = rewritten
+                .data_policies()
+                .iter()
+                .map(|a| CheckedDataPolicies {
+                    table: a.table.to_string(),
+                    row_filters: a.row_filters.clone(),
+                    column_masks: a
+                        .column_masks
+                        .iter()
+                        .map(|(name, column)| CheckedMask {
+                            name: name.clone(),
+                            column: column.clone(),
+                        })
+                        .collect(),
+                })
+                .collect();
         }
         Err(refusal) => {
             if report.objects.is_empty() && matches!(refusal, Refusal::Authorize(_)) {
@@ -264,6 +309,15 @@ impl fmt::Display for CheckReport {
                 write!(f, " (line {l}, column {c})")?;
             }
             writeln!(f)?;
+        }
+        for p in &self.data_policies {
+            writeln!(f, "  data policies on {}:", p.table)?;
+            for name in &p.row_filters {
+                writeln!(f, "    row filter {name}")?;
+            }
+            for m in &p.column_masks {
+                writeln!(f, "    column mask {} on {}", m.name, m.column)?;
+            }
         }
         if let Some(sql) = &self.rewritten {
             writeln!(f, "  engine receives: {sql}")?;

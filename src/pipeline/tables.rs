@@ -210,6 +210,7 @@ pub async fn run_tables(
                     text: case.sql.clone(),
                     session,
                     placement,
+                    claims: Default::default(),
                 },
             );
             let version = decided

@@ -9,6 +9,23 @@ pub enum RewriteError {
     /// resolution, refused rather than run.
     #[error("relation `{0}` was not resolved and authorized")]
     Unresolved(String),
+    /// A read of a table under a row filter or column mask where the rewrite cannot put the
+    /// filtered, masked table (refused: fail closed).
+    #[error(
+        "table {table} has row filters or column masks, which cannot be enforced in {position}"
+    )]
+    Unenforceable {
+        /// The table.
+        table: String,
+        /// Where it is read.
+        position: &'static str,
+    },
+    /// A row filter or column mask of the table names a column the table does not have.
+    #[error("a row filter or column mask of table {table} does not match its columns")]
+    PolicyMismatch {
+        /// The table.
+        table: String,
+    },
 }
 
 impl RewriteError {
@@ -16,6 +33,8 @@ impl RewriteError {
     pub fn code(&self) -> ErrorCode {
         match self {
             RewriteError::Unresolved(_) => ErrorCode::RewriteUnresolvedRelation,
+            RewriteError::Unenforceable { .. } => ErrorCode::RewriteDataPolicyUnenforceable,
+            RewriteError::PolicyMismatch { .. } => ErrorCode::RewriteDataPolicyMismatch,
         }
     }
 
@@ -24,6 +43,16 @@ impl RewriteError {
         match self {
             RewriteError::Unresolved(name) => format!(
                 "The gateway could not account for the relation `{name}` and refused the statement."
+            ),
+            RewriteError::Unenforceable { table, position } => format!(
+                "Table {table} is read through row filters or column masks, which the gateway \
+                 cannot enforce in {position}; read it in FROM or JOIN (a subquery or CTE \
+                 will do) instead."
+            ),
+            RewriteError::PolicyMismatch { table } => format!(
+                "Table {table} has a row filter or column mask that does not match its columns; \
+                 the statement was refused. A security administrator must correct the data \
+                 policies."
             ),
         }
     }

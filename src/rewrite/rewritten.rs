@@ -9,6 +9,7 @@
 
 use datafusion::sql::sqlparser::ast::Statement;
 
+use super::AppliedPolicies;
 use crate::authz::{Decision, Warrant};
 use crate::sql::{Access, FlinkDdl};
 
@@ -28,6 +29,7 @@ pub struct RewrittenStatement {
     accesses: Vec<Access>,
     decisions: Vec<Decision>,
     warrant: Warrant,
+    applied: Vec<AppliedPolicies>,
 }
 
 impl RewrittenStatement {
@@ -53,7 +55,19 @@ impl RewrittenStatement {
             accesses,
             decisions,
             warrant,
+            applied: Vec::new(),
         }
+    }
+
+    /// The row filters and column masks `rewrite::rewrite` enforced in the statement.
+    pub(super) fn with_data_policies(mut self, applied: Vec<AppliedPolicies>) -> Self {
+        self.applied = applied;
+        self
+    }
+
+    /// The row filters and column masks applied, per table (empty when none applies).
+    pub fn data_policies(&self) -> &[AppliedPolicies] {
+        &self.applied
     }
 
     /// The canonical statement: every table reference is `` `catalog`.`database`.`table` ``;

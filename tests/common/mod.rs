@@ -5,6 +5,7 @@
 pub mod binary;
 pub mod broker;
 pub mod conn;
+pub mod data_policies;
 pub mod flink;
 pub mod peers;
 pub mod python;

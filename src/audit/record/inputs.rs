@@ -91,6 +91,10 @@ pub struct StatementInfo {
     pub sql_kind: Option<String>,
     /// The SQL as it may be recorded (see [`crate::audit::redact_sql`]); `None` to leave it out.
     pub sql: Option<SqlForAudit>,
+    /// The row filters and column masks the statement reads through, by name and table
+    /// (`row_filter NAME on TABLE`, `column_mask NAME (COLUMN) on TABLE`), of the record's
+    /// policy version.
+    pub data_policies: Vec<String>,
 }
 
 impl StatementInfo {
@@ -104,6 +108,7 @@ impl StatementInfo {
             compute_pool: None,
             sql_kind: None,
             sql: None,
+            data_policies: Vec::new(),
         }
     }
 
@@ -125,6 +130,7 @@ impl StatementInfo {
             sql_kind: self.sql_kind.clone(),
             sql: self.sql.as_ref().and_then(|s| s.text.clone()),
             sql_redaction: self.sql.as_ref().map(|s| s.redaction.to_string()),
+            data_policies: self.data_policies.clone(),
             ..SqlgateInfo::default()
         }
     }

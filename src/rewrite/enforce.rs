@@ -1,0 +1,408 @@
+//! Row filters and column masks, enforced at the scan: every table factor of the canonical
+//! statement that names a table a filter or mask applies to (for the warrant's principal) is
+//! replaced by a derived table under the table's own alias,
+//!
+//! ```sql
+//! (SELECT * REPLACE (<mask> AS `email`) FROM `env`.`lkc`.`customers` WHERE (<f1>) AND (<f2>)) AS `customers`
+//! ```
+//!
+//! so every operator of the statement (WHERE, JOIN, GROUP BY, ORDER BY, window, the source of
+//! INSERT … SELECT and CTAS, subqueries anywhere, CTE bodies, set operations) reads filtered
+//! rows and masked values, and `SELECT *` keeps the table's column names and order. All masks
+//! of a table are one projection over the raw row: a mask that names another masked column
+//! reads that column's raw value, inside the mask only. The filters see raw values too.
+//!
+//! CTE references are single-part names and never canonical table names, so a CTE named like a
+//! table is not taken for it, and the table read inside the CTE's body is replaced as any
+//! other. Where the derived table cannot stand, the statement is refused by name
+//! ([`RewriteError::Unenforceable`], fail closed): a `TABLE t` argument of a table function
+//! (window TVFs), `MATCH_RECOGNIZE` over the table, a temporal join (`FOR SYSTEM_TIME AS OF`
+//! needs the versioned table itself), and Flink-only statements (statement sets, …) whose
+//! text the gateway does not rebuild.
+//!
+//! `* REPLACE` is the embedded engine's (DataFusion's) form; the Flink engine, which knows each
+//! table's columns, expands it into the explicit column list ([`expand_replace`]).
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+use datafusion::sql::sqlparser::ast::{
+    BinaryOperator, Expr, Ident, ObjectName, Query, ReplaceSelectElement, ReplaceSelectItem,
+    Select, SelectItem, SetExpr, Statement, TableAlias, TableFactor, Value, ValueWithSpan, Visit,
+    VisitMut, Visitor, VisitorMut, WildcardAdditionalOptions,
+};
+use datafusion::sql::sqlparser::dialect::GenericDialect;
+use datafusion::sql::sqlparser::parser::Parser;
+use serde::Serialize;
+
+use super::RewriteError;
+use crate::authz::{Claims, DataPolicies};
+use crate::catalog::{Crn, TableRef};
+use crate::sql::table_argument;
+
+/// The filters and masks applied to one table, by name (explanations and audit records).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppliedPolicies {
+    /// The table.
+    pub table: TableRef,
+    /// The row filters, ANDed.
+    pub row_filters: Vec<String>,
+    /// The column masks: `(name, column)`.
+    pub column_masks: Vec<(String, String)>,
+    /// Every column the filters and masks name (masked columns included): an engine refuses
+    /// the statement if the table lacks one ([`RewriteError::PolicyMismatch`]).
+    #[serde(skip)]
+    pub columns: std::collections::BTreeSet<String>,
+}
+
+impl AppliedPolicies {
+    /// [`RewriteError::PolicyMismatch`] unless the table's `columns` hold every column its
+    /// filters and masks name.
+    pub fn check_columns(&self, columns: &[String]) -> Result<(), RewriteError> {
+        if self.columns.iter().all(|c| columns.contains(c)) {
+            Ok(())
+        } else {
+            Err(RewriteError::PolicyMismatch {
+                table: self.table.to_string(),
+            })
+        }
+    }
+}
+
+/// Who reads: what the templates are instantiated with.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reader<'a> {
+    pub(super) organization: &'a str,
+    pub(super) principal: &'a str,
+    pub(super) claims: &'a Claims,
+}
+
+/// Replaces every covered table factor of `statement` (see the module doc); the policies
+/// applied, per table.
+pub(super) fn enforce(
+    statement: &mut Statement,
+    data: &DataPolicies,
+    reader: Reader<'_>,
+) -> Result<Vec<AppliedPolicies>, RewriteError> {
+    if data.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut e = Enforcer {
+        data,
+        reader,
+        applied: BTreeMap::new(),
+    };
+    match VisitMut::visit(statement, &mut e) {
+        ControlFlow::Continue(()) => Ok(e.applied.into_values().collect()),
+        ControlFlow::Break(err) => Err(err),
+    }
+}
+
+/// The first covered table that `statement` reads, if any (for statements the rewrite
+/// cannot rebuild).
+pub(super) fn first_covered(
+    statement: &Statement,
+    data: &DataPolicies,
+    reader: Reader<'_>,
+) -> Option<TableRef> {
+    if data.is_empty() {
+        return None;
+    }
+    struct Find<'a> {
+        data: &'a DataPolicies,
+        reader: Reader<'a>,
+    }
+    impl Visitor for Find<'_> {
+        type Break = TableRef;
+        fn pre_visit_relation(&mut self, name: &ObjectName) -> ControlFlow<TableRef> {
+            match table_of(name) {
+                Some(t) if covered(self.data, self.reader, &t) => ControlFlow::Break(t),
+                _ => ControlFlow::Continue(()),
+            }
+        }
+        fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<TableRef> {
+            match table_argument(expr).and_then(|i| table_of(&ObjectName::from(i))) {
+                Some(t) if covered(self.data, self.reader, &t) => ControlFlow::Break(t),
+                _ => ControlFlow::Continue(()),
+            }
+        }
+    }
+    match statement.visit(&mut Find { data, reader }) {
+        ControlFlow::Break(t) => Some(t),
+        ControlFlow::Continue(()) => None,
+    }
+}
+
+fn crn(reader: Reader<'_>, t: &TableRef) -> Crn {
+    Crn::organization(reader.organization)
+        .environment(&t.catalog)
+        .cluster(&t.database)
+        .topic(&t.table)
+}
+
+fn covered(data: &DataPolicies, reader: Reader<'_>, t: &TableRef) -> bool {
+    !data.applying(reader.principal, &crn(reader, t)).is_empty()
+}
+
+/// The table a canonical name (three backtick-quoted parts) names.
+fn table_of(name: &ObjectName) -> Option<TableRef> {
+    let parts: Option<Vec<&Ident>> = name.0.iter().map(|p| p.as_ident()).collect();
+    match parts?.as_slice() {
+        [c, d, t] if [c, d, t].iter().all(|i| i.quote_style == Some('`')) => {
+            Some(TableRef::new(&c.value, &d.value, &t.value))
+        }
+        _ => None,
+    }
+}
+
+struct Enforcer<'a> {
+    data: &'a DataPolicies,
+    reader: Reader<'a>,
+    applied: BTreeMap<TableRef, AppliedPolicies>,
+}
+
+impl Enforcer<'_> {
+    /// The derived table for a read of `t`, or `None` when nothing applies.
+    fn derived(
+        &mut self,
+        t: &TableRef,
+        inner: TableFactor,
+        alias: Option<TableAlias>,
+    ) -> Option<TableFactor> {
+        let applying = self
+            .data
+            .applying(self.reader.principal, &crn(self.reader, t));
+        if applying.is_empty() {
+            return None;
+        }
+        let (principal, claims) = (self.reader.principal, self.reader.claims);
+        let filter = applying
+            .filters
+            .iter()
+            .map(|f| {
+                // A claim the token lacks makes the filter false, never true.
+                f.filter
+                    .instantiate(principal, claims)
+                    .map(|e| Expr::Nested(Box::new(e)))
+                    .unwrap_or(Expr::Value(ValueWithSpan::from(Value::Boolean(false))))
+            })
+            .reduce(|a, b| Expr::BinaryOp {
+                left: Box::new(a),
+                op: BinaryOperator::And,
+                right: Box::new(b),
+            });
+        let replace: Vec<Box<ReplaceSelectElement>> = applying
+            .masks
+            .iter()
+            .map(|m| {
+                Box::new(ReplaceSelectElement {
+                    expr: m
+                        .mask
+                        .instantiate(principal, claims)
+                        .unwrap_or(Expr::Value(ValueWithSpan::from(Value::Null))),
+                    column_name: Ident::with_quote('`', &m.column),
+                    as_keyword: true,
+                })
+            })
+            .collect();
+        self.applied
+            .entry(t.clone())
+            .or_insert_with(|| AppliedPolicies {
+                table: t.clone(),
+                row_filters: applying.filters.iter().map(|f| f.name.clone()).collect(),
+                column_masks: applying
+                    .masks
+                    .iter()
+                    .map(|m| (m.name.clone(), m.column.clone()))
+                    .collect(),
+                columns: applying
+                    .filters
+                    .iter()
+                    .flat_map(|f| f.filter.columns())
+                    .chain(applying.masks.iter().flat_map(|m| {
+                        let mut c = m.mask.columns();
+                        c.insert(m.column.clone());
+                        c
+                    }))
+                    .collect(),
+            });
+        let mut query = skeleton();
+        if let SetExpr::Select(select) = query.body.as_mut() {
+            select.from[0].relation = inner;
+            select.selection = filter;
+            if !replace.is_empty()
+                && let SelectItem::Wildcard(opts) = &mut select.projection[0]
+            {
+                opts.opt_replace = Some(ReplaceSelectItem { items: replace });
+            }
+        }
+        let alias = alias.unwrap_or_else(|| TableAlias {
+            explicit: true,
+            name: Ident::with_quote('`', &t.table),
+            columns: Vec::new(),
+            at: None,
+        });
+        Some(TableFactor::Derived {
+            lateral: false,
+            subquery: Box::new(query),
+            alias: Some(alias),
+            sample: None,
+        })
+    }
+}
+
+/// `SELECT * FROM x`, to fill in.
+fn skeleton() -> Query {
+    let parsed = Parser::parse_sql(&GenericDialect {}, "SELECT * FROM x");
+    match parsed.ok().and_then(|mut s| s.pop()) {
+        Some(Statement::Query(q)) => *q,
+        _ => unreachable!("`SELECT * FROM x` parses"),
+    }
+}
+
+fn unenforceable(t: &TableRef, position: &'static str) -> ControlFlow<RewriteError> {
+    ControlFlow::Break(RewriteError::Unenforceable {
+        table: t.to_string(),
+        position,
+    })
+}
+
+impl VisitorMut for Enforcer<'_> {
+    type Break = RewriteError;
+
+    fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<RewriteError> {
+        if let TableFactor::MatchRecognize { table, .. } = tf
+            && let TableFactor::Table { name, .. } = table.as_ref()
+            && let Some(t) = table_of(name)
+            && covered(self.data, self.reader, &t)
+        {
+            return unenforceable(&t, "MATCH_RECOGNIZE");
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<RewriteError> {
+        // After the children: the derived table put here is not visited again.
+        let TableFactor::Table {
+            name,
+            alias,
+            args: None,
+            version,
+            ..
+        } = tf
+        else {
+            return ControlFlow::Continue(());
+        };
+        let Some(t) = table_of(name) else {
+            return ControlFlow::Continue(());
+        };
+        if !covered(self.data, self.reader, &t) {
+            return ControlFlow::Continue(());
+        }
+        if version.is_some() {
+            return unenforceable(&t, "a temporal join (FOR SYSTEM_TIME AS OF)");
+        }
+        let alias = alias.take();
+        let inner = std::mem::replace(
+            tf,
+            TableFactor::Derived {
+                lateral: false,
+                subquery: Box::new(skeleton()),
+                alias: None,
+                sample: None,
+            },
+        );
+        if let Some(derived) = self.derived(&t, inner, alias) {
+            *tf = derived;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<RewriteError> {
+        if let Some(t) = table_argument(expr).and_then(|i| table_of(&ObjectName::from(i)))
+            && covered(self.data, self.reader, &t)
+        {
+            return unenforceable(&t, "a TABLE argument of a table function");
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Expands each `* REPLACE (…)` this module wrote into the explicit column list of its table,
+/// given by `columns` (the Flink engine's form: Flink has no `REPLACE`). A mask naming a
+/// column the table does not have is refused, naming the table only.
+pub fn expand_replace(
+    statement: &mut Statement,
+    columns: &dyn Fn(&TableRef) -> Option<Vec<String>>,
+) -> Result<(), RewriteError> {
+    struct Expand<'a> {
+        columns: &'a dyn Fn(&TableRef) -> Option<Vec<String>>,
+    }
+    impl VisitorMut for Expand<'_> {
+        type Break = RewriteError;
+        fn pre_visit_query(&mut self, q: &mut Query) -> ControlFlow<RewriteError> {
+            let SetExpr::Select(select) = q.body.as_mut() else {
+                return ControlFlow::Continue(());
+            };
+            expand_select(select, self.columns)
+        }
+    }
+    match VisitMut::visit(statement, &mut Expand { columns }) {
+        ControlFlow::Continue(()) => Ok(()),
+        ControlFlow::Break(e) => Err(e),
+    }
+}
+
+fn expand_select(
+    select: &mut Select,
+    columns: &dyn Fn(&TableRef) -> Option<Vec<String>>,
+) -> ControlFlow<RewriteError> {
+    let [
+        SelectItem::Wildcard(WildcardAdditionalOptions {
+            opt_replace: Some(replace),
+            ..
+        }),
+    ] = select.projection.as_slice()
+    else {
+        return ControlFlow::Continue(());
+    };
+    let [from] = select.from.as_slice() else {
+        return ControlFlow::Continue(());
+    };
+    let TableFactor::Table { name, .. } = &from.relation else {
+        return ControlFlow::Continue(());
+    };
+    let Some(t) = table_of(name) else {
+        return ControlFlow::Continue(());
+    };
+    let refuse = || {
+        ControlFlow::Break(RewriteError::PolicyMismatch {
+            table: t.to_string(),
+        })
+    };
+    let Some(cols) = columns(&t) else {
+        return refuse();
+    };
+    if replace
+        .items
+        .iter()
+        .any(|r| !cols.contains(&r.column_name.value))
+    {
+        return refuse();
+    }
+    let items: Vec<SelectItem> = cols
+        .iter()
+        .map(|c| {
+            let ident = Ident::with_quote('`', c);
+            match replace.items.iter().find(|r| &r.column_name.value == c) {
+                Some(r) => SelectItem::ExprWithAlias {
+                    expr: r.expr.clone(),
+                    alias: ident,
+                },
+                None => SelectItem::UnnamedExpr(Expr::Identifier(ident)),
+            }
+        })
+        .collect();
+    select.projection = items;
+    ControlFlow::Continue(())
+}
