@@ -2,7 +2,9 @@
 # The load bench (issue 16): in one run, one after the other on this machine,
 #   nginx serving a static JSON body over TLS with the gateway's certificate,
 #   sqlgate GET /healthz,
-#   sqlgate dry-run decisions (statement create with `sql.dry-run`),
+#   sqlgate dry-run decisions (statement create with `sql.dry-run`): `dry` a SELECT (the decision,
+#     then the embedded engine plans it to report its schema), `decide` an INSERT (the decision
+#     alone: a dry run of a statement that changes something never reaches the engine),
 #   sqlgate `SELECT 1` statements on the embedded engine,
 # each sqlgate case with the audit log on and off, at 64 and 256 connections (LOAD_CONNS).
 # Prints requests/s, p50, p99, the ratio to nginx at the same connection count, the CPU the
@@ -13,7 +15,7 @@
 #   BASELINE_BIN  optional second binary measured in the same run (before/after ratios)
 # Environment: LOAD_SECONDS (10), LOAD_CONNS ("64 256"), LOAD_PIN (1: server on CPU 0, wrk on
 #   CPU 1 with one thread; 0: no pinning, wrk with LOAD_WRK_THREADS threads), LOAD_CASES
-#   ("nginx healthz dry select1"), LOAD_AUDIT ("on off"), LOAD_KEEP (1: keep the work dir),
+#   ("nginx healthz decide dry select1"), LOAD_AUDIT ("on off"), LOAD_KEEP (1: keep the work dir),
 #   LOAD_PERF (a case name, e.g. dry: `perf record -g` the gateway during that case at 64
 #   connections with the audit on; report in the work dir), LOAD_CACHE (~/.cache/sqlgate/load).
 # nginx and wrk come from the Debian packages `nginx` (what `nginx-light` depends on in
@@ -27,7 +29,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${LOAD_SECONDS:-10}
 conns=${LOAD_CONNS:-64 256}
 pin=${LOAD_PIN:-1}
-cases=${LOAD_CASES:-nginx healthz dry select1}
+cases=${LOAD_CASES:-nginx healthz decide dry select1}
 audits=${LOAD_AUDIT:-on off}
 cache=${LOAD_CACHE:-$HOME/.cache/sqlgate/load}
 target=${CARGO_TARGET_DIR:-$here/target}
@@ -129,7 +131,7 @@ run_wrk() {
     local perf_pid=
     if [ -n "${LOAD_PERF:-}" ] && [ "$label" = "${LOAD_PERF_LABEL:-}" ] && [ "$c" = "$(echo $conns | cut -d' ' -f1)" ]; then
         sleep 1
-        perf record -g -o "$work/perf-${label//\//_}.data" -p "$pid" -- sleep $((seconds > 4 ? seconds - 3 : 1)) >/dev/null 2>&1 &
+        perf record -F 299 --call-graph dwarf,32768 -o "$work/perf-${label//\//_}.data" -p "$pid" -- sleep $((seconds > 4 ? seconds - 3 : 1)) >/dev/null 2>&1 &
         perf_pid=$!
     fi
     local wt0 wt1
@@ -208,6 +210,7 @@ check_create() { # DIR LABEL SQL DRY
         die "the $2 create answered $code: $(head -c 400 "$work/check-$2.json")"
 }
 
+decide_sql="INSERT INTO load_sink SELECT CAST(order_id AS INT), customer_id FROM examples.marketplace.orders WHERE price > 10"
 dry_sql="SELECT order_id, customer_id, price FROM examples.marketplace.orders WHERE price > 10"
 fsync_report=$work/fsync.tsv
 : >"$fsync_report"
@@ -220,6 +223,8 @@ measure_gw() { # TAG BIN
         prepare_gw "$name" "$audit"
         start_gw "$b" "$name"
         local stmts=https://127.0.0.1:$gw_port/sql/v1/organizations/org-dev/environments/env-dev/statements
+        check_create "$name" table "CREATE TABLE load_sink (id INT, note STRING)" 0
+        check_create "$name" decide "$decide_sql" 1
         check_create "$name" dry "$dry_sql" 1
         check_create "$name" select1 "SELECT 1" 0
         say "sqlgate [$tag] audit $audit (pid $gw_pid, port $gw_port)"
@@ -227,9 +232,10 @@ measure_gw() { # TAG BIN
             for c in $conns; do
                 case $case in
                     healthz) run_wrk "$tag/healthz/audit-$audit" "$c" "https://127.0.0.1:$gw_port/healthz" "$gw_pid" ;;
-                    dry|select1)
+                    decide|dry|select1)
                         local sql=$dry_sql dry=1 seq0 f0 perfstat=$work/fsync-$case-$c.txt
                         [ "$case" = select1 ] && { sql="SELECT 1"; dry=0; }
+                        [ "$case" = decide ] && sql=$decide_sql
                         seq0=$(audit_seq)
                         perf stat -e syscalls:sys_enter_fdatasync,syscalls:sys_enter_fsync -p "$gw_pid" -o "$perfstat" -- sleep "$seconds" >/dev/null 2>&1 &
                         f0=$!
