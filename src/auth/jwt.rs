@@ -51,10 +51,13 @@ pub(crate) struct JwtVerifier {
     /// Keyed by pool id.
     pools: HashMap<String, IdentityPoolConfig>,
     /// SHA-256 of a token → what its full verification established (successes only).
-    verified: Option<moka::sync::Cache<[u8; 32], Arc<Checked>>>,
+    verified: Option<VerifiedTokens>,
     /// Signature verifications done (tokens not answered from `verified`).
     signature_checks: AtomicU64,
 }
+
+/// SHA-256 of a token → what its full verification established.
+type VerifiedTokens = moka::sync::Cache<[u8; 32], Arc<Checked>>;
 
 /// A token that verified (signature, `exp`, `nbf`, `iss`, `aud`), and everything the full
 /// path would establish again, for as long as it may be reused (see the module doc).
@@ -225,7 +228,7 @@ impl JwtVerifier {
         &self,
         token: &str,
         attempt: &mut Attempt,
-        remember: Option<(&moka::sync::Cache<[u8; 32], Arc<Checked>>, [u8; 32])>,
+        remember: Option<(&VerifiedTokens, [u8; 32])>,
     ) -> Result<(Arc<Map<String, Value>>, &Issuer), AuthError> {
         let (header, claims) = read_unverified(token, attempt)?;
         let iss = unverified_issuer(&claims)?;
