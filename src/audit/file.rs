@@ -33,7 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::AuditError;
 use super::checkpoint::store::{CheckpointLog, Published};
 use super::checkpoint::{Checkpoint, CheckpointConfig, Reason};
-use super::record::{AuditRecord, GENESIS_HASH, canonical_json, record_hash};
+use super::record::{AuditRecord, GENESIS_HASH, canonical_json, hashed_line, record_hash};
 use super::retention::RetentionConfig;
 use super::verify::{file_name, rotated_files};
 
@@ -585,13 +585,14 @@ fn chain_line(
     record.sqlgateprevhash = Some(state.prev_hash.clone());
     record.sqlgatecontinues = state.continues.clone();
     record.sqlgatehash = None;
-    let mut value =
-        serde_json::to_value(&record).map_err(|e| AuditError::Serialize(e.to_string()))?;
-    let hash = record_hash(&value);
-    if let Value::Object(map) = &mut value {
-        map.insert("sqlgatehash".into(), Value::String(hash.clone()));
-    }
-    let mut line = canonical_json(&value);
+    let value = serde_json::to_value(&record).map_err(|e| AuditError::Serialize(e.to_string()))?;
+    let Value::Object(map) = &value else {
+        return Err(AuditError::Serialize(
+            "a record is not a JSON object".into(),
+        ));
+    };
+    // The hash over the record without `sqlgatehash`, and the line with it, from one pass.
+    let (hash, mut line) = hashed_line(map);
     line.push('\n');
     Ok((
         line,

@@ -10,6 +10,7 @@ mod builders;
 mod canonical;
 mod inputs;
 
+pub(crate) use canonical::hashed_line;
 pub use canonical::{canonical_json, record_hash};
 pub(crate) use inputs::region_crn;
 pub use inputs::{

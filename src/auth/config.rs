@@ -63,6 +63,11 @@ pub struct AuthConfig {
     /// generates the key and its JWKS on first run, so an issuer entry pointing at
     /// `jwks_file` can be loaded. Leave unset in production.
     pub dev_issuer: Option<DevIssuerConfig>,
+    /// How many verified bearer tokens are remembered (by SHA-256) so that a client reusing
+    /// its token is not verified again on every request (default 10,000; `0` verifies every
+    /// request). A remembered token is reused only while its key is still the one its issuer's
+    /// JWKS gives for its `kid`, and strictly before its `exp` (see `auth::jwt`).
+    pub verified_token_cache: u64,
 }
 
 impl Default for AuthConfig {
@@ -75,6 +80,7 @@ impl Default for AuthConfig {
             api_key_verify_queue: 64,
             failure_throttle: ThrottleConfig::default(),
             dev_issuer: None,
+            verified_token_cache: 10_000,
         }
     }
 }

@@ -5,19 +5,31 @@
 //! `iss`), the key from that issuer's JWKS, and the algorithm from the key. `none` and HMAC are
 //! refused before any key lookup, and so are headers and claim sets with a duplicated member
 //! name (`auth.duplicate_claim` for claims), whichever claim it is.
+//!
+//! A token whose signature and claims verified is remembered by its SHA-256
+//! (`auth.verified_token_cache` tokens; see [`Checked`]), so a client reusing its token is not
+//! verified again on every request. A remembered token is used only while the key that
+//! verified it is still the key its issuer's JWKS gives for its `kid` (the same lookup as
+//! without the cache, so a key rotated out, removed or replaced stops its tokens as before) and
+//! strictly before its `exp` and not before its `nbf` (without the leeway); otherwise it is
+//! verified in full, which gives exactly the answer the gateway would give without the cache.
+//! Identity pools are still matched on every request.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 
 use super::config::{AuthConfig, ClaimFilter, IdentityPoolConfig, IssuerConfig, resolve};
-use super::jwks::{FETCH_TIMEOUT, JwksSource, KeyStore};
+use super::jwks::{FETCH_TIMEOUT, JwksSource, KeyEntry, KeyStore};
 use super::unique_json::{self, UniqueJsonError};
 use super::{Attempt, AuthError, AuthSetupError, Mechanism, Principal, untrusted};
 
@@ -38,6 +50,44 @@ pub(crate) struct JwtVerifier {
     issuers: HashMap<String, Arc<Issuer>>,
     /// Keyed by pool id.
     pools: HashMap<String, IdentityPoolConfig>,
+    /// SHA-256 of a token → what its full verification established (successes only).
+    verified: Option<VerifiedTokens>,
+    /// Signature verifications done (tokens not answered from `verified`).
+    signature_checks: AtomicU64,
+}
+
+/// SHA-256 of a token → what its full verification established.
+type VerifiedTokens = moka::sync::Cache<[u8; 32], Arc<Checked>>;
+
+/// A token that verified (signature, `exp`, `nbf`, `iss`, `aud`), and everything the full
+/// path would establish again, for as long as it may be reused (see the module doc).
+struct Checked {
+    issuer: Arc<Issuer>,
+    kid: Option<String>,
+    /// The key that verified it: reused only while its `kid` still gives this very entry.
+    key: Arc<KeyEntry>,
+    claims: Arc<Map<String, Value>>,
+    /// Reused only strictly before this (seconds since the epoch; the leeway is not used).
+    exp: u64,
+    /// Reused only from this on.
+    nbf: Option<u64>,
+    /// `Attempt::identity` as the full path sets it.
+    identity: Option<String>,
+}
+
+impl Checked {
+    /// Whether the token may be answered from here at `now` with `key` being what its `kid`
+    /// gives now.
+    fn reusable(&self, key: &Arc<KeyEntry>, now: u64) -> bool {
+        Arc::ptr_eq(key, &self.key) && now < self.exp && self.nbf.is_none_or(|nbf| nbf <= now)
+    }
+}
+
+/// Seconds since the epoch, as `jsonwebtoken` reads the clock.
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 impl fmt::Debug for JwtVerifier {
@@ -86,7 +136,23 @@ impl JwtVerifier {
             .iter()
             .map(|p| (p.id.clone(), p.clone()))
             .collect();
-        Ok(Self { issuers, pools })
+        let verified = (cfg.verified_token_cache > 0).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(cfg.verified_token_cache)
+                .build()
+        });
+        Ok(Self {
+            issuers,
+            pools,
+            verified,
+            signature_checks: AtomicU64::new(0),
+        })
+    }
+
+    /// Signature verifications done so far (tokens not answered from the cache).
+    #[cfg(test)]
+    pub(crate) fn signature_checks(&self) -> u64 {
+        self.signature_checks.load(Ordering::Relaxed)
     }
 
     #[cfg(test)]
@@ -129,12 +195,41 @@ impl JwtVerifier {
         principal(&claims, &issuer.cfg, pool_cfg)
     }
 
-    /// The token's signature and claims, with the issuer that verified them.
+    /// The token's signature and claims, with the issuer that verified them: from the cache
+    /// of verified tokens when it may be (see the module doc), else verified in full.
     async fn check(
         &self,
         token: &str,
         attempt: &mut Attempt,
-    ) -> Result<(Map<String, Value>, &Issuer), AuthError> {
+    ) -> Result<(Arc<Map<String, Value>>, &Issuer), AuthError> {
+        let Some(cache) = &self.verified else {
+            return self.check_fully(token, attempt, None).await;
+        };
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(hit) = cache.get(&digest)
+            && let Some(issuer) = self.issuers.get(&hit.issuer.cfg.issuer)
+            && Arc::ptr_eq(issuer, &hit.issuer)
+            && let Ok(key) = issuer.keys.key(hit.kid.as_deref()).await
+            && hit.reusable(&key, unix_now())
+        {
+            // What the full path leaves in `attempt` for a token that verified.
+            attempt.verified = true;
+            attempt.kid = None;
+            attempt.issuer = Some(issuer.cfg.issuer.clone());
+            attempt.identity = hit.identity.clone();
+            return Ok((hit.claims.clone(), issuer));
+        }
+        self.check_fully(token, attempt, Some((cache, digest)))
+            .await
+    }
+
+    /// The full verification; a token that passes is remembered in `remember`, if given.
+    async fn check_fully(
+        &self,
+        token: &str,
+        attempt: &mut Attempt,
+        remember: Option<(&VerifiedTokens, [u8; 32])>,
+    ) -> Result<(Arc<Map<String, Value>>, &Issuer), AuthError> {
         let (header, claims) = read_unverified(token, attempt)?;
         let iss = unverified_issuer(&claims)?;
         let issuer = self
@@ -154,6 +249,7 @@ impl JwtVerifier {
                 key: format!("{:?}", key.alg),
             });
         }
+        self.signature_checks.fetch_add(1, Ordering::Relaxed);
         let verified = verify_with(token, &key.key, key.alg, &issuer.cfg);
         if verified.signature_ok {
             // The payload is the issuer's own statement now, even if a claim check failed.
@@ -164,7 +260,26 @@ impl JwtVerifier {
                 .ok()
                 .map(|who| untrusted(&who));
         }
-        Ok((verified.claims?, issuer))
+        let claims = Arc::new(verified.claims?);
+        // Only a token with a numeric `exp` (and `nbf`, if it has one) is remembered.
+        let exp = claims.get("exp").and_then(Value::as_u64);
+        let nbf = match claims.get("nbf") {
+            None => Some(None),
+            Some(v) => v.as_u64().map(Some),
+        };
+        if let (Some((cache, digest)), Some(exp), Some(nbf)) = (remember, exp, nbf) {
+            let checked = Checked {
+                issuer: issuer.clone(),
+                kid: header.kid.clone(),
+                key: entry.clone(),
+                claims: claims.clone(),
+                exp,
+                nbf,
+                identity: attempt.identity.clone(),
+            };
+            cache.insert(digest, Arc::new(checked));
+        }
+        Ok((claims, issuer))
     }
 }
 

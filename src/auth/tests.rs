@@ -2,6 +2,7 @@
 
 mod errors;
 mod jwks_reload;
+mod token_cache;
 
 use std::time::Duration;
 
