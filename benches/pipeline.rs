@@ -253,7 +253,8 @@ fn with_data_policies(c: &mut Criterion) {
     g.sample_size(30)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    let sql = "SELECT o.id, c.name FROM orders o JOIN customers c ON o.cid = c.id WHERE o.amount > 10";
+    let sql =
+        "SELECT o.id, c.name FROM orders o JOIN customers c ON o.cid = c.id WHERE o.amount > 10";
     for total in [0usize, 10, 1_000] {
         let texts = sqlgate::authz::PolicyTexts {
             model: MODEL.into(),

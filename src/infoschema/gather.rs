@@ -404,6 +404,8 @@ async fn internal(
         text,
         session: SessionNames::default(),
         placement: stmt.warrant().placement().clone(),
+        // A listing or DESCRIBE reads no rows: no row filter or column mask applies to it.
+        claims: Default::default(),
     };
     let on_worker = gw.clone();
     let decided = gw
