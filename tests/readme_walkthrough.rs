@@ -128,6 +128,10 @@ async fn the_readme_walkthroughs_run_as_printed() {
         ("the audit log verifies", "intact"),
         ("the insert into payments", "write:env-dev.lkc-dev.payments"),
         ("the audit API answers", "\"kind\":\"AuditRecordList\""),
+        (
+            "INFORMATION_SCHEMA lists the session catalog's databases",
+            "{\"op\":0,\"row\":[\"INFORMATION_SCHEMA\"]}",
+        ),
     ] {
         assert!(
             stdout.contains(want),

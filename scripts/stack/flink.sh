@@ -363,7 +363,20 @@ flink_all_up() {
   )
 }
 
-flink_up() {
+flink_up() { # one retry with fresh ports when a start fails (a port taken between the
+  # check and the bind, a JVM that died on a loaded machine); the first attempt's logs are
+  # kept in log.failed/ and their tails printed
+  if flink_up_once; then return 0; fi
+  [ -n "${FLINK_REST_PORT:-}${FLINK_SQL_GATEWAY_PORT:-}${FLINK_RPC_PORT:-}" ] && return 1
+  local st
+  st=$(flink_state_dir)
+  [ -d "$st/log" ] || return 1
+  rm -rf "$st/log.failed" && mv "$st/log" "$st/log.failed" && mkdir -p "$st/log"
+  flink_log "start failed; trying once more with fresh ports (first attempt's logs: $st/log.failed/)"
+  flink_up_once
+}
+
+flink_up_once() {
   flink_need java python3 curl setsid timeout || return 1
   local st home rest gw rpc limit t0 p jhome
   st=$(flink_state_dir)

@@ -338,7 +338,7 @@ impl EmbeddedEngine {
                 }
                 _ => None,
             },
-            (None, Statement::CreateTable(ct)) => self.inner.planned_topic_table(&ct, None),
+            (None, Statement::CreateTable(ct)) => self.inner.planned_topic_table(ct, None),
             _ => None,
         }
     }
