@@ -363,12 +363,14 @@ flink_all_up() {
   )
 }
 
-flink_up() { # one retry with fresh ports when a start fails (a port taken between the
-  # check and the bind, a JVM that died on a loaded machine); the first attempt's logs are
-  # kept in log.failed/ and their tails printed
+flink_up() { # one retry with fresh ports when a start fails fast (a port taken between
+  # the check and the bind, a JVM that died on a loaded machine; not a start that timed out,
+  # which would only double the wait); the first attempt's logs are kept in log.failed/
+  local st t0
+  t0=$(date +%s)
   if flink_up_once; then return 0; fi
   [ -n "${FLINK_REST_PORT:-}${FLINK_SQL_GATEWAY_PORT:-}${FLINK_RPC_PORT:-}" ] && return 1
-  local st
+  [ $(( $(date +%s) - t0 )) -lt 90 ] || return 1
   st=$(flink_state_dir)
   [ -d "$st/log" ] || return 1
   rm -rf "$st/log.failed" && mv "$st/log" "$st/log.failed" && mkdir -p "$st/log"
