@@ -29,7 +29,8 @@ pub use error::RewriteError;
 pub use rewritten::RewrittenStatement;
 
 /// Builds the engine's statement from an authorized one, for a caller whose token carries no
-/// claims (see [`rewrite_for`]).
+/// claims, without knowing the organization (see [`rewrite_for`]): a statement of a policy
+/// with row filters or column masks is refused.
 pub fn rewrite(authorized: AuthorizedStatement) -> Result<RewrittenStatement, RewriteError> {
     rewrite_for(authorized, "", &Claims::new())
 }
@@ -45,6 +46,14 @@ pub fn rewrite_for(
 ) -> Result<RewrittenStatement, RewriteError> {
     let (resolved, decisions, warrant, data) = authorized.into_parts();
     let (mut canonical, mut canonical_text, kind, accesses, flink) = resolved.into_parts();
+    // Without the organization no table's CRN can be matched: with data policies in force,
+    // refuse rather than let a filter or mask go unapplied.
+    if organization.is_empty() && !data.is_empty() {
+        return Err(RewriteError::Unenforceable {
+            table: "of this statement".into(),
+            position: "a rewrite that does not know the organization",
+        });
+    }
     let reader = enforce::Reader {
         organization,
         principal: warrant.principal(),
