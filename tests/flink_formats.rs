@@ -57,6 +57,24 @@ async fn run(gw: &TestGateway, cred: &Cred, name: &str, sql: &str, pool: Option<
     wait_phase(gw, cred, name, &["COMPLETED", "FAILED"], LONG).await
 }
 
+/// Runs `sql` on the Flink pool and asserts it FAILED with a detail naming each of `named`,
+/// before Flink's SQL Gateway opened a session for it.
+async fn refused_on_flink(
+    gw: &TestGateway,
+    cred: &Cred,
+    f: &flink::Flink,
+    name: &str,
+    sql: &str,
+    named: &[&str],
+) {
+    let before = f.sessions_opened();
+    let v = run(gw, cred, name, sql, None).await;
+    assert_eq!(v["status"]["phase"], "FAILED", "{v}");
+    let detail = v["status"]["detail"].as_str().unwrap();
+    assert!(named.iter().all(|n| detail.contains(n)), "{detail}");
+    assert_eq!(f.sessions_opened(), before, "refused before Flink saw it");
+}
+
 async fn rows(
     gw: &TestGateway,
     cred: &Cred,
@@ -289,22 +307,16 @@ async fn timestamps_and_nested_avro_columns_are_shared_by_flink_the_embedded_eng
     // TIMESTAMP_LTZ has no form in Flink 2.2's avro-confluent: the embedded engine has it,
     // Flink refuses the table by name, naming the column, before any session is opened.
     // Created on Flink's pool, it is refused before anything is made.
-    let before = f.sessions_opened();
-    let v = run(
+    let column = ["`at`", "TIMESTAMP_LTZ", "instants"];
+    refused_on_flink(
         &gw,
         &dev,
+        f,
         "ltz-ddl-flink",
         "CREATE TABLE instants (id INT, at TIMESTAMP_LTZ(3))",
-        None,
+        &column,
     )
     .await;
-    assert_eq!(v["status"]["phase"], "FAILED", "{v}");
-    let detail = v["status"]["detail"].as_str().unwrap();
-    assert!(
-        detail.contains("`at`") && detail.contains("TIMESTAMP_LTZ") && detail.contains("instants"),
-        "{detail}"
-    );
-    assert_eq!(f.sessions_opened(), before, "refused before Flink saw it");
     let tables = rows(&gw, &dev, "ltz-none", "SHOW TABLES", Some(LOCAL)).await;
     assert!(
         !tables.is_empty() && !tables.contains(&json!(["instants"])),
@@ -329,15 +341,7 @@ async fn timestamps_and_nested_avro_columns_are_shared_by_flink_the_embedded_eng
     )
     .await;
     assert_eq!(v["status"]["phase"], "COMPLETED", "{v}");
-    let before = f.sessions_opened();
-    let v = run(&gw, &dev, "ltz-flink", "SELECT * FROM instants", None).await;
-    assert_eq!(v["status"]["phase"], "FAILED", "{v}");
-    let detail = v["status"]["detail"].as_str().unwrap();
-    assert!(
-        detail.contains("`at`") && detail.contains("TIMESTAMP_LTZ") && detail.contains("instants"),
-        "{detail}"
-    );
-    assert_eq!(f.sessions_opened(), before, "refused before Flink saw it");
+    refused_on_flink(&gw, &dev, f, "ltz-flink", "SELECT * FROM instants", &column).await;
     assert_eq!(
         rows(
             &gw,
