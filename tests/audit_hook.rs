@@ -152,21 +152,21 @@ async fn each_statement_refusal_leaves_one_request_record_and_one_decision_namin
         (
             &dev,
             "unknown",
-            "SELECT * FROM no_such_catalog.no_such_db.t WHERE price > 7777",
+            "SELECT * FROM no_such_catalog.no_such_db.t WHERE price > 77770917",
             404,
             "resolve",
         ),
         (
             &admin(&gw),
             "elsewhere",
-            "SELECT * FROM `env-dev`.europe.payments WHERE amount > 31337",
+            "SELECT * FROM `env-dev`.europe.payments WHERE amount > 31337052",
             403,
             "region",
         ),
         (
             &mallory,
             "denied",
-            "SELECT * FROM examples.marketplace.orders WHERE price > 4242",
+            "SELECT * FROM examples.marketplace.orders WHERE price > 42420683",
             403,
             "authorize",
         ),
@@ -226,7 +226,9 @@ async fn each_statement_refusal_leaves_one_request_record_and_one_decision_namin
         .map(Value::to_string)
         .collect::<Vec<_>>()
         .join("\n");
-    for literal in ["hunter2", "7777", "31337", "4242"] {
+    // Eight digits each: a short literal such as 4242 also turns up by chance inside the log's
+    // hex hashes and ids (a few percent of runs), which made this assertion flaky.
+    for literal in ["hunter2", "77770917", "31337052", "42420683"] {
         assert!(!text.contains(literal), "{literal} in the audit log");
     }
     let garbled = of_request(&recs, &ids[0].0)
