@@ -36,6 +36,7 @@ mod decide;
 pub mod explain;
 pub(crate) mod listing;
 mod placement;
+pub mod properties;
 mod starting;
 pub mod tables;
 mod workers;
@@ -87,6 +88,7 @@ pub async fn create_statement(
         ));
     }
     let properties = wire::stringify_properties(req.spec.properties).map_err(ApiError::invalid)?;
+    properties::check(&properties).map_err(ApiError::invalid)?;
     crate::engine::zone::check_properties(&properties).map_err(ApiError::invalid)?;
     crate::engine::idle::check_properties(&properties).map_err(ApiError::invalid)?;
     let labels = req.metadata.map(|m| m.labels).unwrap_or_default();
