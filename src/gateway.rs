@@ -237,7 +237,8 @@ impl Gateway {
     /// Runs an authorized, rewritten statement on the engine of the compute pool it was
     /// authorized for (the placement its warrant carries), and only there (and counts it).
     /// A read of INFORMATION_SCHEMA is answered by the gateway itself, whatever the engine
-    /// (see [`crate::infoschema`]): it is never handed to one.
+    /// (see [`crate::infoschema`]): it is never handed to one; so are the session statements
+    /// of [`crate::session_info`] (SHOW CURRENT, USE).
     pub async fn execute(
         self: &Arc<Self>,
         stmt: &crate::rewrite::RewrittenStatement,
@@ -245,6 +246,9 @@ impl Gateway {
     ) -> Result<crate::engine::Execution, crate::engine::EngineError> {
         if let Some(views) = crate::infoschema::views_of(stmt.statement()) {
             return crate::infoschema::answer(self, stmt, views, ctx).await;
+        }
+        if crate::session_info::answers(stmt) {
+            return crate::session_info::answer(&self.catalogs, stmt);
         }
         self.execute_on_engine(stmt, ctx).await
     }
@@ -270,6 +274,10 @@ impl Gateway {
     ) -> Result<crate::engine::Start, crate::engine::EngineError> {
         if let Some(views) = crate::infoschema::views_of(stmt.statement()) {
             let execution = crate::infoschema::answer(self, stmt, views, ctx).await?;
+            return Ok(crate::engine::Start::Running(execution));
+        }
+        if crate::session_info::answers(stmt) {
+            let execution = crate::session_info::answer(&self.catalogs, stmt)?;
             return Ok(crate::engine::Start::Running(execution));
         }
         self.hand_over(stmt).start(stmt, ctx).await

@@ -56,6 +56,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod rewrite;
 pub mod server;
+pub(crate) mod session_info;
 pub mod sql;
 pub mod statements;
 #[cfg(test)]

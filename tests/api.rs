@@ -113,6 +113,100 @@ async fn a_principal_without_roles_is_refused_and_nothing_reaches_the_engine() {
 }
 
 #[tokio::test]
+async fn a_statement_property_sqlgate_would_not_apply_is_refused_by_name() {
+    let gw = TestGateway::start().await;
+    let dev = common::developer(&gw);
+    let sql = "SELECT 1";
+    for (name, key, says) in [
+        (
+            "p-unknown",
+            "sql.bogus",
+            "unknown statement property `sql.bogus`",
+        ),
+        (
+            "p-confluent",
+            "sql.state-ttl",
+            "statement property `sql.state-ttl` is not supported",
+        ),
+        (
+            "p-flink",
+            "pipeline.classpaths",
+            "unknown statement property `pipeline.classpaths`",
+        ),
+    ] {
+        let before = gw.engine_calls();
+        let (status, body) = post_statement(&gw, &dev, name, sql, json!({ key: "x" })).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(body["errors"][0]["code"], "request.invalid", "{body}");
+        let d = detail(&body);
+        assert!(d.contains(says) && d.contains("sql.current-catalog"), "{d}");
+        assert_eq!(gw.engine_calls(), before, "nothing reached the engine");
+        assert_eq!(get(&gw, &dev, &format!("/statements/{name}")).await.0, 404);
+    }
+    // The ones it applies pass.
+    let (status, body) = post_statement(
+        &gw,
+        &dev,
+        "p-ok",
+        sql,
+        json!({"sql.local-time-zone": "UTC", "sql.dry-run": "true"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    gw.stop().await;
+}
+
+#[tokio::test]
+async fn show_current_and_use_are_answered_by_the_gateway_from_the_statements_properties() {
+    let gw = TestGateway::start().await;
+    let dev = common::developer(&gw);
+    let before = gw.engine_calls();
+    let rows = |r: Vec<Value>| -> Vec<Vec<String>> {
+        r.iter()
+            .map(|row| {
+                row.as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    let q = |name: &'static str, sql: &'static str| {
+        let (gw, dev) = (&gw, &dev);
+        async move { rows(common::run_query(gw, dev, name, sql).await.unwrap()) }
+    };
+    // The session is the statement's properties (`env-dev`, `lkc-dev` by id): shown by name.
+    assert_eq!(q("cur-cat", "SHOW CURRENT CATALOG").await, [["dev"]]);
+    assert_eq!(q("cur-db", "SHOW CURRENT DATABASE").await, [["main"]]);
+    // USE is client-side: it answers with the property the client attaches to what follows.
+    assert_eq!(
+        q("use-cat", "USE CATALOG examples").await,
+        [["sql.current-catalog", "examples"]]
+    );
+    assert_eq!(
+        q("use-db", "USE `env-dev`.main").await,
+        [
+            ["sql.current-catalog", "dev"],
+            ["sql.current-database", "main"]
+        ]
+    );
+    let (_, body) =
+        post_statement(&gw, &dev, "cur-traits", "SHOW CURRENT CATALOG", json!({})).await;
+    assert_eq!(
+        body["status"]["traits"]["schema"]["columns"][0]["name"], "current catalog name",
+        "{body}"
+    );
+    assert_eq!(gw.engine_calls(), before, "answered without an engine");
+    // A catalog that does not exist (or that the caller may not see) is refused as a name.
+    let (status, body) =
+        post_statement(&gw, &dev, "use-none", "USE CATALOG nowhere", json!({})).await;
+    assert!(status == 400 || status == 404, "{status} {body}");
+    assert!(detail(&body).contains("nowhere"), "{body}");
+    gw.stop().await;
+}
+
+#[tokio::test]
 async fn writes_to_the_read_only_examples_catalog_are_refused() {
     let gw = TestGateway::start().await;
     let sql = "INSERT INTO examples.marketplace.orders SELECT * FROM examples.marketplace.orders";

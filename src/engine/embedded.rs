@@ -15,6 +15,7 @@ pub(crate) mod exec;
 mod storage;
 mod topic_provider;
 mod topic_scan;
+mod unsupported;
 
 pub(crate) use encode::{day_time, year_month};
 
@@ -269,9 +270,10 @@ impl EmbeddedEngine {
             // Flink-only grammar (ALTER, SET, statement sets, …) has no DataFusion form.
             return Err(EngineError::Unsupported(format!(
                 "the embedded engine does not run {} statements; a Flink SQL Gateway engine does",
-                stmt.sql_kind()
+                stmt.sql_kind().replace('_', " ")
             )));
         }
+        unsupported::check(stmt.statement()).map_err(EngineError::Unsupported)?;
         // Defence in depth: the tables the plan actually scans must be ones the gateway
         // checked (any action), else the statement is refused before it runs.
         self.execute_guarded(stmt.statement(), ctx, Some(&checked))

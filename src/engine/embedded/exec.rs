@@ -187,7 +187,10 @@ pub(crate) fn plan_error(e: DataFusionError) -> EngineError {
             EngineError::Execution(e.message().into_owned())
         }
         DataFusionError::Internal(m) => EngineError::Internal(m.clone()),
-        root => EngineError::Plan(root.message().into_owned()),
+        root => match super::unsupported::explain(&root.message()) {
+            super::unsupported::Explained::Unsupported(m) => EngineError::Unsupported(m),
+            super::unsupported::Explained::Same(m) => EngineError::Plan(m),
+        },
     }
 }
 
@@ -196,7 +199,10 @@ pub(crate) fn exec_error(e: DataFusionError) -> EngineError {
     if let Some(k) = kafka_cause(&e) {
         return k;
     }
-    EngineError::Execution(e.find_root().message().into_owned())
+    match super::unsupported::explain(&e.find_root().message()) {
+        super::unsupported::Explained::Unsupported(m) => EngineError::Unsupported(m),
+        super::unsupported::Explained::Same(m) => EngineError::Execution(m),
+    }
 }
 
 /// A canonical 3-part name, as the gateway writes every table reference.

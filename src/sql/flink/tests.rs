@@ -129,6 +129,24 @@ fn flink_query_forms_resolve_and_render() {
     }
 }
 
+// === SHOW CURRENT ===
+
+#[test]
+fn show_current_binds_the_session_catalog_or_database_as_a_describe() {
+    // No round trip without a session: the statement is about the session (the gateway
+    // answers it from these accesses, `session_info`).
+    let r = try_resolve("SHOW CURRENT CATALOG", &session()).unwrap();
+    assert_eq!(r.sql_kind(), "SHOW_CURRENT_CATALOG");
+    assert_eq!(show(r.accesses()), ["describe catalog env-dev"]);
+    let r = try_resolve("show current database", &session()).unwrap();
+    assert_eq!(r.sql_kind(), "SHOW_CURRENT_DATABASE");
+    assert_eq!(show(r.accesses()), ["describe database env-dev.lkc-dev"]);
+    assert_eq!(
+        try_resolve("SHOW CURRENT CATALOG", &SessionNames::default()).map(|_| ()),
+        Err("resolve.no_current_catalog".to_string())
+    );
+}
+
 // === ADD JAR / REMOVE JAR ===
 
 #[test]

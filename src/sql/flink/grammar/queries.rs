@@ -12,8 +12,13 @@ impl Grammar<'_> {
                 .push(Site::Implicit(Scope::Organization(Action::List)));
             "SHOW_CATALOGS"
         } else if self.words(&["CURRENT", "CATALOG"]) {
+            // The gateway answers it from the session's catalog (`session_info`), bound here.
+            self.sites
+                .push(Site::Implicit(Scope::Catalog(Action::Describe)));
             "SHOW_CURRENT_CATALOG"
         } else if self.words(&["CURRENT", "DATABASE"]) {
+            self.sites
+                .push(Site::Implicit(Scope::Database(Action::Describe)));
             "SHOW_CURRENT_DATABASE"
         } else if self.word("DATABASES") {
             if self.word("FROM") || self.word("IN") {
