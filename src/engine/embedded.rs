@@ -12,6 +12,7 @@ pub(crate) mod dialect;
 pub(crate) mod encode;
 mod examples;
 pub(crate) mod exec;
+mod functions;
 mod storage;
 mod topic_provider;
 mod topic_scan;
@@ -139,7 +140,10 @@ impl EmbeddedEngine {
         opts.sql_parser.enable_ident_normalization = false;
         // Plain Utf8 strings: the type user tables store, so results and INSERTs agree.
         opts.sql_parser.map_string_types_to_utf8view = false;
+        // Flink types `1.50` as DECIMAL(3, 2), not DOUBLE.
+        opts.sql_parser.parse_float_as_decimal = true;
         let ctx = SessionContext::new_with_config(config);
+        functions::register(&ctx);
 
         let mut kafka_clusters = HashMap::new();
         for env in catalogs.environments() {
@@ -367,6 +371,14 @@ impl Engine for EmbeddedEngine {
         stmt: &crate::rewrite::RewrittenStatement,
         ctx: &ExecContext,
     ) -> Result<Execution, EngineError> {
+        if let Some(zone) = ctx.local_time_zone.as_deref()
+            && !super::zone::LocalZone::parse(zone).is_ok_and(|z| z.is_utc())
+        {
+            return Err(EngineError::Unsupported(format!(
+                "the embedded engine computes in UTC; `sql.local-time-zone` = '{zone}' is applied \
+                 only on a Flink compute pool"
+            )));
+        }
         let run = Run::new(ctx);
         let out = self.rewritten(stmt, &run).await?;
         Ok(Self::execution(out, run))

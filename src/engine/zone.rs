@@ -9,9 +9,9 @@
 
 use std::collections::BTreeMap;
 
-use chrono::FixedOffset;
 #[cfg(test)]
-use chrono::{NaiveDateTime, TimeZone};
+use chrono::NaiveDateTime;
+use chrono::{FixedOffset, TimeZone};
 
 /// The statement property naming the zone.
 pub(crate) const PROPERTY: &str = "sql.local-time-zone";
@@ -46,6 +46,21 @@ impl LocalZone {
         s.parse::<chrono_tz::Tz>()
             .map(LocalZone::Region)
             .map_err(|_| refuse())
+    }
+
+    /// Whether this zone is UTC under another name (zero offset in winter and in summer).
+    pub(crate) fn is_utc(&self) -> bool {
+        match self {
+            LocalZone::Fixed(off) => off.local_minus_utc() == 0,
+            LocalZone::Region(tz) => [(2024, 1), (2024, 7)].iter().all(|&(y, m)| {
+                chrono::NaiveDate::from_ymd_opt(y, m, 1)
+                    .and_then(|d| d.and_hms_opt(12, 0, 0))
+                    .is_some_and(|t| {
+                        use chrono::Offset;
+                        tz.offset_from_utc_datetime(&t).fix().local_minus_utc() == 0
+                    })
+            }),
+        }
     }
 
     /// The wall-clock time in this zone of the instant whose UTC wall-clock time is `utc`.

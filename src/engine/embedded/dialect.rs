@@ -5,7 +5,11 @@
 //! * Flink interval literals with a range (`INTERVAL '1 02:03:04.5' DAY TO SECOND`,
 //!   `INTERVAL '1-6' YEAR TO MONTH`, `INTERVAL '2' YEAR`) become DataFusion intervals
 //!   (year-month ones typed `Interval(YearMonth)`);
-//! * unnamed select-list expressions get Flink's names `EXPR$<position>`.
+//! * unnamed select-list expressions get Flink's names `EXPR$<position>`;
+//! * Flink call shapes DataFusion can express itself: `CAST(x AS STRING)` with Flink's
+//!   spelling of values (`functions::TO_STRING`), `MOD(a, b)` as `a % b`, `IF(c, a, b)` as a
+//!   CASE, the unit keyword of `TIMESTAMPADD`/`TIMESTAMPDIFF(DAY, …)` as a string, and
+//!   `LOCALTIMESTAMP` as the current UTC time as a `TIMESTAMP(3)`.
 //!
 //! These rewrites never change which objects a statement touches (that was settled by the
 //! gateway's resolve/authorize/rewrite stages); they only translate dialect.
@@ -126,8 +130,120 @@ fn call_with_type(name: &str, expr: Expr, text: &str) -> Result<Expr, EngineErro
     )))
 }
 
+/// `name(args…)` of a plain call (no OVER, FILTER or named arguments): its upper-cased name
+/// and arguments.
+fn plain_call(expr: &mut Expr) -> Option<(String, &mut Vec<FunctionArg>)> {
+    let Expr::Function(f) = expr else {
+        return None;
+    };
+    if f.over.is_some() || f.filter.is_some() {
+        return None;
+    }
+    let name = f.name.to_string().to_ascii_uppercase();
+    match &mut f.args {
+        FunctionArguments::List(list) if list.duplicate_treatment.is_none() => {
+            Some((name, &mut list.args))
+        }
+        _ => None,
+    }
+}
+
+fn take_arg(arg: &mut FunctionArg) -> Option<Expr> {
+    match arg {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => {
+            Some(std::mem::replace(e, Expr::Value(Value::Null.into())))
+        }
+        _ => None,
+    }
+}
+
+/// The Flink call shapes of the module doc, rewritten; `None` for any other expression.
+fn rewrite_call(expr: &mut Expr) -> Option<Expr> {
+    if let Expr::Identifier(id) = expr
+        && id.quote_style.is_none()
+        && id.value.eq_ignore_ascii_case("LOCALTIMESTAMP")
+    {
+        return Parser::new(&GenericDialect {})
+            .try_with_sql("CAST(now() AS TIMESTAMP(3))")
+            .and_then(|mut p| p.parse_expr())
+            .ok();
+    }
+    let (name, args) = plain_call(expr)?;
+    match (name.as_str(), args.len()) {
+        ("MOD", 2) => {
+            let right = take_arg(&mut args[1])?;
+            let left = take_arg(&mut args[0])?;
+            Some(Expr::Nested(Box::new(Expr::BinaryOp {
+                left: Box::new(left),
+                op: datafusion::sql::sqlparser::ast::BinaryOperator::Modulo,
+                right: Box::new(right),
+            })))
+        }
+        ("IF", 3) => {
+            let otherwise = take_arg(&mut args[2])?;
+            let then = take_arg(&mut args[1])?;
+            let condition = take_arg(&mut args[0])?;
+            Some(Expr::Case {
+                case_token:
+                    datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                end_token:
+                    datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                operand: None,
+                conditions: vec![datafusion::sql::sqlparser::ast::CaseWhen {
+                    condition,
+                    result: then,
+                }],
+                else_result: Some(Box::new(otherwise)),
+            })
+        }
+        ("TIMESTAMPADD" | "TIMESTAMPDIFF", 3) => {
+            if let FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) = &mut args[0]
+                && let Expr::Identifier(unit) = e
+                && unit.quote_style.is_none()
+            {
+                *e = Expr::Value(Value::SingleQuotedString(unit.value.to_ascii_uppercase()).into());
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// `CAST(x AS STRING)` / `VARCHAR` without a length / `VARCHAR(2147483647)`.
+fn is_flink_string(t: &SqlType) -> bool {
+    match t {
+        SqlType::String(None) | SqlType::Text => true,
+        SqlType::Varchar(None) => true,
+        SqlType::Varchar(Some(len)) => len.to_string() == "2147483647",
+        _ => false,
+    }
+}
+
 fn rewrite_expr(expr: &mut Expr) -> Result<Option<Expr>, EngineError> {
+    if let Some(new) = rewrite_call(expr) {
+        return Ok(Some(new));
+    }
     match expr {
+        Expr::Cast {
+            expr: inner,
+            data_type,
+            format: None,
+            array: false,
+            ..
+        } if is_flink_string(data_type) => {
+            let inner = std::mem::replace(inner.as_mut(), Expr::Value(Value::Null.into()));
+            let mut call = Parser::new(&GenericDialect {})
+                .try_with_sql(&format!("{}(NULL)", super::functions::TO_STRING))
+                .and_then(|mut p| p.parse_expr())
+                .map_err(|e| EngineError::Internal(format!("building a cast: {e}")))?;
+            if let Expr::Function(f) = &mut call
+                && let FunctionArguments::List(list) = &mut f.args
+                && let Some(first) = list.args.first_mut()
+            {
+                *first = FunctionArg::Unnamed(FunctionArgExpr::Expr(inner));
+            }
+            Ok(Some(call))
+        }
         Expr::Cast {
             kind,
             expr: inner,

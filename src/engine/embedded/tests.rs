@@ -737,4 +737,5 @@ fn config_defaults_and_error_codes_are_stable() {
     }
 }
 
+mod conformance;
 mod seam;
