@@ -11,6 +11,7 @@ mod ddl;
 pub(crate) mod dialect;
 pub(crate) mod encode;
 mod examples;
+mod masked;
 pub(crate) mod exec;
 mod storage;
 mod topic_provider;
@@ -274,6 +275,14 @@ impl EmbeddedEngine {
         }
         // Defence in depth: the tables the plan actually scans must be ones the gateway
         // checked (any action), else the statement is refused before it runs.
+        // DESCRIBE of a table read through column masks: the masked columns as the caller
+        // reads them.
+        if let (Statement::ExplainTable { table_name, .. }, Some(d)) =
+            (stmt.statement(), stmt.described_as())
+        {
+            let masked = self.inner.masked_types(d, ctx).await?;
+            return self.inner.describe(table_name, &masked).await;
+        }
         self.execute_guarded(stmt.statement(), ctx, Some(&checked))
             .await
     }
@@ -302,7 +311,9 @@ impl EmbeddedEngine {
             Statement::ShowCatalogs { .. } => inner.show_catalogs(),
             Statement::ShowDatabases { show_options, .. }
             | Statement::ShowSchemas { show_options, .. } => inner.show_databases(show_options),
-            Statement::ExplainTable { table_name, .. } => inner.describe(table_name).await,
+            Statement::ExplainTable { table_name, .. } => {
+                inner.describe(table_name, &Default::default()).await
+            }
             other => Err(EngineError::Unsupported(format!(
                 "the embedded engine does not run this kind of statement: {}",
                 first_words(&other.to_string())

@@ -36,6 +36,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use serde::Serialize;
 
 use super::RewriteError;
+use super::rewritten::DescribedAs;
 use crate::authz::{Claims, DataPolicies};
 use crate::catalog::{Crn, TableRef};
 use crate::sql::table_argument;
@@ -67,6 +68,73 @@ impl AppliedPolicies {
             })
         }
     }
+}
+
+/// For `DESCRIBE t` (the canonical `statement`) of a table with column masks for the reader:
+/// the masked projection and the masks applied (see [`DescribedAs`]).
+pub(super) fn described_as(
+    statement: &Statement,
+    data: &DataPolicies,
+    reader: Reader<'_>,
+) -> Option<(DescribedAs, AppliedPolicies)> {
+    let Statement::ExplainTable { table_name, .. } = statement else {
+        return None;
+    };
+    let t = table_of(table_name)?;
+    let applying = data.applying(reader.principal, &crn(reader, &t));
+    if applying.masks.is_empty() {
+        return None;
+    }
+    let mut nullable = Vec::new();
+    let replace = applying
+        .masks
+        .iter()
+        .map(|m| {
+            let (expr, missing) = m.mask.instantiate_for_type(reader.principal, reader.claims);
+            if missing {
+                nullable.push(m.column.clone());
+            }
+            Box::new(ReplaceSelectElement {
+                expr,
+                column_name: Ident::with_quote('`', &m.column),
+                as_keyword: true,
+            })
+        })
+        .collect();
+    let mut query = skeleton();
+    if let SetExpr::Select(select) = query.body.as_mut() {
+        if let TableFactor::Table { name, .. } = &mut select.from[0].relation {
+            *name = table_name.clone();
+        }
+        if let SelectItem::Wildcard(opts) = &mut select.projection[0] {
+            opts.opt_replace = Some(ReplaceSelectItem { items: replace });
+        }
+    }
+    let applied = AppliedPolicies {
+        table: t.clone(),
+        row_filters: applying.filters.iter().map(|f| f.name.clone()).collect(),
+        column_masks: applying
+            .masks
+            .iter()
+            .map(|m| (m.name.clone(), m.column.clone()))
+            .collect(),
+        columns: applying
+            .masks
+            .iter()
+            .flat_map(|m| {
+                let mut c = m.mask.columns();
+                c.insert(m.column.clone());
+                c
+            })
+            .collect(),
+    };
+    let described = DescribedAs {
+        table: t,
+        query: Statement::Query(Box::new(query)),
+        masked: applying.masks.iter().map(|m| m.column.clone()).collect(),
+        nullable,
+    };
+    Some((described, applied))
 }
 
 /// Who reads: what the templates are instantiated with.
