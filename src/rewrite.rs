@@ -24,7 +24,7 @@ mod enforce;
 mod error;
 mod rewritten;
 
-pub use enforce::{AppliedPolicies, expand_replace};
+pub use enforce::{AppliedPolicies, expand_replace, fence_filters};
 pub use error::RewriteError;
 pub use rewritten::{DescribedAs, RewrittenStatement};
 

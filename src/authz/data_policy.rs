@@ -718,9 +718,17 @@ mask = "NULL"
              [[column_mask]]\nname='m'\ntable='{pre}'\ncolumn='c'\nprincipals=['*']\nexcept=['User:admin']\nmask='NULL'\n"
         ))
         .unwrap();
-        let crn = |t: &str| Crn::organization("o").environment("e").cluster("k").topic(t);
+        let crn = |t: &str| {
+            Crn::organization("o")
+                .environment("e")
+                .cluster("k")
+                .topic(t)
+        };
         let x = p.applying("User:x", &crn("orders"));
-        assert_eq!(names(&x), (vec!["lit".into(), "pre".into()], vec!["m".into()]));
+        assert_eq!(
+            names(&x),
+            (vec!["lit".into(), "pre".into()], vec!["m".into()])
+        );
         assert_eq!(
             names(&p.applying("User:y", &crn("ordinal"))),
             (vec!["pre".to_string()], vec!["m".to_string()])

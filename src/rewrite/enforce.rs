@@ -63,6 +63,20 @@ impl AppliedPolicies {
         if self.columns.iter().all(|c| columns.contains(c)) {
             Ok(())
         } else {
+            // For the administrator (the caller's error names the table only).
+            let missing: Vec<&String> = self
+                .columns
+                .iter()
+                .filter(|c| !columns.contains(c))
+                .collect();
+            tracing::warn!(
+                table = %self.table,
+                row_filters = ?self.row_filters,
+                column_masks = ?self.column_masks,
+                ?missing,
+                "a row filter or column mask names columns its table lacks; reads of the table \
+                 through it are refused until the data policies or the table are corrected"
+            );
             Err(RewriteError::PolicyMismatch {
                 table: self.table.to_string(),
             })
@@ -473,4 +487,60 @@ fn expand_select(
         .collect();
     select.projection = items;
     ControlFlow::Continue(())
+}
+
+/// Puts `LIMIT 9223372036854775807` (no limit at all) on each filtered derived table this
+/// module wrote for a table in `applied`: an optimization fence, for an engine whose optimizer
+/// would otherwise merge the caller's predicates with the policy's filter and evaluate them
+/// together (DataFusion pushes a filter into the derived table's and evaluates `f AND p` on a
+/// whole batch), so that a predicate failing on a filtered-out row (`1 / CASE WHEN region =
+/// 'US' THEN 0 ELSE 1 END = 1`) would fail the statement and reveal that such a row exists.
+/// A filter is never pushed through a limit; the caller's predicates only see the rows the
+/// policy's filter kept.
+pub fn fence_filters(statement: &mut Statement, applied: &[AppliedPolicies]) {
+    let Some(limit) = no_limit() else {
+        return;
+    };
+    struct Fence<'a> {
+        applied: &'a [AppliedPolicies],
+        limit: datafusion::sql::sqlparser::ast::LimitClause,
+    }
+    impl VisitorMut for Fence<'_> {
+        type Break = ();
+        fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+            if q.limit_clause.is_some() || q.order_by.is_some() {
+                return ControlFlow::Continue(());
+            }
+            let SetExpr::Select(select) = q.body.as_ref() else {
+                return ControlFlow::Continue(());
+            };
+            let filtered = select.selection.is_some()
+                && matches!(select.projection.as_slice(), [SelectItem::Wildcard(_)])
+                && match select.from.as_slice() {
+                    [from] if from.joins.is_empty() => match &from.relation {
+                        TableFactor::Table { name, .. } => table_of(name)
+                            .is_some_and(|t| self.applied.iter().any(|a| a.table == t)),
+                        _ => false,
+                    },
+                    _ => false,
+                };
+            if filtered {
+                q.limit_clause = Some(self.limit.clone());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = VisitMut::visit(statement, &mut Fence { applied, limit });
+}
+
+/// `LIMIT 9223372036854775807`.
+fn no_limit() -> Option<datafusion::sql::sqlparser::ast::LimitClause> {
+    let parsed = Parser::parse_sql(
+        &GenericDialect {},
+        "SELECT * FROM x LIMIT 9223372036854775807",
+    );
+    match parsed.ok()?.pop()? {
+        Statement::Query(q) => q.limit_clause,
+        _ => None,
+    }
 }

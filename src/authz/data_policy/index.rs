@@ -115,7 +115,10 @@ mod tests {
         "crn://confluent.cloud/organization=o/environment=e/cloud-cluster=k/kafka=k";
 
     fn topic(env: &str, cluster: &str, t: &str) -> Crn {
-        Crn::organization("o").environment(env).cluster(cluster).topic(t)
+        Crn::organization("o")
+            .environment(env)
+            .cluster(cluster)
+            .topic(t)
     }
 
     #[test]
@@ -125,12 +128,17 @@ mod tests {
             p(&format!("{CLUSTER}/topic=ord*")),
             p(&format!("{CLUSTER}/topic=*")),
             p(&format!("{CLUSTER}/topic=orders-eu")),
-            p("crn://confluent.cloud/organization=o/environment=e2/cloud-cluster=k/kafka=k/topic=orders"),
+            p(
+                "crn://confluent.cloud/organization=o/environment=e2/cloud-cluster=k/kafka=k/topic=orders",
+            ),
             p(&format!("{CLUSTER}/topic=order*")),
         ];
         let idx = PatternIndex::new(pats.iter());
         assert_eq!(idx.covering(&topic("e", "k", "orders")), vec![0, 1, 2, 5]);
-        assert_eq!(idx.covering(&topic("e", "k", "orders-eu")), vec![1, 2, 3, 5]);
+        assert_eq!(
+            idx.covering(&topic("e", "k", "orders-eu")),
+            vec![1, 2, 3, 5]
+        );
         assert_eq!(idx.covering(&topic("e", "k", "customers")), vec![2]);
         assert_eq!(idx.covering(&topic("e2", "k", "orders")), vec![4]);
         assert!(idx.covering(&topic("e", "k2", "orders")).is_empty());
@@ -140,7 +148,8 @@ mod tests {
     }
 
     fn segment() -> impl Strategy<Value = String> {
-        prop::sample::select(vec!["a", "ab", "abc", "b", "ba", "é", "éa", "x"]).prop_map(String::from)
+        prop::sample::select(vec!["a", "ab", "abc", "b", "ba", "é", "éa", "x"])
+            .prop_map(String::from)
     }
 
     /// A topic pattern, literal or prefixed (the prefix possibly empty: `topic=*`).
