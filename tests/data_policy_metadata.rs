@@ -150,6 +150,10 @@ async fn a_predicate_that_fails_on_filtered_rows_never_runs_on_them() {
         "SELECT id FROM (SELECT * FROM orders) AS x \
          WHERE 1 / CASE WHEN region = 'US' THEN 0 ELSE 1 END = 1 ORDER BY id",
         "SELECT id, 1 / CASE WHEN region = 'US' THEN 0 ELSE 1 END FROM orders ORDER BY id",
+        "SELECT a.id FROM orders a WHERE EXISTS (SELECT 1 FROM orders b WHERE b.id = a.id \
+         AND 1 / CASE WHEN b.region = 'US' THEN 0 ELSE 1 END = 1) ORDER BY a.id",
+        "SELECT id FROM orders WHERE id IN (SELECT id FROM orders \
+         WHERE 1 / CASE WHEN region = 'US' THEN 0 ELSE 1 END = 1) ORDER BY id",
     ]
     .iter()
     .enumerate()
