@@ -24,9 +24,9 @@ mod enforce;
 mod error;
 mod rewritten;
 
-pub use enforce::{AppliedPolicies, expand_replace};
+pub use enforce::{AppliedPolicies, expand_replace, fence_filters};
 pub use error::RewriteError;
-pub use rewritten::RewrittenStatement;
+pub use rewritten::{DescribedAs, RewrittenStatement};
 
 /// Builds the engine's statement from an authorized one, for a caller whose token carries no
 /// claims, without knowing the organization (see [`rewrite_for`]): a statement of a policy
@@ -61,6 +61,7 @@ pub fn rewrite_for(
     };
     let authorized = objects(&accesses);
     let mut applied = Vec::new();
+    let mut described_as = None;
     let flink_sql = match flink {
         Some(f) => {
             for statement in &f.statements {
@@ -68,6 +69,11 @@ pub fn rewrite_for(
                 // The gateway does not rebuild Flink-only text: refused if it reads a table
                 // a filter or mask applies to.
                 if let Some(t) = enforce::first_covered(statement, &data, reader) {
+                    if kind == "EXPLAIN" {
+                        return Err(RewriteError::ExplainThroughPolicy {
+                            table: t.to_string(),
+                        });
+                    }
                     return Err(RewriteError::Unenforceable {
                         table: t.to_string(),
                         position: "a Flink-only statement (statement set, …)",
@@ -82,8 +88,21 @@ pub fn rewrite_for(
         None => {
             check_canonical(&canonical, &authorized)?;
             applied = enforce::enforce(&mut canonical, &data, reader)?;
+            // The plan of the rewritten statement shows the filters and masks: refused.
+            if kind == "EXPLAIN"
+                && let Some(a) = applied.first()
+            {
+                return Err(RewriteError::ExplainThroughPolicy {
+                    table: a.table.to_string(),
+                });
+            }
             if !applied.is_empty() {
                 canonical_text = canonical.to_string();
+            }
+            // DESCRIBE shows a masked column as the caller reads it (its text unchanged).
+            if let Some((d, a)) = enforce::described_as(&canonical, &data, reader) {
+                described_as = Some(d);
+                applied.push(a);
             }
             None
         }
@@ -98,7 +117,8 @@ pub fn rewrite_for(
         decisions,
         warrant,
     )
-    .with_data_policies(applied))
+    .with_data_policies(applied)
+    .with_caller(claims.clone(), described_as))
 }
 
 /// The applied filters and masks as audit records name them: `row_filter NAME on TABLE`,

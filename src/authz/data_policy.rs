@@ -44,6 +44,10 @@ use serde::Deserialize;
 use crate::catalog::{Crn, CrnPattern};
 use crate::sql::FlinkDialect;
 
+mod index;
+
+use index::PatternIndex;
+
 /// The file's name inside the policy directory.
 pub(super) const DATA_POLICIES_FILE: &str = "data-policies.toml";
 
@@ -114,6 +118,26 @@ impl Template {
         let mut expr = self.expr.clone();
         let _ = VisitMut::visit(&mut expr, &mut Substitute { values: &values });
         Some(expr)
+    }
+
+    /// The expression for a caller with every claim it lacks as `''`, and whether one was
+    /// lacking (then the statement's mask is `NULL`): for the mask's type (DESCRIBE).
+    pub fn instantiate_for_type(&self, principal: &str, claims: &Claims) -> (Expr, bool) {
+        let mut missing = false;
+        let values: Vec<String> = self
+            .params
+            .iter()
+            .map(|p| match p {
+                Param::Principal => principal.to_string(),
+                Param::Claim(c) => claims.get(c).cloned().unwrap_or_else(|| {
+                    missing = true;
+                    String::new()
+                }),
+            })
+            .collect();
+        let mut expr = self.expr.clone();
+        let _ = VisitMut::visit(&mut expr, &mut Substitute { values: &values });
+        (expr, missing)
     }
 
     /// The expression with placeholders as written (`{{claims.tenant}}`), for explanations.
@@ -223,6 +247,10 @@ pub struct ColumnMask {
 pub struct DataPolicies {
     filters: Vec<RowFilter>,
     masks: Vec<ColumnMask>,
+    /// `filters` by table pattern.
+    filter_index: PatternIndex,
+    /// `masks` by table pattern.
+    mask_index: PatternIndex,
 }
 
 /// The filters and masks that apply to one caller's reads of one table.
@@ -252,11 +280,33 @@ impl DataPolicies {
         self.len() == 0
     }
 
-    /// What applies to `principal` reading the table at `crn`.
+    /// What applies to `principal` reading the table at `crn` (through the index: the entries
+    /// covering `crn`, in file order, then those that apply to `principal`).
     pub fn applying(&self, principal: &str, crn: &Crn) -> Applying<'_> {
         if self.is_empty() {
             return Applying::default();
         }
+        Applying {
+            filters: self
+                .filter_index
+                .covering(crn)
+                .into_iter()
+                .filter_map(|i| self.filters.get(i))
+                .filter(|f| f.applies.to(principal))
+                .collect(),
+            masks: self
+                .mask_index
+                .covering(crn)
+                .into_iter()
+                .filter_map(|i| self.masks.get(i))
+                .filter(|m| m.applies.to(principal))
+                .collect(),
+        }
+    }
+
+    /// [`Self::applying`] by a scan of every entry: what the index must agree with (tests).
+    #[cfg(test)]
+    fn applying_linear(&self, principal: &str, crn: &Crn) -> Applying<'_> {
         Applying {
             filters: self
                 .filters
@@ -373,6 +423,8 @@ impl DataPolicies {
                 }
             }
         }
+        out.filter_index = PatternIndex::new(out.filters.iter().map(|f| &f.table));
+        out.mask_index = PatternIndex::new(out.masks.iter().map(|m| &m.table));
         out
     }
 }
@@ -648,5 +700,95 @@ mask = "NULL"
             .cluster("k")
             .topic("ordersx");
         assert!(p.applying("User:x", &other).is_empty());
+    }
+
+    fn names(a: &Applying<'_>) -> (Vec<String>, Vec<String>) {
+        (
+            a.filters.iter().map(|f| f.name.clone()).collect(),
+            a.masks.iter().map(|m| m.name.clone()).collect(),
+        )
+    }
+
+    #[test]
+    fn the_index_still_applies_literal_and_prefixed_patterns_and_except_still_exempts() {
+        let pre = T.replace("orders", "ord*");
+        let p = parse(&format!(
+            "[[row_filter]]\nname='lit'\ntable='{T}'\nprincipals=['User:x']\nfilter='true'\n\
+             [[row_filter]]\nname='pre'\ntable='{pre}'\nprincipals=['*']\nexcept=['User:admin']\nfilter='true'\n\
+             [[column_mask]]\nname='m'\ntable='{pre}'\ncolumn='c'\nprincipals=['*']\nexcept=['User:admin']\nmask='NULL'\n"
+        ))
+        .unwrap();
+        let crn = |t: &str| {
+            Crn::organization("o")
+                .environment("e")
+                .cluster("k")
+                .topic(t)
+        };
+        let x = p.applying("User:x", &crn("orders"));
+        assert_eq!(
+            names(&x),
+            (vec!["lit".into(), "pre".into()], vec!["m".into()])
+        );
+        assert_eq!(
+            names(&p.applying("User:y", &crn("ordinal"))),
+            (vec!["pre".to_string()], vec!["m".to_string()])
+        );
+        assert!(p.applying("User:admin", &crn("ordinal")).is_empty());
+        assert_eq!(names(&p.applying("User:admin", &crn("orders"))).0.len(), 0);
+        assert!(p.applying("User:x", &crn("or")).is_empty());
+    }
+
+    proptest::proptest! {
+        /// Random policy sets (literal and prefixed tables of two environments, principals
+        /// `*` and named, `except`): the index and the linear scan agree on every probe.
+        #[test]
+        fn applying_through_the_index_equals_the_linear_scan(
+            entries in proptest::collection::vec(
+                (proptest::bool::ANY, 0usize..2, 0usize..6, 0usize..4, 0usize..4),
+                0..60,
+            ),
+            probes in proptest::collection::vec((0usize..4, 0usize..2, 0usize..6), 1..30),
+        ) {
+            const TOPICS: [&str; 6] = ["orders", "ord*", "o*", "orders-eu", "customers", "*"];
+            const WHO: [&[&str]; 4] = [&["*"], &["User:a"], &["User:a", "User:b"], &["User:c"]];
+            const EXCEPT: [&[&str]; 4] = [&[], &["User:a"], &["User:b", "User:c"], &["User:d"]];
+            const PROBE_TOPICS: [&str; 6] = ["orders", "ord", "orders-eu", "o", "customers", "x"];
+            const PROBE_WHO: [&str; 4] = ["User:a", "User:b", "User:c", "User:d"];
+            let list = |xs: &[&str]| {
+                xs.iter().map(|x| format!("'{x}'")).collect::<Vec<_>>().join(",")
+            };
+            let mut text = String::new();
+            for (i, (is_filter, env, topic, who, except)) in entries.iter().enumerate() {
+                let table = T
+                    .replace("environment=e", &format!("environment=e{env}"))
+                    .replace("orders", TOPICS[*topic]);
+                let (principals, except) = (list(WHO[*who]), list(EXCEPT[*except]));
+                if *is_filter {
+                    text.push_str(&format!(
+                        "[[row_filter]]\nname='f{i}'\ntable='{table}'\nprincipals=[{principals}]\n\
+                         except=[{except}]\nfilter='c{i} = 1'\n"
+                    ));
+                } else {
+                    text.push_str(&format!(
+                        "[[column_mask]]\nname='m{i}'\ntable='{table}'\ncolumn='c{i}'\n\
+                         principals=[{principals}]\nexcept=[{except}]\nmask='NULL'\n"
+                    ));
+                }
+            }
+            let p = parse(&text).unwrap();
+            proptest::prop_assert_eq!(p.len(), entries.len());
+            for (who, env, topic) in probes {
+                let crn = Crn::organization("o")
+                    .environment(&format!("e{env}"))
+                    .cluster("k")
+                    .topic(PROBE_TOPICS[topic]);
+                let principal = PROBE_WHO[who];
+                proptest::prop_assert_eq!(
+                    names(&p.applying(principal, &crn)),
+                    names(&p.applying_linear(principal, &crn)),
+                    "{} {}", principal, crn
+                );
+            }
+        }
     }
 }

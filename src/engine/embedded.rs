@@ -13,6 +13,7 @@ pub(crate) mod encode;
 mod examples;
 pub(crate) mod exec;
 mod functions;
+mod masked;
 mod storage;
 mod topic_provider;
 mod topic_scan;
@@ -280,6 +281,21 @@ impl EmbeddedEngine {
         unsupported::check(stmt.statement()).map_err(EngineError::Unsupported)?;
         // Defence in depth: the tables the plan actually scans must be ones the gateway
         // checked (any action), else the statement is refused before it runs.
+        // DESCRIBE of a table read through column masks: the masked columns as the caller
+        // reads them.
+        if let (Statement::ExplainTable { table_name, .. }, Some(d)) =
+            (stmt.statement(), stmt.described_as())
+        {
+            let masked = self.inner.masked_types(d, ctx).await?;
+            return self.inner.describe(table_name, &masked).await;
+        }
+        // The caller's predicates must not be evaluated with a policy's filter (see
+        // `fence_filters`).
+        if !stmt.data_policies().is_empty() {
+            let mut fenced = stmt.statement().clone();
+            crate::rewrite::fence_filters(&mut fenced, stmt.data_policies());
+            return self.execute_guarded(&fenced, ctx, Some(&checked)).await;
+        }
         self.execute_guarded(stmt.statement(), ctx, Some(&checked))
             .await
     }
@@ -308,7 +324,9 @@ impl EmbeddedEngine {
             Statement::ShowCatalogs { .. } => inner.show_catalogs(),
             Statement::ShowDatabases { show_options, .. }
             | Statement::ShowSchemas { show_options, .. } => inner.show_databases(show_options),
-            Statement::ExplainTable { table_name, .. } => inner.describe(table_name).await,
+            Statement::ExplainTable { table_name, .. } => {
+                inner.describe(table_name, &Default::default()).await
+            }
             other => Err(EngineError::Unsupported(format!(
                 "the embedded engine does not run this kind of statement: {}",
                 first_words(&other.to_string())

@@ -154,6 +154,8 @@ error_codes! {
     RewriteDataPolicyUnenforceable = "rewrite.data_policy_unenforceable" => FORBIDDEN,
     /// A row filter or column mask that does not match its table's columns (fail closed).
     RewriteDataPolicyMismatch = "rewrite.data_policy_mismatch" => FORBIDDEN,
+    /// EXPLAIN of a read through row filters or column masks (the plan would show them).
+    RewriteDataPolicyExplain = "rewrite.data_policy_explain" => FORBIDDEN,
 
     // --- authorization
     /// An access no binding grants.

@@ -404,8 +404,9 @@ async fn internal(
         text,
         session: SessionNames::default(),
         placement: stmt.warrant().placement().clone(),
-        // A listing or DESCRIBE reads no rows: no row filter or column mask applies to it.
-        claims: Default::default(),
+        // The caller's claims: a DESCRIBE shows a masked column's type for this caller (a
+        // listing reads no rows, so no row filter applies to it).
+        claims: stmt.claims().clone(),
     };
     let on_worker = gw.clone();
     let decided = gw

@@ -36,6 +36,7 @@ use datafusion::sql::sqlparser::parser::Parser;
 use serde::Serialize;
 
 use super::RewriteError;
+use super::rewritten::DescribedAs;
 use crate::authz::{Claims, DataPolicies};
 use crate::catalog::{Crn, TableRef};
 use crate::sql::table_argument;
@@ -62,11 +63,92 @@ impl AppliedPolicies {
         if self.columns.iter().all(|c| columns.contains(c)) {
             Ok(())
         } else {
+            // For the administrator (the caller's error names the table only).
+            let missing: Vec<&String> = self
+                .columns
+                .iter()
+                .filter(|c| !columns.contains(c))
+                .collect();
+            tracing::warn!(
+                table = %self.table,
+                row_filters = ?self.row_filters,
+                column_masks = ?self.column_masks,
+                ?missing,
+                "a row filter or column mask names columns its table lacks; reads of the table \
+                 through it are refused until the data policies or the table are corrected"
+            );
             Err(RewriteError::PolicyMismatch {
                 table: self.table.to_string(),
             })
         }
     }
+}
+
+/// For `DESCRIBE t` (the canonical `statement`) of a table with column masks for the reader:
+/// the masked projection and the masks applied (see [`DescribedAs`]).
+pub(super) fn described_as(
+    statement: &Statement,
+    data: &DataPolicies,
+    reader: Reader<'_>,
+) -> Option<(DescribedAs, AppliedPolicies)> {
+    let Statement::ExplainTable { table_name, .. } = statement else {
+        return None;
+    };
+    let t = table_of(table_name)?;
+    let applying = data.applying(reader.principal, &crn(reader, &t));
+    if applying.masks.is_empty() {
+        return None;
+    }
+    let mut nullable = Vec::new();
+    let replace = applying
+        .masks
+        .iter()
+        .map(|m| {
+            let (expr, missing) = m.mask.instantiate_for_type(reader.principal, reader.claims);
+            if missing {
+                nullable.push(m.column.clone());
+            }
+            Box::new(ReplaceSelectElement {
+                expr,
+                column_name: Ident::with_quote('`', &m.column),
+                as_keyword: true,
+            })
+        })
+        .collect();
+    let mut query = skeleton();
+    if let SetExpr::Select(select) = query.body.as_mut() {
+        if let TableFactor::Table { name, .. } = &mut select.from[0].relation {
+            *name = table_name.clone();
+        }
+        if let SelectItem::Wildcard(opts) = &mut select.projection[0] {
+            opts.opt_replace = Some(ReplaceSelectItem { items: replace });
+        }
+    }
+    let applied = AppliedPolicies {
+        table: t.clone(),
+        row_filters: applying.filters.iter().map(|f| f.name.clone()).collect(),
+        column_masks: applying
+            .masks
+            .iter()
+            .map(|m| (m.name.clone(), m.column.clone()))
+            .collect(),
+        columns: applying
+            .masks
+            .iter()
+            .flat_map(|m| {
+                let mut c = m.mask.columns();
+                c.insert(m.column.clone());
+                c
+            })
+            .collect(),
+    };
+    let described = DescribedAs {
+        table: t,
+        query: Statement::Query(Box::new(query)),
+        masked: applying.masks.iter().map(|m| m.column.clone()).collect(),
+        nullable,
+    };
+    Some((described, applied))
 }
 
 /// Who reads: what the templates are instantiated with.
@@ -405,4 +487,60 @@ fn expand_select(
         .collect();
     select.projection = items;
     ControlFlow::Continue(())
+}
+
+/// Puts `LIMIT 9223372036854775807` (no limit at all) on each filtered derived table this
+/// module wrote for a table in `applied`: an optimization fence, for an engine whose optimizer
+/// would otherwise merge the caller's predicates with the policy's filter and evaluate them
+/// together (DataFusion pushes a filter into the derived table's and evaluates `f AND p` on a
+/// whole batch), so that a predicate failing on a filtered-out row (`1 / CASE WHEN region =
+/// 'US' THEN 0 ELSE 1 END = 1`) would fail the statement and reveal that such a row exists.
+/// A filter is never pushed through a limit; the caller's predicates only see the rows the
+/// policy's filter kept.
+pub fn fence_filters(statement: &mut Statement, applied: &[AppliedPolicies]) {
+    let Some(limit) = no_limit() else {
+        return;
+    };
+    struct Fence<'a> {
+        applied: &'a [AppliedPolicies],
+        limit: datafusion::sql::sqlparser::ast::LimitClause,
+    }
+    impl VisitorMut for Fence<'_> {
+        type Break = ();
+        fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<()> {
+            if q.limit_clause.is_some() || q.order_by.is_some() {
+                return ControlFlow::Continue(());
+            }
+            let SetExpr::Select(select) = q.body.as_ref() else {
+                return ControlFlow::Continue(());
+            };
+            let filtered = select.selection.is_some()
+                && matches!(select.projection.as_slice(), [SelectItem::Wildcard(_)])
+                && match select.from.as_slice() {
+                    [from] if from.joins.is_empty() => match &from.relation {
+                        TableFactor::Table { name, .. } => table_of(name)
+                            .is_some_and(|t| self.applied.iter().any(|a| a.table == t)),
+                        _ => false,
+                    },
+                    _ => false,
+                };
+            if filtered {
+                q.limit_clause = Some(self.limit.clone());
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = VisitMut::visit(statement, &mut Fence { applied, limit });
+}
+
+/// `LIMIT 9223372036854775807`.
+fn no_limit() -> Option<datafusion::sql::sqlparser::ast::LimitClause> {
+    let parsed = Parser::parse_sql(
+        &GenericDialect {},
+        "SELECT * FROM x LIMIT 9223372036854775807",
+    );
+    match parsed.ok()?.pop()? {
+        Statement::Query(q) => q.limit_clause,
+        _ => None,
+    }
 }

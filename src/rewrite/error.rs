@@ -26,6 +26,13 @@ pub enum RewriteError {
         /// The table.
         table: String,
     },
+    /// EXPLAIN of a statement that reads a table through a row filter or column mask: the
+    /// plan would show the filter and mask expressions (the policy text) to the caller.
+    #[error("EXPLAIN of a read of table {table}, which has row filters or column masks")]
+    ExplainThroughPolicy {
+        /// The table.
+        table: String,
+    },
 }
 
 impl RewriteError {
@@ -35,6 +42,7 @@ impl RewriteError {
             RewriteError::Unresolved(_) => ErrorCode::RewriteUnresolvedRelation,
             RewriteError::Unenforceable { .. } => ErrorCode::RewriteDataPolicyUnenforceable,
             RewriteError::PolicyMismatch { .. } => ErrorCode::RewriteDataPolicyMismatch,
+            RewriteError::ExplainThroughPolicy { .. } => ErrorCode::RewriteDataPolicyExplain,
         }
     }
 
@@ -53,6 +61,11 @@ impl RewriteError {
                 "Table {table} has a row filter or column mask that does not match its columns; \
                  the statement was refused. A security administrator must correct the data \
                  policies."
+            ),
+            RewriteError::ExplainThroughPolicy { table } => format!(
+                "EXPLAIN was refused: the statement reads table {table} through row filters or \
+                 column masks, and its plan would show them. Run the statement itself, or ask a \
+                 security administrator (`sqlgate check` shows what applies)."
             ),
         }
     }

@@ -10,7 +10,7 @@
 use datafusion::sql::sqlparser::ast::Statement;
 
 use super::AppliedPolicies;
-use crate::authz::{Decision, Warrant};
+use crate::authz::{Claims, Decision, Warrant};
 use crate::sql::{Access, FlinkDdl};
 
 /// The statement the engine runs: canonical names only, built by [`crate::rewrite::rewrite`] from
@@ -30,6 +30,26 @@ pub struct RewrittenStatement {
     decisions: Vec<Decision>,
     warrant: Warrant,
     applied: Vec<AppliedPolicies>,
+    /// The claims of the caller's token it was rewritten with (the listings the gateway runs
+    /// for the caller, INFORMATION_SCHEMA's DESCRIBE, are rewritten with them too).
+    claims: Claims,
+    described_as: Option<DescribedAs>,
+}
+
+/// For a DESCRIBE of a table with column masks for the caller: the masked projection of the
+/// table, whose result types and nullability the engine reports for the masked columns.
+#[derive(Debug, Clone)]
+pub struct DescribedAs {
+    /// The table described.
+    pub table: crate::catalog::TableRef,
+    /// `SELECT * REPLACE (<mask> AS col, …) FROM <table>` (no filter: a filtered table keeps
+    /// its columns), each mask instantiated for the caller; a claim the token lacks is `''`
+    /// here (the type of the mask) and its column is in `nullable`.
+    pub query: Statement,
+    /// The masked columns.
+    pub masked: Vec<String>,
+    /// The masked columns whose mask yields NULL for this caller (a claim it lacks).
+    pub nullable: Vec<String>,
 }
 
 impl RewrittenStatement {
@@ -56,7 +76,27 @@ impl RewrittenStatement {
             decisions,
             warrant,
             applied: Vec::new(),
+            claims: Claims::new(),
+            described_as: None,
         }
+    }
+
+    /// The claims it was rewritten with, and the masked projection of a DESCRIBE.
+    pub(super) fn with_caller(mut self, claims: Claims, described_as: Option<DescribedAs>) -> Self {
+        self.claims = claims;
+        self.described_as = described_as;
+        self
+    }
+
+    /// The claims of the caller's token it was rewritten with.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// For a DESCRIBE of a table the caller reads through column masks: the masked
+    /// projection whose types the engine reports (see [`DescribedAs`]).
+    pub fn described_as(&self) -> Option<&DescribedAs> {
+        self.described_as.as_ref()
     }
 
     /// The row filters and column masks `rewrite::rewrite` enforced in the statement.

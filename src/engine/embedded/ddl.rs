@@ -487,8 +487,14 @@ impl Inner {
         ))
     }
 
-    /// DESCRIBE: Flink's columns `name, type, null, key, extras, watermark`.
-    pub(crate) async fn describe(&self, name: &ObjectName) -> Result<Output, EngineError> {
+    /// DESCRIBE: Flink's columns `name, type, null, key, extras, watermark`; a column in
+    /// `masked` is reported with that type and nullability (a column mask's, as the caller
+    /// reads it).
+    pub(crate) async fn describe(
+        &self,
+        name: &ObjectName,
+        masked: &std::collections::BTreeMap<String, FlinkType>,
+    ) -> Result<Output, EngineError> {
         let target = table_ref_of(name)?;
         let provider = match self.schema_provider(&target.catalog, &target.database) {
             Some(s) => s
@@ -510,7 +516,10 @@ impl Inner {
             .is_some();
         let mut rows = Vec::new();
         for field in provider.schema().fields() {
-            let t = FlinkType::from_field(field).map_err(EngineError::Internal)?;
+            let t = match masked.get(field.name()) {
+                Some(t) => t.clone(),
+                None => FlinkType::from_field(field).map_err(EngineError::Internal)?,
+            };
             let key = if primary_key.contains(field.name()) {
                 text(&format!("PRI({})", primary_key.join(", ")))
             } else {

@@ -301,7 +301,7 @@ impl Inner {
 
     /// The session one statement plans and runs in: the engine's catalogs plus the
     /// statement's scan mode (snapshot or stream).
-    fn session(&self, ctx: &Run) -> SessionState {
+    pub(super) fn session(&self, ctx: &Run) -> SessionState {
         let mut state = self.ctx.state();
         state.config_mut().set_extension(Arc::new(ScanMode {
             snapshot: ctx.snapshot,
