@@ -22,10 +22,12 @@ use crate::sql::{Access, CteScopes, table_argument};
 
 mod enforce;
 mod error;
+mod live;
 mod rewritten;
 
 pub use enforce::{AppliedPolicies, expand_replace};
 pub use error::RewriteError;
+pub use live::{PolicyChange, ReadPolicies};
 pub use rewritten::RewrittenStatement;
 
 /// Builds the engine's statement from an authorized one, for a caller whose token carries no
@@ -89,6 +91,15 @@ pub fn rewrite_for(
         }
     };
     drop(authorized);
+    // What it reads under which filters and masks, for a policy change while it runs.
+    let reads = ReadPolicies::new(
+        organization,
+        warrant.principal(),
+        claims,
+        warrant.policy_version(),
+        &data,
+        &accesses,
+    );
     Ok(RewrittenStatement::new(
         canonical,
         canonical_text,
@@ -98,7 +109,7 @@ pub fn rewrite_for(
         decisions,
         warrant,
     )
-    .with_data_policies(applied))
+    .with_data_policies(applied, reads))
 }
 
 /// The applied filters and masks as audit records name them: `row_filter NAME on TABLE`,

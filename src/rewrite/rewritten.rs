@@ -9,7 +9,7 @@
 
 use datafusion::sql::sqlparser::ast::Statement;
 
-use super::AppliedPolicies;
+use super::{AppliedPolicies, ReadPolicies};
 use crate::authz::{Decision, Warrant};
 use crate::sql::{Access, FlinkDdl};
 
@@ -30,6 +30,8 @@ pub struct RewrittenStatement {
     decisions: Vec<Decision>,
     warrant: Warrant,
     applied: Vec<AppliedPolicies>,
+    /// What it reads under which filters and masks, as decided (see [`ReadPolicies`]).
+    reads: Option<ReadPolicies>,
 }
 
 impl RewrittenStatement {
@@ -56,13 +58,25 @@ impl RewrittenStatement {
             decisions,
             warrant,
             applied: Vec::new(),
+            reads: None,
         }
     }
 
     /// The row filters and column masks `rewrite::rewrite` enforced in the statement.
-    pub(super) fn with_data_policies(mut self, applied: Vec<AppliedPolicies>) -> Self {
+    pub(super) fn with_data_policies(
+        mut self,
+        applied: Vec<AppliedPolicies>,
+        reads: ReadPolicies,
+    ) -> Self {
         self.applied = applied;
+        self.reads = Some(reads);
         self
+    }
+
+    /// The tables it reads and the filters and masks that applied to each when it was
+    /// decided: what a policy change is compared with while it runs.
+    pub fn read_policies(&self) -> Option<&ReadPolicies> {
+        self.reads.as_ref()
     }
 
     /// The row filters and column masks applied, per table (empty when none applies).
