@@ -27,7 +27,7 @@ mod rewritten;
 
 pub use enforce::{AppliedPolicies, expand_replace};
 pub use error::RewriteError;
-pub use live::{PolicyChange, ReadPolicies};
+pub use live::{Changed, PolicyChange, ReadPolicies};
 pub use rewritten::RewrittenStatement;
 
 /// Builds the engine's statement from an authorized one, for a caller whose token carries no

@@ -40,14 +40,17 @@ pub struct ReadPolicies {
     tables: BTreeMap<TableRef, BTreeSet<Applicable>>,
 }
 
+/// One filter or mask that changed: `(kind, name, how)`, `how` being `added`, `removed` or
+/// `changed`.
+pub type Changed = (&'static str, String, &'static str);
+
 /// How a policy version changed what a running statement reads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PolicyChange {
     /// The version that changed it.
     pub version: u64,
-    /// Per table, the filters and masks that changed: `(kind, name, how)`, `how` being
-    /// `added`, `removed` or `changed`.
-    pub tables: Vec<(TableRef, Vec<(&'static str, String, &'static str)>)>,
+    /// Per table, the filters and masks that changed.
+    pub tables: Vec<(TableRef, Vec<Changed>)>,
 }
 
 impl PolicyChange {
