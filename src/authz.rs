@@ -230,6 +230,8 @@ struct Inner {
     last_error: RwLock<Option<String>>,
     /// Decision events for observers; sending without subscribers costs nothing.
     events: tokio::sync::broadcast::Sender<DecisionEvent>,
+    /// The version in force, sent on every swap (reloads and iam/v2 writes alike).
+    versions: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -332,6 +334,7 @@ impl Authorizer {
                 admin: tokio::sync::Mutex::new(AdminState::default()),
                 last_error: RwLock::new(None),
                 events: tokio::sync::broadcast::channel(DECISION_EVENTS_CAPACITY).0,
+                versions: tokio::sync::watch::channel(1).0,
             }),
         }
     }
@@ -391,7 +394,15 @@ impl Authorizer {
             version
         };
         self.inner.cache.invalidate_all();
+        self.inner.versions.send_replace(version);
         version
+    }
+
+    /// The version in force, changing with every new policy (a reload of the policy
+    /// directory or an iam/v2 write): what stops the running statements a change of their
+    /// row filters or column masks concerns.
+    pub fn watch_versions(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.versions.subscribe()
     }
 
     fn set_last_error(&self, e: Option<String>) {

@@ -197,6 +197,7 @@ impl Gateway {
         }
         gw.expire_statements().await;
         gw.start_policy_watcher();
+        crate::pipeline::policy_change::spawn(&gw);
         gw.start_authn_failure_flusher();
         gw.start_statement_sweeper();
         Ok(gw)

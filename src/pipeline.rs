@@ -37,6 +37,7 @@ pub mod explain;
 pub(crate) mod listing;
 mod placement;
 pub mod properties;
+pub(crate) mod policy_change;
 mod starting;
 pub mod tables;
 mod workers;
@@ -257,6 +258,10 @@ pub async fn create_statement(
         true => None,
         false => Some(gw.statements().reserve(&entry).await?),
     };
+    // From here a policy change that alters what it reads ends it, whatever its phase.
+    if let (Some(running), Some(reads)) = (&reservation, rewritten.read_policies()) {
+        policy_change::watch(gw, running, reads.clone());
+    }
 
     // --- 5. engine: planning errors are reported as a FAILED statement, as Confluent does
     let exec_ctx = ExecContext {
@@ -523,6 +528,12 @@ async fn drive(
         return;
     }
     let (phase, event, detail) = match outcome {
+        // A policy change ended it: not the owner's stop, so FAILED, saying which change.
+        _ if running.stop_reason() == Some(StopReason::PolicyChanged) => {
+            let detail = running.policy_detail().unwrap_or_default();
+            warn!(statement = %id.name, %detail, "statement ended by a policy change");
+            (Phase::Failed, StatementEvent::Failed, detail)
+        }
         _ if running.is_cancelled() => (
             Phase::Stopped,
             StatementEvent::Stopped,

@@ -22,10 +22,12 @@ use crate::sql::{Access, CteScopes, table_argument};
 
 mod enforce;
 mod error;
+mod live;
 mod rewritten;
 
 pub use enforce::{AppliedPolicies, expand_replace, fence_filters};
 pub use error::RewriteError;
+pub use live::{Changed, PolicyChange, ReadPolicies};
 pub use rewritten::{DescribedAs, RewrittenStatement};
 
 /// Builds the engine's statement from an authorized one, for a caller whose token carries no
@@ -108,6 +110,15 @@ pub fn rewrite_for(
         }
     };
     drop(authorized);
+    // What it reads under which filters and masks, for a policy change while it runs.
+    let reads = ReadPolicies::new(
+        organization,
+        warrant.principal(),
+        claims,
+        warrant.policy_version(),
+        &data,
+        &accesses,
+    );
     Ok(RewrittenStatement::new(
         canonical,
         canonical_text,
@@ -117,7 +128,7 @@ pub fn rewrite_for(
         decisions,
         warrant,
     )
-    .with_data_policies(applied)
+    .with_data_policies(applied, reads)
     .with_caller(claims.clone(), described_as))
 }
 

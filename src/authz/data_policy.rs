@@ -321,6 +321,18 @@ impl DataPolicies {
         }
     }
 
+    /// Parses and validates `text` as a whole file, without table checks (unit tests).
+    #[cfg(test)]
+    pub(crate) fn from_toml(text: &str) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        let p = Self::parse(text, &|_| Ok(()), &mut problems);
+        if problems.is_empty() {
+            Ok(p)
+        } else {
+            Err(problems)
+        }
+    }
+
     /// Parses and validates `text` (the file's content; empty when there is none), pushing
     /// every problem as `data-policies.toml: …` onto `problems`.
     pub(super) fn parse(

@@ -188,11 +188,15 @@ impl FlinkEngine {
                 .await
                 .map_err(|e| super::embedded::kafka_table_error(e, t))?
                 .ok_or_else(|| EngineError::TableNotFound(t.clone()))?;
+            // The derived table carries the metadata columns every topic table is declared
+            // with (`declare::create_table`) after its own: `SELECT *` keeps its shape and
+            // `$rowtime` (still the time attribute) can be read through the policy.
             let names: Vec<String> = table
                 .layout
                 .columns
                 .iter()
                 .map(|(n, _)| n.clone())
+                .chain(declare::METADATA_COLUMNS.iter().map(|c| c.to_string()))
                 .collect();
             applied
                 .check_columns(&names)

@@ -146,16 +146,21 @@ pub(super) async fn never_started(
     trail: &AuditTrail,
     detail: &str,
 ) {
-    if running.stop_reason() != Some(StopReason::Stopped) {
-        return;
-    }
+    let policy = running.policy_detail();
+    let (phase, event, detail) = match running.stop_reason() {
+        Some(StopReason::Stopped) => (Phase::Stopped, StatementEvent::Stopped, detail),
+        // A policy change ended it before it ran: FAILED, saying which change.
+        Some(StopReason::PolicyChanged) => (
+            Phase::Failed,
+            StatementEvent::Failed,
+            policy.as_deref().unwrap_or(detail),
+        ),
+        _ => return,
+    };
     let statements = gw.statements();
-    match statements
-        .transition(id, Phase::Stopped, detail, None)
-        .await
-    {
+    match statements.transition(id, phase, detail, None).await {
         Ok(Some(_)) => {
-            if let Err(e) = trail.event(StatementEvent::Stopped, detail).await {
+            if let Err(e) = trail.event(event, detail).await {
                 warn!(statement = %id.name, error = %e, "could not audit the statement's stop");
             }
         }

@@ -9,7 +9,7 @@
 
 use datafusion::sql::sqlparser::ast::Statement;
 
-use super::AppliedPolicies;
+use super::{AppliedPolicies, ReadPolicies};
 use crate::authz::{Claims, Decision, Warrant};
 use crate::sql::{Access, FlinkDdl};
 
@@ -34,6 +34,8 @@ pub struct RewrittenStatement {
     /// for the caller, INFORMATION_SCHEMA's DESCRIBE, are rewritten with them too).
     claims: Claims,
     described_as: Option<DescribedAs>,
+    /// What it reads under which filters and masks, as decided (see [`ReadPolicies`]).
+    reads: Option<ReadPolicies>,
 }
 
 /// For a DESCRIBE of a table with column masks for the caller: the masked projection of the
@@ -78,6 +80,7 @@ impl RewrittenStatement {
             applied: Vec::new(),
             claims: Claims::new(),
             described_as: None,
+            reads: None,
         }
     }
 
@@ -100,9 +103,20 @@ impl RewrittenStatement {
     }
 
     /// The row filters and column masks `rewrite::rewrite` enforced in the statement.
-    pub(super) fn with_data_policies(mut self, applied: Vec<AppliedPolicies>) -> Self {
+    pub(super) fn with_data_policies(
+        mut self,
+        applied: Vec<AppliedPolicies>,
+        reads: ReadPolicies,
+    ) -> Self {
         self.applied = applied;
+        self.reads = Some(reads);
         self
+    }
+
+    /// The tables it reads and the filters and masks that applied to each when it was
+    /// decided: what a policy change is compared with while it runs.
+    pub fn read_policies(&self) -> Option<&ReadPolicies> {
+        self.reads.as_ref()
     }
 
     /// The row filters and column masks applied, per table (empty when none applies).

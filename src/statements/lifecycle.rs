@@ -42,6 +42,22 @@ pub const RESTART_STARTING: &str = "The gateway restarted while the statement wa
 /// Added to the detail of a finished query whose rows a restart took away.
 pub const RESULTS_GONE: &str = "Its results were held in the memory of the gateway process and are gone since the gateway restarted.";
 
+/// How `data` changes what the live statement of handle `h` reads, if it is not ended yet.
+pub(crate) fn policy_change(
+    h: &Running,
+    version: u64,
+    data: &crate::authz::DataPolicies,
+) -> Option<crate::rewrite::PolicyChange> {
+    if h.is_cancelled() || h.phase().is_terminal() {
+        return None;
+    }
+    let reads = h.reads()?;
+    if reads.version() >= version {
+        return None;
+    }
+    reads.changed(version, data)
+}
+
 /// Whether a detail already tells that a restart took the results.
 fn says_results_gone(detail: &str) -> bool {
     detail.ends_with(RESULTS_GONE)
@@ -504,6 +520,26 @@ impl Statements {
             }
         }
         Ok(out)
+    }
+
+    /// Ends every statement running here whose row filters or column masks `data` (policy
+    /// version `version`) changes, for its principal, on a table it reads (see
+    /// [`crate::rewrite::ReadPolicies::changed`]); the driving task records each FAILED with
+    /// a detail naming the change. Returns the ended statements' uids and changes.
+    pub fn end_for_policy(
+        &self,
+        version: u64,
+        data: &crate::authz::DataPolicies,
+    ) -> Vec<(String, crate::rewrite::PolicyChange)> {
+        let mut out = Vec::new();
+        for (uid, h) in self.running.all() {
+            if let Some(change) = policy_change(&h, version, data)
+                && h.end_for_policy(change.detail())
+            {
+                out.push((uid, change));
+            }
+        }
+        out
     }
 
     /// Cancels the work of every statement for shutdown. Their records are left as they are

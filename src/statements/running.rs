@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::record::Phase;
 use super::results::ResultBuffer;
 use crate::engine::Cancel;
+use crate::rewrite::ReadPolicies;
 
 /// Why a statement's work was cancelled; the first reason given is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,9 @@ pub enum StopReason {
     /// The gateway is shutting down: the statement did not end, so nothing is recorded for
     /// it now, and the next start reports it as ended by the restart.
     Shutdown,
+    /// A policy change altered the row filters or column masks of a table it reads, for its
+    /// principal: it ends FAILED with the detail given ([`Running::end_for_policy`]).
+    PolicyChanged,
 }
 
 /// One running statement's process-local handle.
@@ -42,6 +46,11 @@ pub struct Running {
     engine: Mutex<Option<Arc<dyn Cancel>>>,
     /// Waiters see every phase change made through [`super::lifecycle::Statements`].
     phase_tx: watch::Sender<Phase>,
+    /// What it reads under which row filters and column masks, as decided; compared with
+    /// every new policy version while it runs.
+    reads: Mutex<Option<Arc<ReadPolicies>>>,
+    /// The detail it ends with when a policy change ended it.
+    policy_detail: Mutex<Option<String>>,
 }
 
 impl Running {
@@ -54,7 +63,47 @@ impl Running {
             reason: Mutex::new(None),
             engine: Mutex::new(None),
             phase_tx,
+            reads: Mutex::new(None),
+            policy_detail: Mutex::new(None),
         }
+    }
+
+    /// Records what the statement reads under which filters and masks (when it is admitted).
+    pub fn set_reads(&self, reads: ReadPolicies) {
+        *self.reads.lock().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(reads));
+    }
+
+    /// What the statement reads under which filters and masks, once recorded.
+    pub fn reads(&self) -> Option<Arc<ReadPolicies>> {
+        self.reads.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Ends the work because a policy change altered what it reads: cancelled like a stop,
+    /// and recorded FAILED with `detail`. Nothing happens if it was cancelled already.
+    pub fn end_for_policy(&self, detail: String) -> bool {
+        {
+            let mut reason = self.reason_lock();
+            if reason.is_some() {
+                return false;
+            }
+            *self.policy_detail.lock().unwrap_or_else(|p| p.into_inner()) = Some(detail);
+            *reason = Some(StopReason::PolicyChanged);
+        }
+        self.cancel(StopReason::PolicyChanged);
+        true
+    }
+
+    /// The detail of a statement a policy change ended.
+    pub fn policy_detail(&self) -> Option<String> {
+        self.policy_detail
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The phase last told to waiters.
+    pub fn phase(&self) -> Phase {
+        *self.phase_tx.borrow()
     }
 
     fn reason_lock(&self) -> MutexGuard<'_, Option<StopReason>> {
@@ -140,6 +189,14 @@ impl RunningRegistry {
         self.lock().remove(uid)
     }
 
+    /// Every handle, with its uid.
+    pub fn all(&self) -> Vec<(String, Arc<Running>)> {
+        self.lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
     /// Cancels every statement's work for `reason`.
     pub fn cancel_all(&self, reason: StopReason) {
         for r in self.lock().values() {
@@ -184,5 +241,27 @@ mod tests {
             1,
             "attached after the stop"
         );
+    }
+
+    /// A policy change ends the work once, with its detail, and only if nothing else ended
+    /// it first (a stop keeps its STOPPED).
+    #[test]
+    fn a_policy_end_cancels_the_engine_and_keeps_the_first_reason() {
+        let running = Running::new(1);
+        let handle = Arc::new(Counted::default());
+        running.attach_engine(handle.clone());
+        assert!(running.end_for_policy("changed".into()));
+        assert_eq!(handle.0.load(Ordering::SeqCst), 1);
+        assert_eq!(running.stop_reason(), Some(StopReason::PolicyChanged));
+        assert_eq!(running.policy_detail().as_deref(), Some("changed"));
+        assert!(!running.end_for_policy("again".into()), "ended once");
+        running.cancel(StopReason::Stopped);
+        assert_eq!(running.stop_reason(), Some(StopReason::PolicyChanged));
+
+        let stopped = Running::new(1);
+        stopped.cancel(StopReason::Stopped);
+        assert!(!stopped.end_for_policy("late".into()));
+        assert_eq!(stopped.stop_reason(), Some(StopReason::Stopped));
+        assert_eq!(stopped.policy_detail(), None);
     }
 }

@@ -355,7 +355,10 @@ impl Inner {
             .with_allow_statements(false)
             .verify_plan(&planned.plan)
             .map_err(|e| EngineError::Unsupported(e.message().into_owned()))?;
-        Ok((physical(state, planned.plan).await?, planned.streaming))
+        Ok((
+            physical(state, planned.plan, planned.streaming).await?,
+            planned.streaming,
+        ))
     }
 
     pub(crate) async fn select(
@@ -457,7 +460,7 @@ impl Inner {
         if dml.op != WriteOp::Insert(InsertOp::Append) {
             return Err(EngineError::Unsupported(format!("{}", dml.op)));
         }
-        let physical = physical(&state, Arc::unwrap_or_clone(dml.input)).await?;
+        let physical = physical(&state, Arc::unwrap_or_clone(dml.input), planned.streaming).await?;
         let task = state.task_ctx();
         let rows = match kafka {
             Some((kc, table)) => produce_all(physical, task, kc, table.clone()),
@@ -658,12 +661,33 @@ struct Planned {
     streaming: bool,
 }
 
+/// Rows per output batch of the operators of a stream (see [`physical`]).
+const STREAM_BATCH_ROWS: usize = 1;
+
 /// The physical plan of `plan`, every node of it checking the statement's stop token (set
 /// on the session by `Inner::session`), so a stop ends the work within a batch.
+///
+/// A stream (`streaming`) is planned with operators that pass rows on as they come: a
+/// filter (a WHERE, or a row filter of a data policy) otherwise holds its matching rows until
+/// it has `batch_size` of them, which on a quiet topic is never.
 async fn physical(
     state: &SessionState,
     plan: LogicalPlan,
+    streaming: bool,
 ) -> Result<Arc<dyn ExecutionPlan>, EngineError> {
+    let stream_state;
+    let state = if streaming {
+        let mut s = state.clone();
+        let opts = s.config_mut().options_mut();
+        opts.execution.batch_size =
+            datafusion::common::config::ConfigNonZeroUsize::try_new(STREAM_BATCH_ROWS)
+                .map_err(plan_error)?;
+        opts.execution.coalesce_batches = false;
+        stream_state = s;
+        &stream_state
+    } else {
+        state
+    };
     let physical = state
         .create_physical_plan(&plan)
         .await

@@ -173,6 +173,9 @@ fn column(
     Ok(format!("{} {}", ident(name), avro_declared(t).to_sql()))
 }
 
+/// The metadata columns every topic table is declared with, in their order.
+pub(crate) const METADATA_COLUMNS: [&str; 3] = [ROWTIME, PARTITION, OFFSET];
+
 /// `CREATE TABLE` of one topic table, fully qualified, with the three metadata columns and a
 /// watermark on `$rowtime`. `bounded`: reads stop at the offsets current at start.
 pub(crate) fn create_table(

@@ -1,0 +1,532 @@
+//! Row filters and column masks on the real Flink engine (Flink 2.2.1, Apache Kafka, Apicurio,
+//! one stack for the binary): the bypass attempts of `tests/data_policies.rs` against
+//! Kafka-backed tables a Kafka producer filled, each asserting the exact rows; the metadata
+//! columns (`$rowtime`, `$partition`, `$offset`) read through a covered table; records
+//! produced while a streaming Flink statement runs come back filtered and masked, and a policy
+//! change ends that statement (FAILED, its Flink job cancelled).
+//!
+//! The tests run one at a time ([`SERIAL`]): the shared Flink has few task slots.
+
+mod common;
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use serde_json::{Value, json};
+
+use common::data_policies::{developer_with, set_data_policies, table_crn};
+use common::flink::{self, create, read_until, wait_phase};
+use common::{Cred, TestGateway, admin, broker, registry};
+
+const LONG: Duration = Duration::from_secs(120);
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn gateway() -> (TestGateway, &'static flink::Flink, String) {
+    let kafka = broker::shared().await;
+    let reg = registry::shared().await;
+    let f = flink::shared().await;
+    let k = flink::kafka(&kafka.bootstrap, &reg.url);
+    let gw = TestGateway::start_with(|c| {
+        flink::on_flink(c, k, f);
+        c.policy.reload_settle = Duration::from_millis(50);
+    })
+    .await;
+    (gw, f, kafka.bootstrap.clone())
+}
+
+fn streaming() -> Value {
+    json!({"sql.current-catalog": "env-dev", "sql.current-database": "lkc-dev"})
+}
+
+fn snapshot() -> Value {
+    json!({"sql.current-catalog": "env-dev", "sql.current-database": "lkc-dev", "sql.snapshot.mode": "now"})
+}
+
+/// The minute ten minutes ago, in ms: record timestamps within the topics' retention.
+fn base() -> i64 {
+    (chrono::Utc::now().timestamp_millis() / 60_000 - 10) * 60_000
+}
+
+/// Produces JSON values at `base + at` ms.
+async fn produce(bootstrap: &str, topic: &str, base: i64, records: &[(i64, Value)]) {
+    let p: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    for (at, v) in records {
+        let payload = v.to_string();
+        p.send(
+            FutureRecord::<(), _>::to(topic)
+                .payload(&payload)
+                .timestamp(base + at),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Runs a bounded statement to COMPLETED; the final rows (the changelog applied), sorted.
+async fn rows(gw: &TestGateway, cred: &Cred, name: &str, sql: &str) -> Vec<Value> {
+    let (s, v) = create(gw, cred, name, sql, None, snapshot()).await;
+    assert_eq!(s, 200, "{sql}: {v}");
+    let v = wait_phase(gw, cred, name, &["RUNNING", "COMPLETED", "FAILED"], LONG).await;
+    assert_ne!(v["status"]["phase"], "FAILED", "{sql}: {v}");
+    let changelog = read_until(gw, cred, name, LONG, |_| false).await;
+    let v = wait_phase(gw, cred, name, &["COMPLETED", "FAILED"], LONG).await;
+    assert_eq!(v["status"]["phase"], "COMPLETED", "{sql}: {v}");
+    final_rows(&changelog)
+}
+
+/// Applies a changelog (`op` 0 insert, 1 update-before, 2 update-after, 3 delete).
+fn final_rows(changelog: &[(u64, Value)]) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    for (op, row) in changelog {
+        match op {
+            1 | 3 => {
+                let i = out
+                    .iter()
+                    .position(|r| r == row)
+                    .unwrap_or_else(|| panic!("retracting {row} not in {out:?}"));
+                out.remove(i);
+            }
+            _ => out.push(row.clone()),
+        }
+    }
+    out.sort_by_key(|r| r.to_string());
+    out
+}
+
+async fn ddl(gw: &TestGateway, cred: &Cred, name: &str, sql: &str) {
+    let (s, v) = create(gw, cred, name, sql, None, snapshot()).await;
+    assert_eq!(s, 200, "{sql}: {v}");
+    let v = wait_phase(gw, cred, name, &["COMPLETED", "FAILED"], LONG).await;
+    assert_eq!(v["status"]["phase"], "COMPLETED", "{sql}: {v}");
+}
+
+fn policies(orders: &str, customers: &str, orders_filter: &str) -> String {
+    format!(
+        r#"
+[[row_filter]]
+name = "orders-eu-only"
+table = "{orders}"
+principals = ["User:pool-dev"]
+filter = "{orders_filter}"
+
+[[column_mask]]
+name = "customers-email"
+table = "{customers}"
+column = "email"
+principals = ["*"]
+except = ["User:pool-admin"]
+mask = "CONCAT('***@', SUBSTRING(email FROM POSITION('@' IN email) + 1))"
+"#,
+        orders = table_crn(orders),
+        customers = table_crn(customers),
+    )
+}
+
+const EU_TENANT: &str = "region = 'EU' AND tenant = {{claims.tenant}}";
+
+/// The bypass set on Flink, exact rows: SELECT * (metadata columns included, as without a
+/// policy), WHERE / GROUP BY / JOIN on the masked column, COUNT(*) and SUM over filtered rows,
+/// a CTE named like the table, an INSERT … SELECT copy read back, the metadata columns read
+/// through the covered table, and the exempt principal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_flink_every_read_of_a_covered_table_is_filtered_and_masked() {
+    let _one = SERIAL.lock().await;
+    let (gw, _f, bootstrap) = gateway().await;
+    let dev = developer_with(&gw, &[("tenant", "t1")]);
+    let admin = admin(&gw);
+    ddl(
+        &gw,
+        &dev,
+        "ddl-c",
+        "CREATE TABLE fp_customers (id INT, email STRING, region STRING) WITH ('value.format' = 'json')",
+    )
+    .await;
+    ddl(
+        &gw,
+        &dev,
+        "ddl-o",
+        "CREATE TABLE fp_orders (id INT, customer INT, region STRING, tenant STRING, amount INT) \
+         WITH ('value.format' = 'json')",
+    )
+    .await;
+    ddl(
+        &gw,
+        &dev,
+        "ddl-copy",
+        "CREATE TABLE fp_copy (id INT, email STRING) WITH ('value.format' = 'json')",
+    )
+    .await;
+    let t0 = base();
+    produce(
+        &bootstrap,
+        "fp_customers",
+        t0,
+        &[
+            (
+                1_000,
+                json!({"id": 1, "email": "ann@corp.example", "region": "EU"}),
+            ),
+            (
+                2_000,
+                json!({"id": 2, "email": "bob@mail.example", "region": "US"}),
+            ),
+            (
+                3_000,
+                json!({"id": 3, "email": "cy@mail.example", "region": "EU"}),
+            ),
+        ],
+    )
+    .await;
+    let order = |id: i32, c: i32, r: &str, t: &str, a: i32| json!({"id": id, "customer": c, "region": r, "tenant": t, "amount": a});
+    produce(
+        &bootstrap,
+        "fp_orders",
+        t0,
+        &[
+            (1_000, order(10, 1, "EU", "t1", 100)),
+            (2_000, order(11, 2, "US", "t1", 200)),
+            (3_000, order(12, 3, "EU", "t2", 300)),
+            (4_000, order(13, 3, "EU", "t1", 400)),
+        ],
+    )
+    .await;
+    set_data_policies(&gw, &policies("fp_orders", "fp_customers", EU_TENANT)).await;
+
+    // SELECT *: the developer's rows are the admin's with the email masked, metadata
+    // columns and all (the derived table carries them).
+    let raw = rows(&gw, &admin, "star-admin", "SELECT * FROM fp_customers").await;
+    assert_eq!(raw.len(), 3, "{raw:?}");
+    assert_eq!(
+        raw[0].as_array().unwrap().len(),
+        6,
+        "own and metadata columns: {raw:?}"
+    );
+    assert_eq!(raw[0][1], "ann@corp.example");
+    let masked = rows(&gw, &dev, "star-dev", "SELECT * FROM fp_customers").await;
+    let expect: Vec<Value> = raw
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            let email = r[1].as_str().unwrap();
+            r[1] = json!(format!("***@{}", email.split('@').nth(1).unwrap()));
+            r
+        })
+        .collect();
+    assert_eq!(masked, expect);
+
+    // WHERE on the masked column compares the masked value.
+    assert_eq!(
+        rows(
+            &gw,
+            &dev,
+            "w-raw",
+            "SELECT id FROM fp_customers WHERE email = 'bob@mail.example'"
+        )
+        .await,
+        Vec::<Value>::new()
+    );
+    assert_eq!(
+        rows(
+            &gw,
+            &dev,
+            "w-masked",
+            "SELECT id FROM fp_customers WHERE email = '***@mail.example'"
+        )
+        .await,
+        vec![json!(["2"]), json!(["3"])]
+    );
+    // GROUP BY it groups masked values.
+    assert_eq!(
+        rows(
+            &gw,
+            &dev,
+            "g",
+            "SELECT email, COUNT(*) AS n FROM fp_customers GROUP BY email"
+        )
+        .await,
+        vec![
+            json!(["***@corp.example", "1"]),
+            json!(["***@mail.example", "2"])
+        ]
+    );
+    // A JOIN on it joins masked values (the raw emails are all different).
+    assert_eq!(
+        rows(
+            &gw,
+            &dev,
+            "j-mask",
+            "SELECT a.id, b.id FROM fp_customers AS a JOIN fp_customers AS b \
+             ON a.email = b.email WHERE a.id < b.id"
+        )
+        .await,
+        vec![json!(["2", "3"])]
+    );
+    // COUNT(*) and SUM over the filtered rows; a join of the two covered tables.
+    assert_eq!(
+        rows(
+            &gw,
+            &dev,
+            "agg",
+            "SELECT COUNT(*), SUM(amount) FROM fp_orders"
+        )
+        .await,
+        vec![json!(["2", "500"])]
+    );
+    assert_eq!(
+        rows(
+            &gw,
+            &admin,
+            "agg-admin",
+            "SELECT COUNT(*), SUM(amount) FROM fp_orders"
+        )
+        .await,
+        vec![json!(["4", "1000"])]
+    );
+    assert_eq!(
+        rows(
+            &gw,
+            &dev,
+            "j-orders",
+            "SELECT o.id, c.email FROM fp_orders AS o JOIN fp_customers AS c ON o.customer = c.id"
+        )
+        .await,
+        vec![
+            json!(["10", "***@corp.example"]),
+            json!(["13", "***@mail.example"])
+        ]
+    );
+    // A CTE named like the table reads the table through the policy.
+    assert_eq!(
+        rows(
+            &gw,
+            &dev,
+            "cte",
+            "WITH fp_orders AS (SELECT * FROM fp_orders) SELECT id, amount FROM fp_orders"
+        )
+        .await,
+        vec![json!(["10", "100"]), json!(["13", "400"])]
+    );
+    // The metadata columns read through the covered table: partition and offset of the
+    // filtered rows, and `$rowtime` in a condition.
+    assert_eq!(
+        rows(
+            &gw,
+            &dev,
+            "meta",
+            "SELECT id, `$partition`, `$offset` FROM fp_orders"
+        )
+        .await,
+        vec![json!(["10", "0", "0"]), json!(["13", "0", "3"])]
+    );
+    assert_eq!(
+        rows(
+            &gw,
+            &dev,
+            "rowtime",
+            &format!(
+                "SELECT id FROM fp_customers WHERE `$rowtime` >= TO_TIMESTAMP_LTZ({}, 3)",
+                t0 + 2_000
+            )
+        )
+        .await,
+        vec![json!(["2"]), json!(["3"])]
+    );
+
+    // An INSERT … SELECT copy holds masked values only, read back by the same principal.
+    let (s, v) = create(
+        &gw,
+        &dev,
+        "copy",
+        "INSERT INTO fp_copy SELECT id, email FROM fp_customers",
+        None,
+        streaming(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let deadline = std::time::Instant::now() + LONG;
+    let mut n = 0;
+    let copied = loop {
+        n += 1;
+        let got = rows(
+            &gw,
+            &dev,
+            &format!("copy-read-{n}"),
+            "SELECT id, email FROM fp_copy",
+        )
+        .await;
+        if got.len() >= 3 || std::time::Instant::now() > deadline {
+            break got;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    assert_eq!(
+        copied,
+        vec![
+            json!(["1", "***@corp.example"]),
+            json!(["2", "***@mail.example"]),
+            json!(["3", "***@mail.example"]),
+        ]
+    );
+    let del = dev
+        .apply(gw.client().delete(format!("{}/statements/copy", gw.base())))
+        .send()
+        .await
+        .unwrap();
+    assert!(del.status().is_success(), "{}", del.status());
+    gw.stop().await;
+}
+
+/// A streaming Flink statement over a covered table: records produced while it runs come
+/// back filtered and masked; a policy change of its filter ends it FAILED with the detail,
+/// and its Flink job is cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_flink_a_running_statement_reads_new_records_through_the_policy_until_it_changes() {
+    let _one = SERIAL.lock().await;
+    let (gw, f, bootstrap) = gateway().await;
+    let dev = developer_with(&gw, &[("tenant", "t1")]);
+    ddl(
+        &gw,
+        &dev,
+        "ddl-lc",
+        "CREATE TABLE fl_customers (id INT, email STRING, region STRING) WITH ('value.format' = 'json')",
+    )
+    .await;
+    ddl(
+        &gw,
+        &dev,
+        "ddl-lo",
+        "CREATE TABLE fl_orders (id INT, customer INT, region STRING, tenant STRING, amount INT) \
+         WITH ('value.format' = 'json')",
+    )
+    .await;
+    set_data_policies(&gw, &policies("fl_orders", "fl_customers", EU_TENANT)).await;
+    let t0 = base();
+    produce(
+        &bootstrap,
+        "fl_customers",
+        t0,
+        &[(
+            1_000,
+            json!({"id": 1, "email": "ann@corp.example", "region": "EU"}),
+        )],
+    )
+    .await;
+    let (s, v) = create(
+        &gw,
+        &dev,
+        "live",
+        "SELECT id, email, region FROM fl_customers WHERE id > 0",
+        None,
+        streaming(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let v = wait_phase(&gw, &dev, "live", &["RUNNING", "FAILED"], LONG).await;
+    assert_eq!(v["status"]["phase"], "RUNNING", "{v}");
+    f.wait_job("live", "RUNNING", LONG).await;
+    let (s, v) = create(
+        &gw,
+        &dev,
+        "live-orders",
+        "SELECT id, amount FROM fl_orders",
+        None,
+        streaming(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let v = wait_phase(&gw, &dev, "live-orders", &["RUNNING", "FAILED"], LONG).await;
+    assert_eq!(v["status"]["phase"], "RUNNING", "{v}");
+    f.wait_job("live-orders", "RUNNING", LONG).await;
+    // Produced while both run.
+    produce(
+        &bootstrap,
+        "fl_customers",
+        t0,
+        &[
+            (
+                2_000,
+                json!({"id": 2, "email": "bob@mail.example", "region": "US"}),
+            ),
+            (
+                3_000,
+                json!({"id": 3, "email": "cy@shop.example", "region": "EU"}),
+            ),
+        ],
+    )
+    .await;
+    produce(
+        &bootstrap,
+        "fl_orders",
+        t0,
+        &[
+            (
+                1_000,
+                json!({"id": 10, "customer": 1, "region": "EU", "tenant": "t1", "amount": 100}),
+            ),
+            (
+                2_000,
+                json!({"id": 11, "customer": 2, "region": "US", "tenant": "t1", "amount": 200}),
+            ),
+            (
+                3_000,
+                json!({"id": 12, "customer": 3, "region": "EU", "tenant": "t2", "amount": 300}),
+            ),
+            (
+                4_000,
+                json!({"id": 13, "customer": 3, "region": "EU", "tenant": "t1", "amount": 400}),
+            ),
+        ],
+    )
+    .await;
+    let got = read_until(&gw, &dev, "live", LONG, |r| r.len() >= 3).await;
+    assert_eq!(
+        final_rows(&got),
+        vec![
+            json!(["1", "***@corp.example", "EU"]),
+            json!(["2", "***@mail.example", "US"]),
+            json!(["3", "***@shop.example", "EU"]),
+        ]
+    );
+    let got = read_until(&gw, &dev, "live-orders", LONG, |r| r.len() >= 2).await;
+    assert_eq!(
+        final_rows(&got),
+        vec![json!(["10", "100"]), json!(["13", "400"])]
+    );
+
+    // The orders filter changes: the statement over orders ends, its job is cancelled; the
+    // one over customers (whose mask stayed) keeps running.
+    let v = set_data_policies(&gw, &policies("fl_orders", "fl_customers", "region = 'EU'")).await;
+    let ended = wait_phase(
+        &gw,
+        &dev,
+        "live-orders",
+        &["FAILED", "STOPPED", "COMPLETED"],
+        LONG,
+    )
+    .await;
+    assert_eq!(ended["status"]["phase"], "FAILED", "{ended}");
+    let detail = ended["status"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains(&format!("policy version {v}")), "{detail}");
+    assert!(
+        detail.contains("row_filter `orders-eu-only` changed"),
+        "{detail}"
+    );
+    assert!(detail.contains("`fl_orders`"), "{detail}");
+    f.wait_job("live-orders", "CANCELED", LONG).await;
+    let (p, _) = flink::phase(&gw, &dev, "live").await;
+    assert_eq!(p, "RUNNING");
+    let del = dev
+        .apply(gw.client().delete(format!("{}/statements/live", gw.base())))
+        .send()
+        .await
+        .unwrap();
+    assert!(del.status().is_success(), "{}", del.status());
+    f.wait_job("live", "CANCELED", LONG).await;
+    gw.stop().await;
+}
