@@ -12,6 +12,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 use super::AppliedPolicies;
 use crate::authz::{Decision, Warrant};
 use crate::sql::{Access, FlinkDdl};
+use crate::views::ViewUse;
 
 /// The statement the engine runs: canonical names only, built by [`crate::rewrite::rewrite`] from
 /// an [`AuthorizedStatement`](crate::authz::AuthorizedStatement), whose [`Warrant`] it keeps.
@@ -30,6 +31,8 @@ pub struct RewrittenStatement {
     decisions: Vec<Decision>,
     warrant: Warrant,
     applied: Vec<AppliedPolicies>,
+    /// What the statement does with views (see [`crate::views`]).
+    views: ViewUse,
 }
 
 impl RewrittenStatement {
@@ -56,7 +59,20 @@ impl RewrittenStatement {
             decisions,
             warrant,
             applied: Vec::new(),
+            views: ViewUse::default(),
         }
+    }
+
+    /// What resolution found the statement does with views.
+    pub(super) fn with_views(mut self, views: ViewUse) -> Self {
+        self.views = views;
+        self
+    }
+
+    /// What the statement does with views: the views it read (already expanded into the
+    /// statement) and, for CREATE VIEW, the definition the gateway stores.
+    pub fn views(&self) -> &ViewUse {
+        &self.views
     }
 
     /// The row filters and column masks `rewrite::rewrite` enforced in the statement.

@@ -394,6 +394,14 @@ impl Inner {
                 .collect(),
             None => schema.table_names(),
         };
+        // The gateway's views are listed with the tables (see `crate::views`).
+        names.extend(
+            self.catalogs
+                .views()
+                .in_database(&catalog, &database)
+                .iter()
+                .map(|v| v.name.table.clone()),
+        );
         names.sort();
         let rows = names
             .into_iter()
