@@ -266,7 +266,7 @@ impl Gateway {
     /// A view statement the gateway runs itself, or a table statement on a view it refuses
     /// (see [`crate::views::ddl`]); `None` for anything the engine runs.
     async fn views_first(
-        &self,
+        self: &Arc<Self>,
         stmt: &crate::rewrite::RewrittenStatement,
     ) -> Option<Result<crate::engine::Execution, crate::engine::EngineError>> {
         let pool = &stmt.warrant().placement().compute_pool;
@@ -275,6 +275,7 @@ impl Gateway {
             self.engines.of_pool(pool).as_ref(),
             self.engines.id_of_pool(pool),
             stmt,
+            self.visibility(stmt.warrant().principal()),
         )
         .await
     }

@@ -93,10 +93,128 @@ impl ViewDef {
     }
 }
 
+/// `view`'s body with every view it reads replaced by its own body, as resolution expands
+/// them (for planning its columns; authorization is resolution's, not this).
+pub(crate) fn expanded(store: &ViewStore, view: &ViewDef) -> Result<Query, ViewError> {
+    use datafusion::sql::sqlparser::ast::{
+        Ident, TableAlias, TableAliasColumnDef, TableFactor, VisitMut, VisitorMut,
+    };
+    struct Expand<'a> {
+        store: &'a ViewStore,
+        root: TableRef,
+        depth: usize,
+        error: Option<ViewError>,
+    }
+    impl Expand<'_> {
+        fn wrap(&self, def: &ViewDef, alias: Option<TableAlias>) -> Result<TableFactor, ViewError> {
+            let columns: Vec<TableAliasColumnDef> = def
+                .columns
+                .iter()
+                .map(|c| TableAliasColumnDef {
+                    name: Ident::with_quote('`', c.as_str()),
+                    data_type: None,
+                })
+                .collect();
+            let alias = match alias {
+                Some(mut a) => {
+                    if a.columns.is_empty() {
+                        a.columns = columns;
+                    }
+                    a
+                }
+                None => TableAlias {
+                    explicit: true,
+                    name: Ident::with_quote('`', def.name.table.as_str()),
+                    columns,
+                    at: None,
+                },
+            };
+            Ok(TableFactor::Derived {
+                lateral: false,
+                subquery: Box::new(def.parsed()?),
+                alias: Some(alias),
+                sample: None,
+            })
+        }
+    }
+    impl VisitorMut for Expand<'_> {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+            let TableFactor::Table { name, alias, .. } = factor else {
+                return ControlFlow::Continue(());
+            };
+            let [Some(c), Some(d), Some(t)] = [0, 1, 2].map(|i| {
+                name.0
+                    .get(i)
+                    .and_then(|p| p.as_ident())
+                    .map(|x| x.value.clone())
+            }) else {
+                return ControlFlow::Continue(());
+            };
+            let Some(def) = self.store.get(&TableRef::new(&c, &d, &t)) else {
+                return ControlFlow::Continue(());
+            };
+            self.depth += 1;
+            if self.depth > MAX_DEPTH * 4 {
+                self.error = Some(ViewError::TooDeep(Box::new(self.root.clone())));
+                return ControlFlow::Break(());
+            }
+            match self.wrap(&def, alias.take()) {
+                Ok(f) => *factor = f,
+                Err(e) => {
+                    self.error = Some(e);
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut outer = TableFactor::Table {
+        name: ObjectName::from(vec![
+            Ident::with_quote('`', view.name.catalog.as_str()),
+            Ident::with_quote('`', view.name.database.as_str()),
+            Ident::with_quote('`', view.name.table.as_str()),
+        ]),
+        alias: None,
+        args: None,
+        with_hints: Vec::new(),
+        version: None,
+        with_ordinality: false,
+        partitions: Vec::new(),
+        json_path: None,
+        sample: None,
+        index_hints: Vec::new(),
+    };
+    let mut e = Expand {
+        store,
+        root: view.name.clone(),
+        depth: 0,
+        error: None,
+    };
+    let _ = VisitMut::visit(&mut outer, &mut e);
+    if let Some(err) = e.error {
+        return Err(err);
+    }
+    let TableFactor::Derived {
+        subquery, alias, ..
+    } = outer
+    else {
+        return Err(ViewError::NotFound(Box::new(view.name.clone())));
+    };
+    // `SELECT * FROM (<body>) AS v(columns)`: the view's own column names.
+    let text = format!(
+        "SELECT * FROM ({subquery}) AS {}",
+        alias.map(|a| a.to_string()).unwrap_or_default()
+    );
+    parse_body(&text).map_err(|_| ViewError::Unreadable(Box::new(view.name.clone())))
+}
+
 /// Parses a view body (a query) with the gateway's dialect.
 pub(crate) fn parse_body(text: &str) -> Result<Query, String> {
     let dialect = crate::sql::FlinkDialect;
+    let limit = crate::sql::ParseLimits::default().recursion_limit;
     let mut parser = Parser::new(&dialect)
+        .with_recursion_limit(limit)
         .try_with_sql(text)
         .map_err(|e| e.to_string())?;
     let q = parser.parse_query().map_err(|e| e.to_string())?;
@@ -185,6 +303,9 @@ pub enum ViewError {
     /// The stored body of a view could not be read back (a damaged file).
     #[error("view {0}'s stored definition cannot be read")]
     Unreadable(Box<TableRef>),
+    /// SHOW CREATE VIEW of a view whose body names a table the caller may not see.
+    #[error("view {0}'s definition names objects the caller may not see")]
+    DefinitionHidden(Box<TableRef>),
     /// The view files could not be written.
     #[error("the view definitions could not be stored: {0}")]
     Storage(String),
@@ -202,6 +323,7 @@ impl ViewError {
             ViewError::TooDeep(_) => ErrorCode::ViewTooDeep,
             ViewError::Broken { .. } | ViewError::Unreadable(_) => ErrorCode::ViewBroken,
             ViewError::Unsupported(_) | ViewError::Engine(_) => ErrorCode::ViewUnsupported,
+            ViewError::DefinitionHidden(_) => ErrorCode::ViewDefinitionHidden,
             ViewError::Storage(_) => ErrorCode::ViewStorageError,
         }
     }
@@ -234,6 +356,9 @@ impl ViewError {
             ViewError::Unreadable(t) => format!(
                 "The stored definition of view {t} cannot be read; drop and re-create the view."
             ),
+            ViewError::DefinitionHidden(t) => format!(
+                "The definition of view {t} is not shown: its body reads a table you have no role on."
+            ),
             ViewError::Storage(_) => "The view definitions could not be stored.".into(),
         }
     }
@@ -242,8 +367,9 @@ impl ViewError {
 /// What one statement does with views, found by name resolution.
 #[derive(Debug, Clone, Default)]
 pub struct ViewUse {
-    /// CREATE VIEW: what to store (its body as written, names canonical, not expanded).
-    pub definition: Option<Box<Definition>>,
+    /// CREATE VIEW: what to store, or why the gateway would not store it (refused when an
+    /// engine whose views the gateway keeps runs it).
+    pub definition: Option<Result<Box<Definition>, ViewError>>,
     /// Every table (or view) read through a view, with the outermost view the statement
     /// itself named: a refusal names that view.
     pub through: Vec<(TableRef, TableRef)>,

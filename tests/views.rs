@@ -373,3 +373,63 @@ mask = "CONCAT('***@', SUBSTRING(email FROM POSITION('@' IN email) + 1))"
     );
     gw.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn views_are_listed_described_and_shown_as_views() {
+    let (gw, dev, reader) = reader_setup().await;
+    assert_eq!(
+        ok(&gw, &dev, "s1", "SHOW VIEWS").await,
+        vec![
+            json!(["v-items"]),
+            json!(["v-outer"]),
+            json!(["v-pay"]),
+            json!(["w-items"])
+        ]
+    );
+    // Filtered like tables: the reader has a role on `v-*` only.
+    assert_eq!(
+        ok(&gw, &reader, "s2", "SHOW VIEWS").await,
+        vec![json!(["v-items"]), json!(["v-outer"]), json!(["v-pay"])]
+    );
+    assert_eq!(
+        ok(&gw, &reader, "s3", "SHOW TABLES").await,
+        vec![
+            json!(["pub-items"]),
+            json!(["v-items"]),
+            json!(["v-outer"]),
+            json!(["v-pay"])
+        ]
+    );
+    // DESCRIBE plans the body (views in it expanded) for the view's columns.
+    let described = ok(&gw, &dev, "d1", "DESCRIBE `v-outer`").await;
+    let names: Vec<&str> = described.iter().filter_map(|r| r[0].as_str()).collect();
+    assert_eq!(names, ["label", "pay"], "{described:?}");
+    assert_eq!(described[1][1], "INT", "{described:?}");
+    let shown = ok(&gw, &dev, "c1", "SHOW CREATE VIEW `v-items`").await;
+    assert_eq!(
+        shown,
+        vec![json!([
+            "CREATE VIEW `env-dev`.`lkc-dev`.`v-items` AS SELECT label FROM `env-dev`.`lkc-dev`.`pub-items`"
+        ])]
+    );
+    // The reader may describe `v-pay`, but its definition names salaries: not shown.
+    let d = failed(&gw, &reader, "c2", "SHOW CREATE VIEW `v-pay`").await;
+    assert!(d.contains("not shown") && !d.contains("salaries"), "{d}");
+    // INFORMATION_SCHEMA.TABLES says which are views.
+    assert_eq!(
+        ok(
+            &gw,
+            &reader,
+            "i1",
+            "SELECT TABLE_NAME, TABLE_TYPE FROM INFORMATION_SCHEMA.`TABLES` ORDER BY TABLE_NAME"
+        )
+        .await,
+        vec![
+            json!(["pub-items", "BASE TABLE"]),
+            json!(["v-items", "VIEW"]),
+            json!(["v-outer", "VIEW"]),
+            json!(["v-pay", "VIEW"])
+        ]
+    );
+    gw.stop().await;
+}

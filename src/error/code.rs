@@ -206,6 +206,8 @@ error_codes! {
     ViewBroken = "view.broken" => UNPROCESSABLE_ENTITY,
     /// A CREATE VIEW clause, or an engine, the gateway's views do not support.
     ViewUnsupported = "view.unsupported" => BAD_REQUEST,
+    /// SHOW CREATE VIEW of a view whose body reads a table the caller has no role on.
+    ViewDefinitionHidden = "view.definition_hidden" => FORBIDDEN,
     /// The view definitions could not be stored.
     ViewStorageError = "view.storage_error" => INTERNAL_SERVER_ERROR,
     /// Invalid for the engine (unknown column, type error, …).
@@ -358,6 +360,7 @@ mod tests {
         ("view.too_deep", 400),
         ("view.broken", 422),
         ("view.unsupported", 400),
+        ("view.definition_hidden", 403),
         ("view.storage_error", 500),
         ("engine.plan_error", 422),
         ("engine.execution_error", 422),

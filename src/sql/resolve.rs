@@ -93,11 +93,15 @@ pub fn resolve_for(
         ));
     }
     let mut canonical = statement;
-    let (kind, accesses, views) = bind_with_views(&mut canonical, &names)?;
-    if views.definition.is_some() && !hints.is_empty() {
-        return Err(ResolveError::View(crate::views::ViewError::Unsupported(
-            "table hints (`/*+ OPTIONS(...) */`) in the view's body".into(),
-        )));
+    let (kind, accesses, mut views) = bind_with_views(&mut canonical, &names)?;
+    if let Statement::CreateView(cv) = &canonical {
+        // Kept for an engine whose views the gateway keeps, which refuses it if it is not.
+        views.definition = Some(match hints.is_empty() {
+            true => crate::views::ddl::definition(cv).map(Box::new),
+            false => Err(ViewError::Unsupported(
+                "table hints (`/*+ OPTIONS(...) */`) in the view's body".into(),
+            )),
+        });
     }
     let hinted = |s: &Statement| super::hints::render(s, 0, &hints);
     let hinted: Option<&dyn Fn(&Statement) -> String> = if hints.is_empty() {
@@ -145,9 +149,6 @@ fn bind_with_views(
     let kind = binder.bind_targets(statement)?;
     if let ControlFlow::Break(e) = statement.visit(&mut binder) {
         return Err(e);
-    }
-    if let Statement::CreateView(cv) = statement {
-        binder.views.definition = Some(Box::new(crate::views::ddl::definition(cv)?));
     }
     if binder.info_schema {
         // Checked once every name is bound, so the refusal names nothing the caller could

@@ -11,15 +11,16 @@ use futures::StreamExt;
 use futures::stream;
 
 use super::{Created, Definition, ViewDef, ViewError, ViewStore, parse_body};
-use crate::catalog::TableRef;
+use crate::catalog::{ObjectRef, TableRef};
 use crate::engine::{Cancel, Column, Engine, EngineError, Execution, ResultRow, Schema, Traits};
+use crate::pipeline::listing::Visible;
 use crate::rewrite::RewrittenStatement;
 use crate::sql::{FlinkType, ResolveError};
 
 /// The definition a resolved CREATE VIEW stores: its canonical name, columns, comment and
 /// body (names canonical, views in it not expanded). Refuses the clauses it would not keep.
-pub(crate) fn definition(cv: &CreateView) -> Result<Definition, ResolveError> {
-    let refuse = |what: &str| Err(ResolveError::View(ViewError::Unsupported(what.into())));
+pub(crate) fn definition(cv: &CreateView) -> Result<Definition, ViewError> {
+    let refuse = |what: &str| Err(ViewError::Unsupported(what.into()));
     if cv.temporary {
         return refuse("TEMPORARY (the gateway keeps views for every session)");
     }
@@ -41,12 +42,17 @@ pub(crate) fn definition(cv: &CreateView) -> Result<Definition, ResolveError> {
         }
         columns.push(c.name.value.clone());
     }
-    let name = view_name(&cv.name)?;
+    let name = view_name(&cv.name).map_err(|_| ViewError::Unsupported("that name".into()))?;
     let query = cv.query.to_string();
     // What is stored must read back as the same body.
     match parse_body(&query) {
         Ok(q) if q == *cv.query => {}
-        _ => return Err(ResolveError::Unrenderable),
+        _ => {
+            return refuse(
+                "this body: written out as SQL text it would read differently (doubled quotes \
+                 in a quoted name, or directly nested signs such as `- -x`)",
+            );
+        }
     }
     Ok(Definition {
         view: ViewDef {
@@ -133,19 +139,18 @@ pub(crate) async fn intercept(
     engine: &dyn Engine,
     engine_id: &str,
     stmt: &RewrittenStatement,
+    visible: Visible,
 ) -> Option<Result<Execution, EngineError>> {
     let kind = stmt.sql_kind();
     let result = match kind {
-        "CREATE_VIEW" | "DROP_VIEW" | "SHOW_CREATE_VIEW" if !engine.runs_gateway_views() => {
+        "CREATE_VIEW" | "DROP_VIEW" if !engine.runs_gateway_views() => {
             // An engine whose catalog the gateway does not keep views for refuses, as before.
-            if kind == "SHOW_CREATE_VIEW" {
-                return None;
-            }
             return Some(Err(ViewError::Engine(engine_id.to_string()).into()));
         }
         "CREATE_VIEW" => create(views, engine, stmt).await,
         "DROP_VIEW" => drop_views(views, engine, stmt).await,
-        "SHOW_CREATE_VIEW" => show_create(views, stmt),
+        "SHOW_CREATE_VIEW" => show_create(views, stmt, &visible),
+        "SHOW_VIEWS" => show_views(views, stmt, &visible),
         "DROP_TABLE" => refuse_views(views, stmt, |name| ViewError::IsAView {
             name,
             what: "DROP TABLE does not drop views; use DROP VIEW",
@@ -180,10 +185,18 @@ async fn create(
     engine: &dyn Engine,
     stmt: &RewrittenStatement,
 ) -> Result<Execution, EngineError> {
-    let Some(d) = stmt.views().definition.as_deref() else {
-        return Err(EngineError::Internal(
-            "CREATE VIEW without its definition".into(),
-        ));
+    let d = match &stmt.views().definition {
+        Some(Ok(d)) => d,
+        Some(Err(e)) => return Err(e.clone().into()),
+        // A Flink-only form (TEMPORARY, MATCH_RECOGNIZE … WITHIN in the body).
+        None => {
+            return Err(ViewError::Unsupported(
+                "this form on the embedded engine (TEMPORARY views and Flink-only clauses in the \
+                 body are not kept by the gateway)"
+                    .into(),
+            )
+            .into());
+        }
     };
     if engine.table_exists(&d.view.name).await? {
         return Err(ViewError::NameTaken {
@@ -223,7 +236,67 @@ async fn drop_views(
     Ok(finished("DROP_VIEW"))
 }
 
-fn show_create(views: &ViewStore, stmt: &RewrittenStatement) -> Result<Execution, EngineError> {
+/// SHOW VIEWS [FROM|IN db]: the database's views the caller may see.
+fn show_views(
+    views: &ViewStore,
+    stmt: &RewrittenStatement,
+    visible: &Visible,
+) -> Result<Execution, EngineError> {
+    let Some((c, d)) = stmt.accesses().iter().find_map(|a| match &a.object {
+        ObjectRef::Database(c, d) if a.action == crate::sql::Action::List => Some((c, d)),
+        _ => None,
+    }) else {
+        return Err(EngineError::Internal(
+            "SHOW VIEWS without its database".into(),
+        ));
+    };
+    let upper = stmt.sql().to_ascii_uppercase();
+    if upper
+        .split_whitespace()
+        .any(|w| w == "LIKE" || w == "ILIKE")
+    {
+        return Err(EngineError::Unsupported(
+            "SHOW VIEWS with LIKE; SHOW TABLES LIKE lists views with the tables".into(),
+        ));
+    }
+    let rows: Vec<ResultRow> = views
+        .in_database(c, d)
+        .iter()
+        .filter(|v| visible(&ObjectRef::Table(v.name.clone())))
+        .map(|v| ResultRow {
+            op: 0,
+            row: vec![serde_json::Value::String(v.name.table.clone())],
+        })
+        .collect();
+    Ok(one_column("SHOW_VIEWS", "view name", rows))
+}
+
+fn one_column(kind: &str, column: &str, rows: Vec<ResultRow>) -> Execution {
+    let schema = Schema {
+        columns: vec![Column {
+            name: column.into(),
+            data_type: FlinkType::string(false),
+        }],
+    };
+    let rows = match rows.is_empty() {
+        true => stream::empty().boxed(),
+        false => stream::iter(vec![Ok(rows)]).boxed(),
+    };
+    Execution {
+        traits: traits(kind, Some(schema)),
+        rows,
+        cancel: Arc::new(Done),
+        listing: None,
+    }
+}
+
+/// SHOW CREATE VIEW: the view's definition, unless its body names a table the caller may
+/// not see (the definition would name it).
+fn show_create(
+    views: &ViewStore,
+    stmt: &RewrittenStatement,
+    visible: &Visible,
+) -> Result<Execution, EngineError> {
     let Some(t) = stmt.accesses().iter().find_map(|a| match &a.object {
         crate::catalog::ObjectRef::Table(t) => Some(t.clone()),
         _ => None,
@@ -235,22 +308,17 @@ fn show_create(views: &ViewStore, stmt: &RewrittenStatement) -> Result<Execution
     let Some(v) = views.get(&t) else {
         return Err(ViewError::NotFound(Box::new(t)).into());
     };
-    let schema = Schema {
-        columns: vec![Column {
-            name: "result".into(),
-            data_type: FlinkType::string(false),
-        }],
-    };
+    if v.reads()
+        .iter()
+        .any(|r| !visible(&ObjectRef::Table(r.clone())))
+    {
+        return Err(ViewError::DefinitionHidden(Box::new(t)).into());
+    }
     let row = ResultRow {
         op: 0,
         row: vec![serde_json::Value::String(v.create_text())],
     };
-    Ok(Execution {
-        traits: traits("SHOW_CREATE_VIEW", Some(schema)),
-        rows: stream::iter(vec![Ok(vec![row])]).boxed(),
-        cancel: Arc::new(Done),
-        listing: None,
-    })
+    Ok(one_column("SHOW_CREATE_VIEW", "result", vec![row]))
 }
 
 /// `e` for a statement that read views: a table its views' bodies read but the statement

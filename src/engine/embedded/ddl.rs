@@ -505,8 +505,10 @@ impl Inner {
                 .map_err(super::exec::plan_error)?,
             None => None,
         };
-        let Some(provider) = provider else {
-            return Err(EngineError::TableNotFound(target));
+        let schema = match (provider, self.catalogs.views().get(&target)) {
+            (Some(p), _) => p.schema(),
+            (None, Some(view)) => self.view_schema(&view).await?,
+            (None, None) => return Err(EngineError::TableNotFound(target)),
         };
         let primary_key = self
             .user_table(&target)
@@ -517,7 +519,7 @@ impl Inner {
             .kafka_cluster(&target.catalog, &target.database)
             .is_some();
         let mut rows = Vec::new();
-        for field in provider.schema().fields() {
+        for field in schema.fields() {
             let t = FlinkType::from_field(field).map_err(EngineError::Internal)?;
             let key = if primary_key.contains(field.name()) {
                 text(&format!("PRI({})", primary_key.join(", ")))
