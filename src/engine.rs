@@ -72,6 +72,18 @@ pub trait Engine: Send + Sync + fmt::Debug {
     ) -> Result<Start, EngineError> {
         Ok(Start::Running(self.execute(stmt, ctx).await?))
     }
+
+    /// Whether the gateway keeps views for this engine's statements ([`crate::views`]):
+    /// then the gateway runs view DDL itself and the engine never sees a view's name. Other
+    /// engines refuse view DDL.
+    fn runs_gateway_views(&self) -> bool {
+        false
+    }
+
+    /// Whether a table of that canonical name exists (a view may not take a table's name).
+    async fn table_exists(&self, _table: &TableRef) -> Result<bool, EngineError> {
+        Ok(false)
+    }
 }
 
 /// How [`Engine::start`] left a statement.
@@ -317,6 +329,9 @@ pub enum EngineError {
     /// A bug: something the engine relies on did not hold.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A view statement refused, or a view that cannot be read (see [`crate::views`]).
+    #[error(transparent)]
+    View(#[from] crate::views::ViewError),
 }
 
 impl EngineError {
@@ -335,6 +350,7 @@ impl EngineError {
             EngineError::UncheckedTable(_) => ErrorCode::EngineUncheckedTable,
             EngineError::Unavailable(_) => ErrorCode::EngineUnavailable,
             EngineError::Internal(_) => ErrorCode::EngineInternal,
+            EngineError::View(e) => e.code(),
         }
     }
 
@@ -361,6 +377,7 @@ impl EngineError {
             }
             EngineError::Unavailable(m) => format!("{m}. Try again shortly."),
             EngineError::Internal(_) => "Internal engine error.".to_string(),
+            EngineError::View(e) => e.detail(),
         }
     }
 }

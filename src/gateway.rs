@@ -50,6 +50,9 @@ pub enum StartupError {
     /// The statement store.
     #[error("statements could not be loaded: {0}")]
     Statements(#[from] StoreError),
+    /// The view definitions.
+    #[error("views could not be loaded: {0}")]
+    Views(#[from] crate::views::ViewError),
     /// The metrics token or listener.
     #[error(transparent)]
     Metrics(#[from] crate::metrics::access::MetricsConfigError),
@@ -131,6 +134,12 @@ impl Gateway {
         let policy_dir = resolve(base_dir, &cfg.policy.dir);
         let authorizer =
             Authorizer::load_with(&policy_dir, catalogs.clone(), cfg.policy.settle()).await?;
+        let views_loaded = catalogs
+            .views()
+            .open(&resolve(base_dir, &cfg.engine.data_dir))?;
+        if views_loaded > 0 {
+            info!(views = views_loaded, "views loaded");
+        }
         let engines = Engines::open(
             &cfg.engine,
             &cfg.engines,
@@ -251,7 +260,29 @@ impl Gateway {
         if crate::session_info::answers(stmt) {
             return crate::session_info::answer(&self.catalogs, stmt);
         }
-        self.execute_on_engine(stmt, ctx).await
+        if let Some(done) = self.views_first(stmt).await {
+            return done;
+        }
+        self.execute_on_engine(stmt, ctx)
+            .await
+            .map_err(|e| crate::views::ddl::explain_missing(stmt, e))
+    }
+
+    /// A view statement the gateway runs itself, or a table statement on a view it refuses
+    /// (see [`crate::views::ddl`]); `None` for anything the engine runs.
+    async fn views_first(
+        self: &Arc<Self>,
+        stmt: &crate::rewrite::RewrittenStatement,
+    ) -> Option<Result<crate::engine::Execution, crate::engine::EngineError>> {
+        let pool = &stmt.warrant().placement().compute_pool;
+        crate::views::ddl::intercept(
+            self.catalogs.views(),
+            self.engines.of_pool(pool).as_ref(),
+            self.engines.id_of_pool(pool),
+            stmt,
+            self.visibility(stmt.warrant().principal()),
+        )
+        .await
     }
 
     /// [`Gateway::execute`] on the statement's engine, for what the gateway itself composes
@@ -281,7 +312,13 @@ impl Gateway {
             let execution = crate::session_info::answer(&self.catalogs, stmt)?;
             return Ok(crate::engine::Start::Running(execution));
         }
-        self.hand_over(stmt).start(stmt, ctx).await
+        if let Some(done) = self.views_first(stmt).await {
+            return done.map(crate::engine::Start::Running);
+        }
+        self.hand_over(stmt)
+            .start(stmt, ctx)
+            .await
+            .map_err(|e| crate::views::ddl::explain_missing(stmt, e))
     }
 
     /// The engine of the compute pool `stmt`'s warrant places it in, with the statement

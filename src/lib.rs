@@ -62,3 +62,4 @@ pub mod statements;
 #[cfg(test)]
 mod testing;
 pub mod tls;
+pub mod views;

@@ -47,6 +47,7 @@ pub fn rewrite_for(
     claims: &Claims,
 ) -> Result<RewrittenStatement, RewriteError> {
     let (resolved, decisions, warrant, data) = authorized.into_parts();
+    let views = resolved.views().clone();
     let (mut canonical, mut canonical_text, kind, accesses, flink) = resolved.into_parts();
     // Without the organization no table's CRN can be matched: with data policies in force,
     // refuse rather than let a filter or mask go unapplied.
@@ -129,7 +130,8 @@ pub fn rewrite_for(
         warrant,
     )
     .with_data_policies(applied, reads)
-    .with_caller(claims.clone(), described_as))
+    .with_caller(claims.clone(), described_as)
+    .with_views(views))
 }
 
 /// The applied filters and masks as audit records name them: `row_filter NAME on TABLE`,

@@ -148,6 +148,11 @@ impl AuthzOutcome {
                 )],
                 ResultStatus::PermissionDenied,
             ),
+            AuthzError::DeniedThroughView { view, .. } => (
+                None,
+                vec![ObjectDecision::refused(view, "read", None, catalogs)],
+                ResultStatus::PermissionDenied,
+            ),
             AuthzError::NotAllowedToRun { environment, .. } => (
                 Some(ObjectDecision::refused(
                     &ObjectRef::Catalog(environment.clone()),

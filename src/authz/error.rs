@@ -22,6 +22,15 @@ pub enum AuthzError {
         /// The object's CRN (where the role would have to be bound).
         crn: String,
     },
+    /// A table a view's body reads is not readable by the reader, who may not know of the
+    /// table: the refusal names the view the reader named, never the table.
+    #[error("{principal} may not read view {view}: a table its body reads is not granted")]
+    DeniedThroughView {
+        /// Who asked.
+        principal: String,
+        /// The view the statement named (boxed to keep the error small).
+        view: Box<ObjectRef>,
+    },
     /// The principal may not run statements in the environment at all.
     #[error("{principal} may not run statements in environment {environment}")]
     NotAllowedToRun {
@@ -67,7 +76,9 @@ impl AuthzError {
     /// Stable error code.
     pub fn code(&self) -> ErrorCode {
         match self {
-            AuthzError::Denied { .. } => ErrorCode::AuthzDenied,
+            AuthzError::Denied { .. } | AuthzError::DeniedThroughView { .. } => {
+                ErrorCode::AuthzDenied
+            }
             AuthzError::NotAllowedToRun { .. } => ErrorCode::AuthzNotAllowedToRun,
             AuthzError::ReadOnly { .. } => ErrorCode::AuthzReadOnly,
             AuthzError::WrongRegion { .. } => ErrorCode::AuthzRegion,
@@ -77,6 +88,11 @@ impl AuthzError {
     /// Message for the client: who, what, which action, and what is missing.
     pub fn detail(&self) -> String {
         match self {
+            AuthzError::DeniedThroughView { principal, view } => format!(
+                "{principal} may not read view {view}: reading a view requires read on the view \
+                 and on every table its body reads, checked for the reader (the view's creator's \
+                 rights are not inherited), and one of those tables is not readable by {principal}"
+            ),
             AuthzError::Denied {
                 principal,
                 object,

@@ -53,9 +53,16 @@ pub struct Catalogs {
     organization_id: String,
     region: String,
     environments: Vec<EnvironmentInfo>,
+    /// The views the gateway keeps in these catalogs (shared by every clone).
+    views: std::sync::Arc<crate::views::ViewStore>,
 }
 
 impl Catalogs {
+    /// The views of these catalogs (see [`crate::views`]).
+    pub fn views(&self) -> &crate::views::ViewStore {
+        &self.views
+    }
+
     /// Builds the model. `region` is the gateway's default region (where statements without a
     /// compute pool run, and where the `examples` catalog is served).
     pub fn new(organization_id: &str, region: &str, environments: Vec<EnvironmentInfo>) -> Self {
@@ -63,6 +70,7 @@ impl Catalogs {
             organization_id: organization_id.to_string(),
             region: region.to_string(),
             environments,
+            views: Default::default(),
         }
     }
 

@@ -401,6 +401,19 @@ impl Engine for EmbeddedEngine {
         let out = self.rewritten(stmt, &run).await?;
         Ok(Self::execution(out, run))
     }
+
+    fn runs_gateway_views(&self) -> bool {
+        true
+    }
+
+    async fn table_exists(&self, t: &TableRef) -> Result<bool, EngineError> {
+        let reference = datafusion::common::TableReference::full(
+            t.catalog.as_str(),
+            t.database.as_str(),
+            t.table.as_str(),
+        );
+        Ok(self.inner.ctx.table_provider(reference).await.is_ok())
+    }
 }
 
 /// The first two words of a statement, for messages that must not echo whole statements.

@@ -192,6 +192,26 @@ error_codes! {
     StatementStoreUnavailable = "statement.store_unavailable" => SERVICE_UNAVAILABLE,
     /// The compute pool's slots are all in use and its queue of waiting statements is full.
     ComputePoolQueueFull = "compute_pool.queue_full" => TOO_MANY_REQUESTS,
+    /// DROP VIEW or SHOW CREATE VIEW of a view that does not exist.
+    ViewNotFound = "view.not_found" => NOT_FOUND,
+    /// CREATE VIEW of a view that exists (without OR REPLACE or IF NOT EXISTS).
+    ViewExists = "view.exists" => CONFLICT,
+    /// A view and a table cannot share a name.
+    ViewNameTaken = "view.name_taken" => CONFLICT,
+    /// A table statement on a view, or a view statement on a table.
+    ViewWrongKind = "view.wrong_kind" => BAD_REQUEST,
+    /// A view that would read itself.
+    ViewCycle = "view.cycle" => BAD_REQUEST,
+    /// Views nested too deep.
+    ViewTooDeep = "view.too_deep" => BAD_REQUEST,
+    /// A view whose body no longer resolves.
+    ViewBroken = "view.broken" => UNPROCESSABLE_ENTITY,
+    /// A CREATE VIEW clause, or an engine, the gateway's views do not support.
+    ViewUnsupported = "view.unsupported" => BAD_REQUEST,
+    /// SHOW CREATE VIEW of a view whose body reads a table the caller has no role on.
+    ViewDefinitionHidden = "view.definition_hidden" => FORBIDDEN,
+    /// The view definitions could not be stored.
+    ViewStorageError = "view.storage_error" => INTERNAL_SERVER_ERROR,
     /// Invalid for the engine (unknown column, type error, …).
     EnginePlanError = "engine.plan_error" => UNPROCESSABLE_ENTITY,
     /// Failed while running.
@@ -334,6 +354,16 @@ mod tests {
         ("statement.too_many", 429),
         ("statement.store_unavailable", 503),
         ("compute_pool.queue_full", 429),
+        ("view.not_found", 404),
+        ("view.exists", 409),
+        ("view.name_taken", 409),
+        ("view.wrong_kind", 400),
+        ("view.cycle", 400),
+        ("view.too_deep", 400),
+        ("view.broken", 422),
+        ("view.unsupported", 400),
+        ("view.definition_hidden", 403),
+        ("view.storage_error", 500),
         ("engine.plan_error", 422),
         ("engine.execution_error", 422),
         ("engine.table_exists", 422),

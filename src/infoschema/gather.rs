@@ -150,7 +150,21 @@ pub(crate) async fn tables(
                     let mut row = ids(&t.db);
                     row.extend([
                         st(&t.name),
-                        st("BASE TABLE"),
+                        // The gateway's views (`crate::views`) are listed with the tables.
+                        st(
+                            if gw
+                                .catalogs()
+                                .views()
+                                .get(&crate::catalog::TableRef::new(
+                                    &v.catalog, &t.db.id, &t.name,
+                                ))
+                                .is_some()
+                            {
+                                "VIEW"
+                            } else {
+                                "BASE TABLE"
+                            },
+                        ),
                         yes_no(false),
                         Cell::Null,
                         Cell::Null,

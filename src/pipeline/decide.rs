@@ -152,15 +152,48 @@ pub fn decide(d: &Decider<'_>, req: &Request) -> Decided {
         }
     };
     decided.kind = Some(resolved.sql_kind());
+    let through_views = (!resolved.views().through.is_empty()).then(|| resolved.views().clone());
     let a = d
         .authorizer
         .authorize_explained(&req.principal, resolved, &req.placement);
     decided.policy_version = Some(a.version);
     decided.evaluation = Some(a.evaluation);
-    decided.outcome = a.result.map_err(Refusal::Authorize).and_then(|a| {
+    let result = match (a.result, through_views) {
+        (Err(e), Some(views)) => Err(name_the_view(e, &views, |o| {
+            d.authorizer.can_see(&req.principal, o)
+        })),
+        (r, _) => r,
+    };
+    decided.outcome = result.map_err(Refusal::Authorize).and_then(|a| {
         rewrite::rewrite_for(a, d.catalogs.organization_id(), &req.claims).map_err(Refusal::Rewrite)
     });
     decided
+}
+
+/// A refused read of a table the statement reads only through a view, by a reader who may
+/// not see that table (no role on it: `visible`, as SHOW TABLES filters), names the view
+/// instead (see [`crate::views`]).
+fn name_the_view(
+    e: AuthzError,
+    views: &crate::views::ViewUse,
+    visible: impl Fn(&crate::catalog::ObjectRef) -> bool,
+) -> AuthzError {
+    let AuthzError::Denied {
+        principal, object, ..
+    } = &e
+    else {
+        return e;
+    };
+    let crate::catalog::ObjectRef::Table(t) = object.as_ref() else {
+        return e;
+    };
+    match views.only_through(t) {
+        Some(v) if !visible(object) => AuthzError::DeniedThroughView {
+            principal: principal.clone(),
+            view: Box::new(crate::catalog::ObjectRef::Table(v.clone())),
+        },
+        _ => e,
+    }
 }
 
 /// Resolves `req`'s statement as its principal would see it, for an explanation whose decision

@@ -12,6 +12,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 use super::{AppliedPolicies, ReadPolicies};
 use crate::authz::{Claims, Decision, Warrant};
 use crate::sql::{Access, FlinkDdl};
+use crate::views::ViewUse;
 
 /// The statement the engine runs: canonical names only, built by [`crate::rewrite::rewrite`] from
 /// an [`AuthorizedStatement`](crate::authz::AuthorizedStatement), whose [`Warrant`] it keeps.
@@ -36,6 +37,8 @@ pub struct RewrittenStatement {
     described_as: Option<DescribedAs>,
     /// What it reads under which filters and masks, as decided (see [`ReadPolicies`]).
     reads: Option<ReadPolicies>,
+    /// What the statement does with views (see [`crate::views`]).
+    views: ViewUse,
 }
 
 /// For a DESCRIBE of a table with column masks for the caller: the masked projection of the
@@ -81,7 +84,20 @@ impl RewrittenStatement {
             claims: Claims::new(),
             described_as: None,
             reads: None,
+            views: ViewUse::default(),
         }
+    }
+
+    /// What resolution found the statement does with views.
+    pub(super) fn with_views(mut self, views: ViewUse) -> Self {
+        self.views = views;
+        self
+    }
+
+    /// What the statement does with views: the views it read (already expanded into the
+    /// statement) and, for CREATE VIEW, the definition the gateway stores.
+    pub fn views(&self) -> &ViewUse {
+        &self.views
     }
 
     /// The claims it was rewritten with, and the masked projection of a DESCRIBE.

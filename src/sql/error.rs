@@ -169,6 +169,9 @@ impl SqlError {
 /// Why a name could not be bound to a canonical object.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
+    /// A view read or created in a way the gateway refuses (see [`crate::views`]).
+    #[error(transparent)]
+    View(crate::views::ViewError),
     /// No such catalog (or not one this gateway serves).
     #[error("unknown catalog `{0}`")]
     UnknownCatalog(String),
@@ -206,6 +209,7 @@ impl ResolveError {
     /// Stable error code.
     pub fn code(&self) -> ErrorCode {
         match self {
+            ResolveError::View(e) => e.code(),
             ResolveError::UnknownCatalog(_) => ErrorCode::ResolveUnknownCatalog,
             ResolveError::UnknownDatabase { .. } => ErrorCode::ResolveUnknownDatabase,
             ResolveError::NoCurrentCatalog(_) => ErrorCode::ResolveNoCurrentCatalog,
@@ -221,6 +225,7 @@ impl ResolveError {
     /// some other catalog, so the message reveals nothing beyond what was written.
     pub fn detail(&self) -> String {
         match self {
+            ResolveError::View(e) => e.detail(),
             ResolveError::UnknownCatalog(c) => {
                 format!("Catalog `{c}` was not found (it does not exist or is not available here).")
             }

@@ -141,7 +141,7 @@ fn parse_tokens(
     } else {
         let parsed = Parser::new(&dialect)
             .with_recursion_limit(limits.recursion_limit)
-            .with_tokens_with_locations(tokens)
+            .with_tokens_with_locations(view_comment(tokens))
             .parse_statements();
         match parsed {
             Ok(mut statements) => {
@@ -173,6 +173,47 @@ fn parse_tokens(
         Some(Err(e)) => Err(e),
         Some(Ok(flink)) => Ok(Body::Flink(flink)),
     }
+}
+
+/// Flink writes a view's comment `CREATE VIEW v [(cols)] COMMENT 'text' AS …`, sqlparser
+/// `COMMENT = 'text'`: for a CREATE [OR REPLACE] VIEW, the `=` is added after the first
+/// `COMMENT` keyword outside brackets and before `AS` that a string follows, so sqlparser
+/// reads Flink's form (the body is kept by the gateway, see `crate::views`).
+fn view_comment(mut tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    let is_word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    let words: Vec<usize> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !matches!(t.token, Token::Whitespace(_)))
+        .map(|(i, _)| i)
+        .collect();
+    let word = |k: usize, w: &str| words.get(k).is_some_and(|&i| is_word(&tokens[i].token, w));
+    let start = if word(0, "CREATE") && word(1, "VIEW") {
+        2
+    } else if word(0, "CREATE") && word(1, "OR") && word(2, "REPLACE") && word(3, "VIEW") {
+        4
+    } else {
+        return tokens;
+    };
+    let mut depth = 0usize;
+    for k in start..words.len() {
+        let i = words[k];
+        match &tokens[i].token {
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            t if depth == 0 && is_word(t, "AS") => return tokens,
+            t if depth == 0 && is_word(t, "COMMENT") => {
+                let next = words.get(k + 1).map(|&j| &tokens[j].token);
+                if matches!(next, Some(Token::SingleQuotedString(_))) {
+                    let span = tokens[i].span;
+                    tokens.insert(i + 1, TokenWithSpan::new(Token::Eq, span));
+                }
+                return tokens;
+            }
+            _ => {}
+        }
+    }
+    tokens
 }
 
 /// `EXECUTE STATEMENT SET BEGIN ...; ...; END` carries `;` inside; its grammar checks that

@@ -16,8 +16,8 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     CreateTableLikeKind, Expr, Ident, ObjectName, ObjectNamePart, ObjectType, Query,
-    ShowStatementIn, ShowStatementInClause, ShowStatementOptions, Statement, TableFactor,
-    TableObject, TableVersion, Value, VisitMut, VisitorMut,
+    ShowStatementIn, ShowStatementInClause, ShowStatementOptions, Statement, TableAlias,
+    TableAliasColumnDef, TableFactor, TableObject, TableVersion, Value, VisitMut, VisitorMut,
 };
 
 use super::scope::CteScopes;
@@ -26,6 +26,7 @@ use super::{Access, Action, ParsedStatement, ResolveError, SessionNames};
 mod resolved;
 
 use crate::catalog::{Catalogs, Everything, ObjectRef, TableRef, Visibility};
+use crate::views::{ViewDef, ViewError, ViewUse};
 pub use resolved::ResolvedStatement;
 
 /// Binds every name of `parsed` (see the module doc).
@@ -92,7 +93,16 @@ pub fn resolve_for(
         ));
     }
     let mut canonical = statement;
-    let (kind, accesses) = bind_statement(&mut canonical, &names)?;
+    let (kind, accesses, mut views) = bind_with_views(&mut canonical, &names)?;
+    if let Statement::CreateView(cv) = &canonical {
+        // Kept for an engine whose views the gateway keeps, which refuses it if it is not.
+        views.definition = Some(match hints.is_empty() {
+            true => crate::views::ddl::definition(cv).map(Box::new),
+            false => Err(ViewError::Unsupported(
+                "table hints (`/*+ OPTIONS(...) */`) in the view's body".into(),
+            )),
+        });
+    }
     let hinted = |s: &Statement| super::hints::render(s, 0, &hints);
     let hinted: Option<&dyn Fn(&Statement) -> String> = if hints.is_empty() {
         None
@@ -100,13 +110,10 @@ pub fn resolve_for(
         Some(&hinted)
     };
     let canonical_text = super::render::statement(&canonical, quotes, hinted)?;
-    Ok(ResolvedStatement::new(
-        canonical,
-        canonical_text,
-        kind,
-        dedup(accesses),
-        None,
-    ))
+    Ok(
+        ResolvedStatement::new(canonical, canonical_text, kind, dedup(accesses), None)
+            .with_views(views),
+    )
 }
 
 /// Binds one sqlparser statement in place (targets, then every relation) and returns its kind
@@ -115,6 +122,16 @@ pub(super) fn bind_statement(
     statement: &mut Statement,
     names: &Names<'_>,
 ) -> Result<(&'static str, Vec<Access>), ResolveError> {
+    bind_with_views(statement, names).map(|(kind, accesses, _)| (kind, accesses))
+}
+
+/// [`bind_statement`], with what the statement does with views: the views it read (each
+/// expanded in place into its body, see [`crate::views`]) and, for CREATE VIEW, the
+/// definition to store.
+fn bind_with_views(
+    statement: &mut Statement,
+    names: &Names<'_>,
+) -> Result<(&'static str, Vec<Access>, ViewUse), ResolveError> {
     let mut binder = Binder {
         names: Names {
             catalogs: names.catalogs,
@@ -125,6 +142,9 @@ pub(super) fn bind_statement(
         skip: HashSet::new(),
         accesses: Vec::new(),
         info_schema: false,
+        expanding: Vec::new(),
+        views: ViewUse::default(),
+        expand: true,
     };
     let kind = binder.bind_targets(statement)?;
     if let ControlFlow::Break(e) = statement.visit(&mut binder) {
@@ -138,7 +158,7 @@ pub(super) fn bind_statement(
     if let ControlFlow::Break(e) = statement.visit(&mut TemporalAlias) {
         return Err(e);
     }
-    Ok((kind, binder.accesses))
+    Ok((kind, binder.accesses, binder.views))
 }
 
 /// Flink (Calcite) writes a temporal table's alias after its version clause,
@@ -357,6 +377,14 @@ struct Binder<'a> {
     accesses: Vec<Access>,
     /// Whether a relation named an INFORMATION_SCHEMA view.
     info_schema: bool,
+    /// The views being expanded, outermost first, each with the address of the body that
+    /// replaced it (popped when the visitor leaves that body).
+    expanding: Vec<(TableRef, *const Query)>,
+    /// What the statement did with views.
+    views: ViewUse,
+    /// Whether reads of views are expanded (not in CREATE VIEW's own body, which is stored
+    /// as written and expanded when read).
+    expand: bool,
 }
 
 impl Binder<'_> {
@@ -365,13 +393,148 @@ impl Binder<'_> {
         if self.bind_info_schema(name, action)? {
             return Ok(());
         }
-        let t = self.names.table(name)?;
+        let t = match self.names.table(name) {
+            Ok(t) => t,
+            // Inside a view's body: the reader is told about the view it named, never about
+            // the names of a body it may not know of.
+            Err(_) if !self.expanding.is_empty() => {
+                return Err(self.broken(
+                    "it names a catalog or database that does not exist or that you may not know of",
+                ));
+            }
+            Err(e) => return Err(e),
+        };
         *name = canonical_name(&t);
         self.skip.insert(name as *const ObjectName);
+        self.note_read(&t, action);
         self.accesses.push(Access {
             object: ObjectRef::Table(t),
             action,
         });
+        Ok(())
+    }
+
+    /// Records whether a read of `t` is the statement's own or through a view.
+    fn note_read(&mut self, t: &TableRef, action: Action) {
+        if action != Action::Read {
+            return;
+        }
+        match self.expanding.first() {
+            Some((outer, _)) => self.views.through.push((outer.clone(), t.clone())),
+            None => {
+                self.views.direct.insert(t.clone());
+            }
+        }
+    }
+
+    /// The refusal of a view (the outermost being expanded) whose body does not resolve.
+    fn broken(&self, why: &str) -> ResolveError {
+        let view = self
+            .expanding
+            .first()
+            .map(|(v, _)| v.clone())
+            .unwrap_or_else(|| TableRef::new("", "", ""));
+        ResolveError::View(ViewError::Broken {
+            view: Box::new(view),
+            why: why.to_string(),
+        })
+    }
+
+    /// Replaces `factor`, a read of view `t`, by its body under the view's name (see
+    /// [`crate::views`]), and records the read of the view itself.
+    fn expand_view(
+        &mut self,
+        factor: &mut TableFactor,
+        t: TableRef,
+        def: &ViewDef,
+    ) -> Result<(), ResolveError> {
+        let outer = self.expanding.first().map(|(v, _)| v.clone());
+        if let Some(i) = self.expanding.iter().position(|(v, _)| *v == t) {
+            let mut chain: Vec<String> = self.expanding[i..]
+                .iter()
+                .map(|(v, _)| v.table.clone())
+                .collect();
+            chain.push(t.table.clone());
+            return Err(ResolveError::View(ViewError::Cycle {
+                view: Box::new(outer.unwrap_or(t)),
+                path: chain.join(" -> "),
+            }));
+        }
+        if self.expanding.len() >= crate::views::MAX_DEPTH {
+            return Err(ResolveError::View(ViewError::TooDeep(Box::new(
+                outer.unwrap_or(t),
+            ))));
+        }
+        let TableFactor::Table {
+            alias,
+            args,
+            with_hints,
+            version,
+            with_ordinality,
+            partitions,
+            json_path,
+            sample,
+            index_hints,
+            ..
+        } = factor
+        else {
+            return Ok(());
+        };
+        if args.is_some()
+            || !with_hints.is_empty()
+            || version.is_some()
+            || *with_ordinality
+            || !partitions.is_empty()
+            || json_path.is_some()
+            || sample.is_some()
+            || !index_hints.is_empty()
+        {
+            return Err(ResolveError::View(ViewError::IsAView {
+                name: Box::new(t),
+                what: "it can only be read as a plain relation (no FOR SYSTEM_TIME AS OF, \
+                       sample, partitions or hints)",
+            }));
+        }
+        let body = match def.parsed() {
+            Ok(q) => q,
+            Err(e) => return Err(ResolveError::View(e)),
+        };
+        let columns: Vec<TableAliasColumnDef> = def
+            .columns
+            .iter()
+            .map(|c| TableAliasColumnDef {
+                name: Ident::with_quote('`', c.as_str()),
+                data_type: None,
+            })
+            .collect();
+        let alias = match alias.take() {
+            Some(mut a) => {
+                if a.columns.is_empty() {
+                    a.columns = columns;
+                }
+                a
+            }
+            None => TableAlias {
+                explicit: true,
+                name: Ident::with_quote('`', t.table.as_str()),
+                columns,
+                at: None,
+            },
+        };
+        self.note_read(&t, Action::Read);
+        self.accesses.push(Access {
+            object: ObjectRef::Table(t.clone()),
+            action: Action::Read,
+        });
+        *factor = TableFactor::Derived {
+            lateral: false,
+            subquery: Box::new(body),
+            alias: Some(alias),
+            sample: None,
+        };
+        if let TableFactor::Derived { subquery, .. } = factor {
+            self.expanding.push((t, &**subquery as *const Query));
+        }
         Ok(())
     }
 
@@ -435,7 +598,10 @@ impl Binder<'_> {
                     self.bind_table(&mut like.name, Action::Read)?;
                 }
             }
-            Statement::CreateView(cv) => self.bind_table(&mut cv.name, Action::Create)?,
+            Statement::CreateView(cv) => {
+                self.bind_table(&mut cv.name, Action::Create)?;
+                self.expand = false;
+            }
             Statement::Drop { names, .. } => {
                 for name in names.iter_mut() {
                     self.bind_table(name, Action::Drop)?;
@@ -509,6 +675,42 @@ impl VisitorMut for Binder<'_> {
         ControlFlow::Continue(())
     }
 
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<ResolveError> {
+        let views = self.names.catalogs.views();
+        if !self.expand || views.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        let TableFactor::Table { name, .. } = factor else {
+            return ControlFlow::Continue(());
+        };
+        if self.skip.contains(&(name as *const ObjectName)) || self.scopes.is_cte(name) {
+            return ControlFlow::Continue(());
+        }
+        // A name that does not resolve is reported when the visitor binds it.
+        let Ok(t) = self.names.table(name) else {
+            return ControlFlow::Continue(());
+        };
+        let Some(def) = views.get(&t) else {
+            return ControlFlow::Continue(());
+        };
+        match self.expand_view(factor, t, &def) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => ControlFlow::Break(e),
+        }
+    }
+
+    fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<ResolveError> {
+        if let TableFactor::Derived { subquery, .. } = factor
+            && self
+                .expanding
+                .last()
+                .is_some_and(|(_, body)| std::ptr::eq(*body, &**subquery))
+        {
+            self.expanding.pop();
+        }
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_relation(&mut self, relation: &mut ObjectName) -> ControlFlow<ResolveError> {
         let addr = relation as *const ObjectName;
         if self.skip.contains(&addr) || self.scopes.is_cte(relation) {
@@ -529,6 +731,13 @@ impl VisitorMut for Binder<'_> {
             return ControlFlow::Continue(());
         }
         match self.names.table(&name) {
+            Ok(t) if self.names.catalogs.views().get(&t).is_some() => {
+                ControlFlow::Break(ResolveError::View(ViewError::IsAView {
+                    name: Box::new(t),
+                    what: "a view cannot be the TABLE argument of a table function; \
+                           use its body's table, or a CTE",
+                }))
+            }
             Ok(t) => {
                 let canonical = canonical_name(&t);
                 if let Expr::Prefixed { value, .. } = expr {

@@ -394,6 +394,14 @@ impl Inner {
                 .collect(),
             None => schema.table_names(),
         };
+        // The gateway's views are listed with the tables (see `crate::views`).
+        names.extend(
+            self.catalogs
+                .views()
+                .in_database(&catalog, &database)
+                .iter()
+                .map(|v| v.name.table.clone()),
+        );
         names.sort();
         let rows = names
             .into_iter()
@@ -503,8 +511,10 @@ impl Inner {
                 .map_err(super::exec::plan_error)?,
             None => None,
         };
-        let Some(provider) = provider else {
-            return Err(EngineError::TableNotFound(target));
+        let schema = match (provider, self.catalogs.views().get(&target)) {
+            (Some(p), _) => p.schema(),
+            (None, Some(view)) => self.view_schema(&view).await?,
+            (None, None) => return Err(EngineError::TableNotFound(target)),
         };
         let primary_key = self
             .user_table(&target)
@@ -515,7 +525,7 @@ impl Inner {
             .kafka_cluster(&target.catalog, &target.database)
             .is_some();
         let mut rows = Vec::new();
-        for field in provider.schema().fields() {
+        for field in schema.fields() {
             let t = match masked.get(field.name()) {
                 Some(t) => t.clone(),
                 None => FlinkType::from_field(field).map_err(EngineError::Internal)?,

@@ -299,6 +299,29 @@ impl Inner {
         Ok(())
     }
 
+    /// The columns of a view (DESCRIBE): its body, views in it expanded, planned and not
+    /// run. The gateway authorized describing the view, nothing else, so nothing is read.
+    pub(crate) async fn view_schema(
+        &self,
+        view: &crate::views::ViewDef,
+    ) -> Result<datafusion::arrow::datatypes::SchemaRef, EngineError> {
+        let query = crate::views::expanded(self.catalogs.views(), view)?;
+        let run = Run::new(&super::ExecContext::default());
+        let state = self.session(&run);
+        let planned = self
+            .plan(Statement::Query(Box::new(query)), &state, &run, None)
+            .await
+            .map_err(|e| match e {
+                EngineError::TableNotFound(t) => crate::views::ViewError::Broken {
+                    view: Box::new(view.name.clone()),
+                    why: format!("it reads {t}, which does not exist"),
+                }
+                .into(),
+                other => other,
+            })?;
+        Ok(Arc::new(planned.plan.schema().as_arrow().clone()))
+    }
+
     /// The session one statement plans and runs in: the engine's catalogs plus the
     /// statement's scan mode (snapshot or stream).
     pub(super) fn session(&self, ctx: &Run) -> SessionState {

@@ -10,6 +10,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 
 use crate::sql::Access;
 use crate::sql::flink::ResolvedFlink;
+use crate::views::ViewUse;
 
 /// A statement whose every relation is bound to a canonical object, with the accesses it needs.
 #[derive(Debug)]
@@ -25,6 +26,8 @@ pub struct ResolvedStatement {
     /// Set for a Flink-only statement: `canonical` is then a stand-in and the canonical text
     /// is here.
     flink: Option<ResolvedFlink>,
+    /// What the statement does with views (see [`crate::views`]).
+    views: ViewUse,
 }
 
 impl ResolvedStatement {
@@ -44,7 +47,20 @@ impl ResolvedStatement {
             kind,
             accesses,
             flink,
+            views: ViewUse::default(),
         }
+    }
+
+    /// The views the statement read (expanded in place) and, for CREATE VIEW, what to store.
+    pub(super) fn with_views(mut self, views: ViewUse) -> Self {
+        self.views = views;
+        self
+    }
+
+    /// What the statement does with views: the views it reads, the tables it reads only
+    /// through them, and for CREATE VIEW the definition to store.
+    pub fn views(&self) -> &ViewUse {
+        &self.views
     }
 
     /// Takes the statement apart for [`crate::rewrite`]: the canonical statement, its kind,
