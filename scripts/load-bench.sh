@@ -17,7 +17,9 @@
 #   CPU 1 with one thread; 0: no pinning, wrk with LOAD_WRK_THREADS threads), LOAD_CASES
 #   ("nginx healthz decide dry select1"), LOAD_AUDIT ("on off"), LOAD_KEEP (1: keep the work dir),
 #   LOAD_PERF (a case name, e.g. dry: `perf record -g` the gateway during that case at 64
-#   connections with the audit on; report in the work dir), LOAD_CACHE (~/.cache/sqlgate/load).
+#   connections with the audit on; report in the work dir), LOAD_CACHE (~/.cache/sqlgate/load),
+#   LOAD_SOAK (seconds, e.g. 300: after the cases, a soak of SQLGATE_BIN with the audit on at the
+#   last connection count, LOAD_SOAK_CASE (dry) requests, its RSS read from /proc every 10 s).
 # nginx and wrk come from the Debian packages `nginx` (what `nginx-light` depends on in
 # bookworm) and `wrk` (+ libluajit-5.1-2), fetched with `apt-get download` into LOAD_CACHE and
 # unpacked with `dpkg-deb -x`: nothing is installed system-wide. Whatever cannot be had is
@@ -214,6 +216,32 @@ decide_sql="INSERT INTO load_sink SELECT CAST(order_id AS INT), customer_id FROM
 dry_sql="SELECT order_id, customer_id, price FROM examples.marketplace.orders WHERE price > 10"
 fsync_report=$work/fsync.tsv
 : >"$fsync_report"
+soak_report=$work/soak.tsv
+: >"$soak_report"
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+
+# soak TAG: LOAD_SOAK seconds of one case at the last connection count, RSS every 10 s
+soak() {
+    local tag=$1 c sql=$dry_sql dry=1 case=${LOAD_SOAK_CASE:-dry} t=0 w rss
+    c=$(echo $conns | awk '{print $NF}')
+    [ "$case" = select1 ] && { sql="SELECT 1"; dry=0; }
+    [ "$case" = decide ] && sql=$decide_sql
+    say "soak [$tag]: $case at $c connections for ${LOAD_SOAK}s, RSS every 10 s"
+    LOAD_TOKEN=$token LOAD_SQL=$sql LOAD_DRY=$dry LOAD_PREFIX="soak-$c" \
+        "${client_cpu[@]}" "$wrk" -t"$wrk_threads" -c"$c" -d"${LOAD_SOAK}s" --latency --timeout 10s \
+        -s "$work/post.lua" "https://127.0.0.1:$gw_port/sql/v1/organizations/org-dev/environments/env-dev/statements" \
+        >"$work/wrk-soak.txt" 2>&1 &
+    w=$!
+    while kill -0 "$w" 2>/dev/null; do
+        rss=$(rss_kb "$gw_pid")
+        printf '%s\t%s\t%s\n' "$tag/$case" "$t" "$rss" >>"$soak_report"
+        say "  t=${t}s RSS $((rss / 1024)) MiB"
+        sleep 10; t=$((t + 10))
+    done
+    wait "$w" || true
+    printf '%s\t%s\t%s\n' "$tag/$case" "end" "$(rss_kb "$gw_pid")" >>"$soak_report"
+    grep -E 'Requests/sec|requests in|Non-2xx|Socket errors' "$work/wrk-soak.txt" >&2 || true
+}
 
 # --- sqlgate cases for one binary
 measure_gw() { # TAG BIN
@@ -256,6 +284,7 @@ measure_gw() { # TAG BIN
                 esac
             done
         done
+        if [ -n "${LOAD_SOAK:-}" ] && [ "$tag" = new ] && [ "$audit" = on ]; then soak "$tag"; fi
         stop_gw
     done
 }
@@ -315,7 +344,7 @@ measure_gw new "$bin"
 [ -z "$baseline" ] || measure_gw base "$baseline"
 
 # --- the table
-python3 - "$results" "$fsync_report" "$seconds" <<'PY'
+python3 - "$results" "$fsync_report" "$seconds" "$soak_report" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1]) if l.strip()]
 fs = [l.rstrip("\n").split("\t") for l in open(sys.argv[2]) if l.strip()]
@@ -337,5 +366,15 @@ if fs:
     for label, c, rec, fd, fsn in fs:
         per = f"{int(rec) / int(fd):.1f}" if fd.isdigit() and int(fd) > 0 else "?"
         print(f"| {label} | {c} | {rec} | {fd} | {fsn} | {per} |")
+soak = [l.rstrip("\n").split("\t") for l in open(sys.argv[4]) if l.strip()]
+if soak:
+    kb = [int(r[2]) for r in soak if r[2].isdigit() and int(r[2]) > 0]
+    print()
+    print(f"soak {soak[0][0]}: RSS MiB every 10 s: " + " ".join(f"{int(r[2]) // 1024}" for r in soak if r[2].isdigit()))
+    if len(kb) > 2:
+        # after the first minute the gateway's caches and buffers are warm; growth beyond is a leak
+        w = min(6, len(kb) - 2)
+        warm = kb[w]
+        print(f"  first {kb[0] // 1024} MiB, at {w * 10} s {warm // 1024} MiB, max {max(kb) // 1024} MiB, end {kb[-1] // 1024} MiB; growth after {w * 10} s {(kb[-1] - warm) / 1024:.1f} MiB")
 PY
 if [ -n "${LOAD_PERF:-}" ]; then ls "$work"/perf-*.data 2>/dev/null >&2 || true; fi
