@@ -12,7 +12,7 @@ pub(crate) mod dialect;
 pub(crate) mod encode;
 mod examples;
 pub(crate) mod exec;
-mod functions;
+pub(crate) mod functions;
 mod masked;
 mod storage;
 mod topic_provider;

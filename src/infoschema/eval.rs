@@ -46,7 +46,10 @@ pub(crate) async fn run(
     // Flink identifiers are case-sensitive and verbatim, as in the embedded engine.
     opts.sql_parser.enable_ident_normalization = false;
     opts.sql_parser.map_string_types_to_utf8view = false;
+    opts.sql_parser.parse_float_as_decimal = true;
     let ctx = SessionContext::new_with_config(config);
+    // The same functions as the embedded engine (its dialect rewrite calls some of them).
+    crate::engine::embedded::functions::register(&ctx);
     let mut catalogs: Vec<(String, Arc<MemorySchemaProvider>)> = Vec::new();
     for t in tables {
         let schema = match catalogs.iter().find(|(c, _)| *c == t.view.catalog) {

@@ -1,0 +1,2 @@
+{{ config(materialized='table') }}
+select id, name, country from {{ ref('customers') }} where amount > 50

@@ -1,0 +1,2 @@
+{{ config(materialized='streaming_table') }}
+select id, name from {{ ref('customers') }}
