@@ -521,7 +521,15 @@ const OWN_ERRORS: &[(&str, &str)] = &[
     ),
     (
         "F268",
-        "2 columns into the docs' my_ctas_table, which the fixture gives 3",
+        "2 columns into the docs' my_ctas_table, which the fixture gives 6",
+    ),
+    (
+        "F019",
+        "3 columns into the docs' my_ctas_table, which the fixture gives 6",
+    ),
+    (
+        "F023",
+        "3 columns into the docs' my_rtas_table, which the fixture gives 6",
     ),
 ];
 
@@ -551,6 +559,7 @@ const NAMES_WHAT: &[&str] = &[
     "is not allowed",
     "not allowed through this gateway",
     " may not ",
+    "cannot be",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

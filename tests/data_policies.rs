@@ -10,8 +10,8 @@
 
 mod common;
 
-use common::data_policies::{developer_with, set_data_policies, table_crn};
-use common::{Cred, TestGateway, admin, detail, developer, post_statement, run_query};
+use common::data_policies::{developer_with, gateway_with, rows, set_data_policies, table_crn};
+use common::{Cred, TestGateway, admin, detail, developer, post_statement};
 use serde_json::{Value, json};
 
 fn policies() -> String {
@@ -47,32 +47,16 @@ mask = "CASE WHEN email LIKE '%@corp.example' THEN 'internal' ELSE region END"
 /// A gateway with both tables filled, the policies in force, and the developer's credential
 /// with tenant `t1`.
 async fn setup() -> (TestGateway, Cred) {
-    let gw =
-        TestGateway::start_with(|c| c.policy.reload_settle = std::time::Duration::from_millis(50))
-            .await;
-    let dev = developer(&gw);
-    for (i, sql) in [
-        "CREATE TABLE customers (id INT, email STRING, region STRING)",
-        "INSERT INTO customers VALUES (1, 'ann@corp.example', 'EU'), (2, 'bob@mail.example', 'US'), (3, 'cy@mail.example', 'EU')",
-        "CREATE TABLE orders (id INT, customer INT, region STRING, tenant STRING, amount INT)",
-        "INSERT INTO orders VALUES (10, 1, 'EU', 't1', 100), (11, 2, 'US', 't1', 200), (12, 3, 'EU', 't2', 300), (13, 3, 'EU', 't1', 400)",
-    ]
-    .iter()
-    .enumerate()
-    {
-        run_query(&gw, &dev, &format!("setup-{i}"), sql)
-            .await
-            .unwrap_or_else(|e| panic!("{sql}: {e:?}"));
-    }
-    set_data_policies(&gw, &policies()).await;
-    let dev = developer_with(&gw, &[("tenant", "t1")]);
-    (gw, dev)
-}
-
-async fn rows(gw: &TestGateway, cred: &Cred, name: &str, sql: &str) -> Vec<Value> {
-    run_query(gw, cred, name, sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+    gateway_with(
+        &[
+            "CREATE TABLE customers (id INT, email STRING, region STRING)",
+            "INSERT INTO customers VALUES (1, 'ann@corp.example', 'EU'), (2, 'bob@mail.example', 'US'), (3, 'cy@mail.example', 'EU')",
+            "CREATE TABLE orders (id INT, customer INT, region STRING, tenant STRING, amount INT)",
+            "INSERT INTO orders VALUES (10, 1, 'EU', 't1', 100), (11, 2, 'US', 't1', 200), (12, 3, 'EU', 't2', 300), (13, 3, 'EU', 't1', 400)",
+        ],
+        &policies(),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

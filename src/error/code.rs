@@ -339,6 +339,7 @@ mod tests {
         ("rewrite.unresolved_relation", 400),
         ("rewrite.data_policy_unenforceable", 403),
         ("rewrite.data_policy_mismatch", 403),
+        ("rewrite.data_policy_explain", 403),
         ("authz.denied", 403),
         ("authz.not_allowed_to_run", 403),
         ("authz.read_only", 403),

@@ -58,3 +58,23 @@ pub fn developer_with(gw: &TestGateway, claims: &[(&str, &str)]) -> Cred {
     .unwrap();
     Cred::Pool(token, "pool-dev".into())
 }
+
+/// A gateway that reloads its policies quickly, with `setup` run by the developer, then
+/// `policies` in force; and the developer's credential with tenant `t1`.
+pub async fn gateway_with(setup: &[&str], policies: &str) -> (TestGateway, Cred) {
+    let gw = TestGateway::start_with(|c| c.policy.reload_settle = Duration::from_millis(50)).await;
+    let dev = super::developer(&gw);
+    for (i, sql) in setup.iter().enumerate() {
+        rows(&gw, &dev, &format!("setup-{i}"), sql).await;
+    }
+    set_data_policies(&gw, policies).await;
+    let dev = developer_with(&gw, &[("tenant", "t1")]);
+    (gw, dev)
+}
+
+/// The rows of `sql` run to completion by `cred` (panics, naming the statement, if it fails).
+pub async fn rows(gw: &TestGateway, cred: &Cred, name: &str, sql: &str) -> Vec<serde_json::Value> {
+    super::run_query(gw, cred, name, sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+}

@@ -33,7 +33,7 @@ pub(crate) const TO_STRING: &str = "sqlgate_flink_string";
 
 /// `CAST(x AS STRING)` with Flink's spelling of each value: `TRUE`/`FALSE`, timestamps with
 /// a space and the fraction of their precision, doubles as Java prints them, decimals with
-/// their scale. Nested values fall back to DataFusion's cast.
+/// their scale; bytes decoded as UTF-8. Nested values fall back to DataFusion's cast.
 #[derive(Debug, PartialEq, Eq, Hash)]
 pub(crate) struct ToFlinkString {
     signature: Signature,
@@ -64,7 +64,12 @@ impl ScalarUDFImpl for ToFlinkString {
         let array = arg.to_array(args.number_rows)?;
         let out: ArrayRef = match array.data_type() {
             DataType::Utf8 => array,
-            DataType::List(_)
+            // Flink decodes bytes as UTF-8 (the wire's `x'…'` is the BYTES value's spelling).
+            DataType::Binary
+            | DataType::LargeBinary
+            | DataType::BinaryView
+            | DataType::FixedSizeBinary(_)
+            | DataType::List(_)
             | DataType::LargeList(_)
             | DataType::FixedSizeList(..)
             | DataType::Struct(_)
