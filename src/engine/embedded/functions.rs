@@ -128,6 +128,18 @@ pub(super) fn str_at(array: &ArrayRef, i: usize) -> Option<&str> {
     }
 }
 
+/// An integer argument of a row, whatever its integer type (`None` for NULL or a value that
+/// is no integer).
+pub(super) fn int_at(array: &ArrayRef, i: usize) -> Option<i64> {
+    use datafusion::arrow::array::AsArray;
+    if array.is_null(i) {
+        return None;
+    }
+    let as64 = datafusion::arrow::compute::cast(&array.slice(i, 1), &DataType::Int64).ok()?;
+    let p = as64.as_primitive::<datafusion::arrow::datatypes::Int64Type>();
+    (!p.is_null(0)).then(|| p.value(0))
+}
+
 /// Every argument as an array of `rows` rows, and whether all were scalars (then the result
 /// is one too).
 pub(super) fn arrays(args: &ScalarFunctionArgs) -> DfResult<(Vec<ArrayRef>, bool)> {

@@ -10,7 +10,7 @@ use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, Int32Builder, Int64Builder, StringBuilder, TimestampMillisecondArray,
 };
 use datafusion::arrow::datatypes::{
-    DataType, Date32Type, Int64Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
+    DataType, Date32Type, TimeUnit, TimestampMicrosecondType, TimestampMillisecondType,
     TimestampNanosecondType, TimestampSecondType,
 };
 use datafusion::common::Result as DfResult;
@@ -20,7 +20,7 @@ use datafusion::logical_expr::{
 };
 use datafusion::prelude::SessionContext;
 
-use super::{arrays, result, str_at};
+use super::{arrays, int_at, result, str_at};
 
 pub(super) fn register(ctx: &SessionContext) {
     for f in [
@@ -200,15 +200,6 @@ impl ScalarUDFImpl for Temporal {
 fn flink_type_name(t: Option<&DataType>) -> String {
     t.and_then(|t| crate::sql::FlinkType::from_arrow(t, true).ok())
         .map_or_else(|| "this type".into(), |t| t.to_sql())
-}
-
-fn int_at(array: &ArrayRef, i: usize) -> Option<i64> {
-    if array.is_null(i) {
-        return None;
-    }
-    let as64 = datafusion::arrow::compute::cast(&array.slice(i, 1), &DataType::Int64).ok()?;
-    let p = as64.as_primitive::<Int64Type>();
-    (!p.is_null(0)).then(|| p.value(0))
 }
 
 /// A TIMESTAMP (any precision; a zoned one as its UTC wall time), DATE or timestamp string.

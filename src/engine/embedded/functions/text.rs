@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, AsArray, StringBuilder};
-use datafusion::arrow::datatypes::{DataType, Int64Type};
+use datafusion::arrow::array::{ArrayRef, StringBuilder};
+use datafusion::arrow::datatypes::DataType;
 use datafusion::common::Result as DfResult;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{
@@ -15,7 +15,7 @@ use datafusion::logical_expr::{
 use datafusion::prelude::SessionContext;
 use serde_json::Value;
 
-use super::{arrays, result, str_at};
+use super::{arrays, int_at, result, str_at};
 
 pub(super) fn register(ctx: &SessionContext) {
     for (name, arities) in [
@@ -94,15 +94,6 @@ impl ScalarUDFImpl for Text {
         }
         result(Arc::new(b.finish()) as ArrayRef, scalar)
     }
-}
-
-fn int_at(array: &ArrayRef, i: usize) -> Option<i64> {
-    use datafusion::arrow::array::Array;
-    if array.is_null(i) {
-        return None;
-    }
-    let p = datafusion::arrow::compute::cast(&array.slice(i, 1), &DataType::Int64).ok()?;
-    Some(p.as_primitive::<Int64Type>().value(0))
 }
 
 /// Group `group` (0: the whole match) of the first match of `re` in `s`; NULL when there is
