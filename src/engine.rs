@@ -168,6 +168,9 @@ pub struct ExecContext {
     /// `sql.tables.scan.idle-timeout` (validated by `idle` when the statement is created):
     /// `None` is the default of [`idle::DEFAULT`].
     pub scan_idle_timeout: Option<std::time::Duration>,
+    /// `sql.dry-run`: the engine plans the statement to its end (so a dry run fails where a
+    /// run would) and runs nothing; its row stream may be empty without being polled.
+    pub dry_run: bool,
 }
 
 /// The rows a statement produces, batch by batch.

@@ -277,6 +277,7 @@ pub async fn create_statement(
             .properties
             .get(crate::engine::idle::PROPERTY)
             .and_then(|v| crate::engine::idle::parse(v).ok()),
+        dry_run,
     };
 
     // --- the compute pool: a statement that keeps the engine busy takes a task slot of its

@@ -79,6 +79,7 @@ pub(crate) struct Output {
 #[derive(Debug, Clone)]
 pub(crate) struct Run {
     snapshot: bool,
+    dry_run: bool,
     stop: Stop,
 }
 
@@ -86,6 +87,7 @@ impl Run {
     fn new(ctx: &ExecContext) -> Self {
         Self {
             snapshot: ctx.snapshot,
+            dry_run: ctx.dry_run,
             stop: Stop::new(),
         }
     }

@@ -168,7 +168,20 @@ fn rewrite_call(expr: &mut Expr) -> Option<Expr> {
             .and_then(|mut p| p.parse_expr())
             .ok();
     }
+    if let Some(new) = floor_ceil_to_unit(expr) {
+        return Some(new);
+    }
     let (name, args) = plain_call(expr)?;
+    if args.len() == 1
+        && let Some(field) = extract_field(&name)
+    {
+        let inner = take_arg(&mut args[0])?;
+        return template(&format!("CAST(EXTRACT({field} FROM {X}) AS BIGINT)"), inner);
+    }
+    if let Some(bits) = sha_bits(&name, args) {
+        let inner = take_arg(&mut args[0])?;
+        return template(&format!("encode(sha{bits}({X}), 'hex')"), inner);
+    }
     match (name.as_str(), args.len()) {
         ("MOD", 2) => {
             let right = take_arg(&mut args[1])?;
@@ -207,6 +220,106 @@ fn rewrite_call(expr: &mut Expr) -> Option<Expr> {
         }
         _ => None,
     }
+}
+
+/// The placeholder [`template`] replaces.
+const X: &str = "__sqlgate_arg__";
+
+/// `sql` parsed as an expression, each [`X`] in it replaced by `arg`.
+fn template(sql: &str, arg: Expr) -> Option<Expr> {
+    struct Fill(Expr);
+    impl VisitorMut for Fill {
+        type Break = ();
+        fn post_visit_expr(&mut self, e: &mut Expr) -> ControlFlow<()> {
+            if matches!(e, Expr::Identifier(id) if id.value == X) {
+                *e = self.0.clone();
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut e = Parser::new(&GenericDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .ok()?;
+    let _ = e.visit(&mut Fill(arg));
+    Some(e)
+}
+
+/// Flink's `YEAR(d)`, `MONTH(d)`, … : the `EXTRACT` field each is (a BIGINT, as Flink's).
+fn extract_field(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "YEAR" => "YEAR",
+        "QUARTER" => "QUARTER",
+        "MONTH" => "MONTH",
+        "WEEK" => "WEEK",
+        "DAYOFYEAR" => "DOY",
+        "DAYOFMONTH" => "DAY",
+        "HOUR" => "HOUR",
+        "MINUTE" => "MINUTE",
+        "SECOND" => "SECOND",
+        _ => return None,
+    })
+}
+
+/// Flink's `SHA224`/`SHA256`/`SHA384`/`SHA512(x)` and `SHA2(x, bits)` are hex strings
+/// (DataFusion's `sha256` is binary): the digest's bits.
+fn sha_bits(name: &str, args: &[FunctionArg]) -> Option<u16> {
+    let bits = match (name, args.len()) {
+        ("SHA224", 1) => 224,
+        ("SHA256", 1) => 256,
+        ("SHA384", 1) => 384,
+        ("SHA512", 1) => 512,
+        ("SHA2", 2) => match &args[1] {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v))) => match &v.value {
+                Value::Number(n, _) => n.parse().ok()?,
+                _ => return None,
+            },
+            _ => return None,
+        },
+        _ => return None,
+    };
+    matches!(bits, 224 | 256 | 384 | 512).then_some(bits)
+}
+
+/// `FLOOR(ts TO unit)` is `date_trunc`; `CEIL(ts TO unit)` the next unit boundary unless `ts`
+/// is on one.
+fn floor_ceil_to_unit(expr: &mut Expr) -> Option<Expr> {
+    use datafusion::sql::sqlparser::ast::CeilFloorKind;
+    let (ceil, inner, field) = match expr {
+        Expr::Floor { expr, field } => (false, expr, field),
+        Expr::Ceil { expr, field } => (true, expr, field),
+        _ => return None,
+    };
+    let CeilFloorKind::DateTimeField(unit) = field else {
+        return None;
+    };
+    let unit = match unit {
+        DateTimeField::Year => "YEAR",
+        DateTimeField::Quarter => "QUARTER",
+        DateTimeField::Month => "MONTH",
+        DateTimeField::Week(None) => "WEEK",
+        DateTimeField::Day => "DAY",
+        DateTimeField::Hour => "HOUR",
+        DateTimeField::Minute => "MINUTE",
+        DateTimeField::Second => "SECOND",
+        _ => return None,
+    };
+    let arg = std::mem::replace(inner.as_mut(), Expr::Value(Value::Null.into()));
+    let lower = unit.to_ascii_lowercase();
+    let sql = if ceil {
+        let step = match unit {
+            "QUARTER" => "INTERVAL '3' MONTH".to_string(),
+            "WEEK" => "INTERVAL '7' DAY".to_string(),
+            u => format!("INTERVAL '1' {u}"),
+        };
+        format!(
+            "CASE WHEN date_trunc('{lower}', {X}) = {X} THEN date_trunc('{lower}', {X}) \
+             ELSE date_trunc('{lower}', {X}) + {step} END"
+        )
+    } else {
+        format!("date_trunc('{lower}', {X})")
+    };
+    template(&sql, arg)
 }
 
 /// `CAST(x AS STRING)` / `VARCHAR` without a length / `VARCHAR(2147483647)`.

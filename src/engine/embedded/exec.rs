@@ -393,6 +393,14 @@ impl Inner {
         let state = self.session(ctx);
         let (physical, streaming) = self.plan_query(stmt, &state, ctx, guard).await?;
         let schema = columns_of(&physical.schema())?;
+        if ctx.dry_run {
+            // Planned to its end; a dry run starts nothing (no task context, no stream).
+            return Ok(Output {
+                traits: traits_of("SELECT", Some(schema), streaming),
+                rows: stream::empty().boxed(),
+                listing: None,
+            });
+        }
         let batches = execute_stream(physical, state.task_ctx()).map_err(exec_error)?;
         // A stream is never "too large": it runs until stopped, paced by its reader.
         let limit = if streaming {

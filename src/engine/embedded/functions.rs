@@ -7,6 +7,10 @@
 //!
 //! All of them compute in UTC: the embedded engine refuses another `sql.local-time-zone`.
 
+mod avg;
+mod codec;
+mod numeric;
+mod strict;
 mod temporal;
 mod text;
 
@@ -26,6 +30,10 @@ pub(crate) fn register(ctx: &SessionContext) {
     ctx.register_udf(ScalarUDF::from(ToFlinkString::new()));
     temporal::register(ctx);
     text::register(ctx);
+    strict::register(ctx);
+    numeric::register(ctx);
+    codec::register(ctx);
+    avg::register(ctx);
 }
 
 /// The name [`ToFlinkString`] is registered under (`dialect` rewrites casts to strings to it).
