@@ -281,3 +281,83 @@ async fn a_table_recreated_without_its_masked_column_refuses_reads_and_the_admin
     );
     gw.stop().await;
 }
+
+/// A gateway whose cluster `lkc-dev` is Kafka at `bootstrap`, reloading quickly.
+async fn on_kafka(bootstrap: &str) -> TestGateway {
+    let mut k = sqlgate::kafka::KafkaClusterConfig::new(bootstrap);
+    k.request_timeout = Duration::from_secs(3);
+    TestGateway::start_with(move |c| {
+        c.environments[0].clusters[0].kafka = Some(k);
+        c.policy.reload_settle = Duration::from_millis(50);
+    })
+    .await
+}
+
+fn topic_mask(topic: &str, name: &str, column: &str) -> String {
+    format!(
+        r#"
+[[column_mask]]
+name = "{name}"
+table = "{table}"
+column = "{column}"
+principals = ["*"]
+mask = "'***'"
+"#,
+        table = table_crn(topic),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_kafka_a_new_entry_naming_a_column_the_topic_lacks_is_refused_at_reload() {
+    let kafka = common::broker::shared().await;
+    let gw = on_kafka(&kafka.bootstrap).await;
+    let dev = developer(&gw);
+    rows(
+        &gw,
+        &dev,
+        "create",
+        "CREATE TABLE kf_customers (id INT, email STRING) WITH ('value.format' = 'json')",
+    )
+    .await;
+    set_data_policies(&gw, &topic_mask("kf_customers", "kf-email", "email")).await;
+    let e = refused(
+        &gw,
+        &[
+            topic_mask("kf_customers", "kf-email", "email"),
+            topic_mask("kf_customers", "kf-phone", "phone"),
+        ]
+        .concat(),
+        "kf-phone",
+    )
+    .await;
+    assert!(
+        e.contains(
+            "column_mask `kf-phone` does not fit table `env-dev`.`lkc-dev`.`kf_customers`: it \
+             masks column `phone`, which the table lacks"
+        ),
+        "{e}"
+    );
+    metric_shows(&gw, "sqlgate_data_policy_unreached 0").await;
+    gw.stop().await;
+}
+
+/// A Kafka cluster that does not answer (a closed port) never makes a good file invalid and
+/// does not hold a reload for long; the administrator sees that its tables went unchecked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_kafka_cluster_never_makes_a_good_file_invalid() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let gw = on_kafka(&closed.to_string()).await;
+    let started = Instant::now();
+    set_data_policies(&gw, &topic_mask("anything", "m", "email")).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the reload took {:?}",
+        started.elapsed()
+    );
+    assert!(gw.gateway.authorizer().status().last_error.is_none());
+    metric_shows(&gw, "sqlgate_data_policy_unreached 1").await;
+    gw.stop().await;
+}

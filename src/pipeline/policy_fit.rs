@@ -110,9 +110,13 @@ async fn recheck(gw: &Gateway) {
 
 /// Adds the last check's misfits to the tables of an administrator's check report.
 pub(crate) fn annotate(gw: &Gateway, report: &mut CheckReport) {
-    let Ok(misfits) = gw.policy_fit().misfits.read() else {
-        return;
-    };
+    if let Ok(misfits) = gw.policy_fit().misfits.read() {
+        annotate_with(&misfits, report);
+    }
+}
+
+/// Adds `misfits` to the tables of a check report (`sqlgate check` computes its own).
+pub(crate) fn annotate_with(misfits: &[Misfit], report: &mut CheckReport) {
     for p in &mut report.data_policies {
         p.mismatches = misfits
             .iter()

@@ -143,7 +143,10 @@ mod tests {
     use super::*;
 
     fn crn(t: &str) -> Crn {
-        Crn::organization("o").environment("e").cluster("k").topic(t)
+        Crn::organization("o")
+            .environment("e")
+            .cluster("k")
+            .topic(t)
     }
 
     #[test]
