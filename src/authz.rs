@@ -66,6 +66,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use bindings::{BindingError, BindingFilter};
+pub use data_policy::fit::{
+    FitReport, Misfit, TableFit, TableShape, column_misfits, expression_misfit,
+};
 pub use data_policy::{Applying, Claims, ColumnMask, DataPolicies, RowFilter, Template};
 pub use error::{AuthzError, PolicyError};
 pub use evaluate::{Evaluated, Evaluation, Outcome};
@@ -232,6 +235,8 @@ struct Inner {
     events: tokio::sync::broadcast::Sender<DecisionEvent>,
     /// The version in force, sent on every swap (reloads and iam/v2 writes alike).
     versions: tokio::sync::watch::Sender<u64>,
+    /// The tables reloads check new data-policy entries against, once the engines are open.
+    fit: std::sync::OnceLock<Arc<dyn TableFit>>,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -335,8 +340,23 @@ impl Authorizer {
                 last_error: RwLock::new(None),
                 events: tokio::sync::broadcast::channel(DECISION_EVENTS_CAPACITY).0,
                 versions: tokio::sync::watch::channel(1).0,
+                fit: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// From now on, reloads refuse a new or changed row filter or column mask that does not
+    /// fit a table `fit` knows and the entry covers (the first call wins).
+    pub fn check_tables_with(&self, fit: Arc<dyn TableFit>) {
+        let _ = self.inner.fit.set(fit);
+    }
+
+    /// How the data policies in force fit the tables now (`None` before
+    /// [`Authorizer::check_tables_with`]).
+    pub async fn data_policy_fit(&self) -> Option<(u64, FitReport)> {
+        let fit = self.inner.fit.get()?.clone();
+        let (version, data) = self.data_policies();
+        Some((version, fit.check(&data).await))
     }
 
     /// The policy directory.

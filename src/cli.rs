@@ -621,7 +621,20 @@ fn check(config: &ConfigArg, req: &crate::pipeline::CheckRequest, format: &str) 
             limits: &cfg.sql,
             redact_sql: cfg.audit.redact_sql_literals,
         };
-        Ok(crate::pipeline::check(&decider, &pools, req)?)
+        let mut report = crate::pipeline::check(&decider, &pools, req)?;
+        // The filters and masks that do not fit their tables as they are now (the embedded
+        // engine's tables, when its data directory exists; nothing is created).
+        if !report.data_policies.is_empty() && base.join(&cfg.engine.data_dir).is_dir() {
+            let engine = rt.block_on(crate::engine::EmbeddedEngine::open(
+                &cfg.engine,
+                &base,
+                catalogs.clone(),
+            ))?;
+            let (_, data) = authorizer.data_policies();
+            let fit = rt.block_on(crate::authz::TableFit::check(&engine, &data));
+            crate::pipeline::policy_fit::annotate_with(&fit.misfits, &mut report);
+        }
+        Ok(report)
     };
     match run() {
         Ok(report) => {

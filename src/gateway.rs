@@ -94,6 +94,8 @@ pub struct Gateway {
     /// Where the main listener is bound (set by `server::run`; the default public URL).
     local_addr: OnceLock<SocketAddr>,
     base_dir: PathBuf,
+    /// The data policies against the tables (`pipeline::policy_fit`).
+    policy_fit: Arc<crate::pipeline::policy_fit::FitState>,
 }
 
 impl Gateway {
@@ -148,6 +150,8 @@ impl Gateway {
             catalogs.clone(),
         )
         .await?;
+        // Reloads check new row filters and column masks against the tables that exist.
+        authorizer.check_tables_with(engines.table_fit());
         let metrics_access = cfg.metrics.build(base_dir, &crate::config::ProcessEnv)?;
         let (metrics_listener, metrics_addr) = match (&metrics_access, cfg.metrics.listen) {
             (MetricsAccess::Listener, Some(addr)) => {
@@ -187,6 +191,7 @@ impl Gateway {
             metrics_addr,
             local_addr: OnceLock::new(),
             base_dir: base_dir.to_path_buf(),
+            policy_fit: Arc::default(),
         });
         // What the restart ended and what expired while the gateway was down are audited
         // before the port opens, like every other change of a statement.
@@ -207,6 +212,7 @@ impl Gateway {
         gw.expire_statements().await;
         gw.start_policy_watcher();
         crate::pipeline::policy_change::spawn(&gw);
+        crate::pipeline::policy_fit::spawn(&gw);
         gw.start_authn_failure_flusher();
         gw.start_statement_sweeper();
         Ok(gw)
@@ -244,6 +250,10 @@ impl Gateway {
     pub fn authorizer(&self) -> &Authorizer {
         &self.authorizer
     }
+    /// The data policies against the tables (`pipeline::policy_fit`).
+    pub(crate) fn policy_fit(&self) -> &Arc<crate::pipeline::policy_fit::FitState> {
+        &self.policy_fit
+    }
     /// Runs an authorized, rewritten statement on the engine of the compute pool it was
     /// authorized for (the placement its warrant carries), and only there (and counts it).
     /// A read of INFORMATION_SCHEMA is answered by the gateway itself, whatever the engine
@@ -263,9 +273,14 @@ impl Gateway {
         if let Some(done) = self.views_first(stmt).await {
             return done;
         }
-        self.execute_on_engine(stmt, ctx)
+        let done = self
+            .execute_on_engine(stmt, ctx)
             .await
-            .map_err(|e| crate::views::ddl::explain_missing(stmt, e))
+            .map_err(|e| crate::views::ddl::explain_missing(stmt, e));
+        if done.is_ok() {
+            crate::pipeline::policy_fit::changed(self, stmt);
+        }
+        done
     }
 
     /// A view statement the gateway runs itself, or a table statement on a view it refuses
@@ -315,10 +330,15 @@ impl Gateway {
         if let Some(done) = self.views_first(stmt).await {
             return done.map(crate::engine::Start::Running);
         }
-        self.hand_over(stmt)
+        let started = self
+            .hand_over(stmt)
             .start(stmt, ctx)
             .await
-            .map_err(|e| crate::views::ddl::explain_missing(stmt, e))
+            .map_err(|e| crate::views::ddl::explain_missing(stmt, e));
+        if started.is_ok() {
+            crate::pipeline::policy_fit::changed(self, stmt);
+        }
+        started
     }
 
     /// The engine of the compute pool `stmt`'s warrant places it in, with the statement

@@ -75,6 +75,11 @@ pub struct Metrics {
     pub audit_last_seq: Gauge,
     /// The seq the newest signed audit checkpoint names.
     pub audit_checkpoint_seq: Gauge,
+    /// Row filters and column masks in force that do not fit a table they cover, at the
+    /// last check (reads through them are refused).
+    pub data_policy_mismatches: Gauge,
+    /// Kafka clusters whose tables the last data-policy check could not reach in time.
+    pub data_policy_unreached: Gauge,
 }
 
 impl Default for Metrics {
@@ -150,8 +155,20 @@ impl Metrics {
             "audit_checkpoint_seq",
             "Sequence number the newest signed audit checkpoint names",
         );
+        let data_policy_mismatches = gauge(
+            &mut registry,
+            "data_policy_mismatches",
+            "Row filters and column masks that do not fit a table they cover (reads refused)",
+        );
+        let data_policy_unreached = gauge(
+            &mut registry,
+            "data_policy_unreached",
+            "Kafka clusters whose tables the last data-policy check could not reach in time",
+        );
         Self {
             registry,
+            data_policy_mismatches,
+            data_policy_unreached,
             connections,
             pools,
             requests,

@@ -37,6 +37,7 @@ pub mod explain;
 pub(crate) mod listing;
 mod placement;
 pub(crate) mod policy_change;
+pub(crate) mod policy_fit;
 pub mod properties;
 mod starting;
 pub mod tables;

@@ -530,3 +530,78 @@ async fn on_flink_a_running_statement_reads_new_records_through_the_policy_until
     f.wait_job("live", "CANCELED", LONG).await;
     gw.stop().await;
 }
+
+/// The error-based leak on Flink. A caller's predicate that fails on a row the filter removes
+/// (`1 / 0` on the US order, a CAST of its region) must never be evaluated on that row: Flink
+/// merges the caller's WHERE with the policy's into one `Calc` whose condition is
+/// `AND(policy, caller)`, the policy's first, and its generated code skips the right operand
+/// of an AND whose left is false, so the filtered rows never reach the caller's predicate.
+/// The exempt administrator's same statement fails (the predicate does fail on the raw rows).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_flink_a_callers_predicate_never_runs_on_the_rows_a_filter_removes() {
+    let _one = SERIAL.lock().await;
+    let (gw, _f, bootstrap) = gateway().await;
+    let dev = developer_with(&gw, &[("tenant", "t1")]);
+    let admin = admin(&gw);
+    ddl(
+        &gw,
+        &dev,
+        "ddl-zo",
+        "CREATE TABLE fz_orders (id INT, customer INT, region STRING, tenant STRING, amount INT) \
+         WITH ('value.format' = 'json')",
+    )
+    .await;
+    let order = |id: i32, r: &str, t: &str| json!({"id": id, "customer": 1, "region": r, "tenant": t, "amount": 1});
+    produce(
+        &bootstrap,
+        "fz_orders",
+        base(),
+        &[
+            (1_000, order(10, "EU", "t1")),
+            (2_000, order(11, "US", "t1")),
+            (3_000, order(12, "EU", "t2")),
+            (4_000, order(13, "EU", "t1")),
+        ],
+    )
+    .await;
+    set_data_policies(&gw, &policies("fz_orders", "fz_customers", EU_TENANT)).await;
+    let eu_t1 = vec![json!(["10"]), json!(["13"])];
+    let leaks = [
+        // The issue's form (Flink folds `region` to 'EU' here, so it cannot fail at all).
+        "SELECT id FROM fz_orders WHERE 1 / CASE WHEN region = 'US' THEN 0 ELSE 1 END = 1",
+        // Not foldable: fails on the US order (11) and on the other tenant's (12).
+        "SELECT id FROM fz_orders WHERE 1 / CASE WHEN id = 11 THEN 0 ELSE 1 END = 1",
+        "SELECT id FROM fz_orders WHERE 1 / CASE WHEN id = 12 THEN 0 ELSE 1 END = 1",
+        "SELECT id FROM fz_orders WHERE 1 / CASE WHEN id = 11 THEN 0 ELSE 1 END = 1 OR id < 0",
+        // An error carrying the filtered row's value.
+        "SELECT id FROM fz_orders WHERE CAST(CASE WHEN id = 11 THEN region ELSE '1' END AS INT) = 1",
+        // In an aggregate.
+        "SELECT id FROM fz_orders GROUP BY id HAVING SUM(1 / CASE WHEN id = 11 THEN 0 ELSE 1 END) > 0",
+    ];
+    for (i, sql) in leaks.iter().enumerate() {
+        assert_eq!(
+            rows(&gw, &dev, &format!("leak-{i}"), sql).await,
+            eu_t1,
+            "{sql}"
+        );
+    }
+    // In the projection.
+    assert_eq!(
+        rows(
+            &gw,
+            &dev,
+            "leak-select",
+            "SELECT id, 1 / CASE WHEN id = 11 THEN 0 ELSE 1 END FROM fz_orders"
+        )
+        .await,
+        vec![json!(["10", "1"]), json!(["13", "1"])]
+    );
+    // The exempt administrator reads every row: the same predicate fails on the US order.
+    let (s, v) = create(&gw, &admin, "leak-admin", leaks[1], None, snapshot()).await;
+    assert_eq!(s, 200, "{v}");
+    let v = wait_phase(&gw, &admin, "leak-admin", &["COMPLETED", "FAILED"], LONG).await;
+    assert_eq!(v["status"]["phase"], "FAILED", "{v}");
+    let detail = v["status"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("by zero"), "{detail}");
+    gw.stop().await;
+}

@@ -26,10 +26,10 @@
 //! no subqueries (which would read tables the decision did not authorize). A mask sees the raw
 //! row (a mask that reads another masked column reads its raw value, inside the mask only).
 //!
-//! A missing file is an empty one. The table's columns are not known when the policy loads
-//! (a topic's columns come from its registered schema); a mask's column and the columns a
-//! filter names are checked by the engine when a statement reads the table, which refuses
-//! the statement if they do not match (fail closed).
+//! A missing file is an empty one. Parsing does not know the tables; a reload then checks each
+//! new or changed entry against the tables that exist and that it covers ([`fit`]), and the
+//! engine checks a mask's column and the columns a filter names again when a statement reads
+//! the table, refusing the statement if they do not match (fail closed).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
@@ -44,6 +44,7 @@ use serde::Deserialize;
 use crate::catalog::{Crn, CrnPattern};
 use crate::sql::FlinkDialect;
 
+pub(crate) mod fit;
 mod index;
 
 use index::PatternIndex;
@@ -228,6 +229,18 @@ pub struct RowFilter {
     pub filter: Template,
 }
 
+impl RowFilter {
+    /// What the entry is as far as a table's fit goes: name, tables, expression.
+    pub(crate) fn fit_key(&self) -> String {
+        format!(
+            "row_filter\0{}\0{}\0{}",
+            self.name,
+            self.table,
+            self.filter.display()
+        )
+    }
+}
+
 /// A column mask: the caller sees the mask's value in place of the column's.
 #[derive(Debug, Clone)]
 pub struct ColumnMask {
@@ -240,6 +253,19 @@ pub struct ColumnMask {
     applies: Applies,
     /// The value shown instead.
     pub mask: Template,
+}
+
+impl ColumnMask {
+    /// What the entry is as far as a table's fit goes: name, tables, column, expression.
+    pub(crate) fn fit_key(&self) -> String {
+        format!(
+            "column_mask\0{}\0{}\0{}\0{}",
+            self.name,
+            self.table,
+            self.column,
+            self.mask.display()
+        )
+    }
 }
 
 /// Every row filter and column mask of one policy version.
@@ -302,6 +328,37 @@ impl DataPolicies {
                 .filter(|m| m.applies.to(principal))
                 .collect(),
         }
+    }
+
+    /// Every entry covering the table at `crn`, whoever it applies to (fit checks).
+    pub fn covering_all(&self, crn: &Crn) -> (Vec<&RowFilter>, Vec<&ColumnMask>) {
+        (
+            self.filter_index
+                .covering(crn)
+                .into_iter()
+                .filter_map(|i| self.filters.get(i))
+                .collect(),
+            self.mask_index
+                .covering(crn)
+                .into_iter()
+                .filter_map(|i| self.masks.get(i))
+                .collect(),
+        )
+    }
+
+    /// Whether any entry covers the table at `crn`.
+    pub fn covers(&self, crn: &Crn) -> bool {
+        !self.filter_index.covering(crn).is_empty() || !self.mask_index.covering(crn).is_empty()
+    }
+
+    /// Every entry as written, for what a table fits ([`fit::Misfit`]): an entry whose key
+    /// is among the policy in force's is not new.
+    pub fn fit_keys(&self) -> BTreeSet<String> {
+        self.filters
+            .iter()
+            .map(RowFilter::fit_key)
+            .chain(self.masks.iter().map(ColumnMask::fit_key))
+            .collect()
     }
 
     /// [`Self::applying`] by a scan of every entry: what the index must agree with (tests).

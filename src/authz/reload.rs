@@ -76,8 +76,14 @@ impl Authorizer {
         }
         let catalogs = &self.inner.catalogs;
         let probe = policy::ProbeModel::unless_same(&texts, &current.texts);
-        let checked =
+        let mut checked =
             Policy::check_with(&texts, catalogs.organization_id(), Some(catalogs), probe).await;
+        if let Ok(policy) = &checked {
+            let problems = self.new_misfits(policy, &current.policy).await;
+            if !problems.is_empty() {
+                checked = Err(problems);
+            }
+        }
         match checked.map_err(|problems| PolicyError(problems.join("; "))) {
             Ok(policy) => {
                 admin.rejected = None;
@@ -90,6 +96,36 @@ impl Authorizer {
                 Err(e)
             }
         }
+    }
+
+    /// The row filters and column masks of `policy` that are new or changed against `old`
+    /// and do not fit a table that exists and that they cover (see [`super::TableFit`]), as
+    /// problems. Entries already in force that stopped fitting (a table changed) are not
+    /// the reload's to refuse; what could not be reached in time is logged and skipped, so
+    /// an unreachable registry never makes a good file invalid.
+    async fn new_misfits(&self, policy: &Policy, old: &Policy) -> Vec<String> {
+        let Some(fit) = self.inner.fit.get() else {
+            return Vec::new();
+        };
+        let data = policy.data_policies();
+        if data.is_empty() {
+            return Vec::new();
+        }
+        let report = fit.check(data).await;
+        for source in &report.unreached {
+            tracing::warn!(
+                source = %source,
+                "data policies: tables not checked at reload (not reached in time); reads \
+                 through a policy that does not fit them are still refused"
+            );
+        }
+        let in_force = old.data_policies().fit_keys();
+        report
+            .misfits
+            .iter()
+            .filter(|m| !in_force.contains(&m.key))
+            .map(|m| format!("{}: {m}", super::data_policy::DATA_POLICIES_FILE))
+            .collect()
     }
 
     /// The refusal of files that did not settle (recorded for `/readyz`).

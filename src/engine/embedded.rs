@@ -14,6 +14,7 @@ mod examples;
 pub(crate) mod exec;
 pub(crate) mod functions;
 mod masked;
+mod policy_fit;
 mod storage;
 mod topic_provider;
 mod topic_scan;

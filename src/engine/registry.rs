@@ -219,6 +219,8 @@ pub fn kind_of(entries: &[EngineEntry], pool: &ComputePoolConfig) -> Option<Engi
 #[derive(Debug, Clone)]
 pub struct Engines {
     embedded: Arc<dyn Engine>,
+    /// The embedded engine as what data policies are checked against.
+    fit: Arc<dyn crate::authz::TableFit>,
     by_id: HashMap<String, Arc<dyn Engine>>,
     /// Pool id → engine id.
     pools: HashMap<String, String>,
@@ -251,10 +253,17 @@ impl Engines {
             })
             .collect();
         Ok(Self {
+            fit: embedded.clone(),
             embedded,
             by_id,
             pools,
         })
+    }
+
+    /// What the data policies are checked against: the embedded engine's in-memory tables
+    /// and Kafka-backed ones (the tables every engine reads).
+    pub fn table_fit(&self) -> Arc<dyn crate::authz::TableFit> {
+        self.fit.clone()
     }
 
     /// The engine of compute pool `pool` (the embedded engine for a pool not configured).

@@ -191,6 +191,8 @@ async fn check(
         .run(move || crate::pipeline::check(&explainer.decider(), explainer.pools(), &ask))
         .await?
         .map_err(|e| ApiError::not_found(e.to_string()))?;
+    let mut report = report;
+    crate::pipeline::policy_fit::annotate(gw, &mut report);
     Ok(response::json(StatusCode::OK, &report))
 }
 

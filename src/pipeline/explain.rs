@@ -66,6 +66,10 @@ pub struct CheckedDataPolicies {
     pub row_filters: Vec<String>,
     /// The column masks: name and column.
     pub column_masks: Vec<CheckedMask>,
+    /// The filters and masks on the table that do not fit it as it is now (a table changed
+    /// after the policy loaded): reads through them are refused. Empty when all fit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mismatches: Vec<String>,
 }
 
 /// One column mask applied.
@@ -192,6 +196,7 @@ fn report(d: &Decider<'_>, req: &Request, decided: Decided) -> CheckReport {
                             column: column.clone(),
                         })
                         .collect(),
+                    mismatches: Vec::new(),
                 })
                 .collect();
         }
@@ -317,6 +322,9 @@ impl fmt::Display for CheckReport {
             }
             for m in &p.column_masks {
                 writeln!(f, "    column mask {} on {}", m.name, m.column)?;
+            }
+            for m in &p.mismatches {
+                writeln!(f, "    MISMATCH (reads refused): {m}")?;
             }
         }
         if let Some(sql) = &self.rewritten {

@@ -497,6 +497,11 @@ fn expand_select(
 /// 'US' THEN 0 ELSE 1 END = 1`) would fail the statement and reveal that such a row exists.
 /// A filter is never pushed through a limit; the caller's predicates only see the rows the
 /// policy's filter kept.
+///
+/// The Flink engine needs no fence (and gets none): Flink 2.2 merges the two filters into one
+/// `Calc` whose condition is `AND(<policy filter>, <caller's predicate>)`, the policy's first,
+/// and its generated code evaluates an AND's right operand only when the left is not false
+/// (`tests/flink_data_policies.rs::on_flink_a_callers_predicate_never_runs_on_the_rows_a_filter_removes`).
 pub fn fence_filters(statement: &mut Statement, applied: &[AppliedPolicies]) {
     let Some(limit) = no_limit() else {
         return;
