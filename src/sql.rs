@@ -52,6 +52,7 @@ mod parse;
 mod render;
 mod resolve;
 mod scope;
+mod type_tokens;
 pub mod types;
 
 #[cfg(test)]
