@@ -63,7 +63,7 @@ fn is_word(t: &Token, w: &str) -> bool {
 }
 
 /// Folds every Flink-only type spelling of `tokens` into one word (see the module doc).
-pub(super) fn fold(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+pub(crate) fn fold(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
     // Types are matched on the tokens without whitespace and comments; everything outside a
     // folded type is kept as it was, whitespace included.
     let idx: Vec<usize> = (0..tokens.len())
