@@ -52,6 +52,7 @@ mod parse;
 mod render;
 mod resolve;
 mod scope;
+mod type_tokens;
 pub mod types;
 
 #[cfg(test)]
@@ -73,6 +74,7 @@ pub use hints::READ_OPTIONS;
 pub use literals::{scrub_literals, without_literals};
 pub use parse::{ParseLimits, ParsedStatement, parse};
 pub use resolve::{ResolvedStatement, resolve, resolve_for};
+pub(crate) use type_tokens::fold as fold_type_tokens;
 pub use types::FlinkType;
 
 pub(crate) use resolve::table_argument;

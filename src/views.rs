@@ -213,10 +213,12 @@ pub(crate) fn expanded(store: &ViewStore, view: &ViewDef) -> Result<Query, ViewE
 pub(crate) fn parse_body(text: &str) -> Result<Query, String> {
     let dialect = crate::sql::FlinkDialect;
     let limit = crate::sql::ParseLimits::default().recursion_limit;
+    let tokens = datafusion::sql::sqlparser::tokenizer::Tokenizer::new(&dialect, text)
+        .tokenize_with_location()
+        .map_err(|e| e.to_string())?;
     let mut parser = Parser::new(&dialect)
         .with_recursion_limit(limit)
-        .try_with_sql(text)
-        .map_err(|e| e.to_string())?;
+        .with_tokens_with_locations(crate::sql::fold_type_tokens(tokens));
     let q = parser.parse_query().map_err(|e| e.to_string())?;
     Ok(*q)
 }

@@ -182,7 +182,7 @@ fn type_members(t: &FlinkType) -> Result<Members, String> {
         Kind::Date => with("string", "format", "date"),
         Kind::Time(_) => with("string", "format", "time"),
         Kind::Timestamp(_) | Kind::TimestampLtz(_) => with("string", "format", "date-time"),
-        Kind::IntervalDayTime | Kind::IntervalYearMonth => {
+        Kind::IntervalDayTime | Kind::IntervalYearMonth | Kind::Multiset(_) => {
             return Err(format!("{} has no JSON Schema form", t.to_sql()));
         }
         Kind::Array(e) => vec![
@@ -221,7 +221,7 @@ fn json_type_of(t: &FlinkType) -> Option<&'static str> {
         | Kind::TimestampLtz(_) => "string",
         Kind::Array(_) => "array",
         Kind::Map(..) | Kind::Row(_) => "object",
-        Kind::IntervalDayTime | Kind::IntervalYearMonth => return None,
+        Kind::IntervalDayTime | Kind::IntervalYearMonth | Kind::Multiset(_) => return None,
     })
 }
 

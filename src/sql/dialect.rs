@@ -15,6 +15,11 @@
 //! attempt starts at [`Dialect::parse_prefix`], which spends one unit of the budget; once it is
 //! spent, every further attempt fails at once, which bounds the work by the budget.
 //!
+//! * `MAP[k1, v1, k2, v2]` (the value constructor, which the confluent-sql driver renders for a
+//!   dict parameter) is parsed into `MAP_FROM_ARRAYS(ARRAY[k1, k2], ARRAY[v1, v2])`, Flink's
+//!   own function of the same meaning, which every engine can run and which renders back as
+//!   Flink SQL; `MULTISET[…]` is refused by name.
+//!
 //! Everything else follows `GenericDialect`: [`Dialect::dialect`] reports the generic dialect's
 //! type id so that sqlparser's `dialect_of!(.. GenericDialect ..)` grammar branches (Flink's
 //! `WITH (...)` options, `ARRAY<..>` types, …) apply here too, and the generic feature flags
@@ -24,7 +29,10 @@
 use std::any::TypeId;
 use std::cell::Cell;
 
-use datafusion::sql::sqlparser::ast::{Expr, Ident};
+use datafusion::sql::sqlparser::ast::{
+    Array, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList, FunctionArguments,
+    Ident, ObjectName,
+};
 use datafusion::sql::sqlparser::dialect::{Dialect, GenericDialect};
 use datafusion::sql::sqlparser::keywords::Keyword;
 use datafusion::sql::sqlparser::parser::{Parser, ParserError};
@@ -59,7 +67,7 @@ impl Dialect for FlinkDialect {
         if !spend_parse_budget() {
             return Some(Err(ParserError::RecursionLimitExceeded));
         }
-        parse_table_argument(parser)
+        parse_table_argument(parser).or_else(|| parse_collection_constructor(parser))
     }
 
     // --- the GenericDialect features that Flink's grammar has too
@@ -223,4 +231,67 @@ fn parse_table_argument(parser: &mut Parser) -> Option<Result<Expr, ParserError>
         prefix: Ident::new("TABLE"),
         value: Box::new(value),
     }))
+}
+
+/// `MAP[k1, v1, …]` as `MAP_FROM_ARRAYS(ARRAY[k1, …], ARRAY[v1, …])`; `MULTISET[…]` refused
+/// by name (see the module doc). `None` for anything else.
+fn parse_collection_constructor(parser: &mut Parser) -> Option<Result<Expr, ParserError>> {
+    let name = match &parser.peek_token_ref().token {
+        Token::Word(w) if w.quote_style.is_none() => w.value.to_ascii_uppercase(),
+        _ => return None,
+    };
+    if !matches!(name.as_str(), "MAP" | "MULTISET")
+        || parser.peek_nth_token_ref(1).token != Token::LBracket
+    {
+        return None;
+    }
+    if name == "MULTISET" {
+        return Some(Err(ParserError::ParserError(
+            "the MULTISET[…] value constructor is not supported; use CAST(NULL AS MULTISET<…>) \
+             or a MULTISET column"
+                .into(),
+        )));
+    }
+    parser.next_token();
+    parser.next_token();
+    let items = match parser.parse_comma_separated(Parser::parse_expr) {
+        Ok(items) => items,
+        Err(e) => return Some(Err(e)),
+    };
+    if let Err(e) = parser.expect_token(&Token::RBracket) {
+        return Some(Err(e));
+    }
+    if items.len() % 2 != 0 {
+        return Some(Err(ParserError::ParserError(
+            "MAP[…] takes keys and values in pairs: MAP[k1, v1, k2, v2]".into(),
+        )));
+    }
+    let (mut keys, mut values) = (Vec::new(), Vec::new());
+    for (n, item) in items.into_iter().enumerate() {
+        if n % 2 == 0 {
+            keys.push(item);
+        } else {
+            values.push(item);
+        }
+    }
+    let array = |elem| {
+        FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Array(Array {
+            elem,
+            named: true,
+        })))
+    };
+    Some(Ok(Expr::Function(Function {
+        name: ObjectName::from(vec![Ident::new("MAP_FROM_ARRAYS")]),
+        uses_odbc_syntax: false,
+        parameters: FunctionArguments::None,
+        args: FunctionArguments::List(FunctionArgumentList {
+            duplicate_treatment: None,
+            args: vec![array(keys), array(values)],
+            clauses: vec![],
+        }),
+        filter: None,
+        null_treatment: None,
+        over: None,
+        within_group: vec![],
+    })))
 }

@@ -12,7 +12,9 @@ use datafusion::sql::sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer};
 use serde::{Deserialize, Serialize};
 
 use super::bounds::{self, Bound};
-use super::{FlinkDialect, SqlError, flink, guard, hints, with_parse_budget, without_literals};
+use super::{
+    FlinkDialect, SqlError, flink, guard, hints, type_tokens, with_parse_budget, without_literals,
+};
 
 mod parsed;
 
@@ -141,7 +143,7 @@ fn parse_tokens(
     } else {
         let parsed = Parser::new(&dialect)
             .with_recursion_limit(limits.recursion_limit)
-            .with_tokens_with_locations(view_comment(tokens))
+            .with_tokens_with_locations(type_tokens::fold(view_comment(tokens)))
             .parse_statements();
         match parsed {
             Ok(mut statements) => {

@@ -78,10 +78,17 @@ pub(super) fn may_hold_quotes(source: &str) -> bool {
 fn reparses_to(text: &str, statement: &Statement) -> bool {
     let budget = text.len().saturating_mul(REPARSE_ATTEMPTS_PER_BYTE);
     let (parsed, _) = with_parse_budget(budget, || {
-        Parser::new(&FlinkDialect)
-            .with_recursion_limit(REPARSE_RECURSION_LIMIT)
-            .try_with_sql(text)
-            .and_then(|mut p| p.parse_statements())
+        datafusion::sql::sqlparser::tokenizer::Tokenizer::new(&FlinkDialect, text)
+            .tokenize_with_location()
+            .map_err(|e| {
+                datafusion::sql::sqlparser::parser::ParserError::TokenizerError(e.to_string())
+            })
+            .and_then(|tokens| {
+                Parser::new(&FlinkDialect)
+                    .with_recursion_limit(REPARSE_RECURSION_LIMIT)
+                    .with_tokens_with_locations(super::type_tokens::fold(tokens))
+                    .parse_statements()
+            })
     });
     matches!(parsed.as_deref(), Ok([again]) if again == statement)
 }

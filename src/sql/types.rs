@@ -40,7 +40,10 @@ pub(crate) enum Kind {
     BigInt,
     Float,
     Double,
-    Decimal { precision: u8, scale: i8 },
+    Decimal {
+        precision: u8,
+        scale: i8,
+    },
     Char(u32),
     Varchar(u32),
     Binary(u32),
@@ -53,6 +56,9 @@ pub(crate) enum Kind {
     IntervalYearMonth,
     Array(Box<FlinkType>),
     Map(Box<FlinkType>, Box<FlinkType>),
+    /// Stored as an Arrow map from element to its count (`INT NOT NULL`), which is also
+    /// its wire form (`[[element, "count"], …]`).
+    Multiset(Box<FlinkType>),
     Row(Vec<(String, FlinkType)>),
 }
 
@@ -102,6 +108,7 @@ impl FlinkType {
             Kind::IntervalYearMonth => "INTERVAL_YEAR_MONTH",
             Kind::Array(_) => "ARRAY",
             Kind::Map(..) => "MAP",
+            Kind::Multiset(_) => "MULTISET",
             Kind::Row(_) => "ROW",
         }
     }
@@ -144,6 +151,7 @@ impl FlinkType {
             Kind::IntervalYearMonth => "INTERVAL YEAR(2) TO MONTH".into(),
             Kind::Array(t) => format!("ARRAY<{}>", t.to_sql()),
             Kind::Map(k, v) => format!("MAP<{}, {}>", k.to_sql(), v.to_sql()),
+            Kind::Multiset(t) => format!("MULTISET<{}>", t.to_sql()),
             Kind::Row(fields) => {
                 let fields: Vec<String> = fields
                     .iter()
@@ -198,6 +206,16 @@ impl FlinkType {
                 let entries = Field::new(
                     "entries",
                     DataType::Struct(Fields::from(vec![key, value])),
+                    false,
+                );
+                DataType::Map(Arc::new(entries), false)
+            }
+            Kind::Multiset(t) => {
+                let key = Field::new("key", t.to_arrow()?, false);
+                let count = Field::new("value", DataType::Int32, false);
+                let entries = Field::new(
+                    "entries",
+                    DataType::Struct(Fields::from(vec![key, count])),
                     false,
                 );
                 DataType::Map(Arc::new(entries), false)
@@ -323,7 +341,7 @@ impl Serialize for FlinkType {
                 m.serialize_entry("resolution", "YEAR_TO_MONTH")?;
                 m.serialize_entry("precision", &2)?;
             }
-            Kind::Array(t) => m.serialize_entry("element_type", t)?,
+            Kind::Array(t) | Kind::Multiset(t) => m.serialize_entry("element_type", t)?,
             Kind::Map(k, v) => {
                 m.serialize_entry("key_type", k)?;
                 m.serialize_entry("value_type", v)?;
@@ -612,6 +630,27 @@ impl TypeParser {
                 self.expect_punct(close)?;
                 Kind::Array(Box::new(t))
             }
+            "MULTISET" => {
+                let close = self.open()?;
+                let t = self.parse_type()?;
+                self.expect_punct(close)?;
+                Kind::Multiset(Box::new(t))
+            }
+            "INTERVAL" => {
+                let first = self.interval_unit()?;
+                let last = if self.eat_word("TO") {
+                    self.interval_unit()?
+                } else {
+                    first.clone()
+                };
+                match (first.as_str(), last.as_str()) {
+                    ("YEAR" | "MONTH", "YEAR" | "MONTH") => Kind::IntervalYearMonth,
+                    ("YEAR" | "MONTH", _) | (_, "YEAR" | "MONTH") => {
+                        return Err(format!("invalid interval type INTERVAL {first} TO {last}"));
+                    }
+                    _ => Kind::IntervalDayTime,
+                }
+            }
             "MAP" => {
                 let close = self.open()?;
                 let k = self.parse_type()?;
@@ -647,6 +686,20 @@ impl TypeParser {
             }
             other => return Err(format!("unsupported type {other}")),
         })
+    }
+
+    /// An interval unit with its optional precision (`DAY(2)`, `SECOND(3)`), upper-cased.
+    fn interval_unit(&mut self) -> Result<String, String> {
+        let unit = match self.peek() {
+            Some(Tok::Word(w)) => w.to_ascii_uppercase(),
+            _ => return Err("expected an interval unit in type".into()),
+        };
+        if !["YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND"].contains(&unit.as_str()) {
+            return Err(format!("unknown interval unit {unit}"));
+        }
+        self.pos += 1;
+        self.precision(if unit == "SECOND" { 6 } else { 2 }, 9)?;
+        Ok(unit)
     }
 
     /// Opens `<` or `(` and returns the matching closer.

@@ -11,6 +11,13 @@
 //!   CASE, the unit keyword of `TIMESTAMPADD`/`TIMESTAMPDIFF(DAY, …)` as a string, and
 //!   `LOCALTIMESTAMP` as the current UTC time as a `TIMESTAMP(3)`.
 //!
+//! * integer literals that fit in 32 bits are typed INT, as in Flink (DataFusion types every
+//!   integer literal BIGINT): `1` becomes `CAST(1 AS INT)`, except where a literal means a
+//!   position or a count (`ORDER BY 1`, `GROUP BY 1`, `LIMIT`/`OFFSET`/`FETCH`, window frame
+//!   bounds, interval values), which are held aside while the statement is visited;
+//! * `MAP_FROM_ARRAYS(keys, values)` (also what `MAP[k, v, …]` parses to) becomes
+//!   DataFusion's `map(keys, values)`.
+//!
 //! These rewrites never change which objects a statement touches (that was settled by the
 //! gateway's resolve/authorize/rewrite stages); they only translate dialect.
 
@@ -18,8 +25,9 @@ use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
     CastKind, DataType as SqlType, DateTimeField, ExactNumberInfo, Expr, FunctionArg,
-    FunctionArgExpr, FunctionArguments, Ident, Interval, Query, SelectItem, SetExpr, Statement,
-    TimezoneInfo, Value, VisitMut, VisitorMut,
+    FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, Interval, LimitClause, ObjectName,
+    OrderBy, OrderByKind, Query, SelectItem, SetExpr, Statement, TimezoneInfo, Value, VisitMut,
+    VisitorMut, WindowFrameBound, WindowType,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -29,23 +37,163 @@ use crate::sql::types::parse_flink_type;
 
 /// Applies every rewrite to `stmt` in place.
 pub(crate) fn rewrite(stmt: &mut Statement) -> Result<(), EngineError> {
-    match stmt.visit(&mut FlinkToDataFusion) {
+    match stmt.visit(&mut FlinkToDataFusion::default()) {
         ControlFlow::Continue(()) => Ok(()),
         ControlFlow::Break(e) => Err(*e),
     }
 }
 
-struct FlinkToDataFusion;
+#[derive(Default)]
+struct FlinkToDataFusion {
+    /// Integer literals held aside (see [`Self::hold`]), by placeholder index.
+    held: Vec<Expr>,
+}
+
+/// Prefix of the placeholders that stand for held literals while a statement is visited.
+const HELD: &str = "$sqlgate_held_";
+
+impl FlinkToDataFusion {
+    /// Replaces a bare number with a placeholder, so that it keeps its BIGINT literal meaning
+    /// (a position, a count, a frame offset); [`Self::restore`] puts it back.
+    fn hold(&mut self, expr: &mut Expr) {
+        if let Expr::Value(v) = expr
+            && matches!(v.value, Value::Number(..))
+        {
+            let placeholder =
+                Expr::Value(Value::Placeholder(format!("{HELD}{}", self.held.len())).into());
+            self.held.push(std::mem::replace(expr, placeholder));
+        }
+    }
+
+    fn restore(&mut self, expr: &mut Expr) {
+        if let Expr::Value(v) = expr
+            && let Value::Placeholder(p) = &v.value
+            && let Some(i) = p.strip_prefix(HELD).and_then(|i| i.parse::<usize>().ok())
+            && let Some(original) = self.held.get_mut(i)
+        {
+            *expr = std::mem::replace(original, Expr::Value(Value::Null.into()));
+        }
+    }
+
+    /// The positions, counts and frame offsets of a query level.
+    fn query_literals(query: &mut Query) -> Vec<&mut Expr> {
+        let mut out: Vec<&mut Expr> = Vec::new();
+        if let Some(OrderBy {
+            kind: OrderByKind::Expressions(exprs),
+            ..
+        }) = &mut query.order_by
+        {
+            out.extend(exprs.iter_mut().map(|o| &mut o.expr));
+        }
+        match &mut query.limit_clause {
+            Some(LimitClause::LimitOffset { limit, offset, .. }) => {
+                out.extend(limit.as_mut());
+                out.extend(offset.as_mut().map(|o| &mut o.value));
+            }
+            Some(LimitClause::OffsetCommaLimit { offset, limit }) => {
+                out.push(offset);
+                out.push(limit);
+            }
+            None => {}
+        }
+        if let Some(fetch) = &mut query.fetch {
+            out.extend(fetch.quantity.as_mut());
+        }
+        fn group_bys<'a>(body: &'a mut SetExpr, out: &mut Vec<&'a mut Expr>) {
+            match body {
+                SetExpr::Select(select) => {
+                    if let GroupByExpr::Expressions(exprs, _) = &mut select.group_by {
+                        out.extend(exprs.iter_mut());
+                    }
+                }
+                SetExpr::SetOperation { left, right, .. } => {
+                    group_bys(left, out);
+                    group_bys(right, out);
+                }
+                _ => {}
+            }
+        }
+        group_bys(&mut query.body, &mut out);
+        out
+    }
+
+    /// The frame offsets of a window call and the value of an interval literal.
+    fn expr_literals(expr: &mut Expr) -> Vec<&mut Expr> {
+        let mut out: Vec<&mut Expr> = Vec::new();
+        match expr {
+            Expr::Function(f) => {
+                if let Some(WindowType::WindowSpec(spec)) = &mut f.over
+                    && let Some(frame) = &mut spec.window_frame
+                {
+                    for bound in
+                        std::iter::once(&mut frame.start_bound).chain(frame.end_bound.as_mut())
+                    {
+                        if let WindowFrameBound::Preceding(Some(e))
+                        | WindowFrameBound::Following(Some(e)) = bound
+                        {
+                            out.push(e.as_mut());
+                        }
+                    }
+                }
+            }
+            Expr::Interval(iv) => out.push(iv.value.as_mut()),
+            _ => {}
+        }
+        out
+    }
+}
+
+/// `CAST(n AS INT)` for an integer literal that fits in 32 bits (Flink's INT literal).
+fn int_literal(expr: &Expr) -> Option<Expr> {
+    let Expr::Value(v) = expr else {
+        return None;
+    };
+    let Value::Number(n, false) = &v.value else {
+        return None;
+    };
+    n.parse::<i32>().ok()?;
+    Some(Expr::Cast {
+        kind: CastKind::Cast,
+        expr: Box::new(expr.clone()),
+        data_type: SqlType::Int(None),
+        format: None,
+        array: false,
+    })
+}
 
 impl VisitorMut for FlinkToDataFusion {
     type Break = Box<EngineError>;
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<Self::Break> {
         name_projections(&mut query.body);
+        for e in Self::query_literals(query) {
+            self.hold(e);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, query: &mut Query) -> ControlFlow<Self::Break> {
+        for e in Self::query_literals(query) {
+            self.restore(e);
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Self::Break> {
+        for e in Self::expr_literals(expr) {
+            self.hold(e);
+        }
         ControlFlow::Continue(())
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<Self::Break> {
+        for e in Self::expr_literals(expr) {
+            self.restore(e);
+        }
+        if let Some(int) = int_literal(expr) {
+            *expr = int;
+            return ControlFlow::Continue(());
+        }
         match rewrite_expr(expr) {
             Ok(Some(new)) => *expr = new,
             Ok(None) => {}
@@ -171,6 +319,12 @@ fn rewrite_call(expr: &mut Expr) -> Option<Expr> {
     if let Some(new) = floor_ceil_to_unit(expr) {
         return Some(new);
     }
+    if let Expr::Function(f) = expr
+        && f.name.to_string().eq_ignore_ascii_case("MAP_FROM_ARRAYS")
+    {
+        f.name = ObjectName::from(vec![Ident::new("map")]);
+        return None;
+    }
     let (name, args) = plain_call(expr)?;
     if args.len() == 1
         && let Some(field) = extract_field(&name)
@@ -270,15 +424,25 @@ fn sha_bits(name: &str, args: &[FunctionArg]) -> Option<u16> {
         ("SHA384", 1) => 384,
         ("SHA512", 1) => 512,
         ("SHA2", 2) => match &args[1] {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v))) => match &v.value {
-                Value::Number(n, _) => n.parse().ok()?,
-                _ => return None,
-            },
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => number(e)?,
             _ => return None,
         },
         _ => return None,
     };
     matches!(bits, 224 | 256 | 384 | 512).then_some(bits)
+}
+
+/// An integer literal, as written or as the INT literal rewrite made it (`CAST(256 AS INT)`).
+fn number(e: &Expr) -> Option<u16> {
+    match e {
+        Expr::Value(v) => match &v.value {
+            Value::Number(n, _) => n.parse().ok(),
+            _ => None,
+        },
+        Expr::Cast { expr, .. } => number(expr),
+        Expr::Nested(inner) => number(inner),
+        _ => None,
+    }
 }
 
 /// `FLOOR(ts TO unit)` is `date_trunc`; `CEIL(ts TO unit)` the next unit boundary unless `ts`
@@ -367,6 +531,9 @@ fn rewrite_expr(expr: &mut Expr) -> Result<Option<Expr>, EngineError> {
             let Ok(flink) = parse_flink_type(&data_type.to_string()) else {
                 return Ok(None); // let DataFusion report the unknown type
             };
+            if let Some(row) = cast_row_constructor(inner, &flink)? {
+                return Ok(Some(row));
+            }
             let arrow = flink
                 .to_arrow()
                 .map_err(|e| EngineError::Plan(format!("Cannot cast to {data_type}: {e}")))?;
@@ -380,6 +547,66 @@ fn rewrite_expr(expr: &mut Expr) -> Result<Option<Expr>, EngineError> {
         Expr::Interval(iv) => rewrite_interval(iv),
         _ => Ok(None),
     }
+}
+
+/// `CAST(ROW(e1, …) AS ROW<f1 T1, …>)` as `named_struct('f1', arrow_cast(e1, 'T1'), …)`:
+/// Flink casts a row to a row by position, DataFusion by field name, and the fields of a
+/// `ROW(…)` constructor have no names of their own. `None` for any other cast.
+fn cast_row_constructor(
+    inner: &mut Expr,
+    target: &crate::sql::types::FlinkType,
+) -> Result<Option<Expr>, EngineError> {
+    let crate::sql::types::Kind::Row(fields) = target.kind() else {
+        return Ok(None);
+    };
+    let mut call = &mut *inner;
+    while let Expr::Nested(e) = call {
+        call = e.as_mut();
+    }
+    let Some((name, args)) = plain_call(call) else {
+        return Ok(None);
+    };
+    if !matches!(name.as_str(), "ROW" | "STRUCT") || args.len() != fields.len() || fields.is_empty()
+    {
+        return Ok(None);
+    }
+    let mut values = Vec::with_capacity(args.len());
+    for arg in args.iter_mut() {
+        let Some(e) = take_arg(arg) else {
+            return Ok(None);
+        };
+        values.push(e);
+    }
+    let template = fields
+        .iter()
+        .map(|(n, _)| format!("'{}', NULL", n.replace('\'', "''")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = Parser::new(&GenericDialect {})
+        .try_with_sql(&format!("named_struct({template})"))
+        .and_then(|mut p| p.parse_expr())
+        .map_err(|e| EngineError::Internal(format!("building a row cast: {e}")))?;
+    let Expr::Function(f) = &mut out else {
+        return Err(EngineError::Internal(
+            "unexpected shape of named_struct".into(),
+        ));
+    };
+    let FunctionArguments::List(list) = &mut f.args else {
+        return Err(EngineError::Internal(
+            "unexpected shape of named_struct".into(),
+        ));
+    };
+    for (i, ((_, t), value)) in fields.iter().zip(values).enumerate() {
+        let arrow = t
+            .to_arrow()
+            .map_err(|e| EngineError::Plan(format!("Cannot cast to {}: {e}", target.to_sql())))?;
+        list.args[2 * i + 1] = FunctionArg::Unnamed(FunctionArgExpr::Expr(call_with_type(
+            "arrow_cast",
+            value,
+            &arrow.to_string(),
+        )?));
+    }
+    Ok(Some(out))
 }
 
 fn field_rank(f: &DateTimeField) -> Option<u8> {

@@ -218,11 +218,11 @@ async fn every_type_encodes_to_its_wire_string_and_flink_type() {
     assert_eq!(type_json(&traits, 26)["precision"], 3);
     let map = type_json(&traits, 36);
     assert_eq!(map["key_type"]["type"], "VARCHAR");
-    assert_eq!(map["value_type"]["type"], "BIGINT");
+    assert_eq!(map["value_type"]["type"], "INTEGER");
     let row = type_json(&traits, 37);
     assert_eq!(row["fields"][0]["name"], "x");
     assert_eq!(row["fields"][1]["field_type"]["type"], "VARCHAR");
-    assert_eq!(type_json(&traits, 34)["element_type"]["type"], "BIGINT");
+    assert_eq!(type_json(&traits, 34)["element_type"]["type"], "INTEGER");
 }
 
 #[test]
@@ -739,3 +739,4 @@ fn config_defaults_and_error_codes_are_stable() {
 
 mod conformance;
 mod seam;
+mod types;

@@ -156,7 +156,7 @@ fn avro_type(t: &FlinkType, path: &str) -> Result<Value, String> {
             json!({"type": "map", "values": avro_type(v, path)?})
         }
         Kind::Row(fields) => record(path, fields)?,
-        Kind::Null | Kind::IntervalDayTime | Kind::IntervalYearMonth => {
+        Kind::Null | Kind::IntervalDayTime | Kind::IntervalYearMonth | Kind::Multiset(_) => {
             return Err(format!("type {} has no Avro equivalent", t.to_sql()));
         }
     };

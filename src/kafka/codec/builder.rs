@@ -125,7 +125,7 @@ impl Node {
                 NullBufferBuilder::new(0),
                 vec![false; fields.len()],
             ),
-            Kind::Null | Kind::IntervalDayTime | Kind::IntervalYearMonth => {
+            Kind::Null | Kind::IntervalDayTime | Kind::IntervalYearMonth | Kind::Multiset(_) => {
                 return Err(CodecError::Unsupported(format!(
                     "column `{name}` of type {} cannot be stored in a topic",
                     ty.to_sql()

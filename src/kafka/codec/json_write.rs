@@ -178,7 +178,7 @@ pub(super) fn write_value(
             write_object(out, &columns, i)?;
             Ok(())
         }
-        Kind::Null | Kind::IntervalDayTime | Kind::IntervalYearMonth => {
+        Kind::Null | Kind::IntervalDayTime | Kind::IntervalYearMonth | Kind::Multiset(_) => {
             return Err(format!("type {} cannot be written as JSON", ty.to_sql()));
         }
     };

@@ -1,0 +1,259 @@
+//! Flink's types and literals on the embedded engine (issue 14 item 4), parsed as the gateway
+//! parses them: every type spelling stores in an in-memory table, round-trips in Flink's JSON
+//! encoding and is reported with Flink's type JSON; integer literals are INT.
+
+use super::*;
+
+/// Parses as the gateway does (the Flink dialect with its type folding), then runs.
+async fn gw(engine: &EmbeddedEngine, sql: &str) -> Result<(Traits, Vec<Vec<Value>>), String> {
+    let parsed = crate::sql::parse(sql, &crate::sql::ParseLimits::default())
+        .map_err(|e| format!("parse: {e}"))?;
+    assert!(!parsed.is_flink_only(), "{sql}");
+    let stmt = parsed.statements().next().expect("one statement").clone();
+    let exec = engine
+        .execute_statement(&stmt, &ctx())
+        .await
+        .map_err(|e| e.detail())?;
+    let batches: Vec<Vec<ResultRow>> = exec.rows.try_collect().await.map_err(|e| e.detail())?;
+    Ok((
+        exec.traits,
+        batches.into_iter().flatten().map(|r| r.row).collect(),
+    ))
+}
+
+async fn gw_ok(engine: &EmbeddedEngine, sql: &str) -> (Traits, Vec<Vec<Value>>) {
+    gw(engine, sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}\nfailed: {e}"))
+}
+
+#[test]
+fn the_remaining_flink_type_spellings_parse_and_print_back() {
+    for (text, printed) in [
+        ("MULTISET<INT>", "MULTISET<INT>"),
+        (
+            "MULTISET<STRING NOT NULL> NOT NULL",
+            "MULTISET<STRING NOT NULL> NOT NULL",
+        ),
+        ("ROW(x INT, y STRING)", "ROW<`x` INT, `y` STRING>"),
+        (
+            "INTERVAL DAY(2) TO SECOND(3)",
+            "INTERVAL DAY(2) TO SECOND(3)",
+        ),
+        ("INTERVAL DAY TO SECOND", "INTERVAL DAY(2) TO SECOND(3)"),
+        ("INTERVAL SECOND(3)", "INTERVAL DAY(2) TO SECOND(3)"),
+        ("INTERVAL YEAR(2) TO MONTH", "INTERVAL YEAR(2) TO MONTH"),
+        ("INTERVAL MONTH", "INTERVAL YEAR(2) TO MONTH"),
+        ("TIMESTAMP(3) WITH LOCAL TIME ZONE", "TIMESTAMP_LTZ(3)"),
+    ] {
+        let t = parse_flink_type(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        assert_eq!(t.to_sql(), printed, "{text}");
+        assert_eq!(parse_flink_type(printed).unwrap(), t, "{printed}");
+        t.to_arrow().unwrap();
+    }
+    assert!(parse_flink_type("INTERVAL YEAR TO SECOND").is_err());
+    let ms = serde_json::to_value(parse_flink_type("MULTISET<INT NOT NULL>").unwrap()).unwrap();
+    assert_eq!(
+        ms,
+        json!({"type": "MULTISET", "nullable": true,
+               "element_type": {"type": "INTEGER", "nullable": false}})
+    );
+}
+
+const CREATE: &str = "CREATE TABLE `env-dev`.`lkc-dev`.`typed` (\
+    id INT NOT NULL, m MAP<STRING, INT>, r ROW<x INT, y STRING>, r2 ROW(x INT, y STRING), \
+    a ARRAY<INT>, ms MULTISET<STRING>, l TIMESTAMP_LTZ(3), l2 TIMESTAMP(3) WITH LOCAL TIME ZONE, \
+    b BINARY(2), vb VARBINARY(4), bs BYTES, ids INTERVAL DAY(2) TO SECOND(3), \
+    iym INTERVAL YEAR TO MONTH, nested MAP<STRING, ROW<a ARRAY<INT>>>, \
+    PRIMARY KEY (id) NOT ENFORCED)";
+
+#[tokio::test]
+async fn every_flink_type_stores_round_trips_and_reports_flinks_type() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).await;
+    gw_ok(&engine, CREATE).await;
+    gw_ok(
+        &engine,
+        "INSERT INTO `env-dev`.`lkc-dev`.`typed` VALUES \
+         (1, MAP['a', 1, 'b', 2], CAST(ROW(1, 'x') AS ROW<x INT, y STRING>), \
+          (CAST((ROW(2, 'y')) AS ROW(x INT, y STRING))), ARRAY[1, 2], \
+          CAST(NULL AS MULTISET<STRING>), \
+          CAST(TIMESTAMP '2024-01-02 03:04:05.123' AS TIMESTAMP_LTZ(3)), \
+          CAST(TIMESTAMP '2024-01-02 03:04:05' AS TIMESTAMP(3) WITH LOCAL TIME ZONE), \
+          x'0102', x'ff', x'', INTERVAL '1 02:03:04.5' DAY TO SECOND, INTERVAL '1-6' YEAR TO MONTH, \
+          MAP['k', CAST(ROW(ARRAY[7]) AS ROW<a ARRAY<INT>>)]), \
+         (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    )
+    .await;
+    let (traits, rows) = gw_ok(
+        &engine,
+        "SELECT * FROM `env-dev`.`lkc-dev`.`typed` ORDER BY id",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![
+            vec![
+                json!("1"),
+                json!([["a", "1"], ["b", "2"]]),
+                json!(["1", "x"]),
+                json!(["2", "y"]),
+                json!(["1", "2"]),
+                json!(null),
+                json!("2024-01-02 03:04:05.123"),
+                json!("2024-01-02 03:04:05.000"),
+                json!("x'0102'"),
+                json!("x'ff'"),
+                json!("x''"),
+                json!("+1 02:03:04.500"),
+                json!("+1-06"),
+                json!([["k", [["7"]]]]),
+            ],
+            vec![json!("2")]
+                .into_iter()
+                .chain(std::iter::repeat_n(json!(null), 13))
+                .collect(),
+        ]
+    );
+    let int = json!({"type": "INTEGER", "nullable": true});
+    let string = json!({"type": "VARCHAR", "nullable": true, "length": 2147483647});
+    let row_xy = json!({"type": "ROW", "nullable": true, "fields": [
+        {"name": "x", "field_type": int}, {"name": "y", "field_type": string}]});
+    let want = [
+        json!({"type": "INTEGER", "nullable": false}),
+        json!({"type": "MAP", "nullable": true, "key_type": string, "value_type": int}),
+        row_xy.clone(),
+        row_xy,
+        json!({"type": "ARRAY", "nullable": true, "element_type": int}),
+        json!({"type": "MULTISET", "nullable": true, "element_type": string}),
+        json!({"type": "TIMESTAMP_WITH_LOCAL_TIME_ZONE", "nullable": true, "precision": 3}),
+        json!({"type": "TIMESTAMP_WITH_LOCAL_TIME_ZONE", "nullable": true, "precision": 3}),
+        json!({"type": "BINARY", "nullable": true, "length": 2}),
+        json!({"type": "VARBINARY", "nullable": true, "length": 4}),
+        json!({"type": "VARBINARY", "nullable": true, "length": 2147483647}),
+        json!({"type": "INTERVAL_DAY_TIME", "nullable": true, "resolution": "DAY_TO_SECOND",
+               "precision": 2, "fractional_precision": 3}),
+        json!({"type": "INTERVAL_YEAR_MONTH", "nullable": true, "resolution": "YEAR_TO_MONTH",
+               "precision": 2}),
+        json!({"type": "MAP", "nullable": true, "key_type": string, "value_type":
+            {"type": "ROW", "nullable": true, "fields": [{"name": "a", "field_type":
+                {"type": "ARRAY", "nullable": true, "element_type": int}}]}}),
+    ];
+    for (i, w) in want.iter().enumerate() {
+        assert_eq!(type_json(&traits, i), *w, "column {i}");
+    }
+    // Access into the nested values.
+    let (_, rows) = gw_ok(
+        &engine,
+        "SELECT m['b'], r.y, a[2], nested['k'] FROM `env-dev`.`lkc-dev`.`typed` WHERE id = 1",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![vec![json!("2"), json!("x"), json!("2"), json!([["7"]])]]
+    );
+}
+
+#[tokio::test]
+async fn literals_are_typed_as_flink_types_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).await;
+    let (traits, rows) = gw_ok(
+        &engine,
+        "SELECT 1, -1, 2147483647, 2147483648, 1 + 1, 1.5, 1e3, TRUE, \
+         MAP['a', 1], ARRAY[1, 2], ROW(1, 'x'), CAST(ROW(1, 'x') AS ROW<a INT, b STRING>)",
+    )
+    .await;
+    let types: Vec<Value> = (0..12).map(|i| type_json(&traits, i)).collect();
+    let int = json!({"type": "INTEGER", "nullable": false});
+    assert_eq!(types[0], int);
+    assert_eq!(types[1], int);
+    assert_eq!(types[2], int);
+    assert_eq!(types[3], json!({"type": "BIGINT", "nullable": false}));
+    assert_eq!(types[4], int);
+    assert_eq!(
+        types[5],
+        json!({"type": "DECIMAL", "nullable": false, "precision": 2, "scale": 1})
+    );
+    assert_eq!(types[7]["type"], "BOOLEAN");
+    assert_eq!(types[8]["type"], "MAP");
+    assert_eq!(types[8]["value_type"]["type"], "INTEGER");
+    assert_eq!(types[9]["element_type"]["type"], "INTEGER");
+    assert_eq!(types[10]["fields"][0]["field_type"]["type"], "INTEGER");
+    assert_eq!(types[11]["fields"][0]["name"], "a");
+    assert_eq!(types[11]["fields"][1]["field_type"]["type"], "VARCHAR");
+    assert_eq!(
+        rows,
+        vec![vec![
+            json!("1"),
+            json!("-1"),
+            json!("2147483647"),
+            json!("2147483648"),
+            json!("2"),
+            json!("1.5"),
+            json!("1000"),
+            json!("TRUE"),
+            json!([["a", "1"]]),
+            json!(["1", "2"]),
+            json!(["1", "x"]),
+            json!(["1", "x"]),
+        ]]
+    );
+    // INT arithmetic stays INT, as in Flink; a BIGINT operand makes it BIGINT.
+    let (traits, rows) = gw_ok(&engine, "SELECT 2147483647 + 1, CAST(1 AS BIGINT) + 1").await;
+    assert_eq!(type_json(&traits, 0)["type"], "INTEGER");
+    assert_eq!(type_json(&traits, 1)["type"], "BIGINT");
+    assert_eq!(rows, vec![vec![json!("-2147483648"), json!("2")]]);
+}
+
+#[tokio::test]
+async fn positions_counts_and_frame_offsets_keep_their_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).await;
+    let orders = "`examples`.`marketplace`.`customers`";
+    let (_, rows) = gw_ok(
+        &engine,
+        &format!("SELECT customer_id, name FROM {orders} ORDER BY 1 DESC LIMIT 2 OFFSET 1"),
+    )
+    .await;
+    assert_eq!(rows.len(), 2);
+    let (_, all) = gw_ok(
+        &engine,
+        &format!("SELECT customer_id FROM {orders} ORDER BY customer_id DESC LIMIT 3"),
+    )
+    .await;
+    assert_eq!(rows[0][0], all[1][0]);
+    assert_eq!(rows[1][0], all[2][0]);
+    let (_, rows) = gw_ok(
+        &engine,
+        "SELECT x, COUNT(*) FROM (VALUES (1), (1), (2)) AS v(x) GROUP BY 1 ORDER BY 1",
+    )
+    .await;
+    assert_eq!(
+        rows,
+        vec![vec![json!("1"), json!("2")], vec![json!("2"), json!("1")]]
+    );
+    let (_, rows) = gw_ok(
+        &engine,
+        "SELECT x, SUM(x) OVER (ORDER BY x ROWS BETWEEN 1 PRECEDING AND CURRENT ROW) \
+         FROM (VALUES (1), (2), (3)) AS v(x) ORDER BY x",
+    )
+    .await;
+    assert_eq!(
+        rows.iter().map(|r| r[1].clone()).collect::<Vec<_>>(),
+        vec![json!("1"), json!("3"), json!("5")]
+    );
+}
+
+#[tokio::test]
+async fn a_multiset_constructor_and_an_odd_map_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).await;
+    let e = gw(&engine, "SELECT MULTISET[1, 1, 2]").await.unwrap_err();
+    assert!(
+        e.contains("MULTISET[…] value constructor is not supported"),
+        "{e}"
+    );
+    let e = gw(&engine, "SELECT MAP['a', 1, 'b']").await.unwrap_err();
+    assert!(e.contains("MAP[…] takes keys and values in pairs"), "{e}");
+}
