@@ -73,15 +73,34 @@ async fn alter_truncate_and_show_create_change_and_render_in_memory_tables_acros
         "INSERT INTO people VALUES (1, 'ann', 'a'), (2, 'bob', 'b')",
     )
     .await;
-    assert!(ok(&gw, &dev, "a1", "ALTER TABLE people ADD (age INT)").await.is_empty());
+    assert!(
+        ok(&gw, &dev, "a1", "ALTER TABLE people ADD (age INT)")
+            .await
+            .is_empty()
+    );
     assert_eq!(
         ok(&gw, &dev, "s1", "SELECT * FROM people ORDER BY id").await,
-        vec![json!(["1", "ann", "a", null]), json!(["2", "bob", "b", null])]
+        vec![
+            json!(["1", "ann", "a", null]),
+            json!(["2", "bob", "b", null])
+        ]
     );
     ok(&gw, &dev, "a2", "ALTER TABLE people MODIFY age BIGINT").await;
     ok(&gw, &dev, "a3", "ALTER TABLE people DROP nick").await;
-    ok(&gw, &dev, "a4", "ALTER TABLE people RESET ('kafka.retention.time')").await;
-    ok(&gw, &dev, "a5", "ALTER TABLE people SET ('changelog.mode' = 'append')").await;
+    ok(
+        &gw,
+        &dev,
+        "a4",
+        "ALTER TABLE people RESET ('kafka.retention.time')",
+    )
+    .await;
+    ok(
+        &gw,
+        &dev,
+        "a5",
+        "ALTER TABLE people SET ('changelog.mode' = 'append')",
+    )
+    .await;
     ok(&gw, &dev, "i2", "INSERT INTO people VALUES (3, 'cy', 40)").await;
     assert_eq!(
         ok(&gw, &dev, "sc1", "SHOW CREATE TABLE people").await,
@@ -97,10 +116,18 @@ async fn alter_truncate_and_show_create_change_and_render_in_memory_tables_acros
     );
     // The refusals name what is wrong.
     for (name, sql, says) in [
-        ("e1", "ALTER TABLE people DROP id", "referenced by the primary key"),
+        (
+            "e1",
+            "ALTER TABLE people DROP id",
+            "referenced by the primary key",
+        ),
         ("e2", "ALTER TABLE people ADD name STRING", "already exists"),
         ("e3", "ALTER TABLE people MODIFY nope INT", "does not exist"),
-        ("e4", "ALTER TABLE people DROP (id, name, age)", "primary key"),
+        (
+            "e4",
+            "ALTER TABLE people DROP (id, name, age)",
+            "primary key",
+        ),
     ] {
         let d = failed(&gw, &dev, name, sql).await;
         assert!(d.contains(says), "{sql}: {d}");
@@ -113,7 +140,10 @@ async fn alter_truncate_and_show_create_change_and_render_in_memory_tables_acros
     )
     .await
     .unwrap_err();
-    assert_eq!((status, &body["errors"][0]["code"]), (403, &json!("authz.read_only")));
+    assert_eq!(
+        (status, &body["errors"][0]["code"]),
+        (403, &json!("authz.read_only"))
+    );
     // The definition and the rows survive a restart; RENAME TO moves both.
     let dir = gw.stop().await;
     let gw = TestGateway::start_in(dir, |_| {}).await;
@@ -178,7 +208,10 @@ async fn show_columns_functions_and_explain_answer_in_flinks_shapes() {
 
     for (name, sql) in [
         ("x1", "EXPLAIN SELECT name FROM people WHERE id > 1"),
-        ("x2", "EXPLAIN PLAN FOR SELECT name FROM people WHERE id > 1"),
+        (
+            "x2",
+            "EXPLAIN PLAN FOR SELECT name FROM people WHERE id > 1",
+        ),
     ] {
         let rows = ok(&gw, &dev, name, sql).await;
         assert_eq!(rows.len(), 1, "{rows:?}");
@@ -203,8 +236,7 @@ async fn show_columns_functions_and_explain_answer_in_flinks_shapes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reader_is_refused_alter_and_truncate_before_the_engine_and_every_decision_is_audited()
-{
+async fn a_reader_is_refused_alter_and_truncate_before_the_engine_and_every_decision_is_audited() {
     let dir = tempfile::tempdir().unwrap();
     common::copy_policies(&dir.path().join("policies"));
     let crn = "crn://confluent.cloud/organization=org-dev/environment=env-dev/cloud-cluster=lkc-dev/kafka=lkc-dev/topic=people";
@@ -231,7 +263,11 @@ async fn a_reader_is_refused_alter_and_truncate_before_the_engine_and_every_deci
         assert_eq!(status, 403, "{sql}: {body}");
         assert_eq!(body["errors"][0]["code"], "authz.denied", "{body}");
         assert!(detail(&body).contains(action), "{sql}: {body}");
-        assert_eq!(gw.engine_calls(), before, "{sql}: nothing reached the engine");
+        assert_eq!(
+            gw.engine_calls(),
+            before,
+            "{sql}: nothing reached the engine"
+        );
         let r = decision(&gw, name);
         assert_ne!(r["data"]["result"]["status"], "SUCCESS", "{r}");
     }
@@ -279,7 +315,7 @@ async fn distributed_by_is_kept_as_metadata_and_a_watermark_is_refused_by_name()
             &dev,
             "is1",
             "SELECT TABLE_NAME, OPTION_KEY, OPTION_VALUE FROM INFORMATION_SCHEMA.`TABLE_OPTIONS` \
-             WHERE TABLE_CATALOG_ID = 'env-dev' AND TABLE_SCHEMA = 'lkc-dev' AND TABLE_NAME = 'd'"
+             WHERE TABLE_CATALOG_ID = 'env-dev' AND TABLE_SCHEMA = 'main' AND TABLE_NAME = 'd'"
         )
         .await,
         vec![json!(["d", "changelog.mode", "append"])]
@@ -290,7 +326,7 @@ async fn distributed_by_is_kept_as_metadata_and_a_watermark_is_refused_by_name()
             &dev,
             "is2",
             "SELECT IS_DISTRIBUTED, DISTRIBUTION_ALGORITHM, DISTRIBUTION_BUCKETS FROM \
-             INFORMATION_SCHEMA.`TABLES` WHERE TABLE_SCHEMA = 'lkc-dev' AND TABLE_NAME = 'd'"
+             INFORMATION_SCHEMA.`TABLES` WHERE TABLE_SCHEMA = 'main' AND TABLE_NAME = 'd'"
         )
         .await,
         vec![json!(["YES", "HASH", "4"])]
@@ -301,7 +337,7 @@ async fn distributed_by_is_kept_as_metadata_and_a_watermark_is_refused_by_name()
             &dev,
             "is3",
             "SELECT COLUMN_NAME, DISTRIBUTION_ORDINAL_POSITION FROM INFORMATION_SCHEMA.`COLUMNS` \
-             WHERE TABLE_SCHEMA = 'lkc-dev' AND TABLE_NAME = 'd'"
+             WHERE TABLE_SCHEMA = 'main' AND TABLE_NAME = 'd'"
         )
         .await,
         vec![json!(["id", "1"]), json!(["v", null])]
@@ -315,5 +351,49 @@ async fn distributed_by_is_kept_as_metadata_and_a_watermark_is_refused_by_name()
     .await;
     assert!(d.contains("WATERMARK clause"), "{d}");
     assert!(!d.contains("CREATE TABLE statements"), "{d}");
+    gw.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_columns_and_explain_of_a_masked_table_are_refused_before_the_engine() {
+    let policies = format!(
+        "[[column_mask]]\nname = \"people-name\"\ntable = \"{}\"\ncolumn = \"name\"\n\
+         principals = [\"*\"]\nexcept = [\"User:pool-admin\"]\nmask = \"'***'\"\n",
+        common::data_policies::table_crn("people")
+    );
+    let (gw, dev) = common::data_policies::gateway_with(
+        &["CREATE TABLE people (id INT, name STRING)"],
+        &policies,
+    )
+    .await;
+    for (name, sql, code) in [
+        (
+            "m1",
+            "SHOW COLUMNS FROM people",
+            "rewrite.data_policy_unenforceable",
+        ),
+        (
+            "m2",
+            "EXPLAIN SELECT name FROM people",
+            "rewrite.data_policy_explain",
+        ),
+    ] {
+        let before = gw.engine_calls();
+        let (status, body) = run_query(&gw, &dev, name, sql).await.unwrap_err();
+        assert_eq!(status, 403, "{sql}: {body}");
+        assert_eq!(body["errors"][0]["code"], code, "{body}");
+        assert!(!detail(&body).contains("***"), "{body}");
+        assert_eq!(
+            gw.engine_calls(),
+            before,
+            "{sql}: nothing reached the engine"
+        );
+    }
+    // Unmasked tables are not affected.
+    ok(&gw, &dev, "c2", "CREATE TABLE other (id INT)").await;
+    assert_eq!(
+        ok(&gw, &dev, "m3", "SHOW COLUMNS FROM other").await,
+        vec![json!(["id", "INT", "TRUE", null, null, null])]
+    );
     gw.stop().await;
 }

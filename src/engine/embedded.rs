@@ -349,8 +349,8 @@ impl EmbeddedEngine {
             } => {
                 if *analyze || *verbose || format.is_some() {
                     return Err(EngineError::Unsupported(
-                        "EXPLAIN ANALYZE / VERBOSE / FORMAT (Flink has none; plain EXPLAIN shows \
-                         the plan)"
+                        "EXPLAIN ANALYZE / VERBOSE / FORMAT is not supported (Flink has none; \
+                         plain EXPLAIN shows the plan)"
                             .into(),
                     ));
                 }

@@ -112,12 +112,11 @@ pub(crate) async fn tables(
             match listed.iter().find(|(c, _)| *c == v.catalog) {
                 Some((_, t)) => t.clone(),
                 None => {
-                    let definitions = views.iter().any(|v| {
-                        matches!(v.view.as_str(), "TABLES" | "TABLE_OPTIONS" | "COLUMNS")
-                    });
-                    let t = Arc::new(
-                        list_tables(gw, stmt, &v.catalog, &databases, definitions).await?,
-                    );
+                    let definitions = views
+                        .iter()
+                        .any(|v| matches!(v.view.as_str(), "TABLES" | "TABLE_OPTIONS" | "COLUMNS"));
+                    let t =
+                        Arc::new(list_tables(gw, stmt, &v.catalog, &databases, definitions).await?);
                     listed.push((v.catalog.clone(), t.clone()));
                     t
                 }
@@ -175,9 +174,7 @@ pub(crate) async fn tables(
                             },
                         ),
                         yes_no(t.distribution.is_some()),
-                        t.distribution
-                            .as_ref()
-                            .map_or(Cell::Null, |_| st("HASH")),
+                        t.distribution.as_ref().map_or(Cell::Null, |_| st("HASH")),
                         t.distribution
                             .as_ref()
                             .and_then(|d| d.buckets)

@@ -87,9 +87,9 @@ impl Inner {
             .is_some()
         {
             return Err(EngineError::Unsupported(format!(
-                "{what} on a Kafka-backed table: it would need a schema evolution or a deletion \
-                 of records in the topic that sqlgate does not make (ALTER TABLE … SET and \
-                 ALTER TABLE … ADD run on a Kafka-backed table)"
+                "{what} is not supported on a Kafka-backed table: it would need a schema \
+                 evolution or a deletion of records in the topic that sqlgate does not make \
+                 (ALTER TABLE … SET and ALTER TABLE … ADD run on a Kafka-backed table)"
             )));
         }
         self.user_table(target)
@@ -140,7 +140,8 @@ impl Inner {
         let _ddl = self.ddl.lock().await;
         let table = self.changeable(target, alter.form())?;
         let mut meta = table.meta.clone();
-        let has = |meta: &super::storage::TableMeta, n: &str| meta.columns.iter().any(|c| c.name == n);
+        let has =
+            |meta: &super::storage::TableMeta, n: &str| meta.columns.iter().any(|c| c.name == n);
         let new = match alter {
             AlterTable::Set { options, .. } => {
                 for (k, v) in options {
@@ -163,8 +164,9 @@ impl Inner {
                             "Try to add a column `{n}` which already exists in the table"
                         )));
                     }
-                    let t = parse_flink_type(t)
-                        .map_err(|e| EngineError::Plan(format!("Invalid type of column '{n}': {e}")))?;
+                    let t = parse_flink_type(t).map_err(|e| {
+                        EngineError::Plan(format!("Invalid type of column '{n}': {e}"))
+                    })?;
                     meta.columns.push(ColumnMeta {
                         name: n.clone(),
                         data_type: t.to_sql(),
@@ -193,8 +195,9 @@ impl Inner {
                             "Try to modify a column `{n}` which does not exist in the table"
                         )));
                     };
-                    let mut t = parse_flink_type(t)
-                        .map_err(|e| EngineError::Plan(format!("Invalid type of column '{n}': {e}")))?;
+                    let mut t = parse_flink_type(t).map_err(|e| {
+                        EngineError::Plan(format!("Invalid type of column '{n}': {e}"))
+                    })?;
                     if meta.primary_key.contains(n) {
                         t = t.with_nullable(false);
                     }
@@ -258,7 +261,8 @@ impl Inner {
                 }
                 if self.kafka_cluster(&to.catalog, &to.database).is_some() {
                     return Err(EngineError::Unsupported(
-                        "ALTER TABLE … RENAME TO into a Kafka-backed database".into(),
+                        "ALTER TABLE … RENAME TO into a Kafka-backed database is not supported"
+                            .into(),
                     ));
                 }
                 let Some(schema) = self.schema_provider(&to.catalog, &to.database) else {

@@ -195,11 +195,15 @@ impl Inner {
         }
         // Outside Kafka the options and the distribution are the table's metadata, as
         // INFORMATION_SCHEMA and SHOW CREATE TABLE report them.
-        let options = crate::kafka::ddl::create_options(&ct.table_options)
-            .map_err(EngineError::Plan)?;
+        let options =
+            crate::kafka::ddl::create_options(&ct.table_options).map_err(EngineError::Plan)?;
         let distribution = match distribution {
             Some(d) => {
-                if let Some(c) = d.columns.iter().find(|c| !columns.iter().any(|(n, _)| n == *c)) {
+                if let Some(c) = d
+                    .columns
+                    .iter()
+                    .find(|c| !columns.iter().any(|(n, _)| n == *c))
+                {
                     return Err(EngineError::Plan(format!(
                         "Distribution column '{c}' is not a column of the table"
                     )));
@@ -639,9 +643,9 @@ impl Inner {
                 }
                 if !matches!(alter, AlterTable::Set { .. } | AlterTable::Add { .. }) {
                     return Some(Err(EngineError::Unsupported(format!(
-                        "{} on a Kafka-backed table: it would need a schema evolution in the \
-                         registry that sqlgate does not make (ALTER TABLE … SET and ALTER TABLE \
-                         … ADD run on a Kafka-backed table)",
+                        "{} is not supported on a Kafka-backed table: it would need a schema \
+                         evolution in the registry that sqlgate does not make (ALTER TABLE … SET \
+                         and ALTER TABLE … ADD run on a Kafka-backed table)",
                         alter.form()
                     ))));
                 }
@@ -671,7 +675,10 @@ impl Inner {
             | AlterTable::Modify { .. }
             | AlterTable::DropColumns { .. }
             | AlterTable::Rename { .. } => {
-                return Err(EngineError::Unsupported(alter.form().into()));
+                return Err(EngineError::Unsupported(format!(
+                    "{} is not supported on a Kafka-backed table",
+                    alter.form()
+                )));
             }
             AlterTable::Set { options, .. } => {
                 let o = table_options(&options).map_err(EngineError::Plan)?;
@@ -716,7 +723,9 @@ pub(crate) fn unheld_clause(kind: &str, sql: &str) -> Option<&'static str> {
     if !matches!(kind, "CREATE_TABLE" | "CREATE_TABLE_AS") {
         return None;
     }
-    let tokens = Tokenizer::new(&crate::sql::FlinkDialect, sql).tokenize().ok()?;
+    let tokens = Tokenizer::new(&crate::sql::FlinkDialect, sql)
+        .tokenize()
+        .ok()?;
     let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
     let mut depth = 0i32;
     let mut found = None;
@@ -732,5 +741,7 @@ pub(crate) fn unheld_clause(kind: &str, sql: &str) -> Option<&'static str> {
             _ => {}
         }
     }
-    found.or(Some("a column or clause it does not hold (computed columns, …)"))
+    found.or(Some(
+        "a column or clause it does not hold (computed columns, …)",
+    ))
 }

@@ -8,7 +8,6 @@
 //! refuses any other) and its own columns and expressions; EXPLAIN of a read through a data
 //! policy never gets here (`rewrite.data_policy_explain`).
 
-
 use datafusion::sql::sqlparser::ast::Statement;
 use futures::StreamExt;
 use serde_json::Value;
@@ -87,10 +86,21 @@ impl Inner {
     pub(super) fn show_create_table(&self, target: &TableRef) -> Result<Output, EngineError> {
         let table = match self.user_table(target) {
             Ok(t) => t,
-            Err(EngineError::TableNotFound(t)) if self.kafka_cluster(&t.catalog, &t.database).is_some() => {
+            Err(EngineError::TableNotFound(t))
+                if crate::catalog::Catalogs::is_examples(&t.catalog) =>
+            {
                 return Err(EngineError::Unsupported(
-                    "SHOW CREATE TABLE of a Kafka-backed table on the embedded engine (DESCRIBE \
+                    "SHOW CREATE TABLE of a built-in examples table is not supported (DESCRIBE \
                      shows its columns)"
+                        .into(),
+                ));
+            }
+            Err(EngineError::TableNotFound(t))
+                if self.kafka_cluster(&t.catalog, &t.database).is_some() =>
+            {
+                return Err(EngineError::Unsupported(
+                    "SHOW CREATE TABLE of a Kafka-backed table is not supported on the embedded \
+                     engine (DESCRIBE shows its columns)"
                         .into(),
                 ));
             }
@@ -184,20 +194,18 @@ impl Inner {
     ) -> Result<Output, EngineError> {
         if let Some(d) = details.first() {
             return Err(EngineError::Unsupported(format!(
-                "EXPLAIN {d} on the embedded engine (it has no cost or changelog model; plain \
-                 EXPLAIN shows its plan)"
+                "EXPLAIN {d} is not supported on the embedded engine (it has no cost or \
+                 changelog model; plain EXPLAIN shows its plan)"
             )));
         }
         if !matches!(statement, Statement::Query(_) | Statement::Insert(_)) {
             return Err(EngineError::Unsupported(
-                "EXPLAIN of a statement other than a query or an INSERT".into(),
+                "EXPLAIN of a statement other than a query or an INSERT is not supported".into(),
             ));
         }
         super::unsupported::check(statement).map_err(EngineError::Unsupported)?;
         let state = self.session(ctx);
-        let planned = self
-            .plan(statement.clone(), &state, ctx, checked)
-            .await?;
+        let planned = self.plan(statement.clone(), &state, ctx, checked).await?;
         let optimized = state
             .optimize(&planned.plan)
             .map_err(super::exec::plan_error)?;
