@@ -341,6 +341,13 @@ impl Gateway {
         started
     }
 
+    /// Whether the engine of `stmt`'s compute pool is one whose catalog the gateway keeps
+    /// views for (the embedded engine); not counted as a hand-over.
+    pub(crate) fn runs_gateway_views(&self, stmt: &crate::rewrite::RewrittenStatement) -> bool {
+        let pool = &stmt.warrant().placement().compute_pool;
+        self.engines.of_pool(pool).runs_gateway_views()
+    }
+
     /// The engine of the compute pool `stmt`'s warrant places it in, with the statement
     /// counted as handed to an engine.
     fn hand_over(

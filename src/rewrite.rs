@@ -86,6 +86,29 @@ pub fn rewrite_for(
             if let Some(o) = f.objects.iter().find(|o| !authorized.contains(o)) {
                 return Err(RewriteError::Unresolved(o.to_string()));
             }
+            // SHOW COLUMNS reports the stored types; a masked column is shown as the caller
+            // reads it by DESCRIBE only.
+            if kind == "SHOW_COLUMNS" {
+                for o in &f.objects {
+                    let crate::catalog::ObjectRef::Table(t) = o else {
+                        continue;
+                    };
+                    let Ok(mut read) = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+                        &crate::sql::FlinkDialect,
+                        &format!("SELECT * FROM {}", flink_name(t)),
+                    ) else {
+                        continue;
+                    };
+                    if let Some(read) = read.pop()
+                        && let Some(t) = enforce::first_covered(&read, &data, reader)
+                    {
+                        return Err(RewriteError::Unenforceable {
+                            table: t.to_string(),
+                            position: "SHOW COLUMNS (DESCRIBE shows the table as you read it)",
+                        });
+                    }
+                }
+            }
             Some(f.canonical_text)
         }
         None => {
@@ -132,6 +155,12 @@ pub fn rewrite_for(
     .with_data_policies(applied, reads)
     .with_caller(claims.clone(), described_as)
     .with_views(views))
+}
+
+/// `` `catalog`.`database`.`table` ``.
+fn flink_name(t: &crate::catalog::TableRef) -> String {
+    let q = |s: &str| format!("`{}`", s.replace('`', "``"));
+    format!("{}.{}.{}", q(&t.catalog), q(&t.database), q(&t.table))
 }
 
 /// The applied filters and masks as audit records name them: `row_filter NAME on TABLE`,

@@ -6,6 +6,7 @@
 //! [`crate::kafka`]). Every physical plan checks the statement's stop token (`cancel`), so
 //! stop and DELETE end the work within a batch.
 
+mod alter;
 mod cancel;
 mod ddl;
 pub(crate) mod dialect;
@@ -15,6 +16,7 @@ pub(crate) mod exec;
 pub(crate) mod functions;
 mod masked;
 mod policy_fit;
+mod show;
 mod storage;
 mod topic_provider;
 mod topic_scan;
@@ -273,8 +275,19 @@ impl EmbeddedEngine {
         {
             return run;
         }
+        if let Some(ddl) = stmt.ddl()
+            && let Some(run) = self.inner.flink_only(ddl, ctx, &checked).await
+        {
+            return run;
+        }
         self.check_data_policies(stmt).await?;
         if stmt.is_flink_only() {
+            if let Some(clause) = ddl::unheld_clause(stmt.sql_kind(), &stmt.sql()) {
+                return Err(EngineError::Unsupported(format!(
+                    "the embedded engine does not run CREATE TABLE with {clause}; a Flink SQL \
+                     Gateway engine does"
+                )));
+            }
             // Flink-only grammar (ALTER, SET, statement sets, …) has no DataFusion form.
             return Err(EngineError::Unsupported(format!(
                 "the embedded engine does not run {} statements; a Flink SQL Gateway engine does",
@@ -329,6 +342,22 @@ impl EmbeddedEngine {
             | Statement::ShowSchemas { show_options, .. } => inner.show_databases(show_options),
             Statement::ExplainTable { table_name, .. } => {
                 inner.describe(table_name, &Default::default()).await
+            }
+            Statement::Explain {
+                statement,
+                analyze,
+                verbose,
+                format,
+                ..
+            } => {
+                if *analyze || *verbose || format.is_some() {
+                    return Err(EngineError::Unsupported(
+                        "EXPLAIN ANALYZE / VERBOSE / FORMAT is not supported (Flink has none; \
+                         plain EXPLAIN shows the plan)"
+                            .into(),
+                    ));
+                }
+                inner.explain(statement, &[], ctx, guard).await
             }
             other => Err(EngineError::Unsupported(format!(
                 "the embedded engine does not run this kind of statement: {}",

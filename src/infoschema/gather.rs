@@ -82,6 +82,10 @@ struct Table {
     db: Database,
     name: String,
     columns: Vec<Described>,
+    /// The `WITH` options and `DISTRIBUTED BY` clause, as SHOW CREATE TABLE shows them (see
+    /// [`definition`]); none where it is not read.
+    options: Vec<(String, String)>,
+    distribution: Option<crate::sql::ddl::Distribution>,
 }
 
 /// Gathers the rows of every view in `views` that `stmt`'s caller may see.
@@ -108,7 +112,11 @@ pub(crate) async fn tables(
             match listed.iter().find(|(c, _)| *c == v.catalog) {
                 Some((_, t)) => t.clone(),
                 None => {
-                    let t = Arc::new(list_tables(gw, stmt, &v.catalog, &databases).await?);
+                    let definitions = views
+                        .iter()
+                        .any(|v| matches!(v.view.as_str(), "TABLES" | "TABLE_OPTIONS" | "COLUMNS"));
+                    let t =
+                        Arc::new(list_tables(gw, stmt, &v.catalog, &databases, definitions).await?);
                     listed.push((v.catalog.clone(), t.clone()));
                     t
                 }
@@ -165,9 +173,12 @@ pub(crate) async fn tables(
                                 "BASE TABLE"
                             },
                         ),
-                        yes_no(false),
-                        Cell::Null,
-                        Cell::Null,
+                        yes_no(t.distribution.is_some()),
+                        t.distribution.as_ref().map_or(Cell::Null, |_| st("HASH")),
+                        t.distribution
+                            .as_ref()
+                            .and_then(|d| d.buckets)
+                            .map_or(Cell::Null, Cell::Int),
                         yes_no(wm.is_some()),
                         wm.map_or(Cell::Null, |c| st(&c.name)),
                         wm.and_then(|c| c.watermark.as_deref())
@@ -179,7 +190,15 @@ pub(crate) async fn tables(
                     rows.push(row);
                 }
             }
-            "TABLE_OPTIONS" => {}
+            "TABLE_OPTIONS" => {
+                for t in tables.iter() {
+                    for (k, value) in &t.options {
+                        let mut row = ids(&t.db);
+                        row.extend([st(&t.name), st(k), st(value)]);
+                        rows.push(row);
+                    }
+                }
+            }
             "COLUMNS" => {
                 for t in tables.iter() {
                     for (n, c) in t.columns.iter().enumerate() {
@@ -247,7 +266,10 @@ fn column_row(mut row: Vec<Cell>, t: &Table, n: usize, c: &Described) -> Vec<Cel
         yes_no(metadata),
         metadata_key(extras).map_or(Cell::Null, |k| st(&k)),
         yes_no(generated.is_none() && !(metadata && virtual_)),
-        Cell::Null,
+        t.distribution
+            .as_ref()
+            .and_then(|d| d.columns.iter().position(|k| *k == c.name))
+            .map_or(Cell::Null, |i| Cell::Int(i as i32 + 1)),
         Cell::Null,
     ]);
     row
@@ -343,7 +365,11 @@ async fn list_tables(
     stmt: &RewrittenStatement,
     catalog: &str,
     databases: &[Database],
+    definitions: bool,
 ) -> Result<Vec<Table>, EngineError> {
+    // Only the embedded engine's SHOW CREATE TABLE is sqlgate's own rendering; a Flink
+    // engine's would show the connector options sqlgate declares.
+    let definitions = definitions && gw.runs_gateway_views(stmt);
     let mut out = Vec::new();
     for db in databases {
         let show = format!("SHOW TABLES FROM {}.{}", quote(catalog), quote(&db.id));
@@ -372,14 +398,56 @@ async fn list_tables(
                     Vec::new()
                 }
             };
+            let (options, distribution) = if definitions {
+                definition(gw, stmt, catalog, &db.id, &name).await
+            } else {
+                (Vec::new(), None)
+            };
             out.push(Table {
                 db: db.clone(),
                 name,
                 columns,
+                options,
+                distribution,
             });
         }
     }
     Ok(out)
+}
+
+/// A table's `WITH` options and `DISTRIBUTED BY` clause, read from the SHOW CREATE TABLE
+/// the gateway runs for the caller (a table without one, such as a topic's, has none).
+async fn definition(
+    gw: &Arc<Gateway>,
+    stmt: &RewrittenStatement,
+    catalog: &str,
+    database: &str,
+    table: &str,
+) -> (Vec<(String, String)>, Option<crate::sql::ddl::Distribution>) {
+    let show = format!(
+        "SHOW CREATE TABLE {}.{}.{}",
+        quote(catalog),
+        quote(database),
+        quote(table)
+    );
+    let text = match internal(gw, stmt, show).await {
+        Ok(Some(rows)) => rows
+            .first()
+            .and_then(|r| r.first())
+            .and_then(Value::as_str)
+            .map(str::to_string),
+        _ => None,
+    };
+    let Some(create) = text.and_then(|t| crate::sql::ddl::parse_create(&t).ok()) else {
+        return (Vec::new(), None);
+    };
+    let options = match &create.statement {
+        datafusion::sql::sqlparser::ast::Statement::CreateTable(ct) => {
+            crate::kafka::ddl::create_options(&ct.table_options).unwrap_or_default()
+        }
+        _ => Vec::new(),
+    };
+    (options, create.distribution)
 }
 
 fn described(r: &[Value]) -> Option<Described> {

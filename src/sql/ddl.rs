@@ -18,6 +18,43 @@ pub enum FlinkDdl {
     Create(Box<FlinkCreate>),
     /// ALTER TABLE … SET (options) / ADD columns.
     Alter(AlterTable),
+    /// `TRUNCATE TABLE t`: the table's 3-part name.
+    Truncate(Vec<String>),
+    /// `SHOW CREATE TABLE t`: the table's 3-part name.
+    ShowCreateTable(Vec<String>),
+    /// `SHOW COLUMNS FROM t [[NOT] LIKE 'p']`.
+    ShowColumns {
+        /// The table's 3-part name.
+        name: Vec<String>,
+        /// The LIKE filter, if any.
+        like: Option<Like>,
+    },
+    /// `SHOW [USER] FUNCTIONS FROM db [[NOT] LIKE 'p']`.
+    ShowFunctions {
+        /// Only user-defined functions (`SHOW USER FUNCTIONS`).
+        user: bool,
+        /// The LIKE filter, if any.
+        like: Option<Like>,
+    },
+    /// `EXPLAIN [PLAN FOR | detail, …] <query>`: the query (its names canonical) and the
+    /// details asked for.
+    Explain {
+        /// The explained statement.
+        statement: Box<Statement>,
+        /// `ESTIMATED_COST`, `CHANGELOG_MODE`, … as written (upper-cased).
+        details: Vec<String>,
+    },
+}
+
+/// A SHOW statement's `[NOT] [I]LIKE 'pattern'`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Like {
+    /// `NOT LIKE`.
+    pub negated: bool,
+    /// `ILIKE` (case-insensitive).
+    pub insensitive: bool,
+    /// The pattern (`%` and `_`).
+    pub pattern: String,
 }
 
 impl FlinkDdl {
@@ -30,6 +67,22 @@ impl FlinkDdl {
                 parse_create(sql).ok().map(|c| Self::Create(Box::new(c)))
             }
             "ALTER_TABLE" => parse_alter(sql).ok().map(Self::Alter),
+            "TRUNCATE_TABLE" => table_after(sql, &["TRUNCATE", "TABLE"]).map(Self::Truncate),
+            "SHOW_CREATE_TABLE" => {
+                table_after(sql, &["SHOW", "CREATE", "TABLE"]).map(Self::ShowCreateTable)
+            }
+            "SHOW_COLUMNS" => {
+                let like = like_of(sql).ok()?;
+                table_after(sql, &["SHOW", "COLUMNS"]).map(|name| Self::ShowColumns { name, like })
+            }
+            "SHOW_FUNCTIONS" => Some(Self::ShowFunctions {
+                user: sql
+                    .trim_start()
+                    .get(4..)
+                    .is_some_and(|rest| rest.trim_start().to_ascii_uppercase().starts_with("USER")),
+                like: like_of(sql).ok()?,
+            }),
+            "EXPLAIN" => parse_explain(sql).ok(),
             _ => None,
         }
     }
@@ -70,6 +123,169 @@ pub enum AlterTable {
         /// New columns.
         columns: Vec<(String, String)>,
     },
+    /// `ALTER TABLE t RESET ('k', …)`.
+    Reset {
+        /// The table's 3-part name.
+        name: Vec<String>,
+        /// The option keys.
+        keys: Vec<String>,
+    },
+    /// `ALTER TABLE t MODIFY (col type, …)` / `MODIFY col type`: new types of existing columns.
+    Modify {
+        /// The table's 3-part name.
+        name: Vec<String>,
+        /// The columns with their new types.
+        columns: Vec<(String, String)>,
+    },
+    /// `ALTER TABLE t DROP (col, …)` / `DROP col`.
+    DropColumns {
+        /// The table's 3-part name.
+        name: Vec<String>,
+        /// The columns dropped.
+        columns: Vec<String>,
+    },
+    /// `ALTER TABLE t RENAME TO t2`.
+    Rename {
+        /// The table's 3-part name.
+        name: Vec<String>,
+        /// The new 3-part name.
+        to: Vec<String>,
+    },
+}
+
+impl AlterTable {
+    /// The altered table's 3-part name.
+    pub fn name(&self) -> &[String] {
+        match self {
+            Self::Set { name, .. }
+            | Self::Add { name, .. }
+            | Self::Reset { name, .. }
+            | Self::Modify { name, .. }
+            | Self::DropColumns { name, .. }
+            | Self::Rename { name, .. } => name,
+        }
+    }
+
+    /// What it does, as a refusal names it (`ALTER TABLE … RESET`).
+    pub fn form(&self) -> &'static str {
+        match self {
+            Self::Set { .. } => "ALTER TABLE … SET",
+            Self::Add { .. } => "ALTER TABLE … ADD",
+            Self::Reset { .. } => "ALTER TABLE … RESET",
+            Self::Modify { .. } => "ALTER TABLE … MODIFY",
+            Self::DropColumns { .. } => "ALTER TABLE … DROP",
+            Self::Rename { .. } => "ALTER TABLE … RENAME TO",
+        }
+    }
+}
+
+fn idents(name: &datafusion::sql::sqlparser::ast::ObjectName) -> Vec<String> {
+    name.0
+        .iter()
+        .filter_map(|x| x.as_ident().map(|i| i.value.clone()))
+        .collect()
+}
+
+/// The table name after the keywords `words` at the start of `sql`, if the statement is just
+/// that name (and perhaps a LIKE filter).
+fn table_after(sql: &str, words: &[&str]) -> Option<Vec<String>> {
+    let dialect = FlinkDialect;
+    let mut p = Parser::new(&dialect).try_with_sql(sql).ok()?;
+    for w in words {
+        match p.next_token().token {
+            Token::Word(x) if x.value.eq_ignore_ascii_case(w) => {}
+            _ => return None,
+        }
+    }
+    // SHOW COLUMNS FROM | IN t
+    if matches!(p.peek_token().token, Token::Word(ref x)
+        if x.value.eq_ignore_ascii_case("FROM") || x.value.eq_ignore_ascii_case("IN"))
+    {
+        p.next_token();
+    }
+    Some(idents(&p.parse_object_name(false).ok()?))
+}
+
+/// The `[NOT] [I]LIKE 'pattern'` at the end of a SHOW statement.
+fn like_of(sql: &str) -> Result<Option<Like>, String> {
+    let tokens = Tokenizer::new(&FlinkDialect, sql)
+        .tokenize()
+        .map_err(|e| e.to_string())?;
+    let significant: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_) | Token::SemiColon))
+        .collect();
+    let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.value.eq_ignore_ascii_case(w));
+    let n = significant.len();
+    let (Some(Token::SingleQuotedString(pattern)), Some(kw)) = (
+        significant.last().copied(),
+        n.checked_sub(2).map(|i| significant[i]),
+    ) else {
+        return Ok(None);
+    };
+    let insensitive = word(kw, "ILIKE");
+    if !(insensitive || word(kw, "LIKE")) {
+        return Ok(None);
+    }
+    let negated = n >= 3 && word(significant[n - 3], "NOT");
+    Ok(Some(Like {
+        negated,
+        insensitive,
+        pattern: pattern.clone(),
+    }))
+}
+
+/// `EXPLAIN [PLAN FOR | detail, …] <query or INSERT>` (statement sets are not held here).
+pub fn parse_explain(sql: &str) -> Result<FlinkDdl, String> {
+    let dialect = FlinkDialect;
+    let mut p = Parser::new(&dialect)
+        .try_with_sql(sql)
+        .map_err(|e| e.to_string())?;
+    let kw = |p: &mut Parser, w: &str| {
+        if matches!(p.peek_token().token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w)) {
+            p.next_token();
+            true
+        } else {
+            false
+        }
+    };
+    if !kw(&mut p, "EXPLAIN") {
+        return Err("expected EXPLAIN".into());
+    }
+    let mut details = Vec::new();
+    if !(kw(&mut p, "PLAN") && kw(&mut p, "FOR")) {
+        while let Token::Word(w) = p.peek_token().token {
+            let u = w.value.to_ascii_uppercase();
+            if ![
+                "ESTIMATED_COST",
+                "CHANGELOG_MODE",
+                "JSON_EXECUTION_PLAN",
+                "PLAN_ADVICE",
+            ]
+            .contains(&u.as_str())
+            {
+                break;
+            }
+            p.next_token();
+            details.push(u);
+            if !p.consume_token(&Token::Comma) {
+                break;
+            }
+        }
+    }
+    if matches!(p.peek_token().token, Token::Word(ref x) if x.value.eq_ignore_ascii_case("STATEMENT"))
+    {
+        return Err("EXPLAIN STATEMENT SET".into());
+    }
+    let statement = p.parse_statement().map_err(|e| e.to_string())?;
+    let _ = p.consume_token(&Token::SemiColon);
+    if p.peek_token().token != Token::EOF {
+        return Err("unexpected text after the explained statement".into());
+    }
+    Ok(FlinkDdl::Explain {
+        statement: Box::new(statement),
+        details,
+    })
 }
 
 fn plan(msg: impl Into<String>) -> String {
@@ -171,7 +387,33 @@ pub fn parse_create(sql: &str) -> Result<FlinkCreate, String> {
     })
 }
 
-/// Parses the ALTER TABLE forms a topic supports.
+/// `(col type, …)` or `col type`: names and types only.
+fn column_defs(p: &mut Parser) -> Result<Vec<(String, String)>, String> {
+    let defs = if p.consume_token(&Token::LParen) {
+        let d = p
+            .parse_comma_separated(Parser::parse_column_def)
+            .map_err(|e| e.to_string())?;
+        p.expect_token(&Token::RParen).map_err(|e| e.to_string())?;
+        d
+    } else {
+        vec![p.parse_column_def().map_err(|e| e.to_string())?]
+    };
+    defs.into_iter()
+        .map(|d| {
+            if d.options.is_empty() {
+                Ok((d.name.value, d.data_type.to_string()))
+            } else {
+                Err(format!(
+                    "column {}: only a name and a type may be added or modified",
+                    d.name
+                ))
+            }
+        })
+        .collect()
+}
+
+/// Parses the ALTER TABLE forms sqlgate runs: SET, RESET, ADD, MODIFY and DROP of columns,
+/// RENAME TO (a topic's table supports SET and ADD).
 pub fn parse_alter(sql: &str) -> Result<AlterTable, String> {
     let dialect = FlinkDialect;
     let mut p = Parser::new(&dialect)
@@ -208,27 +450,43 @@ pub fn parse_alter(sql: &str) -> Result<AlterTable, String> {
             .map_err(|e| e.to_string())?;
         p.expect_token(&Token::RParen).map_err(|e| e.to_string())?;
         AlterTable::Set { name, options }
-    } else if kw(&mut p, "ADD") {
-        let paren = p.consume_token(&Token::LParen);
-        let defs = if paren {
-            let d = p
-                .parse_comma_separated(Parser::parse_column_def)
+    } else if kw(&mut p, "RESET") {
+        p.expect_token(&Token::LParen).map_err(|e| e.to_string())?;
+        let keys = p
+            .parse_comma_separated(Parser::parse_literal_string)
+            .map_err(|e| e.to_string())?;
+        p.expect_token(&Token::RParen).map_err(|e| e.to_string())?;
+        AlterTable::Reset { name, keys }
+    } else if kw(&mut p, "RENAME") {
+        if !kw(&mut p, "TO") {
+            return Err("only ALTER TABLE … RENAME TO is held here".into());
+        }
+        let to = idents(&p.parse_object_name(false).map_err(|e| e.to_string())?);
+        AlterTable::Rename { name, to }
+    } else if kw(&mut p, "DROP") {
+        if ["PRIMARY", "WATERMARK", "DISTRIBUTION", "CONSTRAINT"].iter().any(|w| {
+            matches!(p.peek_token().token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w))
+        }) {
+            return Err("only ALTER TABLE … DROP of columns is held here".into());
+        }
+        let columns = if p.consume_token(&Token::LParen) {
+            let c = p
+                .parse_comma_separated(Parser::parse_identifier)
                 .map_err(|e| e.to_string())?;
             p.expect_token(&Token::RParen).map_err(|e| e.to_string())?;
-            d
+            c
         } else {
-            vec![p.parse_column_def().map_err(|e| e.to_string())?]
+            vec![p.parse_identifier().map_err(|e| e.to_string())?]
         };
-        let mut columns = Vec::new();
-        for d in defs {
-            if !d.options.is_empty() {
-                return Err(format!(
-                    "column {}: only a name and a type may be added to a topic's table",
-                    d.name
-                ));
-            }
-            columns.push((d.name.value.clone(), d.data_type.to_string()));
+        AlterTable::DropColumns {
+            name,
+            columns: columns.into_iter().map(|i| i.value).collect(),
         }
+    } else if kw(&mut p, "MODIFY") {
+        let columns = column_defs(&mut p)?;
+        AlterTable::Modify { name, columns }
+    } else if kw(&mut p, "ADD") {
+        let columns = column_defs(&mut p)?;
         AlterTable::Add { name, columns }
     } else {
         return Err(

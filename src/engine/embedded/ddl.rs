@@ -16,7 +16,7 @@ use futures::stream;
 use serde_json::Value;
 
 use super::exec::{UserTable, completion, table_ref_of, traits};
-use super::storage::{ColumnMeta, TableMeta};
+use super::storage::{ColumnMeta, StoredDistribution, TableMeta};
 use super::{Column, EngineError, Inner, Output, ResultRow, Run, Schema};
 use super::{kafka_error, kafka_table_error};
 use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, ObjectRef, TableRef};
@@ -32,7 +32,7 @@ type Columns = Vec<(String, FlinkType)>;
 /// `schema.json` layout version written by this build.
 const META_FORMAT: u32 = 1;
 
-fn rows_execution(
+pub(super) fn rows_execution(
     kind: &str,
     names: &[&str],
     types: Vec<FlinkType>,
@@ -68,7 +68,7 @@ fn text(s: &str) -> Value {
 }
 
 /// SQL `LIKE` with `%` and `_` (no escapes), as SHOW … LIKE uses it.
-fn like(pattern: &str, s: &str) -> bool {
+pub(super) fn like(pattern: &str, s: &str) -> bool {
     fn go(p: &[char], s: &[char]) -> bool {
         match p.split_first() {
             None => s.is_empty(),
@@ -193,17 +193,35 @@ impl Inner {
                 listing: None,
             });
         }
-        if distribution.is_some() {
-            return Err(EngineError::Unsupported(
-                "DISTRIBUTED BY outside a Kafka-backed database".into(),
-            ));
-        }
+        // Outside Kafka the options and the distribution are the table's metadata, as
+        // INFORMATION_SCHEMA and SHOW CREATE TABLE report them.
+        let options =
+            crate::kafka::ddl::create_options(&ct.table_options).map_err(EngineError::Plan)?;
+        let distribution = match distribution {
+            Some(d) => {
+                if let Some(c) = d
+                    .columns
+                    .iter()
+                    .find(|c| !columns.iter().any(|(n, _)| n == *c))
+                {
+                    return Err(EngineError::Plan(format!(
+                        "Distribution column '{c}' is not a column of the table"
+                    )));
+                }
+                Some(StoredDistribution {
+                    columns: d.columns,
+                    buckets: d.buckets,
+                })
+            }
+            None => None,
+        };
         self.create_user_table(
             &target,
             columns,
             primary_key,
             stmt.to_string(),
             ct.if_not_exists,
+            (options, distribution),
         )
         .await?;
         Ok(Output {
@@ -268,6 +286,7 @@ impl Inner {
         primary_key: Vec<String>,
         ddl: String,
         if_not_exists: bool,
+        (options, distribution): (Vec<(String, String)>, Option<StoredDistribution>),
     ) -> Result<Option<Arc<UserTable>>, EngineError> {
         if Catalogs::is_examples(&target.catalog) {
             return Err(EngineError::ReadOnly(target.catalog.clone()));
@@ -300,6 +319,9 @@ impl Inner {
                 .collect(),
             primary_key,
             ddl,
+            options,
+            distribution,
+            first_seq: 0,
         };
         // Validate the types before anything touches the disk.
         let probe = UserTable::new(meta.clone(), std::path::PathBuf::new(), Vec::new(), 1)?;
@@ -591,12 +613,19 @@ impl Inner {
                     return None;
                 };
                 let target = table_ref_of(&ct.name).ok()?;
-                self.kafka_cluster(&target.catalog, &target.database)?;
                 // What the clauses name must be what was authorized.
                 if guard.is_some_and(|checked| !checked.contains(&target)) {
                     return Some(Err(EngineError::UncheckedTable(target)));
                 }
                 let distribution = create.distribution.clone();
+                if self
+                    .kafka_cluster(&target.catalog, &target.database)
+                    .is_none()
+                    && ct.query.is_some()
+                {
+                    // CREATE TABLE … DISTRIBUTED BY … AS outside Kafka: refused by kind.
+                    return None;
+                }
                 Some(if ct.query.is_some() {
                     self.create_table_as(ct, distribution, ctx, guard).await
                 } else {
@@ -604,8 +633,7 @@ impl Inner {
                 })
             }
             FlinkDdl::Alter(alter) => {
-                let (AlterTable::Set { name, .. } | AlterTable::Add { name, .. }) = alter;
-                let [c, d, t] = name.as_slice() else {
+                let [c, d, t] = alter.name() else {
                     return None;
                 };
                 let target = TableRef::new(c, d, t);
@@ -613,8 +641,17 @@ impl Inner {
                 if guard.is_some_and(|checked| !checked.contains(&target)) {
                     return Some(Err(EngineError::UncheckedTable(target)));
                 }
+                if !matches!(alter, AlterTable::Set { .. } | AlterTable::Add { .. }) {
+                    return Some(Err(EngineError::Unsupported(format!(
+                        "{} is not supported on a Kafka-backed table: it would need a schema \
+                         evolution in the registry that sqlgate does not make (ALTER TABLE … SET \
+                         and ALTER TABLE … ADD run on a Kafka-backed table)",
+                        alter.form()
+                    ))));
+                }
                 Some(self.alter_topic_table(&kc, &target, alter.clone()).await)
             }
+            _ => None,
         }
     }
 
@@ -634,6 +671,15 @@ impl Inner {
             return Err(EngineError::TableNotFound(target.clone()));
         }
         match alter {
+            AlterTable::Reset { .. }
+            | AlterTable::Modify { .. }
+            | AlterTable::DropColumns { .. }
+            | AlterTable::Rename { .. } => {
+                return Err(EngineError::Unsupported(format!(
+                    "{} is not supported on a Kafka-backed table",
+                    alter.form()
+                )));
+            }
             AlterTable::Set { options, .. } => {
                 let o = table_options(&options).map_err(EngineError::Plan)?;
                 if o.key_format.is_some() || o.value_format.is_some() {
@@ -667,4 +713,35 @@ impl Inner {
             listing: None,
         })
     }
+}
+
+/// For a Flink-only CREATE TABLE this engine does not hold, the clause that makes it so
+/// (`a WATERMARK clause`, `metadata columns`, …), found on the statement's tokens outside
+/// strings and quoted names; `None` for any other statement.
+pub(crate) fn unheld_clause(kind: &str, sql: &str) -> Option<&'static str> {
+    use datafusion::sql::sqlparser::tokenizer::{Token, Tokenizer};
+    if !matches!(kind, "CREATE_TABLE" | "CREATE_TABLE_AS") {
+        return None;
+    }
+    let tokens = Tokenizer::new(&crate::sql::FlinkDialect, sql)
+        .tokenize()
+        .ok()?;
+    let word = |t: &Token, w: &str| matches!(t, Token::Word(x) if x.quote_style.is_none() && x.value.eq_ignore_ascii_case(w));
+    let mut depth = 0i32;
+    let mut found = None;
+    for t in &tokens {
+        match t {
+            Token::LParen => depth += 1,
+            Token::RParen => depth -= 1,
+            _ if depth == 1 && word(t, "WATERMARK") => {
+                return Some("a WATERMARK clause (its in-memory tables carry no event time)");
+            }
+            _ if depth == 1 && word(t, "METADATA") => found = Some("metadata columns"),
+            _ if depth == 0 && word(t, "LIKE") => found = found.or(Some("LIKE")),
+            _ => {}
+        }
+    }
+    found.or(Some(
+        "a column or clause it does not hold (computed columns, …)",
+    ))
 }

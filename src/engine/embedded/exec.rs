@@ -141,6 +141,75 @@ impl UserTable {
     }
 }
 
+impl UserTable {
+    /// Replaces this table by `meta` (ALTER TABLE, TRUNCATE): waits for in-flight writers,
+    /// maps the current rows with `rows` (which gets them and the new schema; what it returns
+    /// is cast to the new types and checked), commits the new definition and rows on disk
+    /// (see [`TableStore::replace`]), and marks this handle dropped so later writers of it
+    /// fail. Returns the new handle, which the caller registers instead of this one.
+    pub(crate) async fn rewrite(
+        &self,
+        mut meta: TableMeta,
+        rows: impl FnOnce(Vec<RecordBatch>, &SchemaRef) -> Result<Vec<RecordBatch>, EngineError>,
+    ) -> Result<Arc<UserTable>, EngineError> {
+        let _writer = self.write.lock().await;
+        if self.dropped.load(Ordering::SeqCst) {
+            return Err(EngineError::TableNotFound(self.meta.table_ref()));
+        }
+        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+        meta.first_seq = seq;
+        let probe = UserTable::new(meta.clone(), self.dir.clone(), Vec::new(), seq + 1)?;
+        let current = self.mem.batches[0].read().await.clone();
+        let mapped = rows(current, &probe.schema)?
+            .into_iter()
+            .filter(|b| b.num_rows() > 0)
+            .map(|b| conform(b, &probe.schema))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (dir, schema, on_disk, m) = (
+            self.dir.clone(),
+            probe.schema.clone(),
+            mapped.clone(),
+            meta.clone(),
+        );
+        tokio::task::spawn_blocking(move || TableStore::replace(&dir, &m, &schema, &on_disk))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))??;
+        self.dropped.store(true, Ordering::SeqCst);
+        Ok(Arc::new(UserTable::new(
+            meta,
+            self.dir.clone(),
+            mapped,
+            seq + 1,
+        )?))
+    }
+
+    /// Renames this table (`meta` has the new name): its files move, this handle is marked
+    /// dropped, and the new handle (same rows) is returned.
+    pub(crate) async fn renamed(
+        &self,
+        store: &TableStore,
+        meta: TableMeta,
+    ) -> Result<Arc<UserTable>, EngineError> {
+        let _writer = self.write.lock().await;
+        if self.dropped.load(Ordering::SeqCst) {
+            return Err(EngineError::TableNotFound(self.meta.table_ref()));
+        }
+        let target = meta.table_ref();
+        let (store, dir, m) = (store.clone(), self.dir.clone(), meta.clone());
+        let to = tokio::task::spawn_blocking(move || store.rename(&dir, &m))
+            .await
+            .map_err(|e| EngineError::Internal(e.to_string()))?
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => EngineError::TableExists(target),
+                _ => EngineError::Storage(e),
+            })?;
+        self.dropped.store(true, Ordering::SeqCst);
+        let rows = self.mem.batches[0].read().await.clone();
+        let next = self.next_seq.load(Ordering::SeqCst);
+        Ok(Arc::new(UserTable::new(meta, to, rows, next)?))
+    }
+}
+
 /// Casts a batch's columns to the table's types and checks NOT NULL columns.
 fn conform(batch: RecordBatch, schema: &SchemaRef) -> Result<RecordBatch, EngineError> {
     if batch.num_columns() != schema.fields().len() {
@@ -335,7 +404,7 @@ impl Inner {
 
     /// Rewrites Flink dialect and plans through DataFusion. With a `guard`, every table the
     /// plan scans (subqueries included) must be one the gateway checked, or nothing runs.
-    async fn plan(
+    pub(super) async fn plan(
         &self,
         mut stmt: Statement,
         state: &SessionState,
@@ -591,7 +660,14 @@ impl Inner {
         }
         let ddl = Statement::CreateTable(ct.clone()).to_string();
         let Some(table) = self
-            .create_user_table(&target, columns, Vec::new(), ddl, ct.if_not_exists)
+            .create_user_table(
+                &target,
+                columns,
+                Vec::new(),
+                ddl,
+                ct.if_not_exists,
+                Default::default(),
+            )
             .await?
         else {
             // IF NOT EXISTS and the table exists: nothing to do.
@@ -687,8 +763,8 @@ impl Inner {
 }
 
 /// A planned statement and whether it runs unbounded.
-struct Planned {
-    plan: LogicalPlan,
+pub(super) struct Planned {
+    pub(super) plan: LogicalPlan,
     streaming: bool,
 }
 

@@ -28,6 +28,8 @@ use crate::catalog::TableRef;
 const KEEP: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_');
 const SCHEMA_FILE: &str = "schema.json";
 const DATA_EXT: &str = "arrow";
+/// A rewrite's data file before its `schema.json` commits it (see [`TableStore::replace`]).
+const PENDING_EXT: &str = "pending";
 /// Prefix of scratch entries (half-created tables, half-written files, dropped tables);
 /// anything with it is removed at startup.
 const SCRATCH: &str = ".tmp-";
@@ -44,8 +46,35 @@ pub(crate) struct TableMeta {
     pub(crate) columns: Vec<ColumnMeta>,
     #[serde(default)]
     pub(crate) primary_key: Vec<String>,
-    /// The statement that created the table, for SHOW CREATE TABLE and audits.
+    /// The statement that created the table, for audits (SHOW CREATE TABLE renders the
+    /// table as it is now, from the fields above and below).
     pub(crate) ddl: String,
+    /// The `WITH` options, in the order given (ALTER TABLE … SET replaces a key in place and
+    /// appends a new one; RESET removes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) options: Vec<(String, String)>,
+    /// `DISTRIBUTED BY (columns) INTO n BUCKETS`, kept as metadata (the table has no
+    /// partitions; INFORMATION_SCHEMA and SHOW CREATE TABLE report it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) distribution: Option<StoredDistribution>,
+    /// Data files numbered below this are obsolete (a rewrite by ALTER or TRUNCATE made them
+    /// so); see [`TableStore::replace`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(crate) first_seq: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// A table's `DISTRIBUTED BY` clause as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct StoredDistribution {
+    /// Key columns (empty: `DISTRIBUTED INTO n BUCKETS`).
+    pub(crate) columns: Vec<String>,
+    /// Buckets, if given.
+    pub(crate) buckets: Option<i32>,
 }
 
 /// One column: name and Flink type text (including ` NOT NULL`).
@@ -176,6 +205,61 @@ impl TableStore {
         fs::remove_dir_all(&trash)
     }
 
+    /// Replaces a table's definition and all of its rows (ALTER TABLE, TRUNCATE), durably and
+    /// atomically: the rows are written as data file `seq` under a pending name, then the new
+    /// `schema.json` (with `first_seq = seq`) replaces the old one, which is the commit; then
+    /// the pending file takes its final name and the older files are removed. A crash before
+    /// the commit leaves the old table (the pending file is removed at load); after it, the
+    /// load finishes the commit.
+    pub(crate) fn replace(
+        dir: &Path,
+        meta: &TableMeta,
+        schema: &SchemaRef,
+        batches: &[RecordBatch],
+    ) -> io::Result<()> {
+        let seq = meta.first_seq;
+        let pending = dir.join(format!("{seq:020}.{PENDING_EXT}"));
+        if !batches.is_empty() {
+            let tmp = dir.join(format!("{}{seq}", scratch_name()));
+            let written = (|| {
+                write_arrow(&tmp, schema, batches)?;
+                fs::rename(&tmp, &pending)?;
+                sync_dir(dir)
+            })();
+            if written.is_err() {
+                let _ = fs::remove_file(&tmp);
+                let _ = fs::remove_file(&pending);
+                return written;
+            }
+        }
+        write_meta(dir, meta)?;
+        finish_replace(dir, seq)
+    }
+
+    /// Renames a table: its `schema.json` gets the new name (`meta`), then its directory
+    /// moves to the new name's. A crash between the two leaves the table under its new name
+    /// in the old directory, which loads as the renamed table.
+    pub(crate) fn rename(&self, dir: &Path, meta: &TableMeta) -> io::Result<PathBuf> {
+        let to = self.dir_of(&meta.table_ref());
+        let parent = to
+            .parent()
+            .ok_or_else(|| io::Error::other("table directory has no parent"))?;
+        fs::create_dir_all(parent)?;
+        if to.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "table directory exists",
+            ));
+        }
+        write_meta(dir, meta)?;
+        fs::rename(dir, &to)?;
+        sync_dir(parent)?;
+        if let Some(old) = dir.parent() {
+            sync_dir(old)?;
+        }
+        Ok(to)
+    }
+
     /// Loads every table on disk, cleaning up scratch entries left by a crash.
     pub(crate) fn load_all(&self) -> io::Result<Vec<LoadedTable>> {
         let mut out = Vec::new();
@@ -198,6 +282,8 @@ impl TableStore {
         };
         let meta: TableMeta = serde_json::from_slice(&fs::read(dir.join(SCHEMA_FILE))?)
             .map_err(|e| bad(format!("invalid {SCHEMA_FILE}: {e}")))?;
+        // A rewrite whose schema.json committed is finished; one that did not is undone.
+        finish_replace(dir, meta.first_seq)?;
         let mut files = Vec::new();
         for entry in fs::read_dir(dir)? {
             let entry = entry?;
@@ -209,12 +295,16 @@ impl TableStore {
             if let Some(seq) = name
                 .strip_suffix(&format!(".{DATA_EXT}"))
                 .and_then(|s| s.parse::<u64>().ok())
+                .filter(|seq| *seq >= meta.first_seq)
             {
                 files.push((seq, entry.path()));
             }
         }
         files.sort();
-        let next_seq = files.last().map_or(1, |(s, _)| s + 1);
+        let next_seq = files
+            .last()
+            .map_or(1, |(s, _)| s + 1)
+            .max(meta.first_seq + 1);
         let mut batches = Vec::new();
         for (_, path) in files {
             let reader = FileReader::try_new(File::open(&path)?, None)
@@ -230,6 +320,65 @@ impl TableStore {
             next_seq,
         })
     }
+}
+
+/// Writes `batches` as one Arrow IPC file at `path`, synced.
+fn write_arrow(path: &Path, schema: &SchemaRef, batches: &[RecordBatch]) -> io::Result<()> {
+    let file = File::create(path)?;
+    let mut writer = FileWriter::try_new(file, schema).map_err(io::Error::other)?;
+    for b in batches {
+        writer.write(b).map_err(io::Error::other)?;
+    }
+    writer.finish().map_err(io::Error::other)?;
+    writer.into_inner().map_err(io::Error::other)?.sync_all()
+}
+
+/// Replaces `schema.json` in `dir` atomically (temp file, sync, rename, sync the directory).
+fn write_meta(dir: &Path, meta: &TableMeta) -> io::Result<()> {
+    let tmp = dir.join(scratch_name());
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(&serde_json::to_vec_pretty(meta).map_err(io::Error::other)?)?;
+        f.sync_all()?;
+        fs::rename(&tmp, dir.join(SCHEMA_FILE))?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// After `schema.json` says `first_seq`: the pending data file `first_seq` takes its final
+/// name, any other pending file and every data file numbered below `first_seq` is removed.
+fn finish_replace(dir: &Path, first_seq: u64) -> io::Result<()> {
+    let mut changed = false;
+    for entry in fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(seq) = name
+            .strip_suffix(&format!(".{PENDING_EXT}"))
+            .and_then(|s| s.parse::<u64>().ok())
+        {
+            if seq == first_seq {
+                fs::rename(entry.path(), dir.join(format!("{seq:020}.{DATA_EXT}")))?;
+            } else {
+                fs::remove_file(entry.path())?;
+            }
+            changed = true;
+        } else if let Some(seq) = name
+            .strip_suffix(&format!(".{DATA_EXT}"))
+            .and_then(|s| s.parse::<u64>().ok())
+            && seq < first_seq
+        {
+            fs::remove_file(entry.path())?;
+            changed = true;
+        }
+    }
+    if changed {
+        sync_dir(dir)?;
+    }
+    Ok(())
 }
 
 /// Sub-directories of `dir`, removing scratch ones.
