@@ -235,25 +235,27 @@ fn like_of(sql: &str) -> Result<Option<Like>, String> {
     }))
 }
 
+/// Takes the next token if it is the word `w` (any case); whether it did.
+fn keyword(p: &mut Parser, w: &str) -> bool {
+    if matches!(p.peek_token().token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w)) {
+        p.next_token();
+        true
+    } else {
+        false
+    }
+}
+
 /// `EXPLAIN [PLAN FOR | detail, …] <query or INSERT>` (statement sets are not held here).
 pub fn parse_explain(sql: &str) -> Result<FlinkDdl, String> {
     let dialect = FlinkDialect;
     let mut p = Parser::new(&dialect)
         .try_with_sql(sql)
         .map_err(|e| e.to_string())?;
-    let kw = |p: &mut Parser, w: &str| {
-        if matches!(p.peek_token().token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w)) {
-            p.next_token();
-            true
-        } else {
-            false
-        }
-    };
-    if !kw(&mut p, "EXPLAIN") {
+    if !keyword(&mut p, "EXPLAIN") {
         return Err("expected EXPLAIN".into());
     }
     let mut details = Vec::new();
-    if !(kw(&mut p, "PLAN") && kw(&mut p, "FOR")) {
+    if !(keyword(&mut p, "PLAN") && keyword(&mut p, "FOR")) {
         while let Token::Word(w) = p.peek_token().token {
             let u = w.value.to_ascii_uppercase();
             if ![
@@ -419,18 +421,10 @@ pub fn parse_alter(sql: &str) -> Result<AlterTable, String> {
     let mut p = Parser::new(&dialect)
         .try_with_sql(sql)
         .map_err(|e| e.to_string())?;
-    let kw = |p: &mut Parser, w: &str| {
-        if matches!(p.peek_token().token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w)) {
-            p.next_token();
-            true
-        } else {
-            false
-        }
-    };
-    if !(kw(&mut p, "ALTER") && kw(&mut p, "TABLE")) {
+    if !(keyword(&mut p, "ALTER") && keyword(&mut p, "TABLE")) {
         return Err("expected ALTER TABLE".into());
     }
-    let _ = kw(&mut p, "IF") && kw(&mut p, "EXISTS");
+    let _ = keyword(&mut p, "IF") && keyword(&mut p, "EXISTS");
     let name: Vec<String> = p
         .parse_object_name(false)
         .map_err(|e| e.to_string())?
@@ -438,7 +432,7 @@ pub fn parse_alter(sql: &str) -> Result<AlterTable, String> {
         .iter()
         .filter_map(|x| x.as_ident().map(|i| i.value.clone()))
         .collect();
-    let result = if kw(&mut p, "SET") {
+    let result = if keyword(&mut p, "SET") {
         p.expect_token(&Token::LParen).map_err(|e| e.to_string())?;
         let options = p
             .parse_comma_separated(|p| {
@@ -450,20 +444,20 @@ pub fn parse_alter(sql: &str) -> Result<AlterTable, String> {
             .map_err(|e| e.to_string())?;
         p.expect_token(&Token::RParen).map_err(|e| e.to_string())?;
         AlterTable::Set { name, options }
-    } else if kw(&mut p, "RESET") {
+    } else if keyword(&mut p, "RESET") {
         p.expect_token(&Token::LParen).map_err(|e| e.to_string())?;
         let keys = p
             .parse_comma_separated(Parser::parse_literal_string)
             .map_err(|e| e.to_string())?;
         p.expect_token(&Token::RParen).map_err(|e| e.to_string())?;
         AlterTable::Reset { name, keys }
-    } else if kw(&mut p, "RENAME") {
-        if !kw(&mut p, "TO") {
+    } else if keyword(&mut p, "RENAME") {
+        if !keyword(&mut p, "TO") {
             return Err("only ALTER TABLE … RENAME TO is held here".into());
         }
         let to = idents(&p.parse_object_name(false).map_err(|e| e.to_string())?);
         AlterTable::Rename { name, to }
-    } else if kw(&mut p, "DROP") {
+    } else if keyword(&mut p, "DROP") {
         if ["PRIMARY", "WATERMARK", "DISTRIBUTION", "CONSTRAINT"].iter().any(|w| {
             matches!(p.peek_token().token, Token::Word(ref x) if x.value.eq_ignore_ascii_case(w))
         }) {
@@ -482,10 +476,10 @@ pub fn parse_alter(sql: &str) -> Result<AlterTable, String> {
             name,
             columns: columns.into_iter().map(|i| i.value).collect(),
         }
-    } else if kw(&mut p, "MODIFY") {
+    } else if keyword(&mut p, "MODIFY") {
         let columns = column_defs(&mut p)?;
         AlterTable::Modify { name, columns }
-    } else if kw(&mut p, "ADD") {
+    } else if keyword(&mut p, "ADD") {
         let columns = column_defs(&mut p)?;
         AlterTable::Add { name, columns }
     } else {
