@@ -531,6 +531,15 @@ const OWN_ERRORS: &[(&str, &str)] = &[
         "F023",
         "3 columns into the docs' my_rtas_table, which the fixture gives 6",
     ),
+    (
+        "F089",
+        "SHOW COLUMNS of the docs' `orders`, F087's datagen table that sqlgate does not create; \
+         the fixture's is `Orders` (names are case-sensitive, so Flink does not find it either)",
+    ),
+    (
+        "F090",
+        "SHOW COLUMNS … LIKE of the docs' `orders` (F089's reason)",
+    ),
 ];
 
 /// Signs of a Rust debug dump, a DataFusion plan or a syntax tree in a detail.

@@ -545,6 +545,15 @@ impl Engine for FlinkEngine {
         if kind == "CREATE_TABLE" {
             self.check_create_readable(stmt)?;
         }
+        // The embedded engine's functions are not this pool's: its list would be wrong here.
+        if kind == "SHOW_FUNCTIONS" {
+            return Err(EngineError::Unsupported(
+                "sqlgate answers SHOW statements itself on every compute pool, and it cannot \
+                 list the functions of this pool's Flink: SHOW FUNCTIONS is not supported on a \
+                 Flink compute pool"
+                    .into(),
+            ));
+        }
         match self.embedded.execute(stmt, ctx).await {
             // The embedded engine's refusal points to Flink, which is not who answers here.
             Err(EngineError::Unsupported(_)) if stmt.is_flink_only() => {

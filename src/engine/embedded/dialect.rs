@@ -445,8 +445,8 @@ fn number(e: &Expr) -> Option<u16> {
     }
 }
 
-/// `FLOOR(ts TO unit)` is `date_trunc`; `CEIL(ts TO unit)` the next unit boundary unless `ts`
-/// is on one.
+/// `FLOOR(t TO unit)` is `date_trunc` in the type of `t` (`functions::FLOOR_TO`); `CEIL(t TO
+/// unit)` the next unit boundary unless `t` is on one.
 fn floor_ceil_to_unit(expr: &mut Expr) -> Option<Expr> {
     use datafusion::sql::sqlparser::ast::CeilFloorKind;
     let (ceil, inner, field) = match expr {
@@ -470,18 +470,17 @@ fn floor_ceil_to_unit(expr: &mut Expr) -> Option<Expr> {
     };
     let arg = std::mem::replace(inner.as_mut(), Expr::Value(Value::Null.into()));
     let lower = unit.to_ascii_lowercase();
+    // The truncation keeps the value's type (a DATE stays a DATE), as Flink's FLOOR does.
+    let floor = format!("{}('{lower}', {X})", super::functions::FLOOR_TO);
     let sql = if ceil {
         let step = match unit {
             "QUARTER" => "INTERVAL '3' MONTH".to_string(),
             "WEEK" => "INTERVAL '7' DAY".to_string(),
             u => format!("INTERVAL '1' {u}"),
         };
-        format!(
-            "CASE WHEN date_trunc('{lower}', {X}) = {X} THEN date_trunc('{lower}', {X}) \
-             ELSE date_trunc('{lower}', {X}) + {step} END"
-        )
+        format!("CASE WHEN {floor} = {X} THEN {floor} ELSE {floor} + {step} END")
     } else {
-        format!("date_trunc('{lower}', {X})")
+        floor
     };
     template(&sql, arg)
 }

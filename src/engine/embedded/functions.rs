@@ -13,6 +13,7 @@ mod numeric;
 mod strict;
 mod temporal;
 mod text;
+mod trunc;
 
 use std::sync::Arc;
 
@@ -34,7 +35,10 @@ pub(crate) fn register(ctx: &SessionContext) {
     numeric::register(ctx);
     codec::register(ctx);
     avg::register(ctx);
+    trunc::register(ctx);
 }
+
+pub(crate) use trunc::FLOOR_TO;
 
 /// The name [`ToFlinkString`] is registered under (`dialect` rewrites casts to strings to it).
 pub(crate) const TO_STRING: &str = "sqlgate_flink_string";

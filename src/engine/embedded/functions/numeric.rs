@@ -102,6 +102,10 @@ impl ScalarUDFImpl for Typed {
         let computed = if self.is_sign() && !input.is_floating() {
             let as_double = cast(&array, &DataType::Float64)?;
             self.invoke_inner(&args, as_double)?
+        } else if let DataType::Decimal128(p, s) = &input {
+            // One more digit, so that CEIL(9.9) has room for 10 before the scale goes.
+            let wider = cast(&array, &DataType::Decimal128((*p + 1).min(38), *s))?;
+            self.invoke_inner(&args, wider)?
         } else {
             self.invoke_inner(&args, array)?
         };
