@@ -98,6 +98,23 @@ pub(crate) fn explain(message: &str) -> Explained {
             name.to_ascii_uppercase()
         ));
     }
+    // Arrow's type names are no Flink types: say what the cast was instead.
+    if let Some(rest) = message
+        .find("Unsupported CAST from ")
+        .map(|i| &message[i + "Unsupported CAST from ".len()..])
+    {
+        if rest.starts_with("Struct(") && rest.contains(" to Struct(") {
+            return Explained::Unsupported(format!(
+                "the embedded engine does not support giving a ROW value to a ROW of other field \
+                 names by position (it matches fields by name): write \
+                 CAST(ROW(…) AS ROW<name type, …>) with the target's field names, or {ELSEWHERE}"
+            ));
+        }
+        return Explained::Unsupported(format!(
+            "the embedded engine does not support this CAST (or the implicit conversion of an \
+             inserted value to its column's type); {ELSEWHERE}"
+        ));
+    }
     Explained::Same(without_dump(message))
 }
 
@@ -215,6 +232,29 @@ mod tests {
                 "the embedded engine has no function MOD; {ELSEWHERE}"
             ))
         );
+    }
+
+    #[test]
+    fn casts_name_no_arrow_types() {
+        for message in [
+            "Error during planning: Unsupported CAST from Struct(\"c0\": Int32, \"c1\": Utf8) to \
+             Struct(\"a\": Int32, \"b\": Utf8)",
+            "Unsupported CAST from Interval(MonthDayNano) to Int32",
+        ] {
+            let Explained::Unsupported(m) = explain(message) else {
+                panic!("{message}")
+            };
+            assert!(
+                !m.contains("Struct(") && !m.contains("Int32") && !m.contains("Utf8"),
+                "{m}"
+            );
+        }
+        let Explained::Unsupported(m) =
+            explain("Unsupported CAST from Struct(\"c0\": Int32) to Struct(\"a\": Int32)")
+        else {
+            panic!()
+        };
+        assert!(m.contains("CAST(ROW(…) AS ROW<"), "{m}");
     }
 
     #[test]
