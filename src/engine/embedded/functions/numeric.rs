@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
-use datafusion::common::{Result as DfResult, ScalarValue};
+use datafusion::common::Result as DfResult;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -110,14 +110,7 @@ impl ScalarUDFImpl for Typed {
             self.invoke_inner(&args, array)?
         };
         let out = cast(&computed, &out_type)?;
-        if scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                out.as_ref(),
-                0,
-            )?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        super::result(out, scalar)
     }
 }
 

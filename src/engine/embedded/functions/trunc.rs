@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Field, TimeUnit};
-use datafusion::common::{Result as DfResult, ScalarValue};
+use datafusion::common::Result as DfResult;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::{
     ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
@@ -80,13 +80,6 @@ impl ScalarUDFImpl for FloorTo {
             })?
             .to_array(rows)?;
         let out = cast(&truncated, &out_type)?;
-        if scalar {
-            Ok(ColumnarValue::Scalar(ScalarValue::try_from_array(
-                out.as_ref(),
-                0,
-            )?))
-        } else {
-            Ok(ColumnarValue::Array(out))
-        }
+        super::result(out, scalar)
     }
 }
