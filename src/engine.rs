@@ -84,6 +84,26 @@ pub trait Engine: Send + Sync + fmt::Debug {
     async fn table_exists(&self, _table: &TableRef) -> Result<bool, EngineError> {
         Ok(false)
     }
+
+    /// The `WITH` options and distribution the engine keeps for a table, as its SHOW CREATE
+    /// TABLE shows them; `None` for a table it keeps none for (or does not know). Not a
+    /// statement: INFORMATION_SCHEMA reads it for the tables a caller's authorized listing
+    /// already showed it (`infoschema/gather.rs`), and nothing else may call it.
+    async fn table_definition(
+        &self,
+        _table: &TableRef,
+    ) -> Result<Option<TableDefinition>, EngineError> {
+        Ok(None)
+    }
+}
+
+/// What [`Engine::table_definition`] reports of a table.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TableDefinition {
+    /// The `WITH` options, in the order SHOW CREATE TABLE shows them.
+    pub options: Vec<(String, String)>,
+    /// The `DISTRIBUTED BY` clause, if the table has one.
+    pub distribution: Option<crate::sql::ddl::Distribution>,
 }
 
 /// How [`Engine::start`] left a statement.

@@ -341,11 +341,16 @@ impl Gateway {
         started
     }
 
-    /// Whether the engine of `stmt`'s compute pool is one whose catalog the gateway keeps
-    /// views for (the embedded engine); not counted as a hand-over.
-    pub(crate) fn runs_gateway_views(&self, stmt: &crate::rewrite::RewrittenStatement) -> bool {
+    /// The options and distribution `stmt`'s engine keeps for `table` (see
+    /// [`crate::engine::Engine::table_definition`]), for INFORMATION_SCHEMA: only for a
+    /// table the caller's listing showed it. Not a statement, so not counted as a hand-over.
+    pub(crate) async fn table_definition(
+        &self,
+        stmt: &crate::rewrite::RewrittenStatement,
+        table: &crate::catalog::TableRef,
+    ) -> Result<Option<crate::engine::TableDefinition>, crate::engine::EngineError> {
         let pool = &stmt.warrant().placement().compute_pool;
-        self.engines.of_pool(pool).runs_gateway_views()
+        self.engines.of_pool(pool).table_definition(table).await
     }
 
     /// The engine of the compute pool `stmt`'s warrant places it in, with the statement

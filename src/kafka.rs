@@ -13,6 +13,8 @@
 //! - `schema_of`: a topic's table definition from its registered subjects.
 //! - `cluster`: the cluster's clients and the cached topic list and table definitions.
 //! - `ddl`: CREATE / ALTER / DROP TABLE as topic and subject operations.
+//! - `shown`: a table as SHOW CREATE TABLE and INFORMATION_SCHEMA show it (Confluent's
+//!   options from the layout and the topic's configs).
 //!
 //! Nothing here decides who may do what: the gateway has authorized every statement before it
 //! reaches the engine, and listing goes through the caller's visibility predicate.
@@ -24,6 +26,7 @@ pub mod ddl;
 pub mod json_schema;
 pub mod layout;
 mod schema_of;
+pub mod shown;
 pub mod subjects;
 
 pub use cluster::{KafkaCluster, TopicInfo, TopicTable};

@@ -788,3 +788,163 @@ async fn with_a_registry_subjects_live_there_and_a_failed_create_leaves_no_topic
     want.sort();
     assert_eq!(ids, want, "one record per schema version");
 }
+
+/// SHOW CREATE TABLE of a Kafka-backed table, as Confluent Cloud shows one: its columns, its
+/// key as DISTRIBUTED BY HASH(key) INTO <partitions> BUCKETS, and the options sqlgate holds or
+/// the brokers report; INFORMATION_SCHEMA.TABLE_OPTIONS lists the same options; a caller with
+/// no role on the table sees neither. An ALTER TABLE … SET keeps the options it does not name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn show_create_table_and_table_options_show_a_kafka_table_as_confluent_does() {
+    let b = broker::shared().await;
+    let registry = registry::shared().await;
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    common::copy_policies(&policies);
+    let events_crn = common::TOPICS_CRN.replace("topic=*", "topic=sct_events");
+    common::bind(
+        &policies,
+        &[
+            ("User:sa-reader", "FlinkDeveloper", common::ENV_CRN),
+            ("User:sa-reader", "DeveloperRead", &events_crn),
+        ],
+    );
+    let mut k = KafkaClusterConfig::new(&b.bootstrap);
+    k.request_timeout = Duration::from_secs(3);
+    k.schema_registry_url = Some(registry.url.clone());
+    let gw =
+        TestGateway::start_in(dir, move |c| c.environments[0].clusters[0].kafka = Some(k)).await;
+    let dev = developer(&gw);
+    ok(
+        &gw,
+        &dev,
+        "c1",
+        "CREATE TABLE sct_orders (id INT, item STRING NOT NULL, price DECIMAL(10, 2), \
+         PRIMARY KEY (id) NOT ENFORCED) DISTRIBUTED BY (id) INTO 3 BUCKETS \
+         WITH ('kafka.retention.time' = '1 d', 'kafka.cleanup-policy' = 'delete', \
+         'key.format' = 'avro-registry', 'value.format' = 'avro-registry')",
+    )
+    .await;
+    ok(
+        &gw,
+        &dev,
+        "c2",
+        "CREATE TABLE sct_events (v STRING) DISTRIBUTED INTO 2 BUCKETS \
+         WITH ('kafka.retention.size' = '1 gb')",
+    )
+    .await;
+    // What the brokers hold, as a plain client reads it: the text shows the same.
+    assert_eq!(
+        topic_config(&b.bootstrap, "sct_orders", "retention.ms").await,
+        Some("86400000".into())
+    );
+    let max = topic_config(&b.bootstrap, "sct_orders", "max.message.bytes")
+        .await
+        .unwrap();
+    let orders = format!(
+        "CREATE TABLE `env-dev`.`lkc-dev`.`sct_orders` (\n  `id` INT NOT NULL,\n  `item` STRING NOT NULL,\n  `price` DECIMAL(10, 2),\n  CONSTRAINT `PK_id` PRIMARY KEY (`id`) NOT ENFORCED\n)\nDISTRIBUTED BY HASH(`id`) INTO 3 BUCKETS\nWITH (\n  'changelog.mode' = 'upsert',\n  'connector' = 'confluent',\n  'kafka.cleanup-policy' = 'delete',\n  'kafka.max-message-size' = '{max} bytes',\n  'kafka.message-timestamp-type' = 'create-time',\n  'kafka.retention.size' = '0 bytes',\n  'kafka.retention.time' = '1 d',\n  'key.format' = 'avro-registry',\n  'scan.bounded.mode' = 'unbounded',\n  'scan.startup.mode' = 'earliest-offset',\n  'value.format' = 'avro-registry'\n)"
+    );
+    assert_eq!(
+        ok(&gw, &dev, "sc1", "SHOW CREATE TABLE sct_orders").await,
+        [json!([orders])]
+    );
+    assert_eq!(
+        ok(&gw, &dev, "sc2", "SHOW CREATE TABLE sct_events").await,
+        [json!([format!(
+            "CREATE TABLE `env-dev`.`lkc-dev`.`sct_events` (\n  `v` STRING\n)\nDISTRIBUTED INTO 2 BUCKETS\nWITH (\n  'changelog.mode' = 'append',\n  'connector' = 'confluent',\n  'kafka.cleanup-policy' = 'delete',\n  'kafka.max-message-size' = '{max} bytes',\n  'kafka.message-timestamp-type' = 'create-time',\n  'kafka.retention.size' = '1 gb',\n  'kafka.retention.time' = '7 d',\n  'scan.bounded.mode' = 'unbounded',\n  'scan.startup.mode' = 'earliest-offset',\n  'value.format' = 'json-registry'\n)"
+        )])]
+    );
+    // A change of the topic shows at once (the gateway's own DDL drops what it cached).
+    ok(
+        &gw,
+        &dev,
+        "a1",
+        "ALTER TABLE sct_events SET ('kafka.retention.time' = '0 ms')",
+    )
+    .await;
+    assert_eq!(
+        topic_config(&b.bootstrap, "sct_events", "retention.ms").await,
+        Some("-1".into())
+    );
+
+    let options = "SELECT TABLE_NAME, OPTION_KEY, OPTION_VALUE FROM INFORMATION_SCHEMA.`TABLE_OPTIONS` \
+         WHERE TABLE_CATALOG_ID = 'env-dev' AND TABLE_SCHEMA_ID = 'lkc-dev' \
+         AND TABLE_NAME IN ('sct_orders', 'sct_events') ORDER BY TABLE_NAME, OPTION_KEY";
+    let row = |t: &str, k: &str, v: &str| json!([t, k, v]);
+    let events = |out: &mut Vec<Value>| {
+        for (k, v) in [
+            ("changelog.mode", "append"),
+            ("connector", "confluent"),
+            ("kafka.cleanup-policy", "delete"),
+            ("kafka.max-message-size", &format!("{max} bytes")),
+            ("kafka.message-timestamp-type", "create-time"),
+            ("kafka.retention.size", "1 gb"),
+            ("kafka.retention.time", "0 ms"),
+            ("scan.bounded.mode", "unbounded"),
+            ("scan.startup.mode", "earliest-offset"),
+            ("value.format", "json-registry"),
+        ] {
+            out.push(row("sct_events", k, v));
+        }
+    };
+    let mut expected = Vec::new();
+    events(&mut expected);
+    for (k, v) in [
+        ("changelog.mode", "upsert"),
+        ("connector", "confluent"),
+        ("kafka.cleanup-policy", "delete"),
+        ("kafka.max-message-size", &format!("{max} bytes")),
+        ("kafka.message-timestamp-type", "create-time"),
+        ("kafka.retention.size", "0 bytes"),
+        ("kafka.retention.time", "1 d"),
+        ("key.format", "avro-registry"),
+        ("scan.bounded.mode", "unbounded"),
+        ("scan.startup.mode", "earliest-offset"),
+        ("value.format", "avro-registry"),
+    ] {
+        expected.push(row("sct_orders", k, v));
+    }
+    assert_eq!(ok(&gw, &dev, "is1", options).await, expected);
+    assert_eq!(
+        ok(
+            &gw,
+            &dev,
+            "is2",
+            "SELECT TABLE_NAME, IS_DISTRIBUTED, DISTRIBUTION_ALGORITHM, DISTRIBUTION_BUCKETS \
+             FROM INFORMATION_SCHEMA.`TABLES` WHERE TABLE_SCHEMA_ID = 'lkc-dev' \
+             AND TABLE_NAME IN ('sct_orders', 'sct_events') ORDER BY TABLE_NAME"
+        )
+        .await,
+        [
+            json!(["sct_events", "YES", null, "2"]),
+            json!(["sct_orders", "YES", "HASH", "3"])
+        ]
+    );
+
+    // A caller with no role on sct_orders: SHOW CREATE TABLE is refused before the engine
+    // exactly as for a table that does not exist (the gateway decides `describe` on the
+    // name, whether or not a topic has it), and TABLE_OPTIONS has no row of it.
+    let (key, secret) = gw.api_key("User:sa-reader");
+    let reader = Cred::Basic(key, secret);
+    let before = gw.engine_calls();
+    let (status, body) = run_query(&gw, &reader, "r1", "SHOW CREATE TABLE sct_orders")
+        .await
+        .unwrap_err();
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(body["errors"][0]["code"], "authz.denied", "{body}");
+    assert_eq!(gw.engine_calls(), before, "nothing reached the engine");
+    let (status, nothing) = run_query(&gw, &reader, "r1b", "SHOW CREATE TABLE sct_nothing")
+        .await
+        .unwrap_err();
+    assert_eq!(gw.engine_calls(), before, "nothing reached the engine");
+    assert_eq!(status, 403, "{nothing}");
+    assert_eq!(
+        detail(&body).replace("sct_orders", "T"),
+        detail(&nothing).replace("sct_nothing", "T"),
+        "an existing table is refused as one that does not exist"
+    );
+    assert!(!detail(&body).contains("upsert"), "{body}");
+    let mut expected = Vec::new();
+    events(&mut expected);
+    assert_eq!(ok(&gw, &reader, "r2", options).await, expected);
+    gw.stop().await;
+}

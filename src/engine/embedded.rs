@@ -438,6 +438,20 @@ impl Engine for EmbeddedEngine {
         true
     }
 
+    async fn table_definition(
+        &self,
+        t: &TableRef,
+    ) -> Result<Option<super::TableDefinition>, EngineError> {
+        match self.inner.definition(t).await {
+            Ok(d) => Ok(Some(super::TableDefinition {
+                options: d.options,
+                distribution: d.distribution,
+            })),
+            Err(EngineError::TableNotFound(_) | EngineError::Unsupported(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn table_exists(&self, t: &TableRef) -> Result<bool, EngineError> {
         let reference = datafusion::common::TableReference::full(
             t.catalog.as_str(),

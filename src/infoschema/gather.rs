@@ -7,6 +7,12 @@
 //! on the engine of the caller's compute pool, whichever that is. A table the caller may not
 //! see is never described: no row, count or error can come of it.
 //!
+//! A listed table's `WITH` options and distribution (`TABLE_OPTIONS`, `TABLES`, `COLUMNS`)
+//! are read as the engine keeps them ([`Gateway::table_definition`]: an in-memory table's
+//! metadata, a Kafka-backed table's topic), with no decision of their own: the SHOW TABLES
+//! that listed the table was decided and filtered for the caller, and the predicate that
+//! filtered it is the `describe` a SHOW CREATE TABLE of it would be decided on.
+//!
 //! Timing: a hidden object costs what SHOW costs for it (one visibility check while its
 //! listing is filtered) and nothing else; the work after that (DESCRIBE, rows) is per visible
 //! object, which the caller can count anyway. A hidden catalog never gets here: it fails in
@@ -20,8 +26,8 @@ use tracing::warn;
 
 use super::ViewRef;
 use super::views::{self, View};
-use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, ObjectRef};
-use crate::engine::{EngineError, ExecContext};
+use crate::catalog::{Catalogs, EXAMPLES_CATALOG, EXAMPLES_DATABASE, ObjectRef, TableRef};
+use crate::engine::{EngineError, ExecContext, TableDefinition};
 use crate::gateway::Gateway;
 use crate::pipeline::{Request, decide};
 use crate::rewrite::RewrittenStatement;
@@ -82,8 +88,8 @@ struct Table {
     db: Database,
     name: String,
     columns: Vec<Described>,
-    /// The `WITH` options and `DISTRIBUTED BY` clause, as SHOW CREATE TABLE shows them (see
-    /// [`definition`]); none where it is not read.
+    /// The `WITH` options and `DISTRIBUTED BY` clause, as the engine keeps them (SHOW CREATE
+    /// TABLE shows the same); none where it keeps none or they are not read.
     options: Vec<(String, String)>,
     distribution: Option<crate::sql::ddl::Distribution>,
 }
@@ -174,7 +180,11 @@ pub(crate) async fn tables(
                             },
                         ),
                         yes_no(t.distribution.is_some()),
-                        t.distribution.as_ref().map_or(Cell::Null, |_| st("HASH")),
+                        // `DISTRIBUTED INTO n BUCKETS` names no algorithm (Flink's UNKNOWN).
+                        t.distribution
+                            .as_ref()
+                            .filter(|d| !d.columns.is_empty())
+                            .map_or(Cell::Null, |_| st("HASH")),
                         t.distribution
                             .as_ref()
                             .and_then(|d| d.buckets)
@@ -367,9 +377,6 @@ async fn list_tables(
     databases: &[Database],
     definitions: bool,
 ) -> Result<Vec<Table>, EngineError> {
-    // Only the embedded engine's SHOW CREATE TABLE is sqlgate's own rendering; a Flink
-    // engine's would show the connector options sqlgate declares.
-    let definitions = definitions && gw.runs_gateway_views(stmt);
     let mut out = Vec::new();
     for db in databases {
         let show = format!("SHOW TABLES FROM {}.{}", quote(catalog), quote(&db.id));
@@ -398,56 +405,30 @@ async fn list_tables(
                     Vec::new()
                 }
             };
-            let (options, distribution) = if definitions {
-                definition(gw, stmt, catalog, &db.id, &name).await
+            let definition = if definitions {
+                let table = TableRef::new(catalog, &db.id, &name);
+                match gw.table_definition(stmt, &table).await {
+                    Ok(d) => d.unwrap_or_default(),
+                    // As for DESCRIBE: one table whose topic configs cannot be read does not
+                    // hide the others.
+                    Err(e) => {
+                        warn!(table = %name, error = %e, "INFORMATION_SCHEMA could not read a table's options");
+                        Default::default()
+                    }
+                }
             } else {
-                (Vec::new(), None)
+                TableDefinition::default()
             };
             out.push(Table {
                 db: db.clone(),
                 name,
                 columns,
-                options,
-                distribution,
+                options: definition.options,
+                distribution: definition.distribution,
             });
         }
     }
     Ok(out)
-}
-
-/// A table's `WITH` options and `DISTRIBUTED BY` clause, read from the SHOW CREATE TABLE
-/// the gateway runs for the caller (a table without one, such as a topic's, has none).
-async fn definition(
-    gw: &Arc<Gateway>,
-    stmt: &RewrittenStatement,
-    catalog: &str,
-    database: &str,
-    table: &str,
-) -> (Vec<(String, String)>, Option<crate::sql::ddl::Distribution>) {
-    let show = format!(
-        "SHOW CREATE TABLE {}.{}.{}",
-        quote(catalog),
-        quote(database),
-        quote(table)
-    );
-    let text = match internal(gw, stmt, show).await {
-        Ok(Some(rows)) => rows
-            .first()
-            .and_then(|r| r.first())
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        _ => None,
-    };
-    let Some(create) = text.and_then(|t| crate::sql::ddl::parse_create(&t).ok()) else {
-        return (Vec::new(), None);
-    };
-    let options = match &create.statement {
-        datafusion::sql::sqlparser::ast::Statement::CreateTable(ct) => {
-            crate::kafka::ddl::create_options(&ct.table_options).unwrap_or_default()
-        }
-        _ => Vec::new(),
-    };
-    (options, create.distribution)
 }
 
 fn described(r: &[Value]) -> Option<Described> {

@@ -15,7 +15,8 @@ use futures::future::join_all;
 use moka::future::Cache;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{
-    AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
+    AdminClient, AdminOptions, AlterConfig, ConfigResource, ConfigSource, NewTopic,
+    ResourceSpecifier, TopicReplication,
 };
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
@@ -48,6 +49,16 @@ pub struct TopicTable {
     /// Decoder/encoder for the layout.
     pub codec: Codec,
 }
+
+/// The topic configs a Kafka-backed table's options are read from (see
+/// [`super::ddl::shown_options`]).
+pub const TABLE_CONFIGS: &[&str] = &[
+    "cleanup.policy",
+    "max.message.bytes",
+    "message.timestamp.type",
+    "retention.bytes",
+    "retention.ms",
+];
 
 /// Whether a topic is internal to Kafka, Schema Registry or a gateway (`__consumer_offsets`,
 /// `_schemas`, `_sqlgate_schemas`, `_confluent-…`): such topics are never tables.
@@ -87,6 +98,9 @@ pub struct KafkaCluster {
     /// The last topic list fetched, for synchronous callers (DataFusion's `table_names`).
     last_topics: RwLock<Arc<BTreeMap<String, TopicInfo>>>,
     tables: Cache<String, Arc<TopicTable>>,
+    /// The configs of each topic that [`table_configs`](Self::table_configs) reads (SHOW
+    /// CREATE TABLE, INFORMATION_SCHEMA), kept like `tables`.
+    configs: Cache<String, Arc<BTreeMap<String, String>>>,
 }
 
 impl std::fmt::Debug for KafkaCluster {
@@ -120,6 +134,10 @@ impl KafkaCluster {
                 .build(),
             last_topics: RwLock::new(Arc::new(BTreeMap::new())),
             tables: Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(cfg.metadata_ttl)
+                .build(),
+            configs: Cache::builder()
                 .max_capacity(100_000)
                 .time_to_live(cfg.metadata_ttl)
                 .build(),
@@ -314,7 +332,46 @@ impl KafkaCluster {
     /// Drops what is cached about `topic` and the topic list (after DDL on it).
     pub async fn invalidate(&self, topic: &str) {
         self.tables.invalidate(topic).await;
+        self.configs.invalidate(topic).await;
         self.topics.invalidate(&()).await;
+    }
+
+    /// The configs of topic `name` that a table's options show ([`TABLE_CONFIGS`]), as the
+    /// brokers report them now (set on the topic or the brokers' defaults), cached for
+    /// `metadata_ttl`. A config the brokers do not report is absent.
+    pub async fn table_configs(
+        &self,
+        name: &str,
+    ) -> Result<Arc<BTreeMap<String, String>>, KafkaError> {
+        if let Some(c) = self.configs.get(name).await {
+            return Ok(c);
+        }
+        let resource = self.describe_topic(name).await?;
+        let configs: BTreeMap<String, String> = resource
+            .entries
+            .into_iter()
+            .filter(|e| TABLE_CONFIGS.contains(&e.name.as_str()) && !e.is_sensitive)
+            .filter_map(|e| Some((e.name, e.value?)))
+            .collect();
+        let configs = Arc::new(configs);
+        self.configs.insert(name.to_string(), configs.clone()).await;
+        Ok(configs)
+    }
+
+    /// The topic's configs as the brokers describe them.
+    async fn describe_topic(&self, name: &str) -> Result<ConfigResource, KafkaError> {
+        let results = self
+            .clients()
+            .admin
+            .describe_configs([&ResourceSpecifier::Topic(name)], &self.admin_options())
+            .await
+            .map_err(|e| self.admin_error("describe", name, e));
+        self.renew_if_unavailable(&results);
+        match results?.into_iter().next() {
+            Some(Ok(r)) => Ok(r),
+            Some(Err(code)) => Err(self.refused("describe", name, code)),
+            None => Err(KafkaError::Internal("no result from describe".into())),
+        }
     }
 
     /// Creates a topic. `Refused` with the broker's reason if it says no (exists, bad config).
@@ -350,14 +407,25 @@ impl KafkaCluster {
         self.admin_outcome("delete", name, results).await
     }
 
-    /// Sets topic configs (`retention.ms`, `cleanup.policy`, …).
+    /// Sets topic configs (`retention.ms`, `cleanup.policy`, …), keeping the others set on
+    /// the topic: Kafka's AlterConfigs (the one librdkafka offers) replaces the topic's whole
+    /// set, so the configs set on it now are sent along with the new ones.
     pub async fn alter_topic(
         &self,
         name: &str,
         configs: &BTreeMap<String, String>,
     ) -> Result<(), KafkaError> {
+        let mut merged: BTreeMap<String, String> = self
+            .describe_topic(name)
+            .await?
+            .entries
+            .into_iter()
+            .filter(|e| e.source == ConfigSource::DynamicTopic)
+            .filter_map(|e| Some((e.name, e.value?)))
+            .collect();
+        merged.extend(configs.iter().map(|(k, v)| (k.clone(), v.clone())));
         let mut alter = AlterConfig::new(ResourceSpecifier::Topic(name));
-        for (k, v) in configs {
+        for (k, v) in &merged {
             alter = alter.set(k, v);
         }
         let results = self

@@ -64,17 +64,28 @@ pub fn table_options(options: &[(String, String)]) -> Result<TableOptions, Strin
                 }
             }
             "kafka.retention.time" => {
+                // 0 is Confluent's "no limit", and how SHOW CREATE TABLE shows it (`0 ms`).
                 let ms = match v {
                     "0" | "-1" | "infinite" => -1,
-                    _ => humantime::parse_duration(&v.replace(' ', ""))
+                    _ => match humantime::parse_duration(&v.replace(' ', ""))
                         .map_err(|_| bad())?
-                        .as_millis() as i64,
+                        .as_millis() as i64
+                    {
+                        0 => -1,
+                        ms => ms,
+                    },
                 };
                 out.topic_configs
                     .insert("retention.ms".into(), ms.to_string());
             }
             "kafka.retention.size" => {
-                let bytes: i64 = v.parse().map_err(|_| bad())?;
+                // A size as SHOW CREATE TABLE shows it (`0 bytes`, `1 gb`); 0 and -1 are
+                // Confluent's "no limit".
+                let bytes = match super::shown::parse_memory_size(v).ok_or_else(bad)? {
+                    0 | -1 => -1,
+                    n if n < 0 => return Err(bad()),
+                    n => n,
+                };
                 out.topic_configs
                     .insert("retention.bytes".into(), bytes.to_string());
             }
@@ -89,7 +100,9 @@ pub fn table_options(options: &[(String, String)]) -> Result<TableOptions, Strin
                     .insert("cleanup.policy".into(), policy.into());
             }
             "kafka.max-message-size" => {
-                let bytes: i64 = v.parse().map_err(|_| bad())?;
+                let bytes = super::shown::parse_memory_size(v)
+                    .filter(|n| *n > 0)
+                    .ok_or_else(bad)?;
                 out.topic_configs
                     .insert("max.message.bytes".into(), bytes.to_string());
             }
@@ -438,5 +451,17 @@ mod tests {
             "{e}"
         );
         assert!(table_options(&[("kafka.retention.time".into(), "soon".into())]).is_err());
+        // What SHOW CREATE TABLE shows reads back to the same topic configs.
+        let o = table_options(&[
+            ("kafka.retention.time".into(), "0 ms".into()),
+            ("kafka.retention.size".into(), "0 bytes".into()),
+            ("kafka.max-message-size".into(), "2097164 bytes".into()),
+        ])
+        .unwrap();
+        assert_eq!(o.topic_configs["retention.ms"], "-1");
+        assert_eq!(o.topic_configs["retention.bytes"], "-1");
+        assert_eq!(o.topic_configs["max.message.bytes"], "2097164");
+        let o = table_options(&[("kafka.retention.size".into(), "1 gb".into())]).unwrap();
+        assert_eq!(o.topic_configs["retention.bytes"], (1i64 << 30).to_string());
     }
 }

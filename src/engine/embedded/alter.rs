@@ -62,9 +62,10 @@ impl Inner {
                 Ok(t) => self.truncate(&t).await,
                 Err(e) => Err(e),
             },
-            FlinkDdl::ShowCreateTable(name) => {
-                checked_table(name, checked).and_then(|t| self.show_create_table(&t))
-            }
+            FlinkDdl::ShowCreateTable(name) => match checked_table(name, checked) {
+                Ok(t) => self.show_create_table(&t).await,
+                Err(e) => Err(e),
+            },
             FlinkDdl::ShowColumns { name, like } => match checked_table(name, checked) {
                 Ok(t) => self.show_columns(&t, like.as_ref()).await,
                 Err(e) => Err(e),

@@ -3,7 +3,8 @@
 //! SHOW CREATE TABLE and EXPLAIN, DESCRIBE's columns for SHOW COLUMNS, `function name` for
 //! SHOW FUNCTIONS).
 //!
-//! Owns the rendering of a user table's definition and of a plan. A plan names only what the
+//! Owns the rendering of a table's definition (an in-memory table's from its metadata, a
+//! Kafka-backed table's in Confluent's shape from its topic) and of a plan. A plan names only what the
 //! statement was authorized for: the canonical names of the tables it reads (the guard
 //! refuses any other) and its own columns and expressions; EXPLAIN of a read through a data
 //! policy never gets here (`rewrite.data_policy_explain`).
@@ -14,9 +15,9 @@ use serde_json::Value;
 
 use super::ddl::{like, rows_execution};
 use super::storage::TableMeta;
-use super::{EngineError, Inner, Output, Run};
+use super::{EngineError, Inner, Output, Run, kafka_table_error};
 use crate::catalog::TableRef;
-use crate::sql::ddl::Like;
+use crate::sql::ddl::{Distribution, Like};
 use crate::sql::types::FlinkType;
 
 /// Whether `s` passes a SHOW statement's LIKE filter.
@@ -38,79 +39,132 @@ fn literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
 }
 
-/// A user table's definition as Flink's SHOW CREATE TABLE prints it: columns, primary key,
-/// distribution and options, as the table is now (after any ALTER).
-pub(crate) fn create_text(meta: &TableMeta) -> String {
-    let mut lines: Vec<String> = meta
-        .columns
-        .iter()
-        .map(|c| format!("  {} {}", quoted(&c.name), c.data_type))
-        .collect();
-    if !meta.primary_key.is_empty() {
-        let cols: Vec<String> = meta.primary_key.iter().map(|c| quoted(c)).collect();
-        lines.push(format!(
-            "  CONSTRAINT {} PRIMARY KEY ({}) NOT ENFORCED",
-            quoted(&format!("PK_{}", meta.primary_key.join("_"))),
-            cols.join(", ")
-        ));
-    }
-    let mut out = format!(
-        "CREATE TABLE {}.{}.{} (\n{}\n)",
-        quoted(&meta.catalog),
-        quoted(&meta.database),
-        quoted(&meta.table),
-        lines.join(",\n")
-    );
-    if let Some(d) = &meta.distribution {
-        out.push_str("\nDISTRIBUTED");
-        if !d.columns.is_empty() {
-            let cols: Vec<String> = d.columns.iter().map(|c| quoted(c)).collect();
-            out.push_str(&format!(" BY HASH({})", cols.join(", ")));
-        }
-        if let Some(n) = d.buckets {
-            out.push_str(&format!(" INTO {n} BUCKETS"));
+/// A table's definition as SHOW CREATE TABLE prints it: an in-memory table's from its
+/// metadata (as it is now, after any ALTER), a Kafka-backed table's from its topic
+/// ([`crate::kafka::shown`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Definition {
+    pub(crate) name: TableRef,
+    /// Name and Flink type text (with ` NOT NULL`).
+    pub(crate) columns: Vec<(String, String)>,
+    pub(crate) primary_key: Vec<String>,
+    pub(crate) distribution: Option<Distribution>,
+    pub(crate) options: Vec<(String, String)>,
+}
+
+impl From<&TableMeta> for Definition {
+    fn from(meta: &TableMeta) -> Self {
+        Self {
+            name: meta.table_ref(),
+            columns: meta
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.data_type.clone()))
+                .collect(),
+            primary_key: meta.primary_key.clone(),
+            distribution: meta.distribution.as_ref().map(|d| Distribution {
+                columns: d.columns.clone(),
+                buckets: d.buckets,
+            }),
+            options: meta.options.clone(),
         }
     }
-    if !meta.options.is_empty() {
-        let opts: Vec<String> = meta
-            .options
+}
+
+impl Definition {
+    fn of_topic(name: TableRef, shown: crate::kafka::shown::Shown) -> Self {
+        Self {
+            name,
+            columns: shown
+                .columns
+                .into_iter()
+                .map(|(n, t)| (n, t.to_sql()))
+                .collect(),
+            primary_key: shown.primary_key,
+            distribution: Some(shown.distribution),
+            options: shown.options,
+        }
+    }
+
+    /// Flink's layout: columns, primary key, distribution, options.
+    pub(crate) fn create_text(&self) -> String {
+        let mut lines: Vec<String> = self
+            .columns
             .iter()
-            .map(|(k, v)| format!("  {} = {}", literal(k), literal(v)))
+            .map(|(n, t)| format!("  {} {}", quoted(n), t))
             .collect();
-        out.push_str(&format!("\nWITH (\n{}\n)", opts.join(",\n")));
+        if !self.primary_key.is_empty() {
+            let cols: Vec<String> = self.primary_key.iter().map(|c| quoted(c)).collect();
+            lines.push(format!(
+                "  CONSTRAINT {} PRIMARY KEY ({}) NOT ENFORCED",
+                quoted(&format!("PK_{}", self.primary_key.join("_"))),
+                cols.join(", ")
+            ));
+        }
+        let mut out = format!(
+            "CREATE TABLE {}.{}.{} (\n{}\n)",
+            quoted(&self.name.catalog),
+            quoted(&self.name.database),
+            quoted(&self.name.table),
+            lines.join(",\n")
+        );
+        if let Some(d) = &self.distribution {
+            out.push_str("\nDISTRIBUTED");
+            if !d.columns.is_empty() {
+                let cols: Vec<String> = d.columns.iter().map(|c| quoted(c)).collect();
+                out.push_str(&format!(" BY HASH({})", cols.join(", ")));
+            }
+            if let Some(n) = d.buckets {
+                out.push_str(&format!(" INTO {n} BUCKETS"));
+            }
+        }
+        if !self.options.is_empty() {
+            let opts: Vec<String> = self
+                .options
+                .iter()
+                .map(|(k, v)| format!("  {} = {}", literal(k), literal(v)))
+                .collect();
+            out.push_str(&format!("\nWITH (\n{}\n)", opts.join(",\n")));
+        }
+        out
     }
-    out
 }
 
 impl Inner {
-    pub(super) fn show_create_table(&self, target: &TableRef) -> Result<Output, EngineError> {
-        let table = match self.user_table(target) {
-            Ok(t) => t,
-            Err(EngineError::TableNotFound(t))
-                if crate::catalog::Catalogs::is_examples(&t.catalog) =>
-            {
-                return Err(EngineError::Unsupported(
-                    "SHOW CREATE TABLE of a built-in examples table is not supported (DESCRIBE \
-                     shows its columns)"
-                        .into(),
-                ));
-            }
-            Err(EngineError::TableNotFound(t))
-                if self.kafka_cluster(&t.catalog, &t.database).is_some() =>
-            {
-                return Err(EngineError::Unsupported(
-                    "SHOW CREATE TABLE of a Kafka-backed table is not supported on the embedded \
-                     engine (DESCRIBE shows its columns)"
-                        .into(),
-                ));
-            }
-            Err(e) => return Err(e),
+    /// The definition of the table `target` names; an `examples` table has none.
+    pub(crate) async fn definition(&self, target: &TableRef) -> Result<Definition, EngineError> {
+        if crate::catalog::Catalogs::is_examples(&target.catalog) {
+            return Err(EngineError::Unsupported(
+                "SHOW CREATE TABLE of a built-in examples table is not supported (DESCRIBE \
+                 shows its columns)"
+                    .into(),
+            ));
+        }
+        let Some(kc) = self.kafka_cluster(&target.catalog, &target.database) else {
+            return Ok(Definition::from(&self.user_table(target)?.meta));
         };
+        let table = kc
+            .table(&target.table)
+            .await
+            .map_err(|e| kafka_table_error(e, target))?
+            .ok_or_else(|| EngineError::TableNotFound(target.clone()))?;
+        let configs = kc
+            .table_configs(&target.table)
+            .await
+            .map_err(|e| kafka_table_error(e, target))?;
+        Ok(Definition::of_topic(
+            target.clone(),
+            crate::kafka::shown::shown(&table, &configs),
+        ))
+    }
+
+    pub(super) async fn show_create_table(&self, target: &TableRef) -> Result<Output, EngineError> {
+        let definition = self.definition(target).await?;
         Ok(rows_execution(
             "SHOW_CREATE_TABLE",
             &["result"],
             vec![FlinkType::string(true)],
-            vec![vec![Value::String(create_text(&table.meta))]],
+            vec![vec![Value::String(definition.create_text())]],
             None,
         ))
     }
