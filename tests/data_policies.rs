@@ -11,7 +11,7 @@
 mod common;
 
 use common::data_policies::{developer_with, gateway_with, rows, set_data_policies, table_crn};
-use common::{Cred, TestGateway, admin, detail, developer, post_statement};
+use common::{Cred, TestGateway, admin, developer, post_statement};
 use serde_json::{Value, json};
 
 fn policies() -> String {
