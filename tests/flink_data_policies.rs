@@ -605,3 +605,193 @@ async fn on_flink_a_callers_predicate_never_runs_on_the_rows_a_filter_removes() 
     assert!(detail.contains("by zero"), "{detail}");
     gw.stop().await;
 }
+
+/// Produces `(key, value)` JSON records at `base + at` ms (an upsert table's key).
+async fn produce_keyed(bootstrap: &str, topic: &str, base: i64, records: &[(i64, Value, Value)]) {
+    let p: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    for (at, k, v) in records {
+        let (key, payload) = (k.to_string(), v.to_string());
+        p.send(
+            FutureRecord::to(topic)
+                .key(&key)
+                .payload(&payload)
+                .timestamp(base + at),
+            Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    }
+}
+
+/// Runs a streaming statement until `done` holds for its rows; the rows read, then deletes it.
+async fn stream_until(
+    gw: &TestGateway,
+    cred: &Cred,
+    name: &str,
+    sql: &str,
+    done: impl Fn(&[(u64, Value)]) -> bool,
+) -> Vec<Value> {
+    let (s, v) = create(gw, cred, name, sql, None, streaming()).await;
+    assert_eq!(s, 200, "{sql}: {v}");
+    let v = wait_phase(gw, cred, name, &["RUNNING", "FAILED"], LONG).await;
+    assert_eq!(v["status"]["phase"], "RUNNING", "{sql}: {v}");
+    let rows = read_until(gw, cred, name, LONG, done).await;
+    let del = cred
+        .apply(
+            gw.client()
+                .delete(format!("{}/statements/{name}", gw.base())),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(del.status().is_success(), "{}", del.status());
+    rows.into_iter()
+        .map(|(op, row)| {
+            assert_eq!(op, 0, "{sql}: only inserts");
+            row
+        })
+        .collect()
+}
+
+/// The three reads no derived table can stand in, each read through the policy (a generated
+/// CTE): a window TVF's `TABLE` argument, the input of MATCH_RECOGNIZE, and the versioned side
+/// of a temporal join; each returns the rows a raw read would not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_flink_window_tvfs_match_recognize_and_temporal_joins_read_through_the_policy() {
+    let _one = SERIAL.lock().await;
+    let (gw, _f, bootstrap) = gateway().await;
+    let dev = developer_with(&gw, &[("tenant", "t1")]);
+    for (name, sql) in [
+        (
+            "ddl-wo",
+            "CREATE TABLE fw_orders (id INT, region STRING, tenant STRING, amount INT) \
+             WITH ('value.format' = 'json')",
+        ),
+        (
+            "ddl-wr",
+            "CREATE TABLE fw_rates (currency STRING, rate DECIMAL(10, 2), \
+             PRIMARY KEY (currency) NOT ENFORCED) WITH ('key.format' = 'json', 'value.format' = 'json')",
+        ),
+        (
+            "ddl-wt",
+            "CREATE TABLE fw_torders (id INT, currency STRING) WITH ('value.format' = 'json')",
+        ),
+    ] {
+        ddl(&gw, &dev, name, sql).await;
+    }
+    let t0 = base();
+    let order = |id: i32, r: &str, t: &str, a: i32| json!({"id": id, "region": r, "tenant": t, "amount": a});
+    produce(
+        &bootstrap,
+        "fw_orders",
+        t0,
+        &[
+            (1_000, order(10, "EU", "t1", 100)),
+            (2_000, order(11, "US", "t1", 200)),
+            (3_000, order(12, "EU", "t2", 300)),
+            (4_000, order(13, "EU", "t1", 400)),
+            // Moves the watermark past the first minute (and passes the filter).
+            (120_000, order(14, "EU", "t1", 1)),
+        ],
+    )
+    .await;
+    let rate = |c: &str, r: f64| (json!({"currency": c}), json!({"rate": r}));
+    let mut rates = Vec::new();
+    for (at, (k, v)) in [
+        (1_000, rate("EUR", 1.10)),
+        (1_000, rate("USD", 1.00)),
+        (10_000, rate("EUR", 1.20)),
+        (20_000, rate("USD", 0.90)),
+        (120_000, rate("GBP", 1.30)),
+    ] {
+        rates.push((at, k, v));
+    }
+    produce_keyed(&bootstrap, "fw_rates", t0, &rates).await;
+    let torder = |id: i32, c: &str| json!({"id": id, "currency": c});
+    produce(
+        &bootstrap,
+        "fw_torders",
+        t0,
+        &[
+            (5_000, torder(1, "EUR")),
+            (15_000, torder(2, "EUR")),
+            (15_000, torder(3, "USD")),
+            (25_000, torder(4, "USD")),
+            (60_000, torder(5, "EUR")),
+            (120_000, torder(6, "EUR")),
+        ],
+    )
+    .await;
+    set_data_policies(
+        &gw,
+        &format!(
+            r#"
+[[row_filter]]
+name = "orders-eu-only"
+table = "{orders}"
+principals = ["User:pool-dev"]
+filter = "{EU_TENANT}"
+
+[[row_filter]]
+name = "rates-no-usd"
+table = "{rates}"
+principals = ["User:pool-dev"]
+filter = "currency <> 'USD'"
+"#,
+            orders = table_crn("fw_orders"),
+            rates = table_crn("fw_rates"),
+        ),
+    )
+    .await;
+
+    // A TUMBLE window over the filtered rows: orders 10 and 13 only (raw: 4 rows, 1000).
+    let windows = stream_until(
+        &gw,
+        &dev,
+        "w-tvf",
+        "SELECT COUNT(*) AS n, SUM(amount) AS total FROM TABLE(TUMBLE(TABLE fw_orders, \
+         DESCRIPTOR(`$rowtime`), INTERVAL '1' MINUTE)) GROUP BY window_start, window_end",
+        |r| !r.is_empty(),
+    )
+    .await;
+    assert_eq!(windows, vec![json!(["2", "500"])]);
+
+    // MATCH_RECOGNIZE over the filtered rows: a rise from 10 to 13 (raw: 10 to 11 first).
+    let rises = stream_until(
+        &gw,
+        &dev,
+        "w-mr",
+        "SELECT * FROM fw_orders MATCH_RECOGNIZE (ORDER BY `$rowtime` \
+         MEASURES A.id AS low, B.id AS high ONE ROW PER MATCH \
+         AFTER MATCH SKIP PAST LAST ROW PATTERN (A B) DEFINE B AS B.amount > A.amount)",
+        |r| !r.is_empty(),
+    )
+    .await;
+    assert_eq!(rises[0], json!(["10", "13"]), "{rises:?}");
+
+    // A temporal join against the filtered versioned table: no USD rate is visible, so the
+    // USD orders find no version and an inner join drops them.
+    let priced = stream_until(
+        &gw,
+        &dev,
+        "w-tj",
+        "SELECT o.id, o.currency, r.rate FROM fw_torders AS o \
+         JOIN fw_rates FOR SYSTEM_TIME AS OF o.`$rowtime` AS r ON o.currency = r.currency",
+        |r| r.iter().any(|(_, row)| row[0] == "5"),
+    )
+    .await;
+    let mut priced: Vec<Value> = priced.into_iter().filter(|r| r[0] != "6").collect();
+    priced.sort_by_key(|r| r[0].as_str().unwrap_or_default().to_string());
+    assert_eq!(
+        priced,
+        vec![
+            json!(["1", "EUR", "1.10"]),
+            json!(["2", "EUR", "1.20"]),
+            json!(["5", "EUR", "1.20"]),
+        ]
+    );
+    gw.stop().await;
+}

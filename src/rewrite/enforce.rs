@@ -14,11 +14,26 @@
 //!
 //! CTE references are single-part names and never canonical table names, so a CTE named like a
 //! table is not taken for it, and the table read inside the CTE's body is replaced as any
-//! other. Where the derived table cannot stand, the statement is refused by name
-//! ([`RewriteError::Unenforceable`], fail closed): a `TABLE t` argument of a table function
-//! (window TVFs), `MATCH_RECOGNIZE` over the table, a temporal join (`FOR SYSTEM_TIME AS OF`
-//! needs the versioned table itself), and Flink-only statements (statement sets, …) whose
-//! text the gateway does not rebuild.
+//! other.
+//!
+//! Three positions name a table where no derived table may stand: a `TABLE t` argument of a
+//! table function (the window TVFs), the input of `MATCH_RECOGNIZE`, and the versioned side of
+//! a temporal join (`FOR SYSTEM_TIME AS OF` needs a name). There the same query is a CTE of the
+//! innermost query that holds the read, under a generated name no table can have
+//! (`` `sqlgate$policy$1` ``, …), and the read names the CTE instead:
+//!
+//! ```sql
+//! WITH `sqlgate$policy$1` AS (SELECT * FROM `env`.`lkc`.`rates` WHERE (<f>))
+//! SELECT … FROM o JOIN `sqlgate$policy$1` FOR SYSTEM_TIME AS OF o.ts AS `rates` ON …
+//! ```
+//!
+//! Flink plans a window TVF, a MATCH_RECOGNIZE and a temporal join over a CTE (its validator
+//! defers the versioned-table check of a CTE to the planner, which finds the primary key and
+//! the time attribute through the filter and projection); a mask of the time attribute or of
+//! the primary key makes Flink refuse the statement, never read raw values. A temporal join
+//! without an alias gets the table's name as its alias, so `rates.col` still names the column.
+//! Flink-only statements (statement sets, …), whose text the gateway does not rebuild, are
+//! refused by name ([`RewriteError::Unenforceable`], fail closed).
 //!
 //! `* REPLACE` is the embedded engine's (DataFusion's) form; the Flink engine, which knows each
 //! table's columns, expands it into the explicit column list ([`expand_replace`]).
@@ -26,10 +41,11 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
+use datafusion::sql::sqlparser::ast::helpers::attached_token::AttachedToken;
 use datafusion::sql::sqlparser::ast::{
-    BinaryOperator, Expr, Ident, ObjectName, Query, ReplaceSelectElement, ReplaceSelectItem,
-    Select, SelectItem, SetExpr, Statement, TableAlias, TableFactor, Value, ValueWithSpan, Visit,
-    VisitMut, Visitor, VisitorMut, WildcardAdditionalOptions,
+    BinaryOperator, Cte, Expr, Ident, ObjectName, Query, ReplaceSelectElement, ReplaceSelectItem,
+    Select, SelectItem, SetExpr, Statement, TableAlias, TableFactor, TableVersion, Value,
+    ValueWithSpan, Visit, VisitMut, Visitor, VisitorMut, WildcardAdditionalOptions, With,
 };
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -173,6 +189,8 @@ pub(super) fn enforce(
         data,
         reader,
         applied: BTreeMap::new(),
+        ctes: Vec::new(),
+        generated: 0,
     };
     match VisitMut::visit(statement, &mut e) {
         ControlFlow::Continue(()) => Ok(e.applied.into_values().collect()),
@@ -241,6 +259,10 @@ struct Enforcer<'a> {
     data: &'a DataPolicies,
     reader: Reader<'a>,
     applied: BTreeMap<TableRef, AppliedPolicies>,
+    /// Per query being visited (innermost last), the CTEs generated for reads in it.
+    ctes: Vec<Vec<Cte>>,
+    /// CTEs generated so far in the statement (their names are numbered).
+    generated: usize,
 }
 
 impl Enforcer<'_> {
@@ -251,6 +273,57 @@ impl Enforcer<'_> {
         inner: TableFactor,
         alias: Option<TableAlias>,
     ) -> Option<TableFactor> {
+        let query = self.policy_query(t, inner)?;
+        let alias = alias.unwrap_or_else(|| TableAlias {
+            explicit: true,
+            name: Ident::with_quote('`', &t.table),
+            columns: Vec::new(),
+            at: None,
+        });
+        Some(TableFactor::Derived {
+            lateral: false,
+            subquery: Box::new(query),
+            alias: Some(alias),
+            sample: None,
+        })
+    }
+
+    /// For a read of `t` where no derived table may stand (see the module doc): the name of a
+    /// CTE of the innermost query that reads `t` through its policies, generated now.
+    fn via_cte(&mut self, t: &TableRef, position: &'static str) -> Result<Ident, RewriteError> {
+        let inner = TableFactor::Table {
+            name: ObjectName::from(vec![
+                Ident::with_quote('`', &t.catalog),
+                Ident::with_quote('`', &t.database),
+                Ident::with_quote('`', &t.table),
+            ]),
+            alias: None,
+            args: None,
+            with_hints: Vec::new(),
+            version: None,
+            with_ordinality: false,
+            partitions: Vec::new(),
+            json_path: None,
+            sample: None,
+            index_hints: Vec::new(),
+        };
+        let refuse = || RewriteError::Unenforceable {
+            table: t.to_string(),
+            position,
+        };
+        let query = self.policy_query(t, inner).ok_or_else(refuse)?;
+        self.generated += 1;
+        let name = Ident::with_quote('`', format!("sqlgate$policy${}", self.generated));
+        let mut cte = cte_skeleton();
+        cte.alias.name = name.clone();
+        *cte.query = query;
+        self.ctes.last_mut().ok_or_else(refuse)?.push(cte);
+        Ok(name)
+    }
+
+    /// `SELECT * [REPLACE (<masks>)] FROM <inner> [WHERE <filters>]` for a read of `t`, or
+    /// `None` when nothing applies.
+    fn policy_query(&mut self, t: &TableRef, inner: TableFactor) -> Option<Query> {
         let applying = self
             .data
             .applying(self.reader.principal, &crn(self.reader, t));
@@ -318,18 +391,19 @@ impl Enforcer<'_> {
                 opts.opt_replace = Some(ReplaceSelectItem { items: replace });
             }
         }
-        let alias = alias.unwrap_or_else(|| TableAlias {
-            explicit: true,
-            name: Ident::with_quote('`', &t.table),
-            columns: Vec::new(),
-            at: None,
-        });
-        Some(TableFactor::Derived {
-            lateral: false,
-            subquery: Box::new(query),
-            alias: Some(alias),
-            sample: None,
-        })
+        Some(query)
+    }
+}
+
+/// `x AS (SELECT 1)`, to fill in.
+fn cte_skeleton() -> Cte {
+    let parsed = Parser::parse_sql(&GenericDialect {}, "WITH x AS (SELECT 1) SELECT 1");
+    match parsed.ok().and_then(|mut s| s.pop()) {
+        Some(Statement::Query(q)) => match q.with.map(|w| w.cte_tables) {
+            Some(mut ctes) if ctes.len() == 1 => ctes.remove(0),
+            _ => unreachable!("`WITH x AS (SELECT 1) SELECT 1` has one CTE"),
+        },
+        _ => unreachable!("`WITH x AS (SELECT 1) SELECT 1` parses"),
     }
 }
 
@@ -342,23 +416,60 @@ fn skeleton() -> Query {
     }
 }
 
-fn unenforceable(t: &TableRef, position: &'static str) -> ControlFlow<RewriteError> {
-    ControlFlow::Break(RewriteError::Unenforceable {
-        table: t.to_string(),
-        position,
-    })
+/// `ControlFlow` of a `Result`.
+fn flow(r: Result<(), RewriteError>) -> ControlFlow<RewriteError> {
+    match r {
+        Ok(()) => ControlFlow::Continue(()),
+        Err(e) => ControlFlow::Break(e),
+    }
 }
 
 impl VisitorMut for Enforcer<'_> {
     type Break = RewriteError;
 
+    fn pre_visit_query(&mut self, _: &mut Query) -> ControlFlow<RewriteError> {
+        self.ctes.push(Vec::new());
+        ControlFlow::Continue(())
+    }
+
+    fn post_visit_query(&mut self, q: &mut Query) -> ControlFlow<RewriteError> {
+        let generated = self.ctes.pop().unwrap_or_default();
+        if generated.is_empty() {
+            return ControlFlow::Continue(());
+        }
+        // First: they read canonical tables only, and the query's own CTEs may name them.
+        match &mut q.with {
+            Some(with) => {
+                let own = std::mem::take(&mut with.cte_tables);
+                with.cte_tables = generated.into_iter().chain(own).collect();
+            }
+            None => {
+                q.with = Some(With {
+                    with_token: AttachedToken::empty(),
+                    recursive: false,
+                    cte_tables: generated,
+                });
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
     fn pre_visit_table_factor(&mut self, tf: &mut TableFactor) -> ControlFlow<RewriteError> {
+        // Before the children: the input renamed to its CTE is not taken for the table.
         if let TableFactor::MatchRecognize { table, .. } = tf
-            && let TableFactor::Table { name, .. } = table.as_ref()
+            && let TableFactor::Table {
+                name,
+                args: None,
+                version: None,
+                ..
+            } = table.as_mut()
             && let Some(t) = table_of(name)
             && covered(self.data, self.reader, &t)
         {
-            return unenforceable(&t, "MATCH_RECOGNIZE");
+            return flow(
+                self.via_cte(&t, "MATCH_RECOGNIZE")
+                    .map(|cte| *name = ObjectName::from(vec![cte])),
+            );
         }
         ControlFlow::Continue(())
     }
@@ -381,8 +492,32 @@ impl VisitorMut for Enforcer<'_> {
         if !covered(self.data, self.reader, &t) {
             return ControlFlow::Continue(());
         }
-        if version.is_some() {
-            return unenforceable(&t, "a temporal join (FOR SYSTEM_TIME AS OF)");
+        if let Some(version) = version {
+            let TableVersion::ForSystemTimeAsOf(at) = version else {
+                return ControlFlow::Break(RewriteError::Unenforceable {
+                    table: t.to_string(),
+                    position: "a table version other than FOR SYSTEM_TIME AS OF",
+                });
+            };
+            let cte = match self.via_cte(&t, "a temporal join (FOR SYSTEM_TIME AS OF)") {
+                Ok(cte) => cte,
+                Err(e) => return ControlFlow::Break(e),
+            };
+            *name = ObjectName::from(vec![cte]);
+            // The alias rides on the version's expression (`sql/resolve.rs`, TemporalAlias),
+            // rendered after it as Flink writes it; without one, the table's name.
+            if !matches!(at, Expr::Named { .. }) {
+                let name = match alias.take() {
+                    Some(a) => a.name,
+                    None => Ident::with_quote('`', &t.table),
+                };
+                let inner = std::mem::replace(at, Expr::Value(Value::Null.into()));
+                *at = Expr::Named {
+                    expr: Box::new(inner),
+                    name,
+                };
+            }
+            return ControlFlow::Continue(());
         }
         let alias = alias.take();
         let inner = std::mem::replace(
@@ -400,11 +535,16 @@ impl VisitorMut for Enforcer<'_> {
         ControlFlow::Continue(())
     }
 
-    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<RewriteError> {
+    fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<RewriteError> {
+        // `TABLE t`, an argument of a table function (the window TVFs): `TABLE <cte>`.
         if let Some(t) = table_argument(expr).and_then(|i| table_of(&ObjectName::from(i)))
             && covered(self.data, self.reader, &t)
+            && let Expr::Prefixed { value, .. } = expr
         {
-            return unenforceable(&t, "a TABLE argument of a table function");
+            return flow(
+                self.via_cte(&t, "a TABLE argument of a table function")
+                    .map(|cte| **value = Expr::Identifier(cte)),
+            );
         }
         ControlFlow::Continue(())
     }
@@ -549,3 +689,6 @@ fn no_limit() -> Option<datafusion::sql::sqlparser::ast::LimitClause> {
         _ => None,
     }
 }
+
+#[cfg(test)]
+mod tests;

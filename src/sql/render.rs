@@ -18,7 +18,10 @@
 
 use std::ops::ControlFlow;
 
-use datafusion::sql::sqlparser::ast::{Statement, Value, ValueWithSpan, VisitMut, VisitorMut};
+use datafusion::sql::sqlparser::ast::{
+    Expr, Statement, TableAlias, TableFactor, TableVersion, Value, ValueWithSpan, VisitMut,
+    VisitorMut,
+};
 use datafusion::sql::sqlparser::parser::Parser;
 
 use super::{FlinkDialect, ResolveError, with_parse_budget};
@@ -90,7 +93,41 @@ fn reparses_to(text: &str, statement: &Statement) -> bool {
                     .parse_statements()
             })
     });
-    matches!(parsed.as_deref(), Ok([again]) if again == statement)
+    match parsed.as_deref() {
+        Ok([again]) => again == statement || *again == temporal_aliases_as_parsed(statement),
+        _ => false,
+    }
+}
+
+/// `statement` with each temporal table's alias where sqlparser's parser puts it: the
+/// canonical statement carries it on the version's expression (`resolve.rs`, TemporalAlias),
+/// rendered after the version as Flink writes it, and parsed back into the table's alias.
+fn temporal_aliases_as_parsed(statement: &Statement) -> Statement {
+    struct Back;
+    impl VisitorMut for Back {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table {
+                alias: alias @ None,
+                version: Some(TableVersion::ForSystemTimeAsOf(at)),
+                ..
+            } = factor
+                && let Expr::Named { expr, name } = at
+            {
+                *alias = Some(TableAlias {
+                    explicit: true,
+                    name: name.clone(),
+                    columns: Vec::new(),
+                    at: None,
+                });
+                *at = (**expr).clone();
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut back = statement.clone();
+    let _ = back.visit(&mut Back);
+    back
 }
 
 /// Doubles the quote characters inside `'…'`, `"…"`, `N'…'` and `B'…'` string literals.
