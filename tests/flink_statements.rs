@@ -123,10 +123,8 @@ async fn a_flink_error_is_reduced_to_its_root_cause() {
 async fn an_own_statement_sqlgate_does_not_support_is_refused_without_pointing_elsewhere() {
     let (gw, _f, _) = gateway().await;
     let dev = developer(&gw);
-    for (name, sql) in [
-        ("own-functions", "SHOW FUNCTIONS"),
-        ("own-create", "SHOW CREATE TABLE orders"),
-    ] {
+    // (SHOW CREATE TABLE of a Kafka-backed table is answered since `kafka/shown.rs`.)
+    for (name, sql) in [("own-functions", "SHOW FUNCTIONS")] {
         let (s, v) = create(&gw, &dev, name, sql, None, snapshot()).await;
         let detail = if s == 200 {
             let v = wait_phase(&gw, &dev, name, &["FAILED", "COMPLETED"], LONG).await;
