@@ -88,6 +88,29 @@ pub fn render_checked(
 }
 pub(crate) use scope::CteScopes;
 
+/// A plain read of `t` by its canonical name (three backtick-quoted parts), as a FROM item.
+pub(crate) fn table_factor(
+    t: &crate::catalog::TableRef,
+) -> datafusion::sql::sqlparser::ast::TableFactor {
+    use datafusion::sql::sqlparser::ast::{Ident, ObjectName, TableFactor};
+    TableFactor::Table {
+        name: ObjectName::from(vec![
+            Ident::with_quote('`', t.catalog.as_str()),
+            Ident::with_quote('`', t.database.as_str()),
+            Ident::with_quote('`', t.table.as_str()),
+        ]),
+        alias: None,
+        args: None,
+        with_hints: Vec::new(),
+        version: None,
+        with_ordinality: false,
+        partitions: Vec::new(),
+        json_path: None,
+        sample: None,
+        index_hints: Vec::new(),
+    }
+}
+
 /// What a statement does to one object. Authorization decides each one separately.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -169,22 +169,7 @@ pub(crate) fn expanded(store: &ViewStore, view: &ViewDef) -> Result<Query, ViewE
             ControlFlow::Continue(())
         }
     }
-    let mut outer = TableFactor::Table {
-        name: ObjectName::from(vec![
-            Ident::with_quote('`', view.name.catalog.as_str()),
-            Ident::with_quote('`', view.name.database.as_str()),
-            Ident::with_quote('`', view.name.table.as_str()),
-        ]),
-        alias: None,
-        args: None,
-        with_hints: Vec::new(),
-        version: None,
-        with_ordinality: false,
-        partitions: Vec::new(),
-        json_path: None,
-        sample: None,
-        index_hints: Vec::new(),
-    };
+    let mut outer = crate::sql::table_factor(&view.name);
     let mut e = Expand {
         store,
         root: view.name.clone(),

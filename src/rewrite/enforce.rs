@@ -291,22 +291,7 @@ impl Enforcer<'_> {
     /// For a read of `t` where no derived table may stand (see the module doc): the name of a
     /// CTE of the innermost query that reads `t` through its policies, generated now.
     fn via_cte(&mut self, t: &TableRef, position: &'static str) -> Result<Ident, RewriteError> {
-        let inner = TableFactor::Table {
-            name: ObjectName::from(vec![
-                Ident::with_quote('`', &t.catalog),
-                Ident::with_quote('`', &t.database),
-                Ident::with_quote('`', &t.table),
-            ]),
-            alias: None,
-            args: None,
-            with_hints: Vec::new(),
-            version: None,
-            with_ordinality: false,
-            partitions: Vec::new(),
-            json_path: None,
-            sample: None,
-            index_hints: Vec::new(),
-        };
+        let inner = crate::sql::table_factor(t);
         let refuse = || RewriteError::Unenforceable {
             table: t.to_string(),
             position,
