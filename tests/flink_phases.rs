@@ -10,6 +10,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
@@ -102,28 +103,25 @@ fn live(state: &str) -> bool {
     !matches!(state, "FINISHED" | "FAILED" | "CANCELED" | "SUSPENDED")
 }
 
-/// The SQL Gateway's sessions opened and closed so far (nothing of this file's tests open
-/// between calls of [`sessions`] and [`nothing_left`] but the statement checked).
-fn sessions(f: &Flink) -> (usize, usize) {
-    (f.sessions_opened(), f.sessions_closed())
+/// The SQL Gateway's sessions opened so far, by id.
+fn sessions(f: &Flink) -> BTreeSet<String> {
+    f.session_ids().0
 }
 
 /// Waits (bounded) until nothing of statement `name` runs on Flink, and stays so for 3 s:
-/// no live job named after it, and as many SQL Gateway sessions closed as opened since
-/// `before` (what [`sessions`] said before the statement was created).
-async fn nothing_left(f: &Flink, name: &str, before: (usize, usize)) {
+/// no live job named after it, and every SQL Gateway session opened since `before` (what
+/// [`sessions`] said before the statement was created) closed again. Sessions are matched by
+/// id, so an earlier statement's session closing late does not count for this one.
+async fn nothing_left(f: &Flink, name: &str, before: BTreeSet<String>) {
     let job = format!("sqlgate:{name}");
     let deadline = Instant::now() + LONG;
     let mut quiet_since: Option<Instant> = None;
     loop {
         let jobs = f.jobs().await;
         let running: Vec<_> = jobs.iter().filter(|(n, s)| *n == job && live(s)).collect();
-        let (opened, closed) = sessions(f);
-        let (opened, closed) = (
-            opened.saturating_sub(before.0),
-            closed.saturating_sub(before.1),
-        );
-        if running.is_empty() && opened == closed {
+        let (opened, closed) = f.session_ids();
+        let open: Vec<_> = opened.difference(&before).filter(|s| !closed.contains(*s)).collect();
+        if running.is_empty() && open.is_empty() {
             let since = *quiet_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= Duration::from_secs(3) {
                 return;
@@ -133,7 +131,7 @@ async fn nothing_left(f: &Flink, name: &str, before: (usize, usize)) {
         }
         assert!(
             Instant::now() < deadline,
-            "left on Flink after {LONG:?}: jobs {running:?}, sessions opened {opened}, closed {closed} since the statement's create"
+            "left on Flink after {LONG:?}: jobs {running:?}, sessions still open of those opened since the statement's create: {open:?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }

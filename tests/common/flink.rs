@@ -7,6 +7,7 @@
 //! Each is warmed up with a `SELECT 1` straight to its SQL Gateway, so the first statement a
 //! test sends does not pay Flink's planner start (10–60 s).
 
+use std::collections::BTreeSet;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -193,8 +194,30 @@ impl Flink {
         self.gateway_log_lines(&["SessionManagerImpl", "Session: ", " is closed."])
     }
 
+    /// The ids of the sessions the SQL Gateway has opened so far, and of those it has closed,
+    /// read from its log (a session is named by its UUID in both lines).
+    pub fn session_ids(&self) -> (BTreeSet<String>, BTreeSet<String>) {
+        let (mut opened, mut closed) = (BTreeSet::new(), BTreeSet::new());
+        for line in self.gateway_log(&["SessionManagerImpl"]) {
+            let Some(id) = line.split([' ', ',', '.', ':']).find(|w| is_uuid(w)) else {
+                continue;
+            };
+            if line.contains("is opened") {
+                opened.insert(id.to_string());
+            } else if line.contains(" is closed") {
+                closed.insert(id.to_string());
+            }
+        }
+        (opened, closed)
+    }
+
     /// The lines of the SQL Gateway's log holding every one of `needles`.
     fn gateway_log_lines(&self, needles: &[&str]) -> usize {
+        self.gateway_log(needles).len()
+    }
+
+    /// The lines themselves.
+    fn gateway_log(&self, needles: &[&str]) -> Vec<String> {
         let dir = self.stack.dir().join("flink").join("log");
         let Ok(entries) = std::fs::read_dir(&dir) else {
             return 0;
@@ -205,14 +228,15 @@ impl Flink {
                 let n = e.file_name().to_string_lossy().to_string();
                 n.contains("sql-gateway") && n.ends_with(".log")
             })
-            .map(|e| {
+            .flat_map(|e| {
                 std::fs::read_to_string(e.path())
                     .unwrap_or_default()
                     .lines()
                     .filter(|l| needles.iter().all(|n| l.contains(n)))
-                    .count()
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
             })
-            .sum()
+            .collect()
     }
 
     /// `(name, state)` of every job the JobManager knows.
@@ -418,4 +442,11 @@ pub async fn read_until(
             "results of {name} incomplete after {within:?}: {rows:?}"
         );
     }
+}
+
+/// Whether `w` is a UUID in its 8-4-4-4-12 hex form (how the SQL Gateway names sessions).
+fn is_uuid(w: &str) -> bool {
+    let parts: Vec<&str> = w.split('-').collect();
+    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
 }
