@@ -220,7 +220,7 @@ impl Flink {
     fn gateway_log(&self, needles: &[&str]) -> Vec<String> {
         let dir = self.stack.dir().join("flink").join("log");
         let Ok(entries) = std::fs::read_dir(&dir) else {
-            return 0;
+            return Vec::new();
         };
         entries
             .flatten()
