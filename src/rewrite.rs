@@ -48,7 +48,14 @@ pub fn rewrite_for(
 ) -> Result<RewrittenStatement, RewriteError> {
     let (resolved, decisions, warrant, data) = authorized.into_parts();
     let views = resolved.views().clone();
-    let (mut canonical, mut canonical_text, kind, accesses, flink) = resolved.into_parts();
+    let crate::sql::ResolvedParts {
+        mut canonical,
+        mut canonical_text,
+        mut text,
+        kind,
+        accesses,
+        flink,
+    } = resolved.into_parts();
     // Without the organization no table's CRN can be matched: with data policies in force,
     // refuse rather than let a filter or mask go unapplied.
     if organization.is_empty() && !data.is_empty() {
@@ -63,53 +70,52 @@ pub fn rewrite_for(
         claims,
     };
     let authorized = objects(&accesses);
-    let mut applied = Vec::new();
+    let mut applied: Vec<AppliedPolicies> = Vec::new();
     let mut described_as = None;
-    let flink_sql = match flink {
+    let mut flink_parts = None;
+    match flink {
         Some(f) => {
-            for statement in &f.statements {
+            let mut embedded = f.statements;
+            for statement in &mut embedded {
                 check_canonical(statement, &authorized)?;
-                // The gateway does not rebuild Flink-only text: refused if it reads a table
-                // a filter or mask applies to.
-                if let Some(t) = enforce::first_covered(statement, &data, reader) {
-                    if kind == "EXPLAIN" {
-                        return Err(RewriteError::ExplainThroughPolicy {
-                            table: t.to_string(),
-                        });
-                    }
-                    return Err(RewriteError::Unenforceable {
-                        table: t.to_string(),
-                        position: "a Flink-only statement (statement set, …)",
-                    });
-                }
             }
             if let Some(o) = f.objects.iter().find(|o| !authorized.contains(o)) {
                 return Err(RewriteError::Unresolved(o.to_string()));
             }
-            // SHOW COLUMNS reports the stored types; a masked column is shown as the caller
-            // reads it by DESCRIBE only.
-            if kind == "SHOW_COLUMNS" {
-                for o in &f.objects {
-                    let crate::catalog::ObjectRef::Table(t) = o else {
-                        continue;
-                    };
-                    let Ok(mut read) = datafusion::sql::sqlparser::parser::Parser::parse_sql(
-                        &crate::sql::FlinkDialect,
-                        &format!("SELECT * FROM {}", flink_name(t)),
-                    ) else {
-                        continue;
-                    };
-                    if let Some(read) = read.pop()
-                        && let Some(t) = enforce::first_covered(&read, &data, reader)
-                    {
-                        return Err(RewriteError::Unenforceable {
-                            table: t.to_string(),
-                            position: "SHOW COLUMNS (DESCRIBE shows the table as you read it)",
-                        });
+            // Each embedded statement (a statement set's INSERTs, a CTAS's query, a query
+            // with MATCH_RECOGNIZE … WITHIN) reads through the filters and masks, and the
+            // text is made again from them.
+            for statement in &mut embedded {
+                for a in enforce::enforce(statement, &data, reader)? {
+                    if !applied.iter().any(|b| b.table == a.table) {
+                        applied.push(a);
                     }
                 }
             }
-            Some(f.canonical_text)
+            if let Some(a) = applied.first() {
+                let table = a.table.to_string();
+                if kind == "EXPLAIN" {
+                    return Err(RewriteError::ExplainThroughPolicy { table });
+                }
+                if !ENFORCED_FLINK_KINDS.contains(&kind) {
+                    return Err(RewriteError::Unenforceable {
+                        table,
+                        position: "a Flink-only CREATE VIEW or ALTER VIEW (read the tables \
+                                   through the view instead, where they are enforced)",
+                    });
+                }
+                text = text.checked();
+            }
+            // SHOW COLUMNS reports the stored types; a masked column is shown as the caller
+            // reads it by DESCRIBE only.
+            if kind == "SHOW_COLUMNS" {
+                show_columns_unmasked(&f.objects, &data, reader)?;
+            }
+            let sql = match applied.is_empty() {
+                true => f.canonical_text.clone(),
+                false => text.display(&embedded).map_err(RewriteError::Render)?,
+            };
+            flink_parts = Some((sql, f.canonical_text, embedded));
         }
         None => {
             check_canonical(&canonical, &authorized)?;
@@ -123,14 +129,16 @@ pub fn rewrite_for(
                 });
             }
             if !applied.is_empty() {
-                canonical_text = canonical.to_string();
+                text = text.checked();
+                canonical_text = text
+                    .display(std::slice::from_ref(&canonical))
+                    .map_err(RewriteError::Render)?;
             }
             // DESCRIBE shows a masked column as the caller reads it (its text unchanged).
             if let Some((d, a)) = enforce::described_as(&canonical, &data, reader) {
                 described_as = Some(d);
                 applied.push(a);
             }
-            None
         }
     };
     drop(authorized);
@@ -146,7 +154,8 @@ pub fn rewrite_for(
     Ok(RewrittenStatement::new(
         canonical,
         canonical_text,
-        flink_sql,
+        text,
+        flink_parts,
         kind,
         accesses,
         decisions,
@@ -155,6 +164,47 @@ pub fn rewrite_for(
     .with_data_policies(applied, reads)
     .with_caller(claims.clone(), described_as)
     .with_views(views))
+}
+
+/// The Flink-only kinds whose embedded statements are rewritten to read through row filters
+/// and column masks (statement sets, CTAS and RTAS, queries and INSERTs with `MATCH_RECOGNIZE
+/// … WITHIN`). A view's body is stored as written and enforced when the view is read; EXPLAIN
+/// would show the policies.
+const ENFORCED_FLINK_KINDS: [&str; 5] = [
+    "STATEMENT_SET",
+    "CREATE_TABLE_AS",
+    "REPLACE_TABLE_AS",
+    "SELECT",
+    "INSERT_INTO",
+];
+
+/// SHOW COLUMNS of a table with filters or masks for the reader is refused: it reports the
+/// stored types, and DESCRIBE shows the table as the caller reads it.
+fn show_columns_unmasked(
+    objects: &[ObjectRef],
+    data: &crate::authz::DataPolicies,
+    reader: enforce::Reader<'_>,
+) -> Result<(), RewriteError> {
+    for o in objects {
+        let ObjectRef::Table(t) = o else {
+            continue;
+        };
+        let Ok(mut read) = datafusion::sql::sqlparser::parser::Parser::parse_sql(
+            &crate::sql::FlinkDialect,
+            &format!("SELECT * FROM {}", flink_name(t)),
+        ) else {
+            continue;
+        };
+        if let Some(read) = read.pop()
+            && let Some(t) = enforce::first_covered(&read, data, reader)
+        {
+            return Err(RewriteError::Unenforceable {
+                table: t.to_string(),
+                position: "SHOW COLUMNS (DESCRIBE shows the table as you read it)",
+            });
+        }
+    }
+    Ok(())
 }
 
 /// `` `catalog`.`database`.`table` ``.

@@ -381,6 +381,70 @@ async fn check_lists_the_filters_and_masks_and_shows_admins_the_rewritten_sql() 
     gw.stop().await;
 }
 
+/// Flink-only statements are rewritten like any other: each INSERT of a statement set reads
+/// through the filter, a table hint on the covered table goes with its scan into the derived
+/// table (never dropped, never left on the derived table), and a query hint stays on its
+/// query block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_set_reads_through_the_policies_and_hints_stay_on_their_scans() {
+    let (gw, _dev) = setup().await;
+    let url = format!("{}/sqlgate/v1/check", gw.endpoint());
+    let check = |sql: &str| {
+        let ask = json!({"principal": "User:pool-dev", "catalog": "dev", "database": "main",
+            "sql": sql, "claims": {"tenant": "t1"}});
+        let (gw, url) = (&gw, &url);
+        async move {
+            let r = admin(gw)
+                .apply(gw.client().post(url))
+                .json(&ask)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    let report = check(
+        "EXECUTE STATEMENT SET BEGIN \
+           INSERT INTO copy_a SELECT id FROM orders; \
+           INSERT INTO copy_b SELECT /*+ BROADCAST(c) */ o.id, c.email \
+             FROM orders /*+ OPTIONS('scan.startup.mode'='earliest-offset') */ AS o \
+             JOIN customers AS c ON o.customer = c.id; \
+         END",
+    )
+    .await;
+    assert_eq!(report["decision"], "allow", "{report}");
+    let tables: Vec<&str> = report["data_policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["table"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tables,
+        ["`env-dev`.`lkc-dev`.`orders`", "`env-dev`.`lkc-dev`.`customers`"],
+        "{report}"
+    );
+    let sql = report["rewritten"].as_str().unwrap();
+    let filtered = "(SELECT * FROM `env-dev`.`lkc-dev`.`orders` WHERE (region = 'EU' AND tenant = 't1'))";
+    assert!(
+        sql.starts_with(&format!(
+            "EXECUTE STATEMENT SET BEGIN INSERT INTO `env-dev`.`lkc-dev`.`copy_a` SELECT id FROM {filtered} AS `orders`;"
+        )),
+        "{sql}"
+    );
+    assert!(
+        sql.contains(
+            "SELECT /*+ BROADCAST(`c`) */ o.id, c.email FROM (SELECT * FROM `env-dev`.`lkc-dev`.`orders` \
+             /*+ OPTIONS('scan.startup.mode' = 'earliest-offset') */ WHERE (region = 'EU' AND tenant = 't1')) AS o JOIN"
+        ),
+        "{sql}"
+    );
+    assert!(sql.contains("REPLACE (CONCAT('***@'"), "{sql}");
+    assert!(sql.ends_with("; END"), "{sql}");
+    gw.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_policy_file_is_refused_whole_and_the_last_good_one_stays_in_force() {
     let (gw, dev) = setup().await;

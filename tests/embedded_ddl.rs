@@ -52,7 +52,7 @@ fn decision(gw: &TestGateway, name: &str) -> Value {
         .unwrap_or_else(|| panic!("no authorization record of {name}"))
 }
 
-const PEOPLE: &str = "CREATE TABLE `env-dev`.`lkc-dev`.`people` (\n  `id` INT NOT NULL,\n  `name` STRING,\n  `age` BIGINT,\n  CONSTRAINT `PK_id` PRIMARY KEY (`id`) NOT ENFORCED\n)\nWITH (\n  'changelog.mode' = 'append'\n)";
+const PEOPLE: &str = "CREATE TABLE `env-dev`.`lkc-dev`.`people` (\n  `id` INT NOT NULL,\n  `name` VARCHAR(2147483647),\n  `age` BIGINT,\n  CONSTRAINT `PK_id` PRIMARY KEY (`id`) NOT ENFORCED\n)\nWITH (\n  'changelog.mode' = 'append'\n)";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alter_truncate_and_show_create_change_and_render_in_memory_tables_across_a_restart() {
@@ -279,7 +279,7 @@ async fn a_reader_is_refused_alter_and_truncate_before_the_engine_and_every_deci
     assert_eq!(
         ok(&gw, &reader, "r2", "SHOW CREATE TABLE people").await,
         vec![json!([
-            "CREATE TABLE `env-dev`.`lkc-dev`.`people` (\n  `id` INT,\n  `name` STRING\n)"
+            "CREATE TABLE `env-dev`.`lkc-dev`.`people` (\n  `id` INT,\n  `name` VARCHAR(2147483647)\n)"
         ])]
     );
     // A granted ALTER is audited with its decision.
@@ -305,7 +305,7 @@ async fn distributed_by_is_kept_as_metadata_and_a_watermark_is_refused_by_name()
     assert_eq!(
         ok(&gw, &dev, "sc", "SHOW CREATE TABLE d").await,
         vec![json!([
-            "CREATE TABLE `env-dev`.`lkc-dev`.`d` (\n  `id` INT,\n  `v` STRING\n)\nDISTRIBUTED BY HASH(`id`) INTO 4 BUCKETS\nWITH (\n  'changelog.mode' = 'append'\n)"
+            "CREATE TABLE `env-dev`.`lkc-dev`.`d` (\n  `id` INT,\n  `v` VARCHAR(2147483647)\n)\nDISTRIBUTED BY HASH(`id`) INTO 4 BUCKETS\nWITH (\n  'changelog.mode' = 'append'\n)"
         ])]
     );
     // dbt-confluent's drift check reads these three (its `get_drift_catalog`).

@@ -63,5 +63,21 @@ async fn information_schema_answers_on_a_flink_pool() {
     .await
     .unwrap();
     assert_eq!(rows, vec![json!(["info_t", "BASE TABLE"])]);
+    // TABLE_OPTIONS has the Kafka-backed table's options on a Flink pool too (sqlgate keeps
+    // them, whichever engine runs the pool's statements).
+    let rows = run_query(
+        &gw,
+        &dev,
+        "options",
+        "SELECT OPTION_KEY, OPTION_VALUE FROM INFORMATION_SCHEMA.`TABLE_OPTIONS` \
+         WHERE TABLE_NAME = 'info_t' AND OPTION_KEY IN ('connector', 'value.format') \
+         ORDER BY OPTION_KEY",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rows,
+        vec![json!(["connector", "confluent"]), json!(["value.format", "json"])]
+    );
     gw.stop().await;
 }

@@ -460,3 +460,74 @@ async fn measure_tumble_window_round_trip_via_sqlgate_and_direct() {
     print_ratio("TUMBLE window (60 records, 6 windows)", via, straight);
     gw.stop().await;
 }
+
+/// Views on a Flink pool: CREATE VIEW is kept by the gateway, a read of the view runs on Flink
+/// as its body (exact rows), SHOW VIEWS lists it, a table name is not taken, DROP VIEW removes
+/// it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn views_on_a_flink_pool_are_kept_by_the_gateway_and_read_through_flink() {
+    let (gw, _f, bootstrap) = gateway().await;
+    let dev = developer(&gw);
+    run_ddl(
+        &gw,
+        &dev,
+        "ddl",
+        "CREATE TABLE view_src (id INT, kind STRING) WITH ('value.format' = 'json')",
+    )
+    .await;
+    produce(
+        &bootstrap,
+        "view_src",
+        &[
+            (1_000, json!({"id": 1, "kind": "a"})),
+            (2_000, json!({"id": 2, "kind": "b"})),
+            (3_000, json!({"id": 3, "kind": "a"})),
+        ],
+    )
+    .await;
+    run_ddl(
+        &gw,
+        &dev,
+        "cv",
+        "CREATE VIEW view_a AS SELECT id FROM view_src WHERE kind = 'a'",
+    )
+    .await;
+    let read = |name: &'static str, sql: &'static str| {
+        let (gw, dev) = (&gw, &dev);
+        async move {
+            let (s, v) = create(gw, dev, name, sql, None, snapshot()).await;
+            assert_eq!(s, 200, "{sql}: {v}");
+            let v = wait_phase(gw, dev, name, &["COMPLETED", "FAILED"], LONG).await;
+            assert_eq!(v["status"]["phase"], "COMPLETED", "{sql}: {v}");
+            let mut rows: Vec<Value> = read_until(gw, dev, name, LONG, |_| false)
+                .await
+                .into_iter()
+                .map(|(_, r)| r)
+                .collect();
+            rows.sort_by_key(|r| r.to_string());
+            rows
+        }
+    };
+    assert_eq!(
+        read("rv", "SELECT id FROM view_a").await,
+        [json!(["1"]), json!(["3"])]
+    );
+    assert_eq!(read("sv", "SHOW VIEWS").await, [json!(["view_a"])]);
+    let (s, v) = create(
+        &gw,
+        &dev,
+        "taken",
+        "CREATE VIEW view_src AS SELECT 1",
+        None,
+        snapshot(),
+    )
+    .await;
+    assert_eq!(s, 200, "{v}");
+    let v = wait_phase(&gw, &dev, "taken", &["COMPLETED", "FAILED"], LONG).await;
+    assert_eq!(v["status"]["phase"], "FAILED", "{v}");
+    let d = v["status"]["detail"].as_str().unwrap_or_default();
+    assert!(d.contains("already the name of a table"), "{d}");
+    run_ddl(&gw, &dev, "dv", "DROP VIEW view_a").await;
+    assert_eq!(read("sv2", "SHOW VIEWS").await, Vec::<Value>::new());
+    gw.stop().await;
+}

@@ -841,7 +841,7 @@ async fn show_create_table_and_table_options_show_a_kafka_table_as_confluent_doe
         .await
         .unwrap();
     let orders = format!(
-        "CREATE TABLE `env-dev`.`lkc-dev`.`sct_orders` (\n  `id` INT NOT NULL,\n  `item` STRING NOT NULL,\n  `price` DECIMAL(10, 2),\n  CONSTRAINT `PK_id` PRIMARY KEY (`id`) NOT ENFORCED\n)\nDISTRIBUTED BY HASH(`id`) INTO 3 BUCKETS\nWITH (\n  'changelog.mode' = 'upsert',\n  'connector' = 'confluent',\n  'kafka.cleanup-policy' = 'delete',\n  'kafka.max-message-size' = '{max} bytes',\n  'kafka.message-timestamp-type' = 'create-time',\n  'kafka.retention.size' = '0 bytes',\n  'kafka.retention.time' = '1 d',\n  'key.format' = 'avro-registry',\n  'scan.bounded.mode' = 'unbounded',\n  'scan.startup.mode' = 'earliest-offset',\n  'value.format' = 'avro-registry'\n)"
+        "CREATE TABLE `env-dev`.`lkc-dev`.`sct_orders` (\n  `id` INT NOT NULL,\n  `item` VARCHAR(2147483647) NOT NULL,\n  `price` DECIMAL(10, 2),\n  CONSTRAINT `PK_id` PRIMARY KEY (`id`) NOT ENFORCED\n)\nDISTRIBUTED BY HASH(`id`) INTO 3 BUCKETS\nWITH (\n  'changelog.mode' = 'upsert',\n  'connector' = 'confluent',\n  'kafka.cleanup-policy' = 'delete',\n  'kafka.max-message-size' = '{max} bytes',\n  'kafka.message-timestamp-type' = 'create-time',\n  'kafka.retention.size' = '0 bytes',\n  'kafka.retention.time' = '1 d',\n  'key.format' = 'avro-registry',\n  'scan.bounded.mode' = 'unbounded',\n  'scan.startup.mode' = 'earliest-offset',\n  'value.format' = 'avro-registry'\n)"
     );
     assert_eq!(
         ok(&gw, &dev, "sc1", "SHOW CREATE TABLE sct_orders").await,
@@ -850,7 +850,7 @@ async fn show_create_table_and_table_options_show_a_kafka_table_as_confluent_doe
     assert_eq!(
         ok(&gw, &dev, "sc2", "SHOW CREATE TABLE sct_events").await,
         [json!([format!(
-            "CREATE TABLE `env-dev`.`lkc-dev`.`sct_events` (\n  `v` STRING\n)\nDISTRIBUTED INTO 2 BUCKETS\nWITH (\n  'changelog.mode' = 'append',\n  'connector' = 'confluent',\n  'kafka.cleanup-policy' = 'delete',\n  'kafka.max-message-size' = '{max} bytes',\n  'kafka.message-timestamp-type' = 'create-time',\n  'kafka.retention.size' = '1 gb',\n  'kafka.retention.time' = '7 d',\n  'scan.bounded.mode' = 'unbounded',\n  'scan.startup.mode' = 'earliest-offset',\n  'value.format' = 'json-registry'\n)"
+            "CREATE TABLE `env-dev`.`lkc-dev`.`sct_events` (\n  `v` VARCHAR(2147483647)\n)\nDISTRIBUTED INTO 2 BUCKETS\nWITH (\n  'changelog.mode' = 'append',\n  'connector' = 'confluent',\n  'kafka.cleanup-policy' = 'delete',\n  'kafka.max-message-size' = '{max} bytes',\n  'kafka.message-timestamp-type' = 'create-time',\n  'kafka.retention.size' = '1 gb',\n  'kafka.retention.time' = '7 d',\n  'scan.bounded.mode' = 'unbounded',\n  'scan.startup.mode' = 'earliest-offset',\n  'value.format' = 'json-registry'\n)"
         )])]
     );
     // A change of the topic shows at once (the gateway's own DDL drops what it cached).

@@ -155,6 +155,27 @@ async fn tables_and_views_do_not_share_names_or_statements() {
     );
     let d = failed(&gw, &dev, "x5", "DROP VIEW t").await;
     assert!(d.contains("is a table, not a view"), "{d}");
+    // A table hint on a view's name is refused before any engine, never moved onto a table
+    // of the view's body; on a table it passes.
+    let (status, body) = run_query(
+        &gw,
+        &dev,
+        "x6",
+        "SELECT id FROM v /*+ OPTIONS('scan.startup.mode'='latest-offset') */",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["errors"][0]["code"], "sql.hint_not_allowed", "{body}");
+    let d = detail(&body);
+    assert!(d.contains("OPTIONS") && d.contains("view"), "{d}");
+    ok(
+        &gw,
+        &dev,
+        "x7",
+        "SELECT id FROM t /*+ OPTIONS('scan.startup.mode'='latest-offset') */",
+    )
+    .await;
     // Nothing was changed by the refusals.
     assert_eq!(
         ok(&gw, &dev, "s", "SHOW TABLES").await,

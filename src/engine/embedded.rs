@@ -270,10 +270,23 @@ impl EmbeddedEngine {
                 _ => None,
             })
             .collect();
-        if let Some(ddl) = stmt.ddl()
-            && let Some(run) = self.inner.kafka_flink_ddl(ddl, ctx, Some(&checked)).await
-        {
-            return run;
+        if let Some(ddl) = stmt.ddl() {
+            // A CTAS's query reads through filters and masks as any query does: checked
+            // against its tables, the caller's predicates fenced.
+            let fenced;
+            let ddl = match ddl {
+                crate::sql::FlinkDdl::Create(create) if !stmt.data_policies().is_empty() => {
+                    self.check_data_policies(stmt).await?;
+                    let mut create = create.clone();
+                    crate::rewrite::fence_filters(&mut create.statement, stmt.data_policies());
+                    fenced = crate::sql::FlinkDdl::Create(create);
+                    &fenced
+                }
+                other => other,
+            };
+            if let Some(run) = self.inner.kafka_flink_ddl(ddl, ctx, Some(&checked)).await {
+                return run;
+            }
         }
         if let Some(ddl) = stmt.ddl()
             && let Some(run) = self.inner.flink_only(ddl, ctx, &checked).await

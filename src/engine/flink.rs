@@ -170,11 +170,11 @@ impl FlinkEngine {
     }
 
     /// The text of a statement that reads through row filters or column masks, with each
-    /// masked table's `* REPLACE (…)` expanded into its columns (Flink has no `REPLACE`);
-    /// `None` when no policy applies. A policy naming a column the table lacks refuses the
+    /// masked table's `* REPLACE (…)` expanded into its columns (Flink has no `REPLACE`) and
+    /// the client's hints where they were written; `None` when no policy applies. A policy naming a column the table lacks refuses the
     /// statement, naming the table only.
     async fn policy_sql(&self, stmt: &RewrittenStatement) -> Result<Option<String>, EngineError> {
-        if stmt.data_policies().is_empty() || stmt.is_flink_only() {
+        if stmt.data_policies().is_empty() {
             return Ok(None);
         }
         let mut columns = std::collections::BTreeMap::new();
@@ -203,10 +203,14 @@ impl FlinkEngine {
                 .map_err(|e| EngineError::Plan(e.detail()))?;
             columns.insert(t.clone(), names);
         }
-        let mut ast = stmt.statement().clone();
-        crate::rewrite::expand_replace(&mut ast, &|t| columns.get(t).cloned())
-            .map_err(|e| EngineError::Plan(e.detail()))?;
-        crate::sql::render_checked(&ast)
+        // The statement, or each statement of a Flink-only one (a statement set's INSERTs,
+        // …), rendered with its hints.
+        let mut asts = stmt.statements().to_vec();
+        for ast in &mut asts {
+            crate::rewrite::expand_replace(ast, &|t| columns.get(t).cloned())
+                .map_err(|e| EngineError::Plan(e.detail()))?;
+        }
+        stmt.render(&asts)
             .map(Some)
             .map_err(|e| EngineError::Plan(e.detail()))
     }
@@ -565,5 +569,28 @@ impl Engine for FlinkEngine {
             }
             other => other,
         }
+    }
+
+    /// The gateway keeps the views of a Flink pool's databases as it does the embedded
+    /// engine's (the same store: a view is of a catalog and database, not of an engine); a
+    /// view read is expanded into its body before Flink sees the statement, so Flink never
+    /// learns a view's name.
+    fn runs_gateway_views(&self) -> bool {
+        true
+    }
+
+    /// Whether the table exists, as sqlgate's Kafka code knows it (the name a view may not
+    /// take).
+    async fn table_exists(&self, table: &TableRef) -> Result<bool, EngineError> {
+        self.embedded.table_exists(table).await
+    }
+
+    /// A Kafka-backed table's options and distribution, as sqlgate (which owns the topic and
+    /// its schema) keeps them: the same on every compute pool.
+    async fn table_definition(
+        &self,
+        table: &TableRef,
+    ) -> Result<Option<super::TableDefinition>, EngineError> {
+        self.embedded.table_definition(table).await
     }
 }

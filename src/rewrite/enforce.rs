@@ -32,8 +32,11 @@
 //! the time attribute through the filter and projection); a mask of the time attribute or of
 //! the primary key makes Flink refuse the statement, never read raw values. A temporal join
 //! without an alias gets the table's name as its alias, so `rates.col` still names the column.
-//! Flink-only statements (statement sets, …), whose text the gateway does not rebuild, are
-//! refused by name ([`RewriteError::Unenforceable`], fail closed).
+//! The embedded statements of a Flink-only statement (a statement set's INSERTs, a CTAS's
+//! query, a query with `MATCH_RECOGNIZE … WITHIN`) are rewritten the same way, one by one,
+//! and the statement's text is made again around them (`sql/render.rs`, `SqlText`). Hints
+//! stay with the node they were written on (`sql/hints.rs`): a table hint on a covered table
+//! goes with its scan into the derived table or CTE.
 //!
 //! `* REPLACE` is the embedded engine's (DataFusion's) form; the Flink engine, which knows each
 //! table's columns, expands it into the explicit column list ([`expand_replace`]).
@@ -290,8 +293,17 @@ impl Enforcer<'_> {
 
     /// For a read of `t` where no derived table may stand (see the module doc): the name of a
     /// CTE of the innermost query that reads `t` through its policies, generated now.
-    fn via_cte(&mut self, t: &TableRef, position: &'static str) -> Result<Ident, RewriteError> {
-        let inner = crate::sql::table_factor(t);
+    /// `written` is the name the read had, whose hint (if any) goes with it into the CTE.
+    fn via_cte(
+        &mut self,
+        t: &TableRef,
+        written: Option<&ObjectName>,
+        position: &'static str,
+    ) -> Result<Ident, RewriteError> {
+        let mut inner = crate::sql::table_factor(t);
+        if let (Some(written), TableFactor::Table { name, .. }) = (written, &mut inner) {
+            crate::sql::carry_pin(written, name);
+        }
         let refuse = || RewriteError::Unenforceable {
             table: t.to_string(),
             position,
@@ -452,7 +464,7 @@ impl VisitorMut for Enforcer<'_> {
             && covered(self.data, self.reader, &t)
         {
             return flow(
-                self.via_cte(&t, "MATCH_RECOGNIZE")
+                self.via_cte(&t, Some(name), "MATCH_RECOGNIZE")
                     .map(|cte| *name = ObjectName::from(vec![cte])),
             );
         }
@@ -484,7 +496,8 @@ impl VisitorMut for Enforcer<'_> {
                     position: "a table version other than FOR SYSTEM_TIME AS OF",
                 });
             };
-            let cte = match self.via_cte(&t, "a temporal join (FOR SYSTEM_TIME AS OF)") {
+            let cte = match self.via_cte(&t, Some(name), "a temporal join (FOR SYSTEM_TIME AS OF)")
+            {
                 Ok(cte) => cte,
                 Err(e) => return ControlFlow::Break(e),
             };
@@ -527,7 +540,7 @@ impl VisitorMut for Enforcer<'_> {
             && let Expr::Prefixed { value, .. } = expr
         {
             return flow(
-                self.via_cte(&t, "a TABLE argument of a table function")
+                self.via_cte(&t, None, "a TABLE argument of a table function")
                     .map(|cte| **value = Expr::Identifier(cte)),
             );
         }

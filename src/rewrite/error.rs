@@ -33,6 +33,9 @@ pub enum RewriteError {
         /// The table.
         table: String,
     },
+    /// The rewritten statement could not be written out as SQL (see `sql/render.rs`).
+    #[error(transparent)]
+    Render(crate::sql::ResolveError),
 }
 
 impl RewriteError {
@@ -43,6 +46,7 @@ impl RewriteError {
             RewriteError::Unenforceable { .. } => ErrorCode::RewriteDataPolicyUnenforceable,
             RewriteError::PolicyMismatch { .. } => ErrorCode::RewriteDataPolicyMismatch,
             RewriteError::ExplainThroughPolicy { .. } => ErrorCode::RewriteDataPolicyExplain,
+            RewriteError::Render(e) => e.code(),
         }
     }
 
@@ -67,6 +71,7 @@ impl RewriteError {
                  column masks, and its plan would show them. Run the statement itself, or ask a \
                  security administrator (`sqlgate check` shows what applies)."
             ),
+            RewriteError::Render(e) => e.detail(),
         }
     }
 }

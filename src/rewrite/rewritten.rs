@@ -11,7 +11,7 @@ use datafusion::sql::sqlparser::ast::Statement;
 
 use super::{AppliedPolicies, ReadPolicies};
 use crate::authz::{Claims, Decision, Warrant};
-use crate::sql::{Access, FlinkDdl};
+use crate::sql::{Access, FlinkDdl, SqlText};
 use crate::views::ViewUse;
 
 /// The statement the engine runs: canonical names only, built by [`crate::rewrite::rewrite`] from
@@ -24,6 +24,12 @@ pub struct RewrittenStatement {
     sql: String,
     /// The canonical text of a Flink-only statement (then `statement` is a stand-in).
     flink_sql: Option<String>,
+    /// The embedded statements of a Flink-only statement, rewritten (row filters and column
+    /// masks enforced in them).
+    embedded: Vec<Statement>,
+    /// How the text is made from the statement or the embedded statements, with their
+    /// hints: what an engine that rewrites them further renders them with.
+    text: SqlText,
     /// A Flink-only CREATE / ALTER TABLE as data, parsed from `flink_sql`.
     ddl: Option<FlinkDdl>,
     kind: &'static str,
@@ -60,21 +66,44 @@ pub struct DescribedAs {
 impl RewrittenStatement {
     /// The one constructor: `rewrite::rewrite`, once the canonical statement was checked against
     /// the accesses the warrant's decisions granted.
+    /// `flink` is, for a Flink-only statement, its text (rewritten), its text as resolved
+    /// and its embedded statements (rewritten).
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         statement: Statement,
         sql: String,
-        flink_sql: Option<String>,
+        text: SqlText,
+        flink: Option<(String, String, Vec<Statement>)>,
         kind: &'static str,
         accesses: Vec<Access>,
         decisions: Vec<Decision>,
         warrant: Warrant,
     ) -> Self {
-        // Flink-only table DDL is handed to the engine as data, parsed here once.
-        let ddl = flink_sql.as_deref().and_then(|sql| FlinkDdl::of(kind, sql));
+        let (flink_sql, ddl, embedded) = match flink {
+            Some((sql, resolved, embedded)) => {
+                // Flink-only table DDL is handed to the engine as data, parsed here once from
+                // the text as resolved (the rewritten one may hold the embedded engine's
+                // `* REPLACE`, which Flink's grammar lacks); a CTAS then gets its rewritten
+                // query.
+                let mut ddl = FlinkDdl::of(kind, &resolved);
+                if let Some(FlinkDdl::Create(create)) = &mut ddl
+                    && let Statement::CreateTable(ct) = &mut create.statement
+                    && ct.query.is_some()
+                    && let [Statement::Query(q)] = embedded.as_slice()
+                {
+                    ct.query = Some(q.clone());
+                }
+                (Some(sql), ddl, embedded)
+            }
+            None => (None, None, Vec::new()),
+        };
+        let sql = flink_sql.clone().unwrap_or(sql);
         Self {
             statement,
             sql,
             flink_sql,
+            embedded,
+            text,
             ddl,
             kind,
             accesses,
@@ -156,6 +185,22 @@ impl RewrittenStatement {
     /// with every name canonical).
     pub fn sql(&self) -> String {
         self.sql.clone()
+    }
+
+    /// The sqlparser statements the engine's text is made of: the statement itself, or the
+    /// embedded statements of a Flink-only one (rewritten, see [`Self::render`]).
+    pub fn statements(&self) -> &[Statement] {
+        match self.flink_sql {
+            Some(_) => &self.embedded,
+            None => std::slice::from_ref(&self.statement),
+        }
+    }
+
+    /// The engine's text made from `statements` (a further rewrite of [`Self::statements`]:
+    /// the Flink engine's expansion of `* REPLACE`), with the client's hints where they were
+    /// placed, checked to parse back to them.
+    pub fn render(&self, statements: &[Statement]) -> Result<String, crate::sql::ResolveError> {
+        self.text.render(statements)
     }
 
     /// Flink's statement kind (see [`crate::sql::ResolvedStatement::sql_kind`]).

@@ -203,6 +203,10 @@ pub enum ResolveError {
     /// `crate::infoschema`): written to, combined with a table, or a view it does not have.
     #[error("unsupported INFORMATION_SCHEMA use: {0}")]
     InfoSchemaUnsupported(String),
+    /// A hint whose node resolution replaced (a table hint on a view's name): refused,
+    /// never dropped or put elsewhere (see `sql/hints.rs`).
+    #[error("hint {0} follows a name that is not a table")]
+    HintUnplaced(String),
 }
 
 impl ResolveError {
@@ -218,6 +222,7 @@ impl ResolveError {
             ResolveError::InvalidName(_) => ErrorCode::ResolveInvalidName,
             ResolveError::Unrenderable => ErrorCode::ResolveUnrenderable,
             ResolveError::InfoSchemaUnsupported(_) => ErrorCode::ResolveInfoSchemaUnsupported,
+            ResolveError::HintUnplaced(_) => ErrorCode::SqlHintNotAllowed,
         }
     }
 
@@ -253,6 +258,10 @@ impl ResolveError {
             ResolveError::InfoSchemaUnsupported(why) => format!(
                 "INFORMATION_SCHEMA is answered by the gateway for SELECT statements that read \
                  only its views; {why}."
+            ),
+            ResolveError::HintUnplaced(hint) => format!(
+                "The hint {hint} is not allowed: it follows the name of a view, and Flink \
+                 applies table hints to tables only; put it on the table in the view's body."
             ),
         }
     }

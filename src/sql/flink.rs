@@ -40,7 +40,8 @@ use datafusion::sql::sqlparser::ast::{Expr, ObjectName, Statement, Value};
 
 pub(super) use grammar::parse;
 
-use super::hints::{Placed, render as render_hinted};
+use super::hints::Placed;
+use super::render::{Piece, SqlText};
 use super::resolve::{Names, bind_statement, parts};
 use super::{Access, Action, ResolveError};
 use crate::catalog::{ObjectRef, TableRef};
@@ -118,6 +119,9 @@ pub(crate) struct ResolvedFlink {
     pub(crate) statements: Vec<Statement>,
     /// The objects whose canonical names were spliced in (re-checked by `rewrite`).
     pub(crate) objects: Vec<ObjectRef>,
+    /// How `canonical_text` is made from `statements` (made again once the rewrite has
+    /// enforced row filters and column masks in them).
+    pub(crate) text: SqlText,
 }
 
 impl FlinkStatement {
@@ -166,7 +170,7 @@ pub(super) fn resolve(
         comments,
     } = statement;
     let mut accesses = Vec::new();
-    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    let mut edits: Vec<(Range<usize>, Piece)> = Vec::new();
     let mut statements = Vec::new();
     let mut objects = Vec::new();
     let quotes = super::render::may_hold_quotes(&text);
@@ -185,12 +189,14 @@ pub(super) fn resolve(
                     });
                 }
                 objects.push(object);
-                edits.push((range, canonical));
+                edits.push((range, Piece::Text(canonical)));
             }
             Site::Statement {
                 range,
                 mut statement,
             } => {
+                let index = statements.len();
+                super::hints::pin(&mut statement, index, hints);
                 let (_, inner) = bind_statement(&mut statement, names)?;
                 // The gateway answers INFORMATION_SCHEMA only in statements it evaluates
                 // itself; a Flink-only form would carry the views to an engine.
@@ -200,15 +206,15 @@ pub(super) fn resolve(
                     ));
                 }
                 accesses.extend(inner);
-                let index = statements.len();
-                let hinted = |s: &Statement| render_hinted(s, index, hints);
-                let rendered = super::render::statement(&statement, quotes, Some(&hinted))?;
-                edits.push((range, rendered));
+                edits.push((range, Piece::Statement(index)));
                 statements.push(*statement);
             }
             Site::SessionScope { at, scope } => {
                 let access = bind_scope(scope, names)?;
-                edits.push((at..at, format!(" FROM {}", render(&access.object))));
+                edits.push((
+                    at..at,
+                    Piece::Text(format!(" FROM {}", render(&access.object))),
+                ));
                 objects.push(access.object.clone());
                 accesses.push(access);
             }
@@ -217,7 +223,7 @@ pub(super) fn resolve(
     }
     edits.sort_by_key(|(r, _)| r.start);
     // A comment is cut unless it lies in a range that is replaced anyway.
-    let mut cuts: Vec<(Range<usize>, String)> = comments
+    let mut cuts: Vec<(Range<usize>, Piece)> = comments
         .into_iter()
         .filter(|c| {
             !edits
@@ -226,39 +232,38 @@ pub(super) fn resolve(
         })
         .map(|c| {
             // One space is left where the comment separated two tokens, none more.
-            if text[..c.start].ends_with(char::is_whitespace) {
+            let (range, with) = if text[..c.start].ends_with(char::is_whitespace) {
                 let rest = &text[c.end..];
                 let blank = rest.len() - rest.trim_start().len();
-                (c.start..c.end + blank, String::new())
+                (c.start..c.end + blank, "")
             } else if text[c.end..].starts_with(char::is_whitespace) {
-                (c, String::new())
+                (c, "")
             } else {
-                (c, " ".to_string())
-            }
+                (c, " ")
+            };
+            (range, Piece::Text(with.to_string()))
         })
         .collect();
     edits.append(&mut cuts);
     // An insertion at a comment's start goes before the cut.
     edits.sort_by_key(|(r, _)| (r.start, r.end));
-    let mut canonical_text = String::with_capacity(text.len() + 64);
+    let mut pieces = Vec::with_capacity(2 * edits.len() + 1);
     let mut pos = 0;
     for (range, replacement) in edits {
-        canonical_text.push_str(&text[pos..range.start]);
-        canonical_text.push_str(&replacement);
+        pieces.push(Piece::Text(text[pos..range.start].to_string()));
+        pieces.push(replacement);
         pos = range.end;
     }
-    canonical_text.push_str(&text[pos..]);
-    let canonical_text = canonical_text
-        .trim()
-        .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
-        .to_string();
-    let canonical_text = within::restore(canonical_text, &within)?;
+    pieces.push(Piece::Text(text[pos..].to_string()));
+    let sql_text = SqlText::flink(pieces, within, hints.to_vec(), quotes);
+    let canonical_text = sql_text.render(&statements)?;
     Ok(ResolvedFlink {
         kind,
         accesses,
         canonical_text,
         statements,
         objects,
+        text: sql_text,
     })
 }
 

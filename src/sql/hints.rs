@@ -19,25 +19,28 @@
 //!   Any other hint is refused by name.
 //! * **How it reaches the engine.** The hint is parsed into [`Hint`] and rendered by
 //!   [`Hint`]'s `Display` (names backtick-quoted, values single-quoted), so only what was
-//!   checked reaches the engine. A placed hint is remembered by the position of its query
-//!   block or table among those of its statement (in the syntax tree's visiting order, which
-//!   resolution does not change) and written into a copy of the canonical tree when it is
-//!   rendered ([`render`]): query hints as sqlparser's `optimizer_hints` of the `SELECT`,
-//!   table hints between the table's name and its alias.
+//!   checked reaches the engine. A placed hint is found by the position of its query block
+//!   or table among those of its parsed statement (the syntax tree's visiting order), and
+//!   pinned to that node by a tag span before resolution ([`pin`]), so that it stays with its
+//!   node whatever resolution and the rewrite do to the tree around it (views expanded, reads
+//!   under row filters and column masks moved into derived tables and CTEs). It is written
+//!   into a copy of the final tree when that is rendered ([`render`]): query hints as
+//!   sqlparser's `optimizer_hints` of the `SELECT`, table hints between the table's name and
+//!   its alias. A hint whose node is gone (on a view's name) is refused.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Ident, ObjectName, OptimizerHint, OptimizerHintStyle, Select, Statement, TableAlias,
-    TableFactor, TableObject, Visit, VisitMut, Visitor, VisitorMut,
+    Ident, ObjectName, ObjectNamePart, OptimizerHint, OptimizerHintStyle, Select, Statement,
+    TableAlias, TableFactor, TableObject, Visit, VisitMut, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::tokenizer::{
-    Location, Token, TokenWithSpan, Tokenizer, Whitespace,
+    Location, Span, Token, TokenWithSpan, Tokenizer, Whitespace,
 };
 
-use super::{FlinkDialect, SqlError};
+use super::{FlinkDialect, ResolveError, SqlError};
 
 /// Dynamic table options (`/*+ OPTIONS(…) */`) a read may set: each only moves where in the
 /// table's own topic reading starts or stops, with the connector, topic, formats and client
@@ -239,32 +242,89 @@ pub(super) fn place<'a>(
     Ok(placed)
 }
 
-/// Renders `statement` (the `index`-th of its parsed statement, canonical) with its placed
-/// hints; without hints this is sqlparser's rendering.
-pub(crate) fn render(statement: &Statement, index: usize, placed: &[Placed]) -> String {
-    // `placed` is sorted by statement (see `place`).
+/// The placed hints of the `index`-th statement, with their positions in `placed` (sorted by
+/// statement, see [`place`]).
+fn of_statement(placed: &[Placed], index: usize) -> impl Iterator<Item = (usize, &Placed)> {
     let from = placed.partition_point(|p| p.statement < index);
     let to = placed.partition_point(|p| p.statement <= index);
-    if from >= to {
-        return statement.to_string();
-    }
-    let texts = placed[from..to]
-        .iter()
-        .map(|p| {
-            let hints: Vec<String> = p.hints.iter().map(Hint::to_string).collect();
-            (p.anchor, hints.join(", "))
-        })
+    placed[from..to].iter().enumerate().map(move |(i, p)| (from + i, p))
+}
+
+/// Pins the hints of the `index`-th parsed statement to the nodes they are placed on, before
+/// resolution and the rewrite change the tree (views expanded, reads of tables under row
+/// filters or column masks moved into derived tables and CTEs, query blocks added): the
+/// `SELECT` keyword of a query block, or the last part of a table's name, gets a tag span
+/// naming the hint (a line no text has). Spans are ignored by sqlparser's equality and
+/// rendering, so the tags change nothing else; [`render`] writes each hint where its tag is.
+pub(crate) fn pin(statement: &mut Statement, index: usize, placed: &[Placed]) {
+    let wanted: HashMap<Anchor, usize> = of_statement(placed, index)
+        .map(|(id, p)| (p.anchor, id))
         .collect();
-    let mut copy = statement.clone();
+    if wanted.is_empty() {
+        return;
+    }
     let _ = VisitMut::visit(
-        &mut copy,
-        &mut Writer {
-            texts,
+        statement,
+        &mut Pinner {
+            wanted,
             selects: 0,
             tables: 0,
         },
     );
-    copy.to_string()
+}
+
+/// Carries the pin of a table's name (if any) to the name that replaces it in the rewrite,
+/// where the same read of the same table moves (a CTE's scan).
+pub(crate) fn carry_pin(from: &ObjectName, to: &mut ObjectName) {
+    if let Some(span) = last_ident(from).map(|i| i.span).filter(|s| tag_of(*s).is_some())
+        && let Some(ObjectNamePart::Identifier(i)) = to.0.last_mut()
+    {
+        i.span = span;
+    }
+}
+
+/// The line of a tag span (see [`pin`]): no statement text has this many lines.
+const TAG_LINE: u64 = u64::MAX;
+
+fn tag(id: usize) -> Span {
+    let at = Location::new(TAG_LINE, id as u64);
+    Span::new(at, at)
+}
+
+fn tag_of(span: Span) -> Option<usize> {
+    (span.start.line == TAG_LINE).then_some(span.start.column as usize)
+}
+
+fn last_ident(name: &ObjectName) -> Option<&Ident> {
+    name.0.last().and_then(|p| p.as_ident())
+}
+
+/// Renders `statement` (the `index`-th of its parsed statement, canonical and pinned by
+/// [`pin`]) with its placed hints, each where its tag is; without hints this is sqlparser's
+/// rendering. A hint whose node is gone (a view's name, replaced by the view's body) is
+/// refused, never dropped.
+pub(crate) fn render(
+    statement: &Statement,
+    index: usize,
+    placed: &[Placed],
+) -> Result<String, ResolveError> {
+    let texts: HashMap<usize, (Anchor, String)> = of_statement(placed, index)
+        .map(|(id, p)| {
+            let hints: Vec<String> = p.hints.iter().map(Hint::to_string).collect();
+            (id, (p.anchor, hints.join(", ")))
+        })
+        .collect();
+    if texts.is_empty() {
+        return Ok(statement.to_string());
+    }
+    let mut copy = statement.clone();
+    let mut writer = Writer { texts };
+    let _ = VisitMut::visit(&mut copy, &mut writer);
+    if let Some(id) = writer.texts.keys().min() {
+        let hint = placed[*id].hints.first().map(|h| h.name.clone());
+        return Err(ResolveError::HintUnplaced(hint.unwrap_or_default()));
+    }
+    Ok(copy.to_string())
 }
 
 fn unplaced(w: &Written) -> SqlError {
@@ -658,17 +718,54 @@ fn from_names(factor: &TableFactor, out: &mut HashSet<String>) {
     }
 }
 
-/// Writes placed hints into a copy of the canonical tree (see the module doc).
-struct Writer {
-    /// The rendered hints of each anchor.
-    texts: HashMap<Anchor, String>,
+/// Tags the anchored nodes (see [`pin`]), counting query blocks and tables as [`Anchors`]
+/// does.
+struct Pinner {
+    /// The position in `placed` of the hint of each anchor.
+    wanted: HashMap<Anchor, usize>,
     selects: usize,
     tables: usize,
 }
 
+impl VisitorMut for Pinner {
+    type Break = ();
+
+    fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
+        if let Some(id) = self.wanted.remove(&Anchor::Select(self.selects)) {
+            select.select_token.0.span = tag(id);
+        }
+        self.selects += 1;
+        ControlFlow::Continue(())
+    }
+
+    fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+        if let TableFactor::Table { name, .. } = factor {
+            if let Some(id) = self.wanted.remove(&Anchor::Table(self.tables))
+                && let Some(ObjectNamePart::Identifier(i)) = name.0.last_mut()
+            {
+                i.span = tag(id);
+            }
+            self.tables += 1;
+        }
+        ControlFlow::Continue(())
+    }
+}
+
+/// Writes placed hints into a copy of the canonical tree where their tags are (see [`pin`]).
+struct Writer {
+    /// The anchor and rendered hints of each tag, removed once written.
+    texts: HashMap<usize, (Anchor, String)>,
+}
+
 impl Writer {
-    fn text(&mut self, anchor: Anchor) -> Option<String> {
-        self.texts.remove(&anchor)
+    fn text(&mut self, span: Span, table: bool) -> Option<String> {
+        let id = tag_of(span)?;
+        match self.texts.get(&id) {
+            Some((Anchor::Table(_), _)) if table => {}
+            Some((Anchor::Select(_), _)) if !table => {}
+            _ => return None,
+        }
+        self.texts.remove(&id).map(|(_, text)| text)
     }
 }
 
@@ -676,35 +773,34 @@ impl VisitorMut for Writer {
     type Break = ();
 
     fn pre_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
-        if let Some(text) = self.text(Anchor::Select(self.selects)) {
+        if let Some(text) = self.text(select.select_token.0.span, false) {
             select.optimizer_hints = vec![OptimizerHint {
                 prefix: String::new(),
                 text: format!(" {text} "),
                 style: OptimizerHintStyle::MultiLine,
             }];
         }
-        self.selects += 1;
         ControlFlow::Continue(())
     }
 
     fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-        if let TableFactor::Table { alias, .. } = factor {
-            if let Some(text) = self.text(Anchor::Table(self.tables)) {
-                // sqlparser writes the alias right after the name; Flink wants the hint first.
-                // The alias slot then carries the hint and the alias as one unquoted word.
-                let hint = format!("/*+ {text} */");
-                let rendered = match alias.take() {
-                    Some(a) => format!("{hint} {a}"),
-                    None => hint,
-                };
-                *alias = Some(TableAlias {
-                    explicit: false,
-                    name: Ident::new(rendered),
-                    columns: Vec::new(),
-                    at: None,
-                });
-            }
-            self.tables += 1;
+        if let TableFactor::Table { name, alias, .. } = factor
+            && let Some(span) = last_ident(name).map(|i| i.span)
+            && let Some(text) = self.text(span, true)
+        {
+            // sqlparser writes the alias right after the name; Flink wants the hint first.
+            // The alias slot then carries the hint and the alias as one unquoted word.
+            let hint = format!("/*+ {text} */");
+            let rendered = match alias.take() {
+                Some(a) => format!("{hint} {a}"),
+                None => hint,
+            };
+            *alias = Some(TableAlias {
+                explicit: false,
+                name: Ident::new(rendered),
+                columns: Vec::new(),
+                at: None,
+            });
         }
         ControlFlow::Continue(())
     }

@@ -47,24 +47,131 @@ pub(super) fn ident(value: &str) -> String {
 pub(super) fn statement(
     statement: &Statement,
     quotes: bool,
-    hinted: Option<&dyn Fn(&Statement) -> String>,
+    hinted: Option<&dyn Fn(&Statement) -> Result<String, ResolveError>>,
 ) -> Result<String, ResolveError> {
     let text = statement.to_string();
     let hazard = quotes || text.contains("--") || text.contains("/*");
     let out = |checked: &Statement, text: String| match hinted {
         Some(render) => render(checked),
-        None => text,
+        None => Ok(text),
     };
     if !hazard || reparses_to(&text, statement) {
-        return Ok(out(statement, text));
+        return out(statement, text);
     }
     let mut doubled = statement.clone();
     let _ = doubled.visit(&mut DoubleQuotes);
     let text = doubled.to_string();
     if reparses_to(&text, statement) {
-        Ok(out(&doubled, text))
+        out(&doubled, text)
     } else {
         Err(ResolveError::Unrenderable)
+    }
+}
+
+/// How the text an engine receives is made from a statement's canonical sqlparser
+/// statements: the one statement's rendering, or for a Flink-only statement the client's text
+/// around its embedded statements (names spliced in canonical, comments cut), each embedded
+/// statement rendered, and `MATCH_RECOGNIZE … WITHIN` clauses put back. Kept with the
+/// statement so that the rewrite can render the statements again once it has enforced row
+/// filters and column masks in them, with their hints (pinned to their nodes,
+/// `sql/hints.rs`).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SqlText {
+    /// `None` for one sqlparser statement; else the pieces of the Flink-only text.
+    pieces: Option<Vec<Piece>>,
+    within: Vec<super::flink::within::Within>,
+    hints: Vec<super::hints::Placed>,
+    /// [`may_hold_quotes`] of the client's text, or `true` once text not the client's (a
+    /// policy's expressions) is in the statements: every rendering is then checked.
+    quotes: bool,
+}
+
+/// A piece of a Flink-only statement's text.
+#[derive(Debug, Clone)]
+pub(crate) enum Piece {
+    /// Text as it goes to the engine.
+    Text(String),
+    /// The rendering of the n-th embedded statement.
+    Statement(usize),
+}
+
+impl SqlText {
+    /// The text of one sqlparser statement.
+    pub(super) fn single(quotes: bool, hints: Vec<super::hints::Placed>) -> Self {
+        Self {
+            pieces: None,
+            within: Vec::new(),
+            hints,
+            quotes,
+        }
+    }
+
+    /// The text of a Flink-only statement.
+    pub(super) fn flink(
+        pieces: Vec<Piece>,
+        within: Vec<super::flink::within::Within>,
+        hints: Vec<super::hints::Placed>,
+        quotes: bool,
+    ) -> Self {
+        Self {
+            pieces: Some(pieces),
+            within,
+            hints,
+            quotes,
+        }
+    }
+
+    /// The same, checking every rendering (the statements now hold text not the client's).
+    pub(crate) fn checked(mut self) -> Self {
+        self.quotes = true;
+        self
+    }
+
+    /// The text of `statements` (the canonical statements, as many as were parsed) for an
+    /// engine to run: each rendering checked as [`statement`] does.
+    pub(crate) fn render(&self, statements: &[Statement]) -> Result<String, ResolveError> {
+        self.assemble(statements, &|s, index| {
+            if self.hints.is_empty() {
+                return statement(s, self.quotes, None);
+            }
+            let hinted = |s: &Statement| super::hints::render(s, index, &self.hints);
+            statement(s, self.quotes, Some(&hinted))
+        })
+    }
+
+    /// The text of `statements` as shown (to administrators, in audit records), not run: an
+    /// engine that runs it renders it again with [`Self::render`] (the embedded engine's
+    /// `* REPLACE` has no Flink form, so the round trip is not checked here).
+    pub(crate) fn display(&self, statements: &[Statement]) -> Result<String, ResolveError> {
+        self.assemble(statements, &|s, index| {
+            super::hints::render(s, index, &self.hints)
+        })
+    }
+
+    fn assemble(
+        &self,
+        statements: &[Statement],
+        render: &dyn Fn(&Statement, usize) -> Result<String, ResolveError>,
+    ) -> Result<String, ResolveError> {
+        let one = |index: usize| {
+            let s = statements.get(index).ok_or(ResolveError::Unrenderable)?;
+            render(s, index)
+        };
+        let Some(pieces) = &self.pieces else {
+            return one(0);
+        };
+        let mut out = String::new();
+        for piece in pieces {
+            match piece {
+                Piece::Text(t) => out.push_str(t),
+                Piece::Statement(n) => out.push_str(&one(*n)?),
+            }
+        }
+        let out = out
+            .trim()
+            .trim_end_matches(|c: char| c == ';' || c.is_whitespace())
+            .to_string();
+        super::flink::within::restore(out, &self.within)
     }
 }
 

@@ -28,6 +28,7 @@ mod resolved;
 use crate::catalog::{Catalogs, Everything, ObjectRef, TableRef, Visibility};
 use crate::views::{ViewDef, ViewError, ViewUse};
 pub use resolved::ResolvedStatement;
+pub(crate) use resolved::ResolvedParts;
 
 /// Binds every name of `parsed` (see the module doc).
 ///
@@ -76,7 +77,7 @@ pub fn resolve_for(
     visible: &dyn Visibility,
 ) -> Result<ResolvedStatement, ResolveError> {
     let quotes = super::render::may_hold_quotes(parsed.text());
-    let (statement, flink, hints) = parsed.into_parts();
+    let (mut statement, flink, hints) = parsed.into_parts();
     let names = Names {
         catalogs,
         session,
@@ -87,11 +88,13 @@ pub fn resolve_for(
         return Ok(ResolvedStatement::new(
             statement,
             resolved.canonical_text.clone(),
+            resolved.text.clone(),
             resolved.kind,
             dedup(resolved.accesses.clone()),
             Some(resolved),
         ));
     }
+    super::hints::pin(&mut statement, 0, &hints);
     let mut canonical = statement;
     let (kind, accesses, mut views) = bind_with_views(&mut canonical, &names)?;
     if let Statement::CreateView(cv) = &canonical {
@@ -103,17 +106,17 @@ pub fn resolve_for(
             )),
         });
     }
-    let hinted = |s: &Statement| super::hints::render(s, 0, &hints);
-    let hinted: Option<&dyn Fn(&Statement) -> String> = if hints.is_empty() {
-        None
-    } else {
-        Some(&hinted)
-    };
-    let canonical_text = super::render::statement(&canonical, quotes, hinted)?;
-    Ok(
-        ResolvedStatement::new(canonical, canonical_text, kind, dedup(accesses), None)
-            .with_views(views),
+    let text = super::render::SqlText::single(quotes, hints);
+    let canonical_text = text.render(std::slice::from_ref(&canonical))?;
+    Ok(ResolvedStatement::new(
+        canonical,
+        canonical_text,
+        text,
+        kind,
+        dedup(accesses),
+        None,
     )
+    .with_views(views))
 }
 
 /// Binds one sqlparser statement in place (targets, then every relation) and returns its kind
@@ -404,7 +407,10 @@ impl Binder<'_> {
             }
             Err(e) => return Err(e),
         };
-        *name = canonical_name(&t);
+        let canonical = canonical_name(&t);
+        // A hint on the table stays pinned to it (`sql/hints.rs`).
+        let written = std::mem::replace(name, canonical);
+        super::hints::carry_pin(&written, name);
         self.skip.insert(name as *const ObjectName);
         self.note_read(&t, action);
         self.accesses.push(Access {

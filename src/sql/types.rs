@@ -127,6 +127,18 @@ impl FlinkType {
     /// `TIMESTAMP_LTZ(3)`, `ARRAY<INT NOT NULL>`, with ` NOT NULL` when not nullable.
     /// The text parses back with [`parse_flink_type`].
     pub fn to_sql(&self) -> String {
+        self.spelled(false)
+    }
+
+    /// Flink's serializable spelling, as SHOW CREATE TABLE prints it: [`Self::to_sql`] with
+    /// `STRING` as `VARCHAR(2147483647)` and `BYTES` as `VARBINARY(2147483647)`, nested types
+    /// included.
+    pub fn to_full_sql(&self) -> String {
+        self.spelled(true)
+    }
+
+    fn spelled(&self, full: bool) -> String {
+        let sql = |t: &FlinkType| t.spelled(full);
         let base = match &self.kind {
             Kind::Null => "NULL".to_string(),
             Kind::Boolean => "BOOLEAN".into(),
@@ -138,10 +150,10 @@ impl FlinkType {
             Kind::Double => "DOUBLE".into(),
             Kind::Decimal { precision, scale } => format!("DECIMAL({precision}, {scale})"),
             Kind::Char(n) => format!("CHAR({n})"),
-            Kind::Varchar(MAX_LENGTH) => "STRING".into(),
+            Kind::Varchar(MAX_LENGTH) if !full => "STRING".into(),
             Kind::Varchar(n) => format!("VARCHAR({n})"),
             Kind::Binary(n) => format!("BINARY({n})"),
-            Kind::Varbinary(MAX_LENGTH) => "BYTES".into(),
+            Kind::Varbinary(MAX_LENGTH) if !full => "BYTES".into(),
             Kind::Varbinary(n) => format!("VARBINARY({n})"),
             Kind::Date => "DATE".into(),
             Kind::Time(p) => format!("TIME({p})"),
@@ -149,13 +161,13 @@ impl FlinkType {
             Kind::TimestampLtz(p) => format!("TIMESTAMP_LTZ({p})"),
             Kind::IntervalDayTime => "INTERVAL DAY(2) TO SECOND(3)".into(),
             Kind::IntervalYearMonth => "INTERVAL YEAR(2) TO MONTH".into(),
-            Kind::Array(t) => format!("ARRAY<{}>", t.to_sql()),
-            Kind::Map(k, v) => format!("MAP<{}, {}>", k.to_sql(), v.to_sql()),
-            Kind::Multiset(t) => format!("MULTISET<{}>", t.to_sql()),
+            Kind::Array(t) => format!("ARRAY<{}>", sql(t)),
+            Kind::Map(k, v) => format!("MAP<{}, {}>", sql(k), sql(v)),
+            Kind::Multiset(t) => format!("MULTISET<{}>", sql(t)),
             Kind::Row(fields) => {
                 let fields: Vec<String> = fields
                     .iter()
-                    .map(|(n, t)| format!("`{}` {}", n.replace('`', "``"), t.to_sql()))
+                    .map(|(n, t)| format!("`{}` {}", n.replace('`', "``"), sql(t)))
                     .collect();
                 format!("ROW<{}>", fields.join(", "))
             }

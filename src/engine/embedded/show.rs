@@ -31,6 +31,13 @@ fn passes(filter: Option<&Like>, s: &str) -> bool {
     matched != f.negated
 }
 
+/// A column's type in Flink's serializable spelling (`VARCHAR(2147483647)`, not `STRING`), as
+/// Flink and Confluent Cloud print SHOW CREATE TABLE; a type the gateway cannot read is shown
+/// as stored.
+fn full_type(t: &str) -> String {
+    crate::sql::types::parse_flink_type(t).map_or_else(|_| t.to_string(), |t| t.to_full_sql())
+}
+
 fn quoted(name: &str) -> String {
     format!("`{}`", name.replace('`', "``"))
 }
@@ -91,7 +98,7 @@ impl Definition {
         let mut lines: Vec<String> = self
             .columns
             .iter()
-            .map(|(n, t)| format!("  {} {}", quoted(n), t))
+            .map(|(n, t)| format!("  {} {}", quoted(n), full_type(t)))
             .collect();
         if !self.primary_key.is_empty() {
             let cols: Vec<String> = self.primary_key.iter().map(|c| quoted(c)).collect();

@@ -9,6 +9,7 @@
 use datafusion::sql::sqlparser::ast::Statement;
 
 use crate::sql::Access;
+use crate::sql::SqlText;
 use crate::sql::flink::ResolvedFlink;
 use crate::views::ViewUse;
 
@@ -21,6 +22,8 @@ pub struct ResolvedStatement {
     /// `canonical` as SQL text that parses back to it (`sql/render.rs`), or the canonical
     /// text of a Flink-only statement.
     canonical_text: String,
+    /// How `canonical_text` is made from the canonical statement(s), for the rewrite.
+    text: SqlText,
     kind: &'static str,
     accesses: Vec<Access>,
     /// Set for a Flink-only statement: `canonical` is then a stand-in and the canonical text
@@ -30,6 +33,22 @@ pub struct ResolvedStatement {
     views: ViewUse,
 }
 
+/// [`ResolvedStatement`] taken apart for [`crate::rewrite`].
+pub(crate) struct ResolvedParts {
+    /// The canonical statement (a stand-in for a Flink-only statement).
+    pub(crate) canonical: Statement,
+    /// Its text as resolved.
+    pub(crate) canonical_text: String,
+    /// How that text is made from the canonical statement(s).
+    pub(crate) text: SqlText,
+    /// Flink's statement kind.
+    pub(crate) kind: &'static str,
+    /// What it accesses.
+    pub(crate) accesses: Vec<Access>,
+    /// Its Flink-only form.
+    pub(crate) flink: Option<ResolvedFlink>,
+}
+
 impl ResolvedStatement {
     /// The one constructor: `sql::resolve`, once every relation was bound. `canonical` is the
     /// parsed statement with every name canonical; for a Flink-only statement it is the
@@ -37,6 +56,7 @@ impl ResolvedStatement {
     pub(super) fn new(
         canonical: Statement,
         canonical_text: String,
+        text: SqlText,
         kind: &'static str,
         accesses: Vec<Access>,
         flink: Option<ResolvedFlink>,
@@ -44,6 +64,7 @@ impl ResolvedStatement {
         Self {
             canonical,
             canonical_text,
+            text,
             kind,
             accesses,
             flink,
@@ -63,24 +84,17 @@ impl ResolvedStatement {
         &self.views
     }
 
-    /// Takes the statement apart for [`crate::rewrite`]: the canonical statement, its kind,
-    /// its accesses and its Flink-only form.
-    pub(crate) fn into_parts(
-        self,
-    ) -> (
-        Statement,
-        String,
-        &'static str,
-        Vec<Access>,
-        Option<ResolvedFlink>,
-    ) {
-        (
-            self.canonical,
-            self.canonical_text,
-            self.kind,
-            self.accesses,
-            self.flink,
-        )
+    /// Takes the statement apart for [`crate::rewrite`]: the canonical statement, its text
+    /// and how that is made, its kind, its accesses and its Flink-only form.
+    pub(crate) fn into_parts(self) -> ResolvedParts {
+        ResolvedParts {
+            canonical: self.canonical,
+            canonical_text: self.canonical_text,
+            text: self.text,
+            kind: self.kind,
+            accesses: self.accesses,
+            flink: self.flink,
+        }
     }
 
     /// The canonical statement itself (tests of the rewrite's check).
