@@ -422,11 +422,15 @@ async fn a_statement_set_reads_through_the_policies_and_hints_stay_on_their_scan
         .collect();
     assert_eq!(
         tables,
-        ["`env-dev`.`lkc-dev`.`orders`", "`env-dev`.`lkc-dev`.`customers`"],
+        [
+            "`env-dev`.`lkc-dev`.`orders`",
+            "`env-dev`.`lkc-dev`.`customers`"
+        ],
         "{report}"
     );
     let sql = report["rewritten"].as_str().unwrap();
-    let filtered = "(SELECT * FROM `env-dev`.`lkc-dev`.`orders` WHERE (region = 'EU' AND tenant = 't1'))";
+    let filtered =
+        "(SELECT * FROM `env-dev`.`lkc-dev`.`orders` WHERE (region = 'EU' AND tenant = 't1'))";
     assert!(
         sql.starts_with(&format!(
             "EXECUTE STATEMENT SET BEGIN INSERT INTO `env-dev`.`lkc-dev`.`copy_a` SELECT id FROM {filtered} AS `orders`;"

@@ -877,12 +877,32 @@ mask = "LOWER(region)"
     )
     .await;
     assert_eq!(
-        rows(&gw, &admin, "read-amounts", "SELECT id, amount FROM fs_amounts").await,
-        vec![json!(["10", "100"]), json!(["13", "400"]), json!(["14", "1"])]
+        rows(
+            &gw,
+            &admin,
+            "read-amounts",
+            "SELECT id, amount FROM fs_amounts"
+        )
+        .await,
+        vec![
+            json!(["10", "100"]),
+            json!(["13", "400"]),
+            json!(["14", "1"])
+        ]
     );
     assert_eq!(
-        rows(&gw, &admin, "read-regions", "SELECT id, region FROM fs_regions").await,
-        vec![json!(["10", "eu"]), json!(["13", "eu"]), json!(["14", "eu"])]
+        rows(
+            &gw,
+            &admin,
+            "read-regions",
+            "SELECT id, region FROM fs_regions"
+        )
+        .await,
+        vec![
+            json!(["10", "eu"]),
+            json!(["13", "eu"]),
+            json!(["14", "eu"])
+        ]
     );
     // The source itself is whole and raw for the admin.
     assert_eq!(
@@ -903,7 +923,9 @@ mask = "LOWER(region)"
         Vec::<Value>::new()
     );
     assert_eq!(
-        rows(&gw, &dev, "unhinted", "SELECT id FROM fs_orders").await.len(),
+        rows(&gw, &dev, "unhinted", "SELECT id FROM fs_orders")
+            .await
+            .len(),
         3
     );
 

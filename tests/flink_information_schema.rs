@@ -77,7 +77,10 @@ async fn information_schema_answers_on_a_flink_pool() {
     .unwrap();
     assert_eq!(
         rows,
-        vec![json!(["connector", "confluent"]), json!(["value.format", "json"])]
+        vec![
+            json!(["connector", "confluent"]),
+            json!(["value.format", "json"])
+        ]
     );
     gw.stop().await;
 }

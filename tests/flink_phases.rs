@@ -120,7 +120,10 @@ async fn nothing_left(f: &Flink, name: &str, before: BTreeSet<String>) {
         let jobs = f.jobs().await;
         let running: Vec<_> = jobs.iter().filter(|(n, s)| *n == job && live(s)).collect();
         let (opened, closed) = f.session_ids();
-        let open: Vec<_> = opened.difference(&before).filter(|s| !closed.contains(*s)).collect();
+        let open: Vec<_> = opened
+            .difference(&before)
+            .filter(|s| !closed.contains(*s))
+            .collect();
         if running.is_empty() && open.is_empty() {
             let since = *quiet_since.get_or_insert_with(Instant::now);
             if since.elapsed() >= Duration::from_secs(3) {

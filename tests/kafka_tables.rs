@@ -853,6 +853,28 @@ async fn show_create_table_and_table_options_show_a_kafka_table_as_confluent_doe
             "CREATE TABLE `env-dev`.`lkc-dev`.`sct_events` (\n  `v` VARCHAR(2147483647)\n)\nDISTRIBUTED INTO 2 BUCKETS\nWITH (\n  'changelog.mode' = 'append',\n  'connector' = 'confluent',\n  'kafka.cleanup-policy' = 'delete',\n  'kafka.max-message-size' = '{max} bytes',\n  'kafka.message-timestamp-type' = 'create-time',\n  'kafka.retention.size' = '1 gb',\n  'kafka.retention.time' = '7 d',\n  'scan.bounded.mode' = 'unbounded',\n  'scan.startup.mode' = 'earliest-offset',\n  'value.format' = 'json-registry'\n)"
         )])]
     );
+    // What SHOW CREATE TABLE prints runs as a CREATE TABLE, and makes the same table.
+    let copy = orders.replace("`sct_orders`", "`sct_orders_copy`");
+    ok(&gw, &dev, "rt1", &copy).await;
+    assert_eq!(
+        ok(&gw, &dev, "rt2", "SHOW CREATE TABLE sct_orders_copy").await,
+        [json!([copy])]
+    );
+    // A table read otherwise than every table is, by its definition, is refused by name.
+    let (status, body) = run_query(
+        &gw,
+        &dev,
+        "rt3",
+        "CREATE TABLE sct_latest (v STRING) WITH ('scan.startup.mode' = 'latest-offset')",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(status, 400, "{body}");
+    let d = detail(&body);
+    assert!(
+        d.contains("'scan.startup.mode'") && d.contains("OPTIONS"),
+        "{d}"
+    );
     // A change of the topic shows at once (the gateway's own DDL drops what it cached).
     ok(
         &gw,

@@ -125,6 +125,12 @@ impl fmt::Debug for EmbeddedEngine {
 }
 
 impl EmbeddedEngine {
+    /// Whether `t` is a view the gateway keeps (a read of one reaches an engine as its body,
+    /// so an engine never declares or scans it).
+    pub(crate) fn is_view(&self, t: &TableRef) -> bool {
+        self.inner.catalogs.views().get(t).is_some()
+    }
+
     /// Opens the engine: creates the data directory, registers a catalog per environment and
     /// the `examples` catalog, and loads every persisted table.
     pub async fn open(

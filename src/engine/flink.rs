@@ -139,7 +139,8 @@ impl FlinkEngine {
             .accesses()
             .iter()
             .filter_map(|a| match &a.object {
-                ObjectRef::Table(t) => Some(t.clone()),
+                // A view read is in the statement as its body, which names its tables.
+                ObjectRef::Table(t) if !self.embedded.is_view(t) => Some(t.clone()),
                 _ => None,
             })
             .collect();

@@ -35,7 +35,8 @@ pub struct TableOptions {
 /// The options a Kafka-backed table accepts, for error messages.
 const SUPPORTED: &str = "'connector', 'changelog.mode', 'key.format', 'value.format', \
     'kafka.retention.time', 'kafka.retention.size', 'kafka.cleanup-policy', \
-    'kafka.max-message-size', 'kafka.message-timestamp-type'";
+    'kafka.max-message-size', 'kafka.message-timestamp-type', 'scan.startup.mode' \
+    (as 'earliest-offset'), 'scan.bounded.mode' (as 'unbounded')";
 
 /// Maps Flink table options to topic configs and formats; unknown options are refused.
 pub fn table_options(options: &[(String, String)]) -> Result<TableOptions, String> {
@@ -51,6 +52,12 @@ pub fn table_options(options: &[(String, String)]) -> Result<TableOptions, Strin
         match k.as_str() {
             "connector" if v == "confluent" || v == "kafka" => {}
             "changelog.mode" if v == "append" => out.append = true,
+            // What SHOW CREATE TABLE prints for an upsert table (a PRIMARY KEY on the record
+            // key makes it one), and how every table is read: accepted as they are, so its
+            // output runs as a CREATE TABLE.
+            "changelog.mode" if v == "upsert" => {}
+            "scan.startup.mode" if v == super::shown::SCAN_STARTUP => {}
+            "scan.bounded.mode" if v == super::shown::SCAN_BOUNDED => {}
             "key.format" | "value.format" => {
                 let f = Format::parse(v).filter(|f| *f != Format::Raw).ok_or_else(|| {
                     format!(

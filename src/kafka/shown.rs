@@ -32,8 +32,8 @@ pub struct Shown {
 /// How every Kafka-backed table is read unless a statement says otherwise (both engines read
 /// a topic from its first record; a statement's `sql.snapshot.mode` or `/*+ OPTIONS(…) */`
 /// bounds its own read).
-const SCAN_STARTUP: &str = "earliest-offset";
-const SCAN_BOUNDED: &str = "unbounded";
+pub(crate) const SCAN_STARTUP: &str = "earliest-offset";
+pub(crate) const SCAN_BOUNDED: &str = "unbounded";
 
 /// `table`'s definition, its options read from the topic's `configs` (see
 /// [`super::cluster::TABLE_CONFIGS`]).

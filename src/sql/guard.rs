@@ -30,6 +30,8 @@ pub const TABLE_OPTIONS: &[&str] = &[
     "kafka.cleanup-policy",
     "kafka.max-message-size",
     "kafka.message-timestamp-type",
+    "scan.startup.mode",
+    "scan.bounded.mode",
 ];
 
 /// The values `'connector'` may have: both mean the topic sqlgate declares for the table.
@@ -75,6 +77,20 @@ pub(super) fn table_option(key: &str, value: Option<&str>) -> Result<(), SqlErro
             "sqlgate declares each table's connector, topic and formats itself; the options \
              a table may set are {}",
             TABLE_OPTIONS.join(", ")
+        ));
+    }
+    // How every table is read, as SHOW CREATE TABLE prints it; a statement reads otherwise
+    // with a hint or a `sql.tables.scan.*` property, never by the table's definition.
+    let read_as = match key {
+        "scan.startup.mode" => Some(crate::kafka::shown::SCAN_STARTUP),
+        "scan.bounded.mode" => Some(crate::kafka::shown::SCAN_BOUNDED),
+        _ => None,
+    };
+    if let (Some(default), Some(v)) = (read_as, value)
+        && v.trim() != default
+    {
+        return refuse(format!(
+            "every table is read with '{key}' = '{default}'; a statement that reads otherwise              says so itself, with /*+ OPTIONS('{key}'='…') */ on the table or the statement              property 'sql.tables.{key}'"
         ));
     }
     if key == "connector"

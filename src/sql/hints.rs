@@ -247,7 +247,10 @@ pub(super) fn place<'a>(
 fn of_statement(placed: &[Placed], index: usize) -> impl Iterator<Item = (usize, &Placed)> {
     let from = placed.partition_point(|p| p.statement < index);
     let to = placed.partition_point(|p| p.statement <= index);
-    placed[from..to].iter().enumerate().map(move |(i, p)| (from + i, p))
+    placed[from..to]
+        .iter()
+        .enumerate()
+        .map(move |(i, p)| (from + i, p))
 }
 
 /// Pins the hints of the `index`-th parsed statement to the nodes they are placed on, before
@@ -276,7 +279,9 @@ pub(crate) fn pin(statement: &mut Statement, index: usize, placed: &[Placed]) {
 /// Carries the pin of a table's name (if any) to the name that replaces it in the rewrite,
 /// where the same read of the same table moves (a CTE's scan).
 pub(crate) fn carry_pin(from: &ObjectName, to: &mut ObjectName) {
-    if let Some(span) = last_ident(from).map(|i| i.span).filter(|s| tag_of(*s).is_some())
+    if let Some(span) = last_ident(from)
+        .map(|i| i.span)
+        .filter(|s| tag_of(*s).is_some())
         && let Some(ObjectNamePart::Identifier(i)) = to.0.last_mut()
     {
         i.span = span;

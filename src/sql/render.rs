@@ -39,6 +39,9 @@ pub(super) fn ident(value: &str) -> String {
     format!("`{}`", value.replace('`', "``"))
 }
 
+/// A rendering of a checked statement (with its hints).
+type Render<'a> = dyn Fn(&Statement) -> Result<String, ResolveError> + 'a;
+
 /// The SQL text of `statement` that parses back to the same statement; see the module doc.
 /// `quotes` is [`may_hold_quotes`] of the text it was parsed from (or is embedded in),
 /// computed once per statement text. `hinted`, when the statement has hints, renders the
@@ -47,7 +50,7 @@ pub(super) fn ident(value: &str) -> String {
 pub(super) fn statement(
     statement: &Statement,
     quotes: bool,
-    hinted: Option<&dyn Fn(&Statement) -> Result<String, ResolveError>>,
+    hinted: Option<&Render<'_>>,
 ) -> Result<String, ResolveError> {
     let text = statement.to_string();
     let hazard = quotes || text.contains("--") || text.contains("/*");

@@ -27,8 +27,8 @@ mod resolved;
 
 use crate::catalog::{Catalogs, Everything, ObjectRef, TableRef, Visibility};
 use crate::views::{ViewDef, ViewError, ViewUse};
-pub use resolved::ResolvedStatement;
 pub(crate) use resolved::ResolvedParts;
+pub use resolved::ResolvedStatement;
 
 /// Binds every name of `parsed` (see the module doc).
 ///
@@ -108,15 +108,10 @@ pub fn resolve_for(
     }
     let text = super::render::SqlText::single(quotes, hints);
     let canonical_text = text.render(std::slice::from_ref(&canonical))?;
-    Ok(ResolvedStatement::new(
-        canonical,
-        canonical_text,
-        text,
-        kind,
-        dedup(accesses),
-        None,
+    Ok(
+        ResolvedStatement::new(canonical, canonical_text, text, kind, dedup(accesses), None)
+            .with_views(views),
     )
-    .with_views(views))
 }
 
 /// Binds one sqlparser statement in place (targets, then every relation) and returns its kind

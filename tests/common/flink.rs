@@ -448,5 +448,7 @@ pub async fn read_until(
 fn is_uuid(w: &str) -> bool {
     let parts: Vec<&str> = w.split('-').collect();
     parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
-        && parts.iter().all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+        && parts
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
 }
