@@ -656,6 +656,37 @@ async fn stream_until(
         .collect()
 }
 
+/// Creates `{table} (id INT, region STRING, tenant STRING, amount INT)` and produces five
+/// orders into it at `t0` + 1 to 4 s and + 2 min: 10 (EU, t1, 100), 11 (US, t1, 200),
+/// 12 (EU, t2, 300), 13 (EU, t1, 400), and 14 (EU, t1, 1), which moves the watermark past the
+/// first minute. Under [`EU_TENANT`] for tenant t1: 10, 13 and 14.
+async fn eu_orders(gw: &TestGateway, cred: &Cred, bootstrap: &str, table: &str, t0: i64) {
+    ddl(
+        gw,
+        cred,
+        &format!("ddl-{}", table.replace('_', "-")),
+        &format!(
+            "CREATE TABLE {table} (id INT, region STRING, tenant STRING, amount INT) \
+             WITH ('value.format' = 'json')"
+        ),
+    )
+    .await;
+    let order = |id: i32, r: &str, t: &str, a: i32| json!({"id": id, "region": r, "tenant": t, "amount": a});
+    produce(
+        bootstrap,
+        table,
+        t0,
+        &[
+            (1_000, order(10, "EU", "t1", 100)),
+            (2_000, order(11, "US", "t1", 200)),
+            (3_000, order(12, "EU", "t2", 300)),
+            (4_000, order(13, "EU", "t1", 400)),
+            (120_000, order(14, "EU", "t1", 1)),
+        ],
+    )
+    .await;
+}
+
 /// The three reads no derived table can stand in, each read through the policy (a generated
 /// CTE): a window TVF's `TABLE` argument, the input of MATCH_RECOGNIZE, and the versioned side
 /// of a temporal join; each returns the rows a raw read would not.
@@ -664,12 +695,9 @@ async fn on_flink_window_tvfs_match_recognize_and_temporal_joins_read_through_th
     let _one = SERIAL.lock().await;
     let (gw, _f, bootstrap) = gateway().await;
     let dev = developer_with(&gw, &[("tenant", "t1")]);
+    let t0 = base();
+    eu_orders(&gw, &dev, &bootstrap, "fw_orders", t0).await;
     for (name, sql) in [
-        (
-            "ddl-wo",
-            "CREATE TABLE fw_orders (id INT, region STRING, tenant STRING, amount INT) \
-             WITH ('value.format' = 'json')",
-        ),
         (
             "ddl-wr",
             "CREATE TABLE fw_rates (currency STRING, rate DECIMAL(10, 2), \
@@ -682,22 +710,6 @@ async fn on_flink_window_tvfs_match_recognize_and_temporal_joins_read_through_th
     ] {
         ddl(&gw, &dev, name, sql).await;
     }
-    let t0 = base();
-    let order = |id: i32, r: &str, t: &str, a: i32| json!({"id": id, "region": r, "tenant": t, "amount": a});
-    produce(
-        &bootstrap,
-        "fw_orders",
-        t0,
-        &[
-            (1_000, order(10, "EU", "t1", 100)),
-            (2_000, order(11, "US", "t1", 200)),
-            (3_000, order(12, "EU", "t2", 300)),
-            (4_000, order(13, "EU", "t1", 400)),
-            // Moves the watermark past the first minute (and passes the filter).
-            (120_000, order(14, "EU", "t1", 1)),
-        ],
-    )
-    .await;
     let rate = |c: &str, r: f64| (json!({"currency": c}), json!({"rate": r}));
     let mut rates = Vec::new();
     for (at, (k, v)) in [
@@ -807,12 +819,8 @@ async fn on_flink_statement_sets_hints_and_within_read_through_the_policy() {
     let (gw, _f, bootstrap) = gateway().await;
     let dev = developer_with(&gw, &[("tenant", "t1")]);
     let admin = admin(&gw);
+    eu_orders(&gw, &dev, &bootstrap, "fs_orders", base()).await;
     for (name, sql) in [
-        (
-            "ddl-so",
-            "CREATE TABLE fs_orders (id INT, region STRING, tenant STRING, amount INT) \
-             WITH ('value.format' = 'json')",
-        ),
         (
             "ddl-se",
             "CREATE TABLE fs_amounts (id INT, amount INT) WITH ('value.format' = 'json')",
@@ -824,22 +832,6 @@ async fn on_flink_statement_sets_hints_and_within_read_through_the_policy() {
     ] {
         ddl(&gw, &dev, name, sql).await;
     }
-    let t0 = base();
-    let order = |id: i32, r: &str, t: &str, a: i32| json!({"id": id, "region": r, "tenant": t, "amount": a});
-    produce(
-        &bootstrap,
-        "fs_orders",
-        t0,
-        &[
-            (1_000, order(10, "EU", "t1", 100)),
-            (2_000, order(11, "US", "t1", 200)),
-            (3_000, order(12, "EU", "t2", 300)),
-            (4_000, order(13, "EU", "t1", 400)),
-            // Moves the watermark past the matches (and passes the filter).
-            (120_000, order(14, "EU", "t1", 1)),
-        ],
-    )
-    .await;
     set_data_policies(
         &gw,
         &format!(
