@@ -219,6 +219,16 @@ async fn every_type_encodes_to_its_wire_string_and_flink_type() {
     let map = type_json(&traits, 36);
     assert_eq!(map["key_type"]["type"], "VARCHAR");
     assert_eq!(map["value_type"]["type"], "INTEGER");
+    assert_eq!(
+        type_json(&traits, 38)["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].clone())
+            .collect::<Vec<_>>(),
+        [json!("EXPR$0"), json!("EXPR$1"), json!("EXPR$2")],
+        "an unnamed row's fields"
+    );
     let row = type_json(&traits, 37);
     assert_eq!(row["fields"][0]["name"], "x");
     assert_eq!(row["fields"][1]["field_type"]["type"], "VARCHAR");

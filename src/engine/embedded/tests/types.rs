@@ -180,6 +180,7 @@ async fn literals_are_typed_as_flink_types_them() {
     assert_eq!(types[8]["value_type"]["type"], "INTEGER");
     assert_eq!(types[9]["element_type"]["type"], "INTEGER");
     assert_eq!(types[10]["fields"][0]["field_type"]["type"], "INTEGER");
+    assert_eq!(field_names(&types[10]), ["EXPR$0", "EXPR$1"]);
     assert_eq!(types[11]["fields"][0]["name"], "a");
     assert_eq!(types[11]["fields"][1]["field_type"]["type"], "VARCHAR");
     assert_eq!(
@@ -204,6 +205,65 @@ async fn literals_are_typed_as_flink_types_them() {
     assert_eq!(type_json(&traits, 0)["type"], "INTEGER");
     assert_eq!(type_json(&traits, 1)["type"], "BIGINT");
     assert_eq!(rows, vec![vec![json!("-2147483648"), json!("2")]]);
+}
+
+/// The field names of a ROW type in `status.traits`.
+fn field_names(t: &Value) -> Vec<String> {
+    t["fields"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a ROW: {t}"))
+        .iter()
+        .map(|f| f["name"].as_str().expect("a field name").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_unnamed_row_names_its_fields_expr_n_as_flink_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).await;
+    let (traits, rows) = gw_ok(
+        &engine,
+        "SELECT ROW(1, 'x'), ROW(2, ROW('a', TRUE)), \
+         CAST(ROW(1, 'x') AS ROW<a INT, b STRING>), (ROW(3)), \
+         CAST(ROW(4, ROW(5)) AS ROW<p INT, q ROW<z BIGINT>>)",
+    )
+    .await;
+    let t: Vec<Value> = (0..5).map(|i| type_json(&traits, i)).collect();
+    assert_eq!(field_names(&t[0]), ["EXPR$0", "EXPR$1"]);
+    assert_eq!(t[0]["fields"][0]["field_type"]["type"], "INTEGER");
+    assert_eq!(t[0]["fields"][1]["field_type"]["type"], "VARCHAR");
+    assert_eq!(field_names(&t[1]), ["EXPR$0", "EXPR$1"]);
+    assert_eq!(
+        field_names(&t[1]["fields"][1]["field_type"]),
+        ["EXPR$0", "EXPR$1"]
+    );
+    assert_eq!(field_names(&t[2]), ["a", "b"], "a cast names the fields");
+    assert_eq!(field_names(&t[3]), ["EXPR$0"]);
+    assert_eq!(field_names(&t[4]), ["p", "q"]);
+    assert_eq!(field_names(&t[4]["fields"][1]["field_type"]), ["z"]);
+    assert_eq!(
+        t[4]["fields"][1]["field_type"]["fields"][0]["field_type"]["type"],
+        "BIGINT"
+    );
+    assert_eq!(
+        rows,
+        vec![vec![
+            json!(["1", "x"]),
+            json!(["2", ["a", "TRUE"]]),
+            json!(["1", "x"]),
+            json!(["3"]),
+            json!(["4", ["5"]]),
+        ]]
+    );
+    // A row built from a table's columns, and its fields read back by name.
+    let (traits, rows) = gw_ok(
+        &engine,
+        "SELECT r, r.EXPR$1 FROM (SELECT ROW(customer_id, name) AS r \
+         FROM `examples`.`marketplace`.`customers`) ORDER BY r.EXPR$0 LIMIT 1",
+    )
+    .await;
+    assert_eq!(field_names(&type_json(&traits, 0)), ["EXPR$0", "EXPR$1"]);
+    assert_eq!(rows[0][0][1], rows[0][1]);
 }
 
 #[tokio::test]
