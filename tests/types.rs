@@ -103,5 +103,50 @@ async fn flink_types_and_literals_round_trip_through_the_statements_api() {
         json!({"type": "DECIMAL", "nullable": false, "precision": 2, "scale": 1})
     );
     assert_eq!(cols[3]["type"]["value_type"]["type"], "INTEGER");
+
+    // A bare ROW(…): Flink's field names `EXPR$<i>`, and written into a ROW column by position.
+    run_query(
+        &gw,
+        &dev,
+        "bare",
+        "INSERT INTO typed (id, r) VALUES (2, ROW(3, 'z'))",
+    )
+    .await
+    .expect("INSERT a bare ROW");
+    let rows = run_query(
+        &gw,
+        &dev,
+        "rows",
+        "SELECT r, ROW(id, 'k') FROM typed WHERE id = 2",
+    )
+    .await
+    .expect("SELECT rows");
+    assert_eq!(rows, vec![json!([["3", "z"], ["2", "k"]])]);
+    let (_, st) = get(&gw, &dev, "/statements/rows").await;
+    let cols = &st["status"]["traits"]["schema"]["columns"];
+    let names = |t: &Value| -> Vec<Value> {
+        t["fields"]
+            .as_array()
+            .expect("a ROW")
+            .iter()
+            .map(|f| f["name"].clone())
+            .collect()
+    };
+    assert_eq!(names(&cols[0]["type"]), [json!("x"), json!("y")]);
+    assert_eq!(names(&cols[1]["type"]), [json!("EXPR$0"), json!("EXPR$1")]);
+    let (_, body) = run_query(
+        &gw,
+        &dev,
+        "arity",
+        "INSERT INTO typed (id, r) VALUES (3, ROW(1, 'a', 'b'))",
+    )
+    .await
+    .expect_err("a row of another arity");
+    let detail = body.to_string();
+    assert!(
+        detail.contains("Column 'r' is a ROW of 2 fields") && detail.contains("has 3 fields"),
+        "{detail}"
+    );
+    assert!(!detail.contains("Struct("), "{detail}");
     gw.stop().await;
 }

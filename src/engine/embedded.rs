@@ -14,6 +14,7 @@ pub(crate) mod encode;
 mod examples;
 pub(crate) mod exec;
 pub(crate) mod functions;
+mod insert_rows;
 mod masked;
 mod policy_fit;
 mod show;

@@ -551,6 +551,28 @@ impl Inner {
             None => None,
         };
         let state = self.session(ctx);
+        // A bare ROW(…) goes into a ROW column by position, as in Flink.
+        if super::insert_rows::has_bare_row(ins) {
+            let columns = match &kafka {
+                Some((_, table)) => table.layout.columns.clone(),
+                None => self
+                    .user_table(&target)?
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| Ok((f.name().clone(), FlinkType::from_field(f)?)))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(EngineError::Internal)?,
+            };
+            let named = super::insert_rows::name_rows(ins, &columns)?;
+            if !named.is_empty()
+                && let Some(source) = &ins.source
+            {
+                let query = Statement::Query(source.clone());
+                let planned = self.plan(query, &state, ctx, guard).await?;
+                super::insert_rows::check_implicit(&named, planned.plan.schema().as_arrow())?;
+            }
+        }
         let planned = self.plan(stmt, &state, ctx, guard).await?;
         let LogicalPlan::Dml(dml) = planned.plan else {
             return Err(EngineError::Internal(

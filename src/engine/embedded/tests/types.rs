@@ -267,6 +267,122 @@ async fn an_unnamed_row_names_its_fields_expr_n_as_flink_does() {
 }
 
 #[tokio::test]
+async fn a_bare_row_is_written_into_a_row_column_by_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).await;
+    let t = "`env-dev`.`lkc-dev`.`rows`";
+    gw_ok(
+        &engine,
+        &format!(
+            "CREATE TABLE {t} (id INT NOT NULL, r ROW<x INT, y STRING>, \
+             n ROW<a BIGINT, b ROW<c STRING, d DOUBLE>>)"
+        ),
+    )
+    .await;
+    gw_ok(
+        &engine,
+        &format!("INSERT INTO {t} VALUES (1, ROW(1, 'a'), ROW(2, ROW('c', 1.5))), (2, NULL, NULL)"),
+    )
+    .await;
+    gw_ok(
+        &engine,
+        &format!("INSERT INTO {t} (id, r) VALUES (3, (ROW(3, 'b')))"),
+    )
+    .await;
+    gw_ok(
+        &engine,
+        &format!("INSERT INTO {t} SELECT 4, ROW(4, 'd'), NULL"),
+    )
+    .await;
+    let (traits, rows) = gw_ok(&engine, &format!("SELECT * FROM {t} ORDER BY id")).await;
+    assert_eq!(
+        rows,
+        vec![
+            vec![json!("1"), json!(["1", "a"]), json!(["2", ["c", "1.5"]])],
+            vec![json!("2"), json!(null), json!(null)],
+            vec![json!("3"), json!(["3", "b"]), json!(null)],
+            vec![json!("4"), json!(["4", "d"]), json!(null)],
+        ]
+    );
+    assert_eq!(field_names(&type_json(&traits, 1)), ["x", "y"]);
+    assert_eq!(
+        field_names(&type_json(&traits, 2)["fields"][1]["field_type"]),
+        ["c", "d"]
+    );
+    let (_, rows) = gw_ok(&engine, &format!("SELECT r.y, n.b.d FROM {t} WHERE id = 1")).await;
+    assert_eq!(rows, vec![vec![json!("a"), json!("1.5")]]);
+
+    // An arity mismatch names the column and both arities, a nested one the field's path;
+    // a field Flink does not convert implicitly is refused too.
+    let refused = [
+        (
+            format!("INSERT INTO {t} VALUES (5, ROW(1, 'a', 'z'), NULL)"),
+            vec!["Column 'r'", "ROW of 2 fields", "has 3 fields"],
+        ),
+        (
+            format!("INSERT INTO {t} VALUES (5, NULL, ROW(1, ROW('c')))"),
+            vec!["Column 'n.b'", "ROW of 2 fields", "has 1 field"],
+        ),
+        (
+            format!("INSERT INTO {t} VALUES (5, ROW(1, 2), NULL)"),
+            vec!["sink column 'r'", "ROW<`x` INT, `y` STRING>"],
+        ),
+        (
+            format!("INSERT INTO {t} VALUES (5, ROW(2147483648, 'a'), NULL)"),
+            vec!["sink column 'r'", "BIGINT"],
+        ),
+    ];
+    for (sql, wants) in &refused {
+        let e = gw(&engine, sql).await.unwrap_err();
+        for w in wants {
+            assert!(e.contains(w), "{sql}: {e}");
+        }
+        for dump in ["Struct(", "Utf8", "Int32", "Int64"] {
+            assert!(!e.contains(dump), "{sql}: {e}");
+        }
+    }
+    let (_, n) = gw_ok(&engine, &format!("SELECT COUNT(*) FROM {t}")).await;
+    assert_eq!(n, vec![vec![json!("4")]], "a refused insert writes nothing");
+}
+
+#[test]
+fn implicit_conversions_are_flinks() {
+    let t = |s: &str| parse_flink_type(s).unwrap();
+    for (from, to) in [
+        ("INT", "BIGINT"),
+        ("TINYINT", "INT"),
+        ("INT", "DECIMAL(10, 2)"),
+        ("DECIMAL(2, 1)", "DOUBLE"),
+        ("BIGINT", "FLOAT"),
+        ("CHAR(3)", "STRING"),
+        ("CHAR(1)", "CHAR(3)"),
+        ("VARCHAR(5)", "VARCHAR(2)"),
+        ("BINARY(2)", "BYTES"),
+        ("TIMESTAMP(3)", "TIMESTAMP_LTZ(6)"),
+        ("TIMESTAMP(3)", "DATE"),
+        ("ARRAY<INT>", "ARRAY<BIGINT>"),
+        ("ROW<a INT, b CHAR(1)>", "ROW<x BIGINT, y STRING>"),
+        ("MAP<CHAR(1), INT>", "MAP<STRING, DOUBLE>"),
+    ] {
+        assert!(t(from).casts_implicitly_to(&t(to)), "{from} -> {to}");
+    }
+    for (from, to) in [
+        ("BIGINT", "INT"),
+        ("INT", "STRING"),
+        ("STRING", "CHAR(3)"),
+        ("DOUBLE", "DECIMAL(10, 2)"),
+        ("DOUBLE", "FLOAT"),
+        ("DATE", "TIMESTAMP(3)"),
+        ("STRING", "BYTES"),
+        ("ROW<a INT>", "ROW<a INT, b INT>"),
+        ("ROW<a INT, b INT>", "ROW<a INT, b STRING>"),
+        ("ARRAY<INT>", "INT"),
+    ] {
+        assert!(!t(from).casts_implicitly_to(&t(to)), "{from} -> {to}");
+    }
+}
+
+#[tokio::test]
 async fn positions_counts_and_frame_offsets_keep_their_meaning() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path()).await;
