@@ -83,11 +83,20 @@ async fn flink_types_and_literals_round_trip_through_the_statements_api() {
                    "precision": 2}),
         ]
     );
-    // Literal typing: `1` is INT, a literal past 32 bits BIGINT, `1.5` DECIMAL(2, 1).
-    let rows = run_query(&gw, &dev, "lits", "SELECT 1, 2147483648, 1.5, MAP['k', 1]")
-        .await
-        .expect("literals");
-    assert_eq!(rows, vec![json!(["1", "2147483648", "1.5", [["k", "1"]]])]);
+    // Literal typing: `1` is INT, a literal past 32 bits BIGINT, `1.5` DECIMAL(2, 1), `'abc'`
+    // CHAR(3).
+    let rows = run_query(
+        &gw,
+        &dev,
+        "lits",
+        "SELECT 1, 2147483648, 1.5, MAP['k', 1], 'abc'",
+    )
+    .await
+    .expect("literals");
+    assert_eq!(
+        rows,
+        vec![json!(["1", "2147483648", "1.5", [["k", "1"]], "abc"])]
+    );
     let (_, st) = get(&gw, &dev, "/statements/lits").await;
     let cols = &st["status"]["traits"]["schema"]["columns"];
     assert_eq!(
@@ -103,6 +112,10 @@ async fn flink_types_and_literals_round_trip_through_the_statements_api() {
         json!({"type": "DECIMAL", "nullable": false, "precision": 2, "scale": 1})
     );
     assert_eq!(cols[3]["type"]["value_type"]["type"], "INTEGER");
+    assert_eq!(
+        cols[4]["type"],
+        json!({"type": "CHAR", "nullable": false, "length": 3})
+    );
 
     // A bare ROW(…): Flink's field names `EXPR$<i>`, and written into a ROW column by position.
     run_query(

@@ -8,6 +8,7 @@
 
 mod alter;
 mod cancel;
+mod char_types;
 mod ddl;
 pub(crate) mod dialect;
 pub(crate) mod encode;

@@ -35,7 +35,7 @@ use super::{
 use crate::catalog::{Catalogs, TableRef};
 use crate::kafka::KafkaCluster;
 use crate::kafka::ddl::{Distribution, NewTable, TableOptions};
-use crate::sql::types::{FlinkType, parse_flink_type};
+use crate::sql::types::{FlinkType, Kind, parse_flink_type};
 
 /// A user table: its definition, the rows readers see, and where its files live.
 #[derive(Debug)]
@@ -439,8 +439,9 @@ impl Inner {
         state: &SessionState,
         ctx: &Run,
         guard: Guard<'_>,
-    ) -> Result<(Arc<dyn ExecutionPlan>, bool), EngineError> {
+    ) -> Result<(Arc<dyn ExecutionPlan>, bool, Vec<Option<Kind>>), EngineError> {
         let planned = self.plan(stmt, state, ctx, guard).await?;
+        let chars = super::char_types::of_plan(&planned.plan);
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -450,6 +451,7 @@ impl Inner {
         Ok((
             physical(state, planned.plan, planned.streaming).await?,
             planned.streaming,
+            chars,
         ))
     }
 
@@ -460,8 +462,12 @@ impl Inner {
         guard: Guard<'_>,
     ) -> Result<Output, EngineError> {
         let state = self.session(ctx);
-        let (physical, streaming) = self.plan_query(stmt, &state, ctx, guard).await?;
-        let schema = columns_of(&physical.schema())?;
+        let (physical, streaming, chars) = self.plan_query(stmt, &state, ctx, guard).await?;
+        let mut schema = columns_of(&physical.schema())?;
+        // Flink's CHAR(n) / VARCHAR(n) of string literals, where DataFusion only has Utf8.
+        for (column, kind) in schema.columns.iter_mut().zip(chars) {
+            column.data_type = super::char_types::narrowed(column.data_type.clone(), kind);
+        }
         if ctx.dry_run {
             // Planned to its end; a dry run starts nothing (no task context, no stream).
             return Ok(Output {
@@ -629,7 +635,7 @@ impl Inner {
             ));
         }
         let state = self.session(ctx);
-        let (physical, streaming) = self
+        let (physical, streaming, _) = self
             .plan_query(Statement::Query(query.clone()), &state, ctx, guard)
             .await?;
         let schema = physical.schema();

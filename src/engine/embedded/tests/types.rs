@@ -383,6 +383,94 @@ fn implicit_conversions_are_flinks() {
 }
 
 #[tokio::test]
+async fn string_literals_are_typed_char_as_flink_types_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path()).await;
+    let chars = |n: u32| json!({"type": "CHAR", "nullable": false, "length": n});
+    let varchar = |n: u32| json!({"type": "VARCHAR", "nullable": false, "length": n});
+    let cases = [
+        ("'abc'", chars(3), json!("abc")),
+        ("'héllo'", chars(5), json!("héllo")),
+        ("'it''s'", chars(4), json!("it's")),
+        ("'a' || 'bc'", chars(3), json!("abc")),
+        ("('a' || 'bc') || 'de'", chars(5), json!("abcde")),
+        (
+            "CASE WHEN 1 = 1 THEN 'a' ELSE 'bc' END",
+            varchar(2),
+            json!("a"),
+        ),
+        (
+            "CASE WHEN 1 = 1 THEN 'ab' ELSE 'cd' END",
+            chars(2),
+            json!("ab"),
+        ),
+        (
+            "CASE WHEN 1 = 1 THEN 'ab' ELSE 'c' || 'de' END",
+            varchar(3),
+            json!("ab"),
+        ),
+        ("COALESCE('a', 'bc')", varchar(2), json!("a")),
+        ("COALESCE('ab', 'cd')", chars(2), json!("ab")),
+        ("CONCAT('a', 'b')", varchar(2147483647), json!("ab")),
+        ("CAST('a' AS STRING)", varchar(2147483647), json!("a")),
+        ("UPPER('a')", json!(null), json!("A")),
+    ];
+    let select = format!(
+        "SELECT {}",
+        cases.iter().map(|c| c.0).collect::<Vec<_>>().join(", ")
+    );
+    let (traits, rows) = gw_ok(&engine, &select).await;
+    for (i, (expr, ty, value)) in cases.iter().enumerate() {
+        let got = type_json(&traits, i);
+        if ty.is_null() {
+            // Not a case Flink's typing is read for: the type stays STRING.
+            assert_eq!(got["type"], "VARCHAR", "{expr}: {got}");
+            assert_eq!(got["length"], 2147483647, "{expr}: {got}");
+        } else {
+            assert_eq!(got, *ty, "{expr}");
+        }
+        assert_eq!(rows[0][i], *value, "{expr}");
+    }
+    // A CASE without ELSE may be NULL; the length is still the literal's.
+    let (traits, _) = gw_ok(&engine, "SELECT CASE WHEN 1 = 2 THEN 'ab' END").await;
+    assert_eq!(
+        type_json(&traits, 0),
+        json!({"type": "CHAR", "nullable": true, "length": 2})
+    );
+    // Through subqueries, unions and VALUES; a table's columns keep their own type.
+    for (sql, want) in [
+        (
+            "SELECT x FROM (SELECT 'abc' AS x) AS s ORDER BY x",
+            chars(3),
+        ),
+        ("SELECT 'a' UNION ALL SELECT 'bc'", varchar(2)),
+        ("SELECT 'ab' UNION SELECT 'cd'", chars(2)),
+        ("SELECT x FROM (VALUES ('a'), ('bc')) AS v(x)", varchar(2)),
+        (
+            "SELECT x FROM (VALUES ('ab'), ('cd')) AS v(x) WHERE x <> 'zz' LIMIT 5",
+            chars(2),
+        ),
+    ] {
+        let (traits, _) = gw_ok(&engine, sql).await;
+        assert_eq!(type_json(&traits, 0), want, "{sql}");
+    }
+    let customers = "`examples`.`marketplace`.`customers`";
+    let (before, _) = gw_ok(&engine, &format!("SELECT name FROM {customers} LIMIT 1")).await;
+    let (traits, _) = gw_ok(
+        &engine,
+        &format!("SELECT name, name || 'x', 'x' || name FROM {customers} LIMIT 1"),
+    )
+    .await;
+    for i in 0..3 {
+        assert_eq!(
+            type_json(&traits, i)["type"],
+            type_json(&before, 0)["type"],
+            "{i}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn positions_counts_and_frame_offsets_keep_their_meaning() {
     let dir = tempfile::tempdir().unwrap();
     let engine = open(dir.path()).await;
