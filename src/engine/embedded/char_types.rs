@@ -8,31 +8,96 @@
 //!   has the same CHAR type, else VARCHAR of the longest (NULL branches do not count);
 //! * a column of a projection, a subquery, a sort, a filter or a limit passes its type on.
 //!
+//! A row built in the query (`named_struct`, which the dialect layer makes of `ROW(…)`) has
+//! each field typed so, and nullable as its value is (DataFusion makes every field of it
+//! nullable; Flink's `ROW(1, 'x')` is `ROW<EXPR$0 INT NOT NULL, EXPR$1 CHAR(1) NOT NULL>`).
+//!
 //! Anything else (`CONCAT`, casts, functions, table columns, aggregates, joins) is `None`:
-//! its type stays what the Arrow schema says. Only the kind changes, never nullability.
+//! its type stays what the Arrow schema says. A column's own nullability never changes.
 
-use datafusion::common::ScalarValue;
-use datafusion::logical_expr::{BinaryExpr, Distinct, Expr, LogicalPlan, Operator};
+use datafusion::common::{DFSchema, ScalarValue};
+use datafusion::logical_expr::{BinaryExpr, Distinct, Expr, ExprSchemable, LogicalPlan, Operator};
 
 use crate::sql::types::{FlinkType, Kind, MAX_LENGTH};
 
-/// The character type of each output column of `plan` that Flink types more narrowly than
-/// `STRING`; `None` where the reported type stays as it is.
-pub(super) fn of_plan(plan: &LogicalPlan) -> Vec<Option<Kind>> {
+/// How Flink types each output column of `plan` more precisely than its Arrow type says;
+/// `None` where the reported type stays as it is. Applied with [`narrowed`].
+pub(super) fn of_plan(plan: &LogicalPlan) -> Vec<Option<Shape>> {
     (0..plan.schema().fields().len())
-        .map(|i| column(plan, i).and_then(|t| t.kind()))
+        .map(|i| column_shape(plan, i))
         .collect()
 }
 
-/// `t` as Flink types the column: `kind` (from [`of_plan`]) when `t` is the `STRING` that
-/// DataFusion's `Utf8` maps to, with `t`'s nullability; else `t` unchanged.
-pub(super) fn narrowed(t: FlinkType, kind: Option<Kind>) -> FlinkType {
-    match kind {
-        Some(kind) if *t.kind() == Kind::Varchar(MAX_LENGTH) => {
-            let nullable = t.nullable();
-            FlinkType::new(kind, nullable)
+/// What Flink's typing of a value refines in its reported type.
+#[derive(Clone, Debug, PartialEq)]
+pub(super) enum Shape {
+    /// A `CHAR(n)` / `VARCHAR(n)` reported as `STRING`.
+    Chars(Kind),
+    /// A row built in the query: per field, its own shape and whether it may be NULL.
+    Row(Vec<(Option<Shape>, Option<bool>)>),
+}
+
+/// `t` as Flink types the value: a `STRING` (DataFusion's `Utf8`) gets the shape's
+/// character type, a ROW's fields their shapes and nullability; `t`'s own nullability stays.
+pub(super) fn narrowed(t: FlinkType, shape: Option<&Shape>) -> FlinkType {
+    match (shape, t.kind()) {
+        (Some(Shape::Chars(kind)), Kind::Varchar(MAX_LENGTH)) => {
+            FlinkType::new(kind.clone(), t.nullable())
+        }
+        (Some(Shape::Row(shapes)), Kind::Row(fields)) if shapes.len() == fields.len() => {
+            let fields = fields
+                .iter()
+                .zip(shapes)
+                .map(|((name, ft), (shape, nullable))| {
+                    let ft = narrowed(ft.clone(), shape.as_ref());
+                    let nullable = nullable.unwrap_or(ft.nullable());
+                    (name.clone(), ft.with_nullable(nullable))
+                })
+                .collect();
+            FlinkType::new(Kind::Row(fields), t.nullable())
         }
         _ => t,
+    }
+}
+
+fn column_shape(plan: &LogicalPlan, i: usize) -> Option<Shape> {
+    if let Some(kind) = column(plan, i).and_then(Chars::kind) {
+        return Some(Shape::Chars(kind));
+    }
+    match plan {
+        LogicalPlan::Projection(p) => expr_shape(p.expr.get(i)?, Some(&p.input)),
+        LogicalPlan::Sort(s) => column_shape(&s.input, i),
+        LogicalPlan::Limit(l) => column_shape(&l.input, i),
+        LogicalPlan::Filter(f) => column_shape(&f.input, i),
+        LogicalPlan::SubqueryAlias(s) => column_shape(&s.input, i),
+        LogicalPlan::Distinct(Distinct::All(input)) => column_shape(input, i),
+        _ => None,
+    }
+}
+
+fn expr_shape(e: &Expr, input: Option<&LogicalPlan>) -> Option<Shape> {
+    if let Some(kind) = expr(e, input).and_then(Chars::kind) {
+        return Some(Shape::Chars(kind));
+    }
+    match e {
+        Expr::Alias(a) => expr_shape(&a.expr, input),
+        Expr::Column(c) => {
+            let input = input?;
+            column_shape(input, input.schema().index_of_column(c).ok()?)
+        }
+        Expr::ScalarFunction(f)
+            if f.func.name().eq_ignore_ascii_case("named_struct") && f.args.len() % 2 == 0 =>
+        {
+            let empty = DFSchema::empty();
+            let schema: &DFSchema = input.map_or(&empty, |p| p.schema().as_ref());
+            Some(Shape::Row(
+                f.args
+                    .chunks(2)
+                    .map(|pair| (expr_shape(&pair[1], input), pair[1].nullable(schema).ok()))
+                    .collect(),
+            ))
+        }
+        _ => None,
     }
 }
 

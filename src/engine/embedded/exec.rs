@@ -26,6 +26,7 @@ use datafusion::sql::sqlparser::ast::{
 use futures::stream::{self, BoxStream, StreamExt};
 
 use super::cancel::Stop;
+use super::char_types::Shape;
 use super::storage::{LoadedTable, TableMeta, TableStore};
 use super::topic_scan::ScanMode;
 use super::{
@@ -35,7 +36,7 @@ use super::{
 use crate::catalog::{Catalogs, TableRef};
 use crate::kafka::KafkaCluster;
 use crate::kafka::ddl::{Distribution, NewTable, TableOptions};
-use crate::sql::types::{FlinkType, Kind, parse_flink_type};
+use crate::sql::types::{FlinkType, parse_flink_type};
 
 /// A user table: its definition, the rows readers see, and where its files live.
 #[derive(Debug)]
@@ -439,7 +440,7 @@ impl Inner {
         state: &SessionState,
         ctx: &Run,
         guard: Guard<'_>,
-    ) -> Result<(Arc<dyn ExecutionPlan>, bool, Vec<Option<Kind>>), EngineError> {
+    ) -> Result<(Arc<dyn ExecutionPlan>, bool, Vec<Option<Shape>>), EngineError> {
         let planned = self.plan(stmt, state, ctx, guard).await?;
         let chars = super::char_types::of_plan(&planned.plan);
         SQLOptions::new()
@@ -464,9 +465,10 @@ impl Inner {
         let state = self.session(ctx);
         let (physical, streaming, chars) = self.plan_query(stmt, &state, ctx, guard).await?;
         let mut schema = columns_of(&physical.schema())?;
-        // Flink's CHAR(n) / VARCHAR(n) of string literals, where DataFusion only has Utf8.
+        // Flink's CHAR(n) / VARCHAR(n) of string literals (DataFusion only has Utf8), and the
+        // fields of a row built in the query typed and nullable as their values.
         for (column, kind) in schema.columns.iter_mut().zip(chars) {
-            column.data_type = super::char_types::narrowed(column.data_type.clone(), kind);
+            column.data_type = super::char_types::narrowed(column.data_type.clone(), kind.as_ref());
         }
         if ctx.dry_run {
             // Planned to its end; a dry run starts nothing (no task context, no stream).

@@ -60,7 +60,7 @@ impl Inner {
                 .schema()
                 .index_of_column_by_name(None, column)
                 .and_then(|i| chars.get(i).cloned().flatten());
-            let t = super::char_types::narrowed(t, kind);
+            let t = super::char_types::narrowed(t, kind.as_ref());
             let nullable = field.is_nullable() || d.nullable.contains(column);
             out.insert(column.clone(), t.with_nullable(nullable));
         }

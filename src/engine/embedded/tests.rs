@@ -235,7 +235,10 @@ async fn every_type_encodes_to_its_wire_string_and_flink_type() {
     );
     let row = type_json(&traits, 37);
     assert_eq!(row["fields"][0]["name"], "x");
-    assert_eq!(row["fields"][1]["field_type"]["type"], "VARCHAR");
+    assert_eq!(
+        row["fields"][1]["field_type"],
+        json!({"type": "CHAR", "nullable": false, "length": 1})
+    );
     assert_eq!(type_json(&traits, 34)["element_type"]["type"], "INTEGER");
 }
 

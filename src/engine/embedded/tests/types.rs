@@ -229,13 +229,21 @@ async fn an_unnamed_row_names_its_fields_expr_n_as_flink_does() {
     )
     .await;
     let t: Vec<Value> = (0..5).map(|i| type_json(&traits, i)).collect();
-    assert_eq!(field_names(&t[0]), ["EXPR$0", "EXPR$1"]);
-    assert_eq!(t[0]["fields"][0]["field_type"]["type"], "INTEGER");
-    assert_eq!(t[0]["fields"][1]["field_type"]["type"], "VARCHAR");
+    // Exactly Flink's type of `ROW(1, 'x')` (see `flink::values`' tests).
+    assert_eq!(
+        t[0],
+        json!({"type": "ROW", "nullable": false, "fields": [
+            {"name": "EXPR$0", "field_type": {"type": "INTEGER", "nullable": false}},
+            {"name": "EXPR$1", "field_type": {"type": "CHAR", "nullable": false, "length": 1}}]})
+    );
     assert_eq!(field_names(&t[1]), ["EXPR$0", "EXPR$1"]);
     assert_eq!(
         field_names(&t[1]["fields"][1]["field_type"]),
         ["EXPR$0", "EXPR$1"]
+    );
+    assert_eq!(
+        t[1]["fields"][1]["field_type"]["fields"][1]["field_type"],
+        json!({"type": "BOOLEAN", "nullable": false})
     );
     assert_eq!(field_names(&t[2]), ["a", "b"], "a cast names the fields");
     assert_eq!(field_names(&t[3]), ["EXPR$0"]);
@@ -262,7 +270,20 @@ async fn an_unnamed_row_names_its_fields_expr_n_as_flink_does() {
          FROM `examples`.`marketplace`.`customers`) ORDER BY r.EXPR$0 LIMIT 1",
     )
     .await;
-    assert_eq!(field_names(&type_json(&traits, 0)), ["EXPR$0", "EXPR$1"]);
+    let r = type_json(&traits, 0);
+    assert_eq!(field_names(&r), ["EXPR$0", "EXPR$1"]);
+    let (table, _) = gw_ok(
+        &engine,
+        "SELECT customer_id, name FROM `examples`.`marketplace`.`customers` LIMIT 1",
+    )
+    .await;
+    for i in 0..2 {
+        assert_eq!(
+            r["fields"][i]["field_type"],
+            type_json(&table, i),
+            "a field typed as its column"
+        );
+    }
     assert_eq!(rows[0][0][1], rows[0][1]);
 }
 
