@@ -204,11 +204,12 @@ async fn describe_and_information_schema_show_masked_columns_as_the_caller_reads
             json!(["region", "VARCHAR(2147483647)", "YES"]),
         ]
     );
-    // Masked: `id` is the tenant claim, a STRING that is never NULL for this token.
+    // Masked: `id` is the tenant claim, a literal (`'t1'`, CHAR(2) as Flink types it, as a
+    // read of it is typed) that is never NULL for this token.
     assert_eq!(
         described(&gw, &dev, "d-dev").await,
         vec![
-            json!(["id", "STRING", "FALSE"]),
+            json!(["id", "CHAR(2)", "FALSE"]),
             json!(["email", "STRING", "TRUE"]),
             json!(["region", "STRING", "TRUE"]),
         ]
@@ -216,7 +217,7 @@ async fn describe_and_information_schema_show_masked_columns_as_the_caller_reads
     assert_eq!(
         info_columns(&gw, &dev, "i-dev").await,
         vec![
-            json!(["id", "VARCHAR(2147483647)", "NO"]),
+            json!(["id", "CHAR(2)", "NO"]),
             json!(["email", "VARCHAR(2147483647)", "YES"]),
             json!(["region", "VARCHAR(2147483647)", "YES"]),
         ]
@@ -234,6 +235,13 @@ async fn describe_and_information_schema_show_masked_columns_as_the_caller_reads
             json!(["t1", "***@corp.example"]),
             json!(["t1", "***@mail.example"])
         ]
+    );
+    let (status, st) = common::get(&gw, &dev, "/statements/read").await;
+    assert_eq!(status, 200, "{st}");
+    assert_eq!(
+        st["status"]["traits"]["schema"]["columns"][0]["type"],
+        json!({"type": "CHAR", "nullable": false, "length": 2}),
+        "the read's type agrees with DESCRIBE"
     );
     // A token without the claim: the mask is NULL, so the column is nullable.
     let claimless = developer(&gw);

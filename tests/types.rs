@@ -83,11 +83,20 @@ async fn flink_types_and_literals_round_trip_through_the_statements_api() {
                    "precision": 2}),
         ]
     );
-    // Literal typing: `1` is INT, a literal past 32 bits BIGINT, `1.5` DECIMAL(2, 1).
-    let rows = run_query(&gw, &dev, "lits", "SELECT 1, 2147483648, 1.5, MAP['k', 1]")
-        .await
-        .expect("literals");
-    assert_eq!(rows, vec![json!(["1", "2147483648", "1.5", [["k", "1"]]])]);
+    // Literal typing: `1` is INT, a literal past 32 bits BIGINT, `1.5` DECIMAL(2, 1), `'abc'`
+    // CHAR(3).
+    let rows = run_query(
+        &gw,
+        &dev,
+        "lits",
+        "SELECT 1, 2147483648, 1.5, MAP['k', 1], 'abc'",
+    )
+    .await
+    .expect("literals");
+    assert_eq!(
+        rows,
+        vec![json!(["1", "2147483648", "1.5", [["k", "1"]], "abc"])]
+    );
     let (_, st) = get(&gw, &dev, "/statements/lits").await;
     let cols = &st["status"]["traits"]["schema"]["columns"];
     assert_eq!(
@@ -103,5 +112,54 @@ async fn flink_types_and_literals_round_trip_through_the_statements_api() {
         json!({"type": "DECIMAL", "nullable": false, "precision": 2, "scale": 1})
     );
     assert_eq!(cols[3]["type"]["value_type"]["type"], "INTEGER");
+    assert_eq!(
+        cols[4]["type"],
+        json!({"type": "CHAR", "nullable": false, "length": 3})
+    );
+
+    // A bare ROW(…): Flink's field names `EXPR$<i>`, and written into a ROW column by position.
+    run_query(
+        &gw,
+        &dev,
+        "bare",
+        "INSERT INTO typed (id, r) VALUES (2, ROW(3, 'z'))",
+    )
+    .await
+    .expect("INSERT a bare ROW");
+    let rows = run_query(
+        &gw,
+        &dev,
+        "rows",
+        "SELECT r, ROW(id, 'k') FROM typed WHERE id = 2",
+    )
+    .await
+    .expect("SELECT rows");
+    assert_eq!(rows, vec![json!([["3", "z"], ["2", "k"]])]);
+    let (_, st) = get(&gw, &dev, "/statements/rows").await;
+    let cols = &st["status"]["traits"]["schema"]["columns"];
+    let names = |t: &Value| -> Vec<Value> {
+        t["fields"]
+            .as_array()
+            .expect("a ROW")
+            .iter()
+            .map(|f| f["name"].clone())
+            .collect()
+    };
+    assert_eq!(names(&cols[0]["type"]), [json!("x"), json!("y")]);
+    assert_eq!(names(&cols[1]["type"]), [json!("EXPR$0"), json!("EXPR$1")]);
+    let (_, body) = run_query(
+        &gw,
+        &dev,
+        "arity",
+        "INSERT INTO typed (id, r) VALUES (3, ROW(1, 'a', 'b'))",
+    )
+    .await
+    .expect_err("a row of another arity");
+    let detail = body.to_string();
+    assert!(
+        detail.contains("Column 'r' is a ROW of 2 fields") && detail.contains("has 3 fields"),
+        "{detail}"
+    );
+    assert!(!detail.contains("Struct("), "{detail}");
     gw.stop().await;
 }

@@ -8,12 +8,14 @@
 
 mod alter;
 mod cancel;
+mod char_types;
 mod ddl;
 pub(crate) mod dialect;
 pub(crate) mod encode;
 mod examples;
 pub(crate) mod exec;
 pub(crate) mod functions;
+mod insert_rows;
 mod masked;
 mod policy_fit;
 mod show;

@@ -325,6 +325,46 @@ impl FlinkType {
         };
         Ok(Self::new(kind, nullable))
     }
+
+    /// Whether Flink converts a value of this type to `to` implicitly, as when a query's
+    /// column is written into a sink column (Flink's `LogicalTypeCasts.supportsImplicitCast`):
+    /// within a type root (any length or precision), up the integer ladder, exact numbers
+    /// to DECIMAL/FLOAT/DOUBLE, CHAR to VARCHAR, BINARY to VARBINARY, between the two
+    /// timestamps and from TIMESTAMP to DATE and TIME, NULL to anything; constructed types
+    /// element by element, and a ROW field by field by position (names do not matter).
+    /// Nullability is not compared.
+    pub(crate) fn casts_implicitly_to(&self, to: &FlinkType) -> bool {
+        use Kind::*;
+        let rank = |k: &Kind| match k {
+            TinyInt => Some(0),
+            SmallInt => Some(1),
+            Integer => Some(2),
+            BigInt => Some(3),
+            _ => None,
+        };
+        match (&self.kind, &to.kind) {
+            (Null, _) => true,
+            (Array(a), Array(b)) | (Multiset(a), Multiset(b)) => a.casts_implicitly_to(b),
+            (Map(k1, v1), Map(k2, v2)) => k1.casts_implicitly_to(k2) && v1.casts_implicitly_to(v2),
+            (Row(a), Row(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|((_, x), (_, y))| x.casts_implicitly_to(y))
+            }
+            (Array(_) | Multiset(_) | Map(..) | Row(_), _)
+            | (_, Array(_) | Multiset(_) | Map(..) | Row(_)) => false,
+            (from, to) if std::mem::discriminant(from) == std::mem::discriminant(to) => true,
+            (from, Decimal { .. }) => rank(from).is_some(),
+            (from, Float) => rank(from).is_some() || matches!(from, Decimal { .. }),
+            (from, Double) => rank(from).is_some() || matches!(from, Decimal { .. } | Float),
+            (Char(_), Varchar(_)) | (Binary(_), Varbinary(_)) => true,
+            (Timestamp(_), TimestampLtz(_) | Date | Time(_)) | (TimestampLtz(_), Timestamp(_)) => {
+                true
+            }
+            (from, to) => matches!((rank(from), rank(to)), (Some(f), Some(t)) if f < t),
+        }
+    }
 }
 
 /// The contract's DataType object (§4.3). Optional keys are omitted, never `null`.

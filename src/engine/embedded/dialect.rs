@@ -16,7 +16,9 @@
 //!   position or a count (`ORDER BY 1`, `GROUP BY 1`, `LIMIT`/`OFFSET`/`FETCH`, window frame
 //!   bounds, interval values), which are held aside while the statement is visited;
 //! * `MAP_FROM_ARRAYS(keys, values)` (also what `MAP[k, v, …]` parses to) becomes
-//!   DataFusion's `map(keys, values)`.
+//!   DataFusion's `map(keys, values)`;
+//! * a bare `ROW(e0, …)` becomes `named_struct('EXPR$0', e0, …)`: Flink names the fields of
+//!   an unnamed row `EXPR$<position>` (a cast to a named ROW type names them itself).
 //!
 //! These rewrites never change which objects a statement touches (that was settled by the
 //! gateway's resolve/authorize/rewrite stages); they only translate dialect.
@@ -499,6 +501,9 @@ fn rewrite_expr(expr: &mut Expr) -> Result<Option<Expr>, EngineError> {
     if let Some(new) = rewrite_call(expr) {
         return Ok(Some(new));
     }
+    if let Some(row) = unnamed_row(expr)? {
+        return Ok(Some(row));
+    }
     match expr {
         Expr::Cast {
             expr: inner,
@@ -550,7 +555,8 @@ fn rewrite_expr(expr: &mut Expr) -> Result<Option<Expr>, EngineError> {
 
 /// `CAST(ROW(e1, …) AS ROW<f1 T1, …>)` as `named_struct('f1', arrow_cast(e1, 'T1'), …)`:
 /// Flink casts a row to a row by position, DataFusion by field name, and the fields of a
-/// `ROW(…)` constructor have no names of their own. `None` for any other cast.
+/// `ROW(…)` constructor have no names of their own (a row constructor inside is cast the same
+/// way). `None` for any other cast.
 fn cast_row_constructor(
     inner: &mut Expr,
     target: &crate::sql::types::FlinkType,
@@ -558,33 +564,118 @@ fn cast_row_constructor(
     let crate::sql::types::Kind::Row(fields) = target.kind() else {
         return Ok(None);
     };
-    let mut call = &mut *inner;
+    let Some(values) = row_values(inner) else {
+        return Ok(None);
+    };
+    if fields.is_empty() || values.len() != fields.len() {
+        return Ok(None);
+    }
+    let values: Vec<Expr> = values
+        .into_iter()
+        .map(|e| std::mem::replace(e, Expr::Value(Value::Null.into())))
+        .collect();
+    let mut cast = Vec::with_capacity(values.len());
+    for ((_, t), mut value) in fields.iter().zip(values) {
+        // A row inside the row is cast by position too.
+        if let Some(row) = cast_row_constructor(&mut value, t)? {
+            cast.push(row);
+            continue;
+        }
+        let arrow = t
+            .to_arrow()
+            .map_err(|e| EngineError::Plan(format!("Cannot cast to {}: {e}", target.to_sql())))?;
+        cast.push(call_with_type("arrow_cast", value, &arrow.to_string())?);
+    }
+    let names: Vec<&str> = fields.iter().map(|(n, _)| n.as_str()).collect();
+    named_struct(&names, cast).map(Some)
+}
+
+/// The field values of a row constructor as written: `ROW(e1, …)` (also `STRUCT(…)`), or the
+/// `named_struct('EXPR$0', e1, …)` that [`unnamed_row`] made of a bare `ROW(…)` (its
+/// arguments are visited before the cast around it). `None` for anything else.
+fn row_values(call: &mut Expr) -> Option<Vec<&mut Expr>> {
+    let mut call = call;
     while let Expr::Nested(e) = call {
         call = e.as_mut();
     }
-    let Some((name, args)) = plain_call(call) else {
+    let (name, args) = plain_call(call)?;
+    let values: Vec<&mut FunctionArg> = match name.as_str() {
+        "ROW" | "STRUCT" => args.iter_mut().collect(),
+        "NAMED_STRUCT" => {
+            let generated = args.len() % 2 == 0
+                && args.chunks(2).enumerate().all(|(i, pair)| {
+                    matches!(&pair[0], FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))
+                        if v.value == Value::SingleQuotedString(format!("EXPR${i}")))
+                });
+            if !generated {
+                return None;
+            }
+            args.iter_mut().skip(1).step_by(2).collect()
+        }
+        _ => return None,
+    };
+    let n = values.len();
+    let exprs: Vec<&mut Expr> = values
+        .into_iter()
+        .filter_map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    (n > 0 && exprs.len() == n).then_some(exprs)
+}
+
+/// The arguments of a bare `ROW(e0, …)` (in any parentheses); `None` for anything else,
+/// a `ROW()` without fields included.
+pub(super) fn bare_row(expr: &mut Expr) -> Option<Vec<&mut Expr>> {
+    let mut call = expr;
+    while let Expr::Nested(e) = call {
+        call = e.as_mut();
+    }
+    let (name, args) = plain_call(call)?;
+    if name != "ROW" {
+        return None;
+    }
+    let n = args.len();
+    let exprs: Vec<&mut Expr> = args
+        .iter_mut()
+        .filter_map(|a| match a {
+            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+            _ => None,
+        })
+        .collect();
+    (n > 0 && exprs.len() == n).then_some(exprs)
+}
+
+/// A bare `ROW(e0, …)` as `named_struct('EXPR$0', e0, …)`: Flink names the fields of an
+/// unnamed row `EXPR$<position>` (DataFusion's `row` would name them `c0`, …).
+fn unnamed_row(expr: &mut Expr) -> Result<Option<Expr>, EngineError> {
+    if !matches!(expr, Expr::Function(_)) {
+        return Ok(None);
+    }
+    let Some(args) = bare_row(expr) else {
         return Ok(None);
     };
-    if !matches!(name.as_str(), "ROW" | "STRUCT") || args.len() != fields.len() || fields.is_empty()
-    {
-        return Ok(None);
-    }
-    let mut values = Vec::with_capacity(args.len());
-    for arg in args.iter_mut() {
-        let Some(e) = take_arg(arg) else {
-            return Ok(None);
-        };
-        values.push(e);
-    }
-    let template = fields
+    let values: Vec<Expr> = args
+        .into_iter()
+        .map(|e| std::mem::replace(e, Expr::Value(Value::Null.into())))
+        .collect();
+    let names: Vec<String> = (0..values.len()).map(|i| format!("EXPR${i}")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    named_struct(&names, values).map(Some)
+}
+
+/// `named_struct('n0', v0, …)`.
+pub(super) fn named_struct(names: &[&str], values: Vec<Expr>) -> Result<Expr, EngineError> {
+    let template = names
         .iter()
-        .map(|(n, _)| format!("'{}', NULL", n.replace('\'', "''")))
+        .map(|n| format!("'{}', NULL", n.replace('\'', "''")))
         .collect::<Vec<_>>()
         .join(", ");
     let mut out = Parser::new(&GenericDialect {})
         .try_with_sql(&format!("named_struct({template})"))
         .and_then(|mut p| p.parse_expr())
-        .map_err(|e| EngineError::Internal(format!("building a row cast: {e}")))?;
+        .map_err(|e| EngineError::Internal(format!("building a row: {e}")))?;
     let Expr::Function(f) = &mut out else {
         return Err(EngineError::Internal(
             "unexpected shape of named_struct".into(),
@@ -595,17 +686,15 @@ fn cast_row_constructor(
             "unexpected shape of named_struct".into(),
         ));
     };
-    for (i, ((_, t), value)) in fields.iter().zip(values).enumerate() {
-        let arrow = t
-            .to_arrow()
-            .map_err(|e| EngineError::Plan(format!("Cannot cast to {}: {e}", target.to_sql())))?;
-        list.args[2 * i + 1] = FunctionArg::Unnamed(FunctionArgExpr::Expr(call_with_type(
-            "arrow_cast",
-            value,
-            &arrow.to_string(),
-        )?));
+    if list.args.len() != 2 * values.len() {
+        return Err(EngineError::Internal(
+            "named_struct: names and values differ in number".into(),
+        ));
     }
-    Ok(Some(out))
+    for (i, value) in values.into_iter().enumerate() {
+        list.args[2 * i + 1] = FunctionArg::Unnamed(FunctionArgExpr::Expr(value));
+    }
+    Ok(out)
 }
 
 fn field_rank(f: &DateTimeField) -> Option<u8> {

@@ -26,6 +26,7 @@ use datafusion::sql::sqlparser::ast::{
 use futures::stream::{self, BoxStream, StreamExt};
 
 use super::cancel::Stop;
+use super::char_types::Shape;
 use super::storage::{LoadedTable, TableMeta, TableStore};
 use super::topic_scan::ScanMode;
 use super::{
@@ -439,8 +440,9 @@ impl Inner {
         state: &SessionState,
         ctx: &Run,
         guard: Guard<'_>,
-    ) -> Result<(Arc<dyn ExecutionPlan>, bool), EngineError> {
+    ) -> Result<(Arc<dyn ExecutionPlan>, bool, Vec<Option<Shape>>), EngineError> {
         let planned = self.plan(stmt, state, ctx, guard).await?;
+        let chars = super::char_types::of_plan(&planned.plan);
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -450,6 +452,7 @@ impl Inner {
         Ok((
             physical(state, planned.plan, planned.streaming).await?,
             planned.streaming,
+            chars,
         ))
     }
 
@@ -460,8 +463,13 @@ impl Inner {
         guard: Guard<'_>,
     ) -> Result<Output, EngineError> {
         let state = self.session(ctx);
-        let (physical, streaming) = self.plan_query(stmt, &state, ctx, guard).await?;
-        let schema = columns_of(&physical.schema())?;
+        let (physical, streaming, chars) = self.plan_query(stmt, &state, ctx, guard).await?;
+        let mut schema = columns_of(&physical.schema())?;
+        // Flink's CHAR(n) / VARCHAR(n) of string literals (DataFusion only has Utf8), and the
+        // fields of a row built in the query typed and nullable as their values.
+        for (column, kind) in schema.columns.iter_mut().zip(chars) {
+            column.data_type = super::char_types::narrowed(column.data_type.clone(), kind.as_ref());
+        }
         if ctx.dry_run {
             // Planned to its end; a dry run starts nothing (no task context, no stream).
             return Ok(Output {
@@ -551,6 +559,28 @@ impl Inner {
             None => None,
         };
         let state = self.session(ctx);
+        // A bare ROW(…) goes into a ROW column by position, as in Flink.
+        if super::insert_rows::has_bare_row(ins) {
+            let columns = match &kafka {
+                Some((_, table)) => table.layout.columns.clone(),
+                None => self
+                    .user_table(&target)?
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| Ok((f.name().clone(), FlinkType::from_field(f)?)))
+                    .collect::<Result<Vec<_>, String>>()
+                    .map_err(EngineError::Internal)?,
+            };
+            let named = super::insert_rows::name_rows(ins, &columns)?;
+            if !named.is_empty()
+                && let Some(source) = &ins.source
+            {
+                let query = Statement::Query(source.clone());
+                let planned = self.plan(query, &state, ctx, guard).await?;
+                super::insert_rows::check_implicit(&named, planned.plan.schema().as_arrow())?;
+            }
+        }
         let planned = self.plan(stmt, &state, ctx, guard).await?;
         let LogicalPlan::Dml(dml) = planned.plan else {
             return Err(EngineError::Internal(
@@ -607,7 +637,7 @@ impl Inner {
             ));
         }
         let state = self.session(ctx);
-        let (physical, streaming) = self
+        let (physical, streaming, _) = self
             .plan_query(Statement::Query(query.clone()), &state, ctx, guard)
             .await?;
         let schema = physical.schema();

@@ -47,6 +47,7 @@ impl Inner {
             .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
             .await
             .map_err(plan_error)?;
+        let chars = super::char_types::of_plan(&plan);
         let mut out = BTreeMap::new();
         for column in &d.masked {
             let field = plan
@@ -54,6 +55,12 @@ impl Inner {
                 .field_with_unqualified_name(column)
                 .map_err(plan_error)?;
             let t = FlinkType::from_field(field).map_err(EngineError::Internal)?;
+            // A literal mask is typed as a read of it is (`'t1'` is CHAR(2)).
+            let kind = plan
+                .schema()
+                .index_of_column_by_name(None, column)
+                .and_then(|i| chars.get(i).cloned().flatten());
+            let t = super::char_types::narrowed(t, kind.as_ref());
             let nullable = field.is_nullable() || d.nullable.contains(column);
             out.insert(column.clone(), t.with_nullable(nullable));
         }

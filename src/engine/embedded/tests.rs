@@ -117,7 +117,7 @@ async fn every_type_encodes_to_its_wire_string_and_flink_type() {
         ("CAST('-Infinity' AS DOUBLE)", "DOUBLE", json!("-Infinity")),
         ("CAST(1.5 AS DECIMAL(5, 2))", "DECIMAL", json!("1.50")),
         ("CAST(-0.07 AS DECIMAL(10, 3))", "DECIMAL", json!("-0.070")),
-        ("'héllo'", "VARCHAR", json!("héllo")),
+        ("'héllo'", "CHAR", json!("héllo")),
         ("CAST(12 AS STRING)", "VARCHAR", json!("12")),
         ("TRUE", "BOOLEAN", json!("TRUE")),
         ("1 > 2", "BOOLEAN", json!("FALSE")),
@@ -210,6 +210,10 @@ async fn every_type_encodes_to_its_wire_string_and_flink_type() {
     );
     assert_eq!(
         type_json(&traits, 14),
+        json!({"type": "CHAR", "nullable": false, "length": 5})
+    );
+    assert_eq!(
+        type_json(&traits, 15),
         json!({"type": "VARCHAR", "nullable": false, "length": 2147483647})
     );
     assert_eq!(type_json(&traits, 18)["nullable"], true);
@@ -219,9 +223,22 @@ async fn every_type_encodes_to_its_wire_string_and_flink_type() {
     let map = type_json(&traits, 36);
     assert_eq!(map["key_type"]["type"], "VARCHAR");
     assert_eq!(map["value_type"]["type"], "INTEGER");
+    assert_eq!(
+        type_json(&traits, 38)["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].clone())
+            .collect::<Vec<_>>(),
+        [json!("EXPR$0"), json!("EXPR$1"), json!("EXPR$2")],
+        "an unnamed row's fields"
+    );
     let row = type_json(&traits, 37);
     assert_eq!(row["fields"][0]["name"], "x");
-    assert_eq!(row["fields"][1]["field_type"]["type"], "VARCHAR");
+    assert_eq!(
+        row["fields"][1]["field_type"],
+        json!({"type": "CHAR", "nullable": false, "length": 1})
+    );
     assert_eq!(type_json(&traits, 34)["element_type"]["type"], "INTEGER");
 }
 
