@@ -426,6 +426,36 @@ async fn views_are_listed_described_and_shown_as_views() {
     let names: Vec<&str> = described.iter().filter_map(|r| r[0].as_str()).collect();
     assert_eq!(names, ["label", "pay"], "{described:?}");
     assert_eq!(described[1][1], "INT", "{described:?}");
+    // A literal column is described as a read of the view types it: Flink's CHAR(n), NOT
+    // NULL (`||` adds the lengths).
+    ok(
+        &gw,
+        &dev,
+        "cl",
+        "CREATE VIEW `v-lit` AS SELECT 'abc' AS tag, 'ab' || 'c' AS joined, label FROM `v-items`",
+    )
+    .await;
+    let described = ok(&gw, &dev, "d2", "DESCRIBE `v-lit`").await;
+    let types: Vec<(&str, &str, &str)> = described
+        .iter()
+        .map(|r| {
+            (
+                r[0].as_str().unwrap_or_default(),
+                r[1].as_str().unwrap_or_default(),
+                r[2].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("tag", "CHAR(3)", "FALSE"),
+            ("joined", "CHAR(3)", "FALSE"),
+            ("label", "STRING", "TRUE")
+        ],
+        "{described:?}"
+    );
+    ok(&gw, &dev, "dl", "DROP VIEW `v-lit`").await;
     let shown = ok(&gw, &dev, "c1", "SHOW CREATE VIEW `v-items`").await;
     assert_eq!(
         shown,

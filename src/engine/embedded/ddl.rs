@@ -533,8 +533,9 @@ impl Inner {
                 .map_err(super::exec::plan_error)?,
             None => None,
         };
-        let schema = match (provider, self.catalogs.views().get(&target)) {
-            (Some(p), _) => p.schema(),
+        // A view's columns as a read of it types them (Flink's CHAR(n) of its literals).
+        let (schema, shapes) = match (provider, self.catalogs.views().get(&target)) {
+            (Some(p), _) => (p.schema(), Vec::new()),
             (None, Some(view)) => self.view_schema(&view).await?,
             (None, None) => return Err(EngineError::TableNotFound(target)),
         };
@@ -547,10 +548,13 @@ impl Inner {
             .kafka_cluster(&target.catalog, &target.database)
             .is_some();
         let mut rows = Vec::new();
-        for field in schema.fields() {
+        for (i, field) in schema.fields().iter().enumerate() {
             let t = match masked.get(field.name()) {
                 Some(t) => t.clone(),
-                None => FlinkType::from_field(field).map_err(EngineError::Internal)?,
+                None => super::char_types::narrowed(
+                    FlinkType::from_field(field).map_err(EngineError::Internal)?,
+                    shapes.get(i).and_then(Option::as_ref),
+                ),
             };
             let key = if primary_key.contains(field.name()) {
                 text(&format!("PRI({})", primary_key.join(", ")))

@@ -371,10 +371,11 @@ impl Inner {
 
     /// The columns of a view (DESCRIBE): its body, views in it expanded, planned and not
     /// run. The gateway authorized describing the view, nothing else, so nothing is read.
-    pub(crate) async fn view_schema(
+    /// With the schema, Flink's types of its string literals and rows ([`super::char_types`]).
+    pub(super) async fn view_schema(
         &self,
         view: &crate::views::ViewDef,
-    ) -> Result<datafusion::arrow::datatypes::SchemaRef, EngineError> {
+    ) -> Result<(datafusion::arrow::datatypes::SchemaRef, Vec<Option<Shape>>), EngineError> {
         let query = crate::views::expanded(self.catalogs.views(), view)?;
         let run = Run::new(&super::ExecContext::default());
         let state = self.session(&run);
@@ -389,7 +390,8 @@ impl Inner {
                 .into(),
                 other => other,
             })?;
-        Ok(Arc::new(planned.plan.schema().as_arrow().clone()))
+        let shapes = super::char_types::of_plan(&planned.plan);
+        Ok((Arc::new(planned.plan.schema().as_arrow().clone()), shapes))
     }
 
     /// The session one statement plans and runs in: the engine's catalogs plus the
