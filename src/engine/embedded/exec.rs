@@ -639,18 +639,19 @@ impl Inner {
             ));
         }
         let state = self.session(ctx);
-        let (physical, streaming, _) = self
+        let (physical, streaming, chars) = self
             .plan_query(Statement::Query(query.clone()), &state, ctx, guard)
             .await?;
         let schema = physical.schema();
+        // The columns typed as the query's result is (Flink's CHAR(n) of a literal).
         let columns = schema
             .fields()
             .iter()
-            .map(|f| {
-                Ok((
-                    f.name().clone(),
-                    FlinkType::from_field(f).map_err(EngineError::Unsupported)?,
-                ))
+            .enumerate()
+            .map(|(i, f)| {
+                let t = FlinkType::from_field(f).map_err(EngineError::Unsupported)?;
+                let t = super::char_types::narrowed(t, chars.get(i).and_then(Option::as_ref));
+                Ok((f.name().clone(), t))
             })
             .collect::<Result<Vec<_>, EngineError>>()?;
         let task = state.task_ctx();

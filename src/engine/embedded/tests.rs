@@ -586,6 +586,18 @@ async fn create_table_as_select_takes_the_query_schema_and_rows() {
         rows[0][0] == json!("1000"),
         "CTAS rows are durable: {rows:?}"
     );
+    // A literal column gets the literal's type, as in Flink: CHAR(3) NOT NULL.
+    ok(
+        &engine,
+        "CREATE TABLE `env-dev`.`lkc-dev`.`tagged` AS SELECT 'abc' AS tag, customer_id \
+         FROM `env-dev`.`lkc-dev`.`by_customer`",
+    )
+    .await;
+    let (t, _) = ok(&engine, "SELECT tag FROM `env-dev`.`lkc-dev`.`tagged`").await;
+    assert_eq!(
+        type_json(&t, 0),
+        json!({"type": "CHAR", "nullable": false, "length": 3})
+    );
 }
 
 #[tokio::test]
