@@ -614,8 +614,14 @@ fn row_values(call: &mut Expr) -> Option<Vec<&mut Expr>> {
         }
         _ => return None,
     };
-    let n = values.len();
-    let exprs: Vec<&mut Expr> = values
+    all_unnamed(values)
+}
+
+/// The expressions of `args` when there is at least one and each is a plain positional
+/// expression; `None` otherwise.
+fn all_unnamed(args: Vec<&mut FunctionArg>) -> Option<Vec<&mut Expr>> {
+    let n = args.len();
+    let exprs: Vec<&mut Expr> = args
         .into_iter()
         .filter_map(|a| match a {
             FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
@@ -636,15 +642,7 @@ pub(super) fn bare_row(expr: &mut Expr) -> Option<Vec<&mut Expr>> {
     if name != "ROW" {
         return None;
     }
-    let n = args.len();
-    let exprs: Vec<&mut Expr> = args
-        .iter_mut()
-        .filter_map(|a| match a {
-            FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
-            _ => None,
-        })
-        .collect();
-    (n > 0 && exprs.len() == n).then_some(exprs)
+    all_unnamed(args.iter_mut().collect())
 }
 
 /// A bare `ROW(e0, …)` as `named_struct('EXPR$0', e0, …)`: Flink names the fields of an
