@@ -284,6 +284,25 @@ pub struct AuditHealth {
     pub warnings: Vec<String>,
 }
 
+/// A record queued by [`Auditor::submit`].
+#[derive(Debug)]
+#[must_use = "a submitted record is not known to be durable until `durable` is awaited"]
+pub struct Submitted<'a> {
+    auditor: &'a Auditor,
+    queued: Option<file::Queued>,
+}
+
+impl Submitted<'_> {
+    /// Waits until the record is on disk (and confirmed by the required sinks), as
+    /// [`Auditor::record`] does.
+    pub async fn durable(self) -> Result<Option<Durable>, AuditError> {
+        match self.queued {
+            Some(q) => self.auditor.settle(q).await,
+            None => Ok(None),
+        }
+    }
+}
+
 impl Auditor {
     /// Opens (or creates) the log named by `config` and continues its chain, and starts the
     /// Kafka replica if one is configured (without waiting for Kafka: see [`Auditor::start`]).
@@ -370,10 +389,46 @@ impl Auditor {
     /// (the default) returns the error, and the caller must refuse the request (503); otherwise
     /// logs it, counts the record as dropped and returns `Ok(None)`.
     pub async fn record(&self, record: AuditRecord) -> Result<Option<Durable>, AuditError> {
+        self.submit(record).await?.durable().await
+    }
+
+    /// Queues `record` without waiting for it; [`Submitted::durable`] waits, with
+    /// [`Auditor::record`]'s handling of failures. Records are written in the order submitted,
+    /// so a caller with several records to make durable submits them all and waits for the
+    /// last: one fsync wait, and they usually share one fsync. A failure to queue (the log is
+    /// closed) is returned at once, with `fail_closed` as in [`Auditor::record`].
+    pub async fn submit(&self, record: AuditRecord) -> Result<Submitted<'_>, AuditError> {
         if !self.enabled {
-            return Ok(None);
+            return Ok(Submitted {
+                auditor: self,
+                queued: None,
+            });
         }
-        match self.sink.append(record).await {
+        match self.sink.submit(record).await {
+            Ok(q) => Ok(Submitted {
+                auditor: self,
+                queued: Some(q),
+            }),
+            Err(e) => self.failed(e).map(|_| Submitted {
+                auditor: self,
+                queued: None,
+            }),
+        }
+    }
+
+    /// A record that could not be made durable: the error with `fail_closed`, else logged,
+    /// counted as dropped and `Ok(None)`.
+    fn failed(&self, e: AuditError) -> Result<Option<Durable>, AuditError> {
+        if self.fail_closed {
+            return Err(e);
+        }
+        tracing::error!(target: "sqlgate::audit", error = %e, "audit record dropped (fail_closed = false)");
+        self.sink.count_dropped();
+        Ok(None)
+    }
+
+    async fn settle(&self, queued: file::Queued) -> Result<Option<Durable>, AuditError> {
+        match queued.durable().await {
             Ok(d) => {
                 for s in &self.sinks {
                     // The record is in the file either way; a sink's `required` only
@@ -382,12 +437,7 @@ impl Auditor {
                 }
                 Ok(Some(d))
             }
-            Err(e) if self.fail_closed => Err(e),
-            Err(e) => {
-                tracing::error!(target: "sqlgate::audit", error = %e, "audit record dropped (fail_closed = false)");
-                self.sink.count_dropped();
-                Ok(None)
-            }
+            Err(e) => self.failed(e),
         }
     }
 

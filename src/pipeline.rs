@@ -381,7 +381,9 @@ pub async fn create_statement(
     // From here a stop or DELETE stops the engine's work itself, not only its reading.
     running.attach_engine(execution.cancel.clone());
     let statements = gw.statements().clone();
-    trail.event(StatementEvent::Created, "").await?;
+    // The Created and Running records are queued in order and waited for once, after the
+    // second: they share an fsync, and both are durable before the client hears of either.
+    let created = trail.submit(StatementEvent::Created, "").await?;
     let Some(started) = statements
         .transition(
             &entry.id(),
@@ -393,12 +395,15 @@ pub async fn create_statement(
     else {
         // Deleted while the engine planned it: nothing is left to run or to show.
         drop(execution);
+        created.durable().await?;
         return Err(ApiError::not_found(format!(
             "statement `{}` was deleted while it was being created",
             entry.name
         )));
     };
-    trail.event(StatementEvent::Running, "").await?;
+    let running_record = trail.submit(StatementEvent::Running, "").await?;
+    created.durable().await?;
+    running_record.durable().await?;
     tokio::spawn(drive(
         statements.clone(),
         started.id(),
@@ -432,10 +437,20 @@ pub(crate) struct AuditTrail {
 impl AuditTrail {
     /// Records a lifecycle event and waits until it is durable.
     async fn event(&self, event: StatementEvent, message: &str) -> Result<(), ApiError> {
+        self.submit(event, message).await?.durable().await?;
+        Ok(())
+    }
+
+    /// Queues a lifecycle event; the caller waits for it (or for a later record of the
+    /// trail, which is written after it) before answering.
+    async fn submit(
+        &self,
+        event: StatementEvent,
+        message: &str,
+    ) -> Result<crate::audit::Submitted<'_>, ApiError> {
         let record =
             AuditRecord::statement(Some(&self.req), &self.principal, &self.stmt, event, message);
-        self.auditor.record(record).await?;
-        Ok(())
+        Ok(self.auditor.submit(record).await?)
     }
 
     /// Records an authorization decision (a refusal with the `stage` that refused) and waits

@@ -201,6 +201,13 @@ impl FileSink {
     /// Appends `record` and returns once it is written and fsynced. The sink sets the chain
     /// attributes; any the caller set are replaced.
     pub async fn append(&self, record: AuditRecord) -> Result<Durable, AuditError> {
+        self.submit(record).await?.durable().await
+    }
+
+    /// Queues `record` behind every record submitted before it; the returned [`Queued`] tells
+    /// when it is on disk. Records are written in the order submitted, so a record's
+    /// durability implies that of every record submitted before it.
+    pub async fn submit(&self, record: AuditRecord) -> Result<Queued, AuditError> {
         let (ack, done) = oneshot::channel();
         self.tx
             .send(Job::Record {
@@ -209,7 +216,7 @@ impl FileSink {
             })
             .await
             .map_err(|_| AuditError::Closed)?;
-        done.await.map_err(|_| AuditError::Closed)?
+        Ok(Queued(done))
     }
 
     /// Writes a signed checkpoint of the head now, after every record appended before this
@@ -318,6 +325,17 @@ struct Writer {
 
 type Ack = Option<oneshot::Sender<Result<Durable, AuditError>>>;
 
+/// A record queued by [`FileSink::submit`], not yet known to be on disk.
+#[derive(Debug)]
+pub struct Queued(oneshot::Receiver<Result<Durable, AuditError>>);
+
+impl Queued {
+    /// Waits until the record is written and fsynced.
+    pub async fn durable(self) -> Result<Durable, AuditError> {
+        self.0.await.map_err(|_| AuditError::Closed)?
+    }
+}
+
 impl Writer {
     fn open(base: &Path, max_file_bytes: u64, counters: Arc<Counters>) -> Result<Self, AuditError> {
         if let Some(dir) = base.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -404,8 +422,8 @@ impl Writer {
         let mut state = self.state.clone();
         let mut failure: Option<AuditError> = None;
         let mut rest = batch.into_iter();
-        for (record, ack) in rest.by_ref() {
-            let mut line = match chain_line(record.clone(), &state) {
+        for (mut record, ack) in rest.by_ref() {
+            let mut line = match chain_line(&mut record, &state) {
                 Ok(l) => l,
                 Err(e) => {
                     reply(ack, Err(e));
@@ -432,7 +450,7 @@ impl Writer {
                         break;
                     }
                 }
-                line = match chain_line(record, &state) {
+                line = match chain_line(&mut record, &state) {
                     Ok(l) => l,
                     Err(e) => {
                         reply(ack, Err(e));
@@ -578,21 +596,16 @@ fn reply(ack: Ack, result: Result<Durable, AuditError>) {
 
 /// The record as its canonical line (with `\n`) at the chain position after `state`.
 fn chain_line(
-    mut record: AuditRecord,
+    record: &mut AuditRecord,
     state: &ChainState,
 ) -> Result<(String, Durable), AuditError> {
     record.sqlgateseq = Some(state.seq + 1);
     record.sqlgateprevhash = Some(state.prev_hash.clone());
     record.sqlgatecontinues = state.continues.clone();
     record.sqlgatehash = None;
-    let value = serde_json::to_value(&record).map_err(|e| AuditError::Serialize(e.to_string()))?;
-    let Value::Object(map) = &value else {
-        return Err(AuditError::Serialize(
-            "a record is not a JSON object".into(),
-        ));
-    };
     // The hash over the record without `sqlgatehash`, and the line with it, from one pass.
-    let (hash, mut line) = hashed_line(map);
+    let (hash, mut line) =
+        hashed_line(&*record).map_err(|e| AuditError::Serialize(e.to_string()))?;
     line.push('\n');
     Ok((
         line,

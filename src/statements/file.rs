@@ -8,12 +8,17 @@
 //! the old one or the new one, never a mix. A removal unlinks the file and fsyncs the
 //! directory before the statement disappears from memory.
 //!
+//! The directory fsyncs are shared ([`DirSync`]): a write whose rename is done waits for one
+//! fsync of the directory that *started* after its rename. Concurrent writes share that fsync,
+//! so under load the directory is synced about once per fsync time, not once per write, and
+//! every write is still durable under its final name before it returns.
+//!
 //! Why a file per statement rather than an append-only log: a statement changes a handful of
 //! times (PENDING → RUNNING → a terminal phase, perhaps `stopped`), its record is a few
 //! kilobytes, and a store holds at most `max_statements_per_principal` per principal; one
 //! file each is crash-safe by rename alone, needs no compaction, and is the shape the table
-//! store next to it already uses (`engine/embedded/storage.rs`). A log would save an fsync of
-//! the directory per write but needs compaction and a replay; not worth it at this size.
+//! store next to it already uses (`engine/embedded/storage.rs`). A log would save the file's own
+//! fsync per write but needs compaction and a replay; not worth it at this size.
 //!
 //! ## Reads and writes
 //! Reads are served from an in-memory index (a [`MemoryStore`]) loaded at startup. The index
@@ -74,6 +79,8 @@ pub struct Opened {
 pub struct FileStore {
     dir: PathBuf,
     index: MemoryStore,
+    /// The shared directory fsyncs of every write and removal.
+    syncs: Arc<DirSync>,
     /// One lock per statement uid, held across each write of its file, so writes of one
     /// statement are applied in order and none overtakes another.
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -87,7 +94,64 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-fn write_record(dir: &Path, record: &StatementRecord) -> io::Result<()> {
+/// Group commit of directory fsyncs: [`DirSync::after`] returns once an fsync of the
+/// directory that began after the call has succeeded. One caller runs the fsync; the callers
+/// that arrive meanwhile wait and are covered by the next one, which runs as soon as the
+/// current one ends. A failed fsync fails its runner; the callers it would have covered try
+/// again with their own.
+#[derive(Debug, Default)]
+struct DirSync {
+    state: Mutex<DirSyncState>,
+    done: std::sync::Condvar,
+}
+
+#[derive(Debug, Default)]
+struct DirSyncState {
+    /// Tickets handed out; a caller's ticket is the count before it.
+    issued: u64,
+    /// Every ticket below this is covered by a finished fsync.
+    covered: u64,
+    /// An fsync is running.
+    running: bool,
+    /// Directory fsyncs run, for the tests.
+    fsyncs: u64,
+}
+
+impl DirSync {
+    fn after(&self, dir: &Path) -> io::Result<()> {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let ticket = s.issued;
+        s.issued += 1;
+        loop {
+            if s.covered > ticket {
+                return Ok(());
+            }
+            if s.running {
+                s = self.done.wait(s).unwrap_or_else(|p| p.into_inner());
+                continue;
+            }
+            s.running = true;
+            let covers = s.issued;
+            drop(s);
+            let result = sync_dir(dir);
+            s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            s.running = false;
+            s.fsyncs += 1;
+            if result.is_ok() {
+                s.covered = s.covered.max(covers);
+            }
+            self.done.notify_all();
+            result?;
+        }
+    }
+
+    #[cfg(test)]
+    fn fsyncs(&self) -> u64 {
+        self.state.lock().unwrap().fsyncs
+    }
+}
+
+fn write_record(dir: &Path, syncs: &DirSync, record: &StatementRecord) -> io::Result<()> {
     let bytes = serde_json::to_vec_pretty(&OnDisk {
         format: FORMAT,
         statement: record,
@@ -100,7 +164,7 @@ fn write_record(dir: &Path, record: &StatementRecord) -> io::Result<()> {
         f.sync_all()?;
         drop(f);
         fs::rename(&tmp, path_of(dir, &record.uid))?;
-        sync_dir(dir)
+        syncs.after(dir)
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
@@ -108,9 +172,9 @@ fn write_record(dir: &Path, record: &StatementRecord) -> io::Result<()> {
     result
 }
 
-fn delete_record(dir: &Path, uid: &str) -> io::Result<()> {
+fn delete_record(dir: &Path, syncs: &DirSync, uid: &str) -> io::Result<()> {
     match fs::remove_file(path_of(dir, uid)) {
-        Ok(()) => sync_dir(dir),
+        Ok(()) => syncs.after(dir),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
         Err(e) => Err(e),
     }
@@ -199,6 +263,7 @@ impl FileStore {
             Self {
                 dir: dir.to_path_buf(),
                 index,
+                syncs: Arc::default(),
                 locks: Mutex::new(HashMap::new()),
             },
             opened,
@@ -208,6 +273,12 @@ impl FileStore {
     /// The directory the records are in.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Directory fsyncs run so far.
+    #[cfg(test)]
+    pub(super) fn dir_fsyncs(&self) -> u64 {
+        self.syncs.fsyncs()
     }
 
     fn lock_for(&self, uid: &str) -> Arc<tokio::sync::Mutex<()>> {
@@ -227,17 +298,17 @@ impl FileStore {
     }
 
     async fn write(&self, record: StatementRecord) -> Result<(), StoreError> {
-        let dir = self.dir.clone();
-        tokio::task::spawn_blocking(move || write_record(&dir, &record))
+        let (dir, syncs) = (self.dir.clone(), self.syncs.clone());
+        tokio::task::spawn_blocking(move || write_record(&dir, &syncs, &record))
             .await
             .map_err(|e| unavailable("a statement write did not finish", &self.dir, e))?
             .map_err(|e| unavailable("cannot write a statement", &self.dir, e))
     }
 
     async fn delete(&self, uid: &str) -> Result<(), StoreError> {
-        let dir = self.dir.clone();
+        let (dir, syncs) = (self.dir.clone(), self.syncs.clone());
         let uid = uid.to_string();
-        tokio::task::spawn_blocking(move || delete_record(&dir, &uid))
+        tokio::task::spawn_blocking(move || delete_record(&dir, &syncs, &uid))
             .await
             .map_err(|e| unavailable("a statement removal did not finish", &self.dir, e))?
             .map_err(|e| unavailable("cannot remove a statement", &self.dir, e))

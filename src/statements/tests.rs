@@ -234,6 +234,34 @@ async fn the_file_store_keeps_every_statement_across_a_reopen() {
     assert_eq!(reopened.count_owned("User:x").await.unwrap(), 2);
 }
 
+/// Writes that run at once share the directory's fsyncs, and every one of them is on disk
+/// under its final name when its call returns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_share_directory_fsyncs_and_all_survive_a_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = clock();
+    let s = open_file(dir.path());
+    const N: usize = 64;
+    let writes: Vec<_> = (0..N)
+        .map(|i| {
+            let (s, r) = (s.clone(), record(&format!("s{i}"), "User:x", &*c));
+            tokio::spawn(async move { s.insert_if_absent(r, N).await })
+        })
+        .collect();
+    for w in writes {
+        w.await.unwrap().unwrap();
+    }
+    let fsyncs = s.dir_fsyncs();
+    assert!(
+        (1..N as u64).contains(&fsyncs),
+        "{N} concurrent writes ran {fsyncs} directory fsyncs"
+    );
+    drop(s);
+    let (reopened, report) = FileStore::open(dir.path()).unwrap();
+    assert_eq!(report.loaded, N);
+    assert_eq!(reopened.count_owned("User:x").await.unwrap(), N);
+}
+
 #[tokio::test]
 async fn unreadable_files_are_set_aside_and_scratch_files_removed() {
     let dir = tempfile::tempdir().unwrap();

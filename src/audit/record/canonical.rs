@@ -1,9 +1,12 @@
 //! The canonical JSON the file sink writes and the hash chain is over.
 //!
-//! Written straight into one byte buffer: keys and scalars go through `serde_json`'s own
-//! writer (the bytes `Value`'s `Display` produces, without a `String` per key and scalar), and
-//! [`hashed_line`] gives a record's hash and its line from one serialization of its
+//! Written straight from the record by a `serde` serializer (`writer.rs`) into one byte
+//! buffer: no `serde_json::Value` copy of the record, no `String` per key and scalar. Keys and
+//! scalars go through `serde_json`'s own writer, so the bytes are those `Value`'s `Display`
+//! produced. [`hashed_line`] gives a record's hash and its line from one serialization of its
 //! attributes, without copying the record to drop `sqlgatehash`.
+
+mod writer;
 
 use super::*;
 
@@ -17,7 +20,8 @@ use super::*;
 /// ```
 pub fn canonical_json(value: &Value) -> String {
     let mut out = Vec::with_capacity(1024);
-    write_canonical(value, &mut out);
+    // A `Value` always serializes: its map keys are strings.
+    let _ = writer::write(value, &mut out);
     into_string(out)
 }
 
@@ -26,107 +30,44 @@ fn into_string(out: Vec<u8>) -> String {
     String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// One string or scalar exactly as `Value`'s `Display` writes it (`serde_json::to_writer`).
-fn write_scalar<T: Serialize + ?Sized>(v: &T, out: &mut Vec<u8>) {
-    // Writing a string, number, bool or null into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, v);
-}
-
-fn sorted(map: &serde_json::Map<String, Value>) -> Vec<(&String, &Value)> {
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-    entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-    entries
-}
-
-fn write_canonical(value: &Value, out: &mut Vec<u8>) {
-    match value {
-        Value::Object(map) => {
-            out.push(b'{');
-            for (i, (k, v)) in sorted(map).into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_scalar(k.as_str(), out);
-                out.push(b':');
-                write_canonical(v, out);
-            }
-            out.push(b'}');
-        }
-        Value::Array(items) => {
-            out.push(b'[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_canonical(v, out);
-            }
-            out.push(b']');
-        }
-        scalar => write_scalar(scalar, out),
-    }
-}
-
 /// The chain hash of a record given as JSON: hex SHA-256 of [`canonical_json`] of the record
 /// without its `sqlgatehash` attribute.
 pub fn record_hash(record: &Value) -> String {
-    match record {
-        Value::Object(map) => hashed_line(map).0,
-        other => hex::encode(Sha256::digest(canonical_json(other).as_bytes())),
+    match hashed_line(record) {
+        Ok((hash, _)) => hash,
+        Err(_) => hex::encode(Sha256::digest(canonical_json(record).as_bytes())),
     }
 }
 
 /// A record's chain hash (as [`record_hash`]) and its canonical line with `sqlgatehash` set to
 /// that hash (as [`canonical_json`] of the record with the hash inserted), from one
-/// serialization of its attributes. Any `sqlgatehash` in `map` is ignored.
-pub(crate) fn hashed_line(map: &serde_json::Map<String, Value>) -> (String, String) {
+/// serialization of its attributes. Any `sqlgatehash` in the record is ignored. Fails when
+/// the record does not serialize as a JSON object.
+pub(crate) fn hashed_line<T: Serialize + ?Sized>(
+    record: &T,
+) -> Result<(String, String), serde_json::Error> {
     const HASH_KEY: &str = "sqlgatehash";
-    // Each attribute once: `"key":value`, in canonical order, without the hash.
-    let mut body = Vec::with_capacity(1024);
-    let mut ends = Vec::with_capacity(map.len());
-    let mut hash_at = None;
-    body.push(b'{');
-    for (k, v) in sorted(map) {
-        if k == HASH_KEY {
-            continue;
-        }
-        if hash_at.is_none() && k.as_bytes() > HASH_KEY.as_bytes() {
-            hash_at = Some(ends.len());
-        }
-        if !ends.is_empty() {
-            body.push(b',');
-        }
-        write_scalar(k.as_str(), &mut body);
-        body.push(b':');
-        write_canonical(v, &mut body);
-        ends.push(body.len());
-    }
-    body.push(b'}');
+    let mut members = writer::members(record)?;
+    members.items.retain(|(k, _)| k != HASH_KEY);
+    let mut body = Vec::with_capacity(members.bytes.len() + 16 * members.items.len() + 2);
+    writer::object(&members, &mut body);
     let hash = hex::encode(Sha256::digest(&body));
-    // The line: the same bytes with `"sqlgatehash":"<hash>"` at its sorted place.
-    let mut entry = Vec::with_capacity(HASH_KEY.len() + hash.len() + 6);
-    write_scalar(HASH_KEY, &mut entry);
-    entry.push(b':');
-    write_scalar(hash.as_str(), &mut entry);
-    let mut line = Vec::with_capacity(body.len() + entry.len() + 2);
-    match hash_at {
-        // Before the attribute at index `i`: after the comma that ends attribute `i - 1`.
-        Some(i) => {
-            let split = if i == 0 { 1 } else { ends[i - 1] + 1 };
-            line.extend_from_slice(&body[..split]);
-            line.extend_from_slice(&entry);
-            line.push(b',');
-            line.extend_from_slice(&body[split..]);
-        }
-        None => {
-            line.extend_from_slice(&body[..body.len() - 1]);
-            if !ends.is_empty() {
-                line.push(b',');
-            }
-            line.extend_from_slice(&entry);
-            line.push(b'}');
-        }
-    }
-    (hash, into_string(line))
+    // The line: the same members with `"sqlgatehash":"<hash>"` at its sorted place.
+    let at = members
+        .items
+        .iter()
+        .position(|(k, _)| k.as_bytes() > HASH_KEY.as_bytes())
+        .unwrap_or(members.items.len());
+    let mut hash_bytes = Vec::with_capacity(hash.len() + 2);
+    writer::scalar(hash.as_str(), &mut hash_bytes);
+    let range = members.bytes.len()..members.bytes.len() + hash_bytes.len();
+    members.bytes.extend_from_slice(&hash_bytes);
+    members
+        .items
+        .insert(at, (std::borrow::Cow::Borrowed(HASH_KEY), range));
+    let mut line = Vec::with_capacity(body.len() + hash_bytes.len() + 20);
+    writer::object(&members, &mut line);
+    Ok((hash, into_string(line)))
 }
 
 #[cfg(test)]
@@ -209,13 +150,71 @@ mod tests {
         }
     }
 
+    /// A typed value writes the bytes its `serde_json::Value` copy wrote: what the file sink
+    /// wrote before it stopped making that copy.
+    #[test]
+    fn a_typed_record_writes_what_its_value_wrote() {
+        #[derive(Serialize)]
+        #[serde(rename_all = "camelCase")]
+        enum Kind {
+            Unit,
+            Wrapped(u32),
+            Pair(i8, String),
+            Shaped { z: bool, a: Option<f64> },
+        }
+        #[derive(Serialize)]
+        struct Record {
+            zeta: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            skipped: Option<u8>,
+            absent: Option<u8>,
+            kinds: Vec<Kind>,
+            by_name: BTreeMap<String, i64>,
+            by_number: BTreeMap<u16, ()>,
+            #[serde(with = "serde_bytes_as_seq")]
+            raw: Vec<u8>,
+            sqlgatehash: Option<String>,
+            alpha: (f64, char, i128),
+        }
+        mod serde_bytes_as_seq {
+            pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(v)
+            }
+        }
+        let record = Record {
+            zeta: "é\"\u{1}😀",
+            skipped: None,
+            absent: None,
+            kinds: vec![
+                Kind::Unit,
+                Kind::Wrapped(7),
+                Kind::Pair(-1, "p".into()),
+                Kind::Shaped {
+                    z: true,
+                    a: Some(0.1),
+                },
+                Kind::Shaped { z: false, a: None },
+            ],
+            by_name: [("b".to_string(), 2), ("a".to_string(), -1), ("".into(), 0)].into(),
+            by_number: [(10, ()), (9, ())].into(),
+            raw: vec![0, 255],
+            sqlgatehash: Some("stale".into()),
+            alpha: (1e300, 'x', -5),
+        };
+        let value = serde_json::to_value(&record).unwrap();
+        assert_eq!(hashed_line(&record).unwrap(), hashed_line(&value).unwrap());
+        let (hash, line) = hashed_line(&record).unwrap();
+        assert_eq!(hash, reference_hash(&value));
+        let mut with = value.clone();
+        with["sqlgatehash"] = Value::String(hash);
+        assert_eq!(line, reference(&with));
+        assert!(hashed_line(&[1, 2]).is_err(), "a record is an object");
+    }
+
     #[test]
     fn hashed_line_is_the_hash_and_the_line_with_it() {
         for v in samples() {
-            let Value::Object(map) = &v else {
-                unreachable!()
-            };
-            let (hash, line) = hashed_line(map);
+            let (hash, line) = hashed_line(&v).unwrap();
             assert_eq!(hash, reference_hash(&v), "{v}");
             let mut with = v.clone();
             with["sqlgatehash"] = Value::String(hash);
