@@ -177,7 +177,10 @@ mod tests {
             alpha: (f64, char, i128),
         }
         mod serde_bytes_as_seq {
-            pub fn serialize<S: serde::Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+            pub(super) fn serialize<S: serde::Serializer>(
+                v: &[u8],
+                s: S,
+            ) -> Result<S::Ok, S::Error> {
                 s.serialize_bytes(v)
             }
         }
