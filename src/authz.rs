@@ -188,6 +188,25 @@ type Grant = Option<(String, String)>;
 /// Memo key: policy version, principal, object CRN, action.
 type Key = (u64, String, String, &'static str);
 
+/// A [`Key`] by reference, so a memo hit allocates nothing. It hashes as the tuple does
+/// (each field in order), which moka's lookup by [`moka::Equivalent`] requires.
+struct KeyRef<'a>(u64, &'a str, &'a str, &'static str);
+
+impl std::hash::Hash for KeyRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.0.hash(h);
+        self.1.hash(h);
+        self.2.hash(h);
+        self.3.hash(h);
+    }
+}
+
+impl moka::Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, key: &Key) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2 && self.3 == key.3
+    }
+}
+
 /// How many decision events are buffered for a slow subscriber before it starts missing some.
 const DECISION_EVENTS_CAPACITY: usize = 16_384;
 
@@ -443,12 +462,8 @@ impl Authorizer {
 
     /// The first binding of `principal` that covers `crn` and whose role permits `action`.
     fn grant(&self, state: &State, principal: &str, crn: &Crn, action: &'static str) -> Grant {
-        let key = (
-            state.version,
-            principal.to_string(),
-            crn.to_string(),
-            action,
-        );
+        let crn_text = crn.to_string();
+        let key = KeyRef(state.version, principal, &crn_text, action);
         if let Some(hit) = self.inner.cache.get(&key) {
             return hit;
         }
@@ -459,7 +474,10 @@ impl Authorizer {
             .iter()
             .find(|b| b.pattern.covers(crn) && state.policy.permits(&b.role, resource_type, action))
             .map(|b| (b.role.clone(), b.pattern.to_string()));
-        self.inner.cache.insert(key, found.clone());
+        self.inner.cache.insert(
+            (state.version, principal.to_string(), crn_text, action),
+            found.clone(),
+        );
         found
     }
 

@@ -552,3 +552,36 @@ async fn the_proof_holds_for_its_principal_placement_and_policy_version() {
     assert_eq!(w.placement(), &placement);
     assert_eq!(w.policy_version(), a.version());
 }
+
+/// A memo hit looks the key up by reference: it must hash and compare exactly as the owned
+/// key does, or every decision would miss the memo (or, worse, match another key).
+#[test]
+fn a_borrowed_memo_key_finds_exactly_its_owned_key() {
+    use std::hash::BuildHasher;
+    let hasher = std::collections::hash_map::RandomState::new();
+    let owned: Key = (
+        7,
+        "User:alice".into(),
+        format!("{CLUSTER}/topic=orders"),
+        "read",
+    );
+    let topic = format!("{CLUSTER}/topic=orders");
+    let same = KeyRef(7, "User:alice", &topic, "read");
+    assert_eq!(hasher.hash_one(&owned), hasher.hash_one(&same));
+    assert!(moka::Equivalent::equivalent(&same, &owned));
+    for other in [
+        KeyRef(8, "User:alice", &topic, "read"),
+        KeyRef(7, "User:bob", &topic, "read"),
+        KeyRef(7, "User:alice", CLUSTER, "read"),
+        KeyRef(7, "User:alice", &topic, "write"),
+    ] {
+        assert!(!moka::Equivalent::equivalent(&other, &owned));
+    }
+    let memo: moka::sync::Cache<Key, Grant> = moka::sync::Cache::new(10);
+    memo.insert(owned.clone(), Some(("DeveloperRead".into(), topic.clone())));
+    assert_eq!(
+        memo.get(&same),
+        Some(Some(("DeveloperRead".into(), topic.clone())))
+    );
+    assert_eq!(memo.get(&KeyRef(7, "User:bob", &topic, "read")), None);
+}

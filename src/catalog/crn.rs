@@ -23,7 +23,13 @@ impl Crn {
     /// `crn://confluent.cloud/organization=<id>`.
     pub fn organization(id: &str) -> Self {
         Self {
-            segments: vec![("organization".into(), id.into())],
+            // Room for the deepest CRN (organization, environment, cloud-cluster, kafka,
+            // topic) so building one reallocates nothing.
+            segments: {
+                let mut segments = Vec::with_capacity(5);
+                segments.push(("organization".into(), id.into()));
+                segments
+            },
         }
     }
 
