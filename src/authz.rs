@@ -188,8 +188,9 @@ type Grant = Option<(String, String)>;
 /// Memo key: policy version, principal, object CRN, action.
 type Key = (u64, String, String, &'static str);
 
-/// A [`Key`] by reference, so a memo hit allocates nothing. It hashes as the tuple does
-/// (each field in order), which moka's lookup by [`moka::Equivalent`] requires.
+/// A [`Key`] by reference, so a memo hit does not copy the principal's id into an owned key
+/// (the CRN's text is still formatted once per lookup). It hashes as the tuple does (each
+/// field in order), which moka's lookup by [`moka::Equivalent`] requires.
 struct KeyRef<'a>(u64, &'a str, &'a str, &'static str);
 
 impl std::hash::Hash for KeyRef<'_> {
