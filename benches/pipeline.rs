@@ -3,15 +3,18 @@
 //! * `corpus/parse` vs `corpus/full`: one pass over every valid statement of the Flink SQL
 //!   corpus (`../shared/corpus/flink_sql_corpus.tsv`, or a small embedded list when it is
 //!   absent) that makes it through the whole pipeline, parsed alone vs the request path's
-//!   decision (`pipeline::decide`: parsed, resolved, authorized and rewritten). The principal holds a role permitting everything, so nothing is
-//!   refused; authorization decisions are memoized by the authorizer, so `full` is the steady
-//!   state of a gateway that has seen these objects before.
+//!   decision (`pipeline::decide`: parsed, resolved, authorized and rewritten). The principal
+//!   holds a role permitting everything, so nothing is refused. `full` decides as the gateway
+//!   does, with its decision memo (`pipeline/memo.rs`): the steady state of a gateway asked
+//!   these statements before. `full-afresh` decides every statement through every stage
+//!   (no decision memo; the authorizer's per-object memo is warm): what a statement costs the
+//!   first time the gateway sees it.
 //! * `authorize/{cold,cached}/{100,1000000}`: one decision (`SELECT` from one table) with 100 vs
 //!   1,000,000 role bindings. Cold uses a table never asked about before in each iteration (a
 //!   decision cache miss); cached asks about the same table every time. Statements are built
 //!   outside the timed section.
 //! * `data_policies/decide/{0,10,1000}`: the request path's decision (parse, resolve,
-//!   authorize, rewrite) of a join of two tables with 0, 10 and 1,000 row filters and column
+//!   authorize, rewrite; no decision memo) of a join of two tables with 0, 10 and 1,000 row filters and column
 //!   masks in force, two of which apply (one filter, one mask).
 
 use std::hint::black_box;
@@ -22,7 +25,7 @@ use std::time::Duration;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use sqlgate::authz::Authorizer;
 use sqlgate::catalog::Catalogs;
-use sqlgate::pipeline::{Decider, Placement, Request, decide};
+use sqlgate::pipeline::{Decider, DecisionMemo, Placement, Request, decide};
 use sqlgate::sql::corpus::{corpus_catalogs, corpus_session, measure};
 use sqlgate::sql::{ParseLimits, ResolvedStatement, SessionNames, parse, resolve};
 
@@ -108,15 +111,21 @@ fn corpus(c: &mut Criterion) {
             FALLBACK.iter().map(|s| s.to_string()).collect()
         }
     };
-    let decider = Decider {
+    let memo = DecisionMemo::new(limits.clone());
+    let afresh = Decider {
         authorizer: &authz,
         catalogs: &catalogs,
         limits: &limits,
         redact_sql: true,
+        memo: None,
+    };
+    let memoized = Decider {
+        memo: Some(&memo),
+        ..afresh
     };
     let placement = placement();
     // What the request path does with a statement, up to the engine.
-    let full = |sql: &str| -> Option<String> {
+    let full = |decider: &Decider<'_>, sql: &str| -> Option<String> {
         let request = Request {
             principal: PRINCIPAL.into(),
             text: sql.into(),
@@ -124,12 +133,12 @@ fn corpus(c: &mut Criterion) {
             placement: placement.clone(),
             claims: Default::default(),
         };
-        Some(decide(&decider, &request).outcome.ok()?.sql())
+        Some(decide(decider, &request).outcome.ok()?.sql())
     };
     let statements: Vec<&str> = candidates
         .iter()
         .map(String::as_str)
-        .filter(|sql| full(sql).is_some())
+        .filter(|sql| full(&afresh, sql).is_some())
         .collect();
     eprintln!(
         "corpus: {} of {} statements pass the whole pipeline",
@@ -150,7 +159,14 @@ fn corpus(c: &mut Criterion) {
     g.bench_function("full", |b| {
         b.iter(|| {
             for sql in &statements {
-                black_box(full(black_box(sql)));
+                black_box(full(&memoized, black_box(sql)));
+            }
+        })
+    });
+    g.bench_function("full-afresh", |b| {
+        b.iter(|| {
+            for sql in &statements {
+                black_box(full(&afresh, black_box(sql)));
             }
         })
     });
@@ -280,6 +296,8 @@ fn with_data_policies(c: &mut Criterion) {
             catalogs: &catalogs,
             limits: &limits,
             redact_sql: true,
+            // Every stage each time: what the policies cost, not the memo.
+            memo: None,
         };
         let request = Request {
             principal: PRINCIPAL.into(),

@@ -188,8 +188,8 @@ type Grant = Option<(String, String)>;
 /// Memo key: policy version, principal, object CRN, action.
 type Key = (u64, String, String, &'static str);
 
-/// A [`Key`] by reference, so a memo hit does not copy the principal's id into an owned key
-/// (the CRN's text is still formatted once per lookup). It hashes as the tuple does (each
+/// A [`Key`] by reference, so a memo hit copies neither the principal's id nor the CRN's
+/// text ([`Crn::as_str`]) into an owned key. It hashes as the tuple does (each
 /// field in order), which moka's lookup by [`moka::Equivalent`] requires.
 struct KeyRef<'a>(u64, &'a str, &'a str, &'static str);
 
@@ -409,6 +409,12 @@ impl Authorizer {
         }
     }
 
+    /// Whether anyone is subscribed to the decision events ([`Self::subscribe`]): then every
+    /// decision must be made, none answered from a memo, so each one is seen.
+    pub fn observed(&self) -> bool {
+        self.inner.events.receiver_count() > 0
+    }
+
     /// Every decision from now on, with the policy version it used.
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<DecisionEvent> {
         self.inner.events.subscribe()
@@ -463,8 +469,8 @@ impl Authorizer {
 
     /// The first binding of `principal` that covers `crn` and whose role permits `action`.
     fn grant(&self, state: &State, principal: &str, crn: &Crn, action: &'static str) -> Grant {
-        let crn_text = crn.to_string();
-        let key = KeyRef(state.version, principal, &crn_text, action);
+        let crn_text = crn.as_str();
+        let key = KeyRef(state.version, principal, crn_text, action);
         if let Some(hit) = self.inner.cache.get(&key) {
             return hit;
         }
@@ -476,7 +482,12 @@ impl Authorizer {
             .find(|b| b.pattern.covers(crn) && state.policy.permits(&b.role, resource_type, action))
             .map(|b| (b.role.clone(), b.pattern.to_string()));
         self.inner.cache.insert(
-            (state.version, principal.to_string(), crn_text, action),
+            (
+                state.version,
+                principal.to_string(),
+                crn_text.to_string(),
+                action,
+            ),
             found.clone(),
         );
         found

@@ -620,6 +620,7 @@ fn check(config: &ConfigArg, req: &crate::pipeline::CheckRequest, format: &str) 
             catalogs: &catalogs,
             limits: &cfg.sql,
             redact_sql: cfg.audit.redact_sql_literals,
+            memo: None,
         };
         let mut report = crate::pipeline::check(&decider, &pools, req)?;
         // The filters and masks that do not fit their tables as they are now (the embedded

@@ -84,6 +84,8 @@ pub struct Gateway {
     auditor: Auditor,
     statements: Arc<Statements>,
     parse_limits: ParseLimits,
+    /// The granted decisions kept to be answered again (`pipeline/memo.rs`).
+    decision_memo: crate::pipeline::DecisionMemo,
     workers: Workers,
     ready: AtomicBool,
     metrics: Metrics,
@@ -183,6 +185,7 @@ impl Gateway {
             engines,
             auditor,
             parse_limits: cfg.sql.clone(),
+            decision_memo: crate::pipeline::DecisionMemo::new(cfg.sql.clone()),
             workers,
             ready: AtomicBool::new(false),
             metrics: Metrics::new(),
@@ -428,6 +431,7 @@ impl Gateway {
             catalogs: &self.catalogs,
             limits: &self.parse_limits,
             redact_sql: self.auditor.redacts_sql(),
+            memo: Some(&self.decision_memo),
         }
     }
 

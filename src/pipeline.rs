@@ -35,6 +35,7 @@ mod authenticate;
 mod decide;
 pub mod explain;
 pub(crate) mod listing;
+mod memo;
 mod placement;
 pub(crate) mod policy_change;
 pub(crate) mod policy_fit;
@@ -47,6 +48,7 @@ pub use authenticate::authenticate;
 pub(crate) use authenticate::metrics_refused;
 pub use decide::{Decided, Decider, Refusal, Request, decide};
 pub use explain::{CheckReport, CheckRequest, check};
+pub use memo::DecisionMemo;
 pub use placement::{Placement, PlacementError, Pools};
 
 pub use workers::{PipelineConfig, WorkerError, Workers};
@@ -175,7 +177,7 @@ pub async fn create_statement(
         .map(|v| v.to_string())
         .unwrap_or_default();
     let rewritten = match decided.outcome {
-        Ok(r) => Arc::new(r),
+        Ok(r) => r,
         Err(refusal) => {
             let stage = refusal.stage();
             let why = why.unwrap_or_default();

@@ -131,6 +131,7 @@ impl Fixture {
             catalogs: &self.catalogs,
             limits: &self.limits,
             redact_sql: true,
+            memo: None,
         };
         let request = Request {
             principal: principal.into(),
@@ -139,7 +140,10 @@ impl Fixture {
             placement: dev_placement(),
             claims: Default::default(),
         };
-        decide(&decider, &request).outcome
+        // Without a memo the statement has no other owner.
+        decide(&decider, &request)
+            .outcome
+            .map(|r| Arc::try_unwrap(r).expect("decided without a memo: not shared"))
     }
 
     /// What the engine gets for `sql` from `principal`; panics with the refusal if refused.

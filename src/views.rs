@@ -405,6 +405,9 @@ pub struct ViewStore {
     views: RwLock<HashMap<TableRef, Arc<ViewDef>>>,
     /// Held by every change, so a database's file is written by one change at a time.
     ddl: tokio::sync::Mutex<()>,
+    /// Counts the changes to `views`: a decision made while it held one value may be answered
+    /// again while it still does (the decision memo, `pipeline/memo.rs`).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl ViewStore {
@@ -424,9 +427,22 @@ impl ViewStore {
             for v in loaded {
                 views.insert(v.name.clone(), Arc::new(v));
             }
+            self.changed();
         }
         let _ = self.dir.set(dir);
         Ok(n)
+    }
+
+    /// How many times the views changed (see the field): bumped under the write lock, after
+    /// the change, so a reader that saw it unchanged around a decision saw no change.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Counts one change (called with `views` write-locked, after changing it).
+    fn changed(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// The view of that canonical name.
@@ -477,6 +493,7 @@ impl ViewStore {
         self.write(&name.catalog, &name.database, &next).await?;
         if let Ok(mut views) = self.views.write() {
             views.insert(name, Arc::new(def));
+            self.changed();
         }
         Ok(match existing {
             Some(_) => Created::Replaced,
@@ -499,6 +516,7 @@ impl ViewStore {
         self.write(&name.catalog, &name.database, &next).await?;
         if let Ok(mut views) = self.views.write() {
             views.remove(name);
+            self.changed();
         }
         Ok(true)
     }

@@ -13,72 +13,127 @@ use serde::{Deserialize, Serialize};
 
 const AUTHORITY: &str = "crn://confluent.cloud/";
 
-/// A concrete resource name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A concrete resource name, kept as its text (what audit records, refusals and the decision
+/// memo's keys use) with where each segment lies in it: building one costs two allocations,
+/// and [`Crn::as_str`] none.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Crn {
-    segments: Vec<(String, String)>,
+    /// `crn://confluent.cloud/kind=value/…`.
+    text: String,
+    /// Per segment, the offsets in `text` of its kind, its `=` and its end.
+    marks: Vec<Mark>,
 }
+
+/// Where one `kind=value` segment lies in a CRN's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Mark {
+    kind: usize,
+    equals: usize,
+    end: usize,
+}
+
+/// Room for a typical CRN's text without reallocating.
+const TEXT_CAPACITY: usize = 128;
 
 impl Crn {
     /// `crn://confluent.cloud/organization=<id>`.
     pub fn organization(id: &str) -> Self {
-        Self {
-            // Room for the deepest CRN (organization, environment, cloud-cluster, kafka,
-            // topic) so building one reallocates nothing.
-            segments: {
-                let mut segments = Vec::with_capacity(5);
-                segments.push(("organization".into(), id.into()));
-                segments
-            },
+        let mut text = String::with_capacity(TEXT_CAPACITY.max(AUTHORITY.len() + 13 + id.len()));
+        text.push_str(AUTHORITY);
+        // Room for the deepest CRN (organization, environment, cloud-cluster, kafka, topic)
+        // so building one reallocates nothing.
+        let crn = Self {
+            text,
+            marks: Vec::with_capacity(5),
+        };
+        crn.push("organization", id)
+    }
+
+    /// Appends `kind=value`.
+    fn push(mut self, kind: &str, value: &str) -> Self {
+        if !self.marks.is_empty() {
+            self.text.push('/');
         }
+        let start = self.text.len();
+        self.text.push_str(kind);
+        let equals = self.text.len();
+        self.text.push('=');
+        self.text.push_str(value);
+        self.marks.push(Mark {
+            kind: start,
+            equals,
+            end: self.text.len(),
+        });
+        self
     }
 
     /// Appends `environment=<id>`.
-    pub fn environment(mut self, id: &str) -> Self {
-        self.segments.push(("environment".into(), id.into()));
-        self
+    pub fn environment(self, id: &str) -> Self {
+        self.push("environment", id)
     }
 
     /// Appends `cloud-cluster=<id>/kafka=<id>` (Confluent's RBAC CRNs repeat the id).
-    pub fn cluster(mut self, id: &str) -> Self {
-        self.segments.push(("cloud-cluster".into(), id.into()));
-        self.segments.push(("kafka".into(), id.into()));
-        self
+    pub fn cluster(self, id: &str) -> Self {
+        self.push("cloud-cluster", id).push("kafka", id)
     }
 
     /// Appends `topic=<name>`.
-    pub fn topic(mut self, name: &str) -> Self {
-        self.segments.push(("topic".into(), name.into()));
-        self
-    }
-
-    /// Appends any `kind=value` segment.
-    pub fn child(mut self, kind: &str, value: &str) -> Self {
-        self.segments.push((kind.into(), value.into()));
-        self
+    pub fn topic(self, name: &str) -> Self {
+        self.push("topic", name)
     }
 
     /// The `kind=value` segments, outermost first.
-    pub fn segments(&self) -> &[(String, String)] {
-        &self.segments
+    pub fn segments(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (&str, &str)> + DoubleEndedIterator + Clone + '_ {
+        self.marks.iter().map(|m| self.part(m))
+    }
+
+    /// The `depth`-th segment (0 is the organization), if it has that many.
+    pub fn segment(&self, depth: usize) -> Option<(&str, &str)> {
+        self.marks.get(depth).map(|m| self.part(m))
+    }
+
+    /// How many segments it has.
+    pub fn depth(&self) -> usize {
+        self.marks.len()
+    }
+
+    fn part(&self, m: &Mark) -> (&str, &str) {
+        (
+            &self.text[m.kind..m.equals],
+            &self.text[m.equals + 1..m.end],
+        )
     }
 
     /// The kind of the innermost segment (`organization`, `environment`, `kafka`, `topic`…).
     pub fn resource_type(&self) -> &str {
-        self.segments.last().map(|(k, _)| k.as_str()).unwrap_or("")
+        self.marks.last().map(|m| self.part(m).0).unwrap_or("")
+    }
+
+    /// The name as text (what it displays as).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// Segment by segment, kind then value (as the segments compare, not the texts: a `/` in the
+/// text sorts differently from the end of a value).
+impl Ord for Crn {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.segments().cmp(other.segments())
+    }
+}
+
+impl PartialOrd for Crn {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
     }
 }
 
 impl fmt::Display for Crn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(AUTHORITY)?;
-        for (i, (k, v)) in self.segments.iter().enumerate() {
-            if i > 0 {
-                f.write_str("/")?;
-            }
-            write!(f, "{k}={v}")?;
-        }
-        Ok(())
+        f.write_str(&self.text)
     }
 }
 
@@ -135,14 +190,13 @@ impl CrnPattern {
     /// assert!(!p.covers(&env));
     /// ```
     pub fn covers(&self, crn: &Crn) -> bool {
-        let target = crn.segments();
-        if self.segments.len() > target.len() {
+        if self.segments.len() > crn.depth() {
             return false;
         }
         let last = self.segments.len().saturating_sub(1);
         self.segments
             .iter()
-            .zip(target)
+            .zip(crn.segments())
             .enumerate()
             .all(|(i, ((pk, pv), (tk, tv)))| {
                 pk == tk
@@ -165,12 +219,11 @@ impl CrnPattern {
     /// assert!(!p.lies_within(&Crn::organization("o").environment("env-2")));
     /// ```
     pub fn lies_within(&self, crn: &Crn) -> bool {
-        let outer = crn.segments();
-        self.segments.len() > outer.len()
+        self.segments.len() > crn.depth()
             && self
                 .segments
                 .iter()
-                .zip(outer)
+                .zip(crn.segments())
                 .all(|((pk, pv), (ok, ov))| pk == ok && pv == ov)
     }
 

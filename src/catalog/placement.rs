@@ -5,7 +5,7 @@
 //! stages (`authz`, `rewrite::rewrite`) can carry it without importing the pipeline.
 
 /// Where one statement runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Placement {
     /// Canonical id of the environment the statement is submitted to.
     pub environment: String,

@@ -6,7 +6,10 @@
 //! the order of the SQL stages and the refusal each produces; it records nothing and runs
 //! nothing. It is synchronous: the gateway runs it on a decision worker
 //! ([`super::Workers`]), never on an async worker. The one parse of the statement also gives the
-//! text audit records carry.
+//! text audit records carry. A granted decision may be kept and answered again by the
+//! [`DecisionMemo`](super::DecisionMemo) of the [`Decider`] (see `memo.rs` for when).
+
+use std::sync::Arc;
 
 use crate::audit::{SqlForAudit, redact_sql};
 use crate::authz::{Authorizer, AuthzError, Claims, Evaluation};
@@ -15,6 +18,7 @@ use crate::rewrite::{self, RewriteError, RewrittenStatement};
 use crate::sql::{self, ParseLimits, ResolveError, SessionNames, SqlError};
 
 use super::Placement;
+use super::memo::{Asked, DecisionMemo};
 
 /// What a decision needs: the policy, the resource model and the parser bounds.
 #[derive(Debug, Clone, Copy)]
@@ -27,6 +31,9 @@ pub struct Decider<'a> {
     pub limits: &'a ParseLimits,
     /// Whether audit records carry the SQL with literals replaced (`audit.redact_sql_literals`).
     pub redact_sql: bool,
+    /// The granted decisions kept to be answered again (the gateway's); `None` decides every
+    /// statement afresh (the tools, which explain one decision at a time).
+    pub memo: Option<&'a DecisionMemo>,
 }
 
 /// One question: may `principal` run `text` here?
@@ -56,8 +63,9 @@ pub struct Decided {
     pub policy_version: Option<u64>,
     /// The authorization's verdict on every access, when authorization ran.
     pub evaluation: Option<Evaluation>,
-    /// The statement the engine may run, or the refusal.
-    pub outcome: Result<RewrittenStatement, Refusal>,
+    /// The statement the engine may run (shared with the memo when it was kept), or the
+    /// refusal.
+    pub outcome: Result<Arc<RewrittenStatement>, Refusal>,
 }
 
 /// A refusal, with the stage that refused.
@@ -118,8 +126,23 @@ impl Refusal {
     }
 }
 
-/// Decides `req` against the policy in force (see the module doc).
+/// Decides `req` against the policy in force (see the module doc): from the memo when it kept
+/// this very decision, else afresh (then kept when it may be).
 pub fn decide(d: &Decider<'_>, req: &Request) -> Decided {
+    let Some(memo) = d.memo.filter(|m| m.serves(d)) else {
+        return decide_afresh(d, req);
+    };
+    let asked = Asked::now(d);
+    if let Some(kept) = memo.get(asked, d.redact_sql, req) {
+        return kept;
+    }
+    let decided = decide_afresh(d, req);
+    memo.keep(d, asked, req, &decided);
+    decided
+}
+
+/// Every stage, in order, for `req`.
+fn decide_afresh(d: &Decider<'_>, req: &Request) -> Decided {
     let mut decided = Decided {
         sql: redact_sql(&req.text, None, d.redact_sql),
         kind: None,
@@ -165,7 +188,9 @@ pub fn decide(d: &Decider<'_>, req: &Request) -> Decided {
         (r, _) => r,
     };
     decided.outcome = result.map_err(Refusal::Authorize).and_then(|a| {
-        rewrite::rewrite_for(a, d.catalogs.organization_id(), &req.claims).map_err(Refusal::Rewrite)
+        rewrite::rewrite_for(a, d.catalogs.organization_id(), &req.claims)
+            .map(Arc::new)
+            .map_err(Refusal::Rewrite)
     });
     decided
 }

@@ -176,6 +176,7 @@ pub async fn run_tables(
         catalogs: &catalogs,
         limits: &cfg.sql,
         redact_sql: cfg.audit.redact_sql_literals,
+        memo: None,
     };
     let mut report = TestReport::default();
     for file in files {

@@ -31,7 +31,7 @@ struct Group {
 }
 
 /// `kind=value/…/kind` for the first `depth` segments, the last one's value left out.
-fn group_key<'a>(segments: impl Iterator<Item = &'a (String, String)>, depth: usize) -> String {
+fn group_key<'a>(segments: impl Iterator<Item = (&'a str, &'a str)>, depth: usize) -> String {
     let mut key = String::new();
     for (i, (k, v)) in segments.take(depth).enumerate() {
         if i > 0 {
@@ -57,7 +57,10 @@ impl PatternIndex {
             };
             let group = out
                 .groups
-                .entry(group_key(segs.iter(), segs.len()))
+                .entry(group_key(
+                    segs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+                    segs.len(),
+                ))
                 .or_default();
             let map = if p.is_prefixed() {
                 &mut group.prefixed
@@ -75,12 +78,13 @@ impl PatternIndex {
         if self.groups.is_empty() {
             return out;
         }
-        let segs = crn.segments();
-        for depth in 1..=segs.len() {
-            let Some(group) = self.groups.get(&group_key(segs.iter(), depth)) else {
+        for depth in 1..=crn.depth() {
+            let Some(group) = self.groups.get(&group_key(crn.segments(), depth)) else {
                 continue;
             };
-            let value = &segs[depth - 1].1;
+            let Some((_, value)) = crn.segment(depth - 1) else {
+                continue;
+            };
             if let Some(ids) = group.literal.get(value) {
                 out.extend_from_slice(ids);
             }

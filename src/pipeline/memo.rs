@@ -1,0 +1,259 @@
+//! The decision memo: what [`decide`](super::decide) granted, kept so that the very same
+//! question is answered again without parsing, resolving, authorizing or rewriting it.
+//!
+//! A decision is a function of its [`Request`] (principal, text, session names, placement,
+//! claims), of the policy version, of the gateway's views, of its parse bounds and of whether
+//! audit records carry redacted SQL; the resource model is the gateway's and does not change
+//! while it runs. The key holds every one of these and is compared in full (never by a hash
+//! alone), so a kept decision only answers the question it was made for. Kept are:
+//! - granted decisions only: a refusal is decided again each time;
+//! - made while neither the policy version nor the views changed (read before and after the
+//!   decision), so a decision is never kept under a version it was not made against;
+//! - of texts up to [`MAX_KEPT_TEXT`] bytes;
+//! - and none while decision events are observed ([`Authorizer::observed`]), when every
+//!   decision must be made to be seen.
+//!
+//! A reload of the policy or a change of a view makes every kept decision unreachable at once
+//! (every later key holds the new version); they leave by the memo's bound, [`MEMO_WEIGHT`].
+//! The engine's statement is shared ([`Arc`]): a kept decision hands out the same immutable
+//! [`RewrittenStatement`], whose warrant names the principal, placement and version of its key.
+//!
+//! [`Authorizer::observed`]: crate::authz::Authorizer::observed
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use crate::audit::SqlForAudit;
+use crate::authz::{Claims, Evaluation};
+use crate::catalog::Placement;
+use crate::rewrite::RewrittenStatement;
+use crate::sql::ParseLimits;
+
+use super::decide::{Decided, Decider, Request};
+
+/// The longest statement text whose decision is kept: a longer one is decided each time (a
+/// statement that large is rarely sent twice, and the memo should hold many small ones).
+pub(crate) const MAX_KEPT_TEXT: usize = 16 * 1024;
+
+/// What the memo may hold, in its weight units (about bytes: see [`weight`]).
+pub(crate) const MEMO_WEIGHT: u64 = 64 * 1024 * 1024;
+
+/// Kept decisions of one gateway (one resource model and one set of parse bounds).
+#[derive(Clone)]
+pub struct DecisionMemo {
+    cache: moka::sync::Cache<Key, Arc<Kept>>,
+    /// The bounds its decisions were parsed within; a [`Decider`] with others does not use it.
+    limits: ParseLimits,
+}
+
+impl std::fmt::Debug for DecisionMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DecisionMemo")
+            .field("entries", &self.cache.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The policy version and views a decision was asked against, read before it is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Asked {
+    policy_version: u64,
+    views: u64,
+}
+
+impl Asked {
+    pub(super) fn now(d: &Decider<'_>) -> Self {
+        Self {
+            policy_version: d.authorizer.version(),
+            views: d.catalogs.views().generation(),
+        }
+    }
+}
+
+/// A granted decision, as [`Decided`] holds it.
+#[derive(Debug)]
+struct Kept {
+    sql: SqlForAudit,
+    kind: Option<&'static str>,
+    evaluation: Option<Evaluation>,
+    statement: Arc<RewrittenStatement>,
+}
+
+/// Everything a decision depends on (see the module doc).
+#[derive(Debug, PartialEq, Eq)]
+struct Key {
+    asked: Asked,
+    redact_sql: bool,
+    principal: String,
+    text: String,
+    catalog: Option<String>,
+    database: Option<String>,
+    placement: Placement,
+    claims: Claims,
+}
+
+/// [`Key`] borrowed from a request, to look one up without copying the request.
+struct KeyRef<'a> {
+    asked: Asked,
+    redact_sql: bool,
+    req: &'a Request,
+}
+
+/// The one way both forms hash (moka finds an owned key by its borrowed form only if they
+/// hash alike).
+#[allow(clippy::too_many_arguments)]
+fn hash_parts<H: Hasher>(
+    h: &mut H,
+    asked: Asked,
+    redact_sql: bool,
+    principal: &str,
+    text: &str,
+    catalog: Option<&str>,
+    database: Option<&str>,
+    placement: &Placement,
+    claims: &Claims,
+) {
+    asked.policy_version.hash(h);
+    asked.views.hash(h);
+    redact_sql.hash(h);
+    principal.hash(h);
+    text.hash(h);
+    catalog.hash(h);
+    database.hash(h);
+    placement.hash(h);
+    claims.hash(h);
+}
+
+impl Hash for Key {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        hash_parts(
+            h,
+            self.asked,
+            self.redact_sql,
+            &self.principal,
+            &self.text,
+            self.catalog.as_deref(),
+            self.database.as_deref(),
+            &self.placement,
+            &self.claims,
+        );
+    }
+}
+
+impl Hash for KeyRef<'_> {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        let r = self.req;
+        hash_parts(
+            h,
+            self.asked,
+            self.redact_sql,
+            &r.principal,
+            &r.text,
+            r.session.catalog.as_deref(),
+            r.session.database.as_deref(),
+            &r.placement,
+            &r.claims,
+        );
+    }
+}
+
+impl moka::Equivalent<Key> for KeyRef<'_> {
+    fn equivalent(&self, k: &Key) -> bool {
+        let r = self.req;
+        self.asked == k.asked
+            && self.redact_sql == k.redact_sql
+            && r.principal == k.principal
+            && r.text == k.text
+            && r.session.catalog == k.catalog
+            && r.session.database == k.database
+            && r.placement == k.placement
+            && r.claims == k.claims
+    }
+}
+
+/// About the memory a kept decision holds: its key's texts and the statement made from them
+/// (an AST is a few tens of bytes per byte of text), plus a fixed part.
+fn weight(key: &Key, _: &Arc<Kept>) -> u32 {
+    let texts = key.principal.len() + key.text.len();
+    u32::try_from(2048 + 32 * texts).unwrap_or(u32::MAX)
+}
+
+impl DecisionMemo {
+    /// An empty memo for decisions parsed within `limits`.
+    pub fn new(limits: ParseLimits) -> Self {
+        Self {
+            cache: moka::sync::Cache::builder()
+                .max_capacity(MEMO_WEIGHT)
+                .weigher(weight)
+                .build(),
+            limits,
+        }
+    }
+
+    /// Whether `d`'s decisions may be answered from this memo now.
+    pub(super) fn serves(&self, d: &Decider<'_>) -> bool {
+        *d.limits == self.limits && !d.authorizer.observed()
+    }
+
+    /// The decision kept for `req` asked at `asked`, if any.
+    pub(super) fn get(&self, asked: Asked, redact_sql: bool, req: &Request) -> Option<Decided> {
+        let kept = self.cache.get(&KeyRef {
+            asked,
+            redact_sql,
+            req,
+        })?;
+        Some(Decided {
+            sql: kept.sql.clone(),
+            kind: kept.kind,
+            policy_version: Some(asked.policy_version),
+            evaluation: kept.evaluation.clone(),
+            outcome: Ok(kept.statement.clone()),
+        })
+    }
+
+    /// Keeps `decided`, made for `req` by `d` after `asked` was read, if the module doc's
+    /// conditions hold.
+    pub(super) fn keep(&self, d: &Decider<'_>, asked: Asked, req: &Request, decided: &Decided) {
+        let Ok(statement) = &decided.outcome else {
+            return;
+        };
+        if req.text.len() > MAX_KEPT_TEXT
+            || decided.policy_version != Some(asked.policy_version)
+            || Asked::now(d) != asked
+        {
+            return;
+        }
+        let key = Key {
+            asked,
+            redact_sql: d.redact_sql,
+            principal: req.principal.clone(),
+            text: req.text.clone(),
+            catalog: req.session.catalog.clone(),
+            database: req.session.database.clone(),
+            placement: req.placement.clone(),
+            claims: req.claims.clone(),
+        };
+        let kept = Kept {
+            sql: decided.sql.clone(),
+            kind: decided.kind,
+            evaluation: decided.evaluation.clone(),
+            statement: statement.clone(),
+        };
+        self.cache.insert(key, Arc::new(kept));
+    }
+
+    /// How many decisions it holds (approximately: moka counts lazily).
+    pub fn len(&self) -> u64 {
+        self.cache.run_pending_tasks();
+        self.cache.entry_count()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+#[path = "memo_tests.rs"]
+mod tests;
