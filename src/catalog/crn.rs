@@ -38,12 +38,12 @@ const TEXT_CAPACITY: usize = 128;
 impl Crn {
     /// `crn://confluent.cloud/organization=<id>`.
     pub fn organization(id: &str) -> Self {
-        let mut text = String::with_capacity(TEXT_CAPACITY.max(AUTHORITY.len() + 13 + id.len()));
+        let mut text = String::with_capacity(TEXT_CAPACITY);
         text.push_str(AUTHORITY);
-        // Room for the deepest CRN (organization, environment, cloud-cluster, kafka, topic)
-        // so building one reallocates nothing.
         let crn = Self {
             text,
+            // Room for the deepest CRN (organization, environment, cloud-cluster, kafka,
+            // topic), so adding its segments reallocates no marks.
             marks: Vec::with_capacity(5),
         };
         crn.push("organization", id)
@@ -87,11 +87,6 @@ impl Crn {
         &self,
     ) -> impl ExactSizeIterator<Item = (&str, &str)> + DoubleEndedIterator + Clone + '_ {
         self.marks.iter().map(|m| self.part(m))
-    }
-
-    /// The `depth`-th segment (0 is the organization), if it has that many.
-    pub fn segment(&self, depth: usize) -> Option<(&str, &str)> {
-        self.marks.get(depth).map(|m| self.part(m))
     }
 
     /// How many segments it has.

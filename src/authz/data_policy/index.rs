@@ -78,11 +78,8 @@ impl PatternIndex {
         if self.groups.is_empty() {
             return out;
         }
-        for depth in 1..=crn.depth() {
-            let Some(group) = self.groups.get(&group_key(crn.segments(), depth)) else {
-                continue;
-            };
-            let Some((_, value)) = crn.segment(depth - 1) else {
+        for (i, (_, value)) in crn.segments().enumerate() {
+            let Some(group) = self.groups.get(&group_key(crn.segments(), i + 1)) else {
                 continue;
             };
             if let Some(ids) = group.literal.get(value) {
