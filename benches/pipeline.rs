@@ -25,7 +25,8 @@ use std::time::Duration;
 use criterion::{BatchSize, BenchmarkId, Criterion, criterion_group, criterion_main};
 use sqlgate::authz::Authorizer;
 use sqlgate::catalog::Catalogs;
-use sqlgate::pipeline::{Decider, DecisionMemo, Placement, Request, decide};
+use sqlgate::metrics::MemoMetrics;
+use sqlgate::pipeline::{Decider, DecisionMemo, MemoConfig, Placement, Request, decide};
 use sqlgate::sql::corpus::{corpus_catalogs, corpus_session, measure};
 use sqlgate::sql::{ParseLimits, ResolvedStatement, SessionNames, parse, resolve};
 
@@ -111,7 +112,12 @@ fn corpus(c: &mut Criterion) {
             FALLBACK.iter().map(|s| s.to_string()).collect()
         }
     };
-    let memo = DecisionMemo::new(limits.clone());
+    let memo = DecisionMemo::new(
+        limits.clone(),
+        &MemoConfig::default(),
+        MemoMetrics::default(),
+    )
+    .expect("the default memo keeps decisions");
     let afresh = Decider {
         authorizer: &authz,
         catalogs: &catalogs,

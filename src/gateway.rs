@@ -85,7 +85,8 @@ pub struct Gateway {
     statements: Arc<Statements>,
     parse_limits: ParseLimits,
     /// The granted decisions kept to be answered again (`pipeline/memo.rs`).
-    decision_memo: crate::pipeline::DecisionMemo,
+    /// `None` when `pipeline.decision_memo.max_bytes` is 0.
+    decision_memo: Option<crate::pipeline::DecisionMemo>,
     workers: Workers,
     ready: AtomicBool,
     metrics: Metrics,
@@ -167,6 +168,12 @@ impl Gateway {
         };
         let auditor = Auditor::start(&cfg.audit.resolved(base_dir)).await?;
         let workers = Workers::start(&cfg.pipeline).map_err(StartupError::Workers)?;
+        let metrics = Metrics::new();
+        let decision_memo = crate::pipeline::DecisionMemo::new(
+            cfg.sql.clone(),
+            &cfg.pipeline.decision_memo,
+            metrics.decision_memo.clone(),
+        );
         let statements = open_statements(&cfg, base_dir, clock).await?;
         let recovered = statements.recover().await?;
         let pool_slots = PoolSlots::new(&cfg.compute_pools);
@@ -185,10 +192,10 @@ impl Gateway {
             engines,
             auditor,
             parse_limits: cfg.sql.clone(),
-            decision_memo: crate::pipeline::DecisionMemo::new(cfg.sql.clone()),
+            decision_memo,
             workers,
             ready: AtomicBool::new(false),
-            metrics: Metrics::new(),
+            metrics,
             metrics_access,
             metrics_listener: Mutex::new(metrics_listener),
             metrics_addr,
@@ -431,7 +438,7 @@ impl Gateway {
             catalogs: &self.catalogs,
             limits: &self.parse_limits,
             redact_sql: self.auditor.redacts_sql(),
-            memo: Some(&self.decision_memo),
+            memo: self.decision_memo.as_ref(),
         }
     }
 
@@ -693,6 +700,9 @@ impl Gateway {
         m.audit_last_seq.set(gauge(h.last_seq));
         m.audit_checkpoint_seq.set(gauge(h.checkpoint_seq));
         m.statements.set(gauge(self.statements.stored() as u64));
+        if let Some(memo) = &self.decision_memo {
+            memo.refresh_metrics();
+        }
         self.refresh_pool_metrics();
     }
 

@@ -15,11 +15,13 @@ use prometheus_client::registry::Registry;
 pub mod access;
 pub mod connections;
 pub mod exposition;
+pub mod memo;
 pub mod pools;
 
 pub use access::{MetricsAccess, MetricsConfig};
 pub use connections::ConnectionMetrics;
 pub use exposition::Format;
+pub use memo::MemoMetrics;
 pub use pools::PoolMetrics;
 
 /// Labels of `sqlgate_http_requests_total`.
@@ -80,6 +82,8 @@ pub struct Metrics {
     pub data_policy_mismatches: Gauge,
     /// Kafka clusters whose tables the last data-policy check could not reach in time.
     pub data_policy_unreached: Gauge,
+    /// The decision memo's look-ups and size.
+    pub decision_memo: MemoMetrics,
 }
 
 impl Default for Metrics {
@@ -130,6 +134,7 @@ impl Metrics {
         );
         let connections = ConnectionMetrics::register(&mut registry);
         let pools = PoolMetrics::register(&mut registry);
+        let decision_memo = MemoMetrics::register(&mut registry);
         let gauge = |registry: &mut Registry, name: &str, help: &str| {
             let g = Gauge::default();
             registry.register(name, help, g.clone());
@@ -181,6 +186,7 @@ impl Metrics {
             audit_free_bytes,
             audit_last_seq,
             audit_checkpoint_seq,
+            decision_memo,
         }
     }
 
@@ -238,6 +244,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("sqlgate_engine_statements_total 1"), "{text}");
+        m.decision_memo.hits.inc();
+        let text = m.render(Format::OpenMetrics);
+        assert!(
+            text.contains("sqlgate_decision_memo_lookups_total{result=\"hit\"} 1")
+                && text.contains("sqlgate_decision_memo_lookups_total{result=\"miss\"} 0"),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"));
         let text = m.render(Format::Text);
         assert!(

@@ -48,7 +48,7 @@ pub use authenticate::authenticate;
 pub(crate) use authenticate::metrics_refused;
 pub use decide::{Decided, Decider, Refusal, Request, decide};
 pub use explain::{CheckReport, CheckRequest, check};
-pub use memo::DecisionMemo;
+pub use memo::{DecisionMemo, MemoConfig};
 pub use placement::{Placement, PlacementError, Pools};
 
 pub use workers::{PipelineConfig, WorkerError, Workers};

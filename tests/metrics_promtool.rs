@@ -100,7 +100,7 @@ async fn metrics(gw: &TestGateway, accept: Option<&str>) -> (String, String) {
     (ct, r.text().await.unwrap())
 }
 
-/// Traffic that gives every labelled family a sample: an allowed statement, refusals at
+/// Traffic that gives every labelled family a sample: an allowed statement (three times), refusals at
 /// parse, resolve and authorize, a failed authentication, a policy reload and a connection
 /// closed for sending nothing. The audit log's gauges come from the records all that wrote.
 async fn traffic(gw: &TestGateway) {
@@ -108,6 +108,10 @@ async fn traffic(gw: &TestGateway) {
     run_query(gw, &dev, "promtool-ok", "SELECT 1")
         .await
         .unwrap();
+    // The same question twice more: kept the second time, answered from the memo the third.
+    for name in ["promtool-again", "promtool-third"] {
+        run_query(gw, &dev, name, "SELECT 1").await.unwrap();
+    }
     let (status, _) = post_statement(gw, &dev, "promtool-parse", "SELEC 1", json!({})).await;
     assert_eq!(status, 400);
     let (status, _) = post_statement(
@@ -185,9 +189,24 @@ async fn promtool_accepts_the_metrics_page_after_traffic_through_every_family() 
         "sqlgate_audit_disk_free_bytes ",
         "sqlgate_audit_last_seq ",
         "sqlgate_audit_checkpoint_seq ",
+        "sqlgate_decision_memo_lookups_total{result=\"miss\"}",
+        "sqlgate_decision_memo_entries ",
+        "sqlgate_decision_memo_weight_bytes ",
     ] {
         assert!(page.contains(sample), "no `{sample}` in:\n{page}");
     }
+    let sample = |name: &str| -> f64 {
+        let line = page
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("no `{name}` in:\n{page}"));
+        line[name.len()..].trim().parse().unwrap()
+    };
+    assert!(
+        sample("sqlgate_decision_memo_lookups_total{result=\"hit\"}") >= 1.0,
+        "the repeated SELECT 1 was not answered from the memo:\n{page}"
+    );
+    assert!(sample("sqlgate_decision_memo_entries ") >= 1.0, "{page}");
     assert!(
         page.contains("# TYPE sqlgate_decisions_total counter\n"),
         "a counter's TYPE names its _total sample in text 0.0.4:\n{page}"

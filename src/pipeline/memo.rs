@@ -9,34 +9,60 @@
 //! - granted decisions only: a refusal is decided again each time;
 //! - made while neither the policy version nor the views changed (read before and after the
 //!   decision), so a decision is never kept under a version it was not made against;
-//! - of texts up to [`MAX_KEPT_TEXT`] bytes;
+//! - of texts up to [`MemoConfig::max_sql_bytes`];
+//! - asked at least twice: the first time a question is granted only its hash is noted (in a
+//!   fixed table, [`Doorkeeper`]); the decision is kept when the same question is granted
+//!   again. A stream of statements each sent once (a literal differing in every request)
+//!   then costs a hash and a store per decision, not a kept syntax tree per decision that
+//!   churns the memo and the heap (measured: such a stream ran about a third slower with every
+//!   granted decision kept);
 //! - and none while decision events are observed ([`Authorizer::observed`]), when every
 //!   decision must be made to be seen.
 //!
 //! A reload of the policy or a change of a view makes every kept decision unreachable at once
-//! (every later key holds the new version); they leave by the memo's bound, [`MEMO_WEIGHT`].
+//! (every later key holds the new version); they leave by the memo's bound,
+//! [`MemoConfig::max_bytes`]. Its look-ups and size are exported ([`MemoMetrics`]).
 //! The engine's statement is shared ([`Arc`]): a kept decision hands out the same immutable
 //! [`RewrittenStatement`], whose warrant names the principal, placement and version of its key.
 //!
 //! [`Authorizer::observed`]: crate::authz::Authorizer::observed
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::{Deserialize, Serialize};
 
 use crate::audit::SqlForAudit;
 use crate::authz::{Claims, Evaluation};
 use crate::catalog::Placement;
+use crate::metrics::MemoMetrics;
 use crate::rewrite::RewrittenStatement;
 use crate::sql::ParseLimits;
 
 use super::decide::{Decided, Decider, Request};
 
-/// The longest statement text whose decision is kept: a longer one is decided each time (a
-/// statement that large is rarely sent twice, and the memo should hold many small ones).
-pub(crate) const MAX_KEPT_TEXT: usize = 16 * 1024;
+/// The `[pipeline.decision_memo]` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MemoConfig {
+    /// What the kept decisions may weigh together, about bytes (default 64 MiB: see
+    /// [`weight`]); `0` keeps none, and every statement is decided afresh.
+    pub max_bytes: u64,
+    /// The longest statement text whose decision is kept (default 16 KiB): a longer one is
+    /// decided each time (a statement that large is rarely sent twice, and the memo should hold
+    /// many small ones).
+    pub max_sql_bytes: usize,
+}
 
-/// What the memo may hold, in its weight units (about bytes: see [`weight`]).
-pub(crate) const MEMO_WEIGHT: u64 = 64 * 1024 * 1024;
+impl Default for MemoConfig {
+    fn default() -> Self {
+        Self {
+            max_bytes: 64 * 1024 * 1024,
+            max_sql_bytes: 16 * 1024,
+        }
+    }
+}
 
 /// Kept decisions of one gateway (one resource model and one set of parse bounds).
 #[derive(Clone)]
@@ -44,6 +70,42 @@ pub struct DecisionMemo {
     cache: moka::sync::Cache<Key, Arc<Kept>>,
     /// The bounds its decisions were parsed within; a [`Decider`] with others does not use it.
     limits: ParseLimits,
+    max_sql_bytes: usize,
+    door: Arc<Doorkeeper>,
+    metrics: MemoMetrics,
+}
+
+/// The questions granted once, by hash: a table of hashes indexed by their low bits, about as
+/// many slots as the memo can hold decisions. A slot holds the last hash that fell on it, so
+/// a question is remembered until another one takes its slot. A hash that matches by
+/// accident only lets a decision be kept a time early: kept decisions are found by their
+/// whole key, never by this hash.
+struct Doorkeeper {
+    slots: Box<[AtomicU64]>,
+    hasher: RandomState,
+}
+
+impl Doorkeeper {
+    /// The fewest bytes a decision weighs ([`weight`]'s fixed part): the memo holds at most
+    /// `max_bytes / MIN_WEIGHT` decisions.
+    const MIN_WEIGHT: u64 = 2048;
+
+    fn new(max_bytes: u64) -> Self {
+        let n = (max_bytes / Self::MIN_WEIGHT).clamp(1024, 1 << 20);
+        let n = usize::try_from(n).unwrap_or(1 << 20).next_power_of_two();
+        Self {
+            slots: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            hasher: RandomState::new(),
+        }
+    }
+
+    /// Notes `key`'s question; whether it had been noted before (and not displaced since).
+    fn seen_again(&self, key: &KeyRef<'_>) -> bool {
+        // 0 marks an empty slot.
+        let h = self.hasher.hash_one(key).max(1);
+        let slot = &self.slots[(h as usize) & (self.slots.len() - 1)];
+        slot.swap(h, Ordering::Relaxed) == h
+    }
 }
 
 impl std::fmt::Debug for DecisionMemo {
@@ -175,19 +237,23 @@ impl moka::Equivalent<Key> for KeyRef<'_> {
 /// (an AST is a few tens of bytes per byte of text), plus a fixed part.
 fn weight(key: &Key, _: &Arc<Kept>) -> u32 {
     let texts = key.principal.len() + key.text.len();
-    u32::try_from(2048 + 32 * texts).unwrap_or(u32::MAX)
+    u32::try_from(Doorkeeper::MIN_WEIGHT as usize + 32 * texts).unwrap_or(u32::MAX)
 }
 
 impl DecisionMemo {
-    /// An empty memo for decisions parsed within `limits`.
-    pub fn new(limits: ParseLimits) -> Self {
-        Self {
+    /// An empty memo for decisions parsed within `limits`, bounded by `cfg` and counting its
+    /// look-ups in `metrics`; none when `cfg.max_bytes` is 0.
+    pub fn new(limits: ParseLimits, cfg: &MemoConfig, metrics: MemoMetrics) -> Option<Self> {
+        (cfg.max_bytes > 0).then(|| Self {
             cache: moka::sync::Cache::builder()
-                .max_capacity(MEMO_WEIGHT)
+                .max_capacity(cfg.max_bytes)
                 .weigher(weight)
                 .build(),
             limits,
-        }
+            max_sql_bytes: cfg.max_sql_bytes,
+            door: Arc::new(Doorkeeper::new(cfg.max_bytes)),
+            metrics,
+        })
     }
 
     /// Whether `d`'s decisions may be answered from this memo now.
@@ -195,13 +261,18 @@ impl DecisionMemo {
         *d.limits == self.limits && !d.authorizer.observed()
     }
 
-    /// The decision kept for `req` asked at `asked`, if any.
+    /// The decision kept for `req` asked at `asked`, if any (counted as a hit or a miss).
     pub(super) fn get(&self, asked: Asked, redact_sql: bool, req: &Request) -> Option<Decided> {
-        let kept = self.cache.get(&KeyRef {
+        let found = self.cache.get(&KeyRef {
             asked,
             redact_sql,
             req,
-        })?;
+        });
+        let Some(kept) = found else {
+            self.metrics.misses.inc();
+            return None;
+        };
+        self.metrics.hits.inc();
         Some(Decided {
             sql: kept.sql.clone(),
             kind: kept.kind,
@@ -217,10 +288,18 @@ impl DecisionMemo {
         let Ok(statement) = &decided.outcome else {
             return;
         };
-        if req.text.len() > MAX_KEPT_TEXT
+        if req.text.len() > self.max_sql_bytes
             || decided.policy_version != Some(asked.policy_version)
             || Asked::now(d) != asked
         {
+            return;
+        }
+        let asked_again = self.door.seen_again(&KeyRef {
+            asked,
+            redact_sql: d.redact_sql,
+            req,
+        });
+        if !asked_again {
             return;
         }
         let key = Key {
@@ -251,6 +330,16 @@ impl DecisionMemo {
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Copies how many decisions it holds and what they weigh into its gauges (before a
+    /// scrape).
+    pub fn refresh_metrics(&self) {
+        let gauge = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        self.metrics.entries.set(gauge(self.len()));
+        self.metrics
+            .weight_bytes
+            .set(gauge(self.cache.weighted_size()));
     }
 }
 

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::{DecisionMemo, MAX_KEPT_TEXT};
+use super::{DecisionMemo, MemoConfig};
 use crate::authz::{Authorizer, Settle};
 use crate::catalog::{Catalogs, TableRef};
+use crate::metrics::MemoMetrics;
 use crate::pipeline::{Decided, Decider, Request, decide};
 use crate::sql::ParseLimits;
 use crate::testing::{BINDINGS, MODEL, ROLES, catalogs, dev_placement, dev_session};
@@ -23,10 +24,15 @@ struct Setup {
     authorizer: Authorizer,
     limits: ParseLimits,
     memo: DecisionMemo,
+    metrics: MemoMetrics,
 }
 
 impl Setup {
     async fn new() -> Self {
+        Self::with(&MemoConfig::default()).await
+    }
+
+    async fn with(cfg: &MemoConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("model.conf"), MODEL).unwrap();
         std::fs::write(dir.path().join("roles.csv"), ROLES).unwrap();
@@ -40,13 +46,15 @@ impl Setup {
             .await
             .unwrap();
         let limits = ParseLimits::default();
-        let memo = DecisionMemo::new(limits.clone());
+        let metrics = MemoMetrics::default();
+        let memo = DecisionMemo::new(limits.clone(), cfg, metrics.clone()).unwrap();
         Self {
             dir,
             catalogs,
             authorizer,
             limits,
             memo,
+            metrics,
         }
     }
 
@@ -62,6 +70,28 @@ impl Setup {
 
     fn decide(&self, req: &Request) -> Decided {
         decide(&self.decider(), req)
+    }
+
+    /// `req` decided twice, as it is kept (the second time a question is granted); returns the
+    /// kept decision.
+    fn settle(&self, req: &Request) -> Decided {
+        let first = self.decide(req);
+        let kept = self.decide(req);
+        assert!(
+            !answered_by(&first, &kept),
+            "a question asked once was answered from the memo"
+        );
+        kept
+    }
+
+    /// Asserts that `req`, decided by `d` three times, is decided afresh every time.
+    fn never_kept(&self, d: &Decider<'_>, req: &Request) {
+        let decisions: Vec<Decided> = (0..3).map(|_| decide(d, req)).collect();
+        for (i, a) in decisions.iter().enumerate() {
+            for b in &decisions[i + 1..] {
+                assert!(!answered_by(a, b), "{req:?} was answered from the memo");
+            }
+        }
     }
 
     /// The same decision made without the memo.
@@ -100,11 +130,11 @@ fn answered_by(first: &Decided, second: &Decided) -> bool {
 async fn a_repeated_question_is_answered_as_it_was_decided() {
     let s = Setup::new().await;
     let req = request(DEV, READ);
-    let first = s.decide(&req);
+    let kept = s.settle(&req);
     let again = s.decide(&req);
     assert!(
-        answered_by(&first, &again),
-        "the second decision was made again"
+        answered_by(&kept, &again),
+        "the third decision was made again"
     );
     assert_eq!(s.memo.len(), 1);
     // What it answers is what a decision made afresh concludes.
@@ -125,7 +155,7 @@ async fn a_repeated_question_is_answered_as_it_was_decided() {
 async fn any_difference_in_the_question_is_decided_on_its_own() {
     let s = Setup::new().await;
     let base = request(DEV, READ);
-    let first = s.decide(&base);
+    let first = s.settle(&base);
     let mut others = Vec::new();
     others.push(request("User:pool-admin", READ));
     others.push(request(DEV, "SELECT * FROM  orders"));
@@ -138,7 +168,7 @@ async fn any_difference_in_the_question_is_decided_on_its_own() {
     let mut r = request(DEV, READ);
     r.claims.insert("tenant".into(), "acme".into());
     others.push(r);
-    for (i, req) in others.iter().enumerate() {
+    for (i, req) in others.iter().chain(&others).enumerate() {
         let d = s.decide(req);
         if let Ok(st) = &d.outcome {
             assert!(
@@ -152,16 +182,18 @@ async fn any_difference_in_the_question_is_decided_on_its_own() {
         redact_sql: false,
         ..s.decider()
     };
-    let d = decide(&verbatim, &base);
-    assert!(!answered_by(&first, &d));
-    assert_eq!(d.sql.redaction, "none");
+    for _ in 0..2 {
+        let d = decide(&verbatim, &base);
+        assert!(!answered_by(&first, &d));
+        assert_eq!(d.sql.redaction, "none");
+    }
 }
 
 #[tokio::test]
 async fn a_reloaded_policy_decides_again_and_refuses_what_it_no_longer_grants() {
     let s = Setup::new().await;
     let req = request(DEV, READ);
-    let granted = s.decide(&req);
+    let granted = s.settle(&req);
     assert!(answered_by(&granted, &s.decide(&req)));
     // The topic binding goes; running statements stays.
     std::fs::write(
@@ -195,7 +227,7 @@ async fn a_view_change_decides_again() {
     let s = Setup::new().await;
     let req = request(DEV, "SELECT * FROM v");
     // `v` is a table (a topic) until a view of that name exists.
-    let as_table = s.decide(&req);
+    let as_table = s.settle(&req);
     assert!(answered_by(&as_table, &s.decide(&req)));
     let view = ViewDef {
         name: TableRef::new("env-dev", "lkc-dev", "v"),
@@ -220,16 +252,16 @@ async fn nothing_is_kept_while_decisions_are_observed_or_for_long_texts() {
     let s = Setup::new().await;
     let events = s.authorizer.subscribe();
     let req = request(DEV, READ);
-    let first = s.decide(&req);
-    assert!(!answered_by(&first, &s.decide(&req)));
+    s.never_kept(&s.decider(), &req);
+    assert!(s.memo.is_empty());
     drop(events);
+    let max = MemoConfig::default().max_sql_bytes;
     let long = format!(
         "SELECT * FROM orders WHERE id IN ({}1)",
-        "1, ".repeat(MAX_KEPT_TEXT / 3)
+        "1, ".repeat(max / 3)
     );
-    assert!(long.len() > MAX_KEPT_TEXT);
-    let first = s.decide(&request(DEV, &long));
-    assert!(!answered_by(&first, &s.decide(&request(DEV, &long))));
+    assert!(long.len() > max);
+    s.never_kept(&s.decider(), &request(DEV, &long));
     assert!(s.memo.is_empty());
     // Parse bounds other than the memo's do not use it.
     let other = ParseLimits {
@@ -240,7 +272,70 @@ async fn nothing_is_kept_while_decisions_are_observed_or_for_long_texts() {
         limits: &other,
         ..s.decider()
     };
-    let first = decide(&d, &req);
-    assert!(!answered_by(&first, &decide(&d, &req)));
+    s.never_kept(&d, &req);
     assert!(s.memo.is_empty());
+}
+
+#[tokio::test]
+async fn look_ups_and_size_are_counted() {
+    let s = Setup::new().await;
+    let req = request(DEV, READ);
+    let other = request(DEV, "SELECT id FROM orders");
+    for r in [&req, &req, &req, &req, &other, &other] {
+        s.decide(r);
+    }
+    // Each question is missed twice (noted, then kept); `req` is then found twice.
+    assert_eq!(s.metrics.hits.get(), 2);
+    assert_eq!(s.metrics.misses.get(), 4);
+    s.memo.refresh_metrics();
+    assert_eq!(s.metrics.entries.get(), 2);
+    assert!(s.metrics.weight_bytes.get() >= 2 * 2048);
+    // Not consulted while decisions are observed: neither a hit nor a miss.
+    let _events = s.authorizer.subscribe();
+    s.decide(&req);
+    assert_eq!((s.metrics.hits.get(), s.metrics.misses.get()), (2, 4));
+}
+
+#[tokio::test]
+async fn the_configured_bounds_hold() {
+    let off = MemoConfig {
+        max_bytes: 0,
+        ..MemoConfig::default()
+    };
+    assert!(
+        DecisionMemo::new(ParseLimits::default(), &off, MemoMetrics::default()).is_none(),
+        "max_bytes = 0 keeps nothing"
+    );
+    let short = MemoConfig {
+        max_sql_bytes: READ.len(),
+        ..MemoConfig::default()
+    };
+    let s = Setup::with(&short).await;
+    let longer = request(DEV, "SELECT id FROM orders");
+    assert!(longer.text.len() > short.max_sql_bytes);
+    s.never_kept(&s.decider(), &longer);
+    assert!(s.memo.is_empty());
+    let fits = request(DEV, READ);
+    let kept = s.settle(&fits);
+    assert!(
+        answered_by(&kept, &s.decide(&fits)),
+        "a text of max_sql_bytes is kept"
+    );
+}
+
+#[tokio::test]
+async fn statements_sent_once_are_not_kept() {
+    let s = Setup::new().await;
+    let texts: Vec<String> = (0..200)
+        .map(|i| format!("SELECT * FROM orders WHERE id > {i}"))
+        .collect();
+    for t in &texts {
+        assert!(s.decide(&request(DEV, t)).outcome.is_ok());
+    }
+    assert!(s.memo.is_empty(), "a text sent once was kept");
+    // Any of them sent again is kept from then on (the last: no later text took its slot).
+    let again = request(DEV, &texts[199]);
+    let kept = s.decide(&again);
+    assert!(answered_by(&kept, &s.decide(&again)));
+    assert_eq!(s.memo.len(), 1);
 }

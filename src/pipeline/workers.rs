@@ -40,6 +40,8 @@ pub struct PipelineConfig {
     /// runs.
     #[serde(with = "humantime_serde")]
     pub deadline: Duration,
+    /// The granted decisions kept to be answered again (`[pipeline.decision_memo]`).
+    pub decision_memo: super::MemoConfig,
 }
 
 impl Default for PipelineConfig {
@@ -50,6 +52,7 @@ impl Default for PipelineConfig {
             async_stack_bytes: 32 * 1024 * 1024,
             queue: 256,
             deadline: Duration::from_secs(10),
+            decision_memo: super::MemoConfig::default(),
         }
     }
 }
@@ -176,6 +179,7 @@ mod tests {
             async_stack_bytes: 2 * 1024 * 1024,
             queue,
             deadline,
+            ..PipelineConfig::default()
         })
         .unwrap()
     }
