@@ -23,7 +23,8 @@
 #   LOAD_PERF (a case name, e.g. dry: `perf record -g` the gateway during that case at 64
 #   connections with the audit on; report in the work dir), LOAD_CACHE (~/.cache/sqlgate/load),
 #   LOAD_SOAK (seconds, e.g. 300: after the cases, a soak of SQLGATE_BIN with the audit on at the
-#   last connection count, LOAD_SOAK_CASE (dry) requests, its RSS read from /proc every 10 s),
+#   last connection count, LOAD_SOAK_CASE (dry; or decide, fresh, select1) requests, its RSS read
+#   from /proc every 10 s),
 #   LOAD_BASE_CONFIG (the src/config/default.toml of the baseline's tree, for a baseline that
 #   predates a section of this tree's: each binary's config is its tree's defaults with the
 #   bench's overrides).
@@ -248,12 +249,13 @@ rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # soak TAG: LOAD_SOAK seconds of one case at the last connection count, RSS every 10 s
 soak() {
-    local tag=$1 c sql=$dry_sql dry=1 case=${LOAD_SOAK_CASE:-dry} t=0 w rss
+    local tag=$1 c sql=$dry_sql dry=1 vary=0 case=${LOAD_SOAK_CASE:-dry} t=0 w rss
     c=$(echo $conns | awk '{print $NF}')
     [ "$case" = select1 ] && { sql="SELECT 1"; dry=0; }
     [ "$case" = decide ] && sql=$decide_sql
+    [ "$case" = fresh ] && { sql=$decide_sql; vary=1; }
     say "soak [$tag]: $case at $c connections for ${LOAD_SOAK}s, RSS every 10 s"
-    LOAD_TOKEN=$token LOAD_SQL=$sql LOAD_DRY=$dry LOAD_PREFIX="soak-$c" \
+    LOAD_TOKEN=$token LOAD_SQL=$sql LOAD_DRY=$dry LOAD_VARY=$vary LOAD_SALT="$(date +%s%N | cut -c11-16)" LOAD_PREFIX="soak-$c" \
         "${client_cpu[@]}" "$wrk" -t"$wrk_threads" -c"$c" -d"${LOAD_SOAK}s" --latency --timeout 10s \
         -s "$work/post.lua" "https://127.0.0.1:$gw_port/sql/v1/organizations/org-dev/environments/env-dev/statements" \
         >"$work/wrk-soak.txt" 2>&1 &
