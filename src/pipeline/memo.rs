@@ -46,8 +46,9 @@ use super::decide::{Decided, Decider, Request};
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MemoConfig {
-    /// What the kept decisions may weigh together, about bytes (default 64 MiB: see
-    /// [`weight`]); `0` keeps none, and every statement is decided afresh.
+    /// What the kept decisions may weigh together, about bytes (default 64 MiB; a decision
+    /// weighs 2 KiB plus 32 bytes per byte of its principal and text); `0` keeps none, and
+    /// every statement is decided afresh.
     pub max_bytes: u64,
     /// The longest statement text whose decision is kept (default 16 KiB): a longer one is
     /// decided each time (a statement that large is rarely sent twice, and the memo should hold
